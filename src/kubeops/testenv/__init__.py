@@ -1,0 +1,34 @@
+"""A real local Kubernetes control plane for tests, demos and benchmarks.
+
+``Environment`` starts one or more clusters on 127.0.0.1 -- etcd, kube-apiserver
+and, unless ``api_only``, kube-controller-manager, kube-scheduler and kwok's
+simulated nodes -- from binaries built from pinned Kubernetes sources.  The
+pytest plugin (:mod:`kubeops.testenv.pytest_plugin`) exposes it as fixtures.
+"""
+
+from kubeops.testenv.assets import Assets, Pins, ensure_assets, read_pins
+from kubeops.testenv.cluster import Cluster
+from kubeops.testenv.environment import Environment
+from kubeops.testenv.errors import (
+    AssetsError,
+    ComponentFailed,
+    ControlPlaneError,
+    EnvironmentBusy,
+    PortInUse,
+    UnknownCluster,
+)
+
+__all__ = [
+    "Assets",
+    "AssetsError",
+    "Cluster",
+    "ComponentFailed",
+    "ControlPlaneError",
+    "Environment",
+    "EnvironmentBusy",
+    "Pins",
+    "PortInUse",
+    "UnknownCluster",
+    "ensure_assets",
+    "read_pins",
+]

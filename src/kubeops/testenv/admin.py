@@ -1,0 +1,72 @@
+"""The few REST calls testenv makes to its own API server as cluster admin.
+
+testenv must work before, and independently of, kubeops' own client (it is
+what that client is tested against), so it speaks plain HTTPS with the admin
+client certificate through httpx.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from kubeops.testenv.errors import ControlPlaneError
+from kubeops.testenv.pki import ClusterPKI
+
+
+class AdminClient:
+    """A synchronous admin connection to one testenv API server."""
+
+    def __init__(self, server: str, pki: ClusterPKI, timeout: float = 30.0) -> None:
+        context = ssl.create_default_context(cafile=str(pki.ca.cert_file))
+        context.load_cert_chain(str(pki.admin.cert_file), str(pki.admin.key_file))
+        self.server = server
+        self._http = httpx.Client(base_url=server, verify=context, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def ready(self) -> bool:
+        """True when ``/readyz`` answers ok; any connection error counts as not ready."""
+        try:
+            return self._http.get("/readyz", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def request(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = ()) -> Any:
+        content = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if content else {}
+        response = self._http.request(method, path, content=content, headers=headers)
+        if response.status_code >= 400 and response.status_code not in ok:
+            try:
+                message = orjson.loads(response.content).get("message", response.text)
+            except orjson.JSONDecodeError:
+                message = response.text
+            raise ControlPlaneError(
+                f"{method} {path} on {self.server} failed: {response.status_code} {message}"
+            )
+        return orjson.loads(response.content) if response.content else None
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def exists(self, path: str) -> bool:
+        return self.request("GET", path, ok=(404,)).get("kind") != "Status"
+
+    def create(self, path: str, body: dict[str, Any], exist_ok: bool = False) -> Any:
+        return self.request("POST", path, body, ok=(409,) if exist_ok else ())
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path, ok=(404,))
+
+    def wait_for(self, what: str, condition: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"timed out after {timeout:.0f}s waiting for {what}")
+            time.sleep(0.1)

@@ -1,0 +1,386 @@
+"""Finds, builds and checks the control-plane binaries testenv runs.
+
+Two sources, in this order:
+
+* ``KUBEOPS_ASSETS=DIR`` -- binaries someone already has, laid out flat as
+  controller-runtime's envtest assets are (``DIR/etcd``, ``DIR/kube-apiserver``,
+  ``DIR/kubectl``, plus optionally the controller-manager, scheduler and kwok).
+* A per-version build cache (``~/.cache/kubeops/controlplane/<key>/``) filled by
+  ``go build`` from the Go modules under ``controlplane/``, which pin one release
+  each of Kubernetes, etcd and kwok.  The key changes whenever a pin or a
+  ``go.sum`` changes, so a changed pin rebuilds and an unchanged one is reused.
+
+Every binary is run with ``--version`` once per process before it is used, so
+a truncated or corrupt file is caught here with a clear message rather than as
+a mysterious start-up failure later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeops.testenv.errors import AssetsError
+
+Progress = Callable[[str], None]
+
+API_BINARIES: tuple[str, ...] = ("etcd", "kube-apiserver")
+FULL_BINARIES: tuple[str, ...] = (
+    *API_BINARIES,
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+)
+ALL_BINARIES: tuple[str, ...] = (*FULL_BINARIES, "kubectl")
+KWOK_STAGES = "kwok-stages.yaml"
+
+# Which Go module builds which binary, and from which package.
+_BUILDS: dict[str, dict[str, str]] = {
+    "kubernetes": {
+        "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+        "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+        "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+    },
+    "etcd": {"etcd": "go.etcd.io/etcd/server/v3"},
+    "kwok": {"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
+}
+_PIN_MODULES = {
+    "kubernetes": "k8s.io/kubernetes",
+    "etcd": "go.etcd.io/etcd/server/v3",
+    "kwok": "sigs.k8s.io/kwok",
+}
+# Bump when the way binaries are built changes, so old caches are not reused.
+_BUILD_RECIPE = "1"
+_HEARTBEAT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Pins:
+    """The pinned releases, read from the ``controlplane/*/go.mod`` files."""
+
+    kubernetes: str
+    etcd: str
+    kwok: str
+
+    def describe(self) -> str:
+        return f"Kubernetes {self.kubernetes}, etcd {self.etcd}, kwok {self.kwok}"
+
+
+@dataclass(frozen=True)
+class Assets:
+    """A directory of control-plane binaries and where it came from."""
+
+    directory: Path
+    source: str  # "KUBEOPS_ASSETS" or "build cache"
+    pins: Pins | None
+
+    def path(self, binary: str) -> Path:
+        return self.directory / binary
+
+    def has(self, binary: str) -> bool:
+        return self.path(binary).is_file()
+
+
+def controlplane_dir() -> Path:
+    """The ``controlplane/`` Go modules: shipped in the wheel, or in a source checkout."""
+    packaged = Path(__file__).with_name("controlplane")
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "controlplane"
+    if checkout.is_dir():
+        return checkout
+    raise AssetsError(
+        "cannot find kubeops' controlplane/ Go modules next to the package; "
+        "reinstall kubeops or set KUBEOPS_ASSETS to a directory of binaries"
+    )
+
+
+def read_pins(directory: Path | None = None) -> Pins:
+    """Read the pinned versions from the modules' ``go.mod`` files."""
+    base = directory or controlplane_dir()
+    versions: dict[str, str] = {}
+    for name, module in _PIN_MODULES.items():
+        gomod = (base / name / "go.mod").read_text()
+        match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", gomod, re.MULTILINE)
+        if not match:
+            raise AssetsError(f"{base / name / 'go.mod'} does not require {module}")
+        versions[name] = match.group(1)
+    return Pins(**versions)
+
+
+def cache_root() -> Path:
+    """Where builds are cached: ``KUBEOPS_CACHE_DIR``, else the XDG cache directory."""
+    explicit = os.environ.get("KUBEOPS_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "kubeops"
+
+
+def cache_key(directory: Path, pins: Pins) -> str:
+    """A cache key that changes with any pin, any go.mod/go.sum or the build recipe."""
+    digest = hashlib.sha256(_BUILD_RECIPE.encode())
+    for name in sorted(_BUILDS):
+        for file in ("go.mod", "go.sum"):
+            path = directory / name / file
+            if path.exists():
+                digest.update(path.read_bytes())
+    for path in sorted((directory / "kwok" / "stages").glob("*.go")):
+        digest.update(path.read_bytes())
+    return f"k8s-{pins.kubernetes}_etcd-{pins.etcd}_kwok-{pins.kwok}_{digest.hexdigest()[:10]}"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def ensure_assets(needed: Iterable[str] = ALL_BINARIES, progress: Progress = _quiet) -> Assets:
+    """Return checked binaries for ``needed``, building them into the cache if necessary."""
+    needed = tuple(needed)
+    explicit = os.environ.get("KUBEOPS_ASSETS")
+    if explicit:
+        assets = Assets(Path(explicit).expanduser(), "KUBEOPS_ASSETS", None)
+        # kwok runs with the stages file a build writes next to it.
+        files = (*needed, KWOK_STAGES) if "kwok" in needed else needed
+        missing = [b for b in files if not assets.has(b)]
+        if missing:
+            raise AssetsError(
+                f"KUBEOPS_ASSETS={explicit} lacks {', '.join(missing)}; add them there, or unset "
+                "KUBEOPS_ASSETS to let kubeops build every binary from its pinned sources with Go"
+            )
+        broken = _verify(assets, needed)
+        if broken:
+            raise AssetsError(
+                "these binaries under KUBEOPS_ASSETS do not run: "
+                + "; ".join(f"{b}: {why}" for b, why in broken.items())
+            )
+        return assets
+    return _cached_build(needed, progress)
+
+
+def _cached_build(needed: tuple[str, ...], progress: Progress) -> Assets:
+    source = controlplane_dir()
+    pins = read_pins(source)
+    root = cache_root() / "controlplane"
+    final = root / cache_key(source, pins)
+    assets = Assets(final, "build cache", pins)
+    if _complete(final) and all(assets.has(b) for b in needed):
+        broken = _verify(assets, needed)
+        if not broken:
+            return assets
+        progress(
+            "cached control-plane binaries are broken ("
+            + "; ".join(f"{b}: {why}" for b, why in broken.items())
+            + f"); rebuilding {final}"
+        )
+        _forget(final)
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / (final.name + ".lock")):
+        if not _complete(final):  # another process may have built it while we waited
+            _build(source, pins, final, progress)
+    broken = _verify(assets, needed)
+    if broken:
+        raise AssetsError(
+            "freshly built control-plane binaries do not run: "
+            + "; ".join(f"{b}: {why}" for b, why in broken.items())
+        )
+    return assets
+
+
+def _complete(directory: Path) -> bool:
+    return (directory / "manifest.json").is_file()
+
+
+def _forget(directory: Path) -> None:
+    _verified.clear()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise AssetsError(
+            "kubeops.testenv needs the control-plane binaries (etcd, kube-apiserver, "
+            "kube-controller-manager, kube-scheduler, kwok, kubectl) and found neither Go nor "
+            "prebuilt ones. Either install Go (the version controlplane/*/go.mod names, or newer) "
+            f"so kubeops builds them from their pinned sources into {cache_root()}/controlplane, "
+            "or set KUBEOPS_ASSETS to a directory that already holds them, laid out like "
+            "controller-runtime's envtest assets (DIR/etcd, DIR/kube-apiserver, ...)."
+        )
+    return go
+
+
+def _build(source: Path, pins: Pins, final: Path, progress: Progress) -> None:
+    go = _go()
+    staging = Path(tempfile.mkdtemp(prefix=final.name + ".building-", dir=final.parent))
+    started = time.monotonic()
+    progress(
+        f"building the control plane ({pins.describe()}) with {_go_version(go)}; "
+        f"first run only, cached in {final}"
+    )
+    try:
+        for module, packages in _BUILDS.items():
+            _go_build(go, source / module, packages, staging, pins, progress, started)
+        stages = _run_go(
+            go, ["run", "./stages"], source / "kwok", "kwok's default stages", progress, started
+        )
+        (staging / KWOK_STAGES).write_text(stages)
+        manifest = {
+            "pins": pins.__dict__,
+            "go": _go_version(go),
+            "built_seconds": round(time.monotonic() - started, 1),
+            "binaries": sorted(b for p in _BUILDS.values() for b in p),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _forget(final)
+        staging.rename(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    progress(f"control plane built in {time.monotonic() - started:.0f}s")
+
+
+def _go_version(go: str) -> str:
+    out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, check=False)
+    return out.stdout.strip() or "go (unknown version)"
+
+
+def _ldflags(module: str, pins: Pins) -> str:
+    flags = "-s -w"
+    if module == "kubernetes":
+        version = pins.kubernetes
+        major, minor = version.lstrip("v").split(".")[:2]
+        pkg = "k8s.io/component-base/version"
+        flags += (
+            f" -X {pkg}.gitVersion={version} -X {pkg}.gitMajor={major}"
+            f" -X {pkg}.gitMinor={minor} -X {pkg}.gitTreeState=clean"
+            f" -X {pkg}.buildDate=1970-01-01T00:00:00Z"
+        )
+    return flags
+
+
+def _go_build(
+    go: str,
+    module_dir: Path,
+    packages: dict[str, str],
+    out: Path,
+    pins: Pins,
+    progress: Progress,
+    started: float,
+) -> None:
+    # A lone package is named explicitly: go would call etcd's main package "server".
+    target = str(out / next(iter(packages))) if len(packages) == 1 else f"{out}/"
+    args = ["build", "-trimpath", "-ldflags", _ldflags(module_dir.name, pins), "-o", target]
+    _run_go(go, [*args, *packages.values()], module_dir, ", ".join(packages), progress, started)
+
+
+def _run_go(
+    go: str, args: list[str], cwd: Path, what: str, progress: Progress, started: float
+) -> str:
+    env = {**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
+    progress(f"go {args[0]}: {what}")
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen(
+            [go, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=output
+        )
+        stdout = _wait_with_heartbeat(proc, what, progress, started)
+        if proc.returncode != 0:
+            output.seek(0)
+            tail = output.read().decode(errors="replace").strip().splitlines()[-25:]
+            raise AssetsError(
+                f"building {what} failed (go {' '.join(args[:1])} in {cwd}, exit code "
+                f"{proc.returncode}):\n" + "\n".join(f"    {line}" for line in tail)
+            )
+    return stdout
+
+
+def _wait_with_heartbeat(
+    proc: subprocess.Popen[bytes], what: str, progress: Progress, started: float
+) -> str:
+    try:
+        while True:
+            try:
+                stdout, _ = proc.communicate(timeout=_HEARTBEAT_SECONDS)
+                return stdout.decode()
+            except subprocess.TimeoutExpired:
+                progress(f"still building {what} ({time.monotonic() - started:.0f}s so far)")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+_verified: set[tuple[str, int, int]] = set()
+_verified_lock = threading.Lock()
+
+
+def _verify(assets: Assets, binaries: Iterable[str]) -> dict[str, str]:
+    """Run ``--version`` on each binary not yet checked; return the broken ones and why."""
+    todo: list[tuple[str, Path, tuple[str, int, int]]] = []
+    for binary in binaries:
+        path = assets.path(binary)
+        try:
+            stat = path.stat()
+        except OSError as err:
+            return {binary: str(err)}
+        stamp = (str(path), stat.st_size, stat.st_mtime_ns)
+        with _verified_lock:
+            if stamp not in _verified:
+                todo.append((binary, path, stamp))
+    broken: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for (binary, _, stamp), problem in zip(
+            todo, pool.map(lambda item: _version_problem(item[1]), todo), strict=True
+        ):
+            if problem is None:
+                with _verified_lock:
+                    _verified.add(stamp)
+            else:
+                broken[binary] = problem
+    return broken
+
+
+def _version_problem(path: Path) -> str | None:
+    args = [str(path), "version", "--client"] if path.name == "kubectl" else [str(path), "--version"]
+    try:
+        out = subprocess.run(args, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"{path} --version failed: {err}"
+    if out.returncode != 0:
+        text = (out.stderr or out.stdout).decode(errors="replace").strip().splitlines()[-1:]
+        return f"{path} --version exited {out.returncode}" + (f": {text[0]}" if text else "")
+    return None
+
+
+def main() -> None:
+    """``python -m kubeops.testenv.assets``: build (or find) the binaries and print their dir."""
+    assets = ensure_assets(progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(assets.directory)
+
+
+if __name__ == "__main__":
+    main()

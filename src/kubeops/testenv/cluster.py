@@ -1,0 +1,364 @@
+"""One local cluster: an API server over a shared etcd, and by default the
+controller-manager, the scheduler and kwok's simulated nodes.
+
+Faults are real: :meth:`Cluster.restart_apiserver` stops the process and starts
+it again on the same port over the same data; :meth:`Cluster.stop` and
+:meth:`Cluster.start` take the whole cluster down and up again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kubeops.testenv import kubeconfig
+from kubeops.testenv.admin import AdminClient
+from kubeops.testenv.assets import KWOK_STAGES, Assets
+from kubeops.testenv.errors import ComponentFailed, ControlPlaneError
+from kubeops.testenv.etcd import Etcd
+from kubeops.testenv.pki import SERVICE_CLUSTER_IP_RANGE, ClusterPKI, create_cluster_pki, load_cluster_pki
+from kubeops.testenv.ports import HOST, ensure_free, free_port
+from kubeops.testenv.process import Process
+
+Progress = Callable[[str], None]
+
+NODE_ANNOTATION = "kwok.x-k8s.io/node"
+_NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+
+
+class Cluster:
+    """A Kubernetes control plane on 127.0.0.1 with its own PKI and kubeconfig."""
+
+    def __init__(
+        self,
+        name: str,
+        etcd: Etcd,
+        assets: Assets,
+        run_dir: Path,
+        kubeconfig_path: Path,
+        *,
+        nodes: int = 1,
+        api_only: bool = False,
+        port: int | None = None,
+        start_timeout: float = 120.0,
+        progress: Progress = lambda _: None,
+    ) -> None:
+        self.name = name
+        self.etcd = etcd
+        self.assets = assets
+        self.dir = run_dir / "clusters" / name
+        self.run_dir = run_dir
+        self.kubeconfig = kubeconfig_path
+        self.nodes = 0 if api_only else nodes
+        self.api_only = api_only
+        self.port = port or free_port()
+        self._port_chosen = port is not None
+        self._ever_started = False
+        self.start_timeout = start_timeout
+        self.progress = progress
+        self._pki: ClusterPKI | None = None
+        self._admin: AdminClient | None = None
+        self.processes: dict[str, Process] = {}
+
+    # -- public surface -------------------------------------------------------------------
+
+    @property
+    def server(self) -> str:
+        return f"https://{HOST}:{self.port}"
+
+    @property
+    def pki(self) -> ClusterPKI:
+        if self._pki is None:
+            raise ControlPlaneError(f"cluster {self.name!r} has not been started")
+        return self._pki
+
+    @property
+    def admin(self) -> AdminClient:
+        """An admin REST connection, for set-up and assertions in tests."""
+        if self._admin is None:
+            self._admin = AdminClient(self.server, self.pki)
+        return self._admin
+
+    @property
+    def etcd_prefix(self) -> str:
+        return f"/clusters/{self.name}"
+
+    def start(self) -> None:
+        """Start every component and wait until the cluster is ready for work."""
+        started = time.monotonic()
+        if self._pki is None:
+            fresh = not (self.dir / "pki" / "ca.crt").exists()
+            pki_dir = self.dir / "pki"
+            self._pki = create_cluster_pki(pki_dir, self.name) if fresh else load_cluster_pki(pki_dir)
+            self._write_kubeconfigs()
+        try:
+            self._start_apiserver()
+            if not self.api_only:
+                self._start_workers()
+        except BaseException:
+            self.stop()
+            raise
+        mode = "API only" if self.api_only else f"{self.nodes} node(s)"
+        self.progress(f"cluster {self.name}: ready at {self.server} ({mode}) in {time.monotonic() - started:.1f}s")
+
+    def stop(self) -> None:
+        """Stop every component of this cluster (workers first); its data stays in etcd."""
+        for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver"):
+            process = self.processes.pop(name, None)
+            if process is not None:
+                process.stop()
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+
+    def restart_apiserver(self) -> None:
+        """Stop the API server and start it again on the same port over the same data."""
+        self.progress(f"cluster {self.name}: restarting kube-apiserver")
+        process = self.processes.pop("kube-apiserver", None)
+        if process is not None:
+            process.stop()
+        self._start_apiserver()
+
+    def running(self) -> dict[str, int | None]:
+        """Each component's pid, None for one that has exited."""
+        return {name: (p.pid if p.alive() else None) for name, p in self.processes.items()}
+
+    def pids(self) -> list[int]:
+        return [pid for pid in self.running().values() if pid is not None]
+
+    def ready(self) -> bool:
+        return "kube-apiserver" in self.processes and self.admin.ready()
+
+    def service_account_kubeconfig(
+        self,
+        name: str,
+        rules: Sequence[Mapping[str, Any]],
+        namespace: str = "default",
+        *,
+        cluster_wide: bool = False,
+        expiration_seconds: int = 3600,
+        path: Path | None = None,
+    ) -> Path:
+        """Create a ServiceAccount allowed exactly ``rules`` and write a kubeconfig for it.
+
+        The rules go into a Role in ``namespace`` (or a ClusterRole when
+        ``cluster_wide``); the kubeconfig carries a TokenRequest token.
+        """
+        admin = self.admin
+        ns = f"/api/v1/namespaces/{namespace}"
+        admin.create(ns.rsplit("/", 1)[0], _namespace(namespace), exist_ok=True)
+        sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+        admin.create(f"{ns}/serviceaccounts", sa, exist_ok=True)
+        kind = "ClusterRole" if cluster_wide else "Role"
+        base = "/apis/rbac.authorization.k8s.io/v1" + ("" if cluster_wide else f"/namespaces/{namespace}")
+        role_name = f"kubeops-testenv:{name}" if cluster_wide else name
+        role = {"metadata": {"name": role_name}, "rules": [dict(r) for r in rules]}
+        admin.request("DELETE", f"{base}/{kind.lower()}s/{role_name}", ok=(404,))
+        admin.create(f"{base}/{kind.lower()}s", role)
+        binding = {
+            "metadata": {"name": role_name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role_name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        }
+        admin.request("DELETE", f"{base}/{kind.lower()}bindings/{role_name}", ok=(404,))
+        admin.create(f"{base}/{kind.lower()}bindings", binding)
+        token = admin.create(
+            f"{ns}/serviceaccounts/{name}/token",
+            {"spec": {"expirationSeconds": expiration_seconds}},
+        )["status"]["token"]
+        config = kubeconfig.kubeconfig(
+            self.name, self.server, self.pki.ca.cert_pem, name, {"token": token}, namespace
+        )
+        target = path or self.kubeconfig.with_name(f"{self.name}-{namespace}-{name}.kubeconfig")
+        return kubeconfig.write(target, config)
+
+    # -- components -------------------------------------------------------------------------
+
+    def _write_kubeconfigs(self) -> None:
+        pki = self.pki
+        ca = pki.ca.cert_pem
+        for path, user, pair in (
+            (self.kubeconfig, "admin", pki.admin),
+            (self.dir / "controller-manager.kubeconfig", "controller-manager", pki.controller_manager),
+            (self.dir / "scheduler.kubeconfig", "scheduler", pki.scheduler),
+        ):
+            creds = kubeconfig.cert_credentials(pair.cert_pem, pair.key_pem)
+            kubeconfig.write(path, kubeconfig.kubeconfig(self.name, self.server, ca, user, creds))
+
+    def _process(self, name: str, args: list[str]) -> Process:
+        process = Process(name, args, self.dir / "logs" / f"{name}.log", self.run_dir, self.name)
+        self.processes[name] = process
+        return process
+
+    def _start_apiserver(self) -> None:
+        pki = self.pki
+        # A free port is re-picked once if another process grabbed it meanwhile;
+        # a port the caller chose, or one a restart must keep, is never changed.
+        for attempt in range(2):
+            try:
+                ensure_free(self.port, f"kube-apiserver of cluster {self.name!r}")
+            except ControlPlaneError:
+                if self._port_chosen or self._ever_started or attempt:
+                    raise
+                self.port = free_port()
+                self._write_kubeconfigs()
+                continue
+            break
+        process = self._process(
+            "kube-apiserver",
+            [
+                str(self.assets.path("kube-apiserver")),
+                f"--etcd-servers={self.etcd.url}",
+                f"--etcd-prefix={self.etcd_prefix}",
+                f"--bind-address={HOST}",
+                f"--advertise-address={HOST}",
+                # Loopback may not be published as the kubernetes Service endpoint.
+                "--endpoint-reconciler-type=none",
+                f"--secure-port={self.port}",
+                f"--cert-dir={self.dir / 'apiserver-certs'}",
+                f"--tls-cert-file={pki.apiserver.cert_file}",
+                f"--tls-private-key-file={pki.apiserver.key_file}",
+                f"--client-ca-file={pki.ca.cert_file}",
+                "--authorization-mode=Node,RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki.service_account_pub}",
+                f"--service-account-signing-key-file={pki.service_account_key}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                "--allow-privileged=true",
+                "--enable-priority-and-fairness=true",
+                "--profiling=false",
+            ],
+        )
+        process.start()
+        process.wait_ready(self.admin.ready, self.start_timeout)
+        self._ever_started = True
+
+    def _start_workers(self) -> None:
+        pki = self.pki
+        self._create_nodes()
+        kcm_port, sched_port, kwok_port, kubelet_port = (free_port() for _ in range(4))
+        kcm = self._process(
+            "kube-controller-manager",
+            [
+                str(self.assets.path("kube-controller-manager")),
+                f"--kubeconfig={self.dir / 'controller-manager.kubeconfig'}",
+                f"--bind-address={HOST}",
+                f"--secure-port={kcm_port}",
+                f"--cert-dir={self.dir / 'controller-manager-certs'}",
+                "--leader-elect=false",
+                "--use-service-account-credentials=true",
+                f"--service-account-private-key-file={pki.service_account_key}",
+                f"--root-ca-file={pki.ca.cert_file}",
+                f"--cluster-signing-cert-file={pki.ca.cert_file}",
+                f"--cluster-signing-key-file={pki.ca.key_file}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                "--profiling=false",
+            ],
+        )
+        scheduler = self._process(
+            "kube-scheduler",
+            [
+                str(self.assets.path("kube-scheduler")),
+                f"--kubeconfig={self.dir / 'scheduler.kubeconfig'}",
+                f"--bind-address={HOST}",
+                f"--secure-port={sched_port}",
+                f"--cert-dir={self.dir / 'scheduler-certs'}",
+                "--leader-elect=false",
+                "--profiling=false",
+            ],
+        )
+        kwok = self._process(
+            "kwok",
+            [
+                str(self.assets.path("kwok")),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--config={self.assets.path(KWOK_STAGES)}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
+                "--node-lease-duration-seconds=40",
+                "--cidr=10.244.0.1/16",
+                f"--node-ip={HOST}",
+                f"--node-port={kubelet_port}",
+                f"--server-address={HOST}:{kwok_port}",
+            ],
+        )
+        for process in (kcm, scheduler, kwok):
+            process.start()
+        timeout = self.start_timeout
+        kcm.wait_ready(lambda: _healthz(f"https://{HOST}:{kcm_port}/healthz"), timeout)
+        scheduler.wait_ready(lambda: _healthz(f"https://{HOST}:{sched_port}/healthz"), timeout)
+        kwok.wait_ready(lambda: _healthz(f"http://{HOST}:{kwok_port}/healthz"), timeout)
+        self._await(kwok, "all nodes Ready and schedulable", self._nodes_ready, timeout)
+        self._await(
+            kcm,
+            "the default ServiceAccount",
+            lambda: self.admin.exists("/api/v1/namespaces/default/serviceaccounts/default"),
+            timeout,
+        )
+
+    def _await(self, owner: Process, what: str, condition: Callable[[], bool], timeout: float) -> None:
+        try:
+            owner.wait_ready(condition, timeout, interval=0.2)
+        except ComponentFailed as err:
+            raise owner.failure(f"did not bring {what} in {timeout:.0f}s") from err
+
+    def _create_nodes(self) -> None:
+        version = self.assets.pins.kubernetes if self.assets.pins else ""
+        for index in range(self.nodes):
+            self.admin.create("/api/v1/nodes", _node(f"kwok-node-{index}", version), exist_ok=True)
+
+    def _nodes_ready(self) -> bool:
+        items: Iterable[dict[str, Any]] = self.admin.get("/api/v1/nodes")["items"]
+        ready = 0
+        for node in items:
+            if NODE_ANNOTATION not in node["metadata"].get("annotations", {}):
+                continue
+            conditions = node.get("status", {}).get("conditions", [])
+            taints = node.get("spec", {}).get("taints", [])
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) and not any(
+                t["key"] == _NOT_READY_TAINT for t in taints
+            ):
+                ready += 1
+        return ready >= self.nodes
+
+
+def _healthz(url: str) -> bool:
+    try:
+        return httpx.get(url, verify=False, timeout=1.0).text == "ok"  # self-signed, loopback
+    except httpx.HTTPError:
+        return False
+
+
+def _namespace(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def _node(name: str, kubelet_version: str) -> dict[str, Any]:
+    resources = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
+            "annotations": {NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "status": {
+            "allocatable": resources,
+            "capacity": resources,
+            "nodeInfo": {
+                "kubeletVersion": kubelet_version,
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+            },
+        },
+    }

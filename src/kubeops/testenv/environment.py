@@ -1,0 +1,186 @@
+"""A set of local clusters sharing one etcd: start, stop, faults, and no leftovers.
+
+Leftovers are prevented three ways: :meth:`Environment.stop` (also run by the
+context manager, at interpreter exit and on SIGTERM) ends every process group;
+each child gets SIGKILL if the Python process dies; and a run directory left by
+a crashed run is found and cleaned the next time an environment starts.
+"""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType, TracebackType
+
+from kubeops.testenv import rundir
+from kubeops.testenv.assets import API_BINARIES, FULL_BINARIES, ensure_assets
+from kubeops.testenv.cluster import Cluster
+from kubeops.testenv.errors import UnknownCluster
+from kubeops.testenv.etcd import Etcd
+
+Progress = Callable[[str], None]
+
+_live: weakref.WeakSet[Environment] = weakref.WeakSet()
+_hooks_lock = threading.Lock()
+_hooks_installed = False
+
+
+def _stop_all() -> None:
+    for env in list(_live):
+        env.stop()
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turn SIGTERM into a normal exit so context managers, fixtures and atexit run.
+    raise SystemExit(128 + signum)
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    with _hooks_lock:
+        if _hooks_installed:
+            return
+        atexit.register(_stop_all)
+        if threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        ):
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        _hooks_installed = True
+
+
+class Environment:
+    """Local clusters on 127.0.0.1: ``with Environment(clusters=2) as env: ...``.
+
+    ``clusters`` is a count (named ``c1``, ``c2``, ...) or a list of names.
+    ``api_only`` skips the controller-manager, scheduler and kwok for speed.
+    ``directory`` keeps the run directory (and kubeconfigs) there instead of in
+    a temporary directory that is removed on stop.
+    """
+
+    def __init__(
+        self,
+        clusters: int | Sequence[str] = 1,
+        *,
+        nodes: int = 1,
+        api_only: bool = False,
+        directory: Path | None = None,
+        kubeconfig_dir: Path | None = None,
+        ports: dict[str, int] | None = None,
+        start_timeout: float = 120.0,
+        progress: Progress | None = None,
+    ) -> None:
+        names = [f"c{i + 1}" for i in range(clusters)] if isinstance(clusters, int) else list(clusters)
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"cluster names must be unique and at least one: {names}")
+        self.names = names
+        self.nodes = nodes
+        self.api_only = api_only
+        self._keep = directory is not None
+        self.run_dir = directory.resolve() if directory else None
+        self.kubeconfig_dir = kubeconfig_dir
+        self.ports = dict(ports or {})
+        self.start_timeout = start_timeout
+        self.progress: Progress = progress or (lambda _: None)
+        self.etcd: Etcd | None = None
+        self._clusters: dict[str, Cluster] = {}
+
+    def __enter__(self) -> Environment:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def clusters(self) -> list[Cluster]:
+        return [self._clusters[name] for name in self.names if name in self._clusters]
+
+    def cluster(self, name: str | None = None) -> Cluster:
+        """The cluster called ``name`` (the first one when omitted)."""
+        key = name or self.names[0]
+        if key not in self._clusters:
+            known = ", ".join(self.names)
+            raise UnknownCluster(f"no cluster named {key!r} in this testenv (it has: {known})")
+        return self._clusters[key]
+
+    def start(self) -> None:
+        started = time.monotonic()
+        for stale, killed in rundir.sweep(rundir.default_base()):
+            self.progress(f"cleaned {stale} left by a crashed run ({killed} process(es) ended)")
+        assets = ensure_assets(API_BINARIES if self.api_only else FULL_BINARIES, self.progress)
+        if self.run_dir is None:
+            base = rundir.default_base()
+            base.mkdir(parents=True, exist_ok=True)
+            self.run_dir = Path(tempfile.mkdtemp(prefix="env-", dir=base))
+        rundir.claim(self.run_dir)
+        _live.add(self)
+        _install_exit_hooks()
+        kube_dir = self.kubeconfig_dir or self.run_dir
+        try:
+            self.etcd = Etcd(assets, self.run_dir, self.start_timeout)
+            self.etcd.start()
+            for name in self.names:
+                cluster = Cluster(
+                    name,
+                    self.etcd,
+                    assets,
+                    self.run_dir,
+                    kube_dir / f"{name}.kubeconfig",
+                    nodes=self.nodes,
+                    api_only=self.api_only,
+                    port=self.ports.get(name),
+                    start_timeout=self.start_timeout,
+                    progress=self.progress,
+                )
+                self._clusters[name] = cluster
+                cluster.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.progress(f"testenv ready: {len(self.names)} cluster(s) in {time.monotonic() - started:.1f}s")
+
+    def stop(self) -> None:
+        """Stop every process; remove the run directory unless it was given explicitly."""
+        for cluster in reversed(list(self._clusters.values())):
+            cluster.stop()
+        if self.etcd is not None:
+            self.etcd.stop()
+            self.etcd = None
+        self._clusters.clear()
+        if self.run_dir is not None and self in _live:
+            rundir.release(self.run_dir, remove=not self._keep)
+        _live.discard(self)
+
+    def compact(self) -> int:
+        """Compact etcd and restart every API server, so old resourceVersions are gone.
+
+        The restart matters: a running API server's watch cache would keep serving
+        recent history that etcd no longer has.  After this, a watch or list from
+        a resourceVersion older than the returned revision gets 410 Gone.
+        """
+        if self.etcd is None:
+            raise UnknownCluster("the testenv is not running")
+        revision = self.etcd.compact()
+        self.progress(f"etcd compacted at revision {revision}")
+        for cluster in self.clusters:
+            cluster.restart_apiserver()
+        return revision
+
+    def pids(self) -> list[int]:
+        """Every running process this environment started."""
+        pids = [pid for cluster in self.clusters for pid in cluster.pids()]
+        if self.etcd is not None and self.etcd.process.pid is not None:
+            pids.append(self.etcd.process.pid)
+        return pids
+

@@ -1,0 +1,190 @@
+"""Per-run certificates and keys for a local cluster.
+
+Every cluster gets its own CA, an API server serving certificate valid for the
+loopback addresses and the in-cluster service names, client certificates for
+the admin and for each control-plane component, and a service-account signing
+key.  ECDSA P-256 keys are used because they are generated in microseconds,
+which keeps a cluster's start-up dominated by the API server, not by RSA.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_VALIDITY = datetime.timedelta(days=365)
+_SERVING_NAMES = (
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+# The first address of testenv's service range: the in-cluster "kubernetes" Service.
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+_SERVICE_IP = "10.0.0.1"
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A PEM certificate and its PEM private key, both also written to disk."""
+
+    cert_file: Path
+    key_file: Path
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert_file.read_bytes()
+
+    @property
+    def key_pem(self) -> bytes:
+        return self.key_file.read_bytes()
+
+
+@dataclass(frozen=True)
+class ClusterPKI:
+    """Everything a cluster's components and its admin need to authenticate."""
+
+    ca: KeyPair
+    apiserver: KeyPair
+    admin: KeyPair
+    controller_manager: KeyPair
+    scheduler: KeyPair
+    service_account_key: Path
+    service_account_pub: Path
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _write(directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> KeyPair:
+    cert_file = directory / f"{name}.crt"
+    key_file = directory / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_file.chmod(0o600)
+    return KeyPair(cert_file, key_file)
+
+
+def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+    )
+
+
+def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attributes)
+
+
+def create_cluster_pki(directory: Path, cluster: str) -> ClusterPKI:
+    """Create the CA, serving, client and service-account material under ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key = _key()
+    ca_name = _name(f"kubeops-testenv-ca-{cluster}")
+    ca_cert = (
+        _builder(ca_name, ca_name, ca_key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca = _write(directory, "ca", ca_cert, ca_key)
+
+    def issue(name: str, subject: x509.Name, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]) -> KeyPair:
+        key = _key()
+        builder = (
+            _builder(subject, ca_name, key.public_key())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+            )
+        )
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        return _write(directory, name, builder.sign(ca_key, hashes.SHA256()), key)
+
+    serving_sans: list[x509.GeneralName] = [x509.DNSName(n) for n in _SERVING_NAMES]
+    serving_sans += [
+        x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "::1", _SERVICE_IP)
+    ]
+    client = ExtendedKeyUsageOID.CLIENT_AUTH
+    apiserver = issue(
+        "apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, serving_sans
+    )
+    admin = issue("admin", _name("kubeops-admin", ("system:masters",)), client, [])
+    controller_manager = issue(
+        "controller-manager", _name("system:kube-controller-manager"), client, []
+    )
+    scheduler = issue("scheduler", _name("system:kube-scheduler"), client, [])
+
+    sa_key = _key()
+    sa_key_file = directory / "service-account.key"
+    sa_pub_file = directory / "service-account.pub"
+    sa_key_file.write_bytes(
+        sa_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    sa_key_file.chmod(0o600)
+    sa_pub_file.write_bytes(
+        sa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return ClusterPKI(ca, apiserver, admin, controller_manager, scheduler, sa_key_file, sa_pub_file)
+
+
+def load_cluster_pki(directory: Path) -> ClusterPKI:
+    """The PKI a previous :func:`create_cluster_pki` wrote (used on restart)."""
+
+    def pair(name: str) -> KeyPair:
+        return KeyPair(directory / f"{name}.crt", directory / f"{name}.key")
+
+    return ClusterPKI(
+        pair("ca"),
+        pair("apiserver"),
+        pair("admin"),
+        pair("controller-manager"),
+        pair("scheduler"),
+        directory / "service-account.key",
+        directory / "service-account.pub",
+    )
