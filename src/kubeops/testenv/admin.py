@@ -56,7 +56,8 @@ class AdminClient:
         return self.request("GET", path)
 
     def exists(self, path: str) -> bool:
-        return self.request("GET", path, ok=(404,)).get("kind") != "Status"
+        found: bool = self.request("GET", path, ok=(404,)).get("kind") != "Status"
+        return found
 
     def create(self, path: str, body: dict[str, Any], exist_ok: bool = False) -> Any:
         return self.request("POST", path, body, ok=(409,) if exist_ok else ())

@@ -25,7 +25,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -50,14 +49,14 @@ KWOK_STAGES = "kwok-stages.yaml"
 
 # Which Go module builds which binary, and from which package.
 _BUILDS: dict[str, dict[str, str]] = {
+    "etcd": {"etcd": "go.etcd.io/etcd/server/v3"},
+    "kwok": {"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
     "kubernetes": {
         "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
         "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
         "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
         "kubectl": "k8s.io/kubernetes/cmd/kubectl",
     },
-    "etcd": {"etcd": "go.etcd.io/etcd/server/v3"},
-    "kwok": {"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
 }
 _PIN_MODULES = {
     "kubernetes": "k8s.io/kubernetes",
@@ -97,7 +96,11 @@ class Assets:
 
 
 def controlplane_dir() -> Path:
-    """The ``controlplane/`` Go modules: shipped in the wheel, or in a source checkout."""
+    """The ``controlplane/`` Go modules: ``KUBEOPS_CONTROLPLANE_DIR``, the copy shipped
+    in the wheel, or the one in a source checkout."""
+    override = os.environ.get("KUBEOPS_CONTROLPLANE_DIR")
+    if override:
+        return Path(override)
     packaged = Path(__file__).with_name("controlplane")
     if packaged.is_dir():
         return packaged
@@ -244,12 +247,13 @@ def _build(source: Path, pins: Pins, final: Path, progress: Progress) -> None:
         f"first run only, cached in {final}"
     )
     try:
-        for module, packages in _BUILDS.items():
-            _go_build(go, source / module, packages, staging, pins, progress, started)
+        # The small stages program goes first, so a broken toolchain fails in seconds.
         stages = _run_go(
             go, ["run", "./stages"], source / "kwok", "kwok's default stages", progress, started
         )
         (staging / KWOK_STAGES).write_text(stages)
+        for module, packages in _BUILDS.items():
+            _go_build(go, source / module, packages, staging, pins, progress, started)
         manifest = {
             "pins": pins.__dict__,
             "go": _go_version(go),
@@ -365,7 +369,9 @@ def _verify(assets: Assets, binaries: Iterable[str]) -> dict[str, str]:
 
 
 def _version_problem(path: Path) -> str | None:
-    args = [str(path), "version", "--client"] if path.name == "kubectl" else [str(path), "--version"]
+    args = (
+        [str(path), "version", "--client"] if path.name == "kubectl" else [str(path), "--version"]
+    )
     try:
         out = subprocess.run(args, capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -374,13 +380,3 @@ def _version_problem(path: Path) -> str | None:
         text = (out.stderr or out.stdout).decode(errors="replace").strip().splitlines()[-1:]
         return f"{path} --version exited {out.returncode}" + (f": {text[0]}" if text else "")
     return None
-
-
-def main() -> None:
-    """``python -m kubeops.testenv.assets``: build (or find) the binaries and print their dir."""
-    assets = ensure_assets(progress=lambda line: print(line, file=sys.stderr, flush=True))
-    print(assets.directory)
-
-
-if __name__ == "__main__":
-    main()

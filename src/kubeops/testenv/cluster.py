@@ -20,7 +20,12 @@ from kubeops.testenv.admin import AdminClient
 from kubeops.testenv.assets import KWOK_STAGES, Assets
 from kubeops.testenv.errors import ComponentFailed, ControlPlaneError
 from kubeops.testenv.etcd import Etcd
-from kubeops.testenv.pki import SERVICE_CLUSTER_IP_RANGE, ClusterPKI, create_cluster_pki, load_cluster_pki
+from kubeops.testenv.pki import (
+    SERVICE_CLUSTER_IP_RANGE,
+    ClusterPKI,
+    create_cluster_pki,
+    load_cluster_pki,
+)
 from kubeops.testenv.ports import HOST, ensure_free, free_port
 from kubeops.testenv.process import Process
 
@@ -45,6 +50,7 @@ class Cluster:
         api_only: bool = False,
         port: int | None = None,
         start_timeout: float = 120.0,
+        extra_args: Mapping[str, Sequence[str]] | None = None,
         progress: Progress = lambda _: None,
     ) -> None:
         self.name = name
@@ -59,6 +65,7 @@ class Cluster:
         self._port_chosen = port is not None
         self._ever_started = False
         self.start_timeout = start_timeout
+        self.extra_args = {k: list(v) for k, v in (extra_args or {}).items()}
         self.progress = progress
         self._pki: ClusterPKI | None = None
         self._admin: AdminClient | None = None
@@ -93,7 +100,9 @@ class Cluster:
         if self._pki is None:
             fresh = not (self.dir / "pki" / "ca.crt").exists()
             pki_dir = self.dir / "pki"
-            self._pki = create_cluster_pki(pki_dir, self.name) if fresh else load_cluster_pki(pki_dir)
+            self._pki = (
+                create_cluster_pki(pki_dir, self.name) if fresh else load_cluster_pki(pki_dir)
+            )
             self._write_kubeconfigs()
         try:
             self._start_apiserver()
@@ -103,7 +112,9 @@ class Cluster:
             self.stop()
             raise
         mode = "API only" if self.api_only else f"{self.nodes} node(s)"
-        self.progress(f"cluster {self.name}: ready at {self.server} ({mode}) in {time.monotonic() - started:.1f}s")
+        self.progress(
+            f"cluster {self.name}: ready at {self.server} ({mode}) in {time.monotonic() - started:.1f}s"
+        )
 
     def stop(self) -> None:
         """Stop every component of this cluster (workers first); its data stays in etcd."""
@@ -154,7 +165,9 @@ class Cluster:
         sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
         admin.create(f"{ns}/serviceaccounts", sa, exist_ok=True)
         kind = "ClusterRole" if cluster_wide else "Role"
-        base = "/apis/rbac.authorization.k8s.io/v1" + ("" if cluster_wide else f"/namespaces/{namespace}")
+        base = "/apis/rbac.authorization.k8s.io/v1" + (
+            "" if cluster_wide else f"/namespaces/{namespace}"
+        )
         role_name = f"kubeops-testenv:{name}" if cluster_wide else name
         role = {"metadata": {"name": role_name}, "rules": [dict(r) for r in rules]}
         admin.request("DELETE", f"{base}/{kind.lower()}s/{role_name}", ok=(404,))
@@ -183,13 +196,18 @@ class Cluster:
         ca = pki.ca.cert_pem
         for path, user, pair in (
             (self.kubeconfig, "admin", pki.admin),
-            (self.dir / "controller-manager.kubeconfig", "controller-manager", pki.controller_manager),
+            (
+                self.dir / "controller-manager.kubeconfig",
+                "controller-manager",
+                pki.controller_manager,
+            ),
             (self.dir / "scheduler.kubeconfig", "scheduler", pki.scheduler),
         ):
             creds = kubeconfig.cert_credentials(pair.cert_pem, pair.key_pem)
             kubeconfig.write(path, kubeconfig.kubeconfig(self.name, self.server, ca, user, creds))
 
     def _process(self, name: str, args: list[str]) -> Process:
+        args = [*args, *self.extra_args.get(name, ())]
         process = Process(name, args, self.dir / "logs" / f"{name}.log", self.run_dir, self.name)
         self.processes[name] = process
         return process
@@ -230,6 +248,9 @@ class Cluster:
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--allow-privileged=true",
                 "--enable-priority-and-fairness=true",
+                # Close open watches quickly on shutdown so restarts take seconds, not the
+                # full drain; clients see the same closed stream as in a real rollout.
+                "--shutdown-watch-termination-grace-period=1s",
                 "--profiling=false",
             ],
         )
@@ -300,7 +321,9 @@ class Cluster:
             timeout,
         )
 
-    def _await(self, owner: Process, what: str, condition: Callable[[], bool], timeout: float) -> None:
+    def _await(
+        self, owner: Process, what: str, condition: Callable[[], bool], timeout: float
+    ) -> None:
         try:
             owner.wait_ready(condition, timeout, interval=0.2)
         except ComponentFailed as err:

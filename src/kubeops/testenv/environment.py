@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -60,7 +60,8 @@ class Environment:
     ``clusters`` is a count (named ``c1``, ``c2``, ...) or a list of names.
     ``api_only`` skips the controller-manager, scheduler and kwok for speed.
     ``directory`` keeps the run directory (and kubeconfigs) there instead of in
-    a temporary directory that is removed on stop.
+    a temporary directory that is removed on stop.  ``extra_args`` adds flags
+    per component, e.g. ``{"kube-apiserver": ["--feature-gates=..."]}``.
     """
 
     def __init__(
@@ -73,9 +74,12 @@ class Environment:
         kubeconfig_dir: Path | None = None,
         ports: dict[str, int] | None = None,
         start_timeout: float = 120.0,
+        extra_args: Mapping[str, Sequence[str]] | None = None,
         progress: Progress | None = None,
     ) -> None:
-        names = [f"c{i + 1}" for i in range(clusters)] if isinstance(clusters, int) else list(clusters)
+        names = (
+            [f"c{i + 1}" for i in range(clusters)] if isinstance(clusters, int) else list(clusters)
+        )
         if not names or len(set(names)) != len(names):
             raise ValueError(f"cluster names must be unique and at least one: {names}")
         self.names = names
@@ -86,6 +90,7 @@ class Environment:
         self.kubeconfig_dir = kubeconfig_dir
         self.ports = dict(ports or {})
         self.start_timeout = start_timeout
+        self.extra_args = {k: list(v) for k, v in (extra_args or {}).items()}
         self.progress: Progress = progress or (lambda _: None)
         self.etcd: Etcd | None = None
         self._clusters: dict[str, Cluster] = {}
@@ -128,7 +133,9 @@ class Environment:
         _install_exit_hooks()
         kube_dir = self.kubeconfig_dir or self.run_dir
         try:
-            self.etcd = Etcd(assets, self.run_dir, self.start_timeout)
+            self.etcd = Etcd(
+                assets, self.run_dir, self.start_timeout, self.extra_args.get("etcd", ())
+            )
             self.etcd.start()
             for name in self.names:
                 cluster = Cluster(
@@ -141,6 +148,7 @@ class Environment:
                     api_only=self.api_only,
                     port=self.ports.get(name),
                     start_timeout=self.start_timeout,
+                    extra_args=self.extra_args,
                     progress=self.progress,
                 )
                 self._clusters[name] = cluster
@@ -148,7 +156,9 @@ class Environment:
         except BaseException:
             self.stop()
             raise
-        self.progress(f"testenv ready: {len(self.names)} cluster(s) in {time.monotonic() - started:.1f}s")
+        self.progress(
+            f"testenv ready: {len(self.names)} cluster(s) in {time.monotonic() - started:.1f}s"
+        )
 
     def stop(self) -> None:
         """Stop every process; remove the run directory unless it was given explicitly."""
@@ -183,4 +193,3 @@ class Environment:
         if self.etcd is not None and self.etcd.process.pid is not None:
             pids.append(self.etcd.process.pid)
         return pids
-

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kubeops.errors import KubeopsError
 
-class ControlPlaneError(Exception):
+
+class ControlPlaneError(KubeopsError):
     """Base class: a local control plane could not be prepared, started or changed."""
 
 

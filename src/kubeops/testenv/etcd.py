@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,13 @@ from kubeops.testenv.process import Process
 class Etcd:
     """One etcd member on loopback, its data in the run directory."""
 
-    def __init__(self, assets: Assets, run_dir: Path, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        assets: Assets,
+        run_dir: Path,
+        start_timeout: float = 60.0,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.run_dir = run_dir
         self.data_dir = run_dir / "etcd"
         self.client_port = free_port()
@@ -36,6 +43,7 @@ class Etcd:
                 "--unsafe-no-fsync=true",  # test data: durability across power loss is not needed
                 "--quota-backend-bytes=8589934592",
                 "--log-level=warn",
+                *extra_args,
             ],
             run_dir / "logs" / "etcd.log",
             run_dir,

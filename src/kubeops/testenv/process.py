@@ -8,6 +8,7 @@ without ever signalling an unrelated process that reused the pid.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -188,14 +189,16 @@ class Process:
                 except subprocess.TimeoutExpired:
                     continue
         # The leader may be gone while a grandchild in its group lingers.
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         popen.wait()
         with _ledger_lock:
             _write_ledger(
                 self.run_dir,
-                [e for e in read_ledger(self.run_dir) if not (e.name == self.name and e.pid == popen.pid)],
+                [
+                    e
+                    for e in read_ledger(self.run_dir)
+                    if not (e.name == self.name and e.pid == popen.pid)
+                ],
             )
         self._popen = None

@@ -1,0 +1,34 @@
+# The two commands the README names: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install controlplane lint clean
+
+# A virtualenv with kubeops (editable) and its development tools.
+$(BIN)/kubeops: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/kubeops
+
+# Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and
+# kubectl from the pinned sources once; later runs reuse the cache.
+controlplane: install
+	$(BIN)/kubeops testenv assets
+
+demo: controlplane
+	$(BIN)/python examples/demo.py
+
+lint: install
+	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples
+	$(BIN)/mypy
+
+test: controlplane lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

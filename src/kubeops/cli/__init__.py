@@ -1,0 +1,1 @@
+"""The ``kubeops`` command: one module per command group, registered in :mod:`.main`."""

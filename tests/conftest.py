@@ -1,0 +1,3 @@
+"""Shared test configuration: the kubeops testenv plugin is loaded by its entry point."""
+
+pytest_plugins = ["pytester"]
