@@ -19,14 +19,19 @@ from kubeops.testenv.errors import ControlPlaneError
 from kubeops.testenv.pki import ClusterPKI
 
 
+def admin_ssl_context(pki: ClusterPKI) -> ssl.SSLContext:
+    """TLS settings that trust the cluster's CA and present the admin certificate."""
+    context = ssl.create_default_context(cafile=str(pki.ca.cert_file))
+    context.load_cert_chain(str(pki.admin.cert_file), str(pki.admin.key_file))
+    return context
+
+
 class AdminClient:
     """A synchronous admin connection to one testenv API server."""
 
     def __init__(self, server: str, pki: ClusterPKI, timeout: float = 30.0) -> None:
-        context = ssl.create_default_context(cafile=str(pki.ca.cert_file))
-        context.load_cert_chain(str(pki.admin.cert_file), str(pki.admin.key_file))
         self.server = server
-        self._http = httpx.Client(base_url=server, verify=context, timeout=timeout)
+        self._http = httpx.Client(base_url=server, verify=admin_ssl_context(pki), timeout=timeout)
 
     def close(self) -> None:
         self._http.close()
