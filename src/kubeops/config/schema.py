@@ -1,0 +1,111 @@
+"""Typed reads of kubeconfig fields.
+
+A kubeconfig is hand-edited YAML, so any field can hold any type.  Every read
+here checks the type and turns a mismatch into a :class:`ConfigError` naming the
+entry and the field -- never the value, which may be a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+from kubeops.config.errors import ConfigError
+
+
+def type_name(value: object) -> str:
+    """How YAML would call the type of ``value``, for messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+class Fields:
+    """The fields of one kubeconfig entry; ``where`` says which, e.g. "user 'a' in /x/config"."""
+
+    def __init__(self, data: Mapping[str, Any], where: str) -> None:
+        self.data = data
+        self.where = where
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{key} of {self.where} {problem}")
+
+    def has(self, key: str) -> bool:
+        value = self.data.get(key)
+        return value not in (None, "", [], {})
+
+    def string(self, key: str) -> str | None:
+        """The string at ``key``; absent, null and empty all mean None."""
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self.error(key, f"must be a string, not {type_name(value)}")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, not {type_name(value)}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, f"must be a list of strings, not {type_name(value)}")
+        return tuple(value)
+
+    def string_lists(self, key: str) -> dict[str, tuple[str, ...]]:
+        value = self.data.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.error(key, f"must be a mapping of lists of strings, not {type_name(value)}")
+        result: dict[str, tuple[str, ...]] = {}
+        for name, items in value.items():
+            if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+                raise self.error(key, f"must map {name!r} to a list of strings")
+            result[str(name)] = tuple(items)
+        return result
+
+    def mapping(self, key: str) -> Mapping[str, Any] | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.error(key, f"must be a mapping, not {type_name(value)}")
+        return value
+
+    def items(self, key: str) -> list[Any]:
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.error(key, f"must be a list, not {type_name(value)}")
+        return value
+
+    def base64(self, key: str) -> bytes | None:
+        """Decoded ``-data`` field; line breaks inside the base64 text are allowed."""
+        text = self.string(key)
+        if text is None:
+            return None
+        try:
+            return base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise self.error(key, f"is not valid base64 ({exc})") from None

@@ -1,0 +1,1 @@
+"""HTTP transport: connection pools, auth, rate limits, retries, circuit breaking, typed errors."""

@@ -1,0 +1,305 @@
+"""One cluster's HTTP transport: a pooled aiohttp session with TLS and credentials,
+a client-side rate limiter, retries with backoff, a circuit breaker, and the
+typed errors of :mod:`kubeops.transport.errors`.
+
+Everything above this layer sends requests through :meth:`Transport.request`
+(a whole response) or :meth:`Transport.stream` (a line stream, for watches).
+aiohttp was chosen over httpx by measurement (``bench/transport_choice.py``,
+recorded in docs/decisions.md): ~1.6x less time per small GET.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from kubeops import __version__
+from kubeops.config import ClusterConfig, Credential
+from kubeops.transport.backoff import RetryPolicy, parse_retry_after
+from kubeops.transport.breaker import CircuitBreaker
+from kubeops.transport.errors import ConnectionFailed, error_from_response
+from kubeops.transport.ratelimit import TokenBucket
+
+# kubectl's defaults since 1.27 (client-go's own 5/10 throttles any real automation).
+DEFAULT_QPS = 50.0
+DEFAULT_BURST = 300
+USER_AGENT = f"kubeops/{__version__}"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Connect timeout, and a whole-request timeout for non-streaming requests (None = none)."""
+
+    connect: float = 10.0
+    request: float | None = 60.0
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What a request does, in the words error messages use."""
+
+    verb: str
+    resource: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.content)
+
+
+class Transport:
+    """The connection to one cluster; create one per cluster and share it."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        qps: float = DEFAULT_QPS,
+        burst: int = DEFAULT_BURST,
+        retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        timeouts: Timeouts | None = None,
+        pool_size: int = 100,
+    ) -> None:
+        self.config = config
+        self.server = config.server.rstrip("/")
+        self.limiter = TokenBucket(qps=qps, burst=burst)
+        self.retry = retry or RetryPolicy()
+        self.breaker = breaker or CircuitBreaker(self.server)
+        self.timeouts = timeouts or Timeouts()
+        self.pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+        self._ssl: dict[tuple[bytes | None, bytes | None], ssl.SSLContext] = {}
+        self._base_headers = self._static_headers()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Transport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        operation: Operation,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        accept: str = "application/json",
+        timeout: float | None = None,
+    ) -> Response:
+        """Send one request, retrying what may be retried; raise a typed error otherwise."""
+        async with self._exchange(
+            method, path, operation, params, body, content_type, accept, timeout, limited=True
+        ) as response:
+            content = await response.read()
+            return Response(response.status, response.headers, content)
+
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        operation: Operation,
+        *,
+        params: Mapping[str, str] | None = None,
+        accept: str = "application/json",
+    ) -> AsyncIterator[bytes]:
+        """Yield the response body line by line (a watch), without the rate limiter.
+
+        Lines may be any length: objects larger than aiohttp's line buffer are
+        reassembled here rather than rejected.
+        """
+        async with self._exchange(
+            method, path, operation, params, None, None, accept, None, limited=False
+        ) as response:
+            pending = b""
+            try:
+                async for chunk in response.content.iter_any():
+                    pending += chunk
+                    while (end := pending.find(b"\n")) >= 0:
+                        line, pending = pending[:end], pending[end + 1 :]
+                        if line.strip():
+                            yield line
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as err:
+                raise self._connection_failed(operation, err) from err
+            if pending.strip():
+                yield pending
+
+    @contextlib.asynccontextmanager
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        operation: Operation,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        content_type: str | None,
+        accept: str,
+        timeout: float | None,
+        *,
+        limited: bool,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        session = self._get_session()
+        url = self.server + path
+        attempt = 0
+        reauthenticated = False
+        while True:
+            self.breaker.before_request()
+            if limited:
+                await self.limiter.acquire()
+            credential = await self.config.credentials.get()
+            headers = self._headers(credential, accept, content_type)
+            total = timeout if timeout is not None else (self.timeouts.request if limited else None)
+            client_timeout = aiohttp.ClientTimeout(total=total, sock_connect=self.timeouts.connect)
+            try:
+                response = await session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=body,
+                    headers=headers,
+                    ssl=self._ssl_context(credential),
+                    server_hostname=self.config.tls_server_name,
+                    proxy=self.config.proxy_url,
+                    timeout=client_timeout,
+                )
+            except (aiohttp.ClientConnectionError, TimeoutError) as err:
+                self.breaker.record_failure(_cause(err))
+                delay = self.retry.decide(
+                    attempt,
+                    method=method,
+                    status=None,
+                    retry_after=None,
+                    connection_error=True,
+                    sent=not isinstance(err, aiohttp.ClientConnectorError),
+                )
+                if delay is None:
+                    raise self._connection_failed(operation, err) from err
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            status = response.status
+            if status >= 500:
+                self.breaker.record_failure(f"HTTP {status}")
+            else:
+                self.breaker.record_success()
+            if status < 400:
+                try:
+                    yield response
+                finally:
+                    response.release()
+                return
+            content = await response.read()
+            response.release()
+            if status == 401 and not reauthenticated:
+                # Expired token or rotated credentials: fetch fresh ones once.
+                self.config.credentials.invalidate()
+                reauthenticated = True
+                continue
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            delay = self.retry.decide(
+                attempt,
+                method=method,
+                status=status,
+                retry_after=retry_after,
+                connection_error=False,
+            )
+            if delay is not None:
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            raise error_from_response(
+                status,
+                content,
+                verb=operation.verb,
+                resource=operation.resource,
+                namespace=operation.namespace,
+                name=operation.name,
+                retry_after=retry_after,
+            )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self.pool_size, enable_cleanup_closed=True)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                json_serialize=lambda obj: orjson.dumps(obj).decode(),
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    def _static_headers(self) -> dict[str, str]:
+        config = self.config
+        headers = {"User-Agent": USER_AGENT}
+        if config.impersonate_user:
+            headers["Impersonate-User"] = config.impersonate_user
+        if config.impersonate_uid:
+            headers["Impersonate-Uid"] = config.impersonate_uid
+        return headers
+
+    def _headers(
+        self, credential: Credential, accept: str, content_type: str | None
+    ) -> list[tuple[str, str]]:
+        headers = [*self._base_headers.items(), ("Accept", accept)]
+        headers += [("Impersonate-Group", g) for g in self.config.impersonate_groups]
+        for key, values in self.config.impersonate_extra.items():
+            headers += [(f"Impersonate-Extra-{key}", v) for v in values]
+        if content_type:
+            headers.append(("Content-Type", content_type))
+        if credential.token:
+            headers.append(("Authorization", f"Bearer {credential.token}"))
+        return headers
+
+    def _ssl_context(self, credential: Credential) -> ssl.SSLContext | bool:
+        if not self.server.startswith("https://"):
+            return False
+        key = (credential.client_cert_pem, credential.client_key_pem)
+        context = self._ssl.get(key)
+        if context is None:
+            context = self._ssl[key] = self.config.ssl_context(credential)
+        return context
+
+    def _connection_failed(self, operation: Operation, err: BaseException) -> ConnectionFailed:
+        return ConnectionFailed(
+            self.server,
+            _cause(err),
+            verb=operation.verb,
+            resource=operation.resource,
+            namespace=operation.namespace,
+            name=operation.name,
+        )
+
+
+def _cause(err: BaseException) -> str:
+    if isinstance(err, TimeoutError):
+        return "timed out"
+    if isinstance(err, aiohttp.ClientConnectorCertificateError):
+        return f"TLS certificate verification failed: {err.certificate_error}"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return str(err.os_error.strerror or err.os_error) if err.os_error else str(err)
+    return str(err) or type(err).__name__
