@@ -36,7 +36,9 @@ async def populate(server: str, tls: object) -> None:
         async def one(i: int) -> None:
             async with sem:
                 body = {"metadata": {"name": f"cm-{i:05d}"}, "data": {"payload": payload}}
-                async with session.post(NS, data=orjson.dumps(body), headers={"Content-Type": "application/json"}) as r:
+                async with session.post(
+                    NS, data=orjson.dumps(body), headers={"Content-Type": "application/json"}
+                ) as r:
                     assert r.status in (201, 409), await r.text()
 
         await asyncio.gather(*(one(i) for i in range(N)))

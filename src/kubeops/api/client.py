@@ -34,6 +34,7 @@ _PATCH_CONTENT_TYPES: dict[str, str] = {
     "apply": "application/apply-patch+yaml",
 }
 JSON = "application/json"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 DEFAULT_FIELD_MANAGER = "kubeops"
 
 
@@ -192,6 +193,7 @@ class Client:
         field_selector: str | None,
         page_size: int | None,
         resource_version: str | None,
+        accept: str = JSON,
     ) -> AsyncIterator[Object]:
         resource = await self.resource(kind)
         ns = None if all_namespaces else self._namespace(resource, namespace)
@@ -206,13 +208,53 @@ class Client:
             params["resourceVersion"] = resource_version
         operation = Operation("list", resource.qualified_name, ns)
         while True:
-            page = await self._json("GET", resource.path(ns), operation, params=params)
+            page = await self._json(
+                "GET", resource.path(ns), operation, params=params, accept=accept
+            )
             yield page
             token = page.get("metadata", {}).get("continue")
             if not token:
                 return
             params = {**params, "continue": token}
             params.pop("resourceVersion", None)
+
+    async def table(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        *,
+        name: str | None = None,
+        all_namespaces: bool = False,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+    ) -> Object:
+        """The server's ``meta.k8s.io/v1`` Table for a list (or one object), as kubectl shows it."""
+        resource = await self.resource(kind)
+        if name is not None:
+            ns = self._namespace(resource, namespace)
+            return await self._json(
+                "GET",
+                resource.path(ns, name),
+                Operation("get", resource.qualified_name, ns, name),
+                accept=TABLE,
+            )
+        table: Object = {}
+        async for page in self._pages(
+            resource,
+            namespace,
+            all_namespaces,
+            label_selector,
+            field_selector,
+            page_size,
+            None,
+            TABLE,
+        ):
+            if not table:
+                table = page
+            else:
+                table.setdefault("rows", []).extend(page.get("rows") or [])
+        return table
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -453,9 +495,16 @@ class Client:
         params: Mapping[str, str] | None = None,
         body: bytes | None = None,
         content_type: str | None = None,
+        accept: str = JSON,
     ) -> Object:
         response = await self.transport.request(
-            method, path, operation, params=params, body=body, content_type=content_type
+            method,
+            path,
+            operation,
+            params=params,
+            body=body,
+            content_type=content_type,
+            accept=accept,
         )
         decoded: Object = orjson.loads(response.content) if response.content else {}
         return decoded

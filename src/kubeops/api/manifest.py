@@ -219,7 +219,7 @@ async def _wait_established(client: Client, name: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         crd = await client.get("customresourcedefinitions.apiextensions.k8s.io", name)
-        conditions = crd.get("status", {}).get("conditions", [])
+        conditions = (crd.get("status") or {}).get("conditions") or []
         if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
             await client.refresh_discovery()
             return

@@ -9,11 +9,12 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from kubeops import __version__
-from kubeops.cli import testenv
+from kubeops.cli import resources, testenv
 from kubeops.errors import KubeopsError
 
 
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kubeops {__version__}")
     groups = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    resources.register(groups)
     testenv.register(groups)
     return parser
 
@@ -36,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kubeops: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`kubeops get pods | head`): stop quietly, like kubectl.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KubeopsError as err:
         print(f"kubeops: error: {err}", file=sys.stderr)
         return 1

@@ -1,0 +1,135 @@
+"""What every command that talks to a cluster shares: the global connection flags,
+building a :class:`~kubeops.api.Client` from them, and printing objects the way
+kubectl does (tables, wide, json, yaml, name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kubeops.api import Client, ResourceType
+
+OUTPUTS = ("table", "wide", "json", "yaml", "name")
+
+
+def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
+    )
+    group.add_argument("--context", help="the kubeconfig context to use")
+    group.add_argument("-n", "--namespace", help="namespace (default: the context's)")
+
+
+def run(
+    handler: Callable[[Client, argparse.Namespace], Awaitable[int]],
+) -> Callable[[argparse.Namespace], int]:
+    """Wrap an async command: connect with the global flags, run it, close the client."""
+
+    def command(args: argparse.Namespace) -> int:
+        async def main() -> int:
+            from kubeops.api import Client
+            from kubeops.config import load_config
+
+            config = load_config(args.kubeconfig, context=args.context, namespace=args.namespace)
+            async with Client(config) as client:
+                return await handler(client, args)
+
+        return asyncio.run(main())
+
+    return command
+
+
+def name_of(resource: ResourceType, obj: dict[str, Any]) -> str:
+    kind = resource.kind.lower() + (f".{resource.group}" if resource.group else "")
+    return f"{kind}/{obj.get('metadata', {}).get('name', '')}"
+
+
+def print_objects(
+    resource: ResourceType, objects: Sequence[dict[str, Any]], output: str, single: bool
+) -> None:
+    if output == "name":
+        for obj in objects:
+            print(name_of(resource, obj))
+        return
+    document: Any = (
+        objects[0]
+        if single and objects
+        else {"apiVersion": "v1", "kind": "List", "items": list(objects)}
+    )
+    if output == "json":
+        import orjson
+
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
+
+
+def print_table(table: dict[str, Any], *, wide: bool, namespace_column: bool) -> int:
+    """Print a meta.k8s.io Table like kubectl; returns the number of rows."""
+    columns = table.get("columnDefinitions") or []
+    shown = [i for i, c in enumerate(columns) if wide or c.get("priority", 0) == 0]
+    header = [columns[i]["name"].upper() for i in shown]
+    rows = []
+    for row in table.get("rows") or []:
+        cells = [_cell(row["cells"][i], columns[i]) for i in shown]
+        if namespace_column:
+            cells.insert(0, row.get("object", {}).get("metadata", {}).get("namespace", ""))
+        rows.append(cells)
+    if namespace_column:
+        header.insert(0, "NAMESPACE")
+    if not rows:
+        return 0
+    print_columns([header, *rows])
+    return len(rows)
+
+
+def print_columns(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _cell(value: Any, column: dict[str, Any]) -> str:
+    if value is None or value == "":
+        return "<none>"
+    if column.get("format") == "date" or column.get("name") == "Age":
+        return age(str(value))
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "<none>"
+    return str(value)
+
+
+def age(timestamp: str) -> str:
+    """kubectl's short age: 45s, 12m, 3h5m, 2d4h, 1y."""
+    try:
+        then = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    seconds = int((datetime.datetime.now(datetime.UTC) - then).total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if hours < 3:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if days < 2:
+        return f"{hours}h"
+    if days < 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if days < 365 * 2:
+        return f"{days}d"
+    return f"{days // 365}y"

@@ -1,0 +1,229 @@
+"""``kubeops get``, ``apply``, ``delete`` and ``api-resources``: kubectl's habits."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from kubeops.cli.cluster import (
+    OUTPUTS,
+    add_connection_flags,
+    name_of,
+    print_columns,
+    print_objects,
+    print_table,
+    run,
+)
+
+if TYPE_CHECKING:
+    from kubeops.api import Client
+
+
+def register(groups: Any) -> None:
+    get = groups.add_parser("get", help="show objects of a kind (like kubectl get)")
+    get.add_argument("kind", help="kind, resource or short name: pods, deploy, deployments.apps")
+    get.add_argument("names", nargs="*", help="object names (default: all)")
+    get.add_argument("-A", "--all-namespaces", action="store_true")
+    get.add_argument("-l", "--selector", help="label selector, e.g. app=web,tier!=db")
+    get.add_argument("--field-selector", help="field selector, e.g. status.phase=Running")
+    get.add_argument("-o", "--output", choices=OUTPUTS, default="table")
+    add_connection_flags(get)
+    get.set_defaults(handler=run(_get))
+
+    apply = groups.add_parser("apply", help="apply manifests with server-side apply")
+    apply.add_argument(
+        "-f", "--filename", action="append", required=True, help="file, directory or - (repeatable)"
+    )
+    apply.add_argument(
+        "--server-side", action="store_true", help="accepted for kubectl compatibility; always on"
+    )
+    apply.add_argument(
+        "--force-conflicts", action="store_true", help="take over fields other managers own"
+    )
+    apply.add_argument("--field-manager", default="kubeops")
+    apply.add_argument("--dry-run", choices=("none", "server"), default="none")
+    add_connection_flags(apply)
+    apply.set_defaults(handler=run(_apply))
+
+    delete = groups.add_parser("delete", help="delete objects by kind and name, or from manifests")
+    delete.add_argument("kind", nargs="?", help="kind of the objects to delete")
+    delete.add_argument("names", nargs="*")
+    delete.add_argument(
+        "-f", "--filename", action="append", help="delete what these manifests name"
+    )
+    delete.add_argument("--wait", action="store_true", help="wait until the objects are gone")
+    delete.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
+    delete.add_argument(
+        "--cascade", choices=("background", "foreground", "orphan"), default="background"
+    )
+    delete.add_argument("--grace-period", type=int)
+    delete.add_argument("--dry-run", choices=("none", "server"), default="none")
+    add_connection_flags(delete)
+    delete.set_defaults(handler=run(_delete))
+
+    resources = groups.add_parser("api-resources", help="list the resource types the server serves")
+    resources.add_argument("--namespaced", choices=("true", "false"))
+    resources.add_argument("-o", "--output", choices=("table", "name"), default="table")
+    add_connection_flags(resources)
+    resources.set_defaults(handler=run(_api_resources))
+
+
+async def _get(client: Client, args: argparse.Namespace) -> int:
+    resource = await client.resource(args.kind)
+    namespace = None if args.all_namespaces else args.namespace
+    if args.output in ("table", "wide"):
+        namespace_column = args.all_namespaces and resource.namespaced
+        if args.names:
+            tables = [await client.table(resource, namespace, name=n) for n in args.names]
+            table = {**tables[0], "rows": [r for t in tables for r in t.get("rows") or []]}
+        else:
+            table = await client.table(
+                resource,
+                namespace,
+                all_namespaces=args.all_namespaces,
+                label_selector=args.selector,
+                field_selector=args.field_selector,
+            )
+        if not print_table(table, wide=args.output == "wide", namespace_column=namespace_column):
+            where = (
+                ""
+                if args.all_namespaces or not resource.namespaced
+                else f" in {namespace or client.namespace} namespace"
+            )
+            print(f"No resources found{where}.", file=sys.stderr)
+        return 0
+    if args.names:
+        objects = [await client.get(resource, n, namespace) for n in args.names]
+    else:
+        listed = await client.list(
+            resource,
+            namespace,
+            all_namespaces=args.all_namespaces,
+            label_selector=args.selector,
+            field_selector=args.field_selector,
+        )
+        objects = listed["items"]
+        for obj in objects:  # list items come without their kind
+            obj.setdefault("apiVersion", resource.api_version)
+            obj.setdefault("kind", resource.kind)
+    print_objects(resource, objects, args.output, single=len(args.names) == 1)
+    return 0
+
+
+async def _apply(client: Client, args: argparse.Namespace) -> int:
+    from kubeops.api.manifest import apply_manifests, load_manifests
+
+    manifests = load_manifests(args.filename)
+    if not manifests:
+        print("kubeops: no objects found in the given manifests", file=sys.stderr)
+        return 1
+    for applied in await apply_manifests(
+        client,
+        manifests,
+        field_manager=args.field_manager,
+        force=args.force_conflicts,
+        dry_run=args.dry_run == "server",
+    ):
+        print(applied)
+    return 0
+
+
+async def _delete(client: Client, args: argparse.Namespace) -> int:
+    from kubeops.api.manifest import load_manifests
+    from kubeops.errors import KubeopsError
+    from kubeops.transport.errors import NotFound
+
+    targets: list[tuple[Any, str, str | None]] = []
+    if args.filename:
+        for manifest in load_manifests(args.filename):
+            obj = manifest.object
+            resource = await client.resource(f"{obj['apiVersion']}/{obj['kind']}")
+            targets.append(
+                (
+                    resource,
+                    obj["metadata"]["name"],
+                    obj["metadata"].get("namespace") or args.namespace,
+                )
+            )
+    elif args.kind and args.names:
+        resource = await client.resource(args.kind)
+        targets += [(resource, name, args.namespace) for name in args.names]
+    else:
+        raise KubeopsError("delete needs -f FILE, or KIND and at least one NAME")
+    policy = args.cascade.capitalize()
+    dry_run = args.dry_run == "server"
+    missing = 0
+    for resource, name, namespace in targets:
+        try:
+            await client.delete(
+                resource,
+                name,
+                namespace,
+                propagation_policy=policy,
+                grace_period_seconds=args.grace_period,
+                dry_run=dry_run,
+            )
+        except NotFound as err:
+            print(f"kubeops: error: {err}", file=sys.stderr)
+            missing += 1
+            continue
+        print(
+            f"{name_of(resource, {'metadata': {'name': name}})} deleted"
+            + (" (server dry run)" if dry_run else "")
+        )
+    if args.wait and not dry_run:
+        await _wait_gone(client, targets, args.timeout)
+    return 1 if missing else 0
+
+
+async def _wait_gone(
+    client: Client, targets: list[tuple[Any, str, str | None]], timeout: float
+) -> None:
+    from kubeops.errors import KubeopsError
+    from kubeops.transport.errors import NotFound
+
+    deadline = time.monotonic() + timeout
+    pending = list(targets)
+    announced = False
+    while pending:
+        still = []
+        for resource, name, namespace in pending:
+            try:
+                await client.get(resource, name, namespace)
+                still.append((resource, name, namespace))
+            except NotFound:
+                pass
+        pending = still
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            names = ", ".join(name_of(r, {"metadata": {"name": n}}) for r, n, _ in pending)
+            raise KubeopsError(f"timed out after {timeout:.0f}s waiting for deletion of {names}")
+        if not announced:
+            print(f"waiting for {len(pending)} object(s) to be gone...", file=sys.stderr)
+            announced = True
+        await asyncio.sleep(0.5)
+
+
+async def _api_resources(client: Client, args: argparse.Namespace) -> int:
+    resources = await client.refresh_discovery()
+    if args.namespaced:
+        resources = [r for r in resources if r.namespaced == (args.namespaced == "true")]
+    seen: set[tuple[str, str]] = set()
+    rows = [["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]]
+    for r in sorted(resources, key=lambda r: (r.group, r.plural)):
+        if (r.group, r.plural) in seen:
+            continue  # only the preferred version, as kubectl shows
+        seen.add((r.group, r.plural))
+        if args.output == "name":
+            print(r.qualified_name)
+            continue
+        rows.append(
+            [r.plural, ",".join(r.short_names), r.api_version, str(r.namespaced).lower(), r.kind]
+        )
+    if args.output == "table":
+        print_columns(rows)
+    return 0
