@@ -5,6 +5,7 @@ from kubeops.api.client import Client, Object, WatchEvent
 from kubeops.api.mapper import Mapper, UnknownKind
 from kubeops.api.resource import BUILTIN, ResourceType
 from kubeops.api.sync import SyncClient
+from kubeops.api.typed import SyncTypedApi, TypedApi, TypedResource
 
 __all__ = [
     "BUILTIN",
@@ -13,6 +14,9 @@ __all__ = [
     "Object",
     "ResourceType",
     "SyncClient",
+    "SyncTypedApi",
+    "TypedApi",
+    "TypedResource",
     "UnknownKind",
     "WatchEvent",
 ]

@@ -30,7 +30,7 @@ class SyncClient:
             target=self._loop.run_forever, name="kubeops-sync-client", daemon=True
         )
         self._thread.start()
-        self.client: Client = self._call(_make(config, transport_options))
+        self.client: Client = self.run(_make(config, transport_options))
 
     @classmethod
     def from_kubeconfig(
@@ -49,14 +49,15 @@ class SyncClient:
     def namespace(self) -> str:
         return self.client.namespace
 
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine of the async client on this facade's loop and return its result."""
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result()
 
     def close(self) -> None:
         if self._loop.is_closed():
             return
-        self._call(self.client.close())
+        self.run(self.client.close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
@@ -70,24 +71,24 @@ class SyncClient:
     def get(
         self, kind: Kind, name: str, namespace: str | None = None, *, subresource: str | None = None
     ) -> Object:
-        return self._call(self.client.get(kind, name, namespace, subresource=subresource))
+        return self.run(self.client.get(kind, name, namespace, subresource=subresource))
 
     def list(self, kind: Kind, namespace: str | None = None, **options: Any) -> Object:
         """See :meth:`Client.list` for the options."""
-        return self._call(self.client.list(kind, namespace, **options))
+        return self.run(self.client.list(kind, namespace, **options))
 
     def iterate(self, kind: Kind, namespace: str | None = None, **options: Any) -> Iterator[Object]:
-        return self._iterate(self.client.iterate(kind, namespace, **options))
+        return self.stream(self.client.iterate(kind, namespace, **options))
 
     def create(
         self, obj: Mapping[str, Any], namespace: str | None = None, **options: Any
     ) -> Object:
-        return self._call(self.client.create(obj, namespace, **options))
+        return self.run(self.client.create(obj, namespace, **options))
 
     def replace(
         self, obj: Mapping[str, Any], namespace: str | None = None, **options: Any
     ) -> Object:
-        return self._call(self.client.replace(obj, namespace, **options))
+        return self.run(self.client.replace(obj, namespace, **options))
 
     def patch(
         self,
@@ -99,12 +100,12 @@ class SyncClient:
         patch_type: PatchType = "merge",
         **options: Any,
     ) -> Object:
-        return self._call(
+        return self.run(
             self.client.patch(kind, name, patch, namespace, patch_type=patch_type, **options)
         )
 
     def apply(self, obj: Mapping[str, Any], namespace: str | None = None, **options: Any) -> Object:
-        return self._call(self.client.apply(obj, namespace, **options))
+        return self.run(self.client.apply(obj, namespace, **options))
 
     def delete(
         self,
@@ -115,37 +116,38 @@ class SyncClient:
         propagation_policy: Literal["Foreground", "Background", "Orphan"] | None = None,
         **options: Any,
     ) -> Object:
-        return self._call(
+        return self.run(
             self.client.delete(
                 kind, name, namespace, propagation_policy=propagation_policy, **options
             )
         )
 
     def delete_collection(self, kind: Kind, namespace: str | None = None, **options: Any) -> Object:
-        return self._call(self.client.delete_collection(kind, namespace, **options))
+        return self.run(self.client.delete_collection(kind, namespace, **options))
 
     def scale(
         self, kind: Kind, name: str, replicas: int, namespace: str | None = None, **options: Any
     ) -> Object:
-        return self._call(self.client.scale(kind, name, replicas, namespace, **options))
+        return self.run(self.client.scale(kind, name, replicas, namespace, **options))
 
     def watch(
         self, kind: Kind, namespace: str | None = None, **options: Any
     ) -> Iterator[WatchEvent]:
         """See :meth:`Client.watch`; closing the generator closes the stream."""
-        return self._iterate(self.client.watch(kind, namespace, **options))
+        return self.stream(self.client.watch(kind, namespace, **options))
 
-    def _iterate(self, source: AsyncIterator[T]) -> Iterator[T]:
+    def stream(self, source: AsyncIterator[T]) -> Iterator[T]:
+        """Iterate an async iterator of the async client from blocking code."""
         try:
             while True:
                 try:
-                    yield self._call(anext(source))  # type: ignore[arg-type]
+                    yield self.run(anext(source))  # type: ignore[arg-type]
                 except StopAsyncIteration:
                     return
         finally:
             aclose = getattr(source, "aclose", None)
             if aclose is not None and not self._loop.is_closed():
-                self._call(aclose())
+                self.run(aclose())
 
 
 async def _make(config: ClusterConfig | None, options: dict[str, Any]) -> Client:
