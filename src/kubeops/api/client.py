@@ -202,11 +202,7 @@ class Client:
     ) -> AsyncIterator[Object]:
         resource = await self.resource(kind)
         ns = None if all_namespaces else self._namespace(resource, namespace)
-        params: dict[str, str] = {}
-        if label_selector:
-            params["labelSelector"] = label_selector
-        if field_selector:
-            params["fieldSelector"] = field_selector
+        params = _selectors(label_selector, field_selector)
         if page_size:
             params["limit"] = str(page_size)
         if resource_version is not None:
@@ -397,16 +393,11 @@ class Client:
     ) -> Object:
         resource = await self.resource(kind)
         ns = self._namespace(resource, namespace)
-        params = {}
-        if label_selector:
-            params["labelSelector"] = label_selector
-        if field_selector:
-            params["fieldSelector"] = field_selector
         return await self._json(
             "DELETE",
             resource.path(ns),
             Operation("deletecollection", resource.qualified_name, ns),
-            params=params,
+            params=_selectors(label_selector, field_selector),
             body=_delete_options(propagation_policy, None, None, dry_run),
             content_type=JSON,
         )
@@ -450,13 +441,9 @@ class Client:
         the stream ends when the server closes it.  Resilience is the informer's job."""
         resource = await self.resource(kind)
         ns = None if all_namespaces else self._namespace(resource, namespace)
-        params = {"watch": "true"}
+        params = {"watch": "true", **_selectors(label_selector, field_selector)}
         if resource_version is not None:
             params["resourceVersion"] = resource_version
-        if label_selector:
-            params["labelSelector"] = label_selector
-        if field_selector:
-            params["fieldSelector"] = field_selector
         if timeout_seconds is not None:
             params["timeoutSeconds"] = str(timeout_seconds)
         if allow_bookmarks:
@@ -513,6 +500,15 @@ class Client:
         )
         decoded: Object = orjson.loads(response.content) if response.content else {}
         return decoded
+
+
+def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if label_selector:
+        params["labelSelector"] = label_selector
+    if field_selector:
+        params["fieldSelector"] = field_selector
+    return params
 
 
 def _name(obj: Mapping[str, Any]) -> str | None:

@@ -96,10 +96,10 @@ async def test_a_crd_created_after_start_is_found_by_discovery(client: Client) -
     await client.apply(crd)
     deadline = time.monotonic() + 30
     while True:
-        status = (await client.get("crd", "widgets.example.com")).get("status", {})
+        status = (await client.get("crd", "widgets.example.com")).get("status") or {}
         if any(
             c["type"] == "Established" and c["status"] == "True"
-            for c in status.get("conditions", [])
+            for c in status.get("conditions") or []
         ):
             break
         assert time.monotonic() < deadline
