@@ -23,8 +23,8 @@ demo: controlplane
 	$(BIN)/python examples/demo.py
 
 lint: install
-	$(BIN)/ruff format --check src tests examples
-	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples scripts bench
+	$(BIN)/ruff check src tests examples scripts bench
 	$(BIN)/mypy
 
 test: controlplane lint
