@@ -1,0 +1,253 @@
+"""The shared informer: one reflector and one indexed store per resource, fanned out
+to many handlers, each with its own buffer and resync period.
+
+Deltas from the FIFO update the store first, then become notifications: an
+Updated/Replaced/Sync delta for a stored object is an update, anything else an
+add, and Deleted a delete carrying the last known object (or a
+:class:`DeletedFinalStateUnknown` tombstone when the deletion was missed while
+disconnected).  A resync (old and new with the same resourceVersion) reaches
+only the handlers whose own resync period is due.  A handler added after the
+informer started first receives every stored object as an add.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeops.api.client import Client, Kind, Object
+from kubeops.cache.delta_fifo import DeltaFIFO, Deltas, DeltaType, TransformFunc
+from kubeops.cache.keys import DeletedFinalStateUnknown, deletion_handling_key
+from kubeops.cache.lister import Lister
+from kubeops.cache.reflector import Reflector
+from kubeops.cache.store import IndexFunc, Store
+from kubeops.errors import KubeopsError
+
+log = logging.getLogger("kubeops.informer")
+
+Handler = Callable[..., Awaitable[None] | None]
+MIN_RESYNC = 1.0
+
+
+@dataclass
+class _Notification:
+    kind: str  # "add" | "update" | "delete"
+    args: tuple[Any, ...]
+
+
+@dataclass
+class Registration:
+    """One handler's subscription: its queue, its resync period, its own sync state."""
+
+    on_add: Handler | None
+    on_update: Handler | None
+    on_delete: Handler | None
+    resync_period: float
+    queue: asyncio.Queue[_Notification | None] = field(default_factory=asyncio.Queue)
+    next_resync: float = 0.0
+    _initial_pending: int = 0
+    _synced_source: Callable[[], bool] = lambda: False
+    task: asyncio.Task[None] | None = None
+
+    def has_synced(self) -> bool:
+        """The informer has synced and this handler has received its initial adds."""
+        return self._synced_source() and self._initial_pending == 0
+
+
+class SharedInformer:
+    """Watches one resource into an indexed store and notifies registered handlers."""
+
+    def __init__(
+        self,
+        client: Client,
+        kind: Kind,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resync_period: float = 0.0,
+        indexers: Mapping[str, IndexFunc] | None = None,
+        transform: TransformFunc | None = None,
+        use_watch_list: bool | None = None,
+    ) -> None:
+        self.client = client
+        self.kind = kind
+        self.store = Store(indexers)
+        self.fifo = DeltaFIFO(known_objects=self.store, transform=transform)
+        self.resync_period = _period(resync_period)
+        self.reflector = Reflector(
+            client,
+            kind,
+            self.fifo,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            resync_period=self.resync_period,
+            use_watch_list=use_watch_list,
+            on_watch_error=self._watch_error,
+        )
+        self._registrations: list[Registration] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._stopped = False
+        self._watch_error_handler: Callable[[BaseException], None] | None = None
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def lister(self) -> Lister:
+        resource = self.kind if isinstance(self.kind, str) else self.kind.qualified_name
+        return Lister(self.store, resource)
+
+    def set_watch_error_handler(self, handler: Callable[[BaseException], None]) -> None:
+        if self._started:
+            raise KubeopsError("set_watch_error_handler must be called before the informer starts")
+        self._watch_error_handler = handler
+
+    def add_handler(
+        self,
+        on_add: Handler | None = None,
+        on_update: Handler | None = None,
+        on_delete: Handler | None = None,
+        *,
+        resync_period: float | None = None,
+    ) -> Registration:
+        """Register handlers (plain or async functions); each runs serially in its own task.
+
+        ``on_add(obj, is_in_initial_list)``, ``on_update(old, new)``, ``on_delete(obj)``
+        -- ``obj`` may be a :class:`DeletedFinalStateUnknown` for a missed deletion.
+        """
+        if self._stopped:
+            raise KubeopsError("cannot add a handler to a stopped informer")
+        period = self.resync_period if resync_period is None else _period(resync_period)
+        if period and self.resync_period and period < self.resync_period and self._started:
+            period = self.resync_period  # cannot check more often than the informer resyncs
+        registration = Registration(on_add, on_update, on_delete, period)
+        registration._synced_source = self.has_synced
+        registration.next_resync = time.monotonic() + period if period else 0.0
+        self._registrations.append(registration)
+        if self._started:
+            # Catch up: everything already stored arrives as initial adds.
+            existing = self.store.list()
+            registration._initial_pending = len(existing)
+            for obj in existing:
+                registration.queue.put_nowait(_Notification("add", (obj, True)))
+            registration.task = asyncio.get_running_loop().create_task(self._deliver(registration))
+        return registration
+
+    # -- running ----------------------------------------------------------------------------
+
+    def has_synced(self) -> bool:
+        return self.reflector.synced.is_set() and self.fifo.has_synced()
+
+    def start(self) -> None:
+        """Start the reflector and the processing loop in the running event loop."""
+        if self._started:
+            return
+        self._started = True
+        loop = asyncio.get_running_loop()
+        for registration in self._registrations:
+            registration.task = loop.create_task(self._deliver(registration))
+        self._tasks = [
+            loop.create_task(self.reflector.run(), name=f"reflector {self.reflector.description}"),
+            loop.create_task(self._process(), name=f"informer {self.reflector.description}"),
+        ]
+
+    async def wait_for_sync(self, timeout: float | None = None) -> bool:
+        """Wait until the store holds the first list and all its deltas are processed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.has_synced():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    async def stop(self) -> None:
+        self._stopped = True
+        self.fifo.close()
+        tasks = [*self._tasks, *(r.task for r in self._registrations if r.task)]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> SharedInformer:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _process(self) -> None:
+        while True:
+            await self.fifo.pop(self._handle_deltas)
+
+    def _handle_deltas(self, deltas: Deltas, is_initial: bool) -> None:
+        """Update the store, then queue notifications (runs under the FIFO's lock)."""
+        now = time.monotonic()
+        for delta in deltas:
+            obj = delta.object
+            if delta.type == DeltaType.DELETED:
+                self.store.delete(obj)
+                self._notify(_Notification("delete", (obj,)))
+                continue
+            assert not isinstance(obj, DeletedFinalStateUnknown)
+            old = self.store.get_by_key(deletion_handling_key(obj))
+            if old is None:
+                self.store.add(obj)
+                self._notify(_Notification("add", (obj, is_initial)))
+                continue
+            self.store.update(obj)
+            is_sync = delta.type in (DeltaType.SYNC, DeltaType.REPLACED) and _rv(old) == _rv(obj)
+            self._notify(_Notification("update", (old, obj)), resync_only=is_sync, now=now)
+
+    def _notify(self, note: _Notification, *, resync_only: bool = False, now: float = 0.0) -> None:
+        initial = note.kind == "add" and note.args[1]
+        for registration in self._registrations:
+            if resync_only and (not registration.resync_period or now < registration.next_resync):
+                continue
+            if initial:
+                registration._initial_pending += 1
+            registration.queue.put_nowait(note)
+        if resync_only:
+            for registration in self._registrations:
+                if registration.resync_period and now >= registration.next_resync:
+                    registration.next_resync = now + registration.resync_period
+
+    async def _deliver(self, registration: Registration) -> None:
+        while True:
+            note = await registration.queue.get()
+            if note is None:
+                return
+            handler = {
+                "add": registration.on_add,
+                "update": registration.on_update,
+                "delete": registration.on_delete,
+            }[note.kind]
+            try:
+                if handler is not None:
+                    result = handler(*note.args)
+                    if inspect.isawaitable(result):
+                        await result
+            except Exception:
+                log.exception("%s: %s handler failed", self.reflector.description, note.kind)
+            finally:
+                if note.kind == "add" and note.args[1] and registration._initial_pending:
+                    registration._initial_pending -= 1
+
+    def _watch_error(self, err: BaseException) -> None:
+        if self._watch_error_handler is not None:
+            self._watch_error_handler(err)
+
+
+def _rv(obj: Object) -> str:
+    return str(obj.get("metadata", {}).get("resourceVersion", ""))
+
+
+def _period(seconds: float) -> float:
+    return 0.0 if seconds <= 0 else max(seconds, MIN_RESYNC)

@@ -1,0 +1,289 @@
+"""The indexed store an informer keeps its objects in (client-go's ``Indexer``).
+
+Controllers read the cache far more often than it changes, and they look
+objects up by something other than their key: the Pods on a node, the objects
+in a namespace, the owner of a ReplicaSet.  An index function maps an object
+to the values it is filed under, and the store keeps, per index, the keys
+filed under each value, so such a lookup costs a dict access instead of a scan.
+
+Every method holds one ``threading.RLock`` and none awaits, so the store is
+safe to share between threads and between tasks of an event loop.  Objects
+are stored and returned as they are, not copied: never change an object read
+from the store; copy it first.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Callable, Iterable, Mapping
+
+from kubeops.cache.keys import DeletedFinalStateUnknown, KeyFunc, Object, deletion_handling_key
+from kubeops.errors import KubeopsError
+
+__all__ = [
+    "NAMESPACE_INDEX",
+    "IndexConflict",
+    "IndexFunc",
+    "IndexFuncFailed",
+    "Indexers",
+    "Store",
+    "UnknownIndex",
+    "index_by_namespace",
+]
+
+IndexFunc = Callable[[Object], list[str]]
+"""The values an object is filed under in one index (none, one or several)."""
+
+Indexers = dict[str, IndexFunc]
+
+NAMESPACE_INDEX = "namespace"
+
+# One index: value -> keys filed under it.  The keys are a dict used as an
+# insertion-ordered set, so lookups return objects in a stable order.
+_Index = dict[str, dict[str, None]]
+# An object's values, by index name.
+_Values = dict[str, list[str]]
+
+
+def index_by_namespace(obj: Object) -> list[str]:
+    """The namespace index: an object's namespace (``""`` for a cluster-scoped one)."""
+    metadata = obj.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    return [namespace if isinstance(namespace, str) else ""]
+
+
+class UnknownIndex(KubeopsError, LookupError):
+    """A query named an index the store does not have."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        super().__init__(f"no index named {name!r}; the store has {sorted(known)}")
+
+
+class IndexConflict(KubeopsError, ValueError):
+    """An indexer was added under a name that is already taken."""
+
+
+class IndexFuncFailed(KubeopsError):
+    """An index function raised; the store is left as it was before the change."""
+
+    def __init__(self, index: str, key: str, cause: BaseException) -> None:
+        self.index = index
+        self.key = key
+        super().__init__(
+            f"index {index!r} failed on object {key!r}: {type(cause).__name__}: {cause}"
+        )
+
+
+class Store:
+    """A thread-safe map of key to object, with indices kept up to date on every change.
+
+    The namespace index (:data:`NAMESPACE_INDEX`) is always present, because
+    namespaced listers rely on it; passing :func:`index_by_namespace` under that
+    name, as client-go code habitually does, is accepted.
+    """
+
+    def __init__(
+        self,
+        indexers: Mapping[str, IndexFunc] | None = None,
+        *,
+        key_func: KeyFunc = deletion_handling_key,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._key_func = key_func
+        self._items: dict[str, Object] = {}
+        self._indexers: Indexers = {NAMESPACE_INDEX: index_by_namespace}
+        self._indices: dict[str, _Index] = {NAMESPACE_INDEX: {}}
+        if indexers:
+            self.add_indexers(indexers)
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def add(self, obj: Object) -> None:
+        """Store ``obj`` under its key, replacing any object stored there."""
+        self.update(obj)
+
+    def update(self, obj: Object) -> None:
+        """Store ``obj`` under its key and refile it in every index."""
+        key = self._key_func(obj)
+        with self._lock:
+            old = self._items.get(key)
+            new_values = self._values(obj, key, self._indexers)
+            old_values = self._values(old, key, self._indexers) if old is not None else {}
+            self._items[key] = obj
+            self._refile(key, old_values, new_values)
+
+    def delete(self, obj: Object | DeletedFinalStateUnknown) -> None:
+        """Remove the object stored under ``obj``'s key (a tombstone's key works too)."""
+        self.delete_key(self._key_func(obj))
+
+    def delete_key(self, key: str) -> None:
+        """Remove the object stored under ``key``, if any, and its index entries."""
+        with self._lock:
+            old = self._items.get(key)
+            if old is None:
+                return
+            old_values = self._values(old, key, self._indexers)
+            del self._items[key]
+            self._refile(key, old_values, {})
+
+    def replace(self, objects: Iterable[Object], resource_version: str = "") -> None:
+        """Make ``objects`` the whole content and rebuild every index.
+
+        ``resource_version`` is the list's, taken for the interface a reflector
+        writes through; the store itself has no use for it.
+        """
+        del resource_version
+        items = {self._key_func(obj): obj for obj in objects}
+        with self._lock:
+            indices = self._build(items, self._indexers)
+            self._items = items
+            self._indices = indices
+
+    def resync(self) -> None:
+        """Nothing to do: a store has no pending work (the queue in front of it does)."""
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get(self, obj: Object | DeletedFinalStateUnknown) -> Object | None:
+        """The object stored under ``obj``'s key, or None."""
+        return self.get_by_key(self._key_func(obj))
+
+    def get_by_key(self, key: str) -> Object | None:
+        """The object stored under ``key``, or None."""
+        with self._lock:
+            return self._items.get(key)
+
+    def list(self) -> builtins.list[Object]:
+        """Every stored object, in the order they were first stored."""
+        with self._lock:
+            return list(self._items.values())
+
+    def list_keys(self) -> builtins.list[str]:
+        """Every key."""
+        with self._lock:
+            return list(self._items)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._items
+
+    # --- indices -----------------------------------------------------------------------------
+
+    @property
+    def indexers(self) -> Indexers:
+        """A copy of the index functions, by index name."""
+        with self._lock:
+            return dict(self._indexers)
+
+    def add_indexers(self, indexers: Mapping[str, IndexFunc]) -> None:
+        """Add indices, at any time: objects already stored are indexed at once.
+
+        Raises :class:`IndexConflict` if a name is taken (by another function),
+        and :class:`IndexFuncFailed` if a function fails on a stored object; in
+        both cases no index is added.
+        """
+        with self._lock:
+            added: Indexers = {}
+            for name, func in indexers.items():
+                if name in self._indexers:
+                    if self._indexers[name] is func:
+                        continue
+                    raise IndexConflict(
+                        f"cannot add index {name!r}: the store already has an index by that name"
+                    )
+                added[name] = func
+            if added:
+                self._indices.update(self._build(self._items, added))
+                self._indexers.update(added)
+
+    def by_index(self, index_name: str, value: str) -> builtins.list[Object]:
+        """The objects filed under ``value`` in the index ``index_name``."""
+        with self._lock:
+            keys = self._index(index_name).get(value, {})
+            return [self._items[key] for key in keys]
+
+    def index_keys(self, index_name: str, value: str) -> builtins.list[str]:
+        """The keys filed under ``value`` in the index ``index_name``."""
+        with self._lock:
+            return list(self._index(index_name).get(value, {}))
+
+    def index(self, index_name: str, obj: Object) -> builtins.list[Object]:
+        """The objects sharing any of ``obj``'s values in the index ``index_name``."""
+        with self._lock:
+            index = self._index(index_name)
+            indexer = {index_name: self._indexers[index_name]}
+            values = self._values(obj, self._key_func(obj), indexer)[index_name]
+            keys: dict[str, None] = {}
+            for value in values:
+                keys.update(index.get(value, {}))
+            return [self._items[key] for key in keys]
+
+    def list_index_values(self, index_name: str) -> builtins.list[str]:
+        """The values that have at least one object filed under them in ``index_name``."""
+        with self._lock:
+            return list(self._index(index_name))
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _index(self, name: str) -> _Index:
+        index = self._indices.get(name)
+        if index is None:
+            raise UnknownIndex(name, self._indexers)
+        return index
+
+    @staticmethod
+    def _values(obj: Object, key: str, indexers: Indexers) -> _Values:
+        # Computed before anything changes, so a failing index function leaves
+        # the store as it was (client-go panics instead).
+        values: _Values = {}
+        for name, func in indexers.items():
+            try:
+                result = func(obj)
+                if isinstance(result, str):
+                    raise TypeError(f"returned the str {result!r}, not a list of str")
+                values[name] = list(result)
+            except Exception as err:
+                raise IndexFuncFailed(name, key, err) from err
+        return values
+
+    def _refile(
+        self,
+        key: str,
+        old_values: _Values,
+        new_values: _Values,
+    ) -> None:
+        for name, index in self._indices.items():
+            old = old_values.get(name, [])
+            new = new_values.get(name, [])
+            if old == new:
+                continue
+            for value in old:
+                if value in new:
+                    continue
+                keys = index.get(value)
+                if keys is not None:
+                    keys.pop(key, None)
+                    if not keys:
+                        del index[value]
+            for value in new:
+                index.setdefault(value, {})[key] = None
+
+    @classmethod
+    def _build(cls, items: Mapping[str, Object], indexers: Indexers) -> dict[str, _Index]:
+        indices: dict[str, _Index] = {name: {} for name in indexers}
+        for key, obj in items.items():
+            for name, values in cls._values(obj, key, indexers).items():
+                index = indices[name]
+                for value in values:
+                    index.setdefault(value, {})[key] = None
+        return indices
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<Store {len(self._items)} objects, indices {sorted(self._indexers)}>"

@@ -1,0 +1,144 @@
+"""Informers against the real API server: sync, live events, late handlers, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from kubeops.api import Client
+from kubeops.cache import DeletedFinalStateUnknown, DeltaFIFO, Reflector, SharedInformer, Store
+from kubeops.config import load_config
+from kubeops.testenv import Cluster, Environment
+from kubeops.transport.errors import NotFound
+
+
+def cm(name: str, **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}}
+
+
+async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
+    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("watch_list", [True, False], ids=["watch-list", "list-then-watch"])
+async def test_informer_syncs_then_follows_changes(client: Client, watch_list: bool) -> None:
+    for i in range(5):
+        await client.create(cm(f"pre-{i}", app="x"))
+    events: list[tuple[str, str]] = []
+    informer = SharedInformer(
+        client, "configmaps", namespace=client.namespace, use_watch_list=watch_list
+    )
+    registration = informer.add_handler(
+        on_add=lambda obj, initial: events.append(
+            ("add" + ("-initial" if initial else ""), obj["metadata"]["name"])
+        ),
+        on_update=lambda old, new: events.append(("update", new["metadata"]["name"])),
+        on_delete=lambda obj: events.append(("delete", obj["metadata"]["name"])),
+    )
+    async with informer:
+        assert await informer.wait_for_sync(20)
+        await until(registration.has_synced)
+        initial = sorted(n for k, n in events if k == "add-initial" and n.startswith("pre-"))
+        assert initial == [f"pre-{i}" for i in range(5)]
+        lister = informer.lister()
+        assert lister.get(client.namespace, "pre-3")["metadata"]["name"] == "pre-3"
+        assert len(lister.list("app=x")) == 5
+        events.clear()
+        await client.create(cm("live"))
+        await client.patch("cm", "live", {"data": {"k": "v"}})
+        await client.delete("cm", "live")
+        await until(lambda: ("delete", "live") in events)
+        assert events == [("add", "live"), ("update", "live"), ("delete", "live")]
+        with pytest.raises(NotFound, match="live"):
+            lister.get(client.namespace, "live")
+
+
+async def test_a_handler_added_after_start_first_gets_the_current_objects(client: Client) -> None:
+    await client.create(cm("one"))
+    await client.create(cm("two"))
+    async with SharedInformer(client, "configmaps", namespace=client.namespace) as informer:
+        assert await informer.wait_for_sync(20)
+        seen: list[tuple[str, bool]] = []
+
+        async def on_add(obj: dict[str, Any], initial: bool) -> None:
+            seen.append((obj["metadata"]["name"], initial))
+
+        late = informer.add_handler(on_add=on_add)
+        await until(late.has_synced)
+        assert {name for name, initial in seen if initial} >= {"one", "two"}
+
+
+async def test_a_deletion_missed_while_disconnected_arrives_as_a_tombstone(
+    kube_env: Environment, client: Client
+) -> None:
+    store = Store()
+    fifo = DeltaFIFO(known_objects=store)
+    deltas: list[tuple[str, Any]] = []
+
+    def process(batch: Any, _initial: bool) -> None:
+        for delta in batch:
+            deltas.append((str(delta.type), delta.object))
+            if delta.type == "Deleted":
+                store.delete(delta.object)
+            else:
+                store.update(delta.object) if store.get(delta.object) else store.add(delta.object)
+
+    async def consume() -> None:
+        while True:
+            await fifo.pop(process)
+
+    await client.create(cm("doomed"))
+    await client.create(cm("kept"))
+    reflector = Reflector(client, "configmaps", fifo, namespace=client.namespace)
+    consumer = asyncio.create_task(consume())
+    run = asyncio.create_task(reflector.run())
+    await until(lambda: store.get_by_key(f"{client.namespace}/doomed") is not None)
+    run.cancel()  # disconnected...
+    await asyncio.gather(run, return_exceptions=True)
+    await client.delete("cm", "doomed")  # ...while the object goes away
+    kube_env.compact()  # and the history that would have told us is compacted
+    deltas.clear()
+    run = asyncio.create_task(reflector.run())
+    try:
+        await until(lambda: store.get_by_key(f"{client.namespace}/doomed") is None, timeout=40)
+    finally:
+        run.cancel()
+        consumer.cancel()
+        await asyncio.gather(run, consumer, return_exceptions=True)
+    tombstones = [obj for kind, obj in deltas if kind == "Deleted"]
+    assert len(tombstones) == 1
+    assert isinstance(tombstones[0], DeletedFinalStateUnknown)
+    assert tombstones[0].obj is not None
+    assert tombstones[0].obj["metadata"]["name"] == "doomed"
+    assert store.get_by_key(f"{client.namespace}/kept") is not None
+
+
+async def test_informer_survives_an_api_server_restart(kube_clusters: list[Cluster]) -> None:
+    cluster = kube_clusters[0]
+    async with Client(load_config(cluster.kubeconfig)) as client:
+        names: set[str] = set()
+        informer = SharedInformer(client, "namespaces")
+        informer.add_handler(on_add=lambda obj, _initial: names.add(obj["metadata"]["name"]))
+        async with informer:
+            assert await informer.wait_for_sync(20)
+            await asyncio.get_running_loop().run_in_executor(None, cluster.restart_apiserver)
+            await client.create(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "after-restart"}}
+            )
+            await until(lambda: "after-restart" in names, timeout=60)
+            assert (
+                informer.lister().get(None, "after-restart")["metadata"]["name"] == "after-restart"
+            )

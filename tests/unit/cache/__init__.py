@@ -1,0 +1,1 @@
+"""Unit tests of kubeops.cache: keys, the indexed store, listers and the delta FIFO."""
