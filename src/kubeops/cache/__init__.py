@@ -12,6 +12,7 @@ from kubeops.cache.delta_fifo import (
     TransformFunc,
     strip_managed_fields,
 )
+from kubeops.cache.factory import SharedInformerFactory
 from kubeops.cache.informer import Registration, SharedInformer
 from kubeops.cache.keys import (
     DeletedFinalStateUnknown,
@@ -59,6 +60,7 @@ __all__ = [
     "Registration",
     "Requeue",
     "SharedInformer",
+    "SharedInformerFactory",
     "Store",
     "TransformFunc",
     "UnknownIndex",

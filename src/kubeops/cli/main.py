@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from kubeops import __version__
-from kubeops.cli import resources, testenv
+from kubeops.cli import resources, testenv, watch
 from kubeops.errors import KubeopsError
 
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     resources.register(groups)
     testenv.register(groups)
+    watch.register(groups)
     return parser
 
 

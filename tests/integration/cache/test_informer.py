@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from kubeops.api import Client
-from kubeops.cache import DeletedFinalStateUnknown, DeltaFIFO, Reflector, SharedInformer, Store
+from kubeops.cache import (
+    DeletedFinalStateUnknown,
+    DeltaFIFO,
+    Reflector,
+    SharedInformer,
+    SharedInformerFactory,
+    Store,
+)
 from kubeops.config import load_config
 from kubeops.testenv import Cluster, Environment
 from kubeops.transport.errors import NotFound
@@ -142,3 +149,20 @@ async def test_informer_survives_an_api_server_restart(kube_clusters: list[Clust
             assert (
                 informer.lister().get(None, "after-restart")["metadata"]["name"] == "after-restart"
             )
+
+
+async def test_the_factory_shares_one_informer_per_resource(client: Client) -> None:
+    factory = SharedInformerFactory(client, namespace=client.namespace)
+    first = await factory.informer("deploy")
+    assert await factory.informer("deployments.apps") is first
+    assert await factory.informer("apps/v1/Deployment", label_selector="a=b") is not first
+    await client.create(cm("managed"))
+    pods = await factory.informer("configmaps")
+    factory.start()
+    try:
+        synced = await factory.wait_for_cache_sync(20)
+        assert set(synced.values()) == {True}
+        stored = pods.lister().get(client.namespace, "managed")
+        assert "managedFields" not in stored["metadata"]  # dropped by the default transform
+    finally:
+        await factory.shutdown()
