@@ -21,6 +21,7 @@ from typing import Any
 from kubeops.cache.informer import SharedInformer
 from kubeops.cache.keys import DeletedFinalStateUnknown, Object
 from kubeops.workqueue import QueueShutDown, RateLimitingQueue, default_controller_rate_limiter
+from kubeops.workqueue.metrics import MetricsProvider
 from kubeops.workqueue.rate_limiters import RateLimiter
 
 log = logging.getLogger("kubeops.controller")
@@ -78,6 +79,7 @@ class Controller:
         *,
         workers: int = 2,
         rate_limiter: RateLimiter[Request] | None = None,
+        metrics_provider: MetricsProvider | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"controller {name!r} needs at least one worker, not {workers}")
@@ -85,7 +87,9 @@ class Controller:
         self.reconcile = reconcile
         self.workers = workers
         self.queue: RateLimitingQueue[Request] = RateLimitingQueue(
-            rate_limiter or default_controller_rate_limiter(), name=name
+            rate_limiter or default_controller_rate_limiter(),
+            name=name,
+            metrics_provider=metrics_provider,
         )
         self.stats = ControllerStats()
         self._informers: list[SharedInformer] = []

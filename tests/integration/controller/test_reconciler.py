@@ -135,3 +135,63 @@ async def test_requeue_after_runs_the_object_again(client: Client) -> None:
         await informer.stop()
     gaps = [b - a for a, b in itertools.pairwise(runs)]
     assert all(gap >= 0.15 for gap in gaps[1:])
+
+
+async def test_prometheus_metrics_count_reconciles_and_queue_activity(client: Client) -> None:
+    import socket
+    import urllib.request
+
+    from prometheus_client import CollectorRegistry
+
+    from kubeops.controller.metrics import PrometheusMetrics, serve
+
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    informer = SharedInformer(
+        client, "configmaps", namespace=client.namespace, label_selector="m=yes"
+    )
+    failed_once: set[str] = set()
+
+    async def reconcile(request: Request) -> None:
+        if request.name not in failed_once:
+            failed_once.add(request.name)
+            raise RuntimeError("first attempt fails")
+
+    controller = Controller("metered", reconcile, workers=2, metrics_provider=metrics)
+    metrics.instrument(controller)
+    controller.watch(informer)
+    for name in ("x", "y"):
+        await client.create(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": {"m": "yes"}},
+            }
+        )
+    run = asyncio.create_task(controller.run(sync_timeout=20))
+
+    def value(metric: str, **labels: str) -> float:
+        return registry.get_sample_value(metric, labels) or 0.0
+
+    try:
+        await until(
+            lambda: (
+                value("controller_runtime_reconcile_total", controller="metered", result="success")
+                >= 2
+            )
+        )
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        await informer.stop()
+    assert value("controller_runtime_reconcile_errors_total", controller="metered") == 2
+    assert value("workqueue_adds_total", name="metered") >= 4
+    assert value("workqueue_retries_total", name="metered") >= 2
+    assert value("controller_runtime_max_concurrent_reconciles", controller="metered") == 2
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve(port, "127.0.0.1", registry)
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'controller_runtime_reconcile_total{controller="metered",result="success"}' in body
