@@ -50,6 +50,7 @@ class Registration:
     resync_period: float
     queue: asyncio.Queue[_Notification | None] = field(default_factory=asyncio.Queue)
     next_resync: float = 0.0
+    syncing: bool = False  # due in the resync round under way
     _initial_pending: int = 0
     _synced_source: Callable[[], bool] = lambda: False
     task: asyncio.Task[None] | None = None
@@ -90,6 +91,7 @@ class SharedInformer:
             resync_period=self.resync_period,
             use_watch_list=use_watch_list,
             on_watch_error=self._watch_error,
+            should_resync=self._should_resync,
         )
         self._registrations: list[Registration] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -124,8 +126,11 @@ class SharedInformer:
         if self._stopped:
             raise KubeopsError("cannot add a handler to a stopped informer")
         period = self.resync_period if resync_period is None else _period(resync_period)
-        if period and self.resync_period and period < self.resync_period and self._started:
-            period = self.resync_period  # cannot check more often than the informer resyncs
+        if period and self.resync_period and period < self.resync_period:
+            if self._started:
+                period = self.resync_period  # cannot check more often than the informer resyncs
+            else:
+                self.resync_period = self.reflector.resync_period = period
         registration = Registration(on_add, on_update, on_delete, period)
         registration._synced_source = self.has_synced
         registration.next_resync = time.monotonic() + period if period else 0.0
@@ -189,7 +194,6 @@ class SharedInformer:
 
     def _handle_deltas(self, deltas: Deltas, is_initial: bool) -> None:
         """Update the store, then queue notifications (runs under the FIFO's lock)."""
-        now = time.monotonic()
         for delta in deltas:
             obj = delta.object
             if delta.type == DeltaType.DELETED:
@@ -204,20 +208,29 @@ class SharedInformer:
                 continue
             self.store.update(obj)
             is_sync = delta.type in (DeltaType.SYNC, DeltaType.REPLACED) and _rv(old) == _rv(obj)
-            self._notify(_Notification("update", (old, obj)), resync_only=is_sync, now=now)
+            self._notify(_Notification("update", (old, obj)), resync_only=is_sync)
 
-    def _notify(self, note: _Notification, *, resync_only: bool = False, now: float = 0.0) -> None:
+    def _notify(self, note: _Notification, *, resync_only: bool = False) -> None:
         initial = note.kind == "add" and note.args[1]
         for registration in self._registrations:
-            if resync_only and (not registration.resync_period or now < registration.next_resync):
+            if resync_only and not registration.syncing:
                 continue
             if initial:
                 registration._initial_pending += 1
             registration.queue.put_nowait(note)
-        if resync_only:
-            for registration in self._registrations:
-                if registration.resync_period and now >= registration.next_resync:
-                    registration.next_resync = now + registration.resync_period
+
+    def _should_resync(self) -> bool:
+        """Called by the reflector before each resync: mark the handlers that are due."""
+        now = time.monotonic()
+        due = False
+        for registration in self._registrations:
+            registration.syncing = (
+                bool(registration.resync_period) and now >= registration.next_resync
+            )
+            if registration.syncing:
+                registration.next_resync = now + registration.resync_period
+                due = True
+        return due
 
     async def _deliver(self, registration: Registration) -> None:
         while True:

@@ -85,6 +85,7 @@ class Reflector:
         page_size: int = 500,
         use_watch_list: bool | None = None,
         on_watch_error: Callable[[BaseException], None] | None = None,
+        should_resync: Callable[[], bool] | None = None,
         backoff: ReflectorBackoff | None = None,
     ) -> None:
         self.client = client
@@ -98,6 +99,7 @@ class Reflector:
         # None: try watch-list, and fall back to list if the server refuses it.
         self.use_watch_list = use_watch_list
         self.on_watch_error = on_watch_error
+        self.should_resync = should_resync
         self.backoff = backoff or ReflectorBackoff()
         self.last_sync_resource_version = ""
         self._resource: ResourceType | None = None
@@ -270,7 +272,8 @@ class Reflector:
     async def _resync_loop(self) -> None:
         while True:
             await asyncio.sleep(self.resync_period)
-            self.store.resync()
+            if self.should_resync is None or self.should_resync():
+                self.store.resync()
 
     def _report(self, err: BaseException) -> None:
         if self.on_watch_error is not None:

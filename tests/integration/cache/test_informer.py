@@ -166,3 +166,20 @@ async def test_the_factory_shares_one_informer_per_resource(client: Client) -> N
         assert "managedFields" not in stored["metadata"]  # dropped by the default transform
     finally:
         await factory.shutdown()
+
+
+async def test_resyncs_reach_only_handlers_that_asked_for_them(client: Client) -> None:
+    await client.create(cm("steady"))
+    resynced: list[str] = []
+    quiet: list[str] = []
+    informer = SharedInformer(client, "configmaps", namespace=client.namespace, resync_period=1.0)
+    informer.add_handler(
+        on_update=lambda old, new: resynced.append(new["metadata"]["name"]), resync_period=1.0
+    )
+    informer.add_handler(
+        on_update=lambda old, new: quiet.append(new["metadata"]["name"]), resync_period=0
+    )
+    async with informer:
+        assert await informer.wait_for_sync(20)
+        await until(lambda: resynced.count("steady") >= 2, timeout=10)
+    assert quiet == []  # nothing changed, and this handler wanted no resyncs
