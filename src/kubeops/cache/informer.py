@@ -224,9 +224,10 @@ class SharedInformer:
         now = time.monotonic()
         due = False
         for registration in self._registrations:
-            registration.syncing = (
-                bool(registration.resync_period) and now >= registration.next_resync
-            )
+            period = registration.resync_period
+            # Some slack, so a handler whose period equals the check period is never
+            # skipped for being microseconds early.
+            registration.syncing = bool(period) and now + period * 0.05 >= registration.next_resync
             if registration.syncing:
                 registration.next_resync = now + registration.resync_period
                 due = True
