@@ -11,7 +11,7 @@ on a miss, so CRDs created after the client started are found too.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -181,7 +181,7 @@ class Client:
         label_selector: str | None = None,
         field_selector: str | None = None,
         page_size: int = 500,
-    ) -> AsyncIterator[Object]:
+    ) -> AsyncGenerator[Object, None]:
         """Yield objects as their pages arrive, holding one page in memory at a time."""
         async for page in self._pages(
             kind, namespace, all_namespaces, label_selector, field_selector, page_size, None
@@ -435,7 +435,7 @@ class Client:
         timeout_seconds: int | None = None,
         allow_bookmarks: bool = True,
         send_initial_events: bool = False,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """A plain watch stream.  An ERROR event is raised as its typed error
         (e.g. :class:`~kubeops.transport.errors.Gone` for a compacted resourceVersion);
         the stream ends when the server closes it.  Resilience is the informer's job."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Generator, Mapping
 from concurrent.futures import Future
 from typing import Any, Literal, TypeVar
 
@@ -77,7 +77,9 @@ class SyncClient:
         """See :meth:`Client.list` for the options."""
         return self.run(self.client.list(kind, namespace, **options))
 
-    def iterate(self, kind: Kind, namespace: str | None = None, **options: Any) -> Iterator[Object]:
+    def iterate(
+        self, kind: Kind, namespace: str | None = None, **options: Any
+    ) -> Generator[Object, None, None]:
         return self.stream(self.client.iterate(kind, namespace, **options))
 
     def create(
@@ -132,11 +134,11 @@ class SyncClient:
 
     def watch(
         self, kind: Kind, namespace: str | None = None, **options: Any
-    ) -> Iterator[WatchEvent]:
+    ) -> Generator[WatchEvent, None, None]:
         """See :meth:`Client.watch`; closing the generator closes the stream."""
         return self.stream(self.client.watch(kind, namespace, **options))
 
-    def stream(self, source: AsyncIterator[T]) -> Iterator[T]:
+    def stream(self, source: AsyncIterator[T]) -> Generator[T, None, None]:
         """Iterate an async iterator of the async client from blocking code."""
         try:
             while True:

@@ -281,6 +281,8 @@ class Transport:
         key = (credential.client_cert_pem, credential.client_key_pem)
         context = self._ssl.get(key)
         if context is None:
+            if len(self._ssl) >= 4:  # rotating exec-plugin certificates: keep only recent ones
+                self._ssl.pop(next(iter(self._ssl)))
             context = self._ssl[key] = self.config.ssl_context(credential)
         return context
 
