@@ -231,7 +231,7 @@ class Transport:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            raise error_from_response(
+            error = error_from_response(
                 status,
                 content,
                 verb=operation.verb,
@@ -240,6 +240,10 @@ class Transport:
                 name=operation.name,
                 retry_after=retry_after,
             )
+            if status == 401:
+                # "Unauthorized" alone does not say which credential was refused.
+                error.message += f" (credentials: {self.config.credentials.describe()}, from {self.config.source})"
+            raise error
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -317,9 +317,9 @@ async def test_a_token_file_that_stays_invalid_ends_in_one_unauthorized_line(
     # Re-read once, then given up: no loop of 401s.
     assert counter.invalidations == 1
     message = str(caught.value)
-    assert (
-        message
-        == f'list configmaps in namespace "{kube_namespace}": Unauthorized: Unauthorized (401)'
+    assert message == (
+        f'list configmaps in namespace "{kube_namespace}": Unauthorized: Unauthorized '
+        f"(credentials: token file {token_file}, from {config.source}) (401)"
     )
     assert INVALID_TOKEN not in message
 
