@@ -99,11 +99,18 @@ class LeaderElectionConfig:
     """Which Lease to compete for, as whom, how fast, and what to do as leader.
 
     ``on_started_leading(stopped)`` runs as a task once this elector leads;
-    ``stopped`` is set and the task cancelled when leadership ends.
-    ``on_stopped_leading()`` runs whenever ``run()`` exits, even if this elector
-    never led.  ``on_new_leader(identity)`` runs (as a task, if it is a
-    coroutine function) each time the observed holder changes; ``""`` means the
-    Lease was released and nobody holds it.  ``clock`` gives monotonic seconds.
+    ``stopped`` is set and the task cancelled when leadership ends, and ``run()``
+    waits for the task to finish before it releases the Lease.  If it returns
+    normally, this elector keeps the Lease (as client-go does) until ``run()`` is
+    cancelled.  ``on_stopped_leading()`` (plain or async) runs whenever ``run()``
+    exits, even if this elector never led.  ``on_new_leader(identity)`` runs each
+    time the observed holder changes, as a task if it returns an awaitable
+    (inline otherwise, so keep a plain one quick); ``""`` means the Lease was
+    released and nobody holds it.  ``namespace`` defaults to the client's.
+    ``clock`` gives monotonic seconds and times everything but the sleeps.
+    ``release_on_cancel`` releases the Lease whenever leading ends while the
+    Lease still names this elector: on cancel, as its name says, and, as in
+    client-go, after a failed renew too.
     """
 
     name: str
