@@ -1,9 +1,19 @@
 """Controllers: the reconcile loop and leader election on Leases, as client-go's tools/leaderelection."""
 
+from kubeops.controller.elected import run_elected
 from kubeops.controller.leader_election import (
     InvalidLeaderElectionConfig,
     LeaderElectionConfig,
     LeaderElector,
 )
+from kubeops.controller.reconciler import Controller, Request, Result
 
-__all__ = ["InvalidLeaderElectionConfig", "LeaderElectionConfig", "LeaderElector"]
+__all__ = [
+    "Controller",
+    "InvalidLeaderElectionConfig",
+    "LeaderElectionConfig",
+    "LeaderElector",
+    "Request",
+    "Result",
+    "run_elected",
+]
