@@ -1,5 +1,6 @@
 """Informers and their caches: reflector, delta FIFO, indexed store, listers."""
 
+from kubeops.cache.blocking import BlockingInformer
 from kubeops.cache.delta_fifo import (
     Delta,
     DeltaFIFO,
@@ -38,6 +39,7 @@ from kubeops.cache.store import (
 
 __all__ = [
     "NAMESPACE_INDEX",
+    "BlockingInformer",
     "DeletedFinalStateUnknown",
     "Delta",
     "DeltaFIFO",
