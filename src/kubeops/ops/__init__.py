@@ -1,0 +1,1 @@
+"""Day-to-day operations: rollouts, scaling, waiting, node maintenance, config data, RBAC tools."""
