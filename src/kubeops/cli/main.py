@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from kubeops import __version__
-from kubeops.cli import events, node, resources, testenv, watch
+from kubeops.cli import auth, create, events, node, resources, testenv, watch
 from kubeops.errors import KubeopsError
 
 
@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kubeops {__version__}")
     groups = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     resources.register(groups)
+    create.register(groups)
+    auth.register(groups)
     node.register(groups)
     events.register(groups)
     testenv.register(groups)
