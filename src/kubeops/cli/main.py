@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from kubeops import __version__
-from kubeops.cli import auth, create, events, node, resources, testenv, watch
+from kubeops.cli import auth, create, events, node, resources, rollout, testenv, watch
 from kubeops.errors import KubeopsError
 
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.register(groups)
     auth.register(groups)
     node.register(groups)
+    rollout.register(groups)
     events.register(groups)
     testenv.register(groups)
     watch.register(groups)

@@ -1,0 +1,906 @@
+"""Waiting like ``kubectl wait``: for a condition, for deletion, for creation or for a
+JSONPath value, on named objects or on those a label selector picks.
+
+A wait watches (through :class:`~kubeops.cache.SharedInformer`, so a dropped watch
+resumes and a compaction relists) instead of polling, and when it gives up it
+says, object by object, what was still missing::
+
+    results = await wait_for(client, "deploy", "condition=Available", ["web"], timeout=60)
+    await wait_for(client, "pods", "delete", label_selector="app=old")
+    await wait_for(client, "deploy", "jsonpath={.status.readyReplicas}=3", "web")
+
+The rules are kubectl's: a condition matches its type and status case-insensitively
+and only once it is observed for the object's current generation; ``timeout=0``
+checks once; a named object that does not exist is an error unless waiting for
+its deletion (then it is already done) or creation.  :class:`ObjectWatch` is
+the watching part, shared with :mod:`kubeops.ops.rollout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from kubeops.api.client import Client, Kind, Object
+from kubeops.api.resource import ResourceType
+from kubeops.errors import KubeopsError
+from kubeops.transport.errors import (
+    BadRequest,
+    Forbidden,
+    Invalid,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+)
+
+if TYPE_CHECKING:
+    from kubeops.api.sync import SyncClient
+    from kubeops.cache.informer import SharedInformer
+
+__all__ = [
+    "ConditionNotMet",
+    "ConditionStatus",
+    "Created",
+    "Deleted",
+    "JSONPathError",
+    "JSONPathValue",
+    "ObjectWatch",
+    "WaitCondition",
+    "WaitError",
+    "WaitResult",
+    "WaitTimeout",
+    "display_name",
+    "jsonpath_find",
+    "parse_condition",
+    "parse_duration",
+    "wait_for",
+    "wait_for_sync",
+]
+
+# A watch error of these kinds will not heal by retrying: the wait fails at once.
+_FATAL = (Forbidden, Unauthorized, NotFound, MethodNotAllowed, BadRequest, Invalid)
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class WaitError(KubeopsError):
+    """A wait that cannot succeed: names what was waited for, on which objects, and why."""
+
+    def __init__(self, verb: str, target: str, namespace: str | None, cause: str) -> None:
+        super().__init__(verb, target, namespace, cause)
+        self.verb = verb
+        self.target = target
+        self.namespace = namespace
+        self.cause = cause
+
+    def __str__(self) -> str:
+        where = f' in namespace "{self.namespace}"' if self.namespace else ""
+        return f"{self.verb} {self.target}{where}: {self.cause}"
+
+
+class WaitTimeout(WaitError):
+    """The timeout passed; ``pending`` holds the results not met, each with what is missing."""
+
+    pending: tuple[WaitResult, ...] = ()
+
+
+class ConditionNotMet(WaitError):
+    """``timeout=0`` asked for one check, and the condition did not hold."""
+
+    pending: tuple[WaitResult, ...] = ()
+
+
+class JSONPathError(KubeopsError, ValueError):
+    """A JSONPath expression that cannot be parsed, or that matches no single plain value."""
+
+
+# -- durations --------------------------------------------------------------------------------
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a kubectl duration: ``30s``, ``2m``, ``1h30m``, ``500ms``, or plain seconds."""
+    value = text.strip()
+    sign = -1.0 if value.startswith("-") else 1.0
+    body = value.lstrip("+-")
+    try:
+        return sign * float(body)
+    except ValueError:
+        pass
+    total, position = 0.0, 0
+    for match in _DURATION_PART.finditer(body):
+        if match.start() != position:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        position = match.end()
+    if not body or position != len(body):
+        raise KubeopsError(
+            f"invalid duration {text!r}: use seconds or a Go duration such as 30s, 2m, 1h30m"
+        )
+    return sign * total
+
+
+# -- naming -----------------------------------------------------------------------------------
+
+
+def display_name(resource: ResourceType, name: str | None = None) -> str:
+    """``deployment.apps/web`` (or ``pod/p1``): how kubectl names an object in its messages."""
+    kind = resource.kind.lower() + (f".{resource.group}" if resource.group else "")
+    return f"{kind}/{name}" if name is not None else kind
+
+
+# -- JSONPath ---------------------------------------------------------------------------------
+#
+# The subset of Kubernetes' JSONPath that a wait needs: fields (``.a.b``, ``['a.b']``,
+# ``a\.b``), indexes and slices (``[0]``, ``[-1]``, ``[1:3]``), wildcards (``[*]``,
+# ``.*``), recursive descent (``..name``) and filters (``[?(@.type=="Ready")]``).
+
+_Step = tuple[str, Any]
+_FILTER = re.compile(r"^\s*@((?:\.[^\s=!<>]+)*)\s*(?:(==|!=|<=|>=|<|>)\s*(.+?))?\s*$")
+
+
+def _relaxed(expression: str) -> str:
+    """kubectl's relaxed form: the braces and the leading dot are optional."""
+    text = expression.strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1].strip()
+    if not text.startswith(".") and not text.startswith("["):
+        text = "." + text
+    if text in (".", ""):
+        raise JSONPathError(f"invalid JSONPath {expression!r}: it names no field")
+    return text
+
+
+def _parse_path(expression: str) -> list[_Step]:
+    text = _relaxed(expression)
+    steps: list[_Step] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if text.startswith("..", i):
+            i += 2
+            name, i = _read_name(text, i)
+            if not name:
+                raise JSONPathError(f"invalid JSONPath {expression!r}: '..' needs a field name")
+            steps.append(("recursive", name))
+        elif char == ".":
+            name, i = _read_name(text, i + 1)
+            if not name:
+                raise JSONPathError(f"invalid JSONPath {expression!r}: empty field at {i}")
+            steps.append(("all", None) if name == "*" else ("field", name))
+        elif char == "[":
+            end = _closing_bracket(text, i, expression)
+            steps.append(_bracket(text[i + 1 : end].strip(), expression))
+            i = end + 1
+        else:
+            raise JSONPathError(f"invalid JSONPath {expression!r}: unexpected {char!r} at {i}")
+    return steps
+
+
+def _read_name(text: str, i: int) -> tuple[str, int]:
+    name: list[str] = []
+    while i < len(text) and text[i] not in ".[":
+        if text[i] == "\\" and i + 1 < len(text):
+            name.append(text[i + 1])
+            i += 2
+            continue
+        name.append(text[i])
+        i += 1
+    return "".join(name), i
+
+
+def _closing_bracket(text: str, start: int, expression: str) -> int:
+    depth, quote = 0, ""
+    for i in range(start, len(text)):
+        char = text[i]
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+            if depth == 0 and char == "]":
+                return i
+    raise JSONPathError(f"invalid JSONPath {expression!r}: unclosed '[' at {start}")
+
+
+def _bracket(inner: str, expression: str) -> _Step:
+    if inner == "*":
+        return ("all", None)
+    if inner[:1] in "'\"" and inner[-1:] == inner[:1] and len(inner) >= 2:
+        return ("field", inner[1:-1])
+    if inner.startswith("?(") and inner.endswith(")"):
+        match = _FILTER.match(inner[2:-1])
+        if not match:
+            raise JSONPathError(f"invalid JSONPath {expression!r}: unsupported filter [{inner}]")
+        path = [p for p in match.group(1).split(".") if p]
+        literal = match.group(3)
+        return ("filter", (path, match.group(2), _literal(literal) if literal else None))
+    try:
+        if ":" in inner:
+            parts = [int(p) if p.strip() else None for p in inner.split(":")]
+            if len(parts) > 3:
+                raise ValueError
+            return ("slice", slice(*parts))
+        return ("index", int(inner))
+    except ValueError:
+        raise JSONPathError(f"invalid JSONPath {expression!r}: unsupported [{inner}]") from None
+
+
+def _literal(text: str) -> Any:
+    text = text.strip()
+    if text[:1] in "'\"" and text[-1:] == text[:1] and len(text) >= 2:
+        return text[1:-1]
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _compare(value: Any, operator: str, literal: Any) -> bool:
+    if isinstance(value, bool) or isinstance(literal, bool):
+        equal = value == literal
+        return equal if operator == "==" else (not equal if operator == "!=" else False)
+    if isinstance(literal, int | float) and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return operator == "!="
+    if isinstance(literal, str) and isinstance(value, int | float):
+        value = _plain(value)
+    try:
+        return bool(
+            {
+                "==": lambda: value == literal,
+                "!=": lambda: value != literal,
+                "<": lambda: value < literal,
+                ">": lambda: value > literal,
+                "<=": lambda: value <= literal,
+                ">=": lambda: value >= literal,
+            }[operator]()
+        )
+    except TypeError:
+        return False
+
+
+def _descend(values: list[Any], step: _Step) -> list[Any]:
+    kind, arg = step
+    found: list[Any] = []
+    for value in values:
+        if kind == "field":
+            if isinstance(value, Mapping) and arg in value:
+                found.append(value[arg])
+        elif kind == "all":
+            if isinstance(value, Mapping):
+                found.extend(value.values())
+            elif isinstance(value, list):
+                found.extend(value)
+        elif kind == "index":
+            if isinstance(value, list) and -len(value) <= arg < len(value):
+                found.append(value[arg])
+        elif kind == "slice":
+            if isinstance(value, list):
+                found.extend(value[arg])
+        elif kind == "recursive":
+            found.extend(_recursive(value, arg))
+        elif kind == "filter":
+            path, operator, literal = arg
+            items = value if isinstance(value, list) else []
+            for item in items:
+                selected = [item]
+                for name in path:
+                    selected = _descend(selected, ("field", name))
+                if not selected:
+                    continue
+                if operator is None or _compare(selected[0], operator, literal):
+                    found.append(item)
+    return found
+
+
+def _recursive(value: Any, name: str) -> list[Any]:
+    found: list[Any] = []
+    if isinstance(value, Mapping):
+        if name in value:
+            found.append(value[name])
+        for child in value.values():
+            found.extend(_recursive(child, name))
+    elif isinstance(value, list):
+        for child in value:
+            found.extend(_recursive(child, name))
+    return found
+
+
+def jsonpath_find(obj: Any, expression: str) -> list[Any]:
+    """Every value ``expression`` (kubectl's JSONPath, braces optional) selects in ``obj``.
+
+    Missing fields select nothing rather than failing, as with ``kubectl wait``.
+    """
+    values = [obj]
+    for step in _parse_path(expression):
+        values = _descend(values, step)
+    return values
+
+
+def _plain(value: Any) -> str:
+    """A JSON scalar as Go's ``%v`` prints it (what kubectl compares against)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
+
+
+# -- conditions -------------------------------------------------------------------------------
+
+
+class WaitCondition(ABC):
+    """What a wait waits for.  ``missing(obj)`` is ``None`` when it holds for ``obj`` (the
+    object, or ``None`` when it does not exist), else a phrase saying what is missing."""
+
+    #: Waiting starts even though a named object does not exist (yet).
+    absent_ok: ClassVar[bool] = False
+
+    @property
+    @abstractmethod
+    def text(self) -> str:
+        """The condition as kubectl's ``--for`` writes it."""
+
+    @abstractmethod
+    def missing(self, obj: Object | None) -> str | None: ...
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class ConditionStatus(WaitCondition):
+    """``condition=Available`` (status ``True``) or ``condition=Ready=False``."""
+
+    type: str
+    status: str = "True"
+
+    @property
+    def text(self) -> str:
+        suffix = "" if self.status.lower() == "true" else f"={self.status}"
+        return f"condition={self.type}{suffix}"
+
+    def missing(self, obj: Object | None) -> str | None:
+        if obj is None:
+            return "the object does not exist"
+        conditions = (obj.get("status") or {}).get("conditions")
+        if not isinstance(conditions, list) or not conditions:
+            return f"it has no status conditions yet (want {self.type}={self.status})"
+        for condition in conditions:
+            if not isinstance(condition, Mapping):
+                continue
+            if str(condition.get("type", "")).lower() != self.type.lower():
+                continue
+            generation = (obj.get("metadata") or {}).get("generation")
+            observed = condition.get("observedGeneration")
+            if observed is None:
+                observed = (obj.get("status") or {}).get("observedGeneration")
+            if isinstance(generation, int) and isinstance(observed, int) and observed < generation:
+                return (
+                    f"condition {condition.get('type')} was last observed at generation "
+                    f"{observed}, the object is at generation {generation}"
+                )
+            status = str(condition.get("status", ""))
+            if status.lower() == self.status.lower():
+                return None
+            why = ": ".join(str(condition[k]) for k in ("reason", "message") if condition.get(k))
+            return (
+                f"{condition.get('type')} is {status}"
+                + (f" ({why})" if why else "")
+                + (f", want {self.status}")
+            )
+        present = ", ".join(
+            f"{c.get('type')}={c.get('status')}" for c in conditions if isinstance(c, Mapping)
+        )
+        return f"it has no {self.type} condition (it has {present})"
+
+
+@dataclass(frozen=True)
+class Deleted(WaitCondition):
+    """``delete``: the object is gone (or was replaced by a new one with the same name)."""
+
+    absent_ok: ClassVar[bool] = True
+
+    @property
+    def text(self) -> str:
+        return "delete"
+
+    def missing(self, obj: Object | None) -> str | None:
+        if obj is None:
+            return None
+        meta = obj.get("metadata") or {}
+        detail = "it still exists"
+        if meta.get("deletionTimestamp"):
+            detail += f", being deleted since {meta['deletionTimestamp']}"
+        if meta.get("finalizers"):
+            detail += f", held by finalizers {', '.join(meta['finalizers'])}"
+        return detail
+
+
+@dataclass(frozen=True)
+class Created(WaitCondition):
+    """``create``: the object exists."""
+
+    absent_ok: ClassVar[bool] = True
+
+    @property
+    def text(self) -> str:
+        return "create"
+
+    def missing(self, obj: Object | None) -> str | None:
+        return None if obj is not None else "it does not exist yet"
+
+
+@dataclass(frozen=True)
+class JSONPathValue(WaitCondition):
+    """``jsonpath={.status.readyReplicas}=3``, or without a value: the field is set."""
+
+    expression: str
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        _parse_path(self.expression)  # fail now, not on the first event
+
+    @property
+    def text(self) -> str:
+        return f"jsonpath={self.expression}" + (f"={self.value}" if self.value is not None else "")
+
+    def missing(self, obj: Object | None) -> str | None:
+        if obj is None:
+            return "the object does not exist"
+        found = jsonpath_find(obj, self.expression)
+        if not found:
+            return f"{self.expression} is not set"
+        if len(found) > 1:
+            raise JSONPathError(f"{self.expression} matches more than one value")
+        if self.value is None:
+            return None
+        if isinstance(found[0], Mapping | list):
+            raise JSONPathError(
+                f"{self.expression} leads to a nested object or list, which cannot be compared"
+            )
+        actual = _plain(found[0])
+        if actual.strip() == self.value.strip():
+            return None
+        return f"{self.expression} is {actual}, want {self.value}"
+
+
+def _split_jsonpath(text: str) -> list[str]:
+    """kubectl's split of ``EXPR=VALUE`` on ``=``, keeping ``==`` inside filters."""
+    parts, current, i = [], [], 0
+    while i < len(text):
+        if text[i] == "=":
+            if text[i + 1 : i + 2] == "=":
+                current.append("==")
+                i += 2
+                continue
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(text[i])
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def parse_condition(text: str) -> WaitCondition:
+    """A ``--for`` value: ``delete``, ``create``, ``condition=T[=S]`` or ``jsonpath=E[=V]``."""
+    lowered = text.strip().lower()
+    if lowered == "delete":
+        return Deleted()
+    if lowered == "create":
+        return Created()
+    if text.startswith("condition="):
+        name, _, status = text.removeprefix("condition=").partition("=")
+        if not name:
+            raise KubeopsError(f"invalid wait condition {text!r}: it names no condition type")
+        return ConditionStatus(name, status or "True")
+    if text.startswith("jsonpath="):
+        parts = _split_jsonpath(text.removeprefix("jsonpath="))
+        if len(parts) > 2 or not parts[0]:
+            raise KubeopsError(
+                f"invalid wait condition {text!r}: use jsonpath='{{.status.readyReplicas}}'=3 "
+                "or jsonpath='{.status.readyReplicas}'"
+            )
+        if len(parts) == 2:
+            value = parts[1].strip("'\"")
+            if not value:
+                raise KubeopsError(
+                    f"invalid wait condition {text!r}: a value must follow '=', "
+                    "like jsonpath='{.status.readyReplicas}'=3"
+                )
+            return JSONPathValue(parts[0], value)
+        return JSONPathValue(parts[0])
+    raise KubeopsError(
+        f"unrecognized wait condition {text!r}: use delete, create, condition=TYPE[=STATUS] "
+        "or jsonpath=EXPRESSION[=VALUE]"
+    )
+
+
+# -- watching objects -------------------------------------------------------------------------
+
+
+class ObjectWatch:
+    """A live view of a few objects of one kind, by name or by label selector.
+
+    ``async with ObjectWatch(client, resource, namespace, names=["web"]) as watch`` starts
+    one informer per name (a field selector on ``metadata.name``) or one for the
+    selector, waits for their first list, and then ``await watch.changed(timeout)``
+    returns after the next change.  An error that retrying cannot fix (forbidden,
+    unauthorized, unknown kind) is raised from ``changed``.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        resource: ResourceType,
+        namespace: str | None,
+        *,
+        names: Sequence[str] = (),
+        label_selector: str | None = None,
+    ) -> None:
+        from kubeops.cache.informer import SharedInformer
+
+        self.resource = resource
+        self.namespace = namespace if resource.namespaced else None
+        self._event = asyncio.Event()
+        self._error: BaseException | None = None
+        selectors: list[tuple[str | None, str | None]] = (
+            [(None, f"metadata.name={name}") for name in dict.fromkeys(names)]
+            if names
+            else [(label_selector, None)]
+        )
+        self._informers: list[SharedInformer] = []
+        for labels, fields in selectors:
+            informer = SharedInformer(
+                client,
+                resource,
+                namespace=self.namespace,
+                label_selector=labels,
+                field_selector=fields,
+            )
+            informer.add_handler(
+                on_add=lambda _obj, _initial: self._event.set(),
+                on_update=lambda _old, _new: self._event.set(),
+                on_delete=lambda _obj: self._event.set(),
+            )
+            informer.set_watch_error_handler(self._on_error)
+            self._informers.append(informer)
+
+    def _on_error(self, err: BaseException) -> None:
+        if isinstance(err, _FATAL):
+            self._error = err
+            self._event.set()
+
+    async def start(self, timeout: float | None = None) -> bool:
+        """Start watching; True once every informer holds its first list (False on timeout)."""
+        for informer in self._informers:
+            informer.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not all(i.has_synced() for i in self._informers):
+            self._raise_error()
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        self._event.set()
+        return True
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(i.stop() for i in self._informers))
+
+    async def __aenter__(self) -> ObjectWatch:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def get(self, name: str, namespace: str | None = None) -> Object | None:
+        """The object as last seen, or None when it does not exist."""
+        ns = (namespace or self.namespace) if self.resource.namespaced else None
+        key = f"{ns}/{name}" if ns else name
+        for informer in self._informers:
+            obj = informer.store.get_by_key(key)
+            if obj is not None:
+                return obj
+        return None
+
+    def objects(self) -> list[Object]:
+        return [obj for informer in self._informers for obj in informer.store.list()]
+
+    async def changed(self, timeout: float | None = None) -> bool:
+        """Wait for a change (True) or for ``timeout`` seconds (False); the first call after
+        starting returns at once, so the caller looks at the initial state first."""
+        self._raise_error()
+        try:
+            if timeout is None:
+                await self._event.wait()
+            else:
+                await asyncio.wait_for(self._event.wait(), max(timeout, 0.0))
+        except TimeoutError:
+            return False
+        self._event.clear()
+        self._raise_error()
+        return True
+
+
+# -- waiting ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    """One object's state in a wait: ``met``, or ``missing`` says what is not yet true."""
+
+    target: str
+    namespace: str | None
+    condition: str
+    met: bool
+    missing: str = ""
+    object: Object | None = field(default=None, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        if self.met:
+            return f"{self.target} condition met"
+        return f"{self.target}: {self.missing}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "namespace": self.namespace,
+            "condition": self.condition,
+            "met": self.met,
+            "missing": self.missing or None,
+            "object": self.object,
+        }
+
+
+@dataclass
+class _Target:
+    name: str
+    namespace: str | None
+    uid: str | None = None
+
+
+def _describe_pending(pending: Sequence[WaitResult], limit: int = 5) -> str:
+    if len(pending) == 1:
+        return pending[0].missing
+    shown = [f"{r.target}: {r.missing}" for r in pending[:limit]]
+    if len(pending) > limit:
+        shown.append(f"and {len(pending) - limit} more")
+    return "; ".join(shown)
+
+
+def _targets_text(resource: ResourceType, pending: Sequence[WaitResult]) -> str:
+    if len(pending) == 1:
+        return pending[0].target
+    return f"{len(pending)} {display_name(resource)} objects"
+
+
+async def wait_for(
+    client: Client,
+    kind: Kind,
+    condition: str | WaitCondition,
+    names: str | Sequence[str] = (),
+    namespace: str | None = None,
+    *,
+    label_selector: str | None = None,
+    all_objects: bool = False,
+    all_namespaces: bool = False,
+    timeout: float | None = 30.0,
+    on_progress: Callable[[list[WaitResult]], None] | None = None,
+) -> list[WaitResult]:
+    """Wait until ``condition`` holds for the named objects, or for those ``label_selector``
+    (or ``all_objects``) picks when the wait starts.
+
+    ``timeout`` is in seconds: ``0`` checks once (:class:`ConditionNotMet` if it does
+    not hold), ``None`` waits for ever; otherwise :class:`WaitTimeout` says what each
+    object still lacks.  ``on_progress`` receives every object's state whenever one
+    changes.  Returns the results, all met.
+    """
+    cond = parse_condition(condition) if isinstance(condition, str) else condition
+    resource = await client.resource(kind)
+    listed_names = [names] if isinstance(names, str) else list(names)
+    ns = None if all_namespaces or not resource.namespaced else (namespace or client.namespace)
+    verb = f"wait for {cond} on"
+    what = display_name(resource)
+    if listed_names and (label_selector or all_objects):
+        raise WaitError(verb, what, ns, "give object names or a selector, not both")
+    if not listed_names and not (label_selector or all_objects):
+        raise WaitError(verb, what, ns, "no objects named: give names, a label selector or all")
+    if listed_names and all_namespaces and resource.namespaced:
+        raise WaitError(verb, what, None, "named objects need one namespace, not all of them")
+
+    # Who is waited for is decided now, as kubectl does: by name, or by what the
+    # selector picks at this moment (for ``create`` with a selector: any object).
+    initial: dict[tuple[str | None, str], Object | None] = {}
+    if listed_names:
+        fetched = await asyncio.gather(
+            *(_get_or_none(client, resource, name, ns) for name in listed_names)
+        )
+        for name, obj in zip(listed_names, fetched, strict=True):
+            if obj is None and not cond.absent_ok:
+                await client.get(resource, name, ns)  # raises the server's NotFound
+            initial[(ns, name)] = obj
+    else:
+        listed = await client.list(
+            resource, ns, all_namespaces=all_namespaces, label_selector=label_selector
+        )
+        for obj in listed.get("items") or []:
+            meta = obj.get("metadata") or {}
+            initial[(meta.get("namespace"), meta["name"])] = obj
+        if not initial and not cond.absent_ok:
+            raise WaitError(verb, what, ns, "no matching resources found")
+    any_of = isinstance(cond, Created) and not listed_names
+    targets = [
+        _Target(name, target_ns, (obj or {}).get("metadata", {}).get("uid"))
+        for (target_ns, name), obj in initial.items()
+    ]
+
+    def evaluate(lookup: Callable[[_Target], Object | None]) -> list[WaitResult]:
+        results = []
+        for target in targets:
+            obj = lookup(target)
+            if (
+                isinstance(cond, Deleted)
+                and obj is not None
+                and target.uid
+                and obj.get("metadata", {}).get("uid") != target.uid
+            ):
+                obj = None  # a new object under the same name: the one waited for is gone
+            try:
+                missing = cond.missing(obj)
+            except JSONPathError as err:
+                raise WaitError(
+                    verb, display_name(resource, target.name), target.namespace, str(err)
+                ) from err
+            results.append(
+                WaitResult(
+                    display_name(resource, target.name),
+                    target.namespace,
+                    cond.text,
+                    missing is None,
+                    missing or "",
+                    obj,
+                )
+            )
+        if any_of and not results:
+            results.append(WaitResult(what, ns, cond.text, False, "no matching object exists yet"))
+        return results
+
+    results = evaluate(lambda t: initial[(t.namespace, t.name)])
+    if all(r.met for r in results):
+        return results
+    if timeout == 0:
+        pending = [r for r in results if not r.met]
+        err = ConditionNotMet(
+            verb,
+            _targets_text(resource, pending),
+            ns,
+            f"condition not met: {_describe_pending(pending)}",
+        )
+        err.pending = tuple(pending)
+        raise err
+
+    deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+    watch = ObjectWatch(
+        client,
+        resource,
+        None if all_namespaces else ns,
+        names=listed_names,
+        label_selector=None if listed_names else label_selector,
+    )
+    reported: list[tuple[bool, str]] = []
+    outside: dict[tuple[str | None, str], Object | None] = {}
+    synced = False
+    try:
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            if not synced:
+                synced = await watch.start(remaining)
+                continue
+            if not await watch.changed(remaining):
+                continue
+            if any_of:
+                targets[:] = [
+                    _Target(o["metadata"]["name"], o["metadata"].get("namespace"))
+                    for o in watch.objects()
+                ]
+            elif not listed_names:
+                # An object can leave a selector without being deleted (its labels
+                # changed): ask the server about the ones the selector no longer shows.
+                await _look_up_outside(client, resource, targets, watch, outside)
+            results = evaluate(
+                lambda t: watch.get(t.name, t.namespace) or outside.get((t.namespace, t.name))
+            )
+            if all(r.met for r in results):
+                return results
+            report = [(r.met, r.missing) for r in results]
+            if on_progress is not None and report != reported:
+                on_progress(results)
+            reported = report
+    finally:
+        await watch.stop()
+    pending = [r for r in results if not r.met]
+    assert timeout is not None
+    cause = f"timed out after {timeout:g}s: " + (
+        _describe_pending(pending) if synced else "the objects could not be listed in time"
+    )
+    timed_out = WaitTimeout(verb, _targets_text(resource, pending), ns, cause)
+    timed_out.pending = tuple(pending)
+    raise timed_out
+
+
+async def _look_up_outside(
+    client: Client,
+    resource: ResourceType,
+    targets: Sequence[_Target],
+    watch: ObjectWatch,
+    outside: dict[tuple[str | None, str], Object | None],
+) -> None:
+    """Fill ``outside`` with the server's view of targets the watch does not show."""
+    missing = [
+        t
+        for t in targets
+        if watch.get(t.name, t.namespace) is None
+        and not ((t.namespace, t.name) in outside and outside[(t.namespace, t.name)] is None)
+    ]
+    found = await asyncio.gather(
+        *(_get_or_none(client, resource, t.name, t.namespace) for t in missing)
+    )
+    for target, obj in zip(missing, found, strict=True):
+        outside[(target.namespace, target.name)] = obj
+
+
+async def _get_or_none(
+    client: Client, resource: ResourceType, name: str, namespace: str | None
+) -> Object | None:
+    try:
+        return await client.get(resource, name, namespace)
+    except NotFound:
+        return None
+
+
+def wait_for_sync(
+    client: SyncClient,
+    kind: Kind,
+    condition: str | WaitCondition,
+    names: str | Sequence[str] = (),
+    namespace: str | None = None,
+    **options: Any,
+) -> list[WaitResult]:
+    """:func:`wait_for` for the blocking :class:`~kubeops.api.SyncClient`; ``on_progress``
+    runs on the client's event-loop thread."""
+    return client.run(wait_for(client.client, kind, condition, names, namespace, **options))
