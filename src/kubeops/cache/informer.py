@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeops.api.client import Client, Kind, Object
-from kubeops.cache.delta_fifo import DeltaFIFO, Deltas, DeltaType, TransformFunc
+from kubeops.cache.delta_fifo import DeltaFIFO, Deltas, DeltaType, FIFOClosed, TransformFunc
 from kubeops.cache.keys import DeletedFinalStateUnknown, deletion_handling_key
 from kubeops.cache.lister import Lister
 from kubeops.cache.reflector import Reflector
@@ -190,7 +190,13 @@ class SharedInformer:
 
     async def _process(self) -> None:
         while True:
-            await self.fifo.pop(self._handle_deltas)
+            try:
+                await self.fifo.pop(self._handle_deltas)
+            except FIFOClosed:
+                return
+            except Exception:
+                # As client-go's processLoop: that object's deltas are dropped, the loop goes on.
+                log.exception("%s: processing a change failed", self.reflector.description)
 
     def _handle_deltas(self, deltas: Deltas, is_initial: bool) -> None:
         """Update the store, then queue notifications (runs under the FIFO's lock)."""

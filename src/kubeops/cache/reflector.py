@@ -113,12 +113,15 @@ class Reflector:
 
     async def run(self) -> None:
         """List and watch, forever; errors are logged and retried with backoff."""
-        self._resource = await self.client.resource(self.kind)
         resync = asyncio.create_task(self._resync_loop()) if self.resync_period > 0 else None
         rewatch = False  # after a 429 or a refused connection while watching: no relist
         try:
             while True:
                 try:
+                    if self._resource is None:
+                        # Inside the loop: a kind known only through discovery (a CRD not
+                        # created yet, a server not up yet) is retried like a failed list.
+                        self._resource = await self.client.resource(self.kind)
                     await self._list_and_watch(rewatch)
                     rewatch = True
                     continue  # the watch closed normally: watch again, no relist

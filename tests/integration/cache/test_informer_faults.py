@@ -1,0 +1,673 @@
+"""Informers under real faults: a write soak through API server restarts and etcd
+compactions, a slow handler beside a fast one, a handler added late, a custom
+resource defined only after its informer started, and an index function that fails.
+
+The soak is the test to run after changing anything in ``kubeops.cache``.  Writer
+tasks create, update and delete a few thousand ConfigMaps while the API server is
+restarted and etcd compacted under them; afterwards the informer's store must equal
+a fresh LIST object by object, and the last event each handler got for an object
+must carry that object's final state.  Its figures go to stdout (``pytest -s``);
+``KUBEOPS_SOAK_OBJECTS`` and ``KUBEOPS_SOAK_RUNS`` scale it up for a longer soak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from kubeops.api import Client
+from kubeops.cache import (
+    DeletedFinalStateUnknown,
+    ReflectorBackoff,
+    SharedInformer,
+    SharedInformerFactory,
+    deletion_handling_key,
+    object_key,
+)
+from kubeops.config import load_config
+from kubeops.testenv import Cluster, Environment
+from kubeops.transport.breaker import CircuitBreaker
+from kubeops.transport.errors import (
+    AlreadyExists,
+    ConnectionFailed,
+    InternalError,
+    NotFound,
+    ServerTimeout,
+    TooManyRequests,
+)
+
+Obj = dict[str, Any]
+
+SOAK_OBJECTS = int(os.environ.get("KUBEOPS_SOAK_OBJECTS", "1250"))  # per run
+SOAK_RUNS = int(os.environ.get("KUBEOPS_SOAK_RUNS", "2"))
+WRITERS = 24  # requests in flight
+# What happens to the control plane once this fraction of a run's writes is done.
+FAULTS = [
+    (0.08, "restart"),
+    (0.20, "restart"),
+    (0.32, "compact"),
+    (0.44, "restart"),
+    (0.56, "restart"),
+    (0.68, "compact"),
+    (0.80, "restart"),
+]
+# Errors a write may meet while the API server goes away and comes back.
+TRANSIENT = (ConnectionFailed, InternalError, ServerTimeout, TooManyRequests)
+
+
+def cm(name: str, data: dict[str, str] | None = None) -> Obj:
+    obj: Obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+    if data is not None:
+        obj["data"] = data
+    return obj
+
+
+def state(obj: Obj) -> Obj:
+    """What the comparison looks at: metadata (managedFields dropped, as the informer
+    drops them) and the payload."""
+    metadata = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
+    return {"metadata": metadata, "data": obj.get("data"), "binaryData": obj.get("binaryData")}
+
+
+def rv(obj: Obj) -> int:
+    # Opaque to clients in general; in testenv they are etcd revisions, which only grow.
+    return int(obj["metadata"]["resourceVersion"])
+
+
+def uid(obj: Obj) -> str:
+    return str(obj["metadata"]["uid"])
+
+
+async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"timed out after {timeout:.0f}s: {what}"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
+    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
+        yield client
+
+
+# -- the soak ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Recorder:
+    """A prompt handler keeping the last event per key, and every inconsistency it can
+    see on its own: an update whose old object is not the one delivered before, a state
+    older than one already delivered, a second add, a delete of something never added,
+    a resync it did not ask for."""
+
+    name: str
+    resync: bool = False
+    last: dict[str, tuple[str, Obj | DeletedFinalStateUnknown]] = field(default_factory=dict)
+    delivered: dict[str, Obj] = field(default_factory=dict)  # newest object delivered, per key
+    events: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def on_add(self, obj: Obj, _initial: bool) -> None:
+        self._arrived("add", obj)
+
+    def on_update(self, old: Obj, new: Obj) -> None:
+        key = object_key(new)
+        if state(old) != state(self.delivered.get(key, old)):
+            self._problem(key, "the old object of an update is not the one delivered before")
+        if rv(old) == rv(new):
+            self.events["resync"] += 1
+            if not self.resync:
+                self._problem(key, "a resync reached a handler that asked for none")
+            elif state(old) != state(new):
+                self._problem(key, "a resync changed the object")
+            self.last[key] = ("update", new)
+            return
+        self._arrived("update", new)
+
+    def on_delete(self, obj: Obj | DeletedFinalStateUnknown) -> None:
+        key = deletion_handling_key(obj)
+        self.events["delete"] += 1
+        before = self.delivered.pop(key, None)
+        if before is None:
+            self._problem(key, "deleted, never added")
+        elif isinstance(obj, DeletedFinalStateUnknown):
+            self.events["tombstone"] += 1
+            if obj.obj is None or state(obj.obj) != state(before):
+                self._problem(key, "the tombstone does not carry the last object delivered")
+        elif uid(obj) != uid(before) or rv(obj) < rv(before):
+            self._problem(key, "the delete carries an older object than delivered")
+        self.last[key] = ("delete", obj)
+
+    def _arrived(self, kind: str, obj: Obj) -> None:
+        key = object_key(obj)
+        self.events[kind] += 1
+        before = self.delivered.get(key)
+        if kind == "add" and before is not None:
+            self._problem(key, "added twice without a delete between")
+        if before is not None and rv(obj) <= rv(before):
+            self._problem(key, f"{kind} goes back from resourceVersion {rv(before)} to {rv(obj)}")
+        self.delivered[key] = obj
+        self.last[key] = (kind, obj)
+
+    def _problem(self, key: str, what: str) -> None:
+        self.problems.append(f"[{self.name}] {key}: {what}")
+
+
+@dataclass
+class Soak:
+    """One run's writers and their record of what the server holds."""
+
+    client: Client
+    prefix: str
+    objects: int
+    rng: random.Random
+    plans: dict[str, list[str]] = field(default_factory=dict)
+    current: dict[str, Obj | None] = field(default_factory=dict)  # None: deleted
+    before_delete: dict[str, Obj] = field(default_factory=dict)  # last state before the delete
+    writes: int = 0
+    retries: int = 0
+    readbacks: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def plan(self) -> int:
+        """Each object is created and updated 2-4 times; a third are then deleted, and a
+        third of those created again and updated.  Returns the number of writes planned."""
+        for i in range(self.objects):
+            ops = ["create"] + ["update"] * self.rng.randint(2, 4)
+            if self.rng.random() < 0.35:
+                ops.append("delete")
+                if self.rng.random() < 0.3:
+                    ops += ["create", "update"]
+            self.plans[f"{self.prefix}-{i:05d}"] = ops
+        return sum(len(ops) for ops in self.plans.values())
+
+    async def writer(self, names: list[str]) -> None:
+        # A random object with work left each time, so that an object's life spans the
+        # run and its faults instead of a few milliseconds.
+        pending = {name: list(self.plans[name]) for name in names}
+        version: Counter[str] = Counter()
+        while pending:
+            name = self.rng.choice(list(pending))
+            op = pending[name].pop(0)
+            if not pending[name]:
+                del pending[name]
+            version[name] += 1
+            data = {"v": str(version[name]), "payload": "x" * self.rng.randint(0, 300)}
+            await self.write(op, name, data)
+            self.writes += 1
+
+    async def write(self, op: str, name: str, data: dict[str, str]) -> None:
+        """One write, retried until the server answers; its outcome goes on the record."""
+        uncertain = False  # an earlier attempt may have reached the server
+        while True:
+            try:
+                if op == "create":
+                    self.current[name] = await self.client.create(cm(name, data))
+                elif op == "update":
+                    # A merge patch is idempotent: replaying one that did apply changes nothing.
+                    self.current[name] = await self.client.patch("cm", name, {"data": data})
+                else:
+                    last = self.current[name]
+                    assert last is not None
+                    await self.client.delete("cm", name)
+                    self.before_delete[name] = last
+                    self.current[name] = None
+                return
+            except AlreadyExists:
+                if op != "create" or not uncertain:
+                    raise
+                # The lost attempt did create it: take the server's word for what it holds.
+                self.readbacks += 1
+                obj = await self.read_back(name)
+                assert obj is not None
+                assert obj["data"] == data, f"{name} is not the object we created"
+                self.current[name] = obj
+                return
+            except NotFound:
+                if op != "delete" or not uncertain:
+                    raise
+                last = self.current[name]
+                assert last is not None
+                self.before_delete[name] = last
+                self.current[name] = None
+                return
+            except TRANSIENT as err:
+                self.errors[type(err).__name__] += 1
+                self.retries += 1
+                uncertain = True
+                await asyncio.sleep(self.rng.uniform(0.05, 0.3))
+
+    async def read_back(self, name: str) -> Obj | None:
+        while True:
+            try:
+                return await self.client.get("cm", name)
+            except NotFound:
+                return None
+            except TRANSIENT as err:
+                self.errors[type(err).__name__] += 1
+                await asyncio.sleep(0.2)
+
+    async def fresh_list(self) -> dict[str, Obj]:
+        """A consistent LIST, by key."""
+        while True:
+            try:
+                listed = await self.client.list("configmaps", resource_version="")
+            except TRANSIENT:
+                await asyncio.sleep(0.2)
+                continue
+            return {object_key(item): item for item in listed["items"]}
+
+
+@dataclass
+class Figures:
+    runs: int = 0
+    modes: list[str] = field(default_factory=list)
+    objects: int = 0
+    writes: int = 0
+    retries: int = 0
+    readbacks: int = 0
+    restarts: int = 0
+    compactions: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    tombstones_stale: int = 0
+    unseen: int = 0
+    mismatches: list[str] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    catch_up: float = 0.0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return "\n".join(
+            [
+                "informer soak:",
+                f"  runs {self.runs} ({', '.join(self.modes)}), objects {self.objects}, writes {self.writes} "
+                f"(retried {self.retries}, read back {self.readbacks}; errors {dict(self.errors)})",
+                f"  faults: {self.restarts} API server restarts, {self.compactions} etcd "
+                "compactions (each with a restart of its own)",
+                f"  events to the first handler: {dict(self.events)}",
+                f"  tombstones with an older last-known state: {self.tombstones_stale}; "
+                f"objects created and deleted unseen: {self.unseen}",
+                f"  slowest catch-up after the writes: {self.catch_up:.1f}s; "
+                f"total {self.seconds:.1f}s",
+                f"  mismatches: {len(self.mismatches)}",
+                *(f"    {m}" for m in self.mismatches[:20]),
+            ]
+        )
+
+
+async def inflict_faults(
+    soak: Soak, planned: int, kube_env: Environment, kube_cluster: Cluster, figures: Figures
+) -> None:
+    loop = asyncio.get_running_loop()
+    for fraction, fault in FAULTS:
+        while soak.writes < fraction * planned:
+            await asyncio.sleep(0.05)
+        # Blocking calls, in a thread, so that the writers and the informer keep going.
+        if fault == "compact":
+            await loop.run_in_executor(None, kube_env.compact)
+            figures.compactions += 1
+        else:
+            await loop.run_in_executor(None, kube_cluster.restart_apiserver)
+            figures.restarts += 1
+
+
+def store_differences(informer: SharedInformer, listed: dict[str, Obj]) -> list[str]:
+    found = []
+    stored = {key: informer.store.get_by_key(key) for key in informer.store.list_keys()}
+    for key in sorted(stored.keys() - listed.keys()):
+        found.append(f"[store] {key}: in the store, not on the server")
+    for key in sorted(listed.keys() - stored.keys()):
+        found.append(f"[store] {key}: on the server, not in the store")
+    for key in sorted(stored.keys() & listed.keys()):
+        obj = stored[key]
+        assert obj is not None
+        if state(obj) != state(listed[key]):
+            found.append(
+                f"[store] {key}: resourceVersion {rv(obj)} in the store, {rv(listed[key])} on the server"
+            )
+    return found
+
+
+def last_event_differences(
+    recorder: Recorder, informer: SharedInformer, listed: dict[str, Obj], soak: Soak
+) -> tuple[list[str], int, int]:
+    """Mismatches between each object's last event and its final state; also the number
+    of stale tombstones and of deleted objects never seen."""
+    found: list[str] = []
+    stale = unseen = 0
+    for key, obj in listed.items():
+        kind, last = recorder.last.get(key, ("no event", {}))
+        if kind not in ("add", "update"):
+            found.append(f"[{recorder.name}] {key}: exists, but the last event was {kind}")
+        elif isinstance(last, dict) and state(last) != state(obj):
+            found.append(
+                f"[{recorder.name}] {key}: the last event has resourceVersion {rv(last)}, "
+                f"the server {rv(obj)}"
+            )
+    for name, final in soak.before_delete.items():
+        key = f"{soak.client.namespace}/{name}"
+        if soak.current[name] is not None:
+            continue  # deleted, then created again
+        if key not in recorder.last:
+            unseen += 1  # created and deleted while the watch was down (or before this handler)
+            continue
+        kind, last = recorder.last[key]
+        if kind != "delete" or key in informer.store:
+            found.append(f"[{recorder.name}] {key}: deleted, but the last event was {kind}")
+        elif isinstance(last, DeletedFinalStateUnknown):
+            # A deletion seen only as an absence from a relist carries the last state the
+            # informer knew; that is older when the final update was missed as well.
+            if last.obj is None or uid(last.obj) != uid(final):
+                found.append(f"[{recorder.name}] {key}: a tombstone of another object")
+            elif last.obj.get("data") != final.get("data"):
+                stale += 1
+        elif uid(last) != uid(final) or last.get("data") != final.get("data"):
+            found.append(f"[{recorder.name}] {key}: the delete does not carry the final state")
+    return found, stale, unseen
+
+
+async def soak_run(
+    number: int, kube_env: Environment, kube_cluster: Cluster, namespace: str, figures: Figures
+) -> None:
+    config = load_config(kube_cluster.kubeconfig, namespace=namespace)
+    # Shorter waits than the defaults, so that many faults fit in the test's budget: the
+    # writers have no rate limit, and both clients' breakers let a probe through to the
+    # restarted server after a second, not ten; the reflector backs off up to 4 s, not
+    # 30 (jittered to 60).  The code paths are the same; only the sleeps are shorter.
+    writer_client = Client(
+        config, qps=-1, pool_size=WRITERS * 2, breaker=CircuitBreaker(config.server, cooldown=0.5)
+    )
+    informer_client = Client(config, breaker=CircuitBreaker(config.server, cooldown=1.0))
+    async with writer_client, informer_client:
+        factory = SharedInformerFactory(informer_client, namespace=namespace, resync_period=1.0)
+        informer = await factory.informer("configmaps")
+        informer.reflector.backoff = ReflectorBackoff(cap=4.0)
+        # Even runs stream the initial state (watch-list, the default where the server
+        # has it); odd runs list, then watch.
+        watch_list = number % 2 == 0
+        informer.reflector.use_watch_list = None if watch_list else False
+        figures.modes.append("watch-list" if watch_list else "list+watch")
+        first, resyncing, late = (
+            Recorder("first"),
+            Recorder("resync", resync=True),
+            Recorder("late"),
+        )
+        registrations = [
+            informer.add_handler(first.on_add, first.on_update, first.on_delete, resync_period=0),
+            informer.add_handler(resyncing.on_add, resyncing.on_update, resyncing.on_delete),
+        ]
+        factory.start()
+        try:
+            assert set((await factory.wait_for_cache_sync(60)).values()) == {True}
+            soak = Soak(writer_client, f"soak{number}", SOAK_OBJECTS, random.Random(number))
+            planned = soak.plan()
+            names = list(soak.plans)
+            faults = asyncio.create_task(
+                inflict_faults(soak, planned, kube_env, kube_cluster, figures)
+            )
+            writers = asyncio.gather(*(soak.writer(names[i::WRITERS]) for i in range(WRITERS)))
+            try:
+                # A handler joins mid-run, after the first fault, while the writes go on.
+                while soak.writes < 0.2 * planned and not writers.done():
+                    await asyncio.sleep(0.05)
+                registrations.append(
+                    informer.add_handler(
+                        late.on_add, late.on_update, late.on_delete, resync_period=0
+                    )
+                )
+                await writers
+                await faults
+            finally:
+                writers.cancel()  # after a failure: no writer or fault outlives the run
+                faults.cancel()
+            written = time.monotonic()
+
+            # Quiescence: the store equals a fresh LIST and no handler has anything left.
+            while True:
+                listed = await soak.fresh_list()
+                idle = len(informer.fifo) == 0 and all(r.queue.empty() for r in registrations)
+                if idle and not store_differences(informer, listed):
+                    break
+                if time.monotonic() - written > 90:
+                    break  # the assertions say what is missing
+                await asyncio.sleep(0.5)
+            figures.catch_up = max(figures.catch_up, time.monotonic() - written)
+            await asyncio.sleep(1.0)  # anything still in flight would arrive now
+            listed = await soak.fresh_list()
+
+            mismatches = store_differences(informer, listed)
+            # The writers' record against the server: the test's own bookkeeping.
+            for name, obj in soak.current.items():
+                key = f"{namespace}/{name}"
+                if obj is None and key in listed:
+                    mismatches.append(f"[writers] {key}: deleted, still on the server")
+                elif obj is not None and (key not in listed or state(obj) != state(listed[key])):
+                    mismatches.append(f"[writers] {key}: the record differs from the server")
+            for recorder in (first, resyncing, late):
+                found, stale, unseen = last_event_differences(recorder, informer, listed, soak)
+                mismatches += recorder.problems + found
+                if recorder is first:
+                    figures.tombstones_stale += stale
+                    figures.unseen += unseen
+
+            figures.runs += 1
+            figures.objects += len(soak.plans)
+            figures.writes += soak.writes
+            figures.retries += soak.retries
+            figures.readbacks += soak.readbacks
+            figures.errors.update(soak.errors)
+            figures.events.update(first.events)
+            figures.events["resync (second handler)"] += resyncing.events["resync"]
+            figures.mismatches += mismatches
+        finally:
+            await factory.shutdown()
+
+
+async def test_informer_stays_exact_through_api_server_restarts_and_compaction(
+    kube_env: Environment, kube_cluster: Cluster, kube_namespace: str
+) -> None:
+    started = time.monotonic()
+    figures = Figures()
+    try:
+        # Later runs start their informer over the objects earlier runs left behind.
+        for number in range(SOAK_RUNS):
+            await soak_run(number, kube_env, kube_cluster, kube_namespace, figures)
+    finally:
+        figures.seconds = time.monotonic() - started
+        print("\n" + figures.summary())
+    assert figures.runs == SOAK_RUNS
+    assert figures.restarts + figures.compactions == len(FAULTS) * SOAK_RUNS
+    assert not figures.mismatches, figures.summary()
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def test_a_slow_handler_does_not_hold_up_the_store_or_other_handlers(
+    client: Client,
+) -> None:
+    fast: set[str] = set()
+    slow: list[str] = []
+
+    async def slow_add(obj: Obj, _initial: bool) -> None:
+        await asyncio.sleep(0.5)
+        slow.append(obj["metadata"]["name"])
+
+    def fast_add(obj: Obj, _initial: bool) -> None:
+        fast.add(obj["metadata"]["name"])
+
+    factory = SharedInformerFactory(client, namespace=client.namespace)
+    informer = await factory.informer("configmaps")
+    informer.add_handler(on_add=slow_add)
+    informer.add_handler(on_add=fast_add)
+    factory.start()
+    try:
+        assert set((await factory.wait_for_cache_sync(30)).values()) == {True}
+        fast.clear()
+        slow.clear()
+        names = [f"burst-{i:02d}" for i in range(20)]
+        created = await asyncio.gather(*(client.create(cm(n)) for n in names))
+        # Delivered one at a time the slow handler alone would take 10 s.
+        await until(lambda: set(names) <= fast, 5.0, "the fast handler sees all 20")
+        behind = len([n for n in slow if n in names])
+        assert behind <= 12, f"the slow handler kept pace ({behind} of 20): nothing was slow"
+        for obj in created:
+            stored = informer.store.get_by_key(object_key(obj))
+            assert stored is not None
+            assert stored["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
+        # Slow is not lost: it gets there, in order of arrival.
+        await until(lambda: set(names) <= set(slow), 30.0, "the slow handler sees all 20")
+    finally:
+        await factory.shutdown()
+
+
+async def test_a_handler_added_late_gets_each_existing_object_exactly_once(
+    client: Client,
+) -> None:
+    existing = [f"old-{i:02d}" for i in range(40)]
+    await asyncio.gather(*(client.create(cm(n, {"v": "0"})) for n in existing))
+    factory = SharedInformerFactory(client, namespace=client.namespace)
+    informer = await factory.informer("configmaps")
+    factory.start()
+    adds: Counter[str] = Counter()
+    initial: set[str] = set()
+    order: list[tuple[str, str]] = []
+
+    def on_add(obj: Obj, is_initial: bool) -> None:
+        adds[obj["metadata"]["name"]] += 1
+        order.append(("add", obj["metadata"]["name"]))
+        if is_initial:
+            initial.add(obj["metadata"]["name"])
+
+    def on_update(_old: Obj, new: Obj) -> None:
+        order.append(("update", new["metadata"]["name"]))
+
+    async def churn(stop: asyncio.Event) -> None:
+        # Changes and new objects flowing while the handler joins.
+        i = 0
+        while not stop.is_set():
+            i += 1
+            await client.patch("cm", existing[i % len(existing)], {"data": {"v": str(i)}})
+            if i % 5 == 0:
+                await client.create(cm(f"new-{i:03d}"))
+
+    try:
+        assert set((await factory.wait_for_cache_sync(30)).values()) == {True}
+        stop = asyncio.Event()
+        writes = asyncio.create_task(churn(stop))
+        await asyncio.sleep(0.5)
+        registration = informer.add_handler(on_add=on_add, on_update=on_update)
+        await until(registration.has_synced, 20.0, "the late handler has its initial adds")
+        await asyncio.sleep(0.5)
+        stop.set()
+        await writes
+        listed = await client.list("configmaps")
+        keys = {item["metadata"]["name"] for item in listed["items"]}
+        await until(lambda: keys <= adds.keys(), 20.0, "the late handler sees every object")
+        await until(registration.queue.empty, 20.0, "the late handler is idle")
+    finally:
+        await factory.shutdown()
+    assert set(existing) <= initial
+    assert {name: n for name, n in adds.items() if n != 1} == {}
+    seen: set[str] = set()
+    for kind, name in order:
+        assert kind == "add" or name in seen, f"update of {name} before its add"
+        seen.add(name)
+
+
+# -- faults at the edges ----------------------------------------------------------------------
+
+
+def widget_crd(group: str) -> Obj:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+async def test_an_informer_started_before_its_custom_resource_exists_syncs_once_it_does(
+    client: Client, kube_cluster: Cluster
+) -> None:
+    # An operator and its CRD are often applied together; the informer must keep trying.
+    group = f"{client.namespace[-6:]}.faults.kubeops.dev"
+    crd_path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}"
+    errors: list[BaseException] = []
+    informer = SharedInformer(client, f"widgets.{group}", namespace=client.namespace)
+    informer.set_watch_error_handler(errors.append)
+    informer.start()
+    try:
+        await until(lambda: bool(errors), 20.0, "the informer reports the unknown kind")
+        assert not informer.has_synced()
+        kube_cluster.admin.create(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", widget_crd(group)
+        )
+        assert await informer.wait_for_sync(60), f"never synced; errors: {errors[-3:]}"
+        widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w"}}
+        await client.create(widget)
+        await until(
+            lambda: informer.store.get_by_key(f"{client.namespace}/w") is not None,
+            20.0,
+            "the informer sees the widget",
+        )
+    finally:
+        await informer.stop()
+        if kube_cluster.admin.exists(crd_path):
+            kube_cluster.admin.delete(crd_path)
+
+
+async def test_a_failing_index_function_does_not_stop_the_informer(client: Client) -> None:
+    def by_owner(obj: Obj) -> list[str]:
+        labels = obj["metadata"].get("labels") or {}
+        if labels.get("owner") == "broken":
+            raise ValueError("cannot index this one")
+        return [labels.get("owner", "")]
+
+    informer = SharedInformer(client, "configmaps", namespace=client.namespace)
+    informer.store.add_indexers({"owner": by_owner})
+    async with informer:
+        assert await informer.wait_for_sync(30)
+        bad = cm("bad")
+        bad["metadata"]["labels"] = {"owner": "broken"}
+        await client.create(bad)
+        good = cm("good")
+        good["metadata"]["labels"] = {"owner": "team-a"}
+        await client.create(good)
+        # The object the index refuses is left out (the store stays as it was, as
+        # documented); the objects after it still arrive.
+        await until(
+            lambda: informer.store.get_by_key(f"{client.namespace}/good") is not None,
+            20.0,
+            "an object changed after the failing one reaches the store",
+        )
+        assert [o["metadata"]["name"] for o in informer.store.by_index("owner", "team-a")] == [
+            "good"
+        ]
+        assert informer.store.get_by_key(f"{client.namespace}/bad") is None
