@@ -54,13 +54,16 @@ async def test_events_of_a_deployment_and_its_pod_come_from_their_controllers(
     assert events[0]["involvedObject"]["name"] == "web"
     assert event_source(events[0]) == "deployment-controller"
 
-    pods = (await client.list("pods", label_selector="app=web"))["items"]
-    while not pods or not (
-        scheduled := await events_for(client, "pod", pods[0]["metadata"]["name"])
-    ):
+    # The scheduler records asynchronously; after earlier tests restarted the API
+    # server its event sink may need a while, so give it its own, longer deadline.
+    deadline = time.monotonic() + 90
+    scheduled: list[dict[str, Any]] = []
+    while not scheduled:
         assert time.monotonic() < deadline, "the scheduler recorded no event"
-        await asyncio.sleep(0.2)
-        pods = (await client.list("pods", label_selector="app=web"))["items"]
+        for pod in (await client.list("pods", label_selector="app=web"))["items"]:
+            scheduled = scheduled or await events_for(client, "pod", pod["metadata"]["name"])
+        if not scheduled:
+            await asyncio.sleep(0.2)
     assert scheduled[0]["reason"] == "Scheduled"
     assert event_source(scheduled[0]) == "default-scheduler"
     assert all(e["involvedObject"]["kind"] == "Pod" for e in scheduled)
