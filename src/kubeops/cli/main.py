@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from kubeops import __version__
-from kubeops.cli import auth, create, events, node, resources, rollout, testenv, watch
+from kubeops.cli import auth, create, events, logs, node, resources, rollout, testenv, watch
 from kubeops.errors import KubeopsError
 
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     auth.register(groups)
     node.register(groups)
     rollout.register(groups)
+    logs.register(groups)
     events.register(groups)
     testenv.register(groups)
     watch.register(groups)

@@ -8,8 +8,10 @@ it again on the same port over the same data; :meth:`Cluster.stop` and
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ from kubeops.testenv.process import Process
 Progress = Callable[[str], None]
 
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
+# What every container's log holds when a cluster first starts.
+CONTAINER_LOG_LINES = ("kubeops testenv: container started", "kubeops testenv: ready")
 _NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 
 
@@ -189,6 +193,23 @@ class Cluster:
         target = path or self.kubeconfig.with_name(f"{self.name}-{namespace}-{name}.kubeconfig")
         return kubeconfig.write(target, config)
 
+    @property
+    def container_log_file(self) -> Path:
+        """The log every container on this cluster's kwok nodes shows (CRI log format).
+
+        It starts with :data:`CONTAINER_LOG_LINES`; add lines with
+        :meth:`append_container_log`, which ``kubectl logs --follow`` then shows.
+        """
+        return self.dir / "container.log"
+
+    def append_container_log(
+        self, *lines: str, stream: str = "stdout", at: datetime | None = None
+    ) -> None:
+        """Append ``lines`` to :attr:`container_log_file`, stamped ``at`` (default: now)."""
+        stamp = (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        with self.container_log_file.open("a", encoding="utf-8") as file:
+            file.writelines(f"{stamp} {stream} F {line}\n" for line in lines)
+
     # -- components -------------------------------------------------------------------------
 
     def _write_kubeconfigs(self) -> None:
@@ -261,7 +282,8 @@ class Cluster:
     def _start_workers(self) -> None:
         pki = self.pki
         self._create_nodes()
-        kcm_port, sched_port, kwok_port, kubelet_port = (free_port() for _ in range(4))
+        kcm_port, sched_port, kwok_port = (free_port() for _ in range(3))
+        logs_config = self._write_container_logs_config()
         kcm = self._process(
             "kube-controller-manager",
             [
@@ -298,12 +320,17 @@ class Cluster:
                 str(self.assets.path("kwok")),
                 f"--kubeconfig={self.kubeconfig}",
                 f"--config={self.assets.path(KWOK_STAGES)}",
+                f"--config={logs_config}",
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
                 "--node-lease-duration-seconds=40",
                 "--cidr=10.244.0.1/16",
                 f"--node-ip={HOST}",
-                f"--node-port={kubelet_port}",
+                # kwok serves plain HTTP and HTTPS (a self-signed certificate) on one port;
+                # publishing it as the nodes' kubelet port lets the API server reach it for
+                # pods/log (it does not verify kubelet certificates unless
+                # --kubelet-certificate-authority is set, and kwok asks no client cert).
+                f"--node-port={kwok_port}",
                 f"--server-address={HOST}:{kwok_port}",
             ],
         )
@@ -320,6 +347,29 @@ class Cluster:
             lambda: self.admin.exists("/api/v1/namespaces/default/serviceaccounts/default"),
             timeout,
         )
+
+    def _write_container_logs_config(self) -> Path:
+        """Give every container of every pod :attr:`container_log_file` as its log.
+
+        A kwok ClusterLogs object with no selector and no container list matches
+        all; the file is in the CRI log format the kubelet reads, and kwok serves
+        ``pods/log`` from it (tail, since, timestamps and follow included).
+        """
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.container_log_file.exists():
+            self.append_container_log(*CONTAINER_LOG_LINES)
+        config = self.dir / "kwok-logs.yaml"
+        config.write_text(
+            "apiVersion: kwok.x-k8s.io/v1alpha1\n"
+            "kind: ClusterLogs\n"
+            "metadata:\n"
+            "  name: kubeops-testenv\n"
+            "spec:\n"
+            "  logs:\n"
+            f"  - logsFile: {json.dumps(str(self.container_log_file))}\n"
+            "    follow: true\n"
+        )
+        return config
 
     def _await(
         self, owner: Process, what: str, condition: Callable[[], bool], timeout: float
