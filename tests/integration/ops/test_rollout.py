@@ -5,6 +5,7 @@ ControllerRevisions."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -277,6 +278,10 @@ async def test_statefulset_and_daemonset_roll_back_through_controller_revisions(
     for kind, name in (("sts", "db"), ("ds", "agent")):
         rollout = Rollout(client, kind, name)
         await rollout.status(timeout=60)
+        # The controller numbers a new ControllerRevision from its own cache; after the
+        # session's API server restarts that cache can lag, and a template change made
+        # before it saw revision 1 would be numbered 1 as well.  Give it a moment.
+        await asyncio.sleep(2)
         await rollout.set_image({name: f"{name}:2"}, change_cause=f"{name} 2")
         await rollout.status(timeout=60)
         assert await revisions(rollout) == [(1, None, f"{name}:1"), (2, f"{name} 2", f"{name}:2")]
