@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from kubeops.api.client import Client, Kind, Object
 from kubeops.api.resource import ResourceType
-from kubeops.errors import KubeopsError
 from kubeops.models.quantity import Quantity, QuantityError
 from kubeops.models.selector import Selector
+from kubeops.ops.errors import OperationError
 from kubeops.ops.wait import ObjectWatch, display_name
 from kubeops.transport.errors import Conflict
 
@@ -114,19 +114,8 @@ _CONFLICT_ATTEMPTS = 5
 # -- errors -----------------------------------------------------------------------------------
 
 
-class RolloutError(KubeopsError):
+class RolloutError(OperationError):
     """A rollout verb failed: names the verb, the object, its namespace and the cause."""
-
-    def __init__(self, verb: str, target: str, namespace: str | None, cause: str) -> None:
-        super().__init__(verb, target, namespace, cause)
-        self.verb = verb
-        self.target = target
-        self.namespace = namespace
-        self.cause = cause
-
-    def __str__(self) -> str:
-        where = f' in namespace "{self.namespace}"' if self.namespace else ""
-        return f"{self.verb} {self.target}{where}: {self.cause}"
 
 
 class RevisionNotFound(RolloutError):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeops.api.client import Client, Kind, Object
 from kubeops.api.resource import ResourceType
-from kubeops.errors import KubeopsError
+from kubeops.ops.errors import OperationError
 from kubeops.ops.rollout import retry_on_conflict
 from kubeops.ops.wait import display_name
 from kubeops.transport.errors import Conflict, MethodNotAllowed, NotFound
@@ -43,19 +43,8 @@ __all__ = [
 ]
 
 
-class ScaleError(KubeopsError):
+class ScaleError(OperationError):
     """Scaling failed: names the object, its namespace and the cause."""
-
-    def __init__(self, verb: str, target: str, namespace: str | None, cause: str) -> None:
-        super().__init__(verb, target, namespace, cause)
-        self.verb = verb
-        self.target = target
-        self.namespace = namespace
-        self.cause = cause
-
-    def __str__(self) -> str:
-        where = f' in namespace "{self.namespace}"' if self.namespace else ""
-        return f"{self.verb} {self.target}{where}: {self.cause}"
 
 
 class NoScaleSubresource(ScaleError):

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from kubeops.api.client import Client, Kind, Object
 from kubeops.api.resource import ResourceType
 from kubeops.errors import KubeopsError
+from kubeops.ops.errors import OperationError
 from kubeops.transport.errors import (
     BadRequest,
     Forbidden,
@@ -69,19 +70,8 @@ _FATAL = (Forbidden, Unauthorized, NotFound, MethodNotAllowed, BadRequest, Inval
 # -- errors -----------------------------------------------------------------------------------
 
 
-class WaitError(KubeopsError):
+class WaitError(OperationError):
     """A wait that cannot succeed: names what was waited for, on which objects, and why."""
-
-    def __init__(self, verb: str, target: str, namespace: str | None, cause: str) -> None:
-        super().__init__(verb, target, namespace, cause)
-        self.verb = verb
-        self.target = target
-        self.namespace = namespace
-        self.cause = cause
-
-    def __str__(self) -> str:
-        where = f' in namespace "{self.namespace}"' if self.namespace else ""
-        return f"{self.verb} {self.target}{where}: {self.cause}"
 
 
 class WaitTimeout(WaitError):
