@@ -96,12 +96,13 @@ def kube_namespace(request: pytest.FixtureRequest, kube_cluster: Cluster) -> Ite
     kube_cluster.admin.create(
         "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     )
-    if kube_cluster.api_only:
-        # Without the controller-manager nobody creates the default ServiceAccount,
-        # and the ServiceAccount admission plugin rejects Pods until it exists.
-        kube_cluster.admin.create(
-            f"/api/v1/namespaces/{name}/serviceaccounts",
-            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}},
-        )
+    # The ServiceAccount admission plugin rejects Pods until the namespace's default
+    # ServiceAccount exists; the controller-manager creates it only a moment later (and
+    # not at all in API-only mode), so create it now and tests can make Pods at once.
+    kube_cluster.admin.create(
+        f"/api/v1/namespaces/{name}/serviceaccounts",
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}},
+        exist_ok=True,
+    )
     yield name
     kube_cluster.admin.delete(f"/api/v1/namespaces/{name}")
