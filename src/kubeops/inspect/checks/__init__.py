@@ -1,5 +1,31 @@
 """The check modules; importing this package registers every check in the catalogue."""
 
-from kubeops.inspect.checks import nodes
+from kubeops.inspect.checks import (
+    configuration,
+    deprecations,
+    events,
+    networking,
+    nodes,
+    pods,
+    quotas,
+    rbac,
+    security,
+    storage,
+    usage,
+    workloads,
+)
 
-__all__ = ["nodes"]
+__all__ = [
+    "configuration",
+    "deprecations",
+    "events",
+    "networking",
+    "nodes",
+    "pods",
+    "quotas",
+    "rbac",
+    "security",
+    "storage",
+    "usage",
+    "workloads",
+]

@@ -1,0 +1,130 @@
+"""The official ``kubernetes`` client (blocking, typed models; its own SharedInformer)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from _protocol import PAYLOAD, LagRecorder, Params, Result, emit, main, settled_rss
+from kubernetes import client, config, informer
+
+GRACE = 0.3  # after the list, for the informer's watch request to be on the wire
+
+
+def _api(p: Params, pool: int = 0) -> client.CoreV1Api:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=p.kubeconfig, client_configuration=configuration)
+    if pool:
+        configuration.connection_pool_maxsize = pool  # one connection per thread, as asked
+    return client.CoreV1Api(client.ApiClient(configuration))
+
+
+def _synced_informer(
+    list_func: Any, expected: int, on_added: Any = None, **options: Any
+) -> tuple[informer.SharedInformer, threading.Event]:
+    """The informer has no has_synced: synced is when the first list's ADDED events are all in."""
+    shared = informer.SharedInformer(list_func, **options)
+    synced = threading.Event()
+    seen = 0
+
+    def added(obj: Any) -> None:
+        nonlocal seen
+        if on_added is not None:
+            on_added(obj)
+        seen += 1
+        if seen >= expected:
+            synced.set()
+
+    shared.add_event_handler(informer.ADDED, added)
+    if expected == 0:
+        synced.set()
+    return shared, synced
+
+
+def s1(p: Params) -> Result:
+    v1 = _api(p)
+    start = time.perf_counter()
+    items = v1.list_namespaced_config_map(p.namespace).items
+    names = [item.metadata.name for item in items]
+    return Result(time.perf_counter() - start, len(names))
+
+
+def s2(p: Params) -> Result:
+    v1 = _api(p)
+    shared, synced = _synced_informer(
+        v1.list_namespaced_config_map, p.size, namespace=p.namespace
+    )
+    start = time.perf_counter()
+    shared.start()
+    synced.wait()
+    elapsed = time.perf_counter() - start
+    # No stop(): it joins a thread blocked reading an idle watch; the daemon ends with us.
+    return Result(elapsed, len(shared.cache.list_keys()))
+
+
+def s3(p: Params) -> Result:
+    v1 = _api(p)
+    shared, synced = _synced_informer(
+        v1.list_namespaced_config_map,
+        p.size,
+        namespace=p.namespace,
+        label_selector=p.label_selector,
+    )
+    lags = LagRecorder()
+    shared.add_event_handler(informer.MODIFIED, lambda obj: lags.record(obj.data))
+    shared.start()
+    synced.wait()
+    time.sleep(GRACE)
+    lags.collecting = True
+    emit({"ready": True})
+    start = time.perf_counter()
+    time.sleep(p.duration)
+    lags.collecting = False
+    elapsed = time.perf_counter() - start
+    return lags.result(elapsed)  # the informer's daemon thread ends with the process
+
+
+def s4(p: Params) -> Result:
+    v1 = _api(p, pool=p.concurrency)
+
+    def create(i: int) -> None:
+        body = client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name=f"bench-s4-{i}"), data={"payload": PAYLOAD}
+        )
+        v1.create_namespaced_config_map(p.namespace, body)
+
+    with ThreadPoolExecutor(p.concurrency) as pool:
+        start = time.perf_counter()
+        done = sum(1 for _ in pool.map(create, range(p.size)))
+        return Result(time.perf_counter() - start, done)
+
+
+def s5(p: Params) -> Result:
+    v1 = _api(p)
+    start = time.perf_counter()
+    for _ in range(p.size):
+        v1.read_namespaced_config_map(p.name, p.namespace)
+    return Result(time.perf_counter() - start, p.size)
+
+
+def s6(p: Params) -> Result:
+    v1 = _api(p)
+
+    def drop_managed_fields(pod: Any) -> None:
+        pod.metadata.managed_fields = None  # no transform hook: the cached model is edited
+
+    shared, synced = _synced_informer(
+        v1.list_pod_for_all_namespaces, p.size, on_added=drop_managed_fields
+    )
+    start = time.perf_counter()
+    shared.start()
+    synced.wait()
+    elapsed = time.perf_counter() - start
+    count = len(shared.cache.list_keys())
+    return Result(elapsed, count, {"managed_fields_dropped": True}, rss_bytes=settled_rss())
+
+
+if __name__ == "__main__":
+    main({"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6})

@@ -1,0 +1,3 @@
+"""configuration checks."""
+
+from __future__ import annotations

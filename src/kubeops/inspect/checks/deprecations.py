@@ -1,0 +1,3 @@
+"""deprecations checks."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""events checks."""
+
+from __future__ import annotations

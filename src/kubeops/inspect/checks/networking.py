@@ -1,0 +1,3 @@
+"""networking checks."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""pods checks."""
+
+from __future__ import annotations

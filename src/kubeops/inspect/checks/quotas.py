@@ -1,0 +1,3 @@
+"""quotas checks."""
+
+from __future__ import annotations

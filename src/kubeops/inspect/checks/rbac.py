@@ -1,0 +1,3 @@
+"""rbac checks."""
+
+from __future__ import annotations

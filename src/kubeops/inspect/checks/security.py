@@ -1,0 +1,3 @@
+"""security checks."""
+
+from __future__ import annotations

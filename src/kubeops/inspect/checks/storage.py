@@ -1,0 +1,3 @@
+"""storage checks."""
+
+from __future__ import annotations

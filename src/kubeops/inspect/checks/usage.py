@@ -1,0 +1,3 @@
+"""usage checks."""
+
+from __future__ import annotations

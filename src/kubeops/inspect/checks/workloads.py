@@ -1,0 +1,3 @@
+"""workloads checks."""
+
+from __future__ import annotations
