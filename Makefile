@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install controlplane lint clean
+.PHONY: demo test install controlplane browser lint clean
 
 # A virtualenv with kubeops (editable) and its development tools.
 $(BIN)/kubeops: pyproject.toml
@@ -19,6 +19,12 @@ install: $(BIN)/kubeops
 controlplane: install
 	$(BIN)/kubeops testenv assets
 
+# Debian's Chromium, which the HTML report's browser test drives through Playwright
+# (nothing is downloaded by Playwright itself).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 demo: controlplane
 	$(BIN)/python examples/demo.py
 
@@ -27,7 +33,7 @@ lint: install
 	$(BIN)/ruff check src tests examples scripts bench
 	$(BIN)/mypy
 
-test: controlplane lint
+test: controlplane browser lint
 	$(BIN)/pytest
 
 clean:

@@ -1,103 +1,175 @@
-"""kubeops' demo: two local clusters, a sample app on each, and its Pods running.
+"""kubeops' main job: a local cluster, a realistic sample, and its health report.
 
-Run with ``make demo``.  It starts two full control planes (API server,
+Run with ``make demo``.  It starts a full control plane (API server,
 controller-manager, scheduler and simulated kwok nodes) on 127.0.0.1, deploys
-the same three-replica web app to both, waits until every Pod runs, prints
-them per cluster, and stops everything.  ``--keep`` leaves the clusters up
-until Ctrl-C and prints how to use them with kubectl.
+``examples/sample/``: a healthy web shop and a ``legacy`` namespace full of
+deliberate faults (root and privileged containers, a mutable image tag, Pods
+that cannot be scheduled, a Service with no endpoints, an Ingress to nowhere, a
+Pending volume claim, a cluster-admin ServiceAccount, an expired and an
+expiring TLS certificate, a cordoned and a NotReady node...), runs
+``kubeops inspect`` on it, and writes the HTML report.  ``--keep`` leaves the
+cluster up until Ctrl-C and prints how to use it with kubectl and kubeops.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from kubeops.testenv import Cluster, Environment, ensure_assets
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-APP = "hello"
+from kubeops.api import Client
+from kubeops.api.manifest import apply_manifests, load_manifests
+from kubeops.config import load_config
+from kubeops.inspect import InspectConfig, build, inspect, targets
+from kubeops.inspect.report import print_summary, render
+from kubeops.testenv import Environment, ensure_assets
 
-
-def deployment(replicas: int) -> dict[str, Any]:
-    labels = {"app": APP}
-    container = {
-        "name": "web",
-        "image": "nginx:1.27",
-        "ports": [{"containerPort": 80}],
-        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}},
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": APP, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
-        },
-    }
-
-
-def pods(cluster: Cluster) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = cluster.admin.get(
-        f"/api/v1/namespaces/default/pods?labelSelector=app%3D{APP}"
-    )["items"]
-    return items
-
-
-def running(cluster: Cluster) -> int:
-    return sum(p.get("status", {}).get("phase") == "Running" for p in pods(cluster))
+HERE = Path(__file__).parent
+REPORTS = HERE.parent / "build" / "demo"
 
 
 def say(line: str) -> None:
     print(f"  {line}", file=sys.stderr, flush=True)
 
 
+def tls_secret(name: str, namespace: str, host: str, days_left: int) -> dict[str, Any]:
+    """A kubernetes.io/tls Secret whose certificate expires ``days_left`` days from now."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    not_after = now + datetime.timedelta(days=days_left)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(min(now, not_after) - datetime.timedelta(days=90))
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": {
+            "tls.crt": cert.public_bytes(serialization.Encoding.PEM).decode(),
+            "tls.key": pem_key.decode(),
+        },
+    }
+
+
+def unmanaged_node(name: str) -> dict[str, Any]:
+    """A Node no simulated kubelet looks after: it stops reporting, so it is NotReady."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {"taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}]},
+    }
+
+
+async def deploy_sample(client: Client) -> None:
+    applied = await apply_manifests(client, load_manifests([HERE / "sample"]))
+    say(f"sample applied: {len(applied)} objects from examples/sample/")
+    for secret in (
+        tls_secret("web-tls", "shop", "shop.example.com", 365),
+        tls_secret("old-api-tls", "legacy", "old-api.example.com", -12),
+        tls_secret("partner-tls", "legacy", "partner.example.com", 9),
+    ):
+        await client.create(secret)
+    await client.patch("node", "kwok-node-2", {"spec": {"unschedulable": True}})
+    node = await client.create(unmanaged_node("edge-1"))
+    node["status"] = {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "Unknown",
+                "reason": "NodeStatusUnknown",
+                "message": "Kubelet stopped posting node status.",
+            }
+        ]
+    }
+    await client.replace(node, subresource="status")
+    say("TLS secrets created; node kwok-node-2 cordoned; node edge-1 stopped reporting")
+
+
+async def settle(client: Client, timeout: float = 90.0) -> None:
+    """Wait until the healthy part is up and the faulty part has shown its faults."""
+    deadline = time.monotonic() + timeout
+    while True:
+        web = await client.get("deploy", "web", "shop")
+        events = await client.list("events", "legacy", field_selector="reason=FailedScheduling")
+        ready = (web.get("status") or {}).get("availableReplicas", 0)
+        say(f"shop/web {ready}/3 available; legacy: {len(events['items'])} FailedScheduling events")
+        if ready == 3 and events["items"]:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit("kubeops demo: the sample did not settle in time")
+        await asyncio.sleep(2)
+
+
+async def run(kubeconfig: Path) -> dict[str, Any]:
+    async with Client(load_config(kubeconfig)) as client:
+        await deploy_sample(client)
+        await settle(client)
+    say("inspecting the cluster")
+    report = await inspect(targets(str(kubeconfig), []), InspectConfig(), progress=say)
+    return build(report)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replicas", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the clusters until Ctrl-C")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the cluster until Ctrl-C")
+    parser.add_argument("--nodes", type=int, default=3, help="simulated nodes (default 3)")
     args = parser.parse_args()
 
-    print("kubeops demo: two local clusters with a sample app", file=sys.stderr)
-    with Environment(["east", "west"], nodes=2, progress=say) as env:
-        for cluster in env.clusters:
-            cluster.admin.create(
-                "/apis/apps/v1/namespaces/default/deployments", deployment(args.replicas)
-            )
-            say(f"cluster {cluster.name}: deployment/{APP} created ({args.replicas} replicas)")
-        deadline = time.monotonic() + 120
-        while True:
-            counts = {c.name: running(c) for c in env.clusters}
-            say("running pods: " + ", ".join(f"{n} {k}/{args.replicas}" for n, k in counts.items()))
-            if all(k == args.replicas for k in counts.values()):
-                break
-            if time.monotonic() > deadline:
-                print("kubeops demo: pods did not all reach Running within 120s", file=sys.stderr)
-                return 1
-            time.sleep(1)
-
-        print(f"\n{'CLUSTER':<8} {'POD':<28} {'NODE':<12} {'PHASE':<8} IP")
-        for cluster in env.clusters:
-            for pod in sorted(pods(cluster), key=lambda p: p["metadata"]["name"]):
-                status = pod["status"]
-                print(
-                    f"{cluster.name:<8} {pod['metadata']['name']:<28} "
-                    f"{pod['spec'].get('nodeName', '-'):<12} {status.get('phase', '-'):<8} "
-                    f"{status.get('podIP', '-')}"
-                )
+    print(
+        "kubeops demo: a local cluster, a sample with deliberate faults, a health report",
+        file=sys.stderr,
+    )
+    with Environment(["demo"], nodes=args.nodes, progress=say) as env:
+        cluster = env.cluster()
+        document = asyncio.run(run(cluster.kubeconfig))
+        print_summary(document)
+        REPORTS.mkdir(parents=True, exist_ok=True)
+        html = REPORTS / "inspect-report.html"
+        html.write_text(render(document, "html"), encoding="utf-8")
+        (REPORTS / "inspect-report.json").write_text(render(document, "json"), encoding="utf-8")
+        print(
+            f"\nHealth report: {html.resolve()}\n"
+            f"Grade {document['grade']} (score {document['score']}/100), "
+            f"{document['summary']['findings']} findings"
+        )
         if args.keep:
             kubectl = ensure_assets(["kubectl"]).path("kubectl")
-            for cluster in env.clusters:
-                print(f"\n{kubectl} --kubeconfig {cluster.kubeconfig} get pods -o wide")
-            print("\nclusters are up; Ctrl-C stops them", file=sys.stderr)
+            print(f"\n{kubectl} --kubeconfig {cluster.kubeconfig} get pods -A")
+            print(
+                f"kubeops inspect --kubeconfig {cluster.kubeconfig} --format html --out report.html"
+            )
+            print("\nthe cluster is up; Ctrl-C stops it", file=sys.stderr)
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
-    print("\nkubeops demo: done; every process stopped", file=sys.stderr)
+    print("kubeops demo: done; every process stopped", file=sys.stderr)
     return 0
 
 

@@ -14,7 +14,18 @@ import sys
 from collections.abc import Sequence
 
 from kubeops import __version__
-from kubeops.cli import auth, create, events, logs, node, resources, rollout, testenv, watch
+from kubeops.cli import (
+    auth,
+    create,
+    events,
+    inspect,
+    logs,
+    node,
+    resources,
+    rollout,
+    testenv,
+    watch,
+)
 from kubeops.errors import KubeopsError
 
 
@@ -32,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollout.register(groups)
     logs.register(groups)
     events.register(groups)
+    inspect.register(groups)
     testenv.register(groups)
     watch.register(groups)
     return parser

@@ -1,0 +1,233 @@
+"""``kubeops inspect``: health checks over clusters or manifests, as reports.
+
+::
+
+    kubeops inspect                                   # the current context, a terminal summary
+    kubeops inspect --context prod --context staging --format html --out report.html
+    kubeops inspect -n shop --fail-on error           # exit 2 when an error-level finding exists
+    kubeops inspect -f k8s/ --format sarif --out kubeops.sarif   # manifests, before deploy
+    kubeops inspect --output-dir reports/ --format html --format json --format junit
+    kubeops inspect --list-checks
+    kubeops inspect serve --interval 10m              # scheduled, with history and metrics
+
+Exit codes: 0 the inspection ran and passed its gates; 1 it could not run (bad
+configuration, no cluster reachable); 2 a gate failed (``--fail-on``, ``--min-score``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kubeops.inspect.document import Document
+
+EXTENSIONS = {"json": "json", "html": "html", "markdown": "md", "junit": "xml", "sarif": "sarif"}
+GATE_FAILED = 2
+
+
+def register(groups: Any) -> None:
+    parser = groups.add_parser(
+        "inspect",
+        help="check clusters (or manifests) for health, security and configuration problems",
+        description=(__doc__ or "").split("::")[0].strip(),
+    )
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
+    )
+    parser.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        help="a kubeconfig context to inspect; repeat for several clusters (default: the current one)",
+    )
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="inspect only this namespace (repeatable; default: all namespaces)",
+    )
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        default=[],
+        help="inspect manifests instead of a cluster: a file, a directory or - (repeatable)",
+    )
+    parser.add_argument("--config", help="YAML file with thresholds, severities and excludes")
+    parser.add_argument(
+        "--checks", help="run only these checks (comma-separated IDs or globs, e.g. 'sec-*')"
+    )
+    parser.add_argument(
+        "--format",
+        action="append",
+        default=[],
+        choices=["terminal", *EXTENSIONS],
+        help="report format (repeatable with --output-dir; default: terminal)",
+    )
+    parser.add_argument("--out", help="write the report to this file (one --format)")
+    parser.add_argument("--output-dir", help="write one report per --format into this directory")
+    parser.add_argument(
+        "--fail-on",
+        metavar="SEVERITY",
+        help="exit 2 when a finding at or above this severity exists (info, warning, error, critical)",
+    )
+    parser.add_argument(
+        "--min-score", type=int, metavar="N", help="exit 2 when the overall score is below N"
+    )
+    parser.add_argument(
+        "--history",
+        metavar="URL",
+        help="record this run in a history database (e.g. sqlite:///inspect.db) and chart the trend",
+    )
+    parser.add_argument("--list-checks", action="store_true", help="list every check and exit")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(handler=_inspect)
+    commands = parser.add_subparsers(dest="inspect_command", metavar="COMMAND")
+    try:
+        from kubeops.cli import inspect_serve
+    except ImportError:  # pragma: no cover - the scheduled mode is optional at import time
+        return
+    inspect_serve.register(commands)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kubeops.inspect import config as inspect_config
+    from kubeops.inspect.document import build
+    from kubeops.inspect.model import Severity
+    from kubeops.inspect.runner import inspect, inspect_manifests, targets
+
+    if args.list_checks:
+        return _list_checks()
+    formats = args.format or ["terminal"]
+    _check_outputs(args, formats)
+    fail_on = None
+    if args.fail_on:
+        try:
+            fail_on = Severity.parse(args.fail_on)
+        except ValueError as err:
+            raise inspect_config.ConfigError(f"--fail-on: {err}") from None
+    settings = inspect_config.load(args.config)
+    if args.checks:
+        from dataclasses import replace
+
+        settings = replace(settings, only=tuple(p.strip() for p in args.checks.split(",")))
+    progress = None if args.quiet else _progress
+    if args.filename:
+        from kubeops.api.manifest import load_manifests
+
+        objects = _expand([m.object for m in load_manifests(args.filename)])
+        if progress is not None:
+            progress(f"manifests: {len(objects)} objects from {', '.join(args.filename)}")
+        report = inspect_manifests(objects, settings)
+    else:
+        found = targets(args.kubeconfig, args.context)
+        report = asyncio.run(inspect(found, settings, args.namespace or None, progress))
+    document = build(report)
+    if args.history:
+        from kubeops.inspect.history import History, attach_history
+
+        attach_history(document, History(args.history))
+    _write(document, formats, args)
+    if report.clusters and not any(c.reachable for c in report.clusters):
+        errors = "; ".join(f"{c.name}: {c.error}" for c in report.clusters)
+        print(f"kubeops: error: no cluster could be inspected ({errors})", file=sys.stderr)
+        return 1
+    return _gate(document, fail_on, args.min_score)
+
+
+def _check_outputs(args: argparse.Namespace, formats: list[str]) -> None:
+    from kubeops.inspect.config import ConfigError
+
+    if args.out and args.output_dir:
+        raise ConfigError("give --out or --output-dir, not both")
+    files = [f for f in formats if f != "terminal"]
+    if args.out and len(files) != 1:
+        raise ConfigError("--out writes one report: give exactly one --format other than terminal")
+    if not args.out and not args.output_dir and len(files) > 1:
+        raise ConfigError("several formats need --output-dir (or one --format with --out)")
+
+
+def _write(document: Document, formats: list[str], args: argparse.Namespace) -> None:
+    from kubeops.inspect.report import print_summary, render
+
+    files = [f for f in formats if f != "terminal"]
+    to_stdout = files and not args.out and not args.output_dir
+    if "terminal" in formats or not to_stdout:
+        print_summary(document)
+    for fmt in files:
+        text = render(document, fmt)
+        if to_stdout:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            continue
+        path = (
+            Path(args.out)
+            if args.out
+            else Path(args.output_dir) / f"inspect-report.{EXTENSIONS[fmt]}"
+        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as err:
+            from kubeops.errors import KubeopsError
+
+            raise KubeopsError(f"cannot write the {fmt} report to {path}: {err.strerror}") from err
+        print(f"{fmt} report: {path.resolve()}", file=sys.stderr)
+
+
+def _gate(document: Document, fail_on: Any, min_score: int | None) -> int:
+    from kubeops.inspect.model import Severity
+
+    code = 0
+    if fail_on is not None:
+        worse = [f for f in document["findings"] if Severity.parse(f["severity"]) >= fail_on]
+        if worse:
+            print(
+                f"kubeops: {len(worse)} finding(s) at or above {fail_on} (--fail-on)",
+                file=sys.stderr,
+            )
+            code = GATE_FAILED
+    if min_score is not None and document["score"] < min_score:
+        print(
+            f"kubeops: score {document['score']} is below {min_score} (--min-score)",
+            file=sys.stderr,
+        )
+        code = GATE_FAILED
+    return code
+
+
+def _expand(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Manifests may hold ``kind: List`` documents; judge their items."""
+    flat: list[dict[str, Any]] = []
+    for obj in objects:
+        if str(obj.get("kind", "")).endswith("List") and isinstance(obj.get("items"), list):
+            flat += _expand(obj["items"])
+        else:
+            flat.append(obj)
+    return flat
+
+
+def _list_checks() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from kubeops.inspect.catalog import catalog
+
+    table = Table(title=f"{len(catalog())} checks", show_lines=False)
+    for column in ("ID", "category", "severity", "static", "title"):
+        table.add_column(column)
+    for chk in sorted(catalog().values(), key=lambda c: (c.category, c.id)):
+        table.add_row(
+            chk.id, chk.category, str(chk.severity), "yes" if chk.static else "", chk.title
+        )
+    Console().print(table)
+    return 0
+
+
+def _progress(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
