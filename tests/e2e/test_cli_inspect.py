@@ -1,0 +1,189 @@
+"""`kubeops inspect` as a user runs it: several contexts (one unreachable), formats,
+gates and exit codes, configuration errors, and manifests before deploy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubeops.testenv import Cluster
+
+SAMPLE = Path(__file__).parents[2] / "examples" / "sample"
+
+
+def kubeops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kubeops", "inspect", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="module")
+def kubeconfigs(
+    kube_clusters: list[Cluster], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """KUBECONFIG naming both member clusters and a context whose server is gone; a
+    NotReady node on member-a so there is something to find."""
+    gone = tmp_path_factory.mktemp("gone") / "kubeconfig"
+    gone.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:9"}}],
+                "users": [{"name": "gone", "user": {"token": "x"}}],
+                "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone"}}],
+            }
+        )
+    )
+    admin = kube_clusters[0].admin
+    node = admin.create(
+        "/api/v1/nodes",
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "inspect-cli-down"}},
+    )
+    node["status"] = {"conditions": [{"type": "Ready", "status": "False", "reason": "Down"}]}
+    admin.request("PUT", "/api/v1/nodes/inspect-cli-down/status", node)
+    yield os.pathsep.join([*(str(c.kubeconfig) for c in kube_clusters), str(gone)])
+    admin.delete("/api/v1/nodes/inspect-cli-down")
+
+
+def contexts(*names: str) -> list[str]:
+    return [arg for name in names for arg in ("--context", name)]
+
+
+def test_every_context_is_inspected_and_an_unreachable_one_is_reported(kubeconfigs: str) -> None:
+    done = kubeops(
+        *contexts("member-a", "member-b", "gone"),
+        "--format",
+        "json",
+        env={"KUBECONFIG": kubeconfigs},
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    clusters = {c["name"]: c for c in document["clusters"]}
+    assert set(clusters) == {"member-a", "member-b", "gone"}
+    assert clusters["member-a"]["reachable"]
+    assert clusters["member-b"]["reachable"]
+    assert not clusters["gone"]["reachable"]
+    assert "127.0.0.1:9" in clusters["gone"]["error"]
+    down = [
+        f
+        for f in document["findings"]
+        if f["check"] == "node-not-ready" and f["object"]["name"] == "inspect-cli-down"
+    ]
+    assert [f["cluster"] for f in down] == ["member-a"]
+    assert document["summary"]["unreachable"] == 1
+
+
+def test_no_reachable_cluster_is_an_error(kubeconfigs: str) -> None:
+    done = kubeops(*contexts("gone"), env={"KUBECONFIG": kubeconfigs})
+    assert done.returncode == 1
+    assert "no cluster could be inspected" in done.stderr
+
+
+def test_gates_exit_2_and_say_why(kubeconfigs: str) -> None:
+    env = {"KUBECONFIG": kubeconfigs}
+    failed = kubeops(*contexts("member-a"), "--fail-on", "critical", env=env)
+    assert failed.returncode == 2, failed.stderr
+    assert "at or above critical (--fail-on)" in failed.stderr
+    passed = kubeops(*contexts("member-b"), "--fail-on", "critical", env=env)
+    assert passed.returncode == 0, passed.stderr
+    low = kubeops(*contexts("member-a"), "--min-score", "101", env=env)
+    assert low.returncode == 2
+    assert "is below 101 (--min-score)" in low.stderr
+
+
+def test_output_dir_holds_every_format(kubeconfigs: str, tmp_path: Path) -> None:
+    formats = ["html", "json", "markdown", "junit", "sarif"]
+    done = kubeops(
+        *contexts("member-a"),
+        "--output-dir",
+        str(tmp_path),
+        *[arg for f in formats for arg in ("--format", f)],
+        env={"KUBECONFIG": kubeconfigs},
+    )
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(
+        [
+            "inspect-report.html",
+            "inspect-report.json",
+            "inspect-report.md",
+            "inspect-report.xml",
+            "inspect-report.sarif",
+        ]
+    )
+    assert (
+        json.loads((tmp_path / "inspect-report.json").read_text())["clusters"][0]["name"]
+        == "member-a"
+    )
+    assert json.loads((tmp_path / "inspect-report.sarif").read_text())["version"] == "2.1.0"
+    assert "inspect-cli-down" in (tmp_path / "inspect-report.html").read_text()
+    assert "inspect-cli-down" in done.stdout  # the terminal summary
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", "x.json"], "give exactly one --format"),
+        (["--format", "json", "--format", "html"], "several formats need --output-dir"),
+        (["--fail-on", "fatal"], "--fail-on: unknown severity 'fatal'"),
+        (["--config", "/nonexistent.yaml"], "inspect config /nonexistent.yaml: cannot read it"),
+        (["-f", "/nonexistent"], "cannot read manifests from /nonexistent"),
+    ],
+)
+def test_user_errors_are_one_line(args: list[str], message: str) -> None:
+    done = kubeops(*args)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_config_file_error_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "inspect.yaml"
+    config.write_text("checks:\n  node-not-redy: {enabled: false}\n")
+    done = kubeops("--config", str(config), "-f", str(SAMPLE))
+    assert done.returncode == 1
+    assert (
+        f"inspect config {config}: checks.node-not-redy: no such check (did you mean node-not-ready?)"
+        in done.stderr
+    )
+
+
+def test_manifests_are_inspected_before_deploy() -> None:
+    done = kubeops("-f", str(SAMPLE), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    assert document["mode"] == "static"
+    assert all(document["checks"][c]["static"] for c in document["checks"])
+    flagged = {(f["object"]["namespace"], f["object"]["name"]) for f in document["findings"]}
+    assert ("legacy", "billing") in flagged
+    healthy = [
+        f
+        for f in document["findings"]
+        if f["object"]["namespace"] == "shop" and f["severity"] != "info"
+    ]
+    assert not healthy, f"the healthy sample was flagged: {healthy}"
+
+
+def test_list_checks() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kubeops", "inspect", "--list-checks"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "node-not-ready" in done.stdout
