@@ -1,3 +1,5 @@
+// The client-go runner of the benchmark suite; bench/gobuild.py builds it.
+// client-go, api and apimachinery match the Kubernetes release testenv runs.
 module kubeops.local/bench/clientgo
 
 go 1.26.0

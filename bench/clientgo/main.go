@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"strconv"
@@ -50,6 +51,9 @@ type result struct {
 	seconds float64
 	count   int
 	extra   map[string]any
+	// rss, when set, was measured by the scenario itself while its cache was
+	// still alive (S6); otherwise VmRSS is read after the scenario returns.
+	rss int64
 }
 
 type scenario func(ctx context.Context, cs kubernetes.Interface, p params, out *emitter) (result, error)
@@ -80,7 +84,9 @@ func run(out *emitter) error {
 	if !ok {
 		return fmt.Errorf("unknown scenario %q", os.Args[1])
 	}
-	var p params
+	// Defaults match the Python runners' (bench/runners/_protocol.py), so an
+	// omitted key means the same for every client.
+	p := params{Namespace: "default", Concurrency: 1}
 	dec := json.NewDecoder(strings.NewReader(os.Args[2]))
 	dec.DisallowUnknownFields() // a misspelt key should fail loudly, not run with a zero value
 	if err := dec.Decode(&p); err != nil {
@@ -98,14 +104,14 @@ func run(out *emitter) error {
 	if err != nil {
 		return err
 	}
-	rss, err := rssBytes()
-	if err != nil {
-		return err
+	rss := res.rss
+	if rss == 0 {
+		if rss, err = rssBytes(); err != nil {
+			return err
+		}
 	}
 	final := map[string]any{"ok": true, "seconds": res.seconds, "count": res.count, "rss_bytes": rss}
-	for k, v := range res.extra {
-		final[k] = v
-	}
+	maps.Copy(final, res.extra)
 	out.line(final)
 	return nil
 }

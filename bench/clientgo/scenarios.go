@@ -212,10 +212,15 @@ func podMemory(ctx context.Context, cs kubernetes.Interface, _ params, _ *emitte
 	runtime.GC()
 	debug.FreeOSMemory()
 	time.Sleep(time.Second) // let the runtime's scavenger and the kernel settle
+	rss, err := rssBytes()
+	if err != nil {
+		return result{}, err
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	extra := map[string]any{"heap_inuse_bytes": ms.HeapInuse}
-	return result{seconds: elapsed.Seconds(), count: count, extra: extra}, nil
+	runtime.KeepAlive(informer) // the cache must still be alive when RSS is read
+	return result{seconds: elapsed.Seconds(), count: count, extra: extra, rss: rss}, nil
 }
 
 // stripManagedFields is the informer transform S6 uses. client-go v0.37 has

@@ -1,3 +1,5 @@
+// Only pins Popeye (the Kubernetes cluster sanitizer) for the benchmark suite;
+// bench/gobuild.py builds the tool below with go build.
 module kubeops.local/bench/popeye
 
 go 1.26.0
