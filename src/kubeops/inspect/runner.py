@@ -102,7 +102,15 @@ def run_checks(
             (obj.get("metadata") or {}).get("namespace") or "" for obj in subjects if in_scope(obj)
         )
         result.examined[chk.id] = dict(counts)
-    result.findings.sort(key=lambda f: (-f.severity, f.check, f.object))
+    result.findings.sort(
+        key=lambda f: (
+            -f.severity,
+            f.check,
+            f.object.kind,
+            f.object.namespace or "",
+            f.object.name,
+        )
+    )
     return result
 
 

@@ -1,3 +1,601 @@
-"""pods checks."""
+"""Pods: what their live status says (crash loops, restarts, OOM kills, image pulls,
+stuck Pending, leftovers) and what their specs promise (resources, probes, images).
+
+The status checks judge Pods only; the spec checks judge every Pod template once
+(a Deployment rather than each of its Pods) and so also run on manifests.
+"""
 
 from __future__ import annotations
+
+import datetime
+import fnmatch
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from kubeops.inspect.catalog import Context, Hit, Object, PodSpecOwner, check
+from kubeops.inspect.model import Severity
+
+# ---------------------------------------------------------------------------
+# Image references
+# ---------------------------------------------------------------------------
+
+DEFAULT_REGISTRY = "docker.io"
+# Names Docker Hub is also known by; all mean docker.io.
+_DOCKER_HUB_ALIASES = {
+    "docker.io",
+    "index.docker.io",
+    "registry-1.docker.io",
+    "registry.hub.docker.com",
+}
+
+# The grammar of github.com/distribution/reference, written out here.
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_HOST_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = re.compile(rf"(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_NAME_MAX = 255
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A parsed container image reference, normalised the way the runtime resolves it
+    (``nginx`` is ``docker.io/library/nginx``)."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Registry and repository: ``docker.io/library/nginx``."""
+        return f"{self.registry}/{self.repository}"
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+def parse_image(reference: str) -> ImageRef:
+    """Parse ``[registry[:port]/]path[:tag][@digest]``; ValueError when it is not valid.
+
+    The first path component is a registry host when it contains ``.`` or ``:``,
+    is ``localhost``, or has upper-case letters (repositories cannot); otherwise the
+    image is on Docker Hub, where one-component names live under ``library/``.
+    """
+    text = reference.strip()
+    if not text:
+        raise ValueError("empty image reference")
+    name, at, digest = text.partition("@")
+    if at:
+        if not _DIGEST.fullmatch(digest):
+            raise ValueError(f"invalid digest {digest!r} in image reference {reference!r}")
+        algorithm, _, encoded = digest.partition(":")
+        if algorithm == "sha256" and len(encoded) != 64:
+            raise ValueError(f"a sha256 digest has 64 hex digits: {reference!r}")
+    tag: str | None = None
+    colon = name.rfind(":")
+    if colon > name.rfind("/"):
+        name, tag = name[:colon], name[colon + 1 :]
+        if not _TAG.fullmatch(tag):
+            raise ValueError(f"invalid tag {tag!r} in image reference {reference!r}")
+    if len(name) > _NAME_MAX:
+        raise ValueError(f"image name longer than {_NAME_MAX} characters: {reference!r}")
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        registry, path = first, rest
+        if not _DOMAIN.fullmatch(registry):
+            raise ValueError(f"invalid registry {registry!r} in image reference {reference!r}")
+        registry = registry.lower()
+    else:
+        registry, path = DEFAULT_REGISTRY, name
+    if registry in _DOCKER_HUB_ALIASES:
+        registry = DEFAULT_REGISTRY
+        if "/" not in path:
+            path = f"library/{path}"
+    components = path.split("/")
+    for component in components:
+        if not _PATH_COMPONENT.fullmatch(component):
+            why = "must be lower case" if component.lower() != component else "is not valid"
+            raise ValueError(f"repository name {path!r} {why} in image reference {reference!r}")
+    return ImageRef(registry, path, tag, digest if at else None)
+
+
+def registry_allowed(image: ImageRef, allowed: Iterable[str]) -> bool:
+    """Whether an image comes from one of ``allowed``: registry hosts (``quay.io``,
+    ``*.gcr.io``, ``localhost:5000``) or repository prefixes (``docker.io/library``,
+    ``ghcr.io/acme/*``), compared a path component at a time so a prefix never
+    matches half a name and a glob never spans a ``/``."""
+    parts = image.repository.split("/")
+    for entry in allowed:
+        text = entry.strip().lower()
+        for scheme in ("https://", "http://"):
+            text = text.removeprefix(scheme)
+        text = text.strip("/")
+        if not text:
+            continue
+        host, _, prefix = text.partition("/")
+        if host in _DOCKER_HUB_ALIASES:
+            host = DEFAULT_REGISTRY
+        if not fnmatch.fnmatchcase(image.registry, host):
+            continue
+        wanted = prefix.split("/") if prefix else []
+        if len(wanted) <= len(parts) and all(
+            fnmatch.fnmatchcase(part, pattern) for part, pattern in zip(parts, wanted, strict=False)
+        ):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def _statuses(pod: Object) -> Iterator[tuple[str, Object]]:
+    """(kind of container, status) for every container status a Pod reports."""
+    status = pod.get("status") or {}
+    for kind, key in (
+        ("init container", "initContainerStatuses"),
+        ("container", "containerStatuses"),
+        ("ephemeral container", "ephemeralContainerStatuses"),
+    ):
+        for entry in status.get(key) or []:
+            yield kind, entry
+
+
+def _label(kind: str, container: Object) -> str:
+    return f'{kind} "{container.get("name", "")}"'
+
+
+def _duration(delta: datetime.timedelta) -> str:
+    """``3d4h``, ``2h5m``, ``7m``: coarse enough to read in a table."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m"
+
+
+def _last_exit(status: Object) -> str:
+    terminated = (status.get("lastState") or {}).get("terminated") or {}
+    if not terminated:
+        return ""
+    reason = terminated.get("reason") or "exited"
+    code = terminated.get("exitCode")
+    return f"{reason}, exit code {code}" if code is not None else str(reason)
+
+
+def _owned_by(obj: Object, kinds: Sequence[str]) -> bool:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(ref.get("kind") in kinds for ref in refs)
+
+
+def _container_specs(pod: Object) -> dict[str, Object]:
+    spec = pod.get("spec") or {}
+    found: dict[str, Object] = {}
+    for key in ("initContainers", "containers"):
+        for c in spec.get(key) or []:
+            found[str(c.get("name", ""))] = c
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Live status
+# ---------------------------------------------------------------------------
+
+
+@check(
+    "pod-crashloop",
+    title="Container in CrashLoopBackOff",
+    category="pods",
+    severity=Severity.ERROR,
+    subject="pods",
+    rationale="A container in CrashLoopBackOff exits as soon as it starts; the kubelet waits longer and longer (up to five minutes) between restarts, so the Pod serves nothing.",
+    remediation="Read the previous run's logs (`kubectl logs POD -c CONTAINER --previous`) and the exit reason in `kubectl describe pod POD`; fix the command, configuration or dependency it fails on.",
+)
+def crashloop(ctx: Context) -> Iterator[Hit]:
+    for pod in ctx.objects("pods"):
+        for kind, status in _statuses(pod):
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") != "CrashLoopBackOff":
+                continue
+            last = _last_exit(status)
+            yield Hit(
+                pod,
+                f"{_label(kind, status)} is in CrashLoopBackOff after "
+                f"{status.get('restartCount', 0)} restarts"
+                + (f" (last exit: {last})" if last else ""),
+            )
+
+
+@check(
+    "container-restarts",
+    title="Container restarted many times",
+    category="pods",
+    severity=Severity.WARNING,
+    subject="pods",
+    thresholds={"restarts": 5},
+    rationale="Every restart drops in-flight work and connections; a count that keeps growing means a crash, an OOM kill or a failing liveness probe nobody has looked at.",
+    remediation="Find why it restarts: `kubectl describe pod POD` (last state, exit code, probe failures) and `kubectl logs POD -c CONTAINER --previous`.",
+)
+def restarts(ctx: Context) -> Iterator[Hit]:
+    limit = int(ctx.threshold("restarts"))
+    for pod in ctx.objects("pods"):
+        for kind, status in _statuses(pod):
+            count = int(status.get("restartCount") or 0)
+            if count > limit:
+                last = _last_exit(status)
+                yield Hit(
+                    pod,
+                    f"{_label(kind, status)} restarted {count} times (threshold {limit})"
+                    + (f"; last exit: {last}" if last else ""),
+                )
+
+
+@check(
+    "container-oomkilled",
+    title="Container killed for running out of memory",
+    category="pods",
+    severity=Severity.WARNING,
+    subject="pods",
+    rationale="The kernel killed the container for exceeding its memory limit (or the node ran out); it will again under the same load, losing its work each time.",
+    remediation="Compare the container's memory use (`kubeops top pods`, metrics) with its limit; raise the limit or fix the leak.",
+)
+def oomkilled(ctx: Context) -> Iterator[Hit]:
+    for pod in ctx.objects("pods"):
+        specs: dict[str, Object] | None = None
+        for kind, status in _statuses(pod):
+            state = status.get("state") or {}
+            last = status.get("lastState") or {}
+            if ((state.get("terminated") or {}).get("reason")) == "OOMKilled":
+                when = "was"
+            elif ((last.get("terminated") or {}).get("reason")) == "OOMKilled":
+                when = "was last"
+            else:
+                continue
+            if specs is None:
+                specs = _container_specs(pod)
+            resources = (specs.get(str(status.get("name", ""))) or {}).get("resources") or {}
+            memory = (resources.get("limits") or {}).get("memory")
+            yield Hit(
+                pod,
+                f"{_label(kind, status)} {when} OOMKilled"
+                + (
+                    f" (memory limit {memory})"
+                    if memory
+                    else " (no memory limit: the node ran out)"
+                )
+                + f", {status.get('restartCount', 0)} restarts",
+            )
+
+
+_PULL_ERRORS = {
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "ImageInspectError",
+    "RegistryUnavailable",
+    "SignatureValidationFailed",
+}
+
+
+@check(
+    "pod-image-pull-error",
+    title="Container image cannot be pulled",
+    category="pods",
+    severity=Severity.ERROR,
+    subject="pods",
+    rationale="A container whose image cannot be pulled never starts: the name or tag is wrong, the registry is unreachable, or the pull secret is missing.",
+    remediation="Check the image reference and that it exists; check `imagePullSecrets` and the registry's reachability from the node (`kubectl describe pod POD` shows the pull error).",
+)
+def image_pull_error(ctx: Context) -> Iterator[Hit]:
+    for pod in ctx.objects("pods"):
+        for kind, status in _statuses(pod):
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            reason = waiting.get("reason")
+            if reason not in _PULL_ERRORS:
+                continue
+            detail = str(waiting.get("message") or "").strip()
+            if len(detail) > 200:
+                detail = detail[:197] + "..."
+            yield Hit(
+                pod,
+                f'{_label(kind, status)} cannot pull image "{status.get("image", "")}": {reason}'
+                + (f" ({detail})" if detail else ""),
+            )
+
+
+@check(
+    "pod-pending",
+    title="Pod Pending too long",
+    category="pods",
+    severity=Severity.WARNING,
+    subject="pods",
+    thresholds={"minutes": 15},
+    rationale="A Pod still Pending after minutes is not going to start by itself: it cannot be scheduled (resources, affinity, taints, unbound volumes) or its containers cannot be created.",
+    remediation="`kubectl describe pod POD` shows the scheduler's reason or the container's waiting reason; add capacity, relax constraints or fix the volume or image.",
+)
+def pending(ctx: Context) -> Iterator[Hit]:
+    limit = datetime.timedelta(minutes=float(ctx.threshold("minutes")))
+    for pod in ctx.objects("pods"):
+        status = pod.get("status") or {}
+        if status.get("phase") != "Pending":
+            continue
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        scheduled = conditions.get("PodScheduled") or {}
+        # Pending since creation; the condition's time stands in when there is none.
+        age = ctx.age((pod.get("metadata") or {}).get("creationTimestamp"))
+        if age is None:
+            age = ctx.age(scheduled.get("lastTransitionTime"))
+        if age is None:
+            continue
+        age = max(age, datetime.timedelta(0))
+        if age < limit:
+            continue
+        if scheduled.get("status") == "False":
+            why = ": ".join(x for x in (scheduled.get("reason"), scheduled.get("message")) if x)
+            cause = "not scheduled" + (f" ({why})" if why else "")
+        elif (pod.get("spec") or {}).get("nodeName"):
+            waiting = [
+                f"{_label(kind, s)} {((s.get('state') or {}).get('waiting') or {}).get('reason')}"
+                for kind, s in _statuses(pod)
+                if ((s.get("state") or {}).get("waiting") or {}).get("reason")
+            ]
+            cause = f"on node {pod['spec']['nodeName']}" + (
+                f", {', '.join(waiting)}" if waiting else ""
+            )
+        else:
+            cause = "not scheduled yet"
+        yield Hit(
+            pod,
+            f"Pending for {_duration(age)} (threshold {_duration(limit)}): {cause}",
+        )
+
+
+# Failed Pods the kubelet leaves behind after evicting or shutting down: noise to
+# clean up rather than an application failure.
+_LEFTOVER_REASONS = {"Evicted", "Shutdown", "NodeShutdown", "Terminated"}
+
+
+@check(
+    "pod-failed",
+    title="Failed Pod left behind",
+    category="pods",
+    severity=Severity.WARNING,
+    subject="pods",
+    rationale="A Failed Pod is never restarted; it stays until deleted, hiding the failure in plain sight and cluttering listings. Evicted Pods are a sign of node pressure. Pods of Jobs are skipped (the Job keeps them on purpose).",
+    remediation="Read why it failed (`kubectl describe pod POD`), then delete it (`kubectl delete pod POD`, or every Failed Pod: `kubectl delete pods --field-selector=status.phase=Failed -A`).",
+)
+def failed(ctx: Context) -> Iterator[Hit]:
+    for pod in ctx.objects("pods"):
+        status = pod.get("status") or {}
+        if status.get("phase") != "Failed" or _owned_by(pod, ("Job",)):
+            continue
+        reason = str(status.get("reason") or "")
+        message = str(status.get("message") or "").strip()
+        if len(message) > 200:
+            message = message[:197] + "..."
+        why = ": ".join(x for x in (reason, message) if x)
+        finished: list[str] = []
+        for kind, entry in _statuses(pod):
+            terminated = (entry.get("state") or {}).get("terminated") or {}
+            if terminated.get("finishedAt"):
+                finished.append(str(terminated["finishedAt"]))
+            if not why and terminated.get("reason") not in (None, "Completed"):
+                code = terminated.get("exitCode")
+                why = f"{_label(kind, entry)} exited: {terminated['reason']}" + (
+                    f", exit code {code}" if code is not None else ""
+                )
+        text = "the Pod failed" + (f" ({why})" if why else "")
+        ended = ctx.age(max(finished)) if finished else None
+        if ended is not None:
+            text += f" {_duration(ended)} ago and was never deleted"
+        yield Hit(pod, text, Severity.INFO if reason in _LEFTOVER_REASONS else None)
+
+
+# ---------------------------------------------------------------------------
+# Pod specs: resources, probes, images
+# ---------------------------------------------------------------------------
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in str(text).split(",") if n.strip()]
+
+
+def _limit_range_defaults(ctx: Context) -> dict[str | None, tuple[set[str], set[str]]]:
+    """Per namespace, the resources a LimitRange fills in for Containers that give
+    none: (default limits, default requests).  Requests default to the default
+    limit, which defaults to the max, as the API server does."""
+    found: dict[str | None, tuple[set[str], set[str]]] = {}
+    for limit_range in ctx.objects("limitranges"):
+        namespace = (limit_range.get("metadata") or {}).get("namespace") or None
+        limits, requests = found.setdefault(namespace, (set(), set()))
+        for item in (limit_range.get("spec") or {}).get("limits") or []:
+            if item.get("type") != "Container":
+                continue
+            limit_keys = set(item.get("default") or {}) | set(item.get("max") or {})
+            limits |= limit_keys
+            requests |= set(item.get("defaultRequest") or {}) | limit_keys
+    return found
+
+
+def _resources_check(ctx: Context, field: str) -> Iterator[Hit]:
+    wanted = _names(ctx.threshold("resources"))
+    defaults = _limit_range_defaults(ctx)
+    for owner in ctx.pod_specs():
+        namespace = (owner.obj.get("metadata") or {}).get("namespace") or None
+        filled_limits, filled_requests = defaults.get(namespace, (set(), set()))
+        for kind, c in owner.containers():
+            resources = c.get("resources") or {}
+            given = set(resources.get(field) or {})
+            if field == "requests":
+                # A request left out defaults to the container's limit.
+                given |= set(resources.get("limits") or {})
+                given |= filled_requests
+            else:
+                given |= filled_limits
+            missing = [r for r in wanted if r not in given]
+            if missing:
+                what = " or ".join(f"{r} {field[:-1]}" for r in missing)
+                yield Hit(owner.obj, f"{_label(kind, c)} has no {what}")
+
+
+@check(
+    "container-no-requests",
+    title="Container without resource requests",
+    category="pods",
+    severity=Severity.WARNING,
+    subject="podspecs",
+    needs=("limitranges",),
+    static=True,
+    thresholds={"resources": "cpu,memory"},
+    rationale="The scheduler places Pods by their requests: without them a node is overcommitted, the Pod is BestEffort (evicted first) and autoscalers have nothing to work from. A limit given without a request, or a namespace LimitRange default, counts as a request.",
+    remediation="Set `resources.requests` for cpu and memory on every container, from observed use (`kubeops top pods`).",
+)
+def no_requests(ctx: Context) -> Iterator[Hit]:
+    yield from _resources_check(ctx, "requests")
+
+
+@check(
+    "container-no-limits",
+    title="Container without memory limit",
+    category="pods",
+    severity=Severity.WARNING,
+    subject="podspecs",
+    needs=("limitranges",),
+    static=True,
+    thresholds={"resources": "memory"},
+    rationale="A container without a memory limit can take the node's memory until the kernel kills whatever it picks, including other tenants. CPU limits are not required by default (they throttle rather than protect); add `cpu` to the threshold to require them. A namespace LimitRange default counts as a limit.",
+    remediation="Set `resources.limits.memory` on every container (usually equal to its memory request).",
+)
+def no_limits(ctx: Context) -> Iterator[Hit]:
+    yield from _resources_check(ctx, "limits")
+
+
+def _runs_to_completion(owner: PodSpecOwner) -> bool:
+    """Jobs, CronJobs and Pods that are not restarted have no use for probes."""
+    return (
+        owner.obj.get("kind") in ("Job", "CronJob")
+        or _owned_by(owner.obj, ("Job", "CronJob"))
+        or owner.spec.get("restartPolicy") in ("Never", "OnFailure")
+    )
+
+
+def _probe_check(ctx: Context, field: str) -> Iterator[Hit]:
+    for owner in ctx.pod_specs():
+        if _runs_to_completion(owner):
+            continue
+        for kind, c in owner.containers():
+            # Native sidecars (init containers with restartPolicy Always) keep running.
+            if kind == "init container" and c.get("restartPolicy") != "Always":
+                continue
+            if not c.get(field):
+                yield Hit(owner.obj, f"{_label(kind, c)} has no {field}")
+
+
+@check(
+    "container-no-liveness-probe",
+    title="Container without liveness probe",
+    category="pods",
+    severity=Severity.INFO,
+    subject="podspecs",
+    static=True,
+    rationale="Without a liveness probe a process that hangs without exiting is never restarted. Init containers (except native sidecars) and Pods of Jobs, CronJobs or with restartPolicy Never/OnFailure are skipped: they run to completion.",
+    remediation="Add a `livenessProbe` that fails only when the process is stuck (not when a dependency is down), with a generous failureThreshold.",
+)
+def no_liveness(ctx: Context) -> Iterator[Hit]:
+    yield from _probe_check(ctx, "livenessProbe")
+
+
+@check(
+    "container-no-readiness-probe",
+    title="Container without readiness probe",
+    category="pods",
+    severity=Severity.WARNING,
+    subject="podspecs",
+    static=True,
+    rationale="Without a readiness probe a Pod receives Service traffic as soon as it starts, before it can answer, and a rollout goes on even when new Pods do not work. Init containers (except native sidecars) and Pods of Jobs, CronJobs or with restartPolicy Never/OnFailure are skipped: they run to completion.",
+    remediation="Add a `readinessProbe` that succeeds only when the container can serve requests.",
+)
+def no_readiness(ctx: Context) -> Iterator[Hit]:
+    yield from _probe_check(ctx, "readinessProbe")
+
+
+@check(
+    "container-image-latest",
+    title="Container image tagged latest or untagged",
+    category="pods",
+    severity=Severity.WARNING,
+    subject="podspecs",
+    static=True,
+    rationale="`latest` (or no tag, which means latest) names whatever was pushed last: Pods of one workload may run different code, a restart can upgrade silently and a rollback has nothing to go back to. An image pinned by digest is fine.",
+    remediation="Use an immutable version tag (`app:1.4.2`) or pin the digest (`app@sha256:...`).",
+)
+def image_latest(ctx: Context) -> Iterator[Hit]:
+    for owner in ctx.pod_specs():
+        for kind, c in owner.containers():
+            image = c.get("image")
+            if not image:
+                continue
+            try:
+                ref = parse_image(str(image))
+            except ValueError:
+                continue  # an invalid name is pod-image-pull-error's business
+            if ref.digest:
+                continue
+            if ref.tag is None:
+                yield Hit(owner.obj, f'{_label(kind, c)} uses image "{image}" with no tag (latest)')
+            elif ref.tag == "latest":
+                yield Hit(owner.obj, f'{_label(kind, c)} uses image "{image}" tagged latest')
+
+
+@check(
+    "container-image-registry",
+    title="Container image from a registry not allowed",
+    category="pods",
+    severity=Severity.ERROR,
+    subject="podspecs",
+    static=True,
+    rationale="Images from registries outside the approved list bypass the scanning, signing and availability guarantees those registries give. Short names like `nginx` come from Docker Hub (docker.io/library/nginx). Runs only when the `allowed_registries` setting is not empty.",
+    remediation="Mirror the image into an approved registry and reference it there, or add the registry to `settings.allowed_registries` in the inspect configuration.",
+)
+def image_registry(ctx: Context) -> Iterator[Hit]:
+    allowed = [str(a) for a in ctx.settings.get("allowed_registries") or []]
+    if not allowed:
+        return
+    shown = ", ".join(allowed)
+    verdicts: dict[str, str | None] = {}  # image → why not allowed (None: allowed)
+    for owner in ctx.pod_specs():
+        for kind, c in owner.containers():
+            image = c.get("image")
+            if not image:
+                continue
+            image = str(image)
+            if image not in verdicts:
+                try:
+                    ref = parse_image(image)
+                except ValueError as err:
+                    verdicts[image] = f"is not a valid image reference ({err})"
+                else:
+                    verdicts[image] = (
+                        None
+                        if registry_allowed(ref, allowed)
+                        else f"comes from {ref.name}, not from the allowed registries ({shown})"
+                    )
+            why = verdicts[image]
+            if why is not None:
+                yield Hit(owner.obj, f'{_label(kind, c)} image "{image}" {why}')
+
+
+__all__ = ["ImageRef", "parse_image", "registry_allowed"]
