@@ -61,9 +61,13 @@ def render() -> str:
 
 
 def _row(chk: Check) -> str:
-    thresholds = ", ".join(f"`{k}={v}`" for k, v in chk.thresholds.items()) or ""
+    thresholds = ", ".join(f"`{k}={_value(v)}`" for k, v in chk.thresholds.items())
     static = "yes" if chk.static else ""
     return f"| [`{chk.id}`](#{chk.id}) | {chk.severity} | {static} | {cell(chk.title)} | {thresholds} |"
+
+
+def _value(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ CATEGORIES = (
 )
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ObjectRef:
     """The object a finding is about, as kubectl would name it."""
 
