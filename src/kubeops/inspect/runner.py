@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kubeops.inspect.catalog import POD_SPEC_KINDS, Check, Context, catalog
 from kubeops.inspect.config import InspectConfig
 from kubeops.inspect.model import ClusterResult, Finding, NotRun, ObjectRef, Report, Severity
-from kubeops.inspect.snapshot import Snapshot, collect
+from kubeops.inspect.snapshot import ALL, Snapshot, collect
 
 if TYPE_CHECKING:
     from kubeops.config import ClusterConfig
@@ -42,7 +42,8 @@ def run_checks(
     result = result or ClusterResult(name=snapshot.cluster)
     scope = set(snapshot.namespaces or ())
     for key, items in snapshot.data.items():
-        result.objects[key] = len(items)
+        if key != ALL:  # "all" repeats the other resources' objects
+            result.objects[key] = len(items)
     names = {(o.get("metadata") or {}).get("name", "") for o in snapshot.objects("namespaces")}
     result.namespaces = sorted(scope or names)
     for chk in selected(config, static=snapshot.static):

@@ -56,8 +56,10 @@ RESOURCES: dict[str, tuple[str, bool]] = {
 
 # Not a LIST: the API server's own count of requests to deprecated APIs (/metrics).
 DEPRECATED_REQUESTS = "deprecatedrequests"
-# Static mode only: every object of the manifests, whatever its kind.
+# Every object: of the manifests, whatever its kind (static), or of every resource
+# above but events and metrics (live).
 ALL = "all"
+_NOT_IN_ALL = frozenset({"events", "nodemetrics", "podmetrics"})
 
 KIND_TO_RESOURCE = {
     "Node": "nodes",
@@ -202,6 +204,12 @@ async def collect(
     """List ``resources`` (snapshot keys) concurrently; failures become ``missing`` reasons."""
     snapshot = Snapshot(cluster=cluster, namespaces=namespaces)
     wanted = list(dict.fromkeys(resources))
+    # Live, ``all`` is every object of every resource kind (events and metrics aside),
+    # so a check over all objects (say, their last-applied apiVersion) runs on clusters too.
+    every = ALL in wanted
+    if every:
+        wanted = [k for k in wanted if k != ALL]
+        wanted += [k for k in RESOURCES if k not in wanted and k not in _NOT_IN_ALL]
 
     async def one(key: str) -> None:
         try:
@@ -215,6 +223,10 @@ async def collect(
             progress(f"{cluster}: {key} ({len(snapshot.data.get(key, []))})")
 
     await asyncio.gather(*(one(key) for key in wanted))
+    if every:
+        snapshot.data[ALL] = [
+            obj for key in RESOURCES if key not in _NOT_IN_ALL for obj in snapshot.objects(key)
+        ]
     return snapshot
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import importlib
 import pkgutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +77,23 @@ def create_object(client: SyncClient, obj: Object, namespace: str) -> Object:
     if status is not None:
         created["status"] = status
         created = client.replace(created, subresource="status")
+    if body["kind"] == "CustomResourceDefinition":
+        _wait_established(client, created)
     return created
+
+
+def _wait_established(client: SyncClient, crd: Object, timeout: float = 30.0) -> None:
+    """Wait until a CRD is Established and served, so the next case object may be one of it."""
+    name = crd["metadata"]["name"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conditions = (client.get(crd["kind"], name).get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+            client.run(client.client.refresh_discovery())
+            if client.client.mapper.find(name) is not None:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"CustomResourceDefinition {name} was not established in {timeout:g}s")
 
 
 def _create(client: SyncClient, body: Object) -> Object:
