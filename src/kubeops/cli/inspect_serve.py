@@ -1,0 +1,198 @@
+"""``kubeops inspect serve``: inspect on a schedule, keep the history, serve the latest
+report, its trend and Prometheus metrics, post summaries to a webhook.
+
+::
+
+    kubeops inspect serve --interval 10m
+    kubeops inspect serve --cron "*/15 * * * *" --context prod --context staging \\
+        --history postgresql://inspect@db/kubeops --webhook https://hooks.slack.com/... \\
+        --external-url https://inspect.example.com --leader-elect --listen :8080
+    kubeops inspect serve --once --history sqlite:///var/lib/kubeops/inspect.db   # a cron job
+
+Pages: / (latest report and trend), /report.json, /history.json, /runs/ID,
+/metrics, /healthz.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def register(commands: Any) -> None:
+    """Add ``serve`` to the ``kubeops inspect`` sub-commands."""
+    parser = commands.add_parser(
+        "serve",
+        help="inspect on a schedule; serve the latest report, its history and metrics",
+        description=(
+            "Inspect on a schedule, keep every run in a history database, serve the latest "
+            "report with its trend (/), /report.json, /history.json, /runs/ID, Prometheus "
+            "/metrics and /healthz, and post each run's summary to a webhook."
+        ),
+    )
+    # The flags `kubeops inspect` has too leave its values alone unless given here, so
+    # `kubeops inspect --context prod serve` keeps prod (argparse lets a sub-command's
+    # defaults overwrite its parent's).
+    inherited = argparse.SUPPRESS
+    what = parser.add_argument_group("what to inspect")
+    what.add_argument(
+        "--kubeconfig",
+        default=inherited,
+        help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)",
+    )
+    what.add_argument(
+        "--context",
+        action="append",
+        default=inherited,
+        help="a kubeconfig context to inspect; repeat for several clusters (default: the current one)",
+    )
+    what.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=inherited,
+        help="inspect only this namespace (repeatable; default: all namespaces)",
+    )
+    what.add_argument(
+        "--config", default=inherited, help="YAML file with thresholds, severities and excludes"
+    )
+    what.add_argument(
+        "--checks",
+        default=inherited,
+        help="run only these checks (comma-separated IDs or globs, e.g. 'sec-*')",
+    )
+
+    when = parser.add_argument_group("when")
+    timing = when.add_mutually_exclusive_group()
+    timing.add_argument(
+        "--interval", help="run every DURATION, e.g. 30s, 10m, 1h (default: 1h); first run at start"
+    )
+    timing.add_argument(
+        "--cron",
+        help='run on a cron schedule in local time, e.g. "*/15 * * * *"; first run at start',
+    )
+    when.add_argument(
+        "--once", action="store_true", help="run once, record it and exit (no web page)"
+    )
+    when.add_argument("--runs", type=int, metavar="N", help="exit after N runs")
+
+    keep = parser.add_argument_group("history and web page")
+    keep.add_argument(
+        "--history",
+        default=inherited,
+        metavar="URL",
+        help="database for the runs: sqlite:///PATH or any SQLAlchemy URL "
+        "(default: sqlite:///~/.local/share/kubeops/inspect.db)",
+    )
+    keep.add_argument("--keep", type=int, metavar="N", help="keep only the newest N runs")
+    keep.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"serve the page and /metrics here (default: {DEFAULT_LISTEN}; :PORT for every interface)",
+    )
+    keep.add_argument(
+        "--external-url", metavar="URL", help="where users reach the page; linked from webhooks"
+    )
+    keep.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="POST each run's summary here (JSON with a Slack-compatible text field)",
+    )
+
+    lead = parser.add_argument_group("leader election (several replicas)")
+    lead.add_argument(
+        "--leader-elect", action="store_true", help="only the replica holding the Lease inspects"
+    )
+    lead.add_argument("--lease-name", default="kubeops-inspect", help="default: kubeops-inspect")
+    lead.add_argument("--lease-namespace", help="default: the lease context's namespace")
+    lead.add_argument(
+        "--lease-kubeconfig",
+        help="kubeconfig of the cluster holding the Lease (default: --kubeconfig)",
+    )
+    lead.add_argument(
+        "--lease-context",
+        help="context of the cluster holding the Lease (default: the first --context)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each cluster's progress")
+    parser.set_defaults(handler=_serve)
+
+
+def options(args: argparse.Namespace) -> Any:
+    """Validate the flags into :class:`kubeops.inspect.serve.Options`."""
+    from kubeops.inspect.serve import Lease, Options, ServeError, check_url, parse_listen, schedule
+
+    if args.once and args.runs is not None:
+        raise ServeError("give --once or --runs, not both")
+    if args.runs is not None and args.runs < 1:
+        raise ServeError(f"--runs {args.runs}: give at least 1")
+    if args.keep is not None and args.keep < 1:
+        raise ServeError(f"--keep {args.keep}: keep at least 1 run")
+    if args.once and args.leader_elect:
+        raise ServeError("--once runs by itself: leave out --leader-elect")
+    lease = None
+    if args.leader_elect:
+        lease = Lease(
+            name=args.lease_name,
+            namespace=args.lease_namespace,
+            kubeconfig=args.lease_kubeconfig,
+            context=args.lease_context,
+        )
+    return Options(
+        schedule=schedule(args.interval, args.cron),
+        kubeconfig=getattr(args, "kubeconfig", None),
+        contexts=tuple(getattr(args, "context", None) or ()),
+        namespaces=tuple(getattr(args, "namespace", None) or ()),
+        config=getattr(args, "config", None),
+        checks=tuple(
+            p.strip() for p in (getattr(args, "checks", None) or "").split(",") if p.strip()
+        ),
+        history=getattr(args, "history", None),
+        listen=None if args.once else parse_listen(args.listen),
+        webhook=check_url(args.webhook, "--webhook") if args.webhook else None,
+        external_url=check_url(args.external_url, "--external-url") if args.external_url else None,
+        lease=lease,
+        runs=1 if args.once else args.runs,
+        keep=args.keep,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+    import sys
+
+    from kubeops.inspect.serve import serve
+
+    settings = options(args)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z")
+    )
+    root = logging.getLogger("kubeops")
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("kubeops.inspect.serve").setLevel(
+        logging.DEBUG if args.verbose else logging.INFO
+    )
+    logging.getLogger("kubeops.leaderelection").setLevel(logging.INFO)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+
+        def stopping() -> None:
+            # Stop gracefully (release the Lease, deliver webhooks); a second signal kills.
+            stop.set()
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+        for sig in signals:
+            loop.add_signal_handler(sig, stopping)
+        return await serve(settings, stop)
+
+    return asyncio.run(main())

@@ -1,0 +1,135 @@
+"""``kubeops inspect serve``: scheduled inspections with history, a web page, metrics,
+webhook notifications and leader election.
+
+:func:`serve` runs it in the current event loop until ``stop`` is set (or the
+requested number of runs is done); the CLI wires signals to ``stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+from kubeops.inspect.serve.options import (
+    Lease,
+    Options,
+    ServeError,
+    check_url,
+    parse_listen,
+)
+from kubeops.inspect.serve.schedule import (
+    Cron,
+    Interval,
+    Schedule,
+    ScheduleError,
+    format_duration,
+    parse_duration,
+    schedule,
+)
+from kubeops.inspect.serve.service import Service
+
+__all__ = [
+    "Cron",
+    "Interval",
+    "Lease",
+    "Options",
+    "Schedule",
+    "ScheduleError",
+    "ServeError",
+    "Service",
+    "check_url",
+    "format_duration",
+    "parse_duration",
+    "parse_listen",
+    "schedule",
+    "serve",
+]
+
+LOG = logging.getLogger("kubeops.inspect.serve")
+
+# Shutdown waits this long for queued webhook summaries (Kubernetes allows 30 s in all).
+WEBHOOK_DRAIN = 10.0
+
+
+async def serve(options: Options, stop: asyncio.Event | None = None) -> int:
+    """Run the schedule (and the web page) until ``stop`` is set or ``runs`` runs are done.
+
+    Returns 0, or 1 when ``runs`` is given and the last run reached no cluster or
+    failed; configuration problems raise :class:`~kubeops.errors.KubeopsError`
+    before anything runs."""
+    from kubeops.controller.leader_election import default_identity
+    from kubeops.inspect.config import load
+    from kubeops.inspect.history import History
+    from kubeops.inspect.serve.metrics import InspectMetrics
+    from kubeops.inspect.serve.web import Site, start
+    from kubeops.inspect.serve.webhook import Webhook
+
+    settings = load(options.config)
+    if options.checks:
+        settings = replace(settings, only=tuple(options.checks))
+    _check_targets(options)
+    history = await asyncio.to_thread(History, options.history)
+    metrics = InspectMetrics()
+    service = Service(
+        history=history,
+        metrics=metrics,
+        schedule=options.schedule,
+        identity=options.identity or default_identity(),
+        kubeconfig=options.kubeconfig,
+        contexts=list(options.contexts),
+        namespaces=list(options.namespaces),
+        settings=settings,
+        webhook=Webhook(options.webhook) if options.webhook else None,
+        external_url=options.external_url,
+        keep=options.keep,
+        runs=options.runs,
+    )
+    runner = None
+    stop = stop or asyncio.Event()
+    try:
+        election = service.election(options.lease) if options.lease is not None else None
+        if options.listen is not None:
+            host, port = options.listen
+            site = Site(history, metrics, service.status, trend=options.trend)
+            runner = await start(site.app(), host, port)
+            LOG.info("serving http://%s:%d/ (history %s)", host, port, history.url)
+        if election is None:
+            metrics.leader.set(1)
+            service.leading = True
+            work = asyncio.create_task(service.scheduled(), name="inspect schedule")
+        else:
+            work = asyncio.create_task(service.elected(election), name="inspect election")
+        LOG.info(
+            "%s, %s; identity %s",
+            options.schedule.describe(),
+            f"leader election on lease {options.lease.name}"
+            if options.lease
+            else "no leader election",
+            service.identity,
+        )
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        work.cancel()
+        (outcome,) = await asyncio.gather(work, return_exceptions=True)
+        if isinstance(outcome, Exception):
+            raise outcome
+        await service.drain(WEBHOOK_DRAIN)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await asyncio.to_thread(history.close)
+    # Bounded runs (a cron job's --once) fail like `kubeops inspect` when nothing was inspected.
+    return 1 if options.runs is not None and service.last_result in ("failed", "error") else 0
+
+
+def _check_targets(options: Options) -> None:
+    """A context that cannot be loaded is a typo to report now, not a failed run every
+    interval from now on."""
+    from kubeops.errors import KubeopsError
+    from kubeops.inspect.runner import targets
+
+    broken = [t for t in targets(options.kubeconfig, list(options.contexts)) if t.config is None]
+    if broken:
+        raise KubeopsError("; ".join(f"{t.name}: {t.error}" for t in broken))

@@ -1,0 +1,114 @@
+"""When scheduled runs happen: a fixed interval or a cron expression.
+
+Both are jitter-free and anchored: an interval's runs fall at start + k x
+interval, a cron schedule's at its expression's times, so runs stay on a
+predictable grid.  The first run is at start.  Runs never overlap: a run that
+overruns its slot skips the slots it missed instead of starting late runs back
+to back.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from kubeops.errors import KubeopsError
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+class ScheduleError(KubeopsError, ValueError):
+    """An interval or cron expression that cannot be used."""
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``30s``, ``10m``, ``1h30m``, ``1.5h``, ``500ms`` or ``1d`` (Go's style)."""
+    value = text.strip().lower()
+    pos, total = 0, 0.0
+    while pos < len(value):
+        match = _PART.match(value, pos)
+        if match is None:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if not value or pos != len(value):
+        raise ScheduleError(
+            f"{text!r} is not a duration (a number with a unit: 30s, 10m, 1h, 1h30m, 1d)"
+        )
+    if total <= 0:
+        raise ScheduleError(f"{text!r}: the duration must be greater than zero")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest ``parse_duration`` spelling: 3600 → ``1h``, 90 → ``1m30s``."""
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    parts, rest = [], seconds
+    for unit in ("d", "h", "m"):
+        count, rest = divmod(rest, _UNITS[unit])
+        if count:
+            parts.append(f"{count:g}{unit}")
+    if rest or not parts:
+        parts.append(f"{round(rest, 3):g}s")
+    return "".join(parts)
+
+
+class Schedule(Protocol):
+    """The next run time after ``now`` (epoch seconds), given the time of the first run."""
+
+    def after(self, anchor: float, now: float) -> float: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Interval:
+    seconds: float
+
+    def after(self, anchor: float, now: float) -> float:
+        slots = math.floor((now - anchor) / self.seconds) + 1
+        return anchor + max(1, slots) * self.seconds
+
+    def describe(self) -> str:
+        return f"every {format_duration(self.seconds)}"
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A cron expression in the process's local time zone (five fields, or six with
+    seconds last as croniter reads them)."""
+
+    expression: str
+
+    def __post_init__(self) -> None:
+        from croniter import croniter  # type: ignore[import-untyped]
+
+        fields = self.expression.split()
+        if len(fields) not in (5, 6) or not croniter.is_valid(self.expression):
+            raise ScheduleError(
+                f"--cron {self.expression!r}: not a cron expression (five fields: minute hour "
+                'day-of-month month day-of-week, e.g. "*/15 * * * *")'
+            )
+
+    def after(self, anchor: float, now: float) -> float:
+        from croniter import croniter
+
+        start = datetime.datetime.fromtimestamp(now).astimezone()
+        return float(croniter(self.expression, start).get_next(float))
+
+    def describe(self) -> str:
+        return f"cron {self.expression!r}"
+
+
+def schedule(interval: str | None = None, cron: str | None = None) -> Schedule:
+    """The schedule the flags give: ``--interval`` or ``--cron`` (not both)."""
+    if interval and cron:
+        raise ScheduleError("give --interval or --cron, not both")
+    if cron:
+        return Cron(cron.strip())
+    return Interval(parse_duration(interval or "1h"))

@@ -1,0 +1,199 @@
+"""The HTTP side of ``kubeops inspect serve``: the latest report with its trend, any
+older run, the history and the metrics, read from the history database so every
+replica (leader or not) shows the same thing.
+
+``/`` latest HTML report · ``/report.json`` · ``/history.json`` (``?limit=N``) ·
+``/runs/<id>`` and ``/runs/<id>.json`` · ``/metrics`` · ``/healthz``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from kubeops.inspect.history import History, HistoryError
+from kubeops.inspect.serve.metrics import InspectMetrics
+
+Document = dict[str, Any]
+
+LOG = logging.getLogger("kubeops.inspect.serve")
+
+MAX_LIMIT = 10_000
+
+
+class Site:
+    """Request handlers over one history and one metrics registry."""
+
+    def __init__(
+        self,
+        history: History,
+        metrics: InspectMetrics,
+        status: Callable[[], dict[str, Any]],
+        trend: int = 50,
+    ) -> None:
+        self.history = history
+        self.metrics = metrics
+        self.status = status
+        self.trend = trend
+        self._cache: dict[tuple[int, str], bytes] = {}
+        self._lock = asyncio.Lock()
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors])
+        app.router.add_get("/", self.index)
+        app.router.add_get("/report.json", self.report_json)
+        app.router.add_get("/history.json", self.history_json)
+        app.router.add_get(r"/runs/{id:\d+}", self.run_html)
+        app.router.add_get(r"/runs/{id:\d+}.json", self.run_json)
+        app.router.add_get("/metrics", self.metrics_text)
+        app.router.add_get("/healthz", self.healthz)
+        return app
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+        except HistoryError as err:
+            LOG.error("%s %s: %s", request.method, request.path, err)
+            return _page(503, "History unavailable", str(err))
+        except web.HTTPException:
+            raise
+        except Exception as err:  # one broken page must not look like a dead server
+            LOG.exception("%s %s failed", request.method, request.path)
+            return _page(500, "The page could not be made", f"{type(err).__name__}: {err}")
+        return response
+
+    # -- documents --------------------------------------------------------------------------
+
+    async def _rendered(self, run_id: int, fmt: str) -> bytes | None:
+        """Run ``run_id``'s document with its trend, rendered; cached (runs never change)."""
+        key = (run_id, fmt)
+        async with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        body = await asyncio.to_thread(self._render, run_id, fmt)
+        if body is not None:
+            async with self._lock:
+                if len(self._cache) > 64:
+                    self._cache.clear()
+                self._cache[key] = body
+        return body
+
+    def _render(self, run_id: int, fmt: str) -> bytes | None:
+        document = self.history.get(run_id)
+        if document is None:
+            return None
+        document["history"] = self.history.trend(self.trend, until=run_id)
+        if fmt == "json":
+            return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+        from kubeops.inspect.report import render
+
+        return render(document, fmt).encode()
+
+    async def _latest(self, fmt: str) -> web.Response:
+        run_id = await asyncio.to_thread(self.history.latest_id)
+        if run_id is None:
+            return _none_yet(fmt)
+        return await self._run(run_id, fmt)
+
+    async def _run(self, run_id: int, fmt: str) -> web.Response:
+        body = await self._rendered(run_id, fmt)
+        if body is None:
+            return _page(404, "No such run", f"There is no run {run_id} in the history.")
+        kind = "application/json" if fmt == "json" else "text/html"
+        return web.Response(body=body, content_type=kind, charset="utf-8")
+
+    async def index(self, request: web.Request) -> web.Response:
+        return await self._latest("html")
+
+    async def report_json(self, request: web.Request) -> web.Response:
+        return await self._latest("json")
+
+    async def run_html(self, request: web.Request) -> web.Response:
+        return await self._run(int(request.match_info["id"]), "html")
+
+    async def run_json(self, request: web.Request) -> web.Response:
+        return await self._run(int(request.match_info["id"]), "json")
+
+    async def history_json(self, request: web.Request) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", self.trend))
+        except ValueError:
+            return _page(400, "Bad limit", "limit must be a whole number")
+        runs = await asyncio.to_thread(self.history.runs, max(0, min(limit, MAX_LIMIT)))
+        return _json(runs)
+
+    # -- operations -------------------------------------------------------------------------
+
+    async def metrics_text(self, request: web.Request) -> web.Response:
+        # A follower (or a restarted leader) describes the shared database's latest run.
+        try:
+            await asyncio.to_thread(self._refresh_metrics)
+        except HistoryError as err:
+            LOG.warning("metrics: %s", err)
+        body = self.metrics.render()
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    def _refresh_metrics(self) -> None:
+        run_id = self.history.latest_id()
+        shown = self.metrics.shown_run
+        # A run this replica could not record stays shown until a newer one is recorded.
+        stale = self.metrics.collector.document is None or (shown is not None and run_id != shown)
+        if run_id is not None and stale:
+            self.metrics.show(self.history.get(run_id), run_id)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return _json(self.status())
+
+
+def _json(value: Any) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(value, option=orjson.OPT_INDENT_2),
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def _none_yet(fmt: str) -> web.Response:
+    message = "No inspection has been recorded yet; the first run is on its way."
+    if fmt == "json":
+        response = web.Response(
+            status=503, body=orjson.dumps({"error": message}), content_type="application/json"
+        )
+    else:
+        response = _page(503, "No report yet", message)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _page(status: int, title: str, message: str) -> web.Response:
+    body = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
+        "</body></html>"
+    )
+    return web.Response(status=status, text=body, content_type="text/html")
+
+
+async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Listen on ``host:port``; returns the runner to clean up."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as err:
+        await runner.cleanup()
+        from kubeops.errors import KubeopsError
+
+        raise KubeopsError(f"--listen {host}:{port}: cannot listen: {err.strerror}") from err
+    return runner
