@@ -192,7 +192,7 @@ def _gate(document: Document, fail_on: Any, min_score: int | None) -> int:
                 file=sys.stderr,
             )
             code = GATE_FAILED
-    if min_score is not None and document["score"] < min_score:
+    if min_score is not None and (document["score"] or 0) < min_score:
         print(
             f"kubeops: score {document['score']} is below {min_score} (--min-score)",
             file=sys.stderr,

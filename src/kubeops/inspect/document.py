@@ -24,14 +24,16 @@ Document = dict[str, Any]
 def build(report: Report) -> Document:
     findings = [f for c in report.clusters for f in c.findings]
     examined = [e for c in report.clusters for e in _examined(report, c)]
-    overall = score(examined, findings)
+    # Nothing reached is not a clean bill of health: no score at all.
+    reached = not report.clusters or any(c.reachable for c in report.clusters)
+    overall = score(examined, findings) if reached else None
     by_severity = Counter(str(f.severity) for f in findings)
     return {
         "schema": SCHEMA,
         "generated": report.generated,
         "mode": report.mode,
-        "score": overall.value,
-        "grade": overall.grade,
+        "score": overall.value if overall else None,
+        "grade": overall.grade if overall else None,
         "summary": {
             "clusters": len(report.clusters),
             "unreachable": sum(not c.reachable for c in report.clusters),
