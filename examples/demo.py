@@ -95,18 +95,16 @@ async def deploy_sample(client: Client) -> None:
     ):
         await client.create(secret)
     await client.patch("node", "kwok-node-2", {"spec": {"unschedulable": True}})
-    node = await client.create(unmanaged_node("edge-1"))
-    node["status"] = {
-        "conditions": [
-            {
-                "type": "Ready",
-                "status": "Unknown",
-                "reason": "NodeStatusUnknown",
-                "message": "Kubelet stopped posting node status.",
-            }
-        ]
+    await client.create(unmanaged_node("edge-1"))
+    stopped = {
+        "type": "Ready",
+        "status": "Unknown",
+        "reason": "NodeStatusUnknown",
+        "message": "Kubelet stopped posting node status.",
     }
-    await client.replace(node, subresource="status")
+    await client.patch(
+        "node", "edge-1", {"status": {"conditions": [stopped]}}, subresource="status"
+    )
     say("TLS secrets created; node kwok-node-2 cordoned; node edge-1 stopped reporting")
 
 
