@@ -136,6 +136,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the cluster until Ctrl-C")
     parser.add_argument("--nodes", type=int, default=3, help="simulated nodes (default 3)")
+    parser.add_argument(
+        "--output", type=Path, default=REPORTS, help=f"report directory (default {REPORTS})"
+    )
     args = parser.parse_args()
 
     print(
@@ -146,10 +149,10 @@ def main() -> int:
         cluster = env.cluster()
         document = asyncio.run(run(cluster.kubeconfig))
         print_summary(document)
-        REPORTS.mkdir(parents=True, exist_ok=True)
-        html = REPORTS / "inspect-report.html"
+        args.output.mkdir(parents=True, exist_ok=True)
+        html = args.output / "inspect-report.html"
         html.write_text(render(document, "html"), encoding="utf-8")
-        (REPORTS / "inspect-report.json").write_text(render(document, "json"), encoding="utf-8")
+        (args.output / "inspect-report.json").write_text(render(document, "json"), encoding="utf-8")
         print(
             f"\nHealth report: {html.resolve()}\n"
             f"Grade {document['grade']} (score {document['score']}/100), "

@@ -21,7 +21,13 @@ def kubeconfig(
     credentials: dict[str, Any],
     namespace: str | None = None,
 ) -> dict[str, Any]:
-    """A kubeconfig with one cluster, one user and one context named ``cluster``."""
+    """A kubeconfig with one cluster, one user and one context named ``cluster``.
+
+    The user entry is named ``user@cluster``, so the kubeconfigs of several clusters
+    can be merged (``KUBECONFIG=a:b``) without one cluster's credentials shadowing
+    another's, as kubectl merges by name.
+    """
+    user = f"{user}@{cluster}"
     context: dict[str, Any] = {"cluster": cluster, "user": user}
     if namespace:
         context["namespace"] = namespace
