@@ -6,8 +6,6 @@ kubectl does (tables, wide, json, yaml, name).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import datetime
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -40,6 +38,8 @@ def run(
             config = load_config(args.kubeconfig, context=args.context, namespace=args.namespace)
             async with Client(config) as client:
                 return await handler(client, args)
+
+        import asyncio
 
         return asyncio.run(main())
 
@@ -112,6 +112,8 @@ def _cell(value: Any, column: dict[str, Any]) -> str:
 
 def age(timestamp: str) -> str:
     """kubectl's short age: 45s, 12m, 3h5m, 2d4h, 1y."""
+    import datetime
+
     try:
         then = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -182,6 +181,8 @@ async def _delete(client: Client, args: argparse.Namespace) -> int:
 async def _wait_gone(
     client: Client, targets: list[tuple[Any, str, str | None]], timeout: float
 ) -> None:
+    import asyncio
+
     from kubeops.errors import KubeopsError
     from kubeops.transport.errors import NotFound
 

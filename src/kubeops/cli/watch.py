@@ -8,7 +8,6 @@ state.  ``-o jsonl`` prints one ``{"type": ..., "object": ...}`` per line.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,8 @@ def register(groups: Any) -> None:
 
 
 async def _watch(client: Client, args: argparse.Namespace) -> int:
+    import asyncio
+
     import orjson
 
     from kubeops.cache import DeletedFinalStateUnknown, SharedInformer
