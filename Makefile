@@ -36,5 +36,10 @@ lint: install
 test: controlplane browser lint
 	$(BIN)/pytest
 
+# kubeops against client-go, the Python peers and the floors (~30 min on 2 cores):
+# writes bench/results/<timestamp>.json and regenerates docs/benchmarks.md.
+bench: controlplane
+	$(BIN)/python bench/run.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

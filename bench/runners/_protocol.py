@@ -9,9 +9,11 @@ virtualenvs, which must not see kubeops.  A runner prints JSON lines on stdout
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import json
+import os
 import sys
 import time
 import traceback
@@ -66,10 +68,8 @@ def settled_rss() -> int:
     and one-second pause, so every client's cache is measured the same way.
     """
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
     time.sleep(1.0)
     return rss_bytes()
 
@@ -101,7 +101,7 @@ class LagRecorder:
         self.lags_ms.append(now * 1e3 - ts * 1e3)
 
     def result(self, seconds: float) -> Result:
-        extra: dict[str, Any] = {"lags_ms": [round(v, 3) for v in self.lags_ms]}
+        extra: dict[str, Any] = {"lags_ms": [round(v, 2) for v in self.lags_ms]}
         if self.unstamped:
             extra["unstamped_events"] = self.unstamped
         return Result(seconds, len(self.lags_ms), extra)
@@ -132,5 +132,13 @@ def main(scenarios: dict[str, Scenario]) -> None:
     except BaseException as err:  # report everything, even KeyboardInterrupt, as one line
         traceback.print_exc(file=sys.stderr)
         emit({"ok": False, "error": f"{type(err).__name__}: {err}"})
-        sys.exit(1)
-    sys.exit(0)
+        _exit(1)
+    _exit(0)
+
+
+def _exit(code: int) -> None:
+    """Leave at once: daemon threads still blocked in a socket read (some peers' watch
+    threads) can abort the interpreter's shutdown, and the result is already out."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

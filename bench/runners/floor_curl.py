@@ -2,7 +2,9 @@
 
 ``seconds`` is the sum of curl's own ``time_total`` per transfer (connection
 reused across a run), so it holds the server's time and the wire, and as little
-client as there can be.  Only GETs: S1 (one LIST) and S5 (sequential GETs).
+client as there can be.  ``--compressed`` asks for gzip as most clients here do
+(aiohttp, httpx and Go's transport send Accept-Encoding: gzip), so the server
+does the same work.  Only GETs: S1 (one LIST) and S5 (sequential GETs).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def _curl(p: Params, urls: list[str]) -> Result:
                 "--silent",
                 "--show-error",
                 "--fail",
+                "--compressed",
                 "--cacert",
                 f"{tmp}/ca",
                 "--cert",

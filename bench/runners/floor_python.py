@@ -9,7 +9,7 @@ import base64
 import ssl
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,9 @@ async def _list_and_watch(
     path: str,
     on_event: Callable[[str, Any], None] | None = None,
     transform: Callable[[Any], None] | None = None,
-    **params: str,
+    params: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], asyncio.Task[None]]:
+    params = params or {}
     listed = await _get(session, path, **params)
     cache: dict[str, Any] = {}
     for item in listed["items"]:
@@ -113,7 +114,7 @@ async def s3(p: Params) -> Result:
                 lags.record(obj.get("data"))
 
         params = {"labelSelector": p.label_selector} if p.label_selector else {}
-        _, task = await _list_and_watch(session, _configmaps(p), on_event, **params)
+        _, task = await _list_and_watch(session, _configmaps(p), on_event, params=params)
         await asyncio.sleep(GRACE)
         lags.collecting = True
         emit({"ready": True})
@@ -175,9 +176,14 @@ async def s6(p: Params) -> Result:
         return result
 
 
-def _run(fn: Callable[[Params], Awaitable[Result]]) -> Callable[[Params], Result]:
+def _run(fn: Callable[[Params], Coroutine[Any, Any, Result]]) -> Callable[[Params], Result]:
     return lambda p: asyncio.run(fn(p))
 
 
 if __name__ == "__main__":
-    main({k: _run(v) for k, v in {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6}.items()})
+    main(
+        {
+            k: _run(v)
+            for k, v in {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6}.items()
+        }
+    )

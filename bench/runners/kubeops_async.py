@@ -114,4 +114,9 @@ def _sync(fn: Any) -> Any:
 
 
 if __name__ == "__main__":
-    main({name: _sync(fn) for name, fn in {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6}.items()})
+    main(
+        {
+            name: _sync(fn)
+            for name, fn in {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6}.items()
+        }
+    )

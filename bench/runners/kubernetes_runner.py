@@ -53,9 +53,7 @@ def s1(p: Params) -> Result:
 
 def s2(p: Params) -> Result:
     v1 = _api(p)
-    shared, synced = _synced_informer(
-        v1.list_namespaced_config_map, p.size, namespace=p.namespace
-    )
+    shared, synced = _synced_informer(v1.list_namespaced_config_map, p.size, namespace=p.namespace)
     start = time.perf_counter()
     shared.start()
     synced.wait()

@@ -158,4 +158,9 @@ def _run(fn: Callable[[Params], Awaitable[Result]]) -> Callable[[Params], Result
 
 
 if __name__ == "__main__":
-    main({k: _run(v) for k, v in {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6}.items()})
+    main(
+        {
+            k: _run(v)
+            for k, v in {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6}.items()
+        }
+    )

@@ -22,7 +22,7 @@ from kubeops.api.mapper import Mapper, UnknownKind
 from kubeops.api.resource import BUILTIN, ResourceType
 from kubeops.config import ClusterConfig, load_config
 from kubeops.transport.errors import error_from_response
-from kubeops.transport.transport import Operation, Transport
+from kubeops.transport.transport import Operation, Transport, decode_json
 
 Object = dict[str, Any]
 Kind = str | ResourceType
@@ -498,7 +498,7 @@ class Client:
             content_type=content_type,
             accept=accept,
         )
-        decoded: Object = orjson.loads(response.content) if response.content else {}
+        decoded: Object = decode_json(response.content) if response.content else {}
         return decoded
 
 

@@ -1,0 +1,145 @@
+"""Data sets, created once per scenario by the harness with kubeops' own client at high
+concurrency (set-up is not measured, only timed and reported)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from kubeops.api import Client
+from kubeops.config import load_config
+from kubeops.transport.errors import AlreadyExists
+
+CONCURRENCY = 64
+PAYLOAD = "x" * 1000  # ~1 KiB ConfigMaps, as the issue asks
+
+
+def client(kubeconfig: Path) -> Client:
+    return Client(load_config(kubeconfig), qps=-1)
+
+
+async def _bounded(count: int, make: Callable[[int], Awaitable[Any]]) -> None:
+    indices = iter(range(count))
+
+    async def worker() -> None:
+        for i in indices:
+            await make(i)
+
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+
+async def namespace(c: Client, name: str) -> None:
+    """A namespace with its default ServiceAccount (no controller-manager may be there to add it)."""
+    for body in (
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": name},
+        },
+    ):
+        with contextlib.suppress(AlreadyExists):
+            await c.create(body)
+
+
+async def configmaps(
+    kubeconfig: Path, ns: str, count: int, prefix: str, labels: dict[str, str] | None = None
+) -> float:
+    """``count`` ConfigMaps ``<prefix><i>`` of ~1 KiB in a new namespace; returns seconds taken."""
+    start = time.perf_counter()
+    async with client(kubeconfig) as c:
+        await namespace(c, ns)
+
+        async def make(i: int) -> None:
+            body = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"{prefix}{i}", "labels": labels or {}},
+                "data": {"payload": PAYLOAD, "ts": "0"},
+            }
+            await c.create(body, ns)
+
+        await _bounded(count, make)
+    return time.perf_counter() - start
+
+
+async def namespaces(kubeconfig: Path, names: list[str]) -> None:
+    async with client(kubeconfig) as c:
+        await asyncio.gather(*(namespace(c, n) for n in names))
+
+
+def pod(name: str, node: str, index: int) -> dict[str, Any]:
+    """A Pod shaped like a Deployment's, bound to a kwok node (the scheduler is skipped)."""
+    app = f"app-{index % 50}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "labels": {"app": app, "pod-template-hash": "5d4b8c7f9", "tier": "backend"},
+            "annotations": {"bench.kubeops.dev/index": str(index)},
+        },
+        "spec": {
+            "nodeName": node,
+            "containers": [
+                {
+                    "name": "app",
+                    "image": f"registry.example/{app}:1.2.3",
+                    "ports": [{"containerPort": 8080, "name": "http"}],
+                    "env": [{"name": "APP", "value": app}, {"name": "LOG_LEVEL", "value": "info"}],
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"cpu": "100m", "memory": "64Mi"},
+                    },
+                    "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+                }
+            ],
+            "tolerations": [
+                {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
+            ],
+        },
+    }
+
+
+async def pods(kubeconfig: Path, first: int, count: int, per_namespace: int, nodes: int) -> float:
+    """Pods ``first .. first+count-1``, ``per_namespace`` to a namespace ``bench-pods-<k>``,
+    round-robin over ``nodes`` kwok nodes; returns seconds taken."""
+    start = time.perf_counter()
+    async with client(kubeconfig) as c:
+        wanted = sorted({(first + i) // per_namespace for i in range(count)})
+        await asyncio.gather(*(namespace(c, f"bench-pods-{k}") for k in wanted))
+
+        async def make(i: int) -> None:
+            index = first + i
+            body = pod(f"pod-{index}", f"kwok-node-{index % nodes}", index)
+            await c.create(body, f"bench-pods-{index // per_namespace}")
+
+        await _bounded(count, make)
+    return time.perf_counter() - start
+
+
+async def wait_running(kubeconfig: Path, expected: int, timeout: float) -> float:
+    """Wait until ``expected`` Pods are Running (kwok has written their status)."""
+    start = time.perf_counter()
+    async with client(kubeconfig) as c:
+        while True:
+            listed = await c.list("pods", all_namespaces=True, resource_version="0")
+            running = sum(
+                1 for p in listed["items"] if p.get("status", {}).get("phase") == "Running"
+            )
+            if running >= expected:
+                return time.perf_counter() - start
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError(
+                    f"only {running} of {expected} pods Running after {timeout:.0f}s"
+                )
+            await asyncio.sleep(1.0)
+
+
+async def fresh_namespace(kubeconfig: Path, name: str) -> None:
+    async with client(kubeconfig) as c:
+        await namespace(c, name)

@@ -1,0 +1,143 @@
+"""What a run measures: sizes and repetitions for the full suite and for the smoke mode,
+and each scenario's title, metric and kubeops' targets (copied into every results file,
+so a report can be regenerated from an old file as it was)."""
+
+# ruff: noqa: RUF001 -- targets are written with multiplication signs, as in the issue
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of one run.  Pods are created in steps: S7's, then S8's, then S6's count."""
+
+    mode: str
+    reps: int
+    configmaps: int  # S1, S2 (and S5 reads one of them)
+    s3_objects: int
+    s3_reps: int
+    s3_seconds: float  # per repetition
+    s8_reps: int  # Popeye takes ~35 s a run
+    s4_creates: int
+    s4_concurrency: int
+    s5_gets: int
+    nodes: int
+    s7_pods: int
+    s8_pods: int
+    s6_pods: int
+    pods_per_namespace: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FULL = Plan(
+    mode="full",
+    reps=5,
+    configmaps=10_000,
+    s3_objects=100,
+    s3_reps=3,
+    s3_seconds=15.0,
+    s8_reps=3,
+    s4_creates=5_000,
+    s4_concurrency=32,
+    s5_gets=2_000,
+    nodes=100,
+    s7_pods=1_000,
+    s8_pods=5_000,
+    s6_pods=10_000,
+    pods_per_namespace=1_000,
+)
+
+SMOKE = Plan(
+    mode="smoke",
+    reps=1,
+    configmaps=50,
+    s3_objects=5,
+    s3_reps=1,
+    s3_seconds=3.0,
+    s8_reps=1,
+    s4_creates=50,
+    s4_concurrency=8,
+    s5_gets=50,
+    nodes=3,
+    s7_pods=10,
+    s8_pods=20,
+    s6_pods=20,
+    pods_per_namespace=10,
+)
+
+# metric: what each run's "value" is; better: which way is good.
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "S1": {
+        "title": "LIST {configmaps:,} ConfigMaps (~1 KiB each), one request, decoded",
+        "metric": "seconds",
+        "unit": "ms",
+        "better": "lower",
+        "targets": ["≤ 1.1× the Python client floor", "≥ 2× faster than the fastest Python peer"],
+    },
+    "S2": {
+        "title": "informer (or list + watch into a dict) synced over {configmaps:,} ConfigMaps",
+        "metric": "seconds",
+        "unit": "ms",
+        "better": "lower",
+        "targets": ["≤ 1.25× client-go's time"],
+    },
+    "S3": {
+        "title": "watch lag, p99, one Go writer patching {s3_objects} ConfigMaps as fast as it can ({s3_reps} × {s3_seconds:.0f} s per client)",
+        "metric": "p99 lag",
+        "unit": "ms",
+        "better": "lower",
+        "targets": ["p99 ≤ 100 ms", "≤ 1.5× client-go's p99"],
+    },
+    "S4": {
+        "title": "create {s4_creates:,} ConfigMaps, {s4_concurrency} requests in flight",
+        "metric": "throughput",
+        "unit": "objects/s",
+        "better": "higher",
+        "targets": ["≥ 0.9× client-go's throughput", "≥ 2× the best Python peer"],
+    },
+    "S5": {
+        "title": "{s5_gets:,} sequential GETs of one ConfigMap",
+        "metric": "time per request",
+        "unit": "µs",
+        "better": "lower",
+        "targets": ["≤ 1.3× client-go's time per request"],
+    },
+    "S6": {
+        "title": "memory of a cache of {s6_pods:,} Pods on {nodes} kwok nodes, managedFields dropped",
+        "metric": "RSS after sync",
+        "unit": "MiB",
+        "better": "lower",
+        "targets": ["≤ 1.5× client-go's RSS", "≥ 2× lighter than any Python peer"],
+    },
+    "S7": {
+        "title": "`get pods -A` over {s7_pods:,} Pods, whole process",
+        "metric": "wall time",
+        "unit": "ms",
+        "better": "lower",
+        "targets": ["≤ 1.5× kubectl"],
+    },
+    "S7-startup": {
+        "title": "CLI start-up (`kubeops --version`; kubectl: `kubectl version --client`)",
+        "metric": "wall time",
+        "unit": "ms",
+        "better": "lower",
+        "targets": ["kubeops ≤ 150 ms"],
+    },
+    "S8": {
+        "title": "cluster inspection over {s8_pods:,} Pods on {nodes} kwok nodes, JSON report, whole process",
+        "metric": "wall time",
+        "unit": "ms",
+        "better": "lower",
+        "targets": ["kubeops faster than Popeye", "kubeops ≤ 10 s"],
+    },
+}
+
+
+def scenario_specs(plan: Plan) -> dict[str, dict[str, Any]]:
+    """The scenario table with this plan's sizes filled into the titles."""
+    sizes = plan.as_dict()
+    return {k: {**v, "title": v["title"].format(**sizes)} for k, v in SCENARIOS.items()}

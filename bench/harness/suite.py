@@ -1,0 +1,411 @@
+"""Runs the scenarios: clusters up, data sets in, every client in alternating order,
+every sample recorded.  S1-S5 run on an API-only cluster (nothing else competing for
+the two cores); S6-S8 on a full cluster with kwok nodes, Pods added in steps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness import dataset
+from harness.clients import Client, go_binary
+from harness.plan import Plan
+from harness.process import Outcome, Spawner
+from harness.stats import percentile, summary
+from kubeops.testenv import Environment
+from kubeops.testenv.assets import ensure_assets
+
+LIST_NS = "bench-list"
+S3_NS = "bench-s3"
+RUN_TIMEOUT = 900.0
+
+
+def _value(scenario: str, outcome: Outcome) -> float:
+    """The run's figure in its scenario's display unit."""
+    final = outcome.final
+    if scenario in ("S1", "S2"):
+        return float(final["seconds"]) * 1e3
+    if scenario == "S3":
+        return percentile(final["lags_ms"], 99)
+    if scenario == "S4":
+        return float(final["count"]) / float(final["seconds"])
+    if scenario == "S5":
+        return float(final["seconds"]) / max(1, int(final["count"])) * 1e6
+    if scenario == "S6":
+        return float(final["rss_bytes"]) / 2**20
+    return outcome.wall_seconds * 1e3  # CLI scenarios: the whole process
+
+
+class Suite:
+    """One benchmark run; ``results`` is what ends up in the JSON file."""
+
+    def __init__(self, plan: Plan, clients: list[Client], progress: Callable[[str], None]) -> None:
+        self.plan = plan
+        self.clients = clients
+        self.progress = progress
+        self.spawner = Spawner()
+        self.scenarios: dict[str, dict[str, Any]] = {}
+        self.setup: dict[str, Any] = {}
+        self.server_version = ""
+        self.tool_versions: dict[str, str] = {}
+        self.contenders: dict[str, dict[str, Any]] = {}
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _scenario(self, key: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self.scenarios.setdefault(key, {"params": params, "runs": [], "skipped": {}})
+
+    def _record(
+        self, key: str, name: str, rep: int, position: int, outcome: Outcome, **extra: Any
+    ) -> None:
+        final = dict(outcome.final)
+        run: dict[str, Any] = {
+            "client": name,
+            "rep": rep,
+            "position": position,
+            "ok": outcome.ok,
+            "wall_seconds": outcome.wall_seconds,
+            "peak_rss_bytes": outcome.peak_rss_bytes,
+        }
+        if outcome.ok:
+            for field in ("seconds", "count", "rss_bytes"):
+                if field in final:
+                    run[field] = final.pop(field)
+            final.pop("ok", None)
+            run["value"] = _value(key, outcome)
+            run["extra"] = {**final, **extra}
+        else:
+            run["error"] = outcome.error
+            run["stderr_tail"] = outcome.stderr_tail[-2000:]
+        self.scenarios[key]["runs"].append(run)
+        shown = f"{run['value']:.4g}" if outcome.ok else f"FAILED: {outcome.error[:200]}"
+        self.progress(f"{key} {name} rep {rep + 1}: {shown}")
+
+    def _rounds(
+        self, key: str, names: list[str], reps: int, one: Callable[[str, int, int], None]
+    ) -> None:
+        """``reps`` rounds over ``names``, the order reversed every other round."""
+        for rep in range(reps):
+            order = names if rep % 2 == 0 else list(reversed(names))
+            for position, name in enumerate(order):
+                self.progress(f"{key} {name} rep {rep + 1}/{reps}")
+                one(name, rep, position)
+
+    def _library_clients(self, key: str) -> list[Client]:
+        entry = self.scenarios[key]
+        usable = []
+        for client in self.clients:
+            if key not in client.scenarios:
+                continue
+            if client.unavailable:
+                entry["skipped"][client.name] = f"not available: {client.unavailable}"
+                continue
+            usable.append(client)
+        return usable
+
+    def _library(self, key: str, params: dict[str, Any], reps: int | None = None) -> None:
+        """A library scenario: every client runs ``key`` with the same params."""
+        self._scenario(key, params)
+        by_name = {c.name: c for c in self._library_clients(key)}
+
+        def one(name: str, rep: int, position: int) -> None:
+            client = by_name[name]
+            run_params = dict(params)
+            if key == "S4":  # a fresh namespace per run, so every run creates the same names
+                run_params["namespace"] = f"s4-{name.replace('_', '-')}-{rep}"
+                asyncio.run(
+                    dataset.fresh_namespace(Path(params["kubeconfig"]), run_params["namespace"])
+                )
+            outcome = self.spawner.run(
+                client.argv(key, json.dumps(run_params)), timeout=RUN_TIMEOUT
+            )
+            self._record(key, name, rep, position, outcome)
+
+        self._rounds(key, list(by_name), self.plan.reps if reps is None else reps, one)
+
+    # -- phase A: API-only cluster, ConfigMaps ------------------------------------------------
+
+    def configmap_phase(self) -> None:
+        plan = self.plan
+        with Environment(api_only=True, progress=self.progress) as env:
+            kubeconfig = env.cluster().kubeconfig
+            self.server_version = str(env.cluster().admin.get("/version").get("gitVersion", ""))
+            self.progress(f"creating {plan.configmaps:,} ConfigMaps")
+            seconds = asyncio.run(dataset.configmaps(kubeconfig, LIST_NS, plan.configmaps, "cm-"))
+            self.setup["configmaps"] = {"count": plan.configmaps, "seconds": seconds}
+            seconds = asyncio.run(
+                dataset.configmaps(kubeconfig, S3_NS, plan.s3_objects, "bench-s3-", {"bench": "s3"})
+            )
+            self.setup["s3_configmaps"] = {"count": plan.s3_objects, "seconds": seconds}
+            base = {"kubeconfig": str(kubeconfig)}
+            self._library("S1", {**base, "namespace": LIST_NS})
+            self._library("S2", {**base, "namespace": LIST_NS, "size": plan.configmaps})
+            self._library(
+                "S5", {**base, "namespace": LIST_NS, "size": plan.s5_gets, "name": "cm-0"}
+            )
+            self._watch_lag(kubeconfig)
+            # Last: it leaves reps x clients x creates objects behind.
+            self._library(
+                "S4", {**base, "size": plan.s4_creates, "concurrency": plan.s4_concurrency}
+            )
+
+    def _watch_lag(self, kubeconfig: Path) -> None:
+        plan = self.plan
+        params = {
+            "kubeconfig": str(kubeconfig),
+            "namespace": S3_NS,
+            "size": plan.s3_objects,
+            "duration": plan.s3_seconds + 0.5,  # the window outlasts the writer a little
+            "label_selector": "bench=s3",
+        }
+        entry = self._scenario("S3", params)
+        try:
+            writer = go_binary("clientgo")
+        except Exception as err:
+            for client in self.clients:
+                entry["skipped"][client.name] = f"not available: the Go writer ({err})"
+            return
+        by_name = {c.name: c for c in self._library_clients("S3")}
+        writer_params = json.dumps({**params, "duration": plan.s3_seconds, "label_selector": ""})
+
+        def one(name: str, rep: int, position: int) -> None:
+            written: dict[str, Any] = {}
+
+            def start_writer() -> None:
+                done = subprocess.run(
+                    [str(writer), "writer", writer_params],
+                    capture_output=True,
+                    text=True,
+                    timeout=plan.s3_seconds + 120,
+                    check=False,
+                )
+                lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+                written.update(
+                    json.loads(lines[-1]) if lines else {"ok": False, "error": done.stderr[-500:]}
+                )
+
+            outcome = self.spawner.run(
+                by_name[name].argv("S3", json.dumps(params)),
+                timeout=plan.s3_seconds + RUN_TIMEOUT,
+                on_ready=start_writer,
+            )
+            if outcome.ok and not written.get("ok"):
+                outcome.final = {"ok": False, "error": f"writer failed: {written.get('error')}"}
+            writes = int(written.get("count", 0))
+            events = int(outcome.final.get("count", 0))
+            self._record(
+                "S3", name, rep, position, outcome, writes=writes, missed=max(0, writes - events)
+            )
+
+        self._rounds("S3", list(by_name), plan.s3_reps, one)
+
+    # -- phase B: full cluster, Pods on kwok nodes -------------------------------------------
+
+    def pod_phase(self) -> None:
+        plan = self.plan
+        start = time.perf_counter()
+        with Environment(nodes=plan.nodes, start_timeout=600, progress=self.progress) as env:
+            self.setup["full_cluster_start_seconds"] = time.perf_counter() - start
+            kubeconfig = env.cluster().kubeconfig
+            created = 0
+            for key, target in (("S7", plan.s7_pods), ("S8", plan.s8_pods), ("S6", plan.s6_pods)):
+                if target > created:
+                    self.progress(
+                        f"creating Pods {created:,}..{target - 1:,} on {plan.nodes} kwok nodes"
+                    )
+                    made = asyncio.run(
+                        dataset.pods(
+                            kubeconfig,
+                            created,
+                            target - created,
+                            plan.pods_per_namespace,
+                            plan.nodes,
+                        )
+                    )
+                    running = asyncio.run(dataset.wait_running(kubeconfig, target, timeout=900))
+                    self.setup[f"pods_for_{key}"] = {
+                        "count": target - created,
+                        "create_seconds": made,
+                        "then_running_seconds": running,
+                    }
+                    self.progress(
+                        f"{target - created:,} Pods created in {made:.1f}s, all Running {running:.1f}s later"
+                    )
+                    created = target
+                if key == "S7":
+                    self._cli(kubeconfig)
+                elif key == "S8":
+                    self._inspect(kubeconfig)
+                else:
+                    self._library("S6", {"kubeconfig": str(kubeconfig), "size": plan.s6_pods})
+
+    def _kubeops_cli(self) -> str:
+        return str(Path(sys.executable).with_name("kubeops"))
+
+    def _cli(self, kubeconfig: Path) -> None:
+        kubectl = str(ensure_assets(["kubectl"]).path("kubectl"))
+        self.tool_versions["kubectl"] = _kubectl_version(kubectl)
+        kubeops = self._kubeops_cli()
+        commands = {
+            "S7": {
+                "kubeops": [kubeops, "get", "pods", "-A", "--kubeconfig", str(kubeconfig)],
+                "kubectl": [kubectl, "--kubeconfig", str(kubeconfig), "get", "pods", "-A"],
+            },
+            "S7-startup": {
+                "kubeops": [kubeops, "--version"],
+                "kubectl": [kubectl, "version", "--client"],
+            },
+        }
+        self.contenders["kubeops"] = {"label": "kubeops (CLI)", "group": "kubeops"}
+        self.contenders["kubectl"] = {
+            "label": "kubectl",
+            "group": "go",
+            "version": self.tool_versions["kubectl"],
+        }
+        for key, argvs in commands.items():
+            self._scenario(key, {"pods": self.plan.s7_pods, "commands": argvs})
+            self._process_rounds(key, argvs, ok_codes=(0,))
+
+    def _inspect(self, kubeconfig: Path) -> None:
+        entry = self._scenario("S8", {"pods": self.plan.s8_pods, "nodes": self.plan.nodes})
+        out = Path(tempfile.mkdtemp(prefix="bench-s8-"))
+        argvs: dict[str, list[str]] = {}
+        kubeops = self._kubeops_cli()
+        probe = subprocess.run([kubeops, "inspect", "--help"], capture_output=True, check=False)
+        self.contenders["kubeops-inspect"] = {"label": "kubeops inspect", "group": "kubeops"}
+        self.contenders["popeye"] = {"label": "Popeye", "group": "go"}
+        if probe.returncode == 0:
+            argvs["kubeops-inspect"] = [
+                kubeops,
+                "inspect",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--format",
+                "json",
+                "--out",
+                str(out / "kubeops.json"),
+            ]
+        else:
+            entry["skipped"]["kubeops-inspect"] = (
+                "not available: `kubeops inspect` does not exist yet"
+            )
+        try:
+            popeye = str(go_binary("popeye"))
+            self.tool_versions["popeye"] = _popeye_version(popeye)
+            self.contenders["popeye"]["version"] = self.tool_versions["popeye"]
+            argvs["popeye"] = popeye_command(popeye, kubeconfig, out)
+        except Exception as err:
+            entry["skipped"]["popeye"] = f"not available: {err}"
+        entry["params"]["commands"] = argvs
+        try:
+            if argvs:
+                self._process_rounds(
+                    "S8",
+                    argvs,
+                    ok_codes=(0, 1),
+                    env_extra={"POPEYE_REPORT_DIR": str(out)},
+                    reps=self.plan.s8_reps,
+                )
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+    def _process_rounds(
+        self,
+        key: str,
+        argvs: dict[str, list[str]],
+        ok_codes: tuple[int, ...],
+        env_extra: dict[str, str] | None = None,
+        reps: int | None = None,
+    ) -> None:
+        env = {**os.environ, **(env_extra or {})}
+
+        def one(name: str, rep: int, position: int) -> None:
+            outcome = self.spawner.run(argvs[name], timeout=RUN_TIMEOUT, env=env, read_lines=False)
+            if outcome.returncode in ok_codes:
+                outcome.final = {"ok": True}
+                outcome.returncode = 0
+            else:
+                outcome.final = {
+                    "ok": False,
+                    "error": f"exit code {outcome.returncode}: {outcome.stderr_tail[-300:]}",
+                }
+            self._record(key, name, rep, position, outcome)
+
+        self._rounds(key, list(argvs), reps or self.plan.reps, one)
+
+    # -- summaries ------------------------------------------------------------------------------
+
+    def summarise(self) -> None:
+        for key, entry in self.scenarios.items():
+            by_client: dict[str, list[dict[str, Any]]] = {}
+            for run in entry["runs"]:
+                by_client.setdefault(run["client"], []).append(run)
+            result: dict[str, Any] = {}
+            for name, runs in by_client.items():
+                good = [r for r in runs if r["ok"]]
+                stats: dict[str, Any] = {
+                    **summary([r["value"] for r in good]),
+                    "runs": len(runs),
+                    "failed": len(runs) - len(good),
+                    "wall_seconds_median": summary([r["wall_seconds"] for r in runs]).get("median"),
+                    "peak_rss_mib_median": (
+                        summary([r["peak_rss_bytes"] for r in runs]).get("median") or 0
+                    )
+                    / 2**20,
+                }
+                if key == "S3" and good:
+                    lags = [lag for r in good for lag in r["extra"].get("lags_ms", [])]
+                    stats["pooled"] = {
+                        "events": len(lags),
+                        "p50": percentile(lags, 50),
+                        "p99": percentile(lags, 99),
+                        "max": max(lags) if lags else None,
+                        "writes": sum(r["extra"].get("writes", 0) for r in good),
+                        "missed": sum(r["extra"].get("missed", 0) for r in good),
+                    }
+                result[name] = stats
+            entry["summary"] = result
+
+
+def popeye_command(popeye: str, kubeconfig: Path, out: Path) -> list[str]:
+    """Popeye over every namespace, its JSON report saved to a file, logs out of the way."""
+    return [
+        popeye,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--all-namespaces",
+        "--out",
+        "json",
+        "--save",
+        "--output-file",
+        "popeye.json",
+        "--logs",
+        str(out / "popeye.log"),
+    ]
+
+
+def _kubectl_version(kubectl: str) -> str:
+    done = subprocess.run(
+        [kubectl, "version", "--client", "-o", "json"], capture_output=True, text=True, check=False
+    )
+    try:
+        return str(json.loads(done.stdout)["clientVersion"]["gitVersion"])
+    except (ValueError, KeyError):
+        return done.stdout.strip() or "unknown"
+
+
+def _popeye_version(popeye: str) -> str:
+    done = subprocess.run([popeye, "version"], capture_output=True, text=True, check=False)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)
+    found = re.search(r"Version:\s*(\S+)", plain)
+    return found.group(1) if found else "unknown"

@@ -1,0 +1,141 @@
+"""kubeops against client-go, the Python peers and the floors: one command, every sample.
+
+    .venv/bin/python bench/run.py            # the full suite (make bench), ~30 min on 2 cores
+    .venv/bin/python bench/run.py --smoke    # tiny sizes, one repetition: the harness still works
+
+Starts its own testenv clusters, runs every scenario for every client in alternating
+order, writes ``bench/results/<timestamp>.json`` and regenerates ``docs/benchmarks.md``
+(the full suite only, unless ``--report`` says where).  Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness import clients, machine
+from harness.plan import FULL, SMOKE, scenario_specs
+from harness.suite import Suite
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition")
+    parser.add_argument("--reps", type=int, help="repetitions per scenario (default 5; smoke 1)")
+    parser.add_argument(
+        "--clients",
+        default=",".join(c.name for c in clients.CLIENTS),
+        help="comma-separated client names (default: all)",
+    )
+    parser.add_argument(
+        "--phases", default="configmaps,pods", help="configmaps (S1-S5), pods (S6-S8), or both"
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        help="where the JSON goes (default: bench/results; smoke runs: a temporary directory)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="markdown to regenerate (default: docs/benchmarks.md, full runs only)",
+    )
+    args = parser.parse_args(argv)
+
+    plan = SMOKE if args.smoke else FULL
+    if args.reps:
+        plan = type(plan)(**{**plan.as_dict(), "reps": args.reps})
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - started:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    begun = datetime.now(UTC)
+    load_start = machine.load()
+    progress(f"{plan.mode} run, load average {load_start['loadavg_1m']:.2f}; preparing clients")
+    selected = [name.strip() for name in args.clients.split(",") if name.strip()]
+    prepared = clients.prepare(selected, progress)
+    prepare_seconds = time.perf_counter() - started
+
+    suite = Suite(plan, prepared, progress)
+    phases = set(args.phases.split(","))
+    try:
+        if "configmaps" in phases:
+            suite.configmap_phase()
+        if "pods" in phases:
+            suite.pod_phase()
+    finally:
+        suite.spawner.close()
+    suite.summarise()
+
+    specs = scenario_specs(plan)
+    for key, entry in suite.scenarios.items():
+        entry.update(specs[key])
+    contenders = {
+        c.name: {
+            "label": c.label,
+            "group": c.group,
+            "version": c.version,
+            **({"unavailable": c.unavailable} if c.unavailable else {}),
+        }
+        for c in prepared
+    }
+    contenders.update(suite.contenders)
+    results: dict[str, Any] = {
+        "schema": 1,
+        "mode": plan.mode,
+        "started": begun.isoformat(timespec="seconds"),
+        "duration_seconds": time.perf_counter() - started,
+        "prepare_seconds": prepare_seconds,
+        "plan": plan.as_dict(),
+        "machine": {**machine.machine(), "load_start": load_start, "load_end": machine.load()},
+        "versions": {
+            "kubeops": f"{contenders.get('kubeops-async', {}).get('version', '')} ({machine.git_commit(REPO)})",
+            "kubernetes_server": suite.server_version,
+            "go": machine.go_version(),
+            "curl": machine.curl_version(),
+            **{c.name: c.version for c in prepared if c.group in ("peer", "go") and c.version},
+            **suite.tool_versions,
+        },
+        "contenders": contenders,
+        "setup": suite.setup,
+        "scenarios": {k: suite.scenarios[k] for k in specs if k in suite.scenarios},
+    }
+    if args.results_dir is None:
+        smoke_dir = Path(tempfile.gettempdir()) / "kubeops-bench-smoke"
+        args.results_dir = smoke_dir if args.smoke else BENCH / "results"
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = begun.strftime("%Y%m%dT%H%M%SZ")
+    path = args.results_dir / f"{'smoke-' if args.smoke else ''}{stamp}.json"
+    # Compact: S3 alone holds tens of thousands of samples per client.
+    path.write_text(json.dumps(results, separators=(",", ":")) + "\n")
+    progress(f"results: {path}")
+    report_path = args.report or (None if args.smoke else REPO / "docs" / "benchmarks.md")
+    if report_path is not None:
+        import report
+
+        report.write(results, path, report_path)
+        progress(f"report: {report_path}")
+    failed = [
+        f"{key}/{run['client']}"
+        for key, entry in results["scenarios"].items()
+        for run in entry["runs"]
+        if not run["ok"]
+    ]
+    if failed:
+        progress(f"{len(failed)} run(s) failed: {', '.join(sorted(set(failed)))}")
+    progress(f"done in {time.perf_counter() - started:.0f}s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
