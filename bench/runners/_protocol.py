@@ -9,6 +9,7 @@ virtualenvs, which must not see kubeops.  A runner prints JSON lines on stdout
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import gc
@@ -17,7 +18,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,19 @@ class LagRecorder:
 
 
 Scenario = Callable[[Params], Result]
+
+
+def run_async(fn: Callable[[Params], Awaitable[Result]]) -> Callable[[Params], Result]:
+    """A scenario of an asyncio client, run in its own loop; the client's leftover
+    background tasks (watches, pools) are cancelled before the loop closes."""
+
+    async def scenario(p: Params) -> Result:
+        result = await fn(p)
+        for task in asyncio.all_tasks() - {asyncio.current_task()}:
+            task.cancel()
+        return result
+
+    return lambda p: asyncio.run(scenario(p))
 
 
 def main(scenarios: dict[str, Scenario]) -> None:

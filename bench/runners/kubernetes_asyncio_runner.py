@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _protocol import PAYLOAD, LagRecorder, Params, Result, emit, main, settled_rss
+from _protocol import PAYLOAD, LagRecorder, Params, Result, emit, main, run_async, settled_rss
 from kubernetes_asyncio import client, config, watch
 
 GRACE = 0.3  # after the list, for the watch request to be on the wire
@@ -142,20 +142,10 @@ async def s6(p: Params) -> Result:
     return result
 
 
-def _run(fn: Callable[[Params], Awaitable[Result]]) -> Callable[[Params], Result]:
-    async def scenario(p: Params) -> Result:
-        result = await fn(p)
-        for task in asyncio.all_tasks() - {asyncio.current_task()}:
-            task.cancel()
-        return result
-
-    return lambda p: asyncio.run(scenario(p))
-
-
 if __name__ == "__main__":
     main(
         {
-            k: _run(v)
+            k: run_async(v)
             for k, v in {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6}.items()
         }
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -16,6 +16,7 @@ from _protocol import (
     Result,
     emit,
     main,
+    run_async,
     selector_dict,
     settled_rss,
 )
@@ -147,20 +148,10 @@ async def s6(p: Params) -> Result:
     return result
 
 
-def _run(fn: Callable[[Params], Awaitable[Result]]) -> Callable[[Params], Result]:
-    async def scenario(p: Params) -> Result:
-        result = await fn(p)
-        for task in asyncio.all_tasks() - {asyncio.current_task()}:
-            task.cancel()
-        return result
-
-    return lambda p: asyncio.run(scenario(p))
-
-
 if __name__ == "__main__":
     main(
         {
-            k: _run(v)
+            k: run_async(v)
             for k, v in {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6}.items()
         }
     )
