@@ -171,6 +171,14 @@ def test_manifests_are_inspected_before_deploy() -> None:
     assert all(document["checks"][c]["static"] for c in document["checks"])
     flagged = {(f["object"]["namespace"], f["object"]["name"]) for f in document["findings"]}
     assert ("legacy", "billing") in flagged
+    billing = [f for f in document["findings"] if f["object"]["name"] == "billing"]
+    lines = (SAMPLE / "legacy.yaml").read_text().splitlines()
+    starts = {f["location"]["line"] for f in billing}
+    assert len(starts) == 1
+    assert {f["location"]["file"] for f in billing} == {str(SAMPLE / "legacy.yaml")}
+    (start,) = starts
+    assert lines[start - 1] == "apiVersion: apps/v1"
+    assert lines[start + 1].startswith("metadata: {name: billing,")
     healthy = [
         f
         for f in document["findings"]

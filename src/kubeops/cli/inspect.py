@@ -121,10 +121,15 @@ def _inspect(args: argparse.Namespace) -> int:
     if args.filename:
         from kubeops.api.manifest import load_manifests
 
-        objects = _expand([m.object for m in load_manifests(args.filename)])
+        locations: dict[int, tuple[str, int]] = {}
+        objects: list[dict[str, Any]] = []
+        for manifest in load_manifests(args.filename):
+            for obj in _expand([manifest.object]):
+                objects.append(obj)
+                locations[id(obj)] = (manifest.source, manifest.line)
         if progress is not None:
             progress(f"manifests: {len(objects)} objects from {', '.join(args.filename)}")
-        report = inspect_manifests(objects, settings)
+        report = inspect_manifests(objects, settings, locations)
     else:
         found = targets(args.kubeconfig, args.context)
         report = asyncio.run(inspect(found, settings, args.namespace or None, progress))

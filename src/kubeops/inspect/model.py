@@ -92,9 +92,11 @@ class Finding:
     message: str
     title: str = ""
     remediation: str = ""
+    # Static mode: the manifest file and line the object came from.
+    location: tuple[str, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "check": self.check,
             "severity": str(self.severity),
             "category": self.category,
@@ -104,6 +106,9 @@ class Finding:
             "title": self.title,
             "remediation": self.remediation,
         }
+        if self.location is not None:
+            found["location"] = {"file": self.location[0], "line": self.location[1]}
+        return found
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def run_checks(
                     message=hit.message,
                     title=chk.title,
                     remediation=chk.remediation,
+                    location=snapshot.locations.get(id(hit.obj)),
                 )
                 for hit in chk.func(ctx)
                 if in_scope(hit.obj)
@@ -199,9 +200,14 @@ async def inspect(
     return assemble(results, settings, mode="live")
 
 
-def inspect_manifests(objects: Iterable[dict[str, Any]], settings: InspectConfig) -> Report:
-    """Static mode: every check that applies to manifests alone."""
-    result = run_checks(Snapshot.from_objects(objects), settings)
+def inspect_manifests(
+    objects: Iterable[dict[str, Any]],
+    settings: InspectConfig,
+    locations: dict[int, tuple[str, int]] | None = None,
+) -> Report:
+    """Static mode: every check that applies to manifests alone; findings carry the
+    file and line of their object when ``locations`` (by ``id(object)``) has them."""
+    result = run_checks(Snapshot.from_objects(objects, locations=locations), settings)
     return assemble([result], settings, mode="static")
 
 

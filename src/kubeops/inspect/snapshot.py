@@ -113,6 +113,8 @@ class Snapshot:
     data: dict[str, list[Object]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
     namespaces: Sequence[str] | None = None
+    # Static mode: id(object) -> (file, line) of the manifest it came from.
+    locations: dict[int, tuple[str, int]] = field(default_factory=dict)
     _indexes: dict[str, dict[tuple[str | None, str], Object]] = field(default_factory=dict)
     _pod_specs: list[PodSpecOwner] | None = None
 
@@ -140,9 +142,15 @@ class Snapshot:
         return self._pod_specs
 
     @classmethod
-    def from_objects(cls, objects: Iterable[Object], name: str = "manifests") -> Snapshot:
-        """A static snapshot of manifests: every known kind under its key, all under ``all``."""
-        snapshot = cls(cluster=name, static=True)
+    def from_objects(
+        cls,
+        objects: Iterable[Object],
+        name: str = "manifests",
+        locations: dict[int, tuple[str, int]] | None = None,
+    ) -> Snapshot:
+        """A static snapshot of manifests: every known kind under its key, all under
+        ``all``; ``locations`` maps ``id(object)`` to the file and line it came from."""
+        snapshot = cls(cluster=name, static=True, locations=dict(locations or {}))
         everything: list[Object] = []
         for obj in objects:
             everything.append(obj)

@@ -142,3 +142,30 @@ def test_empty_document() -> None:
     assert run["results"] == []
     assert run["tool"]["driver"]["rules"] == []
     assert run["invocations"][0]["executionSuccessful"] is True
+
+
+def test_manifest_findings_point_at_their_file_and_line() -> None:
+    from kubeops.inspect import InspectConfig, build, inspect_manifests
+
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
+    }
+    report = inspect_manifests([deployment], InspectConfig(), {id(deployment): ("k8s/web.yaml", 7)})
+    document = build(report)
+    assert all(f["location"] == {"file": "k8s/web.yaml", "line": 7} for f in document["findings"])
+    results = json.loads(render(document, "sarif"))["runs"][0]["results"]
+    assert results
+    for result in results:
+        physical = result["locations"][0]["physicalLocation"]
+        assert physical == {
+            "artifactLocation": {"uri": "k8s/web.yaml"},
+            "region": {"startLine": 7},
+        }
+
+
+def test_live_findings_have_no_physical_location(log: dict[str, Any]) -> None:
+    for result in log["runs"][0]["results"]:
+        assert "physicalLocation" not in result["locations"][0]

@@ -120,22 +120,23 @@ def _result(finding: dict[str, Any], index: dict[str, int]) -> dict[str, Any]:
     obj = finding.get("object") or {}
     name = location_name(finding)
     fingerprint = hashlib.sha256(f"{check_id}\0{name}".encode()).hexdigest()
+    where: dict[str, Any] = {
+        "logicalLocations": [
+            {"fullyQualifiedName": name, "name": str(obj.get("name") or ""), "kind": "resource"}
+        ]
+    }
+    source = finding.get("location")
+    if source:  # static mode: code-scanning tools annotate the manifest's line
+        where["physicalLocation"] = {
+            "artifactLocation": {"uri": str(source["file"])},
+            "region": {"startLine": int(source["line"])},
+        }
     return {
         "ruleId": check_id,
         "ruleIndex": index[check_id],
         "level": level(finding.get("severity")),
         "message": {"text": str(finding.get("message") or finding.get("title") or check_id)},
-        "locations": [
-            {
-                "logicalLocations": [
-                    {
-                        "fullyQualifiedName": name,
-                        "name": str(obj.get("name") or ""),
-                        "kind": "resource",
-                    }
-                ]
-            }
-        ],
+        "locations": [where],
         "partialFingerprints": {"kubeopsObject/v1": fingerprint},
         "properties": {
             "severity": finding.get("severity"),
