@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kubeops.cli import inspect_serve
+
 if TYPE_CHECKING:
     from kubeops.inspect.document import Document
 
@@ -87,10 +89,6 @@ def register(groups: Any) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=_inspect)
     commands = parser.add_subparsers(dest="inspect_command", metavar="COMMAND")
-    try:
-        from kubeops.cli import inspect_serve
-    except ImportError:  # pragma: no cover - the scheduled mode is optional at import time
-        return
     inspect_serve.register(commands)
 
 
