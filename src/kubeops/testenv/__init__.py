@@ -3,7 +3,8 @@
 ``Environment`` starts one or more clusters on 127.0.0.1 -- etcd, kube-apiserver
 and, unless ``api_only``, kube-controller-manager, kube-scheduler and kwok's
 simulated nodes -- from binaries built from pinned Kubernetes sources.  The
-pytest plugin (:mod:`kubeops.testenv.pytest_plugin`) exposes it as fixtures.
+pytest plugin (:mod:`kubeops.testenv.pytest_plugin`) exposes it as fixtures;
+``eventually``/``async_eventually`` are how tests wait on it.
 """
 
 from kubeops.testenv.assets import Assets, Pins, ensure_assets, read_pins
@@ -17,6 +18,7 @@ from kubeops.testenv.errors import (
     PortInUse,
     UnknownCluster,
 )
+from kubeops.testenv.eventually import async_eventually, eventually
 
 __all__ = [
     "Assets",
@@ -29,6 +31,8 @@ __all__ = [
     "Pins",
     "PortInUse",
     "UnknownCluster",
+    "async_eventually",
     "ensure_assets",
+    "eventually",
     "read_pins",
 ]

@@ -4,27 +4,56 @@
 * ``kube_cluster`` -- that cluster;
 * ``kube_namespace`` -- a fresh namespace per test, deleted afterwards;
 * ``kube_clusters`` -- a second environment with two API-only clusters, for
-  multi-cluster tests, started only when a test asks for it.
+  multi-cluster tests, started only when a test asks for it;
+* ``client`` / ``sync_client`` -- a kubeops ``Client`` / ``SyncClient`` for the
+  session cluster as admin, its default namespace the test's ``kube_namespace``.
+
+Tests wait with :func:`eventually` (or :func:`async_eventually` inside the event
+loop) instead of their own deadline loops or fixed sleeps; both live in
+:mod:`kubeops.testenv.eventually` and are re-exported here and by
+:mod:`kubeops.testenv`.
 
 Options: ``--kubeops-api-only`` (skip controller-manager, scheduler and kwok)
-and ``--kubeops-nodes N``.  Missing binaries make every test that needs a
-cluster fail with the message saying how to get them; nothing is skipped.
+and ``--kubeops-nodes N``.  A test marked ``full`` that uses the session cluster
+fails, saying why, when that cluster is API-only.  Missing binaries make every
+test that needs a cluster fail with the message saying how to get them; nothing
+is skipped.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
 from kubeops.testenv.cluster import Cluster
 from kubeops.testenv.environment import Environment
 from kubeops.testenv.errors import ControlPlaneError
+from kubeops.testenv.eventually import async_eventually, eventually
+
+if TYPE_CHECKING:
+    from kubeops.api import Client, SyncClient
+
+__all__ = ["async_eventually", "eventually"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _async_fixture(function: _F) -> _F:
+    """Mark an async fixture for pytest-asyncio (needed in its strict mode) when it is
+    installed; without it no async test runs anyway, so a plain fixture does."""
+    try:
+        import pytest_asyncio
+    except ImportError:
+        return cast(_F, pytest.fixture(function))
+    return cast(_F, pytest_asyncio.fixture(function))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--kubeops-api-only`` and ``--kubeops-nodes`` and their ini twins."""
     group = parser.getgroup("kubeops", "kubeops testenv")
     group.addoption(
         "--kubeops-api-only",
@@ -37,6 +66,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "kubeops_api_only", "start only etcd and kube-apiserver", type="bool", default=False
     )
     parser.addini("kubeops_nodes", "simulated nodes in the session cluster", default="2")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the ``full`` marker, so projects using the plugin need not."""
+    config.addinivalue_line(
+        "markers", "full: needs the full control plane (controller-manager, scheduler, kwok nodes)"
+    )
+
+
+def _api_only(config: pytest.Config) -> bool:
+    api_only = config.getoption("kubeops_api_only")
+    if api_only is None:
+        api_only = bool(config.getini("kubeops_api_only"))
+    return bool(api_only)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a ``full`` test that would get an API-only session cluster, before it starts."""
+    fixtures = getattr(item, "fixturenames", ())
+    if item.get_closest_marker("full") and "kube_cluster" in fixtures and _api_only(item.config):
+        pytest.fail(
+            "this test needs the full control plane (controller-manager, scheduler, "
+            "kwok nodes); run it without --kubeops-api-only",
+            pytrace=False,
+        )
 
 
 def _progress(config: pytest.Config) -> Callable[[str], None]:
@@ -68,22 +122,24 @@ def _start(request: pytest.FixtureRequest, env: Environment) -> Environment:
 
 @pytest.fixture(scope="session")
 def kube_env(request: pytest.FixtureRequest) -> Environment:
+    """The session's environment: one cluster named ``testenv``, started once."""
     config = request.config
-    api_only = config.getoption("kubeops_api_only")
-    if api_only is None:
-        api_only = bool(config.getini("kubeops_api_only"))
     nodes = config.getoption("kubeops_nodes") or int(config.getini("kubeops_nodes"))
-    env = Environment(["testenv"], nodes=nodes, api_only=api_only, progress=_progress(config))
+    env = Environment(
+        ["testenv"], nodes=nodes, api_only=_api_only(config), progress=_progress(config)
+    )
     return _start(request, env)
 
 
 @pytest.fixture(scope="session")
 def kube_cluster(kube_env: Environment) -> Cluster:
+    """The session's cluster."""
     return kube_env.cluster()
 
 
 @pytest.fixture(scope="session")
 def kube_clusters(request: pytest.FixtureRequest) -> list[Cluster]:
+    """Two API-only clusters, ``member-a`` and ``member-b``, for multi-cluster tests."""
     env = Environment(["member-a", "member-b"], api_only=True, progress=_progress(request.config))
     return _start(request, env).clusters
 
@@ -106,3 +162,25 @@ def kube_namespace(request: pytest.FixtureRequest, kube_cluster: Cluster) -> Ite
     )
     yield name
     kube_cluster.admin.delete(f"/api/v1/namespaces/{name}")
+
+
+@_async_fixture
+async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
+    """A kubeops ``Client`` for the session cluster as admin; its default namespace is
+    the test's ``kube_namespace``.  Closed when the test ends."""
+    from kubeops.api import Client
+    from kubeops.config import load_config
+
+    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as opened:
+        yield opened
+
+
+@pytest.fixture
+def sync_client(kube_cluster: Cluster, kube_namespace: str) -> Iterator[SyncClient]:
+    """The blocking twin of ``client``: a ``SyncClient`` for the session cluster as admin,
+    defaulting to the test's ``kube_namespace``."""
+    from kubeops.api import SyncClient
+    from kubeops.config import load_config
+
+    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as opened:
+        yield opened

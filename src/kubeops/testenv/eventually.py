@@ -1,0 +1,101 @@
+"""Waiting in tests for something to become true, with one deadline and one failure message.
+
+A test against a real cluster cannot know when a controller, a watch or a restarted
+API server catches up; it polls a condition until it holds.  :func:`eventually`
+(blocking) and :func:`async_eventually` (inside an event loop, so the tasks being
+waited for keep running) are the one way the suite does that: a deadline, a poll
+interval, and on timeout an ``AssertionError`` naming what was awaited with the last
+value or exception seen -- never a fixed sleep standing for "long enough".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_INTERVAL = 0.1
+
+
+def _failure(
+    message: str, timeout: float, attempts: int, value: object, error: BaseException | None
+) -> AssertionError:
+    last = f"last error: {error!r}" if error is not None else f"last value: {value!r}"
+    return AssertionError(
+        f"timed out after {timeout:g}s waiting for {message} ({attempts} attempt(s); {last})"
+    )
+
+
+def eventually(
+    condition: Callable[[], T],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = DEFAULT_INTERVAL,
+    message: str = "the condition",
+) -> T:
+    """Call ``condition`` until it returns something truthy, and return that value.
+
+    A falsy result or an ``Exception`` (an ``assert`` inside the condition, a
+    connection refused while a server restarts) means "not yet": the call is
+    repeated every ``interval`` seconds.  After ``timeout`` seconds it raises
+    ``AssertionError`` saying ``message`` and the last value or exception seen (the
+    exception chained as the cause).  The condition always runs at least once.
+    Blocking: from a coroutine use :func:`async_eventually` instead.
+    """
+    deadline = time.monotonic() + timeout
+    attempts = 0
+    value: object = None
+    error: BaseException | None = None
+    while True:
+        attempts += 1
+        try:
+            result = condition()
+        except Exception as err:
+            error = err
+        else:
+            if result:
+                return result
+            value, error = result, None
+        if time.monotonic() >= deadline:
+            raise _failure(message, timeout, attempts, value, error) from error
+        time.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
+
+
+async def async_eventually(
+    condition: Callable[[], Awaitable[T]] | Callable[[], T],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = DEFAULT_INTERVAL,
+    message: str = "the condition",
+) -> T:
+    """:func:`eventually` for coroutines: ``condition`` may be a plain function or an
+    async one, and the waits between attempts let the event loop run.
+
+    An awaitable result is awaited within what is left of the deadline, so a call
+    that hangs counts as a failed attempt (``TimeoutError``) instead of outliving
+    ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    attempts = 0
+    value: object = None
+    error: BaseException | None = None
+    while True:
+        attempts += 1
+        try:
+            result = condition()
+            if inspect.isawaitable(result):
+                result = await asyncio.wait_for(result, max(deadline - time.monotonic(), interval))
+        except Exception as err:
+            error = err
+        else:
+            if result:
+                return cast(T, result)
+            value, error = result, None
+        if time.monotonic() >= deadline:
+            raise _failure(message, timeout, attempts, value, error) from error
+        await asyncio.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
