@@ -10,6 +10,7 @@ on a miss, so CRDs created after the client started are found too.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -19,12 +20,13 @@ import orjson
 
 from kubeops.api.discovery import Discovery
 from kubeops.api.mapper import Mapper, UnknownKind
+from kubeops.api.object import Object
 from kubeops.api.resource import BUILTIN, ResourceType
 from kubeops.config import ClusterConfig, load_config
+from kubeops.transport.backoff import RetryPolicy
 from kubeops.transport.errors import error_from_response
-from kubeops.transport.transport import Operation, Transport, decode_json
+from kubeops.transport.transport import Operation, Response, Transport, decode_json
 
-Object = dict[str, Any]
 Kind = str | ResourceType
 PatchType = Literal["merge", "json", "strategic", "apply"]
 _PATCH_CONTENT_TYPES: dict[str, str] = {
@@ -50,15 +52,42 @@ class WatchEvent:
         return str(self.object.get("metadata", {}).get("resourceVersion", ""))
 
 
+@dataclass(frozen=True)
+class CallOptions:
+    """Per-call settings a :meth:`Client.with_options` view applies to every request it sends.
+
+    ``None`` keeps the client's own: ``timeout`` is the whole-request limit in
+    seconds (watches and text streams are not bounded by it), ``retry`` the
+    policy deciding which failures are sent again and after how long.
+    """
+
+    timeout: float | None = None
+    retry: RetryPolicy | None = None
+
+
+class _Kinds:
+    """The kind-to-resource mapper, shared by a client and its option views."""
+
+    def __init__(self) -> None:
+        self.mapper = Mapper(BUILTIN)
+        self.discovered = False
+
+
 class Client:
-    """An async client for one cluster.  ``async with Client() as client: ...``."""
+    """An async client for one cluster.  ``async with Client() as client: ...``.
+
+    ``transport_options`` tune the connection: ``qps`` and ``burst`` (client-side
+    rate limit; 0 means kubectl's defaults, 50 and 300; negative disables it),
+    ``retry`` (:class:`RetryPolicy`), ``timeouts``, ``breaker`` and ``pool_size``.
+    """
 
     def __init__(self, config: ClusterConfig | None = None, **transport_options: Any) -> None:
         self.config = config or load_config()
         self.transport = Transport(self.config, **transport_options)
         self.discovery = Discovery(self.transport)
-        self.mapper = Mapper(BUILTIN)
-        self._discovered = False
+        self.options = CallOptions()
+        self._kinds = _Kinds()
+        self._owns_transport = True
 
     @classmethod
     def from_kubeconfig(
@@ -69,9 +98,35 @@ class Client:
         namespace: str | None = None,
         **transport_options: Any,
     ) -> Client:
+        """A client for a kubeconfig's context, read as kubectl reads it (``$KUBECONFIG``,
+        ``~/.kube/config``) when no file is named."""
         return cls(
             load_config(kubeconfig, context=context, namespace=namespace), **transport_options
         )
+
+    def with_options(
+        self, *, timeout: float | None = None, retry: RetryPolicy | None = None
+    ) -> Client:
+        """A view of this client whose requests use other per-call settings.
+
+        The view shares the connection pool, the rate limiter, the circuit
+        breaker and discovery with this client; closing it closes nothing.
+        ``client.with_options(timeout=5).get("pods", "web")`` bounds one call;
+        a :class:`RetryPolicy` changes which failures are retried (a drain, for
+        example, handles a 429 from an eviction itself).
+        """
+        view = copy.copy(self)
+        view.options = CallOptions(
+            timeout=timeout if timeout is not None else self.options.timeout,
+            retry=retry if retry is not None else self.options.retry,
+        )
+        view._owns_transport = False
+        return view
+
+    @property
+    def mapper(self) -> Mapper:
+        """The kind-to-resource mapper: the built-in kinds, plus discovered ones once needed."""
+        return self._kinds.mapper
 
     @property
     def namespace(self) -> str:
@@ -79,7 +134,9 @@ class Client:
         return self.config.namespace
 
     async def close(self) -> None:
-        await self.transport.close()
+        """Close the connection pool (a view made by :meth:`with_options` closes nothing)."""
+        if self._owns_transport:
+            await self.transport.close()
 
     async def __aenter__(self) -> Client:
         return self
@@ -100,9 +157,10 @@ class Client:
         return self.mapper.resolve(kind)
 
     async def refresh_discovery(self) -> list[ResourceType]:
-        discovered = await self.discovery.resources(refresh=self._discovered)
-        self.mapper = Mapper([*discovered, *BUILTIN])
-        self._discovered = True
+        """Ask the server which resources it serves (again, if asked before) and map them."""
+        discovered = await self.discovery.resources(refresh=self._kinds.discovered)
+        self._kinds.mapper = Mapper([*discovered, *BUILTIN])
+        self._kinds.discovered = True
         return discovered
 
     async def _for_object(self, obj: Mapping[str, Any]) -> ResourceType:
@@ -130,6 +188,7 @@ class Client:
     async def get(
         self, kind: Kind, name: str, namespace: str | None = None, *, subresource: str | None = None
     ) -> Object:
+        """One object (or its ``subresource``, such as ``status`` or ``scale``)."""
         resource = await self.resource(kind)
         ns = self._namespace(resource, namespace)
         return await self._json(
@@ -268,14 +327,24 @@ class Client:
         field_manager: str | None = None,
         subresource: str | None = None,
         name: str | None = None,
+        kind: Kind | None = None,
     ) -> Object:
-        resource = await self._for_object(obj)
+        """Create ``obj``; its ``apiVersion`` and ``kind`` say where, unless ``kind`` does.
+
+        A subresource is created by naming the resource that owns it:
+        ``create(eviction, kind="pods", name="web-1", subresource="eviction")``,
+        ``create(token_request, kind="serviceaccounts", name="ci", subresource="token")``.
+        ``kind`` given as a :class:`ResourceType` needs no discovery (reviews, for
+        example, on clusters where discovery is forbidden).
+        """
+        resource = await (self.resource(kind) if kind is not None else self._for_object(obj))
         ns = self._namespace(resource, namespace, obj)
         params = _write_params(dry_run, field_manager)
+        target = resource.qualified_name + (f"/{subresource}" if subresource else "")
         return await self._json(
             "POST",
             resource.path(ns, name, subresource) if subresource else resource.path(ns),
-            Operation("create", resource.qualified_name, ns, _name(obj) or name),
+            Operation("create", target, ns, name or _name(obj)),
             params=params,
             body=orjson.dumps(obj),
             content_type=JSON,
@@ -316,6 +385,9 @@ class Client:
         field_manager: str | None = None,
         force: bool | None = None,
     ) -> Object:
+        """Patch one object: ``merge`` (RFC 7386), ``json`` (RFC 6902), ``strategic``
+        (Kubernetes' strategic merge) or ``apply`` (server-side apply, see :meth:`apply`).
+        ``patch`` is a dict/list, or bytes sent as they are."""
         resource = await self.resource(kind)
         ns = self._namespace(resource, namespace)
         params = _write_params(dry_run, field_manager)
@@ -391,6 +463,7 @@ class Client:
         propagation_policy: Literal["Foreground", "Background", "Orphan"] | None = None,
         dry_run: bool = False,
     ) -> Object:
+        """Delete every object of a kind in a namespace that the selectors match."""
         resource = await self.resource(kind)
         ns = self._namespace(resource, namespace)
         return await self._json(
@@ -437,7 +510,7 @@ class Client:
         send_initial_events: bool = False,
     ) -> AsyncGenerator[WatchEvent, None]:
         """A plain watch stream.  An ERROR event is raised as its typed error
-        (e.g. :class:`~kubeops.transport.errors.Gone` for a compacted resourceVersion);
+        (e.g. :class:`kubeops.errors.Gone` for a compacted resourceVersion);
         the stream ends when the server closes it.  Resilience is the informer's job."""
         resource = await self.resource(kind)
         ns = None if all_namespaces else self._namespace(resource, namespace)
@@ -452,7 +525,10 @@ class Client:
             params["sendInitialEvents"] = "true"
             params["resourceVersionMatch"] = "NotOlderThan"
         operation = Operation("watch", resource.qualified_name, ns)
-        async for line in self.transport.stream("GET", resource.path(ns), operation, params=params):
+        lines = self.transport.stream(
+            "GET", resource.path(ns), operation, params=params, retry=self.options.retry
+        )
+        async for line in lines:
             try:
                 event = orjson.loads(line)
                 kind_, obj = event["type"], event["object"]
@@ -476,6 +552,65 @@ class Client:
                 )
             yield WatchEvent(kind_, obj)
 
+    # -- text streams and raw paths ---------------------------------------------------------
+
+    async def stream_text(
+        self,
+        kind: Kind,
+        name: str,
+        namespace: str | None = None,
+        *,
+        subresource: str,
+        params: Mapping[str, str] | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """The lines of a text subresource (``pods/log``) as they arrive, decoded as UTF-8.
+
+        Not rate limited and not bounded by a timeout: a followed log runs until
+        the server ends it or the caller stops iterating.  Blank lines are skipped.
+        """
+        resource = await self.resource(kind)
+        ns = self._namespace(resource, namespace)
+        operation = Operation("get", f"{resource.qualified_name}/{subresource}", ns, name)
+        lines = self.transport.stream(
+            "GET",
+            resource.path(ns, name, subresource),
+            operation,
+            params=params,
+            accept="*/*",
+            retry=self.options.retry,
+        )
+        async for line in lines:
+            yield line.decode("utf-8", errors="replace").removesuffix("\r")
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        accept: str = JSON,
+    ) -> Response:
+        """Send a request to any path of the API server (``/version``, ``/metrics``,
+        ``/openapi/v3``, ``/livez``) and return the response whole.
+
+        It goes through the same pool, credentials, rate limit, retries and typed
+        errors as every other call; ``response.json()`` decodes a JSON body and
+        ``response.text`` gives the rest.
+        """
+        return await self.transport.request(
+            method.upper(),
+            path,
+            Operation(_VERBS.get(method.upper(), method.lower()), path),
+            params=params,
+            body=body,
+            content_type=content_type,
+            accept=accept,
+            timeout=self.options.timeout,
+            retry=self.options.retry,
+        )
+
     # -- plumbing ---------------------------------------------------------------------------
 
     async def _json(
@@ -497,9 +632,14 @@ class Client:
             body=body,
             content_type=content_type,
             accept=accept,
+            timeout=self.options.timeout,
+            retry=self.options.retry,
         )
         decoded: Object = decode_json(response.content) if response.content else {}
         return decoded
+
+
+_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
 def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import yaml
 
-from kubeops.api.client import DEFAULT_FIELD_MANAGER, Client, Object
+from kubeops.api.client import DEFAULT_FIELD_MANAGER, Client
+from kubeops.api.object import Object
 from kubeops.errors import KubeopsError
 from kubeops.transport.errors import NotFound
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from kubeops.api.client import Client, Object, PatchType
+from kubeops.api.client import Client, PatchType
+from kubeops.api.object import Object
 from kubeops.api.resource import ResourceType
 
 if TYPE_CHECKING:

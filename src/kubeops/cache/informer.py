@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeops.api.client import Client, Kind, Object
+from kubeops.api.client import Client, Kind
+from kubeops.api.object import Object
 from kubeops.cache.delta_fifo import DeltaFIFO, Deltas, DeltaType, FIFOClosed, TransformFunc
 from kubeops.cache.keys import DeletedFinalStateUnknown, deletion_handling_key
 from kubeops.cache.lister import Lister

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubeops.api.object import Object
 from kubeops.errors import KubeopsError
 
 __all__ = [
@@ -24,9 +25,6 @@ __all__ = [
     "object_key",
     "split_key",
 ]
-
-Object = dict[str, Any]
-"""An object as the API server sent it, decoded from JSON."""
 
 
 class InvalidKey(KubeopsError, ValueError):

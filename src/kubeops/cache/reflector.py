@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from kubeops.api.client import Client, Kind, Object
+from kubeops.api.client import Client, Kind
+from kubeops.api.object import Object
 from kubeops.api.resource import ResourceType
 from kubeops.transport.errors import (
     ApiError,

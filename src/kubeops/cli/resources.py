@@ -133,7 +133,7 @@ async def _apply(client: Client, args: argparse.Namespace) -> int:
 async def _delete(client: Client, args: argparse.Namespace) -> int:
     from kubeops.api.manifest import load_manifests
     from kubeops.errors import KubeopsError
-    from kubeops.transport.errors import NotFound
+    from kubeops.errors import NotFound
 
     targets: list[tuple[Any, str, str | None]] = []
     if args.filename:
@@ -184,7 +184,7 @@ async def _wait_gone(
     import asyncio
 
     from kubeops.errors import KubeopsError
-    from kubeops.transport.errors import NotFound
+    from kubeops.errors import NotFound
 
     deadline = time.monotonic() + timeout
     pending = list(targets)

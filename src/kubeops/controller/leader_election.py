@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kubeops.api.client import Client, Object
+from kubeops.api.client import Client
+from kubeops.api.object import Object
 from kubeops.errors import KubeopsError
 from kubeops.transport.errors import Conflict, NotFound
 

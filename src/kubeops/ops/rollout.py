@@ -40,7 +40,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kubeops.api.client import Client, Kind, Object
+from kubeops.api.client import Client, Kind
+from kubeops.api.object import Object
 from kubeops.api.resource import ResourceType
 from kubeops.models.quantity import Quantity, QuantityError
 from kubeops.models.selector import Selector

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kubeops.api.client import Client, Kind, Object
+from kubeops.api.client import Client, Kind
+from kubeops.api.object import Object
 from kubeops.api.resource import ResourceType
 from kubeops.ops.errors import OperationError
 from kubeops.ops.rollout import retry_on_conflict

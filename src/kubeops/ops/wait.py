@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kubeops.api.client import Client, Kind, Object
+from kubeops.api.client import Client, Kind
+from kubeops.api.object import Object
 from kubeops.api.resource import ResourceType
 from kubeops.errors import KubeopsError
 from kubeops.ops.errors import OperationError

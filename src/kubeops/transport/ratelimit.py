@@ -2,8 +2,7 @@
 
 A client that lists in a hot loop can starve the API server's other clients;
 client-go therefore throttles every client to ``QPS`` requests per second with
-bursts of up to ``Burst``.  kubeops uses the same defaults, so a Python
-controller behaves like its Go counterpart under API Priority and Fairness.
+bursts of up to ``Burst``.  kubeops uses kubectl's defaults (client-go's 5/10 throttle real automation).
 Watches are long-running and are not throttled (the caller skips them).
 """
 
@@ -13,16 +12,18 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-# client-go's rest.Config defaults (DefaultQPS, DefaultBurst), unchanged for years.
-DEFAULT_QPS = 5.0
-DEFAULT_BURST = 10
+# kubectl's defaults since 1.27: client-go's own rest.Config defaults (5 QPS, burst
+# 10) throttle any real automation.  One meaning everywhere: Client(), Transport()
+# and TokenBucket() all start from these, and 0 means "the default", as in client-go.
+DEFAULT_QPS = 50.0
+DEFAULT_BURST = 300
 
 
 class TokenBucket:
     """Tokens refill at ``qps`` per second up to ``burst``; each request takes one.
 
     The bucket starts full.  As in client-go, ``qps == 0`` and ``burst == 0``
-    mean the defaults (5 and 10) and a negative ``qps`` disables limiting.
+    mean the defaults (50 and 300, kubectl's) and a negative ``qps`` disables limiting.
 
     A waiter reserves its token when it arrives and sleeps exactly until that
     token exists, so waiters are served in arrival order and each wakes once:

@@ -26,14 +26,11 @@ from kubeops.config import ClusterConfig, Credential
 from kubeops.transport.backoff import RetryPolicy, parse_retry_after
 from kubeops.transport.breaker import CircuitBreaker
 from kubeops.transport.errors import ConnectionFailed, error_from_response
-from kubeops.transport.ratelimit import TokenBucket
+from kubeops.transport.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 
 # Bodies from this size up are decoded with the cyclic GC paused (see decode_json).
 GC_PAUSE_BYTES = 256 * 1024
 
-# kubectl's defaults since 1.27 (client-go's own 5/10 throttles any real automation).
-DEFAULT_QPS = 50.0
-DEFAULT_BURST = 300
 USER_AGENT = f"kubeops/{__version__}"
 
 
@@ -57,12 +54,20 @@ class Operation:
 
 @dataclass(frozen=True)
 class Response:
+    """A whole response: status, headers and the undecoded body."""
+
     status: int
     headers: Mapping[str, str]
     content: bytes
 
     def json(self) -> Any:
+        """The body decoded as JSON."""
         return decode_json(self.content)
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
 
 
 def decode_json(content: bytes) -> Any:
@@ -133,10 +138,23 @@ class Transport:
         content_type: str | None = None,
         accept: str = "application/json",
         timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Response:
-        """Send one request, retrying what may be retried; raise a typed error otherwise."""
+        """Send one request, retrying what may be retried; raise a typed error otherwise.
+
+        ``timeout`` and ``retry`` replace the transport's own for this request only.
+        """
         async with self._exchange(
-            method, path, operation, params, body, content_type, accept, timeout, limited=True
+            method,
+            path,
+            operation,
+            params,
+            body,
+            content_type,
+            accept,
+            timeout,
+            retry or self.retry,
+            limited=True,
         ) as response:
             content = await response.read()
             return Response(response.status, response.headers, content)
@@ -149,6 +167,7 @@ class Transport:
         *,
         params: Mapping[str, str] | None = None,
         accept: str = "application/json",
+        retry: RetryPolicy | None = None,
     ) -> AsyncIterator[bytes]:
         """Yield the response body line by line (a watch), without the rate limiter.
 
@@ -156,7 +175,16 @@ class Transport:
         reassembled here rather than rejected.
         """
         async with self._exchange(
-            method, path, operation, params, None, None, accept, None, limited=False
+            method,
+            path,
+            operation,
+            params,
+            None,
+            None,
+            accept,
+            None,
+            retry or self.retry,
+            limited=False,
         ) as response:
             pending = b""
             try:
@@ -182,6 +210,7 @@ class Transport:
         content_type: str | None,
         accept: str,
         timeout: float | None,
+        retry: RetryPolicy,
         *,
         limited: bool,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -211,7 +240,7 @@ class Transport:
                 )
             except (aiohttp.ClientConnectionError, TimeoutError) as err:
                 self.breaker.record_failure(_cause(err))
-                delay = self.retry.decide(
+                delay = retry.decide(
                     attempt,
                     method=method,
                     status=None,
@@ -243,7 +272,7 @@ class Transport:
                 reauthenticated = True
                 continue
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            delay = self.retry.decide(
+            delay = retry.decide(
                 attempt,
                 method=method,
                 status=status,

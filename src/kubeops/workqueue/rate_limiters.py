@@ -22,8 +22,9 @@ T_contra = TypeVar("T_contra", bound=Hashable, contravariant=True)
 # client-go's DefaultTypedControllerRateLimiter: 5ms..1000s per item, 10 qps / burst 100 overall.
 DEFAULT_BASE_DELAY = 0.005
 DEFAULT_MAX_DELAY = 1000.0
-DEFAULT_QPS = 10.0
-DEFAULT_BURST = 100
+# Named apart from the client's DEFAULT_QPS: this bucket paces retried work items, not requests.
+DEFAULT_ITEM_QPS = 10.0
+DEFAULT_ITEM_BURST = 100
 
 
 class RateLimiter(Protocol[T_contra]):
@@ -110,8 +111,8 @@ class BucketRateLimiter:
 
     def __init__(
         self,
-        qps: float = DEFAULT_QPS,
-        burst: int = DEFAULT_BURST,
+        qps: float = DEFAULT_ITEM_QPS,
+        burst: int = DEFAULT_ITEM_BURST,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -172,5 +173,5 @@ def default_controller_rate_limiter(
     """
     return MaxOfRateLimiter[Hashable](
         ItemExponentialFailureRateLimiter[Hashable](DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY),
-        BucketRateLimiter(DEFAULT_QPS, DEFAULT_BURST, clock=clock),
+        BucketRateLimiter(DEFAULT_ITEM_QPS, DEFAULT_ITEM_BURST, clock=clock),
     )

@@ -19,10 +19,10 @@ def bucket(time: FakeTime, qps: float = QPS, burst: int = 2) -> TokenBucket:
     return TokenBucket(qps, burst, clock=time.clock, sleep=time.sleep)
 
 
-def test_defaults_are_client_go_s_qps_5_and_burst_10() -> None:
+def test_defaults_are_kubectl_s_qps_50_and_burst_300() -> None:
     limiter = TokenBucket()
-    assert (limiter.qps, limiter.burst) == (5.0, 10)
-    assert (DEFAULT_QPS, DEFAULT_BURST) == (5.0, 10)
+    assert (limiter.qps, limiter.burst) == (50.0, 300)
+    assert (DEFAULT_QPS, DEFAULT_BURST) == (50.0, 300)
 
 
 def test_zero_qps_and_burst_mean_the_defaults_as_in_rest_config() -> None:
