@@ -22,16 +22,23 @@ class KubeopsError(Exception):
 
 
 if TYPE_CHECKING:
-    from kubeops.api.mapper import UnknownKind
-    from kubeops.api.sync import SyncClientMisuse
-    from kubeops.config.errors import ConfigError, ExecPluginError
+    from kubeops.api.mapper import (
+        UnknownKind,
+    )
+    from kubeops.api.sync import (
+        SyncClientMisuse,
+    )
+    from kubeops.config.errors import (
+        ConfigError,
+        ExecPluginError,
+    )
     from kubeops.transport.errors import (
         AlreadyExists,
         ApiError,
         BadRequest,
         CircuitOpen,
-        ConnectionFailed,
         Conflict,
+        ConnectionFailed,
         FieldCause,
         Forbidden,
         Gone,
@@ -64,23 +71,92 @@ if TYPE_CHECKING:
         is_unsupported_media_type,
     )
 
-_DEFINED_IN = {
-    "kubeops.transport.errors": (
-        "AlreadyExists ApiError BadRequest CircuitOpen ConnectionFailed Conflict FieldCause "
-        "Forbidden Gone InternalError Invalid MethodNotAllowed NotFound ServerTimeout "
-        "ServiceUnavailable TooManyRequests Unauthorized is_already_exists is_bad_request "
-        "is_conflict is_connection_failed is_forbidden is_gone is_internal_error is_invalid "
-        "is_method_not_allowed is_not_acceptable is_not_found is_request_entity_too_large "
-        "is_resource_expired is_server_timeout is_service_unavailable is_timeout "
-        "is_too_many_requests is_unauthorized is_unsupported_media_type"
-    ).split(),
-    "kubeops.config.errors": ["ConfigError", "ExecPluginError"],
-    "kubeops.api.mapper": ["UnknownKind"],
-    "kubeops.api.sync": ["SyncClientMisuse"],
+_MODULE_OF = {
+    "UnknownKind": "kubeops.api.mapper",
+    "SyncClientMisuse": "kubeops.api.sync",
+    "ConfigError": "kubeops.config.errors",
+    "ExecPluginError": "kubeops.config.errors",
+    "AlreadyExists": "kubeops.transport.errors",
+    "ApiError": "kubeops.transport.errors",
+    "BadRequest": "kubeops.transport.errors",
+    "CircuitOpen": "kubeops.transport.errors",
+    "ConnectionFailed": "kubeops.transport.errors",
+    "Conflict": "kubeops.transport.errors",
+    "FieldCause": "kubeops.transport.errors",
+    "Forbidden": "kubeops.transport.errors",
+    "Gone": "kubeops.transport.errors",
+    "InternalError": "kubeops.transport.errors",
+    "Invalid": "kubeops.transport.errors",
+    "MethodNotAllowed": "kubeops.transport.errors",
+    "NotFound": "kubeops.transport.errors",
+    "ServerTimeout": "kubeops.transport.errors",
+    "ServiceUnavailable": "kubeops.transport.errors",
+    "TooManyRequests": "kubeops.transport.errors",
+    "Unauthorized": "kubeops.transport.errors",
+    "is_already_exists": "kubeops.transport.errors",
+    "is_bad_request": "kubeops.transport.errors",
+    "is_conflict": "kubeops.transport.errors",
+    "is_connection_failed": "kubeops.transport.errors",
+    "is_forbidden": "kubeops.transport.errors",
+    "is_gone": "kubeops.transport.errors",
+    "is_internal_error": "kubeops.transport.errors",
+    "is_invalid": "kubeops.transport.errors",
+    "is_method_not_allowed": "kubeops.transport.errors",
+    "is_not_acceptable": "kubeops.transport.errors",
+    "is_not_found": "kubeops.transport.errors",
+    "is_request_entity_too_large": "kubeops.transport.errors",
+    "is_resource_expired": "kubeops.transport.errors",
+    "is_server_timeout": "kubeops.transport.errors",
+    "is_service_unavailable": "kubeops.transport.errors",
+    "is_timeout": "kubeops.transport.errors",
+    "is_too_many_requests": "kubeops.transport.errors",
+    "is_unauthorized": "kubeops.transport.errors",
+    "is_unsupported_media_type": "kubeops.transport.errors",
 }
-_MODULE_OF = {name: module for module, names in _DEFINED_IN.items() for name in names}
 
-__all__ = ["KubeopsError", *sorted(_MODULE_OF)]
+__all__ = [
+    "AlreadyExists",
+    "ApiError",
+    "BadRequest",
+    "CircuitOpen",
+    "ConfigError",
+    "Conflict",
+    "ConnectionFailed",
+    "ExecPluginError",
+    "FieldCause",
+    "Forbidden",
+    "Gone",
+    "InternalError",
+    "Invalid",
+    "KubeopsError",
+    "MethodNotAllowed",
+    "NotFound",
+    "ServerTimeout",
+    "ServiceUnavailable",
+    "SyncClientMisuse",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnknownKind",
+    "is_already_exists",
+    "is_bad_request",
+    "is_conflict",
+    "is_connection_failed",
+    "is_forbidden",
+    "is_gone",
+    "is_internal_error",
+    "is_invalid",
+    "is_method_not_allowed",
+    "is_not_acceptable",
+    "is_not_found",
+    "is_request_entity_too_large",
+    "is_resource_expired",
+    "is_server_timeout",
+    "is_service_unavailable",
+    "is_timeout",
+    "is_too_many_requests",
+    "is_unauthorized",
+    "is_unsupported_media_type",
+]
 
 
 def __getattr__(name: str) -> Any:

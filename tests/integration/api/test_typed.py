@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, TypedDict
 
 from mypy import api as mypy_api
 
 from kubeops.api import Client, SyncClient, TypedResource
+from kubeops.testenv import async_eventually
 
 
 class ThingSpec(TypedDict):
@@ -58,14 +57,13 @@ CRD: dict[str, Any] = {
 
 async def _established(client: Client) -> None:
     await client.apply(CRD)
-    deadline = time.monotonic() + 30
-    while True:
+
+    async def established() -> bool:
         crd = await client.get("crd", "things.typed.example.com")
         conditions = (crd.get("status") or {}).get("conditions") or []
-        if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-            return
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    await async_eventually(established, message="the CRD to be Established")
 
 
 async def test_typed_resource_round_trip_async(client: Client) -> None:
@@ -87,7 +85,7 @@ async def test_typed_resource_round_trip_async(client: Client) -> None:
 
 def test_typed_resource_round_trip_sync(sync_client: SyncClient) -> None:
     sync_client.run(_established(sync_client.client))
-    things = Things.on_sync(sync_client)
+    things = Things.on(sync_client)
     things.apply(
         {
             "apiVersion": "typed.example.com/v1",
