@@ -4,9 +4,13 @@ Objects stay the JSON dicts the API server sends; this package gives them
 types and supplies the values Kubernetes defines beyond JSON: resource
 quantities (:class:`Quantity`) and label and field selectors
 (:class:`Selector`, :class:`FieldSelector`), which parse, compare and print
-exactly as the API server does.
+exactly as the API server does; durations as Go and kubectl write them
+(:func:`parse_duration`, :func:`format_duration`) and kubectl's JSONPath
+(:class:`JSONPath`).
 """
 
+from kubeops.models.duration import DurationError, format_duration, parse_duration
+from kubeops.models.jsonpath import JSONPath, JSONPathError, jsonpath_find, jsonpath_text
 from kubeops.models.quantity import (
     Quantity,
     QuantityError,
@@ -27,8 +31,11 @@ from kubeops.models.selector import (
 )
 
 __all__ = [
+    "DurationError",
     "FieldRequirement",
     "FieldSelector",
+    "JSONPath",
+    "JSONPathError",
     "Operator",
     "Quantity",
     "QuantityError",
@@ -38,6 +45,10 @@ __all__ = [
     "SelectorError",
     "bytes_",
     "cpu_cores",
+    "format_duration",
+    "jsonpath_find",
+    "jsonpath_text",
+    "parse_duration",
     "parse_field_selector",
     "parse_quantity",
     "parse_selector",
