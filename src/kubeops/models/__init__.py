@@ -5,11 +5,13 @@ types and supplies the values Kubernetes defines beyond JSON: resource
 quantities (:class:`Quantity`) and label and field selectors
 (:class:`Selector`, :class:`FieldSelector`), which parse, compare and print
 exactly as the API server does; durations as Go and kubectl write them
-(:func:`parse_duration`, :func:`format_duration`) and kubectl's JSONPath
-(:class:`JSONPath`).
+(:func:`parse_duration`, :func:`format_duration`), kubectl's JSONPath
+(:class:`JSONPath`); and container image references (:class:`ImageReference`),
+normalised as the container runtime resolves them.
 """
 
 from kubeops.models.duration import DurationError, format_duration, parse_duration
+from kubeops.models.image import DOCKER_HUB, ImageReference, ImageReferenceError
 from kubeops.models.jsonpath import JSONPath, JSONPathError, jsonpath_find, jsonpath_text
 from kubeops.models.quantity import (
     Quantity,
@@ -31,9 +33,12 @@ from kubeops.models.selector import (
 )
 
 __all__ = [
+    "DOCKER_HUB",
     "DurationError",
     "FieldRequirement",
     "FieldSelector",
+    "ImageReference",
+    "ImageReferenceError",
     "JSONPath",
     "JSONPathError",
     "Operator",
