@@ -12,6 +12,7 @@ from kubeops.api.client import CallOptions, Client, Kind, PatchType, WatchEvent
 from kubeops.api.mapper import Mapper, UnknownKind
 from kubeops.api.object import Object
 from kubeops.api.resource import BUILTIN, ResourceType
+from kubeops.api.retry import retry_on_conflict
 from kubeops.api.sync import SyncClient, SyncClientMisuse, either_client, either_client_stream
 from kubeops.api.typed import SyncTypedApi, TypedApi, TypedResource
 from kubeops.transport.backoff import Backoff, RetryPolicy
@@ -39,4 +40,5 @@ __all__ = [
     "WatchEvent",
     "either_client",
     "either_client_stream",
+    "retry_on_conflict",
 ]

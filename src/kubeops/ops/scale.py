@@ -5,6 +5,7 @@
     await scale(client, "deploy", "web", 5)
     await scale(client, "statefulset", "db", 3, current_replicas=2)   # only if it has 2 now
     await scale(client, "deploy", "web", 0, wait=True, timeout=60)    # until status agrees
+    scale(sync_client, "deploy", "web", 5)                            # blocks: a SyncClient
 
 Any kind with a scale subresource works (Deployments, ReplicaSets, StatefulSets,
 ReplicationControllers, custom resources that declare one); any other kind is
@@ -20,18 +21,12 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kubeops.api.client import Client, Kind
-from kubeops.api.object import Object
-from kubeops.api.resource import ResourceType
+from kubeops.api import Client, Kind, Object, ResourceType, either_client, retry_on_conflict
+from kubeops.errors import Conflict, MethodNotAllowed, NotFound
 from kubeops.ops.errors import OperationError
-from kubeops.ops.rollout import retry_on_conflict
 from kubeops.ops.wait import display_name
-from kubeops.transport.errors import Conflict, MethodNotAllowed, NotFound
-
-if TYPE_CHECKING:
-    from kubeops.api.sync import SyncClient
 
 __all__ = [
     "NoScaleSubresource",
@@ -40,7 +35,6 @@ __all__ = [
     "ScaleResult",
     "ScaleTimeout",
     "scale",
-    "scale_sync",
 ]
 
 
@@ -74,12 +68,14 @@ class ScaleResult:
 
     @property
     def changed(self) -> bool:
+        """Whether the replicas are not what they were."""
         return self.replicas != self.previous
 
     def __str__(self) -> str:
         return f"{self.target} scaled" + (" (server dry run)" if self.dry_run else "")
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (``-o json``)."""
         return {
             "target": self.target,
             "namespace": self.namespace,
@@ -115,6 +111,7 @@ async def _read_scale(
         ) from err
 
 
+@either_client
 async def scale(
     client: Client,
     kind: Kind,
@@ -129,7 +126,7 @@ async def scale(
     timeout: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ScaleResult:
-    """Set ``replicas`` through the scale subresource.
+    """Set ``replicas`` through the scale subresource; with a ``SyncClient``, blocking.
 
     ``current_replicas`` and ``resource_version`` are preconditions
     (:class:`ScalePreconditionFailed` when they do not hold).  With ``wait``, return once
@@ -235,15 +232,3 @@ async def _wait_for_replicas(
         result.dry_run,
         current,
     )
-
-
-def scale_sync(
-    client: SyncClient,
-    kind: Kind,
-    name: str,
-    replicas: int,
-    namespace: str | None = None,
-    **options: Any,
-) -> ScaleResult:
-    """:func:`scale` for the blocking :class:`~kubeops.api.SyncClient`."""
-    return client.run(scale(client.client, kind, name, replicas, namespace, **options))

@@ -14,7 +14,7 @@ import pytest
 
 from kubeops.api import Client, SyncClient
 from kubeops.config import load_config
-from kubeops.ops import rollout as rollout_module
+from kubeops.errors import Forbidden, NotFound
 from kubeops.ops.rollout import (
     CHANGE_CAUSE,
     RESTARTED_AT,
@@ -31,8 +31,8 @@ from kubeops.ops.rollout import (
     describe_pod_template,
     format_history,
 )
+from kubeops.ops.rollout import restart as restart_module
 from kubeops.testenv import Cluster
-from kubeops.transport.errors import Forbidden, NotFound
 
 
 @pytest.fixture
@@ -265,7 +265,7 @@ async def test_restart_rolls_every_pod_through_a_new_revision(
     assert by_revision[2]["status"]["readyReplicas"] == 2
 
     # kubectl's rule: a second restart within the same second is refused, not merged.
-    monkeypatch.setattr(rollout_module, "_rfc3339_now", lambda: stamp)
+    monkeypatch.setattr(restart_module, "_rfc3339_now", lambda: stamp)
     with pytest.raises(RolloutError, match="already triggered within the past second"):
         await again.restart()
 

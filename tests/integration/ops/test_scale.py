@@ -10,16 +10,15 @@ import pytest
 
 from kubeops.api import Client, SyncClient
 from kubeops.config import load_config
+from kubeops.errors import NotFound
 from kubeops.ops.scale import (
     NoScaleSubresource,
     ScaleError,
     ScalePreconditionFailed,
     ScaleTimeout,
     scale,
-    scale_sync,
 )
 from kubeops.testenv import Cluster
-from kubeops.transport.errors import NotFound
 
 
 @pytest.fixture
@@ -135,6 +134,6 @@ async def test_a_dry_run_changes_nothing_and_a_stuck_scale_times_out(client: Cli
 def test_the_sync_facade_scales(kube_cluster: Cluster, kube_namespace: str) -> None:
     with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
         client.create(deployment("blocking", 1))
-        result = scale_sync(client, "deploy", "blocking", 2, wait=True, timeout=60)
+        result = scale(client, "deploy", "blocking", 2, wait=True, timeout=60)
         assert (result.previous, result.replicas, result.status_replicas) == (1, 2, 2)
         assert client.get("deploy", "blocking")["spec"]["replicas"] == 2
