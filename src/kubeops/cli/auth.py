@@ -12,7 +12,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from kubeops.cli.cluster import add_connection_flags, print_columns, run
+from kubeops.cli.cluster import print_columns, run
+from kubeops.cli.connection import add_connection_flags
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -26,24 +27,20 @@ def register(groups: Any) -> None:
     can_i.add_argument("verb", help="get, list, create, ... or *")
     can_i.add_argument("resource", help="TYPE, TYPE/NAME or a non-resource URL such as /healthz")
     can_i.add_argument("--subresource", help="e.g. log, status, scale")
-    can_i.add_argument("-A", "--all-namespaces", action="store_true")
     _add_subject_flags(can_i)
     can_i.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing; the exit code is the answer"
     )
     can_i.add_argument("-o", "--output", choices=("json",))
-    add_connection_flags(can_i)
+    add_connection_flags(can_i, all_namespaces="in every namespace")
     can_i.set_defaults(handler=run(_can_i))
 
     who_can = verbs.add_parser("who-can", help="which subjects RBAC allows VERB on RESOURCE")
     who_can.add_argument("verb")
     who_can.add_argument("resource", help="TYPE, TYPE/NAME or a non-resource URL")
     who_can.add_argument("--subresource")
-    who_can.add_argument(
-        "-A", "--all-namespaces", action="store_true", help="in every namespace at once"
-    )
     who_can.add_argument("-o", "--output", choices=("json",))
-    add_connection_flags(who_can)
+    add_connection_flags(who_can, all_namespaces="in every namespace at once")
     who_can.set_defaults(handler=run(_who_can))
 
     matrix = verbs.add_parser("matrix", help="verbs by resources for me (or --as USER)")
@@ -52,14 +49,10 @@ def register(groups: Any) -> None:
         "--resources", help="comma-separated resources (default: every namespaced one)"
     )
     matrix.add_argument("--verbs", help="comma-separated verbs (default: the eight standard ones)")
-    matrix.add_argument(
-        "-A",
-        "--all-namespaces",
-        action="store_true",
-        help="every namespace at once, cluster-scoped resources included",
-    )
     matrix.add_argument("-o", "--output", choices=("json",))
-    add_connection_flags(matrix)
+    add_connection_flags(
+        matrix, all_namespaces="every namespace at once, cluster-scoped resources included"
+    )
     matrix.set_defaults(handler=run(_matrix))
 
     create_sa = verbs.add_parser(

@@ -1,6 +1,6 @@
-"""What every command that talks to a cluster shares: the global connection flags,
-building a :class:`~kubeops.api.Client` from them, and printing objects the way
-kubectl does (tables, wide, json, yaml, name).
+"""What every command that talks to a cluster shares: building a
+:class:`~kubeops.api.Client` from the connection flags (:mod:`kubeops.cli.connection`),
+and printing objects the way kubectl does (tables, wide, json, yaml, name).
 """
 
 from __future__ import annotations
@@ -10,19 +10,12 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kubeops.cli.connection import complete
+
 if TYPE_CHECKING:
     from kubeops.api import Client, ResourceType
 
 OUTPUTS = ("table", "wide", "json", "yaml", "name")
-
-
-def add_connection_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("connection")
-    group.add_argument(
-        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
-    )
-    group.add_argument("--context", help="the kubeconfig context to use")
-    group.add_argument("-n", "--namespace", help="namespace (default: the context's)")
 
 
 def run(
@@ -31,6 +24,8 @@ def run(
     """Wrap an async command: connect with the global flags, run it, close the client."""
 
     def command(args: argparse.Namespace) -> int:
+        complete(args)
+
         async def main() -> int:
             from kubeops.api import Client
             from kubeops.config import load_config

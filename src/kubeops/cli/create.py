@@ -8,7 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kubeops.cli.cluster import add_connection_flags, run
+from kubeops.cli.cluster import run
+from kubeops.cli.connection import add_connection_flags, complete
 
 if TYPE_CHECKING:
     from kubeops.api import Client, Object
@@ -138,7 +139,7 @@ def _command(build: Builder) -> Callable[[argparse.Namespace], int]:
     print it (client dry run) or send it."""
 
     def command(args: argparse.Namespace) -> int:
-        obj = build(args)
+        obj = build(complete(args))
         if args.dry_run == "client":
             _print(obj, args.output, " (dry run)")
             return 0

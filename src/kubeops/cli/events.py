@@ -13,7 +13,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from kubeops.cli.cluster import add_connection_flags, age, print_columns, print_objects, run
+from kubeops.cli.cluster import age, print_columns, print_objects, run
+from kubeops.cli.connection import add_connection_flags
 
 if TYPE_CHECKING:
     from kubeops.api import Client, Object
@@ -25,11 +26,8 @@ def register(groups: Any) -> None:
     )
     events.add_argument("kind", nargs="?", help="kind of the object, or KIND/NAME")
     events.add_argument("name", nargs="?", help="name of the object")
-    events.add_argument(
-        "-A", "--all-namespaces", action="store_true", help="every namespace's events"
-    )
     events.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
-    add_connection_flags(events)
+    add_connection_flags(events, all_namespaces="every namespace's events")
     events.set_defaults(handler=run(_events))
 
 

@@ -2,11 +2,12 @@
 
 ::
 
-    kubeops inspect                                   # the current context, a terminal summary
-    kubeops inspect --context prod --context staging --format html --out report.html
+    kubeops inspect                                   # the current context, every namespace
+    kubeops --context prod inspect -o json            # the report as JSON on stdout
+    kubeops inspect --context prod --context staging -o html --out report.html
     kubeops inspect -n shop --fail-on error           # exit 2 when an error-level finding exists
-    kubeops inspect -f k8s/ --format sarif --out kubeops.sarif   # manifests, before deploy
-    kubeops inspect --output-dir reports/ --format html --format json --format junit
+    kubeops inspect -f k8s/ -o sarif --out kubeops.sarif   # manifests, before deploy
+    kubeops inspect --output-dir reports/ -o html -o json -o junit
     kubeops inspect --list-checks
     kubeops inspect serve --interval 10m              # scheduled, with history and metrics
 
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubeops.cli import inspect_serve
+from kubeops.cli.connection import add_connection_flags, complete
+from kubeops.cli.inspect_serve import CONNECTION_HELP
 
 if TYPE_CHECKING:
     from kubeops.inspect.document import Document
@@ -36,22 +39,7 @@ def register(groups: Any) -> None:
         help="check clusters (or manifests) for health, security and configuration problems",
         description=(__doc__ or "").split("::")[0].strip(),
     )
-    parser.add_argument(
-        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
-    )
-    parser.add_argument(
-        "--context",
-        action="append",
-        default=[],
-        help="a kubeconfig context to inspect; repeat for several clusters (default: the current one)",
-    )
-    parser.add_argument(
-        "-n",
-        "--namespace",
-        action="append",
-        default=[],
-        help="inspect only this namespace (repeatable; default: all namespaces)",
-    )
+    add_connection_flags(parser, **CONNECTION_HELP)
     parser.add_argument(
         "-f",
         "--filename",
@@ -64,14 +52,19 @@ def register(groups: Any) -> None:
         "--checks", help="run only these checks (comma-separated IDs or globs, e.g. 'sec-*')"
     )
     parser.add_argument(
+        "-o",
+        "--output",
         "--format",
+        dest="format",
         action="append",
         default=[],
         choices=["terminal", *EXTENSIONS],
-        help="report format (repeatable with --output-dir; default: terminal)",
+        metavar="FORMAT",
+        help="report format: terminal, json, html, markdown, junit or sarif "
+        "(repeatable with --output-dir; default: terminal)",
     )
-    parser.add_argument("--out", help="write the report to this file (one --format)")
-    parser.add_argument("--output-dir", help="write one report per --format into this directory")
+    parser.add_argument("--out", help="write the report to this file (one -o FORMAT)")
+    parser.add_argument("--output-dir", help="write one report per -o FORMAT into this directory")
     parser.add_argument(
         "--fail-on",
         metavar="SEVERITY",
@@ -100,6 +93,7 @@ def _inspect(args: argparse.Namespace) -> int:
     from kubeops.inspect.model import Severity
     from kubeops.inspect.runner import inspect, inspect_manifests, targets
 
+    complete(args)
     if args.list_checks:
         return _list_checks()
     formats = args.format or ["terminal"]
@@ -129,8 +123,9 @@ def _inspect(args: argparse.Namespace) -> int:
             progress(f"manifests: {len(objects)} objects from {', '.join(args.filename)}")
         report = inspect_manifests(objects, settings, locations)
     else:
-        found = targets(args.kubeconfig, args.context)
-        report = asyncio.run(inspect(found, settings, args.namespace or None, progress))
+        found = targets(args.kubeconfig, args.contexts)
+        namespaces = None if args.all_namespaces else args.namespaces or None
+        report = asyncio.run(inspect(found, settings, namespaces, progress))
     document = build(report)
     if args.history:
         from kubeops.inspect.history import History, attach_history
@@ -151,9 +146,9 @@ def _check_outputs(args: argparse.Namespace, formats: list[str]) -> None:
         raise ConfigError("give --out or --output-dir, not both")
     files = [f for f in formats if f != "terminal"]
     if args.out and len(files) != 1:
-        raise ConfigError("--out writes one report: give exactly one --format other than terminal")
+        raise ConfigError("--out writes one report: give exactly one -o other than terminal")
     if not args.out and not args.output_dir and len(files) > 1:
-        raise ConfigError("several formats need --output-dir (or one --format with --out)")
+        raise ConfigError("several formats need --output-dir (or one -o with --out)")
 
 
 def _write(document: Document, formats: list[str], args: argparse.Namespace) -> None:
@@ -216,10 +211,10 @@ def _expand(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _list_checks() -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from kubeops.inspect.catalog import catalog
+    from kubeops.inspect.report.terminal import stdout_console
 
     table = Table(title=f"{len(catalog())} checks", show_lines=False)
     for column in ("ID", "category", "severity", "static", "title"):
@@ -228,7 +223,7 @@ def _list_checks() -> int:
         table.add_row(
             chk.id, chk.category, str(chk.severity), "yes" if chk.static else "", chk.title
         )
-    Console().print(table)
+    stdout_console().print(table)
     return 0
 
 

@@ -18,6 +18,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kubeops.cli.connection import add_connection_flags, complete
+
+CONNECTION_HELP = {
+    "context": "a kubeconfig context to inspect; repeat for several clusters "
+    "(default: the current one)",
+    "namespace": "inspect only this namespace (repeatable; default: every namespace)",
+    "all_namespaces": "inspect every namespace (the default; overrides -n)",
+}
+
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
 
@@ -33,28 +42,11 @@ def register(commands: Any) -> None:
         ),
     )
     # The flags `kubeops inspect` has too leave its values alone unless given here, so
-    # `kubeops inspect --context prod serve` keeps prod (argparse lets a sub-command's
-    # defaults overwrite its parent's).
+    # `kubeops inspect --config c.yaml serve` keeps c.yaml (argparse lets a sub-command's
+    # defaults overwrite its parent's); the connection flags do the same.
     inherited = argparse.SUPPRESS
+    add_connection_flags(parser, **CONNECTION_HELP)
     what = parser.add_argument_group("what to inspect")
-    what.add_argument(
-        "--kubeconfig",
-        default=inherited,
-        help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)",
-    )
-    what.add_argument(
-        "--context",
-        action="append",
-        default=inherited,
-        help="a kubeconfig context to inspect; repeat for several clusters (default: the current one)",
-    )
-    what.add_argument(
-        "-n",
-        "--namespace",
-        action="append",
-        default=inherited,
-        help="inspect only this namespace (repeatable; default: all namespaces)",
-    )
     what.add_argument(
         "--config", default=inherited, help="YAML file with thresholds, severities and excludes"
     )
@@ -124,6 +116,7 @@ def options(args: argparse.Namespace) -> Any:
     """Validate the flags into :class:`kubeops.inspect.serve.Options`."""
     from kubeops.inspect.serve import Lease, Options, ServeError, check_url, parse_listen, schedule
 
+    complete(args)
     if args.once and args.runs is not None:
         raise ServeError("give --once or --runs, not both")
     if args.runs is not None and args.runs < 1:
@@ -142,9 +135,9 @@ def options(args: argparse.Namespace) -> Any:
         )
     return Options(
         schedule=schedule(args.interval, args.cron),
-        kubeconfig=getattr(args, "kubeconfig", None),
-        contexts=tuple(getattr(args, "context", None) or ()),
-        namespaces=tuple(getattr(args, "namespace", None) or ()),
+        kubeconfig=args.kubeconfig,
+        contexts=tuple(args.contexts),
+        namespaces=() if args.all_namespaces else tuple(args.namespaces),
         config=getattr(args, "config", None),
         checks=tuple(
             p.strip() for p in (getattr(args, "checks", None) or "").split(",") if p.strip()

@@ -14,7 +14,8 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from kubeops.cli.cluster import add_connection_flags, run
+from kubeops.cli.cluster import run
+from kubeops.cli.connection import add_connection_flags
 
 if TYPE_CHECKING:
     from kubeops.api import Client

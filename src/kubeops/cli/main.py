@@ -1,9 +1,10 @@
 """Entry point of the ``kubeops`` command.
 
 Command groups register themselves on an argparse parser; their heavy imports
-happen inside the handlers, so ``kubeops --version`` starts fast.  Every error a
-user can cause is reported as one line on stderr with exit code 1, never a
-traceback.
+happen inside the handlers, so ``kubeops --version`` starts fast.  The connection
+flags (:mod:`kubeops.cli.connection`) are accepted before or after the command at
+any depth.  Every error a user can cause, a mistyped flag included, is reported as
+one line on stderr with exit code 1, as kubectl does, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from kubeops import __version__
 from kubeops.cli import (
     auth,
+    connection,
     create,
     events,
     inspect,
@@ -28,9 +31,21 @@ from kubeops.cli import (
 )
 from kubeops.errors import KubeopsError
 
+USAGE_ERROR = 1  # kubectl's code for a mistyped command or flag (argparse's own is 2)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line and exit code 1, like kubectl's;
+    sub-command parsers are made of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        """Report a usage error on one line, pointing at the command's help, and exit."""
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``kubeops`` parser: every command, each accepting the connection flags."""
+    parser = CommandParser(
         prog="kubeops",
         description="Kubernetes operations automation: inspect, respond, sync and gate clusters.",
     )
@@ -46,13 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.register(groups)
     testenv.register(groups)
     watch.register(groups)
+    connection.add_to_every_parser(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``kubeops`` with ``argv`` (default: the process's arguments); the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # told by the command's own parser, which points at its own help
+        command = connection.command_parser(parser, args)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
+        connection.complete(args)
         code: int = args.handler(args)
     except KeyboardInterrupt:
         print("kubeops: interrupted", file=sys.stderr)

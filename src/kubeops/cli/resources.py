@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.cluster import (
     OUTPUTS,
-    add_connection_flags,
     name_of,
     print_columns,
     print_objects,
     print_table,
     run,
 )
+from kubeops.cli.connection import add_connection_flags
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -25,11 +25,10 @@ def register(groups: Any) -> None:
     get = groups.add_parser("get", help="show objects of a kind (like kubectl get)")
     get.add_argument("kind", help="kind, resource or short name: pods, deploy, deployments.apps")
     get.add_argument("names", nargs="*", help="object names (default: all)")
-    get.add_argument("-A", "--all-namespaces", action="store_true")
     get.add_argument("-l", "--selector", help="label selector, e.g. app=web,tier!=db")
     get.add_argument("--field-selector", help="field selector, e.g. status.phase=Running")
     get.add_argument("-o", "--output", choices=OUTPUTS, default="table")
-    add_connection_flags(get)
+    add_connection_flags(get, all_namespaces="list the objects of every namespace")
     get.set_defaults(handler=run(_get))
 
     apply = groups.add_parser("apply", help="apply manifests with server-side apply")
@@ -132,8 +131,7 @@ async def _apply(client: Client, args: argparse.Namespace) -> int:
 
 async def _delete(client: Client, args: argparse.Namespace) -> int:
     from kubeops.api.manifest import load_manifests
-    from kubeops.errors import KubeopsError
-    from kubeops.errors import NotFound
+    from kubeops.errors import KubeopsError, NotFound
 
     targets: list[tuple[Any, str, str | None]] = []
     if args.filename:
@@ -183,8 +181,7 @@ async def _wait_gone(
 ) -> None:
     import asyncio
 
-    from kubeops.errors import KubeopsError
-    from kubeops.errors import NotFound
+    from kubeops.errors import KubeopsError, NotFound
 
     deadline = time.monotonic() + timeout
     pending = list(targets)

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kubeops.cli.cluster import add_connection_flags, run
+from kubeops.cli.cluster import run
+from kubeops.cli.connection import add_connection_flags
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -97,8 +98,7 @@ def register(groups: Any) -> None:
         "--timeout", default="30s", help="how long to wait (default 30s; 0: check once)"
     )
     wait.add_argument("--all", action="store_true", help="every object of the kind")
-    wait.add_argument("-A", "--all-namespaces", action="store_true")
-    add_connection_flags(wait)
+    add_connection_flags(wait, all_namespaces="with --all or -l: in every namespace")
     wait.set_defaults(handler=run(_wait))
 
 

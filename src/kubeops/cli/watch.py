@@ -11,7 +11,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from kubeops.cli.cluster import add_connection_flags, run
+from kubeops.cli.cluster import run
+from kubeops.cli.connection import add_connection_flags
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -22,11 +23,10 @@ def register(groups: Any) -> None:
         "watch", help="stream changes of a kind; survives API server restarts"
     )
     watch.add_argument("kind", help="kind, resource or short name")
-    watch.add_argument("-A", "--all-namespaces", action="store_true")
     watch.add_argument("-l", "--selector", help="label selector")
     watch.add_argument("--field-selector", help="field selector")
     watch.add_argument("-o", "--output", choices=("table", "jsonl"), default="table")
-    add_connection_flags(watch)
+    add_connection_flags(watch, all_namespaces="the changes in every namespace")
     watch.set_defaults(handler=run(_watch))
 
 
