@@ -29,7 +29,7 @@ from cryptography.x509.oid import NameOID
 from kubeops.api import Client
 from kubeops.api.manifest import apply_manifests, load_manifests
 from kubeops.config import load_config
-from kubeops.inspect import InspectConfig, build, inspect, targets
+from kubeops.inspect import InspectConfig, build_document, inspect_clusters, resolve_targets
 from kubeops.inspect.report import print_summary, render
 from kubeops.testenv import Environment, ensure_assets
 
@@ -128,8 +128,10 @@ async def run(kubeconfig: Path) -> dict[str, Any]:
         await deploy_sample(client)
         await settle(client)
     say("inspecting the cluster")
-    report = await inspect(targets(str(kubeconfig), []), InspectConfig(), progress=say)
-    return build(report)
+    report = await inspect_clusters(
+        resolve_targets(str(kubeconfig), []), InspectConfig(), progress=say
+    )
+    return build_document(report)
 
 
 def main() -> int:

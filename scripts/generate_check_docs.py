@@ -3,7 +3,7 @@
     .venv/bin/python scripts/generate_check_docs.py [--out FILE]
 
 Each check's ID, category, severity, whether it works on manifests, thresholds,
-rationale and remediation come from its ``@check`` declaration, so the page
+rationale and remediation come from its ``@register_check`` declaration, so the page
 cannot drift from the code (a unit test compares them).
 """
 

@@ -1,7 +1,7 @@
 """The check catalogue: every check declares what it is (ID, title, category,
 severity, rationale, remediation, thresholds) next to the function that judges it.
 
-A check is a generator over a :class:`Context` that yields a :class:`Hit` per
+A check is a generator over a :class:`CheckContext` that yields a :class:`Hit` per
 failing object.  It never fetches anything: the runner lists what the checks
 ``need`` once per cluster, so fifty checks cost one LIST per resource, and a
 check whose resources could not be listed is reported as not run instead.
@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeops.inspect.model import CATEGORIES, Severity
 from kubeops.inspect.snapshot import Snapshot
 
-Object = dict[str, Any]
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 # The resources behind the virtual subject "podspecs": the objects that carry a
 # Pod template (or are Pods), so container checks judge a Deployment once rather
@@ -59,7 +60,7 @@ class PodSpecOwner:
                 yield "init container", c
 
 
-CheckFunc = Callable[["Context"], Iterable[Hit]]
+CheckFunc = Callable[["CheckContext"], Iterable[Hit]]
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class Check:
 CATALOG: dict[str, Check] = {}
 
 
-def check(
+def register_check(
     id: str,
     *,
     title: str,
@@ -141,7 +142,7 @@ def catalog() -> dict[str, Check]:
 
 
 @dataclass
-class Context:
+class CheckContext:
     """What a check sees: the cluster's objects in scope, its thresholds, the clock."""
 
     cluster: str

@@ -41,7 +41,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
-class ConfigError(KubeopsError, ValueError):
+class InspectConfigError(KubeopsError, ValueError):
     """The inspection configuration is malformed."""
 
 
@@ -106,7 +106,7 @@ class InspectConfig:
         return self.checks.get(check, CheckConfig()).severity or default
 
 
-def load(path: str | os.PathLike[str] | None) -> InspectConfig:
+def load_inspect_config(path: str | os.PathLike[str] | None) -> InspectConfig:
     """Read and validate a configuration file (None: the defaults)."""
     if path is None:
         return InspectConfig()
@@ -116,13 +116,13 @@ def load(path: str | os.PathLike[str] | None) -> InspectConfig:
         with open(path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
     except OSError as err:
-        raise ConfigError(f"inspect config {path}: cannot read it: {err.strerror}") from err
+        raise InspectConfigError(f"inspect config {path}: cannot read it: {err.strerror}") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"inspect config {path}: not valid YAML: {err}") from err
-    return parse(document, str(path))
+        raise InspectConfigError(f"inspect config {path}: not valid YAML: {err}") from err
+    return parse_inspect_config(document, str(path))
 
 
-def parse(document: Any, source: str = "config") -> InspectConfig:
+def parse_inspect_config(document: Any, source: str = "config") -> InspectConfig:
     """Validate a parsed document against the catalogue; every error names its key."""
     from kubeops.inspect.catalog import catalog
 
@@ -132,36 +132,36 @@ def parse(document: Any, source: str = "config") -> InspectConfig:
     _expect(document, dict, where)
     unknown = set(document) - {"checks", "settings", "excludes"}
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise InspectConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     known = catalog()
     checks: dict[str, CheckConfig] = {}
     for check_id, entry in (document.get("checks") or {}).items():
         key = f"{where}: checks.{check_id}"
         if check_id not in known:
-            raise ConfigError(f"{key}: no such check{_suggest(check_id, known)}")
+            raise InspectConfigError(f"{key}: no such check{_suggest(check_id, known)}")
         _expect(entry, dict, key)
         bad = set(entry) - {"enabled", "severity", "thresholds"}
         if bad:
-            raise ConfigError(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
+            raise InspectConfigError(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
         severity = None
         if "severity" in entry:
             try:
                 severity = Severity.parse(str(entry["severity"]))
             except ValueError as err:
-                raise ConfigError(f"{key}.severity: {err}") from None
+                raise InspectConfigError(f"{key}.severity: {err}") from None
         thresholds = entry.get("thresholds") or {}
         _expect(thresholds, dict, f"{key}.thresholds")
         defaults = known[check_id].thresholds
         for name, value in thresholds.items():
             if name not in defaults:
                 allowed = ", ".join(defaults) or "none"
-                raise ConfigError(
+                raise InspectConfigError(
                     f"{key}.thresholds.{name}: not a threshold of this check (it has: {allowed})"
                 )
             if not isinstance(value, type(defaults[name])) and not (
                 isinstance(defaults[name], float) and isinstance(value, int)
             ):
-                raise ConfigError(
+                raise InspectConfigError(
                     f"{key}.thresholds.{name}: expected {type(defaults[name]).__name__}, got {value!r}"
                 )
         enabled = entry.get("enabled", True)
@@ -172,7 +172,7 @@ def parse(document: Any, source: str = "config") -> InspectConfig:
     _expect(given, dict, f"{where}: settings")
     for name, value in given.items():
         if name not in DEFAULT_SETTINGS:
-            raise ConfigError(f"{where}: settings.{name}: unknown setting")
+            raise InspectConfigError(f"{where}: settings.{name}: unknown setting")
         _expect(value, list, f"{where}: settings.{name}")
         settings[name] = [str(v) for v in value]
     excludes = tuple(
@@ -186,7 +186,7 @@ def _exclude(rule: Any, key: str) -> Exclude:
     _expect(rule, dict, key)
     bad = set(rule) - {"checks", "namespaces", "names", "kinds", "labels", "reason"}
     if bad:
-        raise ConfigError(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
+        raise InspectConfigError(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
     lists = {}
     for name in ("checks", "namespaces", "names", "kinds"):
         value = rule.get(name)
@@ -201,9 +201,9 @@ def _exclude(rule: Any, key: str) -> Exclude:
         try:
             labels = Selector.parse(str(rule["labels"]))
         except ValueError as err:
-            raise ConfigError(f"{key}.labels: {err}") from None
+            raise InspectConfigError(f"{key}.labels: {err}") from None
     if not lists and labels is None:
-        raise ConfigError(
+        raise InspectConfigError(
             f"{key}: excludes nothing (give checks, namespaces, names, kinds or labels)"
         )
     return Exclude(
@@ -219,7 +219,7 @@ def _exclude(rule: Any, key: str) -> Exclude:
 def _expect(value: Any, kind: type, key: str) -> None:
     if not isinstance(value, kind):
         names = {dict: "a mapping", list: "a list", bool: "true or false"}
-        raise ConfigError(f"{key}: expected {names.get(kind, kind.__name__)}, got {value!r}")
+        raise InspectConfigError(f"{key}: expected {names.get(kind, kind.__name__)}, got {value!r}")
 
 
 def _suggest(name: str, known: Sequence[str] | Mapping[str, Any]) -> str:

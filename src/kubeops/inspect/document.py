@@ -21,7 +21,9 @@ SCHEMA = "kubeops.io/inspect/v1"
 Document = dict[str, Any]
 
 
-def build(report: Report) -> Document:
+def build_document(report: Report) -> Document:
+    """The report as the ``kubeops.io/inspect/v1`` document, scored per cluster, category
+    and namespace."""
     findings = [f for c in report.clusters for f in c.findings]
     examined = [e for c in report.clusters for e in _examined(report, c)]
     # Nothing reached is not a clean bill of health: no score at all.

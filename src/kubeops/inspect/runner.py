@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kubeops.inspect.catalog import POD_SPEC_KINDS, Check, Context, catalog
+from kubeops.inspect.catalog import POD_SPEC_KINDS, Check, CheckContext, catalog
 from kubeops.inspect.config import InspectConfig
 from kubeops.inspect.model import ClusterResult, Finding, NotRun, ObjectRef, Report, Severity
-from kubeops.inspect.snapshot import ALL, Snapshot, collect
+from kubeops.inspect.snapshot import ALL, Snapshot, collect_snapshot
 
 if TYPE_CHECKING:
     from kubeops.config import ClusterConfig
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 
-def selected(config: InspectConfig, *, static: bool = False) -> list[Check]:
+def selected_checks(config: InspectConfig, *, static: bool = False) -> list[Check]:
+    """The checks ``config`` enables, in catalogue order (only those that work on
+    manifests alone when ``static``)."""
     return [c for c in catalog().values() if config.enabled(c.id) and (c.static or not static)]
 
 
@@ -46,7 +48,7 @@ def run_checks(
             result.objects[key] = len(items)
     names = {(o.get("metadata") or {}).get("name", "") for o in snapshot.objects("namespaces")}
     result.namespaces = sorted(scope or names)
-    for chk in selected(config, static=snapshot.static):
+    for chk in selected_checks(config, static=snapshot.static):
         # A Pod spec check still runs when only the workloads could not be read.
         optional = set(POD_SPEC_KINDS) - {"pods"} if chk.subject == "podspecs" else set()
         missing = [n for n in chk.needs if not snapshot.has(n) and n not in optional]
@@ -56,7 +58,7 @@ def run_checks(
             )
             result.not_run.append(NotRun(chk.id, snapshot.cluster, reason))
             continue
-        ctx = Context(
+        ctx = CheckContext(
             cluster=snapshot.cluster,
             snapshot=snapshot,
             check=chk,
@@ -126,16 +128,13 @@ async def inspect_cluster(
     """Read one cluster and judge it; an unreachable cluster gives a result that says so."""
     from kubeops.api import Client
     from kubeops.errors import KubeopsError
-    from kubeops.transport.transport import Operation
 
     started = time.monotonic()
     result = ClusterResult(name=name, server=config.server)
-    needed = list(dict.fromkeys(n for c in selected(settings) for n in c.needs))
+    needed = list(dict.fromkeys(n for c in selected_checks(settings) for n in c.needs))
     async with Client(config, qps=-1) as client:
         try:
-            version = await client.transport.request(
-                "GET", "/version", Operation("get", "/version"), timeout=15
-            )
+            version = await client.with_options(timeout=15).request("GET", "/version")
             result.version = str(version.json().get("gitVersion", ""))
         except KubeopsError as err:
             result.reachable = False
@@ -146,7 +145,7 @@ async def inspect_cluster(
             return result
         if progress is not None:
             progress(f"{name}: reading {len(needed)} resources from {config.server}")
-        snapshot = await collect(client, name, needed, namespaces)
+        snapshot = await collect_snapshot(client, name, needed, namespaces)
         snapshot.server_version = result.version
     if progress is not None:
         total = sum(len(v) for v in snapshot.data.values())
@@ -165,7 +164,7 @@ class Target:
     error: str = ""
 
 
-def targets(kubeconfig: str | None, contexts: Sequence[str]) -> list[Target]:
+def resolve_targets(kubeconfig: str | None, contexts: Sequence[str]) -> list[Target]:
     """One target per context (the current one when none is named); a context that
     cannot be loaded becomes a target that reports the reason."""
     from kubeops.config import load_config
@@ -183,7 +182,7 @@ def targets(kubeconfig: str | None, contexts: Sequence[str]) -> list[Target]:
     return found
 
 
-async def inspect(
+async def inspect_clusters(
     clusters: Sequence[Target],
     settings: InspectConfig,
     namespaces: Sequence[str] | None = None,
@@ -197,7 +196,7 @@ async def inspect(
         return await inspect_cluster(target.config, target.name, settings, namespaces, progress)
 
     results = list(await asyncio.gather(*(one(t) for t in clusters)))
-    return assemble(results, settings, mode="live")
+    return assemble_report(results, settings, mode="live")
 
 
 def inspect_manifests(
@@ -208,11 +207,13 @@ def inspect_manifests(
     """Static mode: every check that applies to manifests alone; findings carry the
     file and line of their object when ``locations`` (by ``id(object)``) has them."""
     result = run_checks(Snapshot.from_objects(objects, locations=locations), settings)
-    return assemble([result], settings, mode="static")
+    return assemble_report([result], settings, mode="static")
 
 
-def assemble(results: list[ClusterResult], settings: InspectConfig, mode: str) -> Report:
-    checks = selected(settings, static=mode == "static")
+def assemble_report(results: list[ClusterResult], settings: InspectConfig, mode: str) -> Report:
+    """The report of these clusters' results, with the catalogue entries of the checks
+    ``settings`` enabled; ``mode`` is ``live`` or ``static``."""
+    checks = selected_checks(settings, static=mode == "static")
     return Report(
         clusters=results,
         generated=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

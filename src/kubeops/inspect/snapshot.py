@@ -1,6 +1,6 @@
 """The objects an inspection judges, read once per cluster (or from manifests).
 
-Checks never talk to the API server: :func:`collect` lists every resource the
+Checks never talk to the API server: :func:`collect_snapshot` lists every resource the
 enabled checks need, concurrently, and records why a list failed (forbidden, API
 not served) so the checks that needed it are reported as not run rather than
 silently passed.
@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kubeops.api import Client
+    from kubeops.api import Client, Object
     from kubeops.inspect.catalog import PodSpecOwner
-
-Object = dict[str, Any]
 
 # Snapshot key → the name the client resolves (kubectl-style), and whether it is namespaced.
 RESOURCES: dict[str, tuple[str, bool]] = {
@@ -202,7 +200,7 @@ def _pod_specs(snapshot: Snapshot) -> Iterable[PodSpecOwner]:
             yield PodSpecOwner(pod, pod.get("spec") or {}, pod.get("metadata") or {})
 
 
-async def collect(
+async def collect_snapshot(
     client: Client,
     cluster: str,
     resources: Iterable[str],
@@ -259,11 +257,7 @@ async def _list(client: Client, key: str, namespaces: Sequence[str] | None) -> l
 
 async def _deprecated_requests(client: Client) -> list[Object]:
     """The ``apiserver_requested_deprecated_apis`` gauge: deprecated APIs clients still call."""
-    from kubeops.transport.transport import Operation
-
-    response = await client.transport.request(
-        "GET", "/metrics", Operation("get", "/metrics"), accept="text/plain"
-    )
+    response = await client.request("GET", "/metrics", accept="text/plain")
     return parse_deprecated_metric(response.content.decode("utf-8", "replace"))
 
 
@@ -294,7 +288,7 @@ def parse_deprecated_metric(text: str) -> list[Object]:
 
 def _reason(key: str, err: BaseException) -> str:
     from kubeops.api.mapper import UnknownKind
-    from kubeops.transport.errors import Forbidden, NotFound
+    from kubeops.errors import Forbidden, NotFound
 
     what = RESOURCES[key][0] if key in RESOURCES else key
     if isinstance(err, Forbidden):

@@ -11,8 +11,8 @@ import pytest
 
 from kubeops.api import SyncClient
 from kubeops.config import load_config
-from kubeops.inspect import InspectConfig, Report, inspect, targets
-from kubeops.inspect.config import parse
+from kubeops.inspect import InspectConfig, Report, inspect_clusters, resolve_targets
+from kubeops.inspect.config import parse_inspect_config
 from kubeops.testenv import Cluster, Environment
 
 from .harness import CASES, Case, all_settings, create_case
@@ -29,7 +29,7 @@ def case_config(cases: list[Case]) -> InspectConfig:
         "checks": {c.check: {"thresholds": c.thresholds} for c in cases if c.thresholds},
         "settings": all_settings(cases),
     }
-    return parse(document, "cases")
+    return parse_inspect_config(document, "cases")
 
 
 @pytest.fixture(scope="session")
@@ -38,4 +38,6 @@ def inspected(inspect_cluster: Cluster) -> Report:
     with SyncClient(load_config(inspect_cluster.kubeconfig), qps=-1) as client:
         for case in CASES:
             create_case(client, case)
-    return asyncio.run(inspect(targets(str(inspect_cluster.kubeconfig), []), case_config(CASES)))
+    return asyncio.run(
+        inspect_clusters(resolve_targets(str(inspect_cluster.kubeconfig), []), case_config(CASES))
+    )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from kubeops.inspect import InspectConfig, inspect, targets
+from kubeops.inspect import InspectConfig, inspect_clusters, resolve_targets
 from kubeops.testenv import Cluster
 
 USAGE_CHECKS = {"usage-node-cpu", "usage-node-memory", "usage-container-memory-limit"}
 
 
 def test_usage_checks_not_run_without_metrics_api(kube_clusters: list[Cluster]) -> None:
-    clusters = [t for c in kube_clusters for t in targets(str(c.kubeconfig), [])]
-    report = asyncio.run(inspect(clusters, InspectConfig()))
+    clusters = [t for c in kube_clusters for t in resolve_targets(str(c.kubeconfig), [])]
+    report = asyncio.run(inspect_clusters(clusters, InspectConfig()))
     assert len(report.clusters) == len(kube_clusters)
     for result in report.clusters:
         assert result.reachable, result.error

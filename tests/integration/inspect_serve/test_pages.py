@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from kubeops.inspect import InspectConfig, Snapshot, build, run_checks
+from kubeops.inspect import InspectConfig, Snapshot, build_document, run_checks
 from kubeops.inspect.history import History
-from kubeops.inspect.runner import assemble
+from kubeops.inspect.runner import assemble_report
 from kubeops.inspect.serve.metrics import InspectMetrics
 from kubeops.inspect.serve.web import Site
 
@@ -26,7 +26,9 @@ def document(ready: str) -> dict[str, Any]:
     }
     snapshot = Snapshot.from_objects([node], name="solo")
     snapshot.static = False
-    return build(assemble([run_checks(snapshot, InspectConfig())], InspectConfig(), "live"))
+    return build_document(
+        assemble_report([run_checks(snapshot, InspectConfig())], InspectConfig(), "live")
+    )
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubeops.inspect.history import History
-from kubeops.inspect.serve import Interval, Options, serve
+from kubeops.inspect.serve import Interval, ServeOptions, serve
 
 from .conftest import CONTEXTS, Receiver, Serve, eventually, free_port
 
@@ -42,7 +42,7 @@ async def test_two_runs_are_stored_charted_exposed_and_posted(
     base = f"http://127.0.0.1:{port}"
     receiver.failures = 1  # the first delivery is refused once and must be retried
     stop = asyncio.Event()
-    options = Options(
+    options = ServeOptions(
         schedule=Interval(2),
         kubeconfig=kubeconfig,
         contexts=CONTEXTS,

@@ -19,7 +19,7 @@ from kubeops.inspect.checks.configuration import (
     read_certificates,
     references,
 )
-from kubeops.inspect.config import InspectConfig, parse
+from kubeops.inspect.config import InspectConfig, parse_inspect_config
 from kubeops.inspect.model import Severity
 from kubeops.inspect.runner import run_checks
 from kubeops.inspect.snapshot import Snapshot
@@ -434,7 +434,9 @@ def test_certificate_expiry_reads_manifest_string_data_and_the_threshold() -> No
     assert [h[0] for h in hits(Snapshot.from_objects([manifest]), "config-certificate-expiry")] == [
         "m"
     ]
-    config = parse({"checks": {"config-certificate-expiry": {"thresholds": {"days": 10}}}})
+    config = parse_inspect_config(
+        {"checks": {"config-certificate-expiry": {"thresholds": {"days": 10}}}}
+    )
     assert hits(Snapshot.from_objects([manifest]), "config-certificate-expiry", config) == []
 
 

@@ -7,10 +7,17 @@ from typing import Any
 
 import pytest
 
-from kubeops.inspect import ConfigError, InspectConfig, Severity, Snapshot, build, run_checks
-from kubeops.inspect.config import SKIP_ANNOTATION, parse
+from kubeops.inspect import (
+    InspectConfig,
+    InspectConfigError,
+    Severity,
+    Snapshot,
+    build_document,
+    run_checks,
+)
+from kubeops.inspect.config import SKIP_ANNOTATION, parse_inspect_config
 from kubeops.inspect.model import Finding, ObjectRef
-from kubeops.inspect.runner import assemble
+from kubeops.inspect.runner import assemble_report
 from kubeops.inspect.scoring import Examined, grade, score
 
 
@@ -42,9 +49,9 @@ def test_a_check_flags_only_the_failing_object() -> None:
 
 def test_excludes_by_check_glob_name_and_labels() -> None:
     snapshot = live(node("a", "False"), node("edge-1", "False", labels={"tier": "edge"}))
-    config = parse({"excludes": [{"checks": ["node-*"], "labels": "tier=edge"}]})
+    config = parse_inspect_config({"excludes": [{"checks": ["node-*"], "labels": "tier=edge"}]})
     assert [n for c, n in findings(snapshot, config) if c == "node-not-ready"] == ["a"]
-    config = parse({"excludes": [{"names": ["a"]}]})
+    config = parse_inspect_config({"excludes": [{"names": ["a"]}]})
     assert [n for c, n in findings(snapshot, config) if c == "node-not-ready"] == ["edge-1"]
 
 
@@ -59,10 +66,10 @@ def test_an_object_excludes_itself_with_the_annotation() -> None:
 
 def test_severity_override_and_disabled_check() -> None:
     snapshot = live(node("a", "False"))
-    config = parse({"checks": {"node-not-ready": {"severity": "info"}}})
+    config = parse_inspect_config({"checks": {"node-not-ready": {"severity": "info"}}})
     result = run_checks(snapshot, config)
     assert [f.severity for f in result.findings if f.check == "node-not-ready"] == [Severity.INFO]
-    config = parse({"checks": {"node-not-ready": {"enabled": False}}})
+    config = parse_inspect_config({"checks": {"node-not-ready": {"enabled": False}}})
     assert "node-not-ready" not in run_checks(snapshot, config).checks_run
 
 
@@ -72,7 +79,9 @@ def test_thresholds_are_applied() -> None:
     snapshot = live(old)
     snapshot.server_version = "v1.37.2"
     assert ("node-version-skew", "old") in findings(snapshot)
-    config = parse({"checks": {"node-version-skew": {"thresholds": {"max_minor_skew": 4}}}})
+    config = parse_inspect_config(
+        {"checks": {"node-version-skew": {"thresholds": {"max_minor_skew": 4}}}}
+    )
     assert ("node-version-skew", "old") not in findings(snapshot, config)
 
 
@@ -97,15 +106,15 @@ def test_thresholds_are_applied() -> None:
     ],
 )
 def test_bad_configuration_names_the_key(document: Any, message: str) -> None:
-    with pytest.raises(ConfigError, match=r"inspect config cfg\.yaml") as raised:
-        parse(document, "cfg.yaml")
+    with pytest.raises(InspectConfigError, match=r"inspect config cfg\.yaml") as raised:
+        parse_inspect_config(document, "cfg.yaml")
     assert message in str(raised.value)
 
 
 def test_missing_resource_makes_checks_not_run_with_the_reason() -> None:
     snapshot = Snapshot(cluster="c1")
     snapshot.missing["nodes"] = "forbidden to list nodes: nope"
-    result = run_checks(snapshot, parse({"checks": {}}))
+    result = run_checks(snapshot, parse_inspect_config({"checks": {}}))
     reasons = {n.check: n.reason for n in result.not_run}
     assert reasons["node-not-ready"] == "forbidden to list nodes: nope"
     assert "node-not-ready" not in result.checks_run
@@ -174,7 +183,7 @@ def test_grades(value: int, letter: str) -> None:
 
 def test_document_has_the_documented_schema() -> None:
     result = run_checks(live(node("a", "False"), node("b")), InspectConfig())
-    document = build(assemble([result], InspectConfig(), "live"))
+    document = build_document(assemble_report([result], InspectConfig(), "live"))
     assert {
         "schema",
         "generated",

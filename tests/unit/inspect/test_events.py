@@ -6,7 +6,7 @@ import datetime
 from typing import Any
 
 from kubeops.inspect.checks.events import event_count, last_seen
-from kubeops.inspect.config import InspectConfig, parse
+from kubeops.inspect.config import InspectConfig, parse_inspect_config
 from kubeops.inspect.runner import run_checks
 from kubeops.inspect.snapshot import Snapshot
 
@@ -110,7 +110,7 @@ def test_warnings_are_summed_per_involved_object_within_the_window() -> None:
 
 
 def test_thresholds_change_the_count_and_window() -> None:
-    config = parse({"checks": {CHECK: {"thresholds": {"count": 3, "minutes": 180}}}})
+    config = parse_inspect_config({"checks": {CHECK: {"thresholds": {"count": 3, "minutes": 180}}}})
     assert [f[1] for f in findings(event(POD, "Old", 5, minutes=150), config=config)] == ["web-1"]
     assert findings(event(POD, "Old", 5, minutes=150)) == []
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from kubeops.errors import KubeopsError
-from kubeops.inspect import InspectConfig, Snapshot, build, run_checks
+from kubeops.inspect import InspectConfig, Snapshot, build_document, run_checks
 from kubeops.inspect.history import SCHEMA_VERSION, History, HistoryError, attach_history
 from kubeops.inspect.model import ClusterResult
-from kubeops.inspect.runner import assemble
+from kubeops.inspect.runner import assemble_report
 
 
 def node(name: str, ready: str = "True") -> dict[str, Any]:
@@ -45,7 +45,7 @@ def document(down: int = 0, *, unreachable: bool = False) -> dict[str, Any]:
     results = [run_checks(snapshot, InspectConfig())]
     if unreachable:
         results.append(ClusterResult(name="b", reachable=False, error="connection refused"))
-    return build(assemble(results, InspectConfig(), mode="live"))
+    return build_document(assemble_report(results, InspectConfig(), mode="live"))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import datetime
 from typing import Any
 
 from kubeops.inspect.checks.networking import Backend, ingress_backends, service_selector
-from kubeops.inspect.config import InspectConfig, parse
+from kubeops.inspect.config import InspectConfig, parse_inspect_config
 from kubeops.inspect.model import ClusterResult, Severity
 from kubeops.inspect.runner import run_checks
 from kubeops.inspect.snapshot import Snapshot
@@ -372,7 +372,7 @@ def test_namespace_no_networkpolicy() -> None:
     result = run(snapshot, "namespace-no-networkpolicy")
     assert flagged(result) == {"Namespace/open"}
     assert result.findings[0].message == "no NetworkPolicy restricts its 2 Pods"
-    config = parse(
+    config = parse_inspect_config(
         {"checks": {"namespace-no-networkpolicy": {"thresholds": {"skip_namespaces": ["open"]}}}}
     )
     config = InspectConfig(checks=config.checks, only=("namespace-no-networkpolicy",))

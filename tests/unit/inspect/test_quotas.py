@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubeops.inspect.checks.quotas import usage_ratio
-from kubeops.inspect.config import InspectConfig, parse
+from kubeops.inspect.config import InspectConfig, parse_inspect_config
 from kubeops.inspect.model import Severity
 from kubeops.inspect.runner import run_checks
 from kubeops.inspect.snapshot import Snapshot
@@ -78,7 +78,7 @@ def test_quota_near_limit_per_resource() -> None:
 
 
 def test_quota_threshold_is_configurable() -> None:
-    config = parse({"checks": {"quota-near-limit": {"thresholds": {"percent": 50}}}})
+    config = parse_inspect_config({"checks": {"quota-near-limit": {"thresholds": {"percent": 50}}}})
     found = hits(config, quota("q", {"requests.memory": "1Gi"}, {"requests.memory": "600Mi"}))
     assert [h[1] for h in found] == [Severity.WARNING]
     assert hits(None, quota("q", {"requests.memory": "1Gi"}, {"requests.memory": "600Mi"})) == []

@@ -13,10 +13,10 @@ import orjson
 import pytest
 from rich.console import Console
 
-from kubeops.inspect import ClusterResult, InspectConfig, Snapshot, build, run_checks
+from kubeops.inspect import ClusterResult, InspectConfig, Snapshot, build_document, run_checks
 from kubeops.inspect.report import FORMATS, print_summary, render
 from kubeops.inspect.report.sample import sample_document
-from kubeops.inspect.runner import assemble
+from kubeops.inspect.runner import assemble_report
 
 
 def _deployment(ns: str, name: str, security: dict[str, Any], replicas: int = 1) -> dict[str, Any]:
@@ -58,17 +58,17 @@ def real_document() -> dict[str, Any]:
         },
     ]
     result = run_checks(Snapshot.from_objects(manifests), InspectConfig())
-    return build(assemble([result], InspectConfig(), "static"))
+    return build_document(assemble_report([result], InspectConfig(), "static"))
 
 
 def empty_document() -> dict[str, Any]:
-    return build(assemble([], InspectConfig(), "live"))
+    return build_document(assemble_report([], InspectConfig(), "live"))
 
 
 def unreachable_document() -> dict[str, Any]:
     """No cluster reached: the document has no score and no grade."""
     down = ClusterResult(name="prod", server="https://prod:6443", reachable=False, error="boom")
-    return build(assemble([down], InspectConfig(), "live"))
+    return build_document(assemble_report([down], InspectConfig(), "live"))
 
 
 def test_formats_are_the_documented_ones() -> None:

@@ -145,7 +145,7 @@ def test_empty_document() -> None:
 
 
 def test_manifest_findings_point_at_their_file_and_line() -> None:
-    from kubeops.inspect import InspectConfig, build, inspect_manifests
+    from kubeops.inspect import InspectConfig, build_document, inspect_manifests
 
     deployment = {
         "apiVersion": "apps/v1",
@@ -154,7 +154,7 @@ def test_manifest_findings_point_at_their_file_and_line() -> None:
         "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
     }
     report = inspect_manifests([deployment], InspectConfig(), {id(deployment): ("k8s/web.yaml", 7)})
-    document = build(report)
+    document = build_document(report)
     assert all(f["location"] == {"file": "k8s/web.yaml", "line": 7} for f in document["findings"])
     results = json.loads(render(document, "sarif"))["runs"][0]["results"]
     assert results

@@ -17,13 +17,12 @@ from kubeops.inspect.serve import (
     Interval,
     ScheduleError,
     ServeError,
-    check_url,
-    format_duration,
-    parse_duration,
     parse_listen,
-    schedule,
+    parse_schedule,
 )
 from kubeops.inspect.serve.metrics import InspectMetrics, result_of
+from kubeops.inspect.serve.options import validate_url
+from kubeops.inspect.serve.schedule import format_duration, parse_duration
 from kubeops.inspect.serve.webhook import summary
 
 from .test_history import document
@@ -85,11 +84,11 @@ def test_bad_cron_expressions_are_refused(expression: str) -> None:
 
 
 def test_the_flags_choose_the_schedule() -> None:
-    assert schedule() == Interval(3600)
-    assert schedule(interval="10m") == Interval(600)
-    assert schedule(cron="0 * * * *") == Cron("0 * * * *")
+    assert parse_schedule() == Interval(3600)
+    assert parse_schedule(interval="10m") == Interval(600)
+    assert parse_schedule(cron="0 * * * *") == Cron("0 * * * *")
     with pytest.raises(ScheduleError, match="not both"):
-        schedule(interval="1m", cron="0 * * * *")
+        parse_schedule(interval="1m", cron="0 * * * *")
 
 
 # -- flags ----------------------------------------------------------------------------------
@@ -178,9 +177,11 @@ def test_listen_addresses() -> None:
 
 
 def test_urls() -> None:
-    assert check_url(" https://hooks.example.com/x ", "--webhook") == "https://hooks.example.com/x"
+    assert (
+        validate_url(" https://hooks.example.com/x ", "--webhook") == "https://hooks.example.com/x"
+    )
     with pytest.raises(ServeError, match="port"):
-        check_url("http://example.com:99999/", "--webhook")
+        validate_url("http://example.com:99999/", "--webhook")
 
 
 # -- metrics --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from kubeops.inspect.catalog import catalog
 from kubeops.inspect.checks.storage import claimed_by
 from kubeops.inspect.checks.storage import storage_class as class_of
-from kubeops.inspect.config import InspectConfig, parse
+from kubeops.inspect.config import InspectConfig, parse_inspect_config
 from kubeops.inspect.model import ClusterResult, Severity
 from kubeops.inspect.runner import run_checks
 from kubeops.inspect.snapshot import Snapshot
@@ -138,7 +138,7 @@ def test_pvc_pending() -> None:
     assert messages["awaited"] == (
         'Pending for 60m (threshold 5m); Pod "db-0" and 1 more cannot start until it binds'
     )
-    config = parse({"checks": {"pvc-pending": {"thresholds": {"minutes": 0}}}})
+    config = parse_inspect_config({"checks": {"pvc-pending": {"thresholds": {"minutes": 0}}}})
     config = InspectConfig(checks=config.checks, only=("pvc-pending",))
     assert "PersistentVolumeClaim/new" in flagged(run(snapshot, config=config))
 

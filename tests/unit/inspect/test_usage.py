@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kubeops.inspect.checks.usage import percent
-from kubeops.inspect.config import InspectConfig, parse
+from kubeops.inspect.config import InspectConfig, parse_inspect_config
 from kubeops.inspect.runner import run_checks
 from kubeops.inspect.snapshot import Snapshot
 
@@ -136,7 +136,9 @@ def test_container_memory_against_its_own_limit() -> None:
             'container "app" uses 99Mi of its 100Mi memory limit (99%, threshold 90%)',
         ),
     ]
-    config = parse({"checks": {"usage-container-memory-limit": {"thresholds": {"percent": 40}}}})
+    config = parse_inspect_config(
+        {"checks": {"usage-container-memory-limit": {"thresholds": {"percent": 40}}}}
+    )
     assert [h[1] for h in hits(snap, config)] == ["api", "web"]
 
 

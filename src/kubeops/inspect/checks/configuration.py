@@ -9,12 +9,13 @@ import datetime
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubeops.inspect.catalog import POD_SPEC_KINDS, Context, Hit, check
+from kubeops.inspect.catalog import POD_SPEC_KINDS, CheckContext, Hit, register_check
 from kubeops.inspect.model import Severity
 
-Object = dict[str, Any]
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 # Namespaces whose ConfigMaps and Secrets are read by cluster components through
 # the API rather than mounted by Pods: "unused" there means nothing.
@@ -128,7 +129,7 @@ def _data_keys(obj: Object) -> set[str]:
 _ROOT_CA = ("ConfigMap", "kube-root-ca.crt")
 
 
-def _missing(ctx: Context, kind: str, resource: str) -> Iterator[Hit]:
+def _missing(ctx: CheckContext, kind: str, resource: str) -> Iterator[Hit]:
     """Hits for Pod specs naming a ``kind`` that does not exist, or a key it lacks."""
     existing = ctx.by_name(resource)
     for owner in ctx.pod_specs():
@@ -163,7 +164,7 @@ def _missing(ctx: Context, kind: str, resource: str) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "config-missing-configmap",
     title="Pod references a ConfigMap that does not exist",
     category="configuration",
@@ -173,11 +174,11 @@ def _missing(ctx: Context, kind: str, resource: str) -> Iterator[Hit]:
     rationale="A container whose non-optional ConfigMap (volume, envFrom or env key) is missing never starts: it stays in ContainerCreating or CreateContainerConfigError.",
     remediation="Create the ConfigMap (or the missing key) in the Pod's namespace, fix the name, or mark the reference `optional: true` if the Pod can run without it.",
 )
-def missing_configmap(ctx: Context) -> Iterator[Hit]:
+def missing_configmap(ctx: CheckContext) -> Iterator[Hit]:
     yield from _missing(ctx, "ConfigMap", "configmaps")
 
 
-@check(
+@register_check(
     "config-missing-secret",
     title="Pod references a Secret that does not exist",
     category="configuration",
@@ -187,11 +188,11 @@ def missing_configmap(ctx: Context) -> Iterator[Hit]:
     rationale="A container whose non-optional Secret (volume, envFrom, env key or CSI secret) is missing never starts; a missing imagePullSecret makes private image pulls fail.",
     remediation="Create the Secret (or the missing key) in the Pod's namespace, fix the name, or mark the reference `optional: true` if the Pod can run without it.",
 )
-def missing_secret(ctx: Context) -> Iterator[Hit]:
+def missing_secret(ctx: CheckContext) -> Iterator[Hit]:
     yield from _missing(ctx, "Secret", "secrets")
 
 
-@check(
+@register_check(
     "config-missing-serviceaccount",
     title="Pod uses a ServiceAccount that does not exist",
     category="configuration",
@@ -201,7 +202,7 @@ def missing_secret(ctx: Context) -> Iterator[Hit]:
     rationale="The ServiceAccount admission plugin rejects Pods whose ServiceAccount is missing, so the workload's controller cannot create any Pod.",
     remediation="Create the ServiceAccount (`kubectl create serviceaccount NAME -n NAMESPACE`) or fix serviceAccountName.",
 )
-def missing_serviceaccount(ctx: Context) -> Iterator[Hit]:
+def missing_serviceaccount(ctx: CheckContext) -> Iterator[Hit]:
     existing = ctx.by_name("serviceaccounts")
     for owner in ctx.pod_specs():
         name = owner.spec.get("serviceAccountName") or owner.spec.get("serviceAccount") or "default"
@@ -209,7 +210,7 @@ def missing_serviceaccount(ctx: Context) -> Iterator[Hit]:
             yield Hit(owner.obj, f'ServiceAccount "{name}" does not exist')
 
 
-def _all_specs(ctx: Context) -> Iterator[tuple[str | None, Object]]:
+def _all_specs(ctx: CheckContext) -> Iterator[tuple[str | None, Object]]:
     """(namespace, Pod spec) of every Pod and every template, old ReplicaSets included:
     a ConfigMap kept for a rollback is still in use."""
     for resource in POD_SPEC_KINDS:
@@ -221,7 +222,7 @@ def _all_specs(ctx: Context) -> Iterator[tuple[str | None, Object]]:
                 yield _namespace(obj), spec
 
 
-def _used(ctx: Context, kind: str) -> set[tuple[str | None, str]]:
+def _used(ctx: CheckContext, kind: str) -> set[tuple[str | None, str]]:
     return {
         (namespace, ref.name)
         for namespace, spec in _all_specs(ctx)
@@ -235,7 +236,7 @@ def _skipped(obj: Object) -> bool:
     return bool(meta.get("ownerReferences")) or meta.get("namespace") in SYSTEM_NAMESPACES
 
 
-@check(
+@register_check(
     "config-unused-configmap",
     title="ConfigMap not used by any Pod",
     category="configuration",
@@ -245,7 +246,7 @@ def _skipped(obj: Object) -> bool:
     rationale="A ConfigMap no Pod or workload template mounts or reads is often left over from an old release; it clutters the namespace and may hide a typo in a reference.",
     remediation="Delete it if nothing reads it through the API (`kubectl delete configmap NAME`), or annotate it `inspect.kubeops.io/skip: config-unused-configmap`.",
 )
-def unused_configmap(ctx: Context) -> Iterator[Hit]:
+def unused_configmap(ctx: CheckContext) -> Iterator[Hit]:
     used = _used(ctx, "ConfigMap")
     for cm in ctx.objects("configmaps"):
         meta = cm.get("metadata") or {}
@@ -271,7 +272,7 @@ _API_SECRET_TYPES = frozenset(
 )
 
 
-@check(
+@register_check(
     "config-unused-secret",
     title="Secret not used by any Pod, ServiceAccount or Ingress",
     category="configuration",
@@ -281,7 +282,7 @@ _API_SECRET_TYPES = frozenset(
     rationale="A Secret nothing references is usually a leftover credential: it can still be read by anyone allowed to read Secrets in the namespace, and it is easy to forget to rotate.",
     remediation="Delete it if nothing reads it through the API (`kubectl delete secret NAME`), or annotate it `inspect.kubeops.io/skip: config-unused-secret`.",
 )
-def unused_secret(ctx: Context) -> Iterator[Hit]:
+def unused_secret(ctx: CheckContext) -> Iterator[Hit]:
     used = _used(ctx, "Secret")
     for sa in ctx.objects("serviceaccounts"):
         namespace = _namespace(sa)
@@ -379,7 +380,7 @@ def _days(delta: datetime.timedelta) -> str:
     return "1 day" if days == 1 else f"{days} days"
 
 
-@check(
+@register_check(
     "config-certificate-expiry",
     title="TLS certificate expired or expiring soon",
     category="configuration",
@@ -390,7 +391,7 @@ def _days(delta: datetime.timedelta) -> str:
     rationale="An expired certificate breaks every TLS connection to the service it protects (or, as a CA, every client that trusts it); renewing takes time, so the warning comes weeks ahead.",
     remediation="Renew the certificate and update the Secret (or fix the cert-manager Certificate that owns it); check every certificate of the chain, intermediates included.",
 )
-def certificate_expiry(ctx: Context) -> Iterator[Hit]:
+def certificate_expiry(ctx: CheckContext) -> Iterator[Hit]:
     days = ctx.threshold("days")
     horizon = ctx.now + datetime.timedelta(days=days)
     cache: dict[bytes | str, list[CertInfo] | str] = {}
@@ -414,7 +415,7 @@ def certificate_expiry(ctx: Context) -> Iterator[Hit]:
 
 
 def _expiry_hits(
-    ctx: Context,
+    ctx: CheckContext,
     secret: Object,
     key: str,
     certs: Iterable[CertInfo],

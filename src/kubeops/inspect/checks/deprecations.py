@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from kubeops.inspect.catalog import Context, Hit, check
+from kubeops.inspect.catalog import CheckContext, Hit, register_check
 from kubeops.inspect.model import Severity
 
-Object = dict[str, Any]
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -167,7 +168,7 @@ def _last_applied(obj: Object) -> tuple[str, str] | None:
     return str(applied.get("apiVersion", "")), str(applied.get("kind", ""))
 
 
-@check(
+@register_check(
     "deprecated-api-version",
     title="Object written in a removed API version",
     category="deprecations",
@@ -177,7 +178,7 @@ def _last_applied(obj: Object) -> tuple[str, str] | None:
     rationale="An API version removed from Kubernetes is refused by the API server: manifests in it fail to apply, and an object last applied with it (its kubectl.kubernetes.io/last-applied-configuration) comes from a manifest that will fail next time, or that breaks the upgrade to the release that removes it.",
     remediation="Rewrite the manifest in the replacement version (`kubectl convert` or by hand; check the fields that changed) and re-apply it.",
 )
-def api_version(ctx: Context) -> Iterator[Hit]:
+def api_version(ctx: CheckContext) -> Iterator[Hit]:
     server = minor(ctx.snapshot.server_version)
     for obj in ctx.objects("all"):
         api, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
@@ -199,7 +200,7 @@ def api_version(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "deprecated-api-requests",
     title="Clients still call deprecated APIs",
     category="deprecations",
@@ -208,7 +209,7 @@ def api_version(ctx: Context) -> Iterator[Hit]:
     rationale="The API server counts requests to deprecated API versions (apiserver_requested_deprecated_apis); a client that still uses one breaks when the version is removed, often at a cluster upgrade.",
     remediation="Find the client (audit log annotation `k8s.io/deprecated`, or the warnings kubectl prints) and move it to the replacement version before upgrading to the release that removes it.",
 )
-def api_requests(ctx: Context) -> Iterator[Hit]:
+def api_requests(ctx: CheckContext) -> Iterator[Hit]:
     server = minor(ctx.snapshot.server_version)
     for item in ctx.objects("deprecatedrequests"):
         name = (item.get("metadata") or {}).get("name", "")

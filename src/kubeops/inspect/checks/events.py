@@ -6,12 +6,13 @@ import datetime
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from kubeops.inspect.catalog import Context, Hit, check, parse_time
+from kubeops.inspect.catalog import CheckContext, Hit, parse_time, register_check
 from kubeops.inspect.model import Severity
 
-Object = dict[str, Any]
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 
 def event_count(event: Object) -> int:
@@ -59,7 +60,7 @@ def _target(event: Object) -> Object:
     }
 
 
-@check(
+@register_check(
     "event-warnings-piling-up",
     title="Object accumulating Warning events",
     category="events",
@@ -69,7 +70,7 @@ def _target(event: Object) -> Object:
     rationale="Many Warning events on one object in a short time (BackOff, FailedMount, FailedScheduling, Unhealthy...) mean something keeps failing right now, even when the object's status looks settled.",
     remediation="Read the events (`kubectl events --for KIND/NAME -n NAMESPACE --types=Warning`) and fix their cause.",
 )
-def warnings_piling_up(ctx: Context) -> Iterator[Hit]:
+def warnings_piling_up(ctx: CheckContext) -> Iterator[Hit]:
     limit = int(ctx.threshold("count"))
     window = datetime.timedelta(minutes=ctx.threshold("minutes"))
     since = ctx.now - window

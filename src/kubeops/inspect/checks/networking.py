@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubeops.inspect.catalog import Context, Hit, check
+from kubeops.inspect.catalog import CheckContext, Hit, register_check
 from kubeops.inspect.checks.workloads import Lookup, meta, name, namespace, spec, status
 from kubeops.inspect.model import Severity
 
-Object = dict[str, Any]
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 DEFAULT_INGRESS_CLASS = "ingressclass.kubernetes.io/is-default-class"
@@ -33,7 +34,7 @@ def _selector_text(selector: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
 
 
-@check(
+@register_check(
     "service-no-endpoints",
     title="Service without ready endpoints",
     category="networking",
@@ -43,7 +44,7 @@ def _selector_text(selector: dict[str, str]) -> str:
     rationale="A Service with no ready endpoint refuses or drops every connection: its clients see an outage even though the Service exists.",
     remediation="Check that Pods match the selector and pass their readiness probes: `kubectl get endpointslices -l kubernetes.io/service-name=NAME` and `kubectl get pods -l SELECTOR`.",
 )
-def service_no_endpoints(ctx: Context) -> Iterator[Hit]:
+def service_no_endpoints(ctx: CheckContext) -> Iterator[Hit]:
     ready: set[tuple[str | None, str]] = set()
     listed: dict[tuple[str | None, str], int] = defaultdict(int)
     for endpoint_slice in ctx.objects("endpointslices"):
@@ -110,7 +111,7 @@ class _LabelIndex:
         return False
 
 
-@check(
+@register_check(
     "service-selector-no-pods",
     title="Service selector matches no Pod",
     category="networking",
@@ -121,7 +122,7 @@ class _LabelIndex:
     rationale="A Service whose selector matches no Pod has no backend at all; usually a label typo or a Service left behind by a removed workload.",
     remediation="Compare the Service's selector with the Pod template labels (`kubectl get pods -l SELECTOR`); fix the labels or delete the Service.",
 )
-def service_selector_no_pods(ctx: Context) -> Iterator[Hit]:
+def service_selector_no_pods(ctx: CheckContext) -> Iterator[Hit]:
     # Live, the Pods that exist are the truth (a workload scaled to zero leaves its
     # Service without backends).  On manifests, the Pod templates of the workloads
     # and the Pods in them are what a selector will match once applied.
@@ -141,7 +142,7 @@ def service_selector_no_pods(ctx: Context) -> Iterator[Hit]:
             yield Hit(service, f"selector {_selector_text(selector)} matches no {what}")
 
 
-@check(
+@register_check(
     "service-exposed",
     title="Service exposed outside the cluster",
     category="networking",
@@ -151,7 +152,7 @@ def service_selector_no_pods(ctx: Context) -> Iterator[Hit]:
     rationale="NodePort and LoadBalancer Services and external IPs accept traffic from outside the cluster; each should be exposed on purpose.",
     remediation="Prefer a ClusterIP Service behind an Ingress or Gateway; restrict LoadBalancers with spec.loadBalancerSourceRanges or the provider's internal load balancer annotation.",
 )
-def service_exposed(ctx: Context) -> Iterator[Hit]:
+def service_exposed(ctx: CheckContext) -> Iterator[Hit]:
     for service in ctx.objects("services"):
         svc = spec(service)
         kind = svc.get("type") or "ClusterIP"
@@ -222,14 +223,14 @@ def _backend(backend: Object, where: str) -> Backend | None:
     return None
 
 
-def _services(ctx: Context) -> Lookup:
+def _services(ctx: CheckContext) -> Lookup:
     services = Lookup(ctx.snapshot.static)
     for service in ctx.objects("services"):
         services.add(namespace(service), name(service), service)
     return services
 
 
-@check(
+@register_check(
     "ingress-missing-service",
     title="Ingress routes to a missing Service",
     category="networking",
@@ -240,7 +241,7 @@ def _services(ctx: Context) -> Lookup:
     rationale="Requests an Ingress routes to a Service that does not exist fail with 503 at the ingress controller.",
     remediation="Create the Service, or fix the backend's service name in the Ingress (`kubectl describe ingress NAME`).",
 )
-def ingress_missing_service(ctx: Context) -> Iterator[Hit]:
+def ingress_missing_service(ctx: CheckContext) -> Iterator[Hit]:
     services = _services(ctx)
     for ingress in ctx.objects("ingresses"):
         missing: dict[str, list[str]] = {}
@@ -251,7 +252,7 @@ def ingress_missing_service(ctx: Context) -> Iterator[Hit]:
             yield Hit(ingress, f'Service "{service}" (for {", ".join(where)}) does not exist')
 
 
-@check(
+@register_check(
     "ingress-service-port",
     title="Ingress routes to a port its Service does not expose",
     category="networking",
@@ -262,7 +263,7 @@ def ingress_missing_service(ctx: Context) -> Iterator[Hit]:
     rationale="A backend port that the Service does not define cannot be routed: the ingress controller answers 503 for that path.",
     remediation="Use a port number from the Service's spec.ports[].port (not the targetPort) or one of its port names.",
 )
-def ingress_service_port(ctx: Context) -> Iterator[Hit]:
+def ingress_service_port(ctx: CheckContext) -> Iterator[Hit]:
     services = _services(ctx)
     for ingress in ctx.objects("ingresses"):
         for backend in ingress_backends(ingress):
@@ -288,7 +289,7 @@ def ingress_service_port(ctx: Context) -> Iterator[Hit]:
                 )
 
 
-@check(
+@register_check(
     "ingress-class-missing",
     title="Ingress without a usable IngressClass",
     category="networking",
@@ -298,7 +299,7 @@ def ingress_service_port(ctx: Context) -> Iterator[Hit]:
     rationale="An Ingress naming an IngressClass that does not exist, or naming none when the cluster has no default class, is served by no controller.",
     remediation="Set spec.ingressClassName to one of `kubectl get ingressclass`, or mark one class as the default with the annotation ingressclass.kubernetes.io/is-default-class=true.",
 )
-def ingress_class_missing(ctx: Context) -> Iterator[Hit]:
+def ingress_class_missing(ctx: CheckContext) -> Iterator[Hit]:
     classes = {name(c) for c in ctx.objects("ingressclasses")}
     has_default = any(
         (meta(c).get("annotations") or {}).get(DEFAULT_INGRESS_CLASS) == "true"
@@ -320,7 +321,7 @@ def ingress_class_missing(ctx: Context) -> Iterator[Hit]:
 # --- network policies ----------------------------------------------------------------------------
 
 
-@check(
+@register_check(
     "namespace-no-networkpolicy",
     title="Namespace without a NetworkPolicy",
     category="networking",
@@ -331,7 +332,7 @@ def ingress_class_missing(ctx: Context) -> Iterator[Hit]:
     rationale="Without a NetworkPolicy every Pod in the namespace accepts traffic from every Pod in the cluster, so one compromised workload reaches all others.",
     remediation="Start with a default-deny policy for the namespace and allow what each workload needs; namespaces that must stay open can be listed in the check's skip_namespaces threshold.",
 )
-def namespace_no_networkpolicy(ctx: Context) -> Iterator[Hit]:
+def namespace_no_networkpolicy(ctx: CheckContext) -> Iterator[Hit]:
     skip = {str(n) for n in ctx.threshold("skip_namespaces")}
     covered = {namespace(p) for p in ctx.objects("networkpolicies")}
     running: dict[str | None, int] = defaultdict(int)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from kubeops.inspect.catalog import Context, Hit, check
+from kubeops.inspect.catalog import CheckContext, Hit, register_check
 from kubeops.inspect.model import Severity
 
 
@@ -15,7 +15,7 @@ def _conditions(node: dict[str, object]) -> dict[str, dict[str, str]]:
     return {c.get("type", ""): c for c in status.get("conditions") or []}
 
 
-@check(
+@register_check(
     "node-not-ready",
     title="Node not Ready",
     category="nodes",
@@ -24,7 +24,7 @@ def _conditions(node: dict[str, object]) -> dict[str, dict[str, str]]:
     rationale="A node whose Ready condition is False or Unknown runs no new Pods, and its Pods are evicted after the toleration period.",
     remediation="Look at the node's conditions and kubelet logs (`kubectl describe node`); drain and replace it if it does not recover.",
 )
-def not_ready(ctx: Context) -> Iterator[Hit]:
+def not_ready(ctx: CheckContext) -> Iterator[Hit]:
     for node in ctx.objects("nodes"):
         ready = _conditions(node).get("Ready")
         if ready is None:
@@ -34,7 +34,7 @@ def not_ready(ctx: Context) -> Iterator[Hit]:
             yield Hit(node, f"Ready is {ready.get('status')}" + (f" ({why})" if why else ""))
 
 
-@check(
+@register_check(
     "node-pressure",
     title="Node under memory, disk or PID pressure",
     category="nodes",
@@ -43,7 +43,7 @@ def not_ready(ctx: Context) -> Iterator[Hit]:
     rationale="Under pressure the kubelet evicts Pods and refuses new ones of lower priority.",
     remediation="Free or add the resource under pressure; check which Pods use it most.",
 )
-def pressure(ctx: Context) -> Iterator[Hit]:
+def pressure(ctx: CheckContext) -> Iterator[Hit]:
     for node in ctx.objects("nodes"):
         conditions = _conditions(node)
         for kind in ("MemoryPressure", "DiskPressure", "PIDPressure"):
@@ -51,7 +51,7 @@ def pressure(ctx: Context) -> Iterator[Hit]:
                 yield Hit(node, f"{kind} is True")
 
 
-@check(
+@register_check(
     "node-cordoned",
     title="Node cordoned",
     category="nodes",
@@ -60,7 +60,7 @@ def pressure(ctx: Context) -> Iterator[Hit]:
     rationale="A cordoned node takes no new Pods; forgotten cordons shrink the cluster silently.",
     remediation="Uncordon the node (`kubeops node uncordon NAME`) when its maintenance is over.",
 )
-def cordoned(ctx: Context) -> Iterator[Hit]:
+def cordoned(ctx: CheckContext) -> Iterator[Hit]:
     for node in ctx.objects("nodes"):
         if (node.get("spec") or {}).get("unschedulable"):
             yield Hit(node, "the node is cordoned (spec.unschedulable)")
@@ -74,7 +74,7 @@ def _minor(version: str) -> tuple[int, int] | None:
     return (int(found[1]), int(found[2])) if found else None
 
 
-@check(
+@register_check(
     "node-version-skew",
     title="Kubelet version outside the supported skew",
     category="nodes",
@@ -84,7 +84,7 @@ def _minor(version: str) -> tuple[int, int] | None:
     rationale="A kubelet may be at most three minor versions older than the API server and never newer; outside that, behaviour is untested and upgrades break.",
     remediation="Upgrade (or replace) the node so its kubelet is within the supported skew.",
 )
-def version_skew(ctx: Context) -> Iterator[Hit]:
+def version_skew(ctx: CheckContext) -> Iterator[Hit]:
     server = _minor(ctx.snapshot.server_version)
     if server is None:
         return

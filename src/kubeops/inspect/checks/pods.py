@@ -8,130 +8,15 @@ The status checks judge Pods only; the spec checks judge every Pod template once
 from __future__ import annotations
 
 import datetime
-import fnmatch
-import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from kubeops.inspect.catalog import Context, Hit, Object, PodSpecOwner, check
+from kubeops.inspect.catalog import CheckContext, Hit, PodSpecOwner, register_check
 from kubeops.inspect.model import Severity
+from kubeops.models.image import ImageReference
 
-# ---------------------------------------------------------------------------
-# Image references
-# ---------------------------------------------------------------------------
-
-DEFAULT_REGISTRY = "docker.io"
-# Names Docker Hub is also known by; all mean docker.io.
-_DOCKER_HUB_ALIASES = {
-    "docker.io",
-    "index.docker.io",
-    "registry-1.docker.io",
-    "registry.hub.docker.com",
-}
-
-# The grammar of github.com/distribution/reference, written out here.
-_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_HOST_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(rf"(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
-_NAME_MAX = 255
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """A parsed container image reference, normalised the way the runtime resolves it
-    (``nginx`` is ``docker.io/library/nginx``)."""
-
-    registry: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-
-    @property
-    def name(self) -> str:
-        """Registry and repository: ``docker.io/library/nginx``."""
-        return f"{self.registry}/{self.repository}"
-
-    def __str__(self) -> str:
-        text = self.name
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
-
-
-def parse_image(reference: str) -> ImageRef:
-    """Parse ``[registry[:port]/]path[:tag][@digest]``; ValueError when it is not valid.
-
-    The first path component is a registry host when it contains ``.`` or ``:``,
-    is ``localhost``, or has upper-case letters (repositories cannot); otherwise the
-    image is on Docker Hub, where one-component names live under ``library/``.
-    """
-    text = reference.strip()
-    if not text:
-        raise ValueError("empty image reference")
-    name, at, digest = text.partition("@")
-    if at:
-        if not _DIGEST.fullmatch(digest):
-            raise ValueError(f"invalid digest {digest!r} in image reference {reference!r}")
-        algorithm, _, encoded = digest.partition(":")
-        if algorithm == "sha256" and len(encoded) != 64:
-            raise ValueError(f"a sha256 digest has 64 hex digits: {reference!r}")
-    tag: str | None = None
-    colon = name.rfind(":")
-    if colon > name.rfind("/"):
-        name, tag = name[:colon], name[colon + 1 :]
-        if not _TAG.fullmatch(tag):
-            raise ValueError(f"invalid tag {tag!r} in image reference {reference!r}")
-    if len(name) > _NAME_MAX:
-        raise ValueError(f"image name longer than {_NAME_MAX} characters: {reference!r}")
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
-        registry, path = first, rest
-        if not _DOMAIN.fullmatch(registry):
-            raise ValueError(f"invalid registry {registry!r} in image reference {reference!r}")
-        registry = registry.lower()
-    else:
-        registry, path = DEFAULT_REGISTRY, name
-    if registry in _DOCKER_HUB_ALIASES:
-        registry = DEFAULT_REGISTRY
-        if "/" not in path:
-            path = f"library/{path}"
-    components = path.split("/")
-    for component in components:
-        if not _PATH_COMPONENT.fullmatch(component):
-            why = "must be lower case" if component.lower() != component else "is not valid"
-            raise ValueError(f"repository name {path!r} {why} in image reference {reference!r}")
-    return ImageRef(registry, path, tag, digest if at else None)
-
-
-def registry_allowed(image: ImageRef, allowed: Iterable[str]) -> bool:
-    """Whether an image comes from one of ``allowed``: registry hosts (``quay.io``,
-    ``*.gcr.io``, ``localhost:5000``) or repository prefixes (``docker.io/library``,
-    ``ghcr.io/acme/*``), compared a path component at a time so a prefix never
-    matches half a name and a glob never spans a ``/``."""
-    parts = image.repository.split("/")
-    for entry in allowed:
-        text = entry.strip().lower()
-        for scheme in ("https://", "http://"):
-            text = text.removeprefix(scheme)
-        text = text.strip("/")
-        if not text:
-            continue
-        host, _, prefix = text.partition("/")
-        if host in _DOCKER_HUB_ALIASES:
-            host = DEFAULT_REGISTRY
-        if not fnmatch.fnmatchcase(image.registry, host):
-            continue
-        wanted = prefix.split("/") if prefix else []
-        if len(wanted) <= len(parts) and all(
-            fnmatch.fnmatchcase(part, pattern) for part, pattern in zip(parts, wanted, strict=False)
-        ):
-            return True
-    return False
-
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -194,7 +79,7 @@ def _container_specs(pod: Object) -> dict[str, Object]:
 # ---------------------------------------------------------------------------
 
 
-@check(
+@register_check(
     "pod-crashloop",
     title="Container in CrashLoopBackOff",
     category="pods",
@@ -203,7 +88,7 @@ def _container_specs(pod: Object) -> dict[str, Object]:
     rationale="A container in CrashLoopBackOff exits as soon as it starts; the kubelet waits longer and longer (up to five minutes) between restarts, so the Pod serves nothing.",
     remediation="Read the previous run's logs (`kubectl logs POD -c CONTAINER --previous`) and the exit reason in `kubectl describe pod POD`; fix the command, configuration or dependency it fails on.",
 )
-def crashloop(ctx: Context) -> Iterator[Hit]:
+def crashloop(ctx: CheckContext) -> Iterator[Hit]:
     for pod in ctx.objects("pods"):
         for kind, status in _statuses(pod):
             waiting = (status.get("state") or {}).get("waiting") or {}
@@ -218,7 +103,7 @@ def crashloop(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "container-restarts",
     title="Container restarted many times",
     category="pods",
@@ -228,7 +113,7 @@ def crashloop(ctx: Context) -> Iterator[Hit]:
     rationale="Every restart drops in-flight work and connections; a count that keeps growing means a crash, an OOM kill or a failing liveness probe nobody has looked at.",
     remediation="Find why it restarts: `kubectl describe pod POD` (last state, exit code, probe failures) and `kubectl logs POD -c CONTAINER --previous`.",
 )
-def restarts(ctx: Context) -> Iterator[Hit]:
+def restarts(ctx: CheckContext) -> Iterator[Hit]:
     limit = int(ctx.threshold("restarts"))
     for pod in ctx.objects("pods"):
         for kind, status in _statuses(pod):
@@ -242,7 +127,7 @@ def restarts(ctx: Context) -> Iterator[Hit]:
                 )
 
 
-@check(
+@register_check(
     "container-oomkilled",
     title="Container killed for running out of memory",
     category="pods",
@@ -251,7 +136,7 @@ def restarts(ctx: Context) -> Iterator[Hit]:
     rationale="The kernel killed the container for exceeding its memory limit (or the node ran out); it will again under the same load, losing its work each time.",
     remediation="Compare the container's memory use (`kubeops top pods`, metrics) with its limit; raise the limit or fix the leak.",
 )
-def oomkilled(ctx: Context) -> Iterator[Hit]:
+def oomkilled(ctx: CheckContext) -> Iterator[Hit]:
     for pod in ctx.objects("pods"):
         specs: dict[str, Object] | None = None
         for kind, status in _statuses(pod):
@@ -290,7 +175,7 @@ _PULL_ERRORS = {
 }
 
 
-@check(
+@register_check(
     "pod-image-pull-error",
     title="Container image cannot be pulled",
     category="pods",
@@ -299,7 +184,7 @@ _PULL_ERRORS = {
     rationale="A container whose image cannot be pulled never starts: the name or tag is wrong, the registry is unreachable, or the pull secret is missing.",
     remediation="Check the image reference and that it exists; check `imagePullSecrets` and the registry's reachability from the node (`kubectl describe pod POD` shows the pull error).",
 )
-def image_pull_error(ctx: Context) -> Iterator[Hit]:
+def image_pull_error(ctx: CheckContext) -> Iterator[Hit]:
     for pod in ctx.objects("pods"):
         for kind, status in _statuses(pod):
             waiting = (status.get("state") or {}).get("waiting") or {}
@@ -316,7 +201,7 @@ def image_pull_error(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "pod-pending",
     title="Pod Pending too long",
     category="pods",
@@ -326,7 +211,7 @@ def image_pull_error(ctx: Context) -> Iterator[Hit]:
     rationale="A Pod still Pending after minutes is not going to start by itself: it cannot be scheduled (resources, affinity, taints, unbound volumes) or its containers cannot be created.",
     remediation="`kubectl describe pod POD` shows the scheduler's reason or the container's waiting reason; add capacity, relax constraints or fix the volume or image.",
 )
-def pending(ctx: Context) -> Iterator[Hit]:
+def pending(ctx: CheckContext) -> Iterator[Hit]:
     limit = datetime.timedelta(minutes=float(ctx.threshold("minutes")))
     for pod in ctx.objects("pods"):
         status = pod.get("status") or {}
@@ -368,7 +253,7 @@ def pending(ctx: Context) -> Iterator[Hit]:
 _LEFTOVER_REASONS = {"Evicted", "Shutdown", "NodeShutdown", "Terminated"}
 
 
-@check(
+@register_check(
     "pod-failed",
     title="Failed Pod left behind",
     category="pods",
@@ -377,7 +262,7 @@ _LEFTOVER_REASONS = {"Evicted", "Shutdown", "NodeShutdown", "Terminated"}
     rationale="A Failed Pod is never restarted; it stays until deleted, hiding the failure in plain sight and cluttering listings. Evicted Pods are a sign of node pressure. Pods of Jobs are skipped (the Job keeps them on purpose).",
     remediation="Read why it failed (`kubectl describe pod POD`), then delete it (`kubectl delete pod POD`, or every Failed Pod: `kubectl delete pods --field-selector=status.phase=Failed -A`).",
 )
-def failed(ctx: Context) -> Iterator[Hit]:
+def failed(ctx: CheckContext) -> Iterator[Hit]:
     for pod in ctx.objects("pods"):
         status = pod.get("status") or {}
         if status.get("phase") != "Failed" or _owned_by(pod, ("Job",)):
@@ -413,7 +298,7 @@ def _names(text: str) -> list[str]:
     return [n.strip() for n in str(text).split(",") if n.strip()]
 
 
-def _limit_range_defaults(ctx: Context) -> dict[str | None, tuple[set[str], set[str]]]:
+def _limit_range_defaults(ctx: CheckContext) -> dict[str | None, tuple[set[str], set[str]]]:
     """Per namespace, the resources a LimitRange fills in for Containers that give
     none: (default limits, default requests).  Requests default to the default
     limit, which defaults to the max, as the API server does."""
@@ -430,7 +315,7 @@ def _limit_range_defaults(ctx: Context) -> dict[str | None, tuple[set[str], set[
     return found
 
 
-def _resources_check(ctx: Context, field: str) -> Iterator[Hit]:
+def _resources_check(ctx: CheckContext, field: str) -> Iterator[Hit]:
     wanted = _names(ctx.threshold("resources"))
     defaults = _limit_range_defaults(ctx)
     for owner in ctx.pod_specs():
@@ -451,7 +336,7 @@ def _resources_check(ctx: Context, field: str) -> Iterator[Hit]:
                 yield Hit(owner.obj, f"{_label(kind, c)} has no {what}")
 
 
-@check(
+@register_check(
     "container-no-requests",
     title="Container without resource requests",
     category="pods",
@@ -463,11 +348,11 @@ def _resources_check(ctx: Context, field: str) -> Iterator[Hit]:
     rationale="The scheduler places Pods by their requests: without them a node is overcommitted, the Pod is BestEffort (evicted first) and autoscalers have nothing to work from. A limit given without a request, or a namespace LimitRange default, counts as a request.",
     remediation="Set `resources.requests` for cpu and memory on every container, from observed use (`kubeops top pods`).",
 )
-def no_requests(ctx: Context) -> Iterator[Hit]:
+def no_requests(ctx: CheckContext) -> Iterator[Hit]:
     yield from _resources_check(ctx, "requests")
 
 
-@check(
+@register_check(
     "container-no-limits",
     title="Container without memory limit",
     category="pods",
@@ -479,7 +364,7 @@ def no_requests(ctx: Context) -> Iterator[Hit]:
     rationale="A container without a memory limit can take the node's memory until the kernel kills whatever it picks, including other tenants. CPU limits are not required by default (they throttle rather than protect); add `cpu` to the threshold to require them. A namespace LimitRange default counts as a limit.",
     remediation="Set `resources.limits.memory` on every container (usually equal to its memory request).",
 )
-def no_limits(ctx: Context) -> Iterator[Hit]:
+def no_limits(ctx: CheckContext) -> Iterator[Hit]:
     yield from _resources_check(ctx, "limits")
 
 
@@ -492,7 +377,7 @@ def _runs_to_completion(owner: PodSpecOwner) -> bool:
     )
 
 
-def _probe_check(ctx: Context, field: str) -> Iterator[Hit]:
+def _probe_check(ctx: CheckContext, field: str) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         if _runs_to_completion(owner):
             continue
@@ -504,7 +389,7 @@ def _probe_check(ctx: Context, field: str) -> Iterator[Hit]:
                 yield Hit(owner.obj, f"{_label(kind, c)} has no {field}")
 
 
-@check(
+@register_check(
     "container-no-liveness-probe",
     title="Container without liveness probe",
     category="pods",
@@ -514,11 +399,11 @@ def _probe_check(ctx: Context, field: str) -> Iterator[Hit]:
     rationale="Without a liveness probe a process that hangs without exiting is never restarted. Init containers (except native sidecars) and Pods of Jobs, CronJobs or with restartPolicy Never/OnFailure are skipped: they run to completion.",
     remediation="Add a `livenessProbe` that fails only when the process is stuck (not when a dependency is down), with a generous failureThreshold.",
 )
-def no_liveness(ctx: Context) -> Iterator[Hit]:
+def no_liveness(ctx: CheckContext) -> Iterator[Hit]:
     yield from _probe_check(ctx, "livenessProbe")
 
 
-@check(
+@register_check(
     "container-no-readiness-probe",
     title="Container without readiness probe",
     category="pods",
@@ -528,11 +413,11 @@ def no_liveness(ctx: Context) -> Iterator[Hit]:
     rationale="Without a readiness probe a Pod receives Service traffic as soon as it starts, before it can answer, and a rollout goes on even when new Pods do not work. Init containers (except native sidecars) and Pods of Jobs, CronJobs or with restartPolicy Never/OnFailure are skipped: they run to completion.",
     remediation="Add a `readinessProbe` that succeeds only when the container can serve requests.",
 )
-def no_readiness(ctx: Context) -> Iterator[Hit]:
+def no_readiness(ctx: CheckContext) -> Iterator[Hit]:
     yield from _probe_check(ctx, "readinessProbe")
 
 
-@check(
+@register_check(
     "container-image-latest",
     title="Container image tagged latest or untagged",
     category="pods",
@@ -542,14 +427,14 @@ def no_readiness(ctx: Context) -> Iterator[Hit]:
     rationale="`latest` (or no tag, which means latest) names whatever was pushed last: Pods of one workload may run different code, a restart can upgrade silently and a rollback has nothing to go back to. An image pinned by digest is fine.",
     remediation="Use an immutable version tag (`app:1.4.2`) or pin the digest (`app@sha256:...`).",
 )
-def image_latest(ctx: Context) -> Iterator[Hit]:
+def image_latest(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         for kind, c in owner.containers():
             image = c.get("image")
             if not image:
                 continue
             try:
-                ref = parse_image(str(image))
+                ref = ImageReference.parse(str(image))
             except ValueError:
                 continue  # an invalid name is pod-image-pull-error's business
             if ref.digest:
@@ -560,7 +445,7 @@ def image_latest(ctx: Context) -> Iterator[Hit]:
                 yield Hit(owner.obj, f'{_label(kind, c)} uses image "{image}" tagged latest')
 
 
-@check(
+@register_check(
     "container-image-registry",
     title="Container image from a registry not allowed",
     category="pods",
@@ -570,7 +455,7 @@ def image_latest(ctx: Context) -> Iterator[Hit]:
     rationale="Images from registries outside the approved list bypass the scanning, signing and availability guarantees those registries give. Short names like `nginx` come from Docker Hub (docker.io/library/nginx). Runs only when the `allowed_registries` setting is not empty.",
     remediation="Mirror the image into an approved registry and reference it there, or add the registry to `settings.allowed_registries` in the inspect configuration.",
 )
-def image_registry(ctx: Context) -> Iterator[Hit]:
+def image_registry(ctx: CheckContext) -> Iterator[Hit]:
     allowed = [str(a) for a in ctx.settings.get("allowed_registries") or []]
     if not allowed:
         return
@@ -584,18 +469,15 @@ def image_registry(ctx: Context) -> Iterator[Hit]:
             image = str(image)
             if image not in verdicts:
                 try:
-                    ref = parse_image(image)
+                    ref = ImageReference.parse(image)
                 except ValueError as err:
                     verdicts[image] = f"is not a valid image reference ({err})"
                 else:
                     verdicts[image] = (
                         None
-                        if registry_allowed(ref, allowed)
+                        if ref.comes_from(allowed)
                         else f"comes from {ref.name}, not from the allowed registries ({shown})"
                     )
             why = verdicts[image]
             if why is not None:
                 yield Hit(owner.obj, f'{_label(kind, c)} image "{image}" {why}')
-
-
-__all__ = ["ImageRef", "parse_image", "registry_allowed"]

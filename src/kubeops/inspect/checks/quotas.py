@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
-from kubeops.inspect.catalog import Context, Hit, check
+from kubeops.inspect.catalog import CheckContext, Hit, register_check
 from kubeops.inspect.model import Severity
 from kubeops.models import Quantity, QuantityError
 
@@ -23,7 +23,7 @@ def usage_ratio(used: object, hard: object) -> Fraction | None:
     return consumed / limit
 
 
-@check(
+@register_check(
     "quota-near-limit",
     title="ResourceQuota near its limit",
     category="quotas",
@@ -33,7 +33,7 @@ def usage_ratio(used: object, hard: object) -> Fraction | None:
     rationale="Once a quota's used value reaches its hard limit the API server rejects new Pods, Services or claims in the namespace: deployments and scale-ups fail.",
     remediation="Raise the quota's hard limit or free the resource (delete unused objects, lower requests); `kubectl describe resourcequota -n NAMESPACE` shows used and hard.",
 )
-def near_limit(ctx: Context) -> Iterator[Hit]:
+def near_limit(ctx: CheckContext) -> Iterator[Hit]:
     threshold = Fraction(ctx.threshold("percent")) / 100
     for quota in ctx.objects("resourcequotas"):
         status = quota.get("status") or {}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
-from kubeops.inspect.catalog import Context, Hit, check
+from kubeops.inspect.catalog import CheckContext, Hit, register_check
 from kubeops.inspect.model import Severity
 
-Object = dict[str, Any]
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 # Bindings and roles the control plane (or kubeadm) creates and maintains itself.
 _BUILTIN_BINDINGS = frozenset({"cluster-admin", "kubeadm:cluster-admins"})
@@ -56,7 +57,7 @@ def _admin_hits(binding: Object, scope: str) -> Iterator[Hit]:
     )
 
 
-@check(
+@register_check(
     "rbac-cluster-admin-binding",
     title="ClusterRoleBinding grants cluster-admin",
     category="rbac",
@@ -66,7 +67,7 @@ def _admin_hits(binding: Object, scope: str) -> Iterator[Hit]:
     rationale="cluster-admin can do anything to every object, Secrets and RBAC included; a stolen ServiceAccount token or user credential bound to it is a whole-cluster compromise.",
     remediation="Bind a narrower ClusterRole (or Roles per namespace) granting only what the subject needs; keep cluster-admin for break-glass groups. `kubectl auth can-i --list --as=SUBJECT` shows what a subject can do.",
 )
-def cluster_admin_binding(ctx: Context) -> Iterator[Hit]:
+def cluster_admin_binding(ctx: CheckContext) -> Iterator[Hit]:
     for binding in ctx.objects("clusterrolebindings"):
         name = _name(binding)
         if name.startswith("system:") or name in _BUILTIN_BINDINGS:
@@ -74,7 +75,7 @@ def cluster_admin_binding(ctx: Context) -> Iterator[Hit]:
         yield from _admin_hits(binding, "")
 
 
-@check(
+@register_check(
     "rbac-rolebinding-cluster-admin",
     title="RoleBinding grants cluster-admin in a namespace",
     category="rbac",
@@ -84,7 +85,7 @@ def cluster_admin_binding(ctx: Context) -> Iterator[Hit]:
     rationale="A RoleBinding to cluster-admin gives full control of the namespace: every Secret, and the right to grant itself any namespaced permission.",
     remediation="Bind the `admin` or `edit` ClusterRole, or a Role with only the needed rules, instead of cluster-admin.",
 )
-def rolebinding_cluster_admin(ctx: Context) -> Iterator[Hit]:
+def rolebinding_cluster_admin(ctx: CheckContext) -> Iterator[Hit]:
     for binding in ctx.objects("rolebindings"):
         if _name(binding).startswith("system:"):
             continue
@@ -118,7 +119,7 @@ _WILDCARD_RATIONALE = "A `*` verb includes escalate, bind, impersonate and delet
 _WILDCARD_REMEDIATION = "List the verbs and resources the subject needs explicitly; `kubectl auth can-i --list --as=system:serviceaccount:NS:NAME` shows what it can do now."
 
 
-@check(
+@register_check(
     "rbac-clusterrole-wildcard",
     title="ClusterRole grants wildcard verbs or resources",
     category="rbac",
@@ -129,7 +130,7 @@ _WILDCARD_REMEDIATION = "List the verbs and resources the subject needs explicit
     + " Built-in `system:` roles and the default cluster-admin/admin/edit/view are skipped, as are aggregated ClusterRoles (their rules are copies of the roles they aggregate, judged there).",
     remediation=_WILDCARD_REMEDIATION,
 )
-def clusterrole_wildcard(ctx: Context) -> Iterator[Hit]:
+def clusterrole_wildcard(ctx: CheckContext) -> Iterator[Hit]:
     for role in ctx.objects("clusterroles"):
         name = _name(role)
         if name.startswith("system:") or name in _DEFAULT_ROLES or role.get("aggregationRule"):
@@ -137,7 +138,7 @@ def clusterrole_wildcard(ctx: Context) -> Iterator[Hit]:
         yield from _wildcard_hits(role)
 
 
-@check(
+@register_check(
     "rbac-role-wildcard",
     title="Role grants wildcard verbs or resources",
     category="rbac",
@@ -147,7 +148,7 @@ def clusterrole_wildcard(ctx: Context) -> Iterator[Hit]:
     rationale=_WILDCARD_RATIONALE,
     remediation=_WILDCARD_REMEDIATION,
 )
-def role_wildcard(ctx: Context) -> Iterator[Hit]:
+def role_wildcard(ctx: CheckContext) -> Iterator[Hit]:
     for role in ctx.objects("roles"):
         if _name(role).startswith("system:"):
             continue

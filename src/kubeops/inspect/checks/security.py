@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from kubeops.inspect.catalog import Context, Hit, Object, PodSpecOwner, check
+from kubeops.inspect.catalog import CheckContext, Hit, PodSpecOwner, register_check
 from kubeops.inspect.model import Severity
+
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 
 def _label(kind: str, container: Object) -> str:
@@ -31,7 +35,7 @@ def _what(owner: PodSpecOwner) -> str:
     return "the Pod" if owner.obj.get("kind") == "Pod" else "the Pod template"
 
 
-@check(
+@register_check(
     "sec-run-as-root",
     title="Container may run as root",
     category="security",
@@ -41,7 +45,7 @@ def _what(owner: PodSpecOwner) -> str:
     rationale="A process running as root in a container is root on the node as soon as it escapes (a kernel or runtime bug, a host mount); without `runAsNonRoot: true` or a non-zero `runAsUser`, the image's user applies, and that is usually root. An explicit `runAsUser: 0` is an error.",
     remediation="Set `securityContext.runAsNonRoot: true` (Pod or container level) and a non-zero `runAsUser`, and build images that run as a non-root USER.",
 )
-def run_as_root(ctx: Context) -> Iterator[Hit]:
+def run_as_root(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         if _windows(owner):
             continue
@@ -64,7 +68,7 @@ def run_as_root(ctx: Context) -> Iterator[Hit]:
                 )
 
 
-@check(
+@register_check(
     "sec-privileged",
     title="Privileged container",
     category="security",
@@ -74,14 +78,14 @@ def run_as_root(ctx: Context) -> Iterator[Hit]:
     rationale="A privileged container has every capability and every host device: it is root on the node, and from there on every Pod the node runs.",
     remediation="Remove `securityContext.privileged: true`; grant only the capabilities the container really needs. Run the few node agents that must be privileged in a namespace of their own and exclude them explicitly.",
 )
-def privileged(ctx: Context) -> Iterator[Hit]:
+def privileged(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         for kind, c in owner.containers():
             if _context(c).get("privileged") is True:
                 yield Hit(owner.obj, f"{_label(kind, c)} is privileged")
 
 
-@check(
+@register_check(
     "sec-privilege-escalation",
     title="Privilege escalation allowed",
     category="security",
@@ -91,7 +95,7 @@ def privileged(ctx: Context) -> Iterator[Hit]:
     rationale="Unless `allowPrivilegeEscalation` is false, a process can gain more privileges than its parent (setuid binaries, file capabilities), undoing `runAsNonRoot` and dropped capabilities.",
     remediation="Set `securityContext.allowPrivilegeEscalation: false` on every container.",
 )
-def privilege_escalation(ctx: Context) -> Iterator[Hit]:
+def privilege_escalation(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         if _windows(owner):
             continue
@@ -106,13 +110,13 @@ def privilege_escalation(ctx: Context) -> Iterator[Hit]:
                 yield Hit(owner.obj, f"{_label(kind, c)} {state}")
 
 
-def _host_namespace(ctx: Context, field: str, what: str) -> Iterator[Hit]:
+def _host_namespace(ctx: CheckContext, field: str, what: str) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         if owner.spec.get(field) is True:
             yield Hit(owner.obj, f"{_what(owner)} shares the node's {what} ({field}: true)")
 
 
-@check(
+@register_check(
     "sec-host-network",
     title="Pod uses the host network",
     category="security",
@@ -122,11 +126,11 @@ def _host_namespace(ctx: Context, field: str, what: str) -> Iterator[Hit]:
     rationale="With hostNetwork the Pod sees every interface of the node, can bind its ports and reach services listening on localhost, and bypasses NetworkPolicies.",
     remediation="Remove `hostNetwork: true`; expose the Pod through a Service instead. Network agents that need it belong in a namespace excluded from this check.",
 )
-def host_network(ctx: Context) -> Iterator[Hit]:
+def host_network(ctx: CheckContext) -> Iterator[Hit]:
     yield from _host_namespace(ctx, "hostNetwork", "network namespace")
 
 
-@check(
+@register_check(
     "sec-host-pid",
     title="Pod uses the host PID namespace",
     category="security",
@@ -136,11 +140,11 @@ def host_network(ctx: Context) -> Iterator[Hit]:
     rationale="With hostPID the containers see, and as root can signal or ptrace, every process of the node, including other Pods' and the kubelet.",
     remediation="Remove `hostPID: true`.",
 )
-def host_pid(ctx: Context) -> Iterator[Hit]:
+def host_pid(ctx: CheckContext) -> Iterator[Hit]:
     yield from _host_namespace(ctx, "hostPID", "process namespace")
 
 
-@check(
+@register_check(
     "sec-host-ipc",
     title="Pod uses the host IPC namespace",
     category="security",
@@ -150,7 +154,7 @@ def host_pid(ctx: Context) -> Iterator[Hit]:
     rationale="With hostIPC the containers can read and write the shared memory and message queues of every process on the node.",
     remediation="Remove `hostIPC: true`.",
 )
-def host_ipc(ctx: Context) -> Iterator[Hit]:
+def host_ipc(ctx: CheckContext) -> Iterator[Hit]:
     yield from _host_namespace(ctx, "hostIPC", "IPC namespace")
 
 
@@ -186,7 +190,7 @@ def sensitive_host_path(path: str) -> bool:
     return False
 
 
-@check(
+@register_check(
     "sec-host-path",
     title="Pod mounts a host path",
     category="security",
@@ -196,7 +200,7 @@ def sensitive_host_path(path: str) -> bool:
     rationale="A hostPath volume gives the container the node's files: it can read other Pods' data and secrets, or write where the node trusts what it finds. Mounting `/`, `/etc`, `/proc`, `/sys`, `/dev`, `/var/lib/kubelet` or a container runtime socket (under `/run`, `/var/run`) is an error.",
     remediation="Use a PersistentVolumeClaim, a ConfigMap, a Secret or an emptyDir instead; if a node agent really needs the path, mount it read-only and as narrowly as possible.",
 )
-def host_path(ctx: Context) -> Iterator[Hit]:
+def host_path(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         for volume in owner.spec.get("volumes") or []:
             source = volume.get("hostPath")
@@ -235,7 +239,7 @@ def capability_name(name: str) -> str:
     return str(name).strip().upper().removeprefix("CAP_")
 
 
-@check(
+@register_check(
     "sec-capabilities-added",
     title="Container adds Linux capabilities",
     category="security",
@@ -245,7 +249,7 @@ def capability_name(name: str) -> str:
     rationale="Every added capability widens what a compromised container can do to the node. SYS_ADMIN, NET_ADMIN, ALL and the other escape-grade capabilities (SYS_MODULE, SYS_PTRACE, SYS_RAWIO, SYS_BOOT, DAC_READ_SEARCH, BPF) are errors; NET_BIND_SERVICE alone is informational.",
     remediation="Remove `securityContext.capabilities.add` entries the process does not need; drop ALL and add back only what is required.",
 )
-def capabilities_added(ctx: Context) -> Iterator[Hit]:
+def capabilities_added(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         for kind, c in owner.containers():
             added = (_context(c).get("capabilities") or {}).get("add") or []
@@ -270,7 +274,7 @@ def _service_account(owner: PodSpecOwner) -> str:
     )
 
 
-@check(
+@register_check(
     "sec-default-serviceaccount",
     title="Pod uses the default ServiceAccount",
     category="security",
@@ -280,13 +284,13 @@ def _service_account(owner: PodSpecOwner) -> str:
     rationale="Every Pod of the namespace that names no ServiceAccount shares `default`: a permission granted to it for one application is granted to all of them, and audit logs cannot tell them apart.",
     remediation="Create a ServiceAccount per application (`kubectl create serviceaccount APP`) and set `serviceAccountName` in its Pod template.",
 )
-def default_serviceaccount(ctx: Context) -> Iterator[Hit]:
+def default_serviceaccount(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         if _service_account(owner) == "default":
             yield Hit(owner.obj, f'{_what(owner)} runs as the "default" ServiceAccount')
 
 
-@check(
+@register_check(
     "sec-automount-token",
     title="ServiceAccount token mounted automatically",
     category="security",
@@ -297,7 +301,7 @@ def default_serviceaccount(ctx: Context) -> Iterator[Hit]:
     rationale="A mounted ServiceAccount token lets anyone who compromises the container call the API server with the account's permissions; most applications never call it. The Pod's `automountServiceAccountToken` wins; when it is unset, the ServiceAccount's own setting applies (when the ServiceAccount is known).",
     remediation="Set `automountServiceAccountToken: false` in the Pod spec (or on the ServiceAccount) unless the application talks to the Kubernetes API.",
 )
-def automount_token(ctx: Context) -> Iterator[Hit]:
+def automount_token(ctx: CheckContext) -> Iterator[Hit]:
     accounts = ctx.by_name("serviceaccounts")
     for owner in ctx.pod_specs():
         setting = owner.spec.get("automountServiceAccountToken")
@@ -324,7 +328,7 @@ def automount_token(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "sec-writable-root-fs",
     title="Container root filesystem writable",
     category="security",
@@ -334,7 +338,7 @@ def automount_token(ctx: Context) -> Iterator[Hit]:
     rationale="A writable root filesystem lets an intruder drop tools and modify binaries in place; a read-only one, with emptyDir volumes for scratch space, makes the container immutable.",
     remediation="Set `securityContext.readOnlyRootFilesystem: true` and mount an emptyDir where the application writes (/tmp, caches).",
 )
-def writable_root_fs(ctx: Context) -> Iterator[Hit]:
+def writable_root_fs(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         if _windows(owner):
             continue
@@ -343,7 +347,7 @@ def writable_root_fs(ctx: Context) -> Iterator[Hit]:
                 yield Hit(owner.obj, f"{_label(kind, c)} has a writable root filesystem")
 
 
-@check(
+@register_check(
     "sec-host-port",
     title="Container binds a host port",
     category="security",
@@ -353,7 +357,7 @@ def writable_root_fs(ctx: Context) -> Iterator[Hit]:
     rationale="A hostPort opens the port on the node's addresses, bypassing Services and most NetworkPolicy implementations, and limits the Pod to one per node. Pods on the host network are left to sec-host-network (their ports are host ports by definition).",
     remediation="Remove `hostPort` and expose the container through a Service (NodePort or LoadBalancer if it must be reached from outside).",
 )
-def host_port(ctx: Context) -> Iterator[Hit]:
+def host_port(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         if owner.spec.get("hostNetwork") is True:
             continue

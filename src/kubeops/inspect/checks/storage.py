@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
-from kubeops.inspect.catalog import Context, Hit, check
+from kubeops.inspect.catalog import CheckContext, Hit, register_check
 from kubeops.inspect.checks.workloads import meta, name, namespace, spec, status
 from kubeops.inspect.model import Severity
 
-Object = dict[str, Any]
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 FINISHED_PHASES = ("Succeeded", "Failed")
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
@@ -52,7 +53,7 @@ def _duration(age: datetime.timedelta | None) -> str:
     return f"for {minutes // (24 * 60)}d"
 
 
-@check(
+@register_check(
     "pvc-pending",
     title="PersistentVolumeClaim Pending",
     category="storage",
@@ -63,7 +64,7 @@ def _duration(age: datetime.timedelta | None) -> str:
     rationale="A claim that does not bind keeps every Pod that mounts it from starting: provisioning failed, no volume matches, or the StorageClass is wrong.",
     remediation="`kubectl describe pvc NAME` shows the provisioner's events; check the StorageClass, the requested size and access modes, and the CSI driver's logs.",
 )
-def pvc_pending(ctx: Context) -> Iterator[Hit]:
+def pvc_pending(ctx: CheckContext) -> Iterator[Hit]:
     # A claim of a WaitForFirstConsumer class stays Pending until a Pod uses it, by
     # design: without a Pod it is flagged only when its class is known to bind at
     # once (the StorageClasses are read when another enabled check needs them).
@@ -112,7 +113,7 @@ def pvc_pending(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "pvc-lost",
     title="PersistentVolumeClaim Lost",
     category="storage",
@@ -121,7 +122,7 @@ def pvc_pending(ctx: Context) -> Iterator[Hit]:
     rationale="A Lost claim's PersistentVolume is gone: the Pods that mount it cannot start and its data may be lost.",
     remediation="Find out what deleted the volume (`kubectl describe pvc NAME`, the storage backend); restore it from a backup or re-create the PersistentVolume with the same claimRef.",
 )
-def pvc_lost(ctx: Context) -> Iterator[Hit]:
+def pvc_lost(ctx: CheckContext) -> Iterator[Hit]:
     for pvc in ctx.objects("pvcs"):
         if status(pvc).get("phase") == "Lost":
             volume = spec(pvc).get("volumeName")
@@ -137,7 +138,7 @@ def _claim(pv: Object) -> str:
     return f" (was bound to {where}{ref['name']})"
 
 
-@check(
+@register_check(
     "pv-released",
     title="PersistentVolume Released",
     category="storage",
@@ -146,14 +147,14 @@ def _claim(pv: Object) -> str:
     rationale="A Released volume outlived its claim (reclaim policy Retain): it keeps costing storage and no new claim can bind it until an administrator acts.",
     remediation="Back up or recover its data if needed, then delete it (`kubectl delete pv NAME`) and the disk behind it, or clear spec.claimRef to make it Available again.",
 )
-def pv_released(ctx: Context) -> Iterator[Hit]:
+def pv_released(ctx: CheckContext) -> Iterator[Hit]:
     for pv in ctx.objects("pvs"):
         if status(pv).get("phase") == "Released":
             policy = spec(pv).get("persistentVolumeReclaimPolicy") or "Retain"
             yield Hit(pv, f"the volume is Released with reclaim policy {policy}{_claim(pv)}")
 
 
-@check(
+@register_check(
     "pv-failed",
     title="PersistentVolume Failed",
     category="storage",
@@ -162,7 +163,7 @@ def pv_released(ctx: Context) -> Iterator[Hit]:
     rationale="A Failed volume could not be reclaimed automatically (deletion or recycling failed): the disk may still exist, costing money and holding data.",
     remediation="Read the reason (`kubectl describe pv NAME`), clean up the disk in the storage backend by hand, then delete the PersistentVolume.",
 )
-def pv_failed(ctx: Context) -> Iterator[Hit]:
+def pv_failed(ctx: CheckContext) -> Iterator[Hit]:
     for pv in ctx.objects("pvs"):
         st = status(pv)
         if st.get("phase") == "Failed":
@@ -172,7 +173,7 @@ def pv_failed(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "pvc-missing-storageclass",
     title="PersistentVolumeClaim names a missing StorageClass",
     category="storage",
@@ -182,7 +183,7 @@ def pv_failed(ctx: Context) -> Iterator[Hit]:
     rationale="A claim whose StorageClass does not exist cannot be provisioned (it stays Pending); a bound one can no longer be expanded or re-provisioned the same way.",
     remediation="Create the StorageClass or re-create the claim with one from `kubectl get storageclass`; mark a default class for claims that name none.",
 )
-def pvc_missing_storageclass(ctx: Context) -> Iterator[Hit]:
+def pvc_missing_storageclass(ctx: CheckContext) -> Iterator[Hit]:
     classes = {name(c) for c in ctx.objects("storageclasses")}
     has_default = any(
         (meta(c).get("annotations") or {}).get(DEFAULT_CLASS) == "true"
@@ -207,7 +208,7 @@ def pvc_missing_storageclass(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "volume-missing-pvc",
     title="Pod mounts a missing PersistentVolumeClaim",
     category="storage",
@@ -217,7 +218,7 @@ def pvc_missing_storageclass(ctx: Context) -> Iterator[Hit]:
     rationale="A Pod whose claim does not exist stays Pending (ContainerCreating) forever; a workload template naming one never gets a running Pod.",
     remediation="Create the PersistentVolumeClaim, or fix the claimName in the Pod template (`kubectl get pvc -n NAMESPACE`).",
 )
-def volume_missing_pvc(ctx: Context) -> Iterator[Hit]:
+def volume_missing_pvc(ctx: CheckContext) -> Iterator[Hit]:
     claims = {(namespace(c), name(c)) for c in ctx.objects("pvcs")}
     for owner in ctx.pod_specs():
         obj = owner.obj

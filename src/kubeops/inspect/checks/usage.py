@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING
 
-from kubeops.inspect.catalog import Context, Hit, check
+from kubeops.inspect.catalog import CheckContext, Hit, register_check
 from kubeops.inspect.model import Severity
 from kubeops.models import Quantity, QuantityError
 
-Object = dict[str, Any]
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 
 def quantity(value: object) -> Fraction | None:
@@ -38,7 +39,7 @@ def _meta(obj: Object) -> tuple[str | None, str]:
     return meta.get("namespace") or None, str(meta.get("name", ""))
 
 
-def _node_usage(ctx: Context, resource: str, unit: str) -> Iterator[Hit]:
+def _node_usage(ctx: CheckContext, resource: str, unit: str) -> Iterator[Hit]:
     limit = float(ctx.threshold("percent"))
     nodes = ctx.by_name("nodes")
     for metrics in ctx.objects("nodemetrics"):
@@ -58,7 +59,7 @@ def _node_usage(ctx: Context, resource: str, unit: str) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "usage-node-cpu",
     title="Node CPU usage high",
     category="usage",
@@ -69,11 +70,11 @@ def _node_usage(ctx: Context, resource: str, unit: str) -> Iterator[Hit]:
     rationale="A node whose CPU is saturated throttles every Pod on it: latency rises and probes time out, even for Pods within their requests.",
     remediation="See what uses it (`kubectl top pods -A --sort-by=cpu`, by node); spread the load, set CPU limits on the noisy Pods or add nodes.",
 )
-def node_cpu(ctx: Context) -> Iterator[Hit]:
+def node_cpu(ctx: CheckContext) -> Iterator[Hit]:
     yield from _node_usage(ctx, "cpu", " CPU")
 
 
-@check(
+@register_check(
     "usage-node-memory",
     title="Node memory usage high",
     category="usage",
@@ -84,11 +85,11 @@ def node_cpu(ctx: Context) -> Iterator[Hit]:
     rationale="A node near its allocatable memory is close to memory pressure: the kubelet starts evicting Pods, and the kernel OOM-kills containers.",
     remediation="See what uses it (`kubectl top pods -A --sort-by=memory`, by node); set memory limits, move Pods or add nodes.",
 )
-def node_memory(ctx: Context) -> Iterator[Hit]:
+def node_memory(ctx: CheckContext) -> Iterator[Hit]:
     yield from _node_usage(ctx, "memory", "")
 
 
-@check(
+@register_check(
     "usage-container-memory-limit",
     title="Container close to its memory limit",
     category="usage",
@@ -99,7 +100,7 @@ def node_memory(ctx: Context) -> Iterator[Hit]:
     rationale="A container that reaches its memory limit is OOM-killed and restarted; one running close to it is one traffic spike away from that.",
     remediation="Raise the container's memory limit (and request) to fit its real use, or find the leak; `kubectl top pod NAME --containers` shows current use.",
 )
-def container_memory_limit(ctx: Context) -> Iterator[Hit]:
+def container_memory_limit(ctx: CheckContext) -> Iterator[Hit]:
     limit = float(ctx.threshold("percent"))
     pods = ctx.by_name("pods")
     for metrics in ctx.objects("podmetrics"):

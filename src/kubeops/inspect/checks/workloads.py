@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubeops.inspect.catalog import Context, Hit, check, parse_time
+from kubeops.inspect.catalog import CheckContext, Hit, parse_time, register_check
 from kubeops.inspect.model import Severity
 from kubeops.models.selector import Selector, SelectorError
 
-Object = dict[str, Any]
+if TYPE_CHECKING:
+    from kubeops.api import Object
 
 
 # --- shared helpers ------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ def label_selector(value: Any) -> Selector | None:
         return None
 
 
-def _hpa_targets(ctx: Context) -> Lookup:
+def _hpa_targets(ctx: CheckContext) -> Lookup:
     """HorizontalPodAutoscalers by the (kind, name) they scale."""
     targets = Lookup(ctx.snapshot.static)
     for hpa in ctx.objects("hpas"):
@@ -143,7 +144,7 @@ def _replica_range(obj: Object, hpas: Lookup) -> tuple[int, int, Object | None]:
 # --- availability --------------------------------------------------------------------------------
 
 
-@check(
+@register_check(
     "deployment-unavailable",
     title="Deployment not fully available",
     category="workloads",
@@ -152,7 +153,7 @@ def _replica_range(obj: Object, hpas: Lookup) -> tuple[int, int, Object | None]:
     rationale="Fewer available replicas than asked for means less capacity and less redundancy than planned; none available means the application is down.",
     remediation="Find out why Pods are not available: `kubectl describe deployment NAME` and the events and logs of its Pods (crash loops, failed probes, image pulls, unschedulable Pods).",
 )
-def deployment_unavailable(ctx: Context) -> Iterator[Hit]:
+def deployment_unavailable(ctx: CheckContext) -> Iterator[Hit]:
     for deployment in ctx.objects("deployments"):
         wanted = replicas(deployment)
         if wanted <= 0:
@@ -166,7 +167,7 @@ def deployment_unavailable(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "statefulset-not-ready",
     title="StatefulSet not fully ready",
     category="workloads",
@@ -175,7 +176,7 @@ def deployment_unavailable(ctx: Context) -> Iterator[Hit]:
     rationale="A StatefulSet's replicas are usually members of a quorum or shards of data: one not ready degrades the service, and none ready means it is down.",
     remediation="`kubectl describe statefulset NAME` and the Pod with the lowest ordinal that is not ready: StatefulSets start Pods in order, so one stuck Pod blocks the rest (look at its events, logs and PVCs).",
 )
-def statefulset_not_ready(ctx: Context) -> Iterator[Hit]:
+def statefulset_not_ready(ctx: CheckContext) -> Iterator[Hit]:
     for sts in ctx.objects("statefulsets"):
         wanted = replicas(sts)
         if wanted <= 0:
@@ -189,7 +190,7 @@ def statefulset_not_ready(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "daemonset-unavailable",
     title="DaemonSet not fully scheduled or available",
     category="workloads",
@@ -198,7 +199,7 @@ def statefulset_not_ready(ctx: Context) -> Iterator[Hit]:
     rationale="DaemonSets run node agents (networking, storage, logging, monitoring): a node without its Pod silently lacks that function.",
     remediation="`kubectl describe daemonset NAME`, then look at the Pods that are not available and at nodes whose taints the DaemonSet does not tolerate or whose resources are exhausted.",
 )
-def daemonset_unavailable(ctx: Context) -> Iterator[Hit]:
+def daemonset_unavailable(ctx: CheckContext) -> Iterator[Hit]:
     for ds in ctx.objects("daemonsets"):
         st = status(ds)
         desired = integer(st.get("desiredNumberScheduled"))
@@ -216,7 +217,7 @@ def daemonset_unavailable(ctx: Context) -> Iterator[Hit]:
             yield Hit(ds, "; ".join(problems), Severity.CRITICAL if available == 0 else None)
 
 
-@check(
+@register_check(
     "deployment-rollout-stuck",
     title="Deployment rollout stuck",
     category="workloads",
@@ -225,7 +226,7 @@ def daemonset_unavailable(ctx: Context) -> Iterator[Hit]:
     rationale="A rollout past its progress deadline has stopped making progress: the new version is not serving and the Deployment is stuck between two ReplicaSets.",
     remediation="Look at the new ReplicaSet's Pods (`kubectl describe deployment NAME`); fix the template, or roll back with `kubectl rollout undo deployment NAME`.",
 )
-def rollout_stuck(ctx: Context) -> Iterator[Hit]:
+def rollout_stuck(ctx: CheckContext) -> Iterator[Hit]:
     for deployment in ctx.objects("deployments"):
         progressing = conditions(deployment).get("Progressing")
         if (
@@ -245,7 +246,7 @@ def rollout_stuck(ctx: Context) -> Iterator[Hit]:
 # --- redundancy ----------------------------------------------------------------------------------
 
 
-def _single_replica(ctx: Context, resource: str) -> Iterator[Hit]:
+def _single_replica(ctx: CheckContext, resource: str) -> Iterator[Hit]:
     hpas = _hpa_targets(ctx)
     for workload in ctx.objects(resource):
         low, _, hpa = _replica_range(workload, hpas)
@@ -269,7 +270,7 @@ _SINGLE_REMEDIATION = (
 )
 
 
-@check(
+@register_check(
     "deployment-single-replica",
     title="Deployment with a single replica",
     category="workloads",
@@ -280,11 +281,11 @@ _SINGLE_REMEDIATION = (
     rationale=_SINGLE_RATIONALE,
     remediation=_SINGLE_REMEDIATION.format(kind="deployment"),
 )
-def deployment_single_replica(ctx: Context) -> Iterator[Hit]:
+def deployment_single_replica(ctx: CheckContext) -> Iterator[Hit]:
     return _single_replica(ctx, "deployments")
 
 
-@check(
+@register_check(
     "statefulset-single-replica",
     title="StatefulSet with a single replica",
     category="workloads",
@@ -295,11 +296,11 @@ def deployment_single_replica(ctx: Context) -> Iterator[Hit]:
     rationale=_SINGLE_RATIONALE,
     remediation=_SINGLE_REMEDIATION.format(kind="statefulset"),
 )
-def statefulset_single_replica(ctx: Context) -> Iterator[Hit]:
+def statefulset_single_replica(ctx: CheckContext) -> Iterator[Hit]:
     return _single_replica(ctx, "statefulsets")
 
 
-def _no_pdb(ctx: Context, resource: str) -> Iterator[Hit]:
+def _no_pdb(ctx: CheckContext, resource: str) -> Iterator[Hit]:
     budgets = Lookup(ctx.snapshot.static)
     for pdb in ctx.objects("pdbs"):
         selector = label_selector(spec(pdb).get("selector"))
@@ -325,7 +326,7 @@ _PDB_REMEDIATION = (
 )
 
 
-@check(
+@register_check(
     "deployment-no-pdb",
     title="Multi-replica Deployment without a PodDisruptionBudget",
     category="workloads",
@@ -336,11 +337,11 @@ _PDB_REMEDIATION = (
     rationale=_PDB_RATIONALE,
     remediation=_PDB_REMEDIATION,
 )
-def deployment_no_pdb(ctx: Context) -> Iterator[Hit]:
+def deployment_no_pdb(ctx: CheckContext) -> Iterator[Hit]:
     return _no_pdb(ctx, "deployments")
 
 
-@check(
+@register_check(
     "statefulset-no-pdb",
     title="Multi-replica StatefulSet without a PodDisruptionBudget",
     category="workloads",
@@ -351,11 +352,11 @@ def deployment_no_pdb(ctx: Context) -> Iterator[Hit]:
     rationale=_PDB_RATIONALE,
     remediation=_PDB_REMEDIATION,
 )
-def statefulset_no_pdb(ctx: Context) -> Iterator[Hit]:
+def statefulset_no_pdb(ctx: CheckContext) -> Iterator[Hit]:
     return _no_pdb(ctx, "statefulsets")
 
 
-@check(
+@register_check(
     "pdb-blocks-eviction",
     title="PodDisruptionBudget allows no disruption",
     category="workloads",
@@ -364,7 +365,7 @@ def statefulset_no_pdb(ctx: Context) -> Iterator[Hit]:
     rationale="A budget that allows no disruption even while all its Pods are healthy (minAvailable equal to the replicas, or maxUnavailable 0) blocks every node drain and cluster upgrade until someone deletes it.",
     remediation="Set maxUnavailable to at least 1 (or minAvailable below the replica count), or run more replicas than minAvailable.",
 )
-def pdb_blocks_eviction(ctx: Context) -> Iterator[Hit]:
+def pdb_blocks_eviction(ctx: CheckContext) -> Iterator[Hit]:
     for pdb in ctx.objects("pdbs"):
         st = status(pdb)
         expected = integer(st.get("expectedPods"))
@@ -379,7 +380,7 @@ def pdb_blocks_eviction(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "hpa-at-max",
     title="HorizontalPodAutoscaler at its maximum",
     category="workloads",
@@ -388,7 +389,7 @@ def pdb_blocks_eviction(ctx: Context) -> Iterator[Hit]:
     rationale="An autoscaler at maxReplicas cannot add capacity: if load keeps growing the workload saturates, and the autoscaler will not say so anywhere else.",
     remediation="Check whether the load is expected; raise maxReplicas (and make sure the cluster has room), or make the workload more efficient.",
 )
-def hpa_at_max(ctx: Context) -> Iterator[Hit]:
+def hpa_at_max(ctx: CheckContext) -> Iterator[Hit]:
     for hpa in ctx.objects("hpas"):
         hpa_spec, st = spec(hpa), status(hpa)
         if "maxReplicas" not in hpa_spec or "currentReplicas" not in st:
@@ -406,7 +407,7 @@ def hpa_at_max(ctx: Context) -> Iterator[Hit]:
 # --- batch ---------------------------------------------------------------------------------------
 
 
-@check(
+@register_check(
     "cronjob-suspended",
     title="CronJob suspended",
     category="workloads",
@@ -416,7 +417,7 @@ def hpa_at_max(ctx: Context) -> Iterator[Hit]:
     rationale="A suspended CronJob schedules nothing; a suspension meant to be temporary is easily forgotten, and backups or clean-ups then silently stop.",
     remediation='Resume it when intended (`kubectl patch cronjob NAME -p \'{"spec":{"suspend":false}}\'`) or delete it if it is no longer needed.',
 )
-def cronjob_suspended(ctx: Context) -> Iterator[Hit]:
+def cronjob_suspended(ctx: CheckContext) -> Iterator[Hit]:
     for cronjob in ctx.objects("cronjobs"):
         if spec(cronjob).get("suspend") is True:
             last = status(cronjob).get("lastScheduleTime")
@@ -450,7 +451,7 @@ def _run_order(job: Object) -> tuple[float, float, str]:
     )
 
 
-@check(
+@register_check(
     "cronjob-failing",
     title="CronJob failing",
     category="workloads",
@@ -460,7 +461,7 @@ def _run_order(job: Object) -> tuple[float, float, str]:
     rationale="A CronJob whose runs fail does its work no more (backups, reports, clean-ups) and nothing else tells anyone.",
     remediation="Look at the failed Job's Pods (`kubectl describe job NAME`, `kubectl logs job/NAME`); run it by hand once fixed with `kubectl create job --from=cronjob/NAME NAME-manual`.",
 )
-def cronjob_failing(ctx: Context) -> Iterator[Hit]:
+def cronjob_failing(ctx: CheckContext) -> Iterator[Hit]:
     runs: dict[tuple[str | None, str], list[Object]] = defaultdict(list)
     for job in ctx.objects("jobs"):
         owner = _owner(job, "CronJob")
@@ -491,7 +492,7 @@ def cronjob_failing(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@check(
+@register_check(
     "job-failed",
     title="Job failed",
     category="workloads",
@@ -500,7 +501,7 @@ def cronjob_failing(ctx: Context) -> Iterator[Hit]:
     rationale="A failed Job did not do its work (a migration, an import, a one-off task); it stays failed until someone notices.",
     remediation="Read its Pods' logs (`kubectl logs job/NAME`) and events, fix the cause, then delete and re-create the Job; set ttlSecondsAfterFinished so finished Jobs do not linger.",
 )
-def job_failed(ctx: Context) -> Iterator[Hit]:
+def job_failed(ctx: CheckContext) -> Iterator[Hit]:
     for job in ctx.objects("jobs"):
         if _owner(job, "CronJob") is not None:
             continue  # judged as a run of its CronJob by cronjob-failing

@@ -2,7 +2,10 @@
 webhook notifications and leader election.
 
 :func:`serve` runs it in the current event loop until ``stop`` is set (or the
-requested number of runs is done); the CLI wires signals to ``stop``.
+requested number of runs is done); the CLI wires signals to ``stop``.  A program
+builds its :class:`ServeOptions` with a :class:`Schedule` (:func:`parse_schedule`
+reads ``--interval``/``--cron`` text) and, for several replicas, a
+:class:`LeaseOptions`.
 """
 
 from __future__ import annotations
@@ -12,10 +15,9 @@ import logging
 from dataclasses import replace
 
 from kubeops.inspect.serve.options import (
-    Lease,
-    Options,
+    LeaseOptions,
     ServeError,
-    check_url,
+    ServeOptions,
     parse_listen,
 )
 from kubeops.inspect.serve.schedule import (
@@ -23,26 +25,19 @@ from kubeops.inspect.serve.schedule import (
     Interval,
     Schedule,
     ScheduleError,
-    format_duration,
-    parse_duration,
-    schedule,
+    parse_schedule,
 )
-from kubeops.inspect.serve.service import Service
 
 __all__ = [
     "Cron",
     "Interval",
-    "Lease",
-    "Options",
+    "LeaseOptions",
     "Schedule",
     "ScheduleError",
     "ServeError",
-    "Service",
-    "check_url",
-    "format_duration",
-    "parse_duration",
+    "ServeOptions",
     "parse_listen",
-    "schedule",
+    "parse_schedule",
     "serve",
 ]
 
@@ -52,26 +47,27 @@ LOG = logging.getLogger("kubeops.inspect.serve")
 WEBHOOK_DRAIN = 10.0
 
 
-async def serve(options: Options, stop: asyncio.Event | None = None) -> int:
+async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int:
     """Run the schedule (and the web page) until ``stop`` is set or ``runs`` runs are done.
 
     Returns 0, or 1 when ``runs`` is given and the last run reached no cluster or
     failed; configuration problems raise :class:`~kubeops.errors.KubeopsError`
     before anything runs."""
     from kubeops.controller.leader_election import default_identity
-    from kubeops.inspect.config import load
+    from kubeops.inspect.config import load_inspect_config
     from kubeops.inspect.history import History
     from kubeops.inspect.serve.metrics import InspectMetrics
+    from kubeops.inspect.serve.service import ScheduledRuns
     from kubeops.inspect.serve.web import Site, start
     from kubeops.inspect.serve.webhook import Webhook
 
-    settings = load(options.config)
+    settings = load_inspect_config(options.config)
     if options.checks:
         settings = replace(settings, only=tuple(options.checks))
     _check_targets(options)
     history = await asyncio.to_thread(History, options.history)
     metrics = InspectMetrics()
-    service = Service(
+    service = ScheduledRuns(
         history=history,
         metrics=metrics,
         schedule=options.schedule,
@@ -124,12 +120,14 @@ async def serve(options: Options, stop: asyncio.Event | None = None) -> int:
     return 1 if options.runs is not None and service.last_result in ("failed", "error") else 0
 
 
-def _check_targets(options: Options) -> None:
+def _check_targets(options: ServeOptions) -> None:
     """A context that cannot be loaded is a typo to report now, not a failed run every
     interval from now on."""
     from kubeops.errors import KubeopsError
-    from kubeops.inspect.runner import targets
+    from kubeops.inspect.runner import resolve_targets
 
-    broken = [t for t in targets(options.kubeconfig, list(options.contexts)) if t.config is None]
+    broken = [
+        t for t in resolve_targets(options.kubeconfig, list(options.contexts)) if t.config is None
+    ]
     if broken:
         raise KubeopsError("; ".join(f"{t.name}: {t.error}" for t in broken))

@@ -17,7 +17,7 @@ class ServeError(KubeopsError, ValueError):
 
 
 @dataclass(frozen=True)
-class Lease:
+class LeaseOptions:
     """Where the Lease lives: its name and namespace, and how to reach that cluster
     (default: the first inspected context)."""
 
@@ -32,7 +32,7 @@ class Lease:
 
 
 @dataclass(frozen=True)
-class Options:
+class ServeOptions:
     """Everything ``kubeops inspect serve`` takes; see the CLI's help for each."""
 
     schedule: Schedule
@@ -45,7 +45,7 @@ class Options:
     listen: tuple[str, int] | None = ("127.0.0.1", 8080)
     webhook: str | None = None
     external_url: str | None = None
-    lease: Lease | None = None
+    lease: LeaseOptions | None = None
     runs: int | None = None
     keep: int | None = None
     trend: int = 50
@@ -66,7 +66,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def check_url(text: str, flag: str) -> str:
+def validate_url(text: str, flag: str) -> str:
     """An absolute http(s) URL, or a ServeError naming ``flag``."""
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:

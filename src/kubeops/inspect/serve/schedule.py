@@ -105,7 +105,7 @@ class Cron:
         return f"cron {self.expression!r}"
 
 
-def schedule(interval: str | None = None, cron: str | None = None) -> Schedule:
+def parse_schedule(interval: str | None = None, cron: str | None = None) -> Schedule:
     """The schedule the flags give: ``--interval`` or ``--cron`` (not both)."""
     if interval and cron:
         raise ScheduleError("give --interval or --cron, not both")

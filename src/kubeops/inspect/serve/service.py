@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeops.inspect.history import History, HistoryError
 from kubeops.inspect.serve.metrics import InspectMetrics, result_of, timestamp
-from kubeops.inspect.serve.options import Lease
+from kubeops.inspect.serve.options import LeaseOptions
 from kubeops.inspect.serve.schedule import Schedule
 from kubeops.inspect.serve.webhook import Webhook, summary
 
@@ -35,7 +35,7 @@ OUTBOX = 100
 
 
 @dataclass
-class Service:
+class ScheduledRuns:
     """One replica's runs; ``identity`` names it in the history and in the Lease."""
 
     history: History
@@ -72,14 +72,16 @@ class Service:
 
     async def run_once(self) -> Document | None:
         """One inspection, recorded and reported; None only when it could not run at all."""
-        from kubeops.inspect.document import build
-        from kubeops.inspect.runner import inspect, targets
+        from kubeops.inspect.document import build_document
+        from kubeops.inspect.runner import inspect_clusters, resolve_targets
 
         started = time.monotonic()
         try:
-            found = targets(self.kubeconfig, list(self.contexts))
-            report = await inspect(found, self.settings, list(self.namespaces) or None, _debug)
-            document = build(report)
+            found = resolve_targets(self.kubeconfig, list(self.contexts))
+            report = await inspect_clusters(
+                found, self.settings, list(self.namespaces) or None, _debug
+            )
+            document = build_document(report)
         except Exception:  # the schedule must survive a broken run
             LOG.exception("the inspection failed")
             self.metrics.observe_run(None, time.monotonic() - started)
@@ -203,7 +205,7 @@ class Service:
         self._sender.cancel()
         await asyncio.gather(self._sender, return_exceptions=True)
 
-    def election(self, lease: Lease) -> Election:
+    def election(self, lease: LeaseOptions) -> Election:
         """The cluster and settings of the election on ``lease``, checked before anything
         starts (a bad lease kubeconfig is a startup error, not a silent follower)."""
         from kubeops.config import load_config
