@@ -89,9 +89,9 @@ def _inspect(args: argparse.Namespace) -> int:
     import asyncio
 
     from kubeops.inspect import config as inspect_config
-    from kubeops.inspect.document import build
+    from kubeops.inspect.document import build_document
     from kubeops.inspect.model import Severity
-    from kubeops.inspect.runner import inspect, inspect_manifests, targets
+    from kubeops.inspect.runner import inspect_clusters, inspect_manifests, resolve_targets
 
     complete(args)
     if args.list_checks:
@@ -103,8 +103,8 @@ def _inspect(args: argparse.Namespace) -> int:
         try:
             fail_on = Severity.parse(args.fail_on)
         except ValueError as err:
-            raise inspect_config.ConfigError(f"--fail-on: {err}") from None
-    settings = inspect_config.load(args.config)
+            raise inspect_config.InspectConfigError(f"--fail-on: {err}") from None
+    settings = inspect_config.load_inspect_config(args.config)
     if args.checks:
         from dataclasses import replace
 
@@ -123,10 +123,10 @@ def _inspect(args: argparse.Namespace) -> int:
             progress(f"manifests: {len(objects)} objects from {', '.join(args.filename)}")
         report = inspect_manifests(objects, settings, locations)
     else:
-        found = targets(args.kubeconfig, args.contexts)
+        found = resolve_targets(args.kubeconfig, args.contexts)
         namespaces = None if args.all_namespaces else args.namespaces or None
-        report = asyncio.run(inspect(found, settings, namespaces, progress))
-    document = build(report)
+        report = asyncio.run(inspect_clusters(found, settings, namespaces, progress))
+    document = build_document(report)
     if args.history:
         from kubeops.inspect.history import History, attach_history
 
@@ -140,15 +140,15 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _check_outputs(args: argparse.Namespace, formats: list[str]) -> None:
-    from kubeops.inspect.config import ConfigError
+    from kubeops.inspect.config import InspectConfigError
 
     if args.out and args.output_dir:
-        raise ConfigError("give --out or --output-dir, not both")
+        raise InspectConfigError("give --out or --output-dir, not both")
     files = [f for f in formats if f != "terminal"]
     if args.out and len(files) != 1:
-        raise ConfigError("--out writes one report: give exactly one -o other than terminal")
+        raise InspectConfigError("--out writes one report: give exactly one -o other than terminal")
     if not args.out and not args.output_dir and len(files) > 1:
-        raise ConfigError("several formats need --output-dir (or one -o with --out)")
+        raise InspectConfigError("several formats need --output-dir (or one -o with --out)")
 
 
 def _write(document: Document, formats: list[str], args: argparse.Namespace) -> None:

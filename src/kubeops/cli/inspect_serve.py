@@ -113,8 +113,15 @@ def register(commands: Any) -> None:
 
 
 def options(args: argparse.Namespace) -> Any:
-    """Validate the flags into :class:`kubeops.inspect.serve.Options`."""
-    from kubeops.inspect.serve import Lease, Options, ServeError, check_url, parse_listen, schedule
+    """Validate the flags into :class:`kubeops.inspect.serve.ServeOptions`."""
+    from kubeops.inspect.serve import (
+        LeaseOptions,
+        ServeError,
+        ServeOptions,
+        parse_listen,
+        parse_schedule,
+    )
+    from kubeops.inspect.serve.options import validate_url
 
     complete(args)
     if args.once and args.runs is not None:
@@ -127,14 +134,14 @@ def options(args: argparse.Namespace) -> Any:
         raise ServeError("--once runs by itself: leave out --leader-elect")
     lease = None
     if args.leader_elect:
-        lease = Lease(
+        lease = LeaseOptions(
             name=args.lease_name,
             namespace=args.lease_namespace,
             kubeconfig=args.lease_kubeconfig,
             context=args.lease_context,
         )
-    return Options(
-        schedule=schedule(args.interval, args.cron),
+    return ServeOptions(
+        schedule=parse_schedule(args.interval, args.cron),
         kubeconfig=args.kubeconfig,
         contexts=tuple(args.contexts),
         namespaces=() if args.all_namespaces else tuple(args.namespaces),
@@ -144,8 +151,8 @@ def options(args: argparse.Namespace) -> Any:
         ),
         history=getattr(args, "history", None),
         listen=None if args.once else parse_listen(args.listen),
-        webhook=check_url(args.webhook, "--webhook") if args.webhook else None,
-        external_url=check_url(args.external_url, "--external-url") if args.external_url else None,
+        webhook=validate_url(args.webhook, "--webhook") if args.webhook else None,
+        external_url=validate_url(args.external_url, "--external-url") if args.external_url else None,
         lease=lease,
         runs=1 if args.once else args.runs,
         keep=args.keep,
