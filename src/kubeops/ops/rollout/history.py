@@ -171,12 +171,6 @@ async def undo(
         raise target.error(
             RevisionNotFound, verb, f"unable to find specified revision {to_revision} in history"
         )
-    client, resource, name, namespace = (
-        target.client,
-        target.resource,
-        target.name,
-        target.namespace,
-    )
 
     async def attempt() -> RolloutResult:
         obj = await target.read()
@@ -189,13 +183,11 @@ async def undo(
             )
         current = (obj.get("spec") or {}).get("template") or {}
         if same_template(chosen.template, current):
-            return RolloutResult(
-                target.display,
-                namespace,
+            return target.result(
                 f"skipped rollback (current template already matches revision {chosen.revision})",
-                False,
                 obj,
-                chosen.revision,
+                changed=False,
+                revision=chosen.revision,
             )
         rv = obj["metadata"]["resourceVersion"]
         if target.kind == "Deployment":
@@ -209,31 +201,17 @@ async def undo(
                 for k, v in (chosen.object["metadata"].get("annotations") or {}).items()
                 if k not in _DEPLOYMENT_OWN_ANNOTATIONS
             }
-            patched = await client.patch(
-                resource,
-                name,
-                [
-                    {"op": "replace", "path": "/metadata/resourceVersion", "value": rv},
-                    {
-                        "op": "replace",
-                        "path": "/spec/template",
-                        "value": without_hash(chosen.template),
-                    },
-                    {"op": "add", "path": "/metadata/annotations", "value": annotations},
-                ],
-                namespace,
-                patch_type="json",
-                dry_run=dry_run,
-            )
+            operations: list[Object] = [
+                {"op": "replace", "path": "/metadata/resourceVersion", "value": rv},
+                {"op": "replace", "path": "/spec/template", "value": without_hash(chosen.template)},
+                {"op": "add", "path": "/metadata/annotations", "value": annotations},
+            ]
+            patched = await target.patch(operations, patch_type="json", dry_run=dry_run)
         else:
             patch = copy.deepcopy(chosen.object.get("data") or {})
             patch["metadata"] = {"resourceVersion": rv}
-            patched = await client.patch(
-                resource, name, patch, namespace, patch_type="strategic", dry_run=dry_run
-            )
-        return RolloutResult(
-            target.display, namespace, "rolled back", True, patched, chosen.revision, dry_run
-        )
+            patched = await target.patch(patch, patch_type="strategic", dry_run=dry_run)
+        return target.result("rolled back", patched, revision=chosen.revision, dry_run=dry_run)
 
     return await retry_on_conflict(attempt)
 

@@ -82,21 +82,12 @@ async def set_image(
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         record = change_cause is not None and annotations.get(CHANGE_CAUSE) != change_cause
         if not changes and not record:
-            return RolloutResult(target.display, target.namespace, "image unchanged", False, obj)
+            return target.result("image unchanged", obj, changed=False)
         patch = nested(path, dict(changes)) if changes else {}
         patch["metadata"] = {"resourceVersion": obj["metadata"]["resourceVersion"]}
         if record:
             patch["metadata"]["annotations"] = {CHANGE_CAUSE: change_cause}
-        patched = await target.client.patch(
-            target.resource,
-            target.name,
-            patch,
-            target.namespace,
-            patch_type="strategic",
-            dry_run=dry_run,
-        )
-        return RolloutResult(
-            target.display, target.namespace, "image updated", True, patched, dry_run=dry_run
-        )
+        patched = await target.patch(patch, patch_type="strategic", dry_run=dry_run)
+        return target.result("image updated", patched, dry_run=dry_run)
 
     return await retry_on_conflict(attempt)

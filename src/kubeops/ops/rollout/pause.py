@@ -23,23 +23,11 @@ async def set_paused(
             raise target.error(
                 RolloutError, verb, "it is already paused" if paused else "it is not paused"
             )
-        patched = await target.client.patch(
-            target.resource,
-            target.name,
-            {
-                "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                "spec": {"paused": paused},
-            },
-            target.namespace,
-            dry_run=dry_run,
-        )
-        return RolloutResult(
-            target.display,
-            target.namespace,
-            "paused" if paused else "resumed",
-            True,
-            patched,
-            dry_run=dry_run,
-        )
+        patch = {
+            "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+            "spec": {"paused": paused},
+        }
+        patched = await target.patch(patch, dry_run=dry_run)
+        return target.result("paused" if paused else "resumed", patched, dry_run=dry_run)
 
     return await retry_on_conflict(attempt)

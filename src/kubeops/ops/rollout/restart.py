@@ -37,17 +37,8 @@ async def restart(target: RolloutTarget, *, dry_run: bool = False) -> RolloutRes
             "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
             "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}},
         }
-        patched = await target.client.patch(
-            target.resource,
-            target.name,
-            patch,
-            target.namespace,
-            patch_type="strategic",
-            dry_run=dry_run,
-        )
-        return RolloutResult(
-            target.display, target.namespace, "restarted", True, patched, dry_run=dry_run
-        )
+        patched = await target.patch(patch, patch_type="strategic", dry_run=dry_run)
+        return target.result("restarted", patched, dry_run=dry_run)
 
     return await retry_on_conflict(attempt)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeops.api import Client, Kind, Object, ResourceType
+from kubeops.api import Client, Kind, Object, PatchType, ResourceType
 from kubeops.ops.rollout.errors import RolloutError, RolloutNotSupported
 from kubeops.ops.wait import display_name
 
@@ -68,6 +68,28 @@ class RolloutTarget:
     async def read(self) -> Object:
         """The object as the server holds it now."""
         return await self.client.get(self.resource, self.name, self.namespace)
+
+    async def patch(
+        self, body: Object | list[Object], *, patch_type: PatchType = "merge", dry_run: bool = False
+    ) -> Object:
+        """Patch the object; a body carrying the resourceVersion read makes a concurrent
+        change a Conflict instead of a lost update."""
+        return await self.client.patch(
+            self.resource, self.name, body, self.namespace, patch_type=patch_type, dry_run=dry_run
+        )
+
+    def result(
+        self,
+        action: str,
+        obj: Object,
+        *,
+        changed: bool = True,
+        revision: int | None = None,
+        dry_run: bool = False,
+    ) -> RolloutResult:
+        """What a verb did to this object: ``action`` as kubectl words it, and ``obj``
+        as the server returned it."""
+        return RolloutResult(self.display, self.namespace, action, changed, obj, revision, dry_run)
 
 
 @dataclass(frozen=True)

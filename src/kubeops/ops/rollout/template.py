@@ -155,20 +155,19 @@ def _write_env(lines: list[str], container: Mapping[str, Any]) -> None:
             if value == "0" and ref.get("resource") in ("limits.cpu", "limits.memory"):
                 value = "node allocatable"
             lines.append(f"      {name}:\t{value} ({ref.get('resource')})\n")
-        elif "secretKeyRef" in source:
-            ref = source["secretKeyRef"]
-            optional = "true" if ref.get("optional") else "false"
-            lines.append(
-                f"      {name}:\t<set to the key '{ref.get('key')}' in secret "
-                f"'{ref.get('name', '')}'>\tOptional: {optional}\n"
-            )
-        elif "configMapKeyRef" in source:
-            ref = source["configMapKeyRef"]
-            optional = "true" if ref.get("optional") else "false"
-            lines.append(
-                f"      {name}:\t<set to the key '{ref.get('key')}' of config map "
-                f"'{ref.get('name', '')}'>\tOptional: {optional}\n"
-            )
+        else:
+            for field, holder in (
+                ("secretKeyRef", "in secret"),
+                ("configMapKeyRef", "of config map"),
+            ):
+                if field in source:
+                    ref = source[field]
+                    optional = "true" if ref.get("optional") else "false"
+                    lines.append(
+                        f"      {name}:\t<set to the key '{ref.get('key')}' {holder} "
+                        f"'{ref.get('name', '')}'>\tOptional: {optional}\n"
+                    )
+                    break
 
 
 def _write_containers(
