@@ -1,13 +1,12 @@
 """`kubeops create configmap|secret` and `kubeops auth can-i|who-can|matrix|create-sa`, run as
 a user runs them and compared with what the kubectl testenv builds shows for the same input.
 
-The commands run through a parser built as ``kubeops.cli.main`` builds its own, with the
-same handling of errors (one line on stderr, exit code 1); some also in a process of their own.
+The commands run through ``kubeops.cli.main``, with its handling of errors (one line on
+stderr, exit code 1); some also in a process of their own.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime
 import io
@@ -25,60 +24,27 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from kubeops.cli import auth, create
-from kubeops.errors import KubeopsError
+from kubeops.cli.main import main
 from kubeops.testenv import Cluster, ensure_assets
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``kubeops`` parser with these command groups, built as ``kubeops.cli.main`` builds it."""
-    parser = argparse.ArgumentParser(prog="kubeops")
-    groups = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    create.register(groups)
-    auth.register(groups)
-    return parser
-
-
 def kubeops(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run a command as ``kubeops.cli.main.main`` does: a KubeopsError becomes one line on
-    stderr and exit code 1.  In this process (a Python start costs more than the command)."""
+    """Run a command through ``kubeops.cli.main.main``, in this process (a Python start
+    costs more than the command): its errors are one line on stderr and exit code 1."""
     argv = [*args, "--kubeconfig", str(kubeconfig)]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            parsed = build_parser().parse_args(argv)
-            code = parsed.handler(parsed)
-        except KubeopsError as error:
-            print(f"kubeops: error: {error}", file=sys.stderr)
-            code = 1
+            code = main(argv)
         except SystemExit as exit_:
             code = int(exit_.code or 0)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
-RUNNER = """
-import argparse, sys
-from kubeops.cli import auth, create
-from kubeops.errors import KubeopsError
-
-parser = argparse.ArgumentParser(prog="kubeops")
-groups = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-create.register(groups)
-auth.register(groups)
-args = parser.parse_args(sys.argv[1:])
-try:
-    code = args.handler(args)
-except KubeopsError as err:
-    print(f"kubeops: error: {err}", file=sys.stderr)
-    code = 1
-sys.exit(code)
-"""
-
-
 def kubeops_process(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The same in a process of its own, for what only a process shows (stdout, exit code)."""
     return subprocess.run(
-        [sys.executable, "-c", RUNNER, *args, "--kubeconfig", str(kubeconfig)],
+        [sys.executable, "-m", "kubeops", *args, "--kubeconfig", str(kubeconfig)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -87,6 +87,18 @@ def test_every_context_is_inspected_and_an_unreachable_one_is_reported(kubeconfi
     assert document["summary"]["unreachable"] == 1
 
 
+def test_the_context_before_the_command_and_o_for_the_format(kubeconfigs: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kubeops", "--context", "member-b", "-A", "inspect", "-q", "-o", "json"],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "KUBECONFIG": kubeconfigs},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [cluster] = json.loads(done.stdout)["clusters"]
+    assert (cluster["name"], cluster["reachable"]) == ("member-b", True)
+    assert {"default", "kube-system"} <= set(cluster["namespaces"])
+
+
 def test_no_reachable_cluster_is_an_error(kubeconfigs: str) -> None:
     done = kubeops(*contexts("gone"), env={"KUBECONFIG": kubeconfigs})
     assert done.returncode == 1
@@ -137,7 +149,8 @@ def test_output_dir_holds_every_format(kubeconfigs: str, tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--out", "x.json"], "give exactly one --format"),
+        (["--out", "x.json"], "give exactly one -o"),
+        (["-o", "pdf"], "argument -o/--output/--format: invalid choice: 'pdf'"),
         (["--format", "json", "--format", "html"], "several formats need --output-dir"),
         (["--fail-on", "fatal"], "--fail-on: unknown severity 'fatal'"),
         (["--config", "/nonexistent.yaml"], "inspect config /nonexistent.yaml: cannot read it"),

@@ -16,27 +16,10 @@ import pytest
 
 from kubeops.testenv import Cluster
 
-# The command groups are not in kubeops.cli.main's parser yet: build one as main.py
-# does, with them, and run main() itself so errors are reported exactly as it reports them.
-RUNNER = """
-import argparse, sys
-from kubeops.cli import events, main, node
-
-def build_parser():
-    parser = argparse.ArgumentParser(prog="kubeops")
-    groups = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    node.register(groups)
-    events.register(groups)
-    return parser
-
-main.build_parser = build_parser
-sys.exit(main.main(sys.argv[1:]))
-"""
-
 
 def kubeops(kubeconfig: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", RUNNER, *args, "--kubeconfig", str(kubeconfig)],
+        [sys.executable, "-m", "kubeops", *args, "--kubeconfig", str(kubeconfig)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -21,22 +21,6 @@ import pytest
 
 from kubeops.testenv import Cluster, ensure_assets
 
-# The commands are registered by kubeops.cli.rollout; until the entry point lists them,
-# run the CLI with them added (and leave it alone once it has them).
-RUNNER = """
-import argparse, sys
-from kubeops.cli import main, rollout
-build = main.build_parser
-def build_with_rollout():
-    parser = build()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "rollout" not in commands.choices:
-        rollout.register(commands)
-    return parser
-main.build_parser = build_with_rollout
-sys.exit(main.main())
-"""
-
 HASH = re.compile(r"pod-template-hash=\w+")
 
 
@@ -55,7 +39,7 @@ class Shell:
 
     def _kubeops_command(self, args: Sequence[str], kubeconfig: str | None = None) -> list[str]:
         where = ["--kubeconfig", kubeconfig or self.kubeconfig, "-n", self.namespace]
-        return [sys.executable, "-c", RUNNER, *args, *where]
+        return [sys.executable, "-m", "kubeops", *args, *where]
 
     def _kubectl_command(self, args: Sequence[str], kubeconfig: str | None = None) -> list[str]:
         where = ["--kubeconfig", kubeconfig or self.kubeconfig, "-n", self.namespace]
