@@ -35,6 +35,7 @@ class Credential:
 
     @property
     def has_client_cert(self) -> bool:
+        """Whether both a client certificate and its key are present."""
         return self.client_cert_pem is not None and self.client_key_pem is not None
 
 
@@ -63,13 +64,16 @@ class StaticCredentials:
         self._description = description or _describe(self._credential)
 
     async def get(self) -> Credential:
+        """The credential given at load time."""
         return self._credential
 
     def invalidate(self) -> None:
+        """Nothing to refresh: a 401 with a static credential is final."""
         # Nothing to refresh: a 401 with a static credential is final.
         pass
 
     def describe(self) -> str:
+        """What the credential is, without its value."""
         return self._description
 
     def __repr__(self) -> str:
@@ -154,14 +158,17 @@ class TokenFileCredentials:
         return Credential(token=self._token, client_cert_pem=self._cert, client_key_pem=self._key)
 
     async def get(self) -> Credential:
+        """The credential, re-reading the token file when it is due."""
         # A token file is a few hundred bytes on a local or memory file system:
         # reading it inline costs less than handing it to a thread.
         return self.current()
 
     def invalidate(self) -> None:
+        """Re-read the files on the next :meth:`get` (the server refused the token)."""
         self._read_at = None
 
     def describe(self) -> str:
+        """Which files the credential comes from, without their contents."""
         return self._description
 
     def __repr__(self) -> str:

@@ -56,6 +56,7 @@ class ExecConfig:
 
     @property
     def command_line(self) -> str:
+        """The command and its arguments, quoted as a shell would need them."""
         return shlex.join([self.command, *self.args])
 
     @property
@@ -244,12 +245,14 @@ class ExecPluginCredentials:
         self._lock_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
 
     def describe(self) -> str:
+        """Which plugin provides the credential, without its value."""
         return f"exec plugin {Path(self.config.command).name}"
 
     def __repr__(self) -> str:
         return f"ExecPluginCredentials({self.config.command_line!r})"
 
     def invalidate(self) -> None:
+        """Forget the cached credential; the next :meth:`get` runs the plugin again."""
         self._cached = None
 
     def _fresh(self) -> Credential | None:
@@ -268,6 +271,7 @@ class ExecPluginCredentials:
         return self._lock
 
     async def get(self) -> Credential:
+        """The cached credential while it is fresh, else the plugin's new one (one run at a time)."""
         cred = self._fresh()
         if cred is not None:
             return cred

@@ -40,9 +40,11 @@ class Fields:
         self.where = where
 
     def error(self, key: str, problem: str) -> ConfigError:
+        """A :class:`ConfigError` naming ``key``, this entry and ``problem``."""
         return ConfigError(f"{key} of {self.where} {problem}")
 
     def has(self, key: str) -> bool:
+        """Whether ``key`` is set to something (absent, null and empty all mean not)."""
         value = self.data.get(key)
         return value not in (None, "", [], {})
 
@@ -56,6 +58,7 @@ class Fields:
         return value
 
     def boolean(self, key: str) -> bool:
+        """The boolean at ``key``; absent or null is False."""
         value = self.data.get(key)
         if value is None:
             return False
@@ -64,6 +67,7 @@ class Fields:
         return value
 
     def strings(self, key: str) -> tuple[str, ...]:
+        """The list of strings at ``key``; absent or null is empty."""
         value = self.data.get(key)
         if value is None:
             return ()
@@ -72,6 +76,7 @@ class Fields:
         return tuple(value)
 
     def string_lists(self, key: str) -> dict[str, tuple[str, ...]]:
+        """The mapping of names to lists of strings at ``key``; absent or null is empty."""
         value = self.data.get(key)
         if value is None:
             return {}
@@ -85,6 +90,7 @@ class Fields:
         return result
 
     def mapping(self, key: str) -> Mapping[str, Any] | None:
+        """The mapping at ``key``, or None when absent or null."""
         value = self.data.get(key)
         if value is None:
             return None
@@ -93,6 +99,7 @@ class Fields:
         return value
 
     def items(self, key: str) -> list[Any]:
+        """The list at ``key``; absent or null is empty."""
         value = self.data.get(key)
         if value is None:
             return []

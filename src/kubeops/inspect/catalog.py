@@ -65,6 +65,9 @@ CheckFunc = Callable[["CheckContext"], Iterable[Hit]]
 
 @dataclass(frozen=True)
 class Check:
+    """A registered check: what it judges and says (ID, title, category, severity,
+    rationale, remediation, thresholds), what it reads, and the function that judges."""
+
     id: str
     title: str
     category: str
@@ -78,6 +81,7 @@ class Check:
     func: CheckFunc = field(compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
+        """The check's catalogue entry as the report document carries it."""
         return {
             "id": self.id,
             "title": self.title,
@@ -153,15 +157,19 @@ class CheckContext:
     now: datetime.datetime
 
     def threshold(self, name: str) -> Any:
+        """The threshold ``name`` of this check, after the configuration's overrides."""
         return self.thresholds[name]
 
     def objects(self, resource: str) -> list[Object]:
+        """Every object of a resource (a snapshot key such as ``pods``)."""
         return self.snapshot.objects(resource)
 
     def by_name(self, resource: str) -> dict[tuple[str | None, str], Object]:
+        """Objects of a resource by (namespace, name)."""
         return self.snapshot.index(resource)
 
     def pod_specs(self) -> list[PodSpecOwner]:
+        """Every Pod spec once: workload templates, and Pods no listed workload owns."""
         return self.snapshot.pod_specs()
 
     def age(self, timestamp: str | None) -> datetime.timedelta | None:
@@ -171,6 +179,7 @@ class CheckContext:
 
 
 def parse_time(timestamp: str | None) -> datetime.datetime | None:
+    """An RFC 3339 timestamp as an aware datetime; None when absent or unparsable."""
     if not timestamp:
         return None
     try:

@@ -47,6 +47,8 @@ class InspectConfigError(KubeopsError, ValueError):
 
 @dataclass(frozen=True)
 class Exclude:
+    """One ``excludes`` rule: which checks it silences for which objects, and why."""
+
     checks: tuple[str, ...] = ("*",)
     namespaces: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
@@ -55,6 +57,7 @@ class Exclude:
     reason: str = ""
 
     def matches(self, check: str, obj: Mapping[str, Any]) -> bool:
+        """Whether this rule excludes ``obj`` from ``check``."""
         if not any(fnmatch.fnmatchcase(check, p) for p in self.checks):
             return False
         meta = obj.get("metadata") or {}
@@ -73,6 +76,8 @@ class Exclude:
 
 @dataclass(frozen=True)
 class CheckConfig:
+    """One check's entry under ``checks``: enabled, severity override, thresholds."""
+
     enabled: bool = True
     severity: Severity | None = None
     thresholds: Mapping[str, Any] = field(default_factory=dict)
@@ -80,17 +85,21 @@ class CheckConfig:
 
 @dataclass(frozen=True)
 class InspectConfig:
+    """A validated inspection configuration; the default runs every check as declared."""
+
     checks: Mapping[str, CheckConfig] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
     excludes: tuple[Exclude, ...] = ()
     only: tuple[str, ...] = ()
 
     def enabled(self, check: str) -> bool:
+        """Whether ``check`` runs (``only`` narrows the enabled checks to its globs)."""
         if self.only and not any(fnmatch.fnmatchcase(check, p) for p in self.only):
             return False
         return self.checks.get(check, CheckConfig()).enabled
 
     def excluded(self, check: str, obj: Mapping[str, Any]) -> bool:
+        """Whether ``obj`` is exempt from ``check``: by its skip annotation or an exclude rule."""
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         skip = annotations.get(SKIP_ANNOTATION)
         if skip and any(
@@ -100,9 +109,11 @@ class InspectConfig:
         return any(rule.matches(check, obj) for rule in self.excludes)
 
     def thresholds(self, check: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """The check's thresholds: its ``defaults`` with the configured ones over them."""
         return {**defaults, **self.checks.get(check, CheckConfig()).thresholds}
 
     def severity(self, check: str, default: Severity) -> Severity:
+        """The check's severity: the configured override, else ``default``."""
         return self.checks.get(check, CheckConfig()).severity or default
 
 

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from kubeops.errors import KubeopsError
+from kubeops.inspect.document import Document
 
-Document = dict[str, Any]
 Entry = dict[str, Any]
 
 SCHEMA_VERSION = 1
@@ -148,6 +148,7 @@ class History:
         self._create()
 
     def close(self) -> None:
+        """Close the database connections."""
         self.engine.dispose()
 
     def __enter__(self) -> History:
@@ -250,6 +251,7 @@ class History:
     # -- reading ----------------------------------------------------------------------------
 
     def latest_id(self) -> int | None:
+        """The newest run's ID, or None before the first run."""
         with self._connect("read the latest run") as conn:
             value = conn.execute(sa.select(sa.func.max(_runs.c.id))).scalar()
         return None if value is None else int(value)
@@ -269,6 +271,7 @@ class History:
         return document
 
     def count(self) -> int:
+        """How many runs are recorded."""
         with self._connect("count the runs") as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(_runs)).scalar() or 0)
 

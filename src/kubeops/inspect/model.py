@@ -22,6 +22,7 @@ class Severity(enum.IntEnum):
 
     @classmethod
     def parse(cls, text: str) -> Severity:
+        """The severity named by ``text`` (any case); ValueError lists the names."""
         try:
             return cls[text.strip().upper()]
         except KeyError:
@@ -59,6 +60,7 @@ class ObjectRef:
 
     @classmethod
     def of(cls, obj: dict[str, Any]) -> ObjectRef:
+        """The reference to an object (a dict as the API server sends it)."""
         meta = obj.get("metadata") or {}
         return cls(
             str(obj.get("apiVersion", "")),
@@ -72,6 +74,7 @@ class ObjectRef:
         return f"{self.kind}/{where}{self.name}"
 
     def to_json(self) -> dict[str, Any]:
+        """The reference as the report document carries it."""
         return {
             "apiVersion": self.api_version,
             "kind": self.kind,
@@ -96,6 +99,7 @@ class Finding:
     location: tuple[str, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The finding as the report document carries it."""
         found: dict[str, Any] = {
             "check": self.check,
             "severity": str(self.severity),
@@ -120,6 +124,7 @@ class NotRun:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
+        """The entry as the report document carries it."""
         return asdict(self)
 
 
@@ -131,6 +136,7 @@ class Score:
     grade: str
 
     def to_json(self) -> dict[str, Any]:
+        """The score and grade as the report document carries them."""
         return {"score": self.value, "grade": self.grade}
 
 

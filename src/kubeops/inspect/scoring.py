@@ -30,6 +30,7 @@ FORMULA = __doc__ or ""
 
 
 def grade(value: int) -> str:
+    """The letter grade of a score (A at 90 and above ... F below 60)."""
     return next(letter for floor, letter in GRADES if value >= floor)
 
 

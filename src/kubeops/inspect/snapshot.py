@@ -117,9 +117,11 @@ class Snapshot:
     _pod_specs: list[PodSpecOwner] | None = None
 
     def has(self, resource: str) -> bool:
+        """Whether ``resource`` was read (a resource that could not be is in ``missing``)."""
         return resource in self.data
 
     def objects(self, resource: str) -> list[Object]:
+        """The objects of ``resource`` (empty when it was not read)."""
         return self.data.get(resource, [])
 
     def index(self, resource: str) -> dict[tuple[str | None, str], Object]:

@@ -276,6 +276,7 @@ class Quantity:
         return Quantity._of(self._nanos, QuantityFormat(format))
 
     def is_zero(self) -> bool:
+        """Whether the value is zero."""
         return self._nanos == 0
 
     def sign(self) -> int:

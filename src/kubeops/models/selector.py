@@ -437,6 +437,7 @@ class Selector:
 
     @property
     def requirements(self) -> tuple[Requirement, ...]:
+        """The requirements, all of which an object's labels must meet."""
         return self._requirements
 
     @property
@@ -840,10 +841,12 @@ class FieldSelector:
 
     @property
     def requirements(self) -> tuple[FieldRequirement, ...]:
+        """The requirements, all of which an object's fields must meet."""
         return self._requirements
 
     @property
     def selects_everything(self) -> bool:
+        """Whether this is the empty selector (no requirement)."""
         return not self._requirements
 
     def matches(self, fields: Mapping[str, str]) -> bool:

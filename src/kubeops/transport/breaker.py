@@ -26,6 +26,8 @@ DEFAULT_COOLDOWN = 10.0
 
 
 class BreakerState(enum.StrEnum):
+    """Closed (requests flow), open (they fail at once) or half-open (one probe is let through)."""
+
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half-open"
@@ -78,6 +80,7 @@ class CircuitBreaker:
 
     @property
     def last_cause(self) -> str:
+        """Why the last counted failure failed, for the CircuitOpen message."""
         return self._last_cause
 
     def before_request(self) -> None:

@@ -168,6 +168,7 @@ class ApiError(_Reducible):
 
     @property
     def operation(self) -> str:
+        """The operation in words (``get pods "web" in namespace "shop"``), for messages."""
         return describe_operation(self.verb, self.resource, self.namespace, self.name)
 
     def _cause(self) -> str:
@@ -480,26 +481,32 @@ def _reason_is(err: BaseException, reason: str) -> bool:
 
 
 def is_bad_request(err: BaseException) -> bool:
+    """Reason BadRequest, or code 400 with an unknown reason."""
     return _matches(err, "BadRequest", 400)
 
 
 def is_unauthorized(err: BaseException) -> bool:
+    """Reason Unauthorized, or code 401 with an unknown reason."""
     return _matches(err, "Unauthorized", 401)
 
 
 def is_forbidden(err: BaseException) -> bool:
+    """Reason Forbidden, or code 403 with an unknown reason."""
     return _matches(err, "Forbidden", 403)
 
 
 def is_not_found(err: BaseException) -> bool:
+    """Reason NotFound, or code 404 with an unknown reason."""
     return _matches(err, "NotFound", 404)
 
 
 def is_method_not_allowed(err: BaseException) -> bool:
+    """Reason MethodNotAllowed, or code 405 with an unknown reason."""
     return _matches(err, "MethodNotAllowed", 405)
 
 
 def is_not_acceptable(err: BaseException) -> bool:
+    """Reason NotAcceptable, or code 406 with an unknown reason."""
     return _matches(err, "NotAcceptable", 406)
 
 
@@ -509,10 +516,12 @@ def is_already_exists(err: BaseException) -> bool:
 
 
 def is_conflict(err: BaseException) -> bool:
+    """Reason Conflict, or code 409 with an unknown reason."""
     return _matches(err, "Conflict", 409)
 
 
 def is_gone(err: BaseException) -> bool:
+    """Reason Gone, or code 410 with an unknown reason."""
     return _matches(err, "Gone", 410)
 
 
@@ -522,14 +531,17 @@ def is_resource_expired(err: BaseException) -> bool:
 
 
 def is_request_entity_too_large(err: BaseException) -> bool:
+    """Reason RequestEntityTooLarge, or code 413 with an unknown reason."""
     return _matches(err, "RequestEntityTooLarge", 413)
 
 
 def is_unsupported_media_type(err: BaseException) -> bool:
+    """Reason UnsupportedMediaType, or code 415 with an unknown reason."""
     return _matches(err, "UnsupportedMediaType", 415)
 
 
 def is_invalid(err: BaseException) -> bool:
+    """Reason Invalid, or code 422 with an unknown reason."""
     return _matches(err, "Invalid", 422)
 
 
@@ -540,10 +552,12 @@ def is_too_many_requests(err: BaseException) -> bool:
 
 
 def is_internal_error(err: BaseException) -> bool:
+    """Reason InternalError, or code 500 with an unknown reason."""
     return _matches(err, "InternalError", 500)
 
 
 def is_service_unavailable(err: BaseException) -> bool:
+    """Reason ServiceUnavailable, or code 503 with an unknown reason."""
     return _matches(err, "ServiceUnavailable", 503)
 
 

@@ -52,6 +52,7 @@ class TokenBucket:
 
     @property
     def disabled(self) -> bool:
+        """Whether rate limiting is off (a negative ``qps``)."""
         return self.qps < 0
 
     @property

@@ -115,6 +115,7 @@ class Transport:
         self._base_headers = self._static_headers()
 
     async def close(self) -> None:
+        """Close the connection pool; the next request opens a new one."""
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -20,21 +20,34 @@ T = TypeVar("T", bound=Hashable)
 
 
 class CounterMetric(Protocol):
-    def inc(self) -> None: ...
+    """A count that only goes up."""
+
+    def inc(self) -> None:
+        """Add one."""
 
 
 class GaugeMetric(Protocol):
-    def inc(self) -> None: ...
+    """A value that goes up and down by one."""
 
-    def dec(self) -> None: ...
+    def inc(self) -> None:
+        """Add one."""
+
+    def dec(self) -> None:
+        """Subtract one."""
 
 
 class SettableGaugeMetric(Protocol):
-    def set(self, value: float) -> None: ...
+    """A value set as a whole."""
+
+    def set(self, value: float) -> None:
+        """Make ``value`` the current value."""
 
 
 class HistogramMetric(Protocol):
-    def observe(self, value: float) -> None: ...
+    """A distribution of observed values (durations in seconds)."""
+
+    def observe(self, value: float) -> None:
+        """Record one observation."""
 
 
 class MetricsProvider(Protocol):
@@ -51,19 +64,26 @@ class MetricsProvider(Protocol):
     - retries: ``add_after`` calls, which ``add_rate_limited`` makes.
     """
 
-    def new_depth_metric(self, name: str) -> GaugeMetric: ...
+    def new_depth_metric(self, name: str) -> GaugeMetric:
+        """The depth gauge of the queue ``name``."""
 
-    def new_adds_metric(self, name: str) -> CounterMetric: ...
+    def new_adds_metric(self, name: str) -> CounterMetric:
+        """The adds counter of the queue ``name``."""
 
-    def new_latency_metric(self, name: str) -> HistogramMetric: ...
+    def new_latency_metric(self, name: str) -> HistogramMetric:
+        """The queue latency histogram of the queue ``name``."""
 
-    def new_work_duration_metric(self, name: str) -> HistogramMetric: ...
+    def new_work_duration_metric(self, name: str) -> HistogramMetric:
+        """The work duration histogram of the queue ``name``."""
 
-    def new_unfinished_work_seconds_metric(self, name: str) -> SettableGaugeMetric: ...
+    def new_unfinished_work_seconds_metric(self, name: str) -> SettableGaugeMetric:
+        """The unfinished work seconds gauge of the queue ``name``."""
 
-    def new_longest_running_processor_seconds_metric(self, name: str) -> SettableGaugeMetric: ...
+    def new_longest_running_processor_seconds_metric(self, name: str) -> SettableGaugeMetric:
+        """The longest running processor gauge of the queue ``name``."""
 
-    def new_retries_metric(self, name: str) -> CounterMetric: ...
+    def new_retries_metric(self, name: str) -> CounterMetric:
+        """The retries counter of the queue ``name``."""
 
 
 # -- the in-process provider --------------------------------------------------
@@ -71,23 +91,31 @@ class MetricsProvider(Protocol):
 
 @dataclass
 class Counter:
+    """An in-memory :class:`CounterMetric`."""
+
     value: int = 0
 
     def inc(self) -> None:
+        """Add one."""
         self.value += 1
 
 
 @dataclass
 class Gauge:
+    """An in-memory gauge, settable or moved by one."""
+
     value: float = 0.0
 
     def inc(self) -> None:
+        """Add one."""
         self.value += 1
 
     def dec(self) -> None:
+        """Subtract one."""
         self.value -= 1
 
     def set(self, value: float) -> None:
+        """Make ``value`` the current value."""
         self.value = value
 
 
@@ -101,6 +129,7 @@ class Summary:
     max: float = -math.inf
 
     def observe(self, value: float) -> None:
+        """Record one observation."""
         self.count += 1
         self.total += value
         self.min = min(self.min, value)
@@ -108,6 +137,7 @@ class Summary:
 
     @property
     def mean(self) -> float:
+        """The mean observation (0 before the first)."""
         return self.total / self.count if self.count else 0.0
 
 
@@ -135,24 +165,31 @@ class InMemoryMetricsProvider:
         return self.queues.setdefault(name, InMemoryQueueMetrics())
 
     def new_depth_metric(self, name: str) -> Gauge:
+        """The depth gauge of the queue ``name``."""
         return self.queue(name).depth
 
     def new_adds_metric(self, name: str) -> Counter:
+        """The adds counter of the queue ``name``."""
         return self.queue(name).adds
 
     def new_latency_metric(self, name: str) -> Summary:
+        """The queue latency summary of the queue ``name``."""
         return self.queue(name).latency
 
     def new_work_duration_metric(self, name: str) -> Summary:
+        """The work duration summary of the queue ``name``."""
         return self.queue(name).work_duration
 
     def new_unfinished_work_seconds_metric(self, name: str) -> Gauge:
+        """The unfinished work seconds gauge of the queue ``name``."""
         return self.queue(name).unfinished_work_seconds
 
     def new_longest_running_processor_seconds_metric(self, name: str) -> Gauge:
+        """The longest running processor gauge of the queue ``name``."""
         return self.queue(name).longest_running_processor_seconds
 
     def new_retries_metric(self, name: str) -> Counter:
+        """The retries counter of the queue ``name``."""
         return self.queue(name).retries
 
 
@@ -175,11 +212,13 @@ class QueueMetrics(Generic[T]):
         self._started_at: dict[T, float] = {}
 
     def add(self, item: T) -> None:
+        """``item`` was accepted: one more waiting, its wait starts now."""
         self._adds.inc()
         self._depth.inc()
         self._added_at.setdefault(item, self._clock())
 
     def get(self, item: T) -> None:
+        """``item`` was handed to a worker: one fewer waiting, its wait ends, its work starts."""
         now = self._clock()
         self._depth.dec()
         self._started_at[item] = now
@@ -188,14 +227,17 @@ class QueueMetrics(Generic[T]):
             self._latency.observe(now - added)
 
     def done(self, item: T) -> None:
+        """``item``'s work ended."""
         started = self._started_at.pop(item, None)
         if started is not None:
             self._work_duration.observe(self._clock() - started)
 
     def retry(self) -> None:
+        """An item was scheduled to be retried."""
         self._retries.inc()
 
     def update_unfinished_work(self) -> None:
+        """Recompute the ages of the items being processed now."""
         now = self._clock()
         ages = [now - started for started in self._started_at.values()]
         self._unfinished.set(sum(ages))

@@ -85,6 +85,7 @@ class WorkQueue(Generic[T]):
 
     @property
     def shutting_down(self) -> bool:
+        """Whether :meth:`shutdown` was called."""
         return self._shutting_down
 
     @property

@@ -58,6 +58,8 @@ class ItemExponentialFailureRateLimiter(Generic[T]):
         self._failures: dict[T, int] = {}
 
     def when(self, item: T) -> float:
+        """Record a failure of ``item``; ``base_delay * 2**n`` after n earlier ones, at most
+        ``max_delay``."""
         earlier = self._failures.get(item, 0)
         self._failures[item] = earlier + 1
         try:
@@ -67,9 +69,11 @@ class ItemExponentialFailureRateLimiter(Generic[T]):
         return min(delay, self.max_delay)
 
     def forget(self, item: T) -> None:
+        """Forget ``item``'s failures; its next delay is ``base_delay``."""
         self._failures.pop(item, None)
 
     def num_requeues(self, item: T) -> int:
+        """How many failures of ``item`` are tracked."""
         return self._failures.get(item, 0)
 
 
@@ -88,14 +92,17 @@ class ItemFastSlowRateLimiter(Generic[T]):
         self._attempts: dict[T, int] = {}
 
     def when(self, item: T) -> float:
+        """Record an attempt of ``item``; ``fast_delay`` for the first ones, then ``slow_delay``."""
         attempts = self._attempts.get(item, 0) + 1
         self._attempts[item] = attempts
         return self.fast_delay if attempts <= self.max_fast_attempts else self.slow_delay
 
     def forget(self, item: T) -> None:
+        """Forget ``item``'s attempts; it starts fast again."""
         self._attempts.pop(item, None)
 
     def num_requeues(self, item: T) -> int:
+        """How many attempts of ``item`` are tracked."""
         return self._attempts.get(item, 0)
 
 
@@ -128,6 +135,7 @@ class BucketRateLimiter:
         self._updated = clock()
 
     def when(self, item: object) -> float:
+        """Reserve a token; the seconds until it exists."""
         now = self._clock()
         elapsed = now - self._updated
         if elapsed > 0:
@@ -137,9 +145,11 @@ class BucketRateLimiter:
         return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
 
     def forget(self, item: object) -> None:
+        """Nothing to forget: the bucket is shared, not per item."""
         pass
 
     def num_requeues(self, item: object) -> int:
+        """Always 0: the bucket does not track items."""
         return 0
 
 
@@ -152,14 +162,17 @@ class MaxOfRateLimiter(Generic[T]):
         self.limiters = limiters
 
     def when(self, item: T) -> float:
+        """Record the failure in every limiter; the longest of their delays."""
         # Every limiter is asked, not just until one is large: each must count the failure.
         return max([limiter.when(item) for limiter in self.limiters])
 
     def forget(self, item: T) -> None:
+        """Forget ``item`` in every limiter."""
         for limiter in self.limiters:
             limiter.forget(item)
 
     def num_requeues(self, item: T) -> int:
+        """The most failures of ``item`` any limiter tracks."""
         return max(limiter.num_requeues(item) for limiter in self.limiters)
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import copy
 import importlib
 import pkgutil
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubeops.api import SyncClient
-from kubeops.transport.errors import AlreadyExists
+from kubeops.errors import AlreadyExists
+from kubeops.testenv import eventually
 
 Object = dict[str, Any]
 
@@ -85,15 +85,17 @@ def create_object(client: SyncClient, obj: Object, namespace: str) -> Object:
 def _wait_established(client: SyncClient, crd: Object, timeout: float = 30.0) -> None:
     """Wait until a CRD is Established and served, so the next case object may be one of it."""
     name = crd["metadata"]["name"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def served() -> bool:
         conditions = (client.get(crd["kind"], name).get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
-            client.run(client.client.refresh_discovery())
-            if client.client.mapper.find(name) is not None:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"CustomResourceDefinition {name} was not established in {timeout:g}s")
+        if not any(
+            c.get("type") == "Established" and c.get("status") == "True" for c in conditions
+        ):
+            return False
+        client.run(client.client.refresh_discovery())
+        return client.client.mapper.find(name) is not None
+
+    eventually(served, timeout=timeout, message=f"CustomResourceDefinition {name} to be served")
 
 
 def _create(client: SyncClient, body: Object) -> Object:

@@ -312,6 +312,8 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-
 
 @dataclass(frozen=True)
 class CertInfo:
+    """What the certificate checks need of one certificate: its subject and expiry."""
+
     subject: str
     not_after: datetime.datetime
 

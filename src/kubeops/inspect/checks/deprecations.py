@@ -18,6 +18,8 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 class Removal(NamedTuple):
+    """When an API version stopped being served, and what replaces it."""
+
     release: str  # the Kubernetes minor version that stopped serving it, e.g. "1.25"
     replacement: str  # the apiVersion to use instead ("" when there is none)
 
@@ -135,6 +137,7 @@ def minor(version: str) -> tuple[int, int] | None:
 
 
 def removal(api_version: str, kind: str) -> Removal | None:
+    """The removal of ``kind`` in ``api_version``, or None when that API is still served."""
     return REMOVED.get((api_version, kind))
 
 

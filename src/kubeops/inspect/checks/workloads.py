@@ -24,25 +24,30 @@ if TYPE_CHECKING:
 
 
 def spec(obj: Object) -> Object:
+    """The object's ``spec`` ({} when absent or not a mapping, as in a bad manifest)."""
     value = obj.get("spec")
     return value if isinstance(value, dict) else {}
 
 
 def status(obj: Object) -> Object:
+    """The object's ``status`` ({} when absent or not a mapping)."""
     value = obj.get("status")
     return value if isinstance(value, dict) else {}
 
 
 def meta(obj: Object) -> Object:
+    """The object's ``metadata`` ({} when absent or not a mapping)."""
     value = obj.get("metadata")
     return value if isinstance(value, dict) else {}
 
 
 def namespace(obj: Object) -> str | None:
+    """The object's namespace, or None (cluster-scoped, or left out of a manifest)."""
     return meta(obj).get("namespace") or None
 
 
 def name(obj: Object) -> str:
+    """The object's name ("" when absent)."""
     return str(meta(obj).get("name", ""))
 
 
@@ -71,6 +76,7 @@ def conditions(obj: Object) -> dict[str, Object]:
 
 
 def condition_true(obj: Object, kind: str) -> Object | None:
+    """The status condition of type ``kind`` when its status is True, else None."""
     condition = conditions(obj).get(kind)
     return condition if condition is not None and condition.get("status") == "True" else None
 
@@ -81,6 +87,7 @@ def explain(condition: Object) -> str:
 
 
 def template_labels(obj: Object) -> dict[str, str]:
+    """The labels of a workload's Pod template."""
     template = spec(obj).get("template") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
@@ -101,11 +108,13 @@ class Lookup:
         self._any: dict[Any, list[Any]] = defaultdict(list)
 
     def add(self, ns: str | None, key: Any, value: Any) -> None:
+        """Record ``value`` under (``ns``, ``key``)."""
         self._exact[(ns, key)].append(value)
         if self.static:
             self._any[key].append(value)
 
     def get(self, ns: str | None, key: Any) -> list[Any]:
+        """The values under (``ns``, ``key``); in static mode an absent namespace matches any."""
         if not self.static:
             return self._exact.get((ns, key), [])
         if ns is None:

@@ -72,6 +72,7 @@ def _when(value: Any) -> str:
 
 
 def render(document: dict[str, Any]) -> str:
+    """The document as one self-contained HTML page (styles, scripts and charts inline)."""
     css, js, csp = _assets()
     template = environment().get_template("report.html.j2")
     return template.render(

@@ -8,5 +8,6 @@ import orjson
 
 
 def render(document: dict[str, Any]) -> str:
+    """The document as indented JSON with sorted keys, newline-terminated."""
     options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
     return orjson.dumps(document, option=options).decode()

@@ -22,6 +22,7 @@ _INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def render(document: dict[str, Any]) -> str:
+    """The document as JUnit XML: a suite per cluster and category, a test case per check."""
     root = ET.Element("testsuites", name="kubeops inspect")
     timestamp = str(document.get("generated") or "").split("+")[0]
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}

@@ -35,6 +35,7 @@ def _grade(grade: Any, score: Any) -> str:
 
 
 def render(document: dict[str, Any]) -> str:
+    """The document as GitHub-flavoured Markdown (summary, clusters, categories, findings)."""
     summary = document.get("summary") or {}
     counts = view.severity_counts(view.findings(document))
     lines = [

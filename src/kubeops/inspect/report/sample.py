@@ -11,13 +11,10 @@ from __future__ import annotations
 import datetime
 import sys
 from collections import Counter
-from typing import Any
 
-from kubeops.inspect.document import SCHEMA
+from kubeops.inspect.document import SCHEMA, Document
 from kubeops.inspect.model import Severity
 from kubeops.inspect.scoring import CAPS, FORMULA, WEIGHTS, grade
-
-Document = dict[str, Any]
 
 GENERATED = datetime.datetime(2025, 11, 26, 6, 0, tzinfo=datetime.UTC)
 

@@ -22,15 +22,18 @@ LEVELS = {"critical": "error", "error": "error", "warning": "warning", "info": "
 
 
 def level(severity: Any) -> str:
+    """The SARIF level of a severity (critical and error are both ``error``)."""
     return LEVELS.get(str(severity), "warning")
 
 
 def location_name(finding: dict[str, Any]) -> str:
+    """The logical location of a finding's object: cluster/namespace/kind/name."""
     cluster, namespace, kind, name = view.object_key(finding)
     return f"{cluster}/{namespace}/{kind}/{name}"
 
 
 def render(document: dict[str, Any]) -> str:
+    """The document as a SARIF 2.1.0 log (JSON), newline-terminated."""
     return orjson.dumps(sarif(document), option=orjson.OPT_INDENT_2).decode() + "\n"
 
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from kubeops.inspect.document import Document
 from kubeops.inspect.model import CATEGORIES
-
-Document = dict[str, Any]
 
 # Worst first: the order tables, legends and charts use.
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -41,6 +40,7 @@ def object_key(finding: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 def findings(document: Document) -> list[dict[str, Any]]:
+    """The document's findings, in document order."""
     return list(document.get("findings") or [])
 
 
@@ -72,14 +72,17 @@ def by_cluster(document: Document) -> dict[str, dict[str, int]]:
 
 
 def clusters(document: Document) -> list[dict[str, Any]]:
+    """The document's clusters."""
     return list(document.get("clusters") or [])
 
 
 def unreachable(document: Document) -> list[dict[str, Any]]:
+    """The clusters that could not be inspected."""
     return [c for c in clusters(document) if not c.get("reachable", True)]
 
 
 def not_run(document: Document) -> list[dict[str, Any]]:
+    """The checks that did not run, with their reasons."""
     return list(document.get("not_run") or [])
 
 
@@ -128,8 +131,10 @@ def checks_run(document: Document, cluster: dict[str, Any]) -> list[str]:
 
 
 def history(document: Document) -> list[dict[str, Any]]:
+    """The earlier runs the document carries for trends (empty without history)."""
     return list(document.get("history") or [])
 
 
 def fmt_score(value: Any) -> str:
+    """A score for display; an em dash when there is none."""
     return "—" if value is None else str(value)

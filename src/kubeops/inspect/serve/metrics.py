@@ -11,14 +11,13 @@ from __future__ import annotations
 import datetime
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as PromCounter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-Document = dict[str, Any]
+from kubeops.inspect.document import Document
 
 RUN_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 RESULTS = ("success", "partial", "failed", "error")
@@ -37,6 +36,8 @@ def result_of(document: Document | None) -> str:
 
 
 def timestamp(generated: str) -> float | None:
+    """Epoch seconds of a document's ``generated`` time (UTC when it names no zone); None when
+    unparsable."""
     try:
         moment = datetime.datetime.fromisoformat(generated)
     except (TypeError, ValueError):
@@ -53,6 +54,7 @@ class DocumentCollector(Collector):
         self.document: Document | None = None
 
     def collect(self) -> Iterator[Metric]:
+        """The gauges of the current document (none before the first run)."""
         document = self.document
         score = GaugeMetricFamily(
             "kubeops_inspect_score",
@@ -151,8 +153,10 @@ class InspectMetrics:
         self.shown_run = run_id
 
     def observe_run(self, document: Document | None, seconds: float) -> None:
+        """Count a run by its result and record how long it took."""
         self.runs.labels(result_of(document)).inc()
         self.duration.observe(seconds)
 
     def render(self) -> bytes:
+        """Every metric in the Prometheus text format."""
         return generate_latest(self.registry)

@@ -61,20 +61,27 @@ def format_duration(seconds: float) -> str:
 class Schedule(Protocol):
     """The next run time after ``now`` (epoch seconds), given the time of the first run."""
 
-    def after(self, anchor: float, now: float) -> float: ...
+    def after(self, anchor: float, now: float) -> float:
+        """Epoch seconds of the first run after ``now``, for a schedule that started at
+        ``anchor``."""
 
-    def describe(self) -> str: ...
+    def describe(self) -> str:
+        """The schedule in words, for logs and the status page."""
 
 
 @dataclass(frozen=True)
 class Interval:
+    """Runs every ``seconds``, on the grid that starts at the first run."""
+
     seconds: float
 
     def after(self, anchor: float, now: float) -> float:
+        """The next slot of the grid after ``now`` (missed slots are skipped)."""
         slots = math.floor((now - anchor) / self.seconds) + 1
         return anchor + max(1, slots) * self.seconds
 
     def describe(self) -> str:
+        """``every 1h`` and the like."""
         return f"every {format_duration(self.seconds)}"
 
 
@@ -96,12 +103,14 @@ class Cron:
             )
 
     def after(self, anchor: float, now: float) -> float:
+        """The expression's next time after ``now``."""
         from croniter import croniter
 
         start = datetime.datetime.fromtimestamp(now).astimezone()
         return float(croniter(self.expression, start).get_next(float))
 
     def describe(self) -> str:
+        """``cron '*/15 * * * *'`` and the like."""
         return f"cron {self.expression!r}"
 
 

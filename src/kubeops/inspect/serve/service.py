@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from kubeops.config import ClusterConfig
     from kubeops.controller.leader_election import LeaderElectionConfig
 
-Document = dict[str, Any]
+from kubeops.inspect.document import Document
 
 LOG = logging.getLogger("kubeops.inspect.serve")
 
@@ -60,6 +60,7 @@ class ScheduledRuns:
     _finished: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def status(self) -> dict[str, Any]:
+        """What ``/healthz`` reports: identity, leadership, schedule, runs and the next run."""
         return {
             "status": "ok",
             "identity": self.identity,
@@ -266,6 +267,8 @@ class ScheduledRuns:
 
 @dataclass(frozen=True)
 class Election:
+    """Where the Lease is and how to stand for it."""
+
     cluster: ClusterConfig
     config: LeaderElectionConfig
 

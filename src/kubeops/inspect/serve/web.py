@@ -21,8 +21,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from kubeops.inspect.history import History, HistoryError
 from kubeops.inspect.serve.metrics import InspectMetrics
 
-Document = dict[str, Any]
-
 LOG = logging.getLogger("kubeops.inspect.serve")
 
 MAX_LIMIT = 10_000
@@ -46,6 +44,8 @@ class Site:
         self._lock = asyncio.Lock()
 
     def app(self) -> web.Application:
+        """The aiohttp application: the report pages, the history API, ``/metrics`` and
+        ``/healthz``."""
         app = web.Application(middlewares=[self._errors])
         app.router.add_get("/", self.index)
         app.router.add_get("/report.json", self.report_json)
@@ -111,18 +111,23 @@ class Site:
         return web.Response(body=body, content_type=kind, charset="utf-8")
 
     async def index(self, request: web.Request) -> web.Response:
+        """``/``: the latest report as HTML."""
         return await self._latest("html")
 
     async def report_json(self, request: web.Request) -> web.Response:
+        """``/report.json``: the latest report document."""
         return await self._latest("json")
 
     async def run_html(self, request: web.Request) -> web.Response:
+        """``/runs/{id}``: one recorded run's report as HTML."""
         return await self._run(int(request.match_info["id"]), "html")
 
     async def run_json(self, request: web.Request) -> web.Response:
+        """``/runs/{id}.json``: one recorded run's report document."""
         return await self._run(int(request.match_info["id"]), "json")
 
     async def history_json(self, request: web.Request) -> web.Response:
+        """``/history.json?limit=N``: the newest runs' summaries, for trends."""
         try:
             limit = int(request.query.get("limit", self.trend))
         except ValueError:
@@ -133,6 +138,7 @@ class Site:
     # -- operations -------------------------------------------------------------------------
 
     async def metrics_text(self, request: web.Request) -> web.Response:
+        """``/metrics``: the Prometheus metrics of the latest recorded run."""
         # A follower (or a restarted leader) describes the shared database's latest run.
         try:
             await asyncio.to_thread(self._refresh_metrics)
@@ -152,6 +158,7 @@ class Site:
             self.metrics.show(self.history.get(run_id), run_id)
 
     async def healthz(self, request: web.Request) -> web.Response:
+        """``/healthz``: this replica's status."""
         return _json(self.status())
 
 

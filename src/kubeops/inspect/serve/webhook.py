@@ -16,10 +16,9 @@ from typing import Any
 import aiohttp
 import orjson
 
+from kubeops.inspect.document import Document
 from kubeops.inspect.history import SEVERITIES
 from kubeops.inspect.serve.metrics import result_of
-
-Document = dict[str, Any]
 
 LOG = logging.getLogger("kubeops.inspect.serve")
 
@@ -85,6 +84,8 @@ def text(
     previous: dict[str, Any] | None,
     link: str | None,
 ) -> str:
+    """The one-line summary chat tools show: grade, change, counts, what was unreachable, the
+    link."""
     counts = ", ".join(f"{n} {s}" for s, n in by_severity.items() if n) or "no findings"
     change = ""
     if previous is not None and previous.get("score") != document.get("score"):
@@ -106,6 +107,8 @@ def text(
 
 @dataclass(frozen=True)
 class Webhook:
+    """Where run summaries are posted, and how hard to try (attempts with capped backoff)."""
+
     url: str
     timeout: float = 10.0
     attempts: int = 4
