@@ -1,8 +1,8 @@
 """The async ``Client``: CRUD, list with pagination, patches, server-side apply and
 watch for any kind, built-in or custom, over one cluster's :class:`Transport`.
 
-Objects are the JSON dicts the API server sends (see DESIGN.md: "Objects are
-JSON dicts").  A kind may be given as anything kubectl accepts (``deploy``,
+Objects are the JSON dicts the API server sends (docs/decisions.md, "orjson
+for JSON").  A kind may be given as anything kubectl accepts (``deploy``,
 ``deployments.apps``, ``apps/v1/Deployment``) or as a :class:`ResourceType`;
 names unknown to the built-in table are looked up by discovery, refreshed once
 on a miss, so CRDs created after the client started are found too.

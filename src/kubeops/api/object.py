@@ -1,5 +1,5 @@
 """``Object``: what kubeops calls a Kubernetes object everywhere -- the JSON dict the
-API server sent (DESIGN.md, "Objects are JSON dicts"); the TypedDicts of
+API server sent (docs/decisions.md, "orjson for JSON"); the TypedDicts of
 :mod:`kubeops.models` describe the same dicts statically."""
 
 from typing import Any

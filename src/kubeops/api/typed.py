@@ -14,7 +14,7 @@
     Widgets = TypedResource[Widget]("example.com/v1", "Widget")
     widget = await Widgets.on(client).get("w1")   # a Widget to mypy; a dict at run time
 
-Objects stay the plain dicts the server sends (DESIGN.md); the TypedDict only
+Objects stay the plain dicts the server sends (docs/decisions.md); the TypedDict only
 tells the type checker what they hold, so this costs nothing at run time.
 """
 
