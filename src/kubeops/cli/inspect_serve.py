@@ -178,7 +178,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("kubeops.inspect.serve").setLevel(
         logging.DEBUG if args.verbose else logging.INFO
     )
-    logging.getLogger("kubeops.leaderelection").setLevel(logging.INFO)
+    logging.getLogger("kubeops.controller.leader_election").setLevel(logging.INFO)
 
     async def main() -> int:
         stop = asyncio.Event()

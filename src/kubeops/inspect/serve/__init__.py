@@ -41,7 +41,7 @@ __all__ = [
     "serve",
 ]
 
-LOG = logging.getLogger("kubeops.inspect.serve")
+LOG = logging.getLogger(__name__)
 
 # Shutdown waits this long for queued webhook summaries (Kubernetes allows 30 s in all).
 WEBHOOK_DRAIN = 10.0

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 from kubeops.inspect.document import Document
 
-LOG = logging.getLogger("kubeops.inspect.serve")
+LOG = logging.getLogger(__name__)
 
 # Webhook summaries waiting for delivery before new ones are dropped.
 OUTBOX = 100

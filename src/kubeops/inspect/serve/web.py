@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from kubeops.inspect.history import History, HistoryError
 from kubeops.inspect.serve.metrics import InspectMetrics
 
-LOG = logging.getLogger("kubeops.inspect.serve")
+LOG = logging.getLogger(__name__)
 
 MAX_LIMIT = 10_000
 

@@ -20,7 +20,7 @@ from kubeops.inspect.document import Document
 from kubeops.inspect.history import SEVERITIES
 from kubeops.inspect.serve.metrics import result_of
 
-LOG = logging.getLogger("kubeops.inspect.serve")
+LOG = logging.getLogger(__name__)
 
 PAYLOAD_SCHEMA = "kubeops.io/inspect-webhook/v1"
 TOP_FINDINGS = 10
