@@ -1,4 +1,4 @@
-"""kubeops' blocking ``SyncClient`` and ``BlockingInformer``, as threaded code would use them."""
+"""kubeops' blocking ``SyncClient`` and ``SyncInformer``, as threaded code would use them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from _protocol import PAYLOAD, LagRecorder, Params, Result, emit, main, settled_rss
 
 from kubeops.api import SyncClient
-from kubeops.cache import BlockingInformer, strip_managed_fields
+from kubeops.cache import SyncInformer, strip_managed_fields
 from kubeops.config import load_config
 
 
@@ -27,10 +27,10 @@ def s1(p: Params) -> Result:
 
 def s2(p: Params) -> Result:
     with _client(p) as client:
-        informer = BlockingInformer(client, "configmaps", namespace=p.namespace)
+        informer = SyncInformer(client, "configmaps", namespace=p.namespace)
         start = time.perf_counter()
         informer.start()
-        informer.wait_for_cache_sync()
+        informer.wait_for_sync()
         elapsed = time.perf_counter() - start
         count = len(informer.informer.store.list_keys())
         informer.stop()
@@ -39,7 +39,7 @@ def s2(p: Params) -> Result:
 
 def s3(p: Params) -> Result:
     with _client(p) as client:
-        informer = BlockingInformer(
+        informer = SyncInformer(
             client, "configmaps", namespace=p.namespace, label_selector=p.label_selector
         )
         lags = LagRecorder()
@@ -93,10 +93,10 @@ def s5(p: Params) -> Result:
 
 def s6(p: Params) -> Result:
     with _client(p) as client:
-        informer = BlockingInformer(client, "pods", transform=strip_managed_fields)
+        informer = SyncInformer(client, "pods", transform=strip_managed_fields)
         start = time.perf_counter()
         informer.start()
-        informer.wait_for_cache_sync()
+        informer.wait_for_sync()
         elapsed = time.perf_counter() - start
         result = Result(elapsed, len(informer.informer.store.list_keys()), rss_bytes=settled_rss())
         informer.stop()

@@ -22,10 +22,11 @@ import yaml
 
 from kubeops.api.client import DEFAULT_FIELD_MANAGER, Client
 from kubeops.api.object import Object
-from kubeops.errors import KubeopsError
-from kubeops.transport.errors import NotFound
+from kubeops.api.sync import either_client
+from kubeops.errors import KubeopsError, NotFound
 
 _SUFFIXES = (".yaml", ".yml", ".json")
+_CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 # Applied first, in this order; everything else keeps the order it was given in.
 _FIRST = ("CustomResourceDefinition", "Namespace")
 
@@ -45,9 +46,11 @@ class Manifest:
 
     @property
     def where(self) -> str:
+        """``FILE, document N (line L)``, for messages."""
         return f"{self.source}, document {self.index} (line {self.line})"
 
     def describe(self) -> str:
+        """``kind/name`` as kubectl names the object."""
         meta = self.object.get("metadata", {})
         name = meta.get("name") or meta.get("generateName", "")
         return f"{self.object.get('kind', '?').lower()}/{name}"
@@ -58,6 +61,8 @@ Action = Literal["created", "configured", "unchanged"]
 
 @dataclass(frozen=True)
 class Applied:
+    """What applying one manifest did: created, configured or unchanged (or would, in a dry run)."""
+
     manifest: Manifest
     action: Action
     object: Object
@@ -171,7 +176,8 @@ async def apply_manifests(
         try:
             results.append(await _apply_one(client, manifest, field_manager, force, dry_run))
             if manifest.object.get("kind") == "CustomResourceDefinition" and not dry_run:
-                await _wait_established(client, manifest.object["metadata"]["name"], crd_timeout)
+                name = manifest.object["metadata"]["name"]
+                await wait_for_crd_established(client, name, timeout=crd_timeout)
         except KubeopsError as err:
             raise PartialApply(manifest, err, results) from err
     return results
@@ -216,16 +222,38 @@ async def _apply_one(
     return Applied(manifest, action, after, dry_run)
 
 
-async def _wait_established(client: Client, name: str, timeout: float) -> None:
+@either_client
+async def wait_for_crd_established(client: Client, name: str, *, timeout: float = 60.0) -> Object:
+    """Wait until the CustomResourceDefinition ``name`` (``widgets.example.com``) is
+    Established and its resource is in discovery, so objects of it can be created at
+    once; returns the CRD.
+
+    Raises :class:`ManifestError` at once when the CRD's names are not accepted
+    (``NamesAccepted=False``: they clash with another CRD's), or when it is not
+    served within ``timeout`` seconds.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        crd = await client.get("customresourcedefinitions.apiextensions.k8s.io", name)
-        conditions = (crd.get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+        crd = await client.get(_CRDS, name)
+        conditions = {
+            c.get("type"): c
+            for c in (crd.get("status") or {}).get("conditions") or []
+            if isinstance(c, dict)
+        }
+        names = conditions.get("NamesAccepted") or {}
+        if names.get("status") == "False":
+            raise ManifestError(
+                f"CustomResourceDefinition {name}: its names were not accepted: "
+                f"{names.get('message') or names.get('reason')}"
+            )
+        if (conditions.get("Established") or {}).get("status") == "True":
+            # Discovery is updated just after Established: until then the kind is unknown.
             await client.refresh_discovery()
-            return
+            if client.mapper.find(name) is not None:
+                return crd
         if time.monotonic() > deadline:
             raise ManifestError(
-                f"CustomResourceDefinition {name} was not Established within {timeout:.0f}s"
+                f"CustomResourceDefinition {name} was not Established and served "
+                f"within {timeout:g}s"
             )
         await asyncio.sleep(0.1)

@@ -1,6 +1,6 @@
-"""Informers and their caches: reflector, delta FIFO, indexed store, listers."""
+"""Informers and their caches: reflector, delta FIFO, indexed store, listers;
+:class:`SyncInformer` for blocking code."""
 
-from kubeops.cache.blocking import BlockingInformer
 from kubeops.cache.delta_fifo import (
     Delta,
     DeltaFIFO,
@@ -14,12 +14,11 @@ from kubeops.cache.delta_fifo import (
     strip_managed_fields,
 )
 from kubeops.cache.factory import SharedInformerFactory
-from kubeops.cache.informer import Registration, SharedInformer
+from kubeops.cache.informer import Registration, SharedInformer, is_fatal_watch_error
 from kubeops.cache.keys import (
     DeletedFinalStateUnknown,
     InvalidKey,
     KeyFunc,
-    Object,
     deletion_handling_key,
     object_key,
     split_key,
@@ -36,10 +35,10 @@ from kubeops.cache.store import (
     UnknownIndex,
     index_by_namespace,
 )
+from kubeops.cache.sync import SyncInformer
 
 __all__ = [
     "NAMESPACE_INDEX",
-    "BlockingInformer",
     "DeletedFinalStateUnknown",
     "Delta",
     "DeltaFIFO",
@@ -55,7 +54,6 @@ __all__ = [
     "KnownObjects",
     "Lister",
     "NamespaceLister",
-    "Object",
     "PopProcess",
     "Reflector",
     "ReflectorBackoff",
@@ -64,10 +62,12 @@ __all__ = [
     "SharedInformer",
     "SharedInformerFactory",
     "Store",
+    "SyncInformer",
     "TransformFunc",
     "UnknownIndex",
     "deletion_handling_key",
     "index_by_namespace",
+    "is_fatal_watch_error",
     "object_key",
     "split_key",
     "strip_managed_fields",

@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from kubeops.api import Object
 from kubeops.cache.keys import (
     DeletedFinalStateUnknown,
     KeyFunc,
-    Object,
     deletion_handling_key,
 )
 

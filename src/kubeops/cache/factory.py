@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from kubeops.api.client import Client, Kind
+from kubeops.api import Client, Kind
 from kubeops.cache.delta_fifo import TransformFunc, strip_managed_fields
 from kubeops.cache.informer import SharedInformer
 from kubeops.cache.store import IndexFunc

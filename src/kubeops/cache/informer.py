@@ -8,6 +8,13 @@ add, and Deleted a delete carrying the last known object (or a
 disconnected).  A resync (old and new with the same resourceVersion) reaches
 only the handlers whose own resync period is due.  A handler added after the
 informer started first receives every stored object as an add.
+
+Waiting for the first list is patient by default, as client-go's
+``WaitForCacheSync`` is: the reflector retries every error, so an informer
+started before its CRD exists or before its RBAC is granted syncs once they
+are.  A one-shot wait (``kubeops wait``, a hot-reload subscription) passes
+``fail_fast=True`` instead, and an error :func:`is_fatal_watch_error` calls
+fatal is raised at once rather than retried until the timeout.
 """
 
 from __future__ import annotations
@@ -20,19 +27,58 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeops.api.client import Client, Kind
-from kubeops.api.object import Object
+from kubeops.api import Client, Kind, Object
 from kubeops.cache.delta_fifo import DeltaFIFO, Deltas, DeltaType, FIFOClosed, TransformFunc
 from kubeops.cache.keys import DeletedFinalStateUnknown, deletion_handling_key
 from kubeops.cache.lister import Lister
 from kubeops.cache.reflector import Reflector
 from kubeops.cache.store import IndexFunc, Store
-from kubeops.errors import KubeopsError
+from kubeops.errors import (
+    BadRequest,
+    Forbidden,
+    Invalid,
+    KubeopsError,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+    UnknownKind,
+)
 
-log = logging.getLogger("kubeops.informer")
+__all__ = ["Handler", "Registration", "SharedInformer", "is_fatal_watch_error"]
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[..., Awaitable[None] | None]
 MIN_RESYNC = 1.0
+_SYNC_POLL = 0.01
+
+# The errors retrying does not heal: who we are or what we asked is refused
+# (Unauthorized, Forbidden), the resource is not served (NotFound from the
+# server, UnknownKind from discovery, MethodNotAllowed when it cannot be listed
+# or watched), or the request itself is wrong (BadRequest, Invalid: a bad selector).
+_FATAL: tuple[type[BaseException], ...] = (
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    UnknownKind,
+    MethodNotAllowed,
+    BadRequest,
+    Invalid,
+)
+
+
+def is_fatal_watch_error(err: BaseException) -> bool:
+    """Whether a list/watch error will not heal by retrying, so a one-shot wait fails at once.
+
+    Fatal: Unauthorized, Forbidden, NotFound (the resource is not served),
+    UnknownKind (discovery does not know the kind), MethodNotAllowed, BadRequest and
+    Invalid.  Everything else is transient -- a refused or dropped connection, 429
+    Too Many Requests, 5xx, server timeouts, 410 Gone -- and the reflector retries
+    it with backoff.  A long-lived informer retries fatal errors too (a CRD or a
+    RoleBinding may be created later); only ``wait_for_sync(fail_fast=True)`` and
+    the waits built on it give up.
+    """
+    return isinstance(err, _FATAL)
 
 
 @dataclass
@@ -103,10 +149,15 @@ class SharedInformer:
     # -- configuration ----------------------------------------------------------------------
 
     def lister(self) -> Lister:
+        """A :class:`Lister` reading this informer's store."""
         resource = self.kind if isinstance(self.kind, str) else self.kind.qualified_name
         return Lister(self.store, resource)
 
     def set_watch_error_handler(self, handler: Callable[[BaseException], None]) -> None:
+        """Call ``handler`` with every list/watch error the reflector meets (before it retries).
+
+        It runs on the event loop, and must be set before the informer starts.
+        """
         if self._started:
             raise KubeopsError("set_watch_error_handler must be called before the informer starts")
         self._watch_error_handler = handler
@@ -148,7 +199,13 @@ class SharedInformer:
     # -- running ----------------------------------------------------------------------------
 
     def has_synced(self) -> bool:
+        """The store holds the first list and every delta of it has been processed."""
         return self.reflector.synced.is_set() and self.fifo.has_synced()
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """The reflector's list/watch error since its last successful list, if any."""
+        return self.reflector.last_error
 
     def start(self) -> None:
         """Start the reflector and the processing loop in the running event loop."""
@@ -163,16 +220,32 @@ class SharedInformer:
             loop.create_task(self._process(), name=f"informer {self.reflector.description}"),
         ]
 
-    async def wait_for_sync(self, timeout: float | None = None) -> bool:
-        """Wait until the store holds the first list and all its deltas are processed."""
+    async def wait_for_sync(
+        self,
+        timeout: float | None = None,
+        *,
+        fail_fast: bool = False,
+        registration: Registration | None = None,
+    ) -> bool:
+        """Wait until the store holds the first list and all its deltas are processed
+        (and, given a ``registration``, until that handler has received its initial adds).
+
+        True once synced; False when ``timeout`` seconds pass first (None: no limit).
+        By default every list/watch error is retried meanwhile; with ``fail_fast`` an
+        error :func:`is_fatal_watch_error` calls fatal is raised at once instead.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.has_synced():
+        while not self.has_synced() or (registration is not None and not registration.has_synced()):
+            error = self.reflector.last_error
+            if fail_fast and error is not None and is_fatal_watch_error(error):
+                raise error
             if deadline is not None and time.monotonic() > deadline:
                 return False
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(_SYNC_POLL)
         return True
 
     async def stop(self) -> None:
+        """Stop the reflector and every handler's delivery; the store keeps its content."""
         self._stopped = True
         self.fifo.close()
         tasks = [*self._tasks, *(r.task for r in self._registrations if r.task)]

@@ -13,14 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubeops.api.object import Object
+from kubeops.api import Object
 from kubeops.errors import KubeopsError
 
 __all__ = [
     "DeletedFinalStateUnknown",
     "InvalidKey",
     "KeyFunc",
-    "Object",
     "deletion_handling_key",
     "object_key",
     "split_key",

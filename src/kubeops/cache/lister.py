@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kubeops.cache.keys import Object
+from kubeops.api import Object
 from kubeops.cache.store import NAMESPACE_INDEX, Store
+from kubeops.errors import NotFound
 from kubeops.models.selector import Selector, parse_selector
-from kubeops.transport.errors import NotFound
 
 __all__ = ["Lister", "NamespaceLister"]
 
@@ -76,7 +76,7 @@ class Lister:
     def get(self, namespace: str | None, name: str) -> Object:
         """The object ``namespace/name`` (``None`` or ``""`` for a cluster-scoped one).
 
-        Raises :class:`~kubeops.transport.errors.NotFound` when the store has no such object.
+        Raises :class:`~kubeops.errors.NotFound` when the store has no such object.
         """
         key = f"{namespace}/{name}" if namespace else name
         obj = self._store.get_by_key(key)

@@ -1,6 +1,6 @@
 """The reflector: keeps a store in step with the server by listing, then watching.
 
-It follows client-go's reflector (``../shared/specs/client-go-behaviour.md`` §1):
+It follows client-go's reflector (``k8s.io/client-go/tools/cache/reflector.go``):
 the first list reads the watch cache (``resourceVersion=0``), relists resume from
 the last synced resourceVersion, a 410 Gone relists consistently (``""``),
 watches carry bookmarks and a random 5-10 minute timeout, and failed rounds
@@ -19,17 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from kubeops.api.client import Client, Kind
-from kubeops.api.object import Object
-from kubeops.api.resource import ResourceType
-from kubeops.transport.errors import (
-    ApiError,
-    ConnectionFailed,
-    Gone,
-    TooManyRequests,
-)
+from kubeops.api import Client, Kind, Object, ResourceType
+from kubeops.errors import ApiError, ConnectionFailed, Gone, TooManyRequests
 
-log = logging.getLogger("kubeops.reflector")
+log = logging.getLogger(__name__)
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
@@ -106,6 +99,8 @@ class Reflector:
         self._resource: ResourceType | None = None
         self._watching = False
         self.synced = asyncio.Event()
+        #: The error of the last failed round, cleared when a list (or watch-list) succeeds.
+        self.last_error: BaseException | None = None
 
     @property
     def description(self) -> str:
@@ -197,6 +192,7 @@ class Reflector:
         version = str(listed.get("metadata", {}).get("resourceVersion", ""))
         self.store.replace(items, version)
         self.last_sync_resource_version = version
+        self.last_error = None
         self.synced.set()
 
     async def _watch(self) -> None:
@@ -253,6 +249,7 @@ class Reflector:
                     buffered = []
                     initial_done = True
                     self._watching = True
+                    self.last_error = None
                     self.synced.set()
             else:
                 buffered.append(event.object)
@@ -280,6 +277,7 @@ class Reflector:
                 self.store.resync()
 
     def _report(self, err: BaseException) -> None:
+        self.last_error = err
         if self.on_watch_error is not None:
             self.on_watch_error(err)
         level = logging.INFO if isinstance(err, Gone) else logging.WARNING

@@ -18,7 +18,8 @@ import builtins
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
-from kubeops.cache.keys import DeletedFinalStateUnknown, KeyFunc, Object, deletion_handling_key
+from kubeops.api import Object
+from kubeops.cache.keys import DeletedFinalStateUnknown, KeyFunc, deletion_handling_key
 from kubeops.errors import KubeopsError
 
 __all__ = [

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +18,6 @@ from kubeops.cli.connection import add_connection_flags
 
 if TYPE_CHECKING:
     from kubeops.api import Client
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 def register(groups: Any) -> None:
@@ -49,14 +45,13 @@ def register(groups: Any) -> None:
 
 
 def duration(text: str) -> float:
-    """kubectl's durations: ``90s``, ``5m``, ``1h30m``, ``250ms`` -> seconds."""
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 30s, 5m or 1h30m)")
-    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"the duration must be positive: {text!r}")
-    return seconds
+    """A positive duration as kubectl writes it (``90s``, ``5m``, ``1h30m``) -> seconds."""
+    from kubeops.models.duration import DurationError, parse_duration
+
+    try:
+        return parse_duration(text, positive=True)
+    except DurationError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _timestamp(text: str) -> Any:

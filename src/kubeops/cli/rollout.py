@@ -207,7 +207,7 @@ def _progress(line: str) -> None:
 
 
 def _seconds(text: str) -> float:
-    from kubeops.ops.wait import parse_duration
+    from kubeops.models.duration import parse_duration
 
     return parse_duration(text)
 

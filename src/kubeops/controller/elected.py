@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from kubeops.api.client import Client
+from kubeops.api import Client
 from kubeops.controller.leader_election import (
     LeaderElectionConfig,
     LeaderElector,
@@ -20,7 +20,7 @@ from kubeops.controller.leader_election import (
 )
 from kubeops.controller.reconciler import Controller
 
-log = logging.getLogger("kubeops.controller")
+log = logging.getLogger(__name__)
 
 
 async def run_elected(

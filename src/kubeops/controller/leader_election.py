@@ -43,12 +43,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kubeops.api.client import Client
-from kubeops.api.object import Object
-from kubeops.errors import KubeopsError
-from kubeops.transport.errors import Conflict, NotFound
+from kubeops.api import Client, Object
+from kubeops.errors import Conflict, KubeopsError, NotFound
 
-LOG = logging.getLogger("kubeops.leaderelection")
+LOG = logging.getLogger(__name__)
 
 # client-go's JitterFactor: retries wait RetryPeriod * [1, 1 + 1.2).
 JITTER_FACTOR = 1.2

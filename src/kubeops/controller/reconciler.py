@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kubeops.api import Object
 from kubeops.cache.informer import SharedInformer
-from kubeops.cache.keys import DeletedFinalStateUnknown, Object
+from kubeops.cache.keys import DeletedFinalStateUnknown
 from kubeops.workqueue import QueueShutDown, RateLimitingQueue, default_controller_rate_limiter
 from kubeops.workqueue.metrics import MetricsProvider
 from kubeops.workqueue.rate_limiters import RateLimiter
 
-log = logging.getLogger("kubeops.controller")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

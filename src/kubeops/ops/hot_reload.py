@@ -53,7 +53,7 @@ from typing import Any, overload
 from kubeops.api import Client, Object, ResourceType, SyncClient
 from kubeops.cache import DeletedFinalStateUnknown, SharedInformer
 from kubeops.errors import KubeopsError
-from kubeops.transport.errors import Forbidden, NotFound, Unauthorized
+from kubeops.models.duration import format_duration
 
 __all__ = [
     "DATA_LINK",
@@ -66,7 +66,7 @@ __all__ = [
     "write_snapshot",
 ]
 
-log = logging.getLogger("kubeops.hot_reload")
+log = logging.getLogger(__name__)
 
 DATA_LINK = "..data"
 _LINK_TMP = "..data_tmp"
@@ -174,7 +174,6 @@ class Subscription:
         self._current: ConfigData | None = None
         self._informer: SharedInformer | None = None
         self._kind = "ConfigMap"
-        self._last_error: BaseException | None = None
 
     @property
     def current(self) -> ConfigData | None:
@@ -183,11 +182,17 @@ class Subscription:
 
     @property
     def description(self) -> str:
+        """``ConfigMap "app" in namespace "shop"``, for messages."""
         kind = self.kind if isinstance(self.kind, str) else self.kind.kind
         return f'{kind} "{self.name}" in namespace "{self.namespace}"'
 
     async def start(self, timeout: float | None = DEFAULT_SYNC_TIMEOUT) -> None:
-        """Start watching; return once the current data (if any) has been delivered."""
+        """Start watching; return once the current data (if any) has been delivered.
+
+        An error retrying cannot fix (forbidden, unauthorized: see
+        :func:`~kubeops.cache.is_fatal_watch_error`) is raised at once; anything else
+        is retried until ``timeout`` seconds pass, then :class:`HotReloadError`.
+        """
         if self._informer is not None:
             return
         resource = await self.client.resource(self.kind)
@@ -209,25 +214,29 @@ class Subscription:
             on_delete=self._deleted,
             resync_period=RETRY_PERIOD,
         )
-        informer.set_watch_error_handler(self._watch_error)
         self._informer = informer
         informer.start()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not registration.has_synced():
-            if isinstance(self._last_error, Forbidden | Unauthorized | NotFound):
-                await self.stop()
-                self._informer = None
-                raise self._last_error
-            if deadline is not None and time.monotonic() > deadline:
-                await self.stop()
-                self._informer = None
-                cause = f": {self._last_error}" if self._last_error else ""
-                raise HotReloadError(
-                    f"watching {self.description}: not in sync after {timeout:g}s{cause}"
-                )
-            await asyncio.sleep(0.02)
+        try:
+            synced = await informer.wait_for_sync(
+                timeout, fail_fast=True, registration=registration
+            )
+        except BaseException:
+            await self._abandon()
+            raise
+        if not synced:
+            await self._abandon()
+            assert timeout is not None
+            cause = f": {informer.last_error}" if informer.last_error else ""
+            raise HotReloadError(
+                f"watching {self.description}: not in sync after {format_duration(timeout)}{cause}"
+            )
+
+    async def _abandon(self) -> None:
+        await self.stop()
+        self._informer = None
 
     async def stop(self) -> None:
+        """Stop watching; the data delivered last stays in ``current``."""
         if self._informer is not None:
             await self._informer.stop()
 
@@ -238,11 +247,7 @@ class Subscription:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _watch_error(self, err: BaseException) -> None:
-        self._last_error = err
-
     async def _changed(self, obj: Object) -> None:
-        self._last_error = None
         try:
             data = ConfigData.from_object(obj, self._kind)
             if self._current is not None and self._current.data == data.data:
@@ -280,9 +285,16 @@ class SyncSubscription:
 
     @property
     def current(self) -> ConfigData | None:
+        """See :attr:`Subscription.current`."""
         return self.subscription.current
 
+    @property
+    def description(self) -> str:
+        """See :attr:`Subscription.description`."""
+        return self.subscription.description
+
     def stop(self) -> None:
+        """See :meth:`Subscription.stop`."""
         self.client.run(self.subscription.stop())
 
     def __enter__(self) -> SyncSubscription:

@@ -19,37 +19,24 @@ the watching part, shared with :mod:`kubeops.ops.rollout`.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from kubeops.api.client import Client, Kind
-from kubeops.api.object import Object
-from kubeops.api.resource import ResourceType
-from kubeops.errors import KubeopsError
+from kubeops.api import Client, Kind, Object, ResourceType, either_client
+from kubeops.cache.informer import SharedInformer, is_fatal_watch_error
+from kubeops.errors import KubeopsError, NotFound
+from kubeops.models.duration import format_duration
+from kubeops.models.jsonpath import JSONPath, JSONPathError, jsonpath_text
 from kubeops.ops.errors import OperationError
-from kubeops.transport.errors import (
-    BadRequest,
-    Forbidden,
-    Invalid,
-    MethodNotAllowed,
-    NotFound,
-    Unauthorized,
-)
-
-if TYPE_CHECKING:
-    from kubeops.api.sync import SyncClient
-    from kubeops.cache.informer import SharedInformer
 
 __all__ = [
     "ConditionNotMet",
     "ConditionStatus",
     "Created",
     "Deleted",
-    "JSONPathError",
     "JSONPathValue",
     "ObjectWatch",
     "WaitCondition",
@@ -57,15 +44,9 @@ __all__ = [
     "WaitResult",
     "WaitTimeout",
     "display_name",
-    "jsonpath_find",
     "parse_condition",
-    "parse_duration",
     "wait_for",
-    "wait_for_sync",
 ]
-
-# A watch error of these kinds will not heal by retrying: the wait fails at once.
-_FATAL = (Forbidden, Unauthorized, NotFound, MethodNotAllowed, BadRequest, Invalid)
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -87,38 +68,6 @@ class ConditionNotMet(WaitError):
     pending: tuple[WaitResult, ...] = ()
 
 
-class JSONPathError(KubeopsError, ValueError):
-    """A JSONPath expression that cannot be parsed, or that matches no single plain value."""
-
-
-# -- durations --------------------------------------------------------------------------------
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a kubectl duration: ``30s``, ``2m``, ``1h30m``, ``500ms``, or plain seconds."""
-    value = text.strip()
-    sign = -1.0 if value.startswith("-") else 1.0
-    body = value.lstrip("+-")
-    try:
-        return sign * float(body)
-    except ValueError:
-        pass
-    total, position = 0.0, 0
-    for match in _DURATION_PART.finditer(body):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if not body or position != len(body):
-        raise KubeopsError(
-            f"invalid duration {text!r}: use seconds or a Go duration such as 30s, 2m, 1h30m"
-        )
-    return sign * total
-
-
 # -- naming -----------------------------------------------------------------------------------
 
 
@@ -126,218 +75,6 @@ def display_name(resource: ResourceType, name: str | None = None) -> str:
     """``deployment.apps/web`` (or ``pod/p1``): how kubectl names an object in its messages."""
     kind = resource.kind.lower() + (f".{resource.group}" if resource.group else "")
     return f"{kind}/{name}" if name is not None else kind
-
-
-# -- JSONPath ---------------------------------------------------------------------------------
-#
-# The subset of Kubernetes' JSONPath that a wait needs: fields (``.a.b``, ``['a.b']``,
-# ``a\.b``), indexes and slices (``[0]``, ``[-1]``, ``[1:3]``), wildcards (``[*]``,
-# ``.*``), recursive descent (``..name``) and filters (``[?(@.type=="Ready")]``).
-
-_Step = tuple[str, Any]
-_FILTER = re.compile(r"^\s*@((?:\.[^\s=!<>]+)*)\s*(?:(==|!=|<=|>=|<|>)\s*(.+?))?\s*$")
-
-
-def _relaxed(expression: str) -> str:
-    """kubectl's relaxed form: the braces and the leading dot are optional."""
-    text = expression.strip()
-    if text.startswith("{") and text.endswith("}"):
-        text = text[1:-1].strip()
-    if not text.startswith(".") and not text.startswith("["):
-        text = "." + text
-    if text in (".", ""):
-        raise JSONPathError(f"invalid JSONPath {expression!r}: it names no field")
-    return text
-
-
-def _parse_path(expression: str) -> list[_Step]:
-    text = _relaxed(expression)
-    steps: list[_Step] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if text.startswith("..", i):
-            i += 2
-            name, i = _read_name(text, i)
-            if not name:
-                raise JSONPathError(f"invalid JSONPath {expression!r}: '..' needs a field name")
-            steps.append(("recursive", name))
-        elif char == ".":
-            name, i = _read_name(text, i + 1)
-            if not name:
-                raise JSONPathError(f"invalid JSONPath {expression!r}: empty field at {i}")
-            steps.append(("all", None) if name == "*" else ("field", name))
-        elif char == "[":
-            end = _closing_bracket(text, i, expression)
-            steps.append(_bracket(text[i + 1 : end].strip(), expression))
-            i = end + 1
-        else:
-            raise JSONPathError(f"invalid JSONPath {expression!r}: unexpected {char!r} at {i}")
-    return steps
-
-
-def _read_name(text: str, i: int) -> tuple[str, int]:
-    name: list[str] = []
-    while i < len(text) and text[i] not in ".[":
-        if text[i] == "\\" and i + 1 < len(text):
-            name.append(text[i + 1])
-            i += 2
-            continue
-        name.append(text[i])
-        i += 1
-    return "".join(name), i
-
-
-def _closing_bracket(text: str, start: int, expression: str) -> int:
-    depth, quote = 0, ""
-    for i in range(start, len(text)):
-        char = text[i]
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char in "[(":
-            depth += 1
-        elif char in "])":
-            depth -= 1
-            if depth == 0 and char == "]":
-                return i
-    raise JSONPathError(f"invalid JSONPath {expression!r}: unclosed '[' at {start}")
-
-
-def _bracket(inner: str, expression: str) -> _Step:
-    if inner == "*":
-        return ("all", None)
-    if inner[:1] in "'\"" and inner[-1:] == inner[:1] and len(inner) >= 2:
-        return ("field", inner[1:-1])
-    if inner.startswith("?(") and inner.endswith(")"):
-        match = _FILTER.match(inner[2:-1])
-        if not match:
-            raise JSONPathError(f"invalid JSONPath {expression!r}: unsupported filter [{inner}]")
-        path = [p for p in match.group(1).split(".") if p]
-        literal = match.group(3)
-        return ("filter", (path, match.group(2), _literal(literal) if literal else None))
-    try:
-        if ":" in inner:
-            parts = [int(p) if p.strip() else None for p in inner.split(":")]
-            if len(parts) > 3:
-                raise ValueError
-            return ("slice", slice(*parts))
-        return ("index", int(inner))
-    except ValueError:
-        raise JSONPathError(f"invalid JSONPath {expression!r}: unsupported [{inner}]") from None
-
-
-def _literal(text: str) -> Any:
-    text = text.strip()
-    if text[:1] in "'\"" and text[-1:] == text[:1] and len(text) >= 2:
-        return text[1:-1]
-    if text in ("true", "false"):
-        return text == "true"
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _compare(value: Any, operator: str, literal: Any) -> bool:
-    if isinstance(value, bool) or isinstance(literal, bool):
-        equal = value == literal
-        return equal if operator == "==" else (not equal if operator == "!=" else False)
-    if isinstance(literal, int | float) and isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return operator == "!="
-    if isinstance(literal, str) and isinstance(value, int | float):
-        value = _plain(value)
-    try:
-        return bool(
-            {
-                "==": lambda: value == literal,
-                "!=": lambda: value != literal,
-                "<": lambda: value < literal,
-                ">": lambda: value > literal,
-                "<=": lambda: value <= literal,
-                ">=": lambda: value >= literal,
-            }[operator]()
-        )
-    except TypeError:
-        return False
-
-
-def _descend(values: list[Any], step: _Step) -> list[Any]:
-    kind, arg = step
-    found: list[Any] = []
-    for value in values:
-        if kind == "field":
-            if isinstance(value, Mapping) and arg in value:
-                found.append(value[arg])
-        elif kind == "all":
-            if isinstance(value, Mapping):
-                found.extend(value.values())
-            elif isinstance(value, list):
-                found.extend(value)
-        elif kind == "index":
-            if isinstance(value, list) and -len(value) <= arg < len(value):
-                found.append(value[arg])
-        elif kind == "slice":
-            if isinstance(value, list):
-                found.extend(value[arg])
-        elif kind == "recursive":
-            found.extend(_recursive(value, arg))
-        elif kind == "filter":
-            path, operator, literal = arg
-            items = value if isinstance(value, list) else []
-            for item in items:
-                selected = [item]
-                for name in path:
-                    selected = _descend(selected, ("field", name))
-                if not selected:
-                    continue
-                if operator is None or _compare(selected[0], operator, literal):
-                    found.append(item)
-    return found
-
-
-def _recursive(value: Any, name: str) -> list[Any]:
-    found: list[Any] = []
-    if isinstance(value, Mapping):
-        if name in value:
-            found.append(value[name])
-        for child in value.values():
-            found.extend(_recursive(child, name))
-    elif isinstance(value, list):
-        for child in value:
-            found.extend(_recursive(child, name))
-    return found
-
-
-def jsonpath_find(obj: Any, expression: str) -> list[Any]:
-    """Every value ``expression`` (kubectl's JSONPath, braces optional) selects in ``obj``.
-
-    Missing fields select nothing rather than failing, as with ``kubectl wait``.
-    """
-    values = [obj]
-    for step in _parse_path(expression):
-        values = _descend(values, step)
-    return values
-
-
-def _plain(value: Any) -> str:
-    """A JSON scalar as Go's ``%v`` prints it (what kubectl compares against)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "<nil>"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    return str(value)
 
 
 # -- conditions -------------------------------------------------------------------------------
@@ -356,7 +93,8 @@ class WaitCondition(ABC):
         """The condition as kubectl's ``--for`` writes it."""
 
     @abstractmethod
-    def missing(self, obj: Object | None) -> str | None: ...
+    def missing(self, obj: Object | None) -> str | None:
+        """None when the condition holds for ``obj``, else what is missing."""
 
     def __str__(self) -> str:
         return self.text
@@ -371,10 +109,12 @@ class ConditionStatus(WaitCondition):
 
     @property
     def text(self) -> str:
+        """``condition=TYPE``, with ``=STATUS`` unless it is ``True``."""
         suffix = "" if self.status.lower() == "true" else f"={self.status}"
         return f"condition={self.type}{suffix}"
 
     def missing(self, obj: Object | None) -> str | None:
+        """None when the condition has the status, observed at the current generation."""
         if obj is None:
             return "the object does not exist"
         conditions = (obj.get("status") or {}).get("conditions")
@@ -417,9 +157,11 @@ class Deleted(WaitCondition):
 
     @property
     def text(self) -> str:
+        """``delete``."""
         return "delete"
 
     def missing(self, obj: Object | None) -> str | None:
+        """None when the object is gone; else whether it is being deleted and what holds it."""
         if obj is None:
             return None
         meta = obj.get("metadata") or {}
@@ -439,9 +181,11 @@ class Created(WaitCondition):
 
     @property
     def text(self) -> str:
+        """``create``."""
         return "create"
 
     def missing(self, obj: Object | None) -> str | None:
+        """None when the object exists."""
         return None if obj is not None else "it does not exist yet"
 
 
@@ -451,18 +195,22 @@ class JSONPathValue(WaitCondition):
 
     expression: str
     value: str | None = None
+    path: JSONPath = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _parse_path(self.expression)  # fail now, not on the first event
+        # Parsed now, so a bad expression fails before the wait starts.
+        object.__setattr__(self, "path", JSONPath.parse(self.expression))
 
     @property
     def text(self) -> str:
+        """``jsonpath=EXPRESSION[=VALUE]``."""
         return f"jsonpath={self.expression}" + (f"={self.value}" if self.value is not None else "")
 
     def missing(self, obj: Object | None) -> str | None:
+        """None when the expression selects one value (equal to ``value`` when given)."""
         if obj is None:
             return "the object does not exist"
-        found = jsonpath_find(obj, self.expression)
+        found = self.path.find(obj)
         if not found:
             return f"{self.expression} is not set"
         if len(found) > 1:
@@ -473,7 +221,7 @@ class JSONPathValue(WaitCondition):
             raise JSONPathError(
                 f"{self.expression} leads to a nested object or list, which cannot be compared"
             )
-        actual = _plain(found[0])
+        actual = jsonpath_text(found[0])
         if actual.strip() == self.value.strip():
             return None
         return f"{self.expression} is {actual}, want {self.value}"
@@ -553,8 +301,6 @@ class ObjectWatch:
         names: Sequence[str] = (),
         label_selector: str | None = None,
     ) -> None:
-        from kubeops.cache.informer import SharedInformer
-
         self.resource = resource
         self.namespace = namespace if resource.namespaced else None
         self._event = asyncio.Event()
@@ -582,24 +328,39 @@ class ObjectWatch:
             self._informers.append(informer)
 
     def _on_error(self, err: BaseException) -> None:
-        if isinstance(err, _FATAL):
+        # After the first list too: a watch that is refused later (RBAC revoked) ends the wait.
+        if is_fatal_watch_error(err):
             self._error = err
             self._event.set()
 
     async def start(self, timeout: float | None = None) -> bool:
-        """Start watching; True once every informer holds its first list (False on timeout)."""
+        """Start watching; True once every informer holds its first list (False on timeout).
+
+        An error retrying cannot fix (see :func:`~kubeops.cache.is_fatal_watch_error`)
+        is raised at once.
+        """
         for informer in self._informers:
             informer.start()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not all(i.has_synced() for i in self._informers):
-            self._raise_error()
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.02)
+        syncing = [
+            asyncio.ensure_future(i.wait_for_sync(timeout, fail_fast=True)) for i in self._informers
+        ]
+        try:
+            done, _ = await asyncio.wait(syncing, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in syncing:
+                task.cancel()
+            await asyncio.gather(*syncing, return_exceptions=True)
+        for task in done:
+            error = task.exception()
+            if error is not None:
+                raise error
+        if len(done) < len(syncing) or not all(task.result() for task in done):
+            return False
         self._event.set()
         return True
 
     async def stop(self) -> None:
+        """Stop every informer."""
         await asyncio.gather(*(i.stop() for i in self._informers))
 
     async def __aenter__(self) -> ObjectWatch:
@@ -628,6 +389,7 @@ class ObjectWatch:
         return None
 
     def objects(self) -> list[Object]:
+        """Every object the watch holds."""
         return [obj for informer in self._informers for obj in informer.store.list()]
 
     async def changed(self, timeout: float | None = None) -> bool:
@@ -666,6 +428,7 @@ class WaitResult:
         return f"{self.target}: {self.missing}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (``kubeops wait -o json``)."""
         return {
             "target": self.target,
             "namespace": self.namespace,
@@ -698,6 +461,7 @@ def _targets_text(resource: ResourceType, pending: Sequence[WaitResult]) -> str:
     return f"{len(pending)} {display_name(resource)} objects"
 
 
+@either_client
 async def wait_for(
     client: Client,
     kind: Kind,
@@ -717,7 +481,10 @@ async def wait_for(
     ``timeout`` is in seconds: ``0`` checks once (:class:`ConditionNotMet` if it does
     not hold), ``None`` waits for ever; otherwise :class:`WaitTimeout` says what each
     object still lacks.  ``on_progress`` receives every object's state whenever one
-    changes.  Returns the results, all met.
+    changes (on the client's event loop: with a :class:`~kubeops.api.SyncClient`,
+    its loop thread).  Returns the results, all met.
+
+    With a :class:`~kubeops.api.SyncClient` it blocks and returns the results.
     """
     cond = parse_condition(condition) if isinstance(condition, str) else condition
     resource = await client.resource(kind)
@@ -846,7 +613,7 @@ async def wait_for(
         await watch.stop()
     pending = [r for r in results if not r.met]
     assert timeout is not None
-    cause = f"timed out after {timeout:g}s: " + (
+    cause = f"timed out after {format_duration(timeout)}: " + (
         _describe_pending(pending) if synced else "the objects could not be listed in time"
     )
     timed_out = WaitTimeout(verb, _targets_text(resource, pending), ns, cause)
@@ -882,16 +649,3 @@ async def _get_or_none(
         return await client.get(resource, name, namespace)
     except NotFound:
         return None
-
-
-def wait_for_sync(
-    client: SyncClient,
-    kind: Kind,
-    condition: str | WaitCondition,
-    names: str | Sequence[str] = (),
-    namespace: str | None = None,
-    **options: Any,
-) -> list[WaitResult]:
-    """:func:`wait_for` for the blocking :class:`~kubeops.api.SyncClient`; ``on_progress``
-    runs on the client's event-loop thread."""
-    return client.run(wait_for(client.client, kind, condition, names, namespace, **options))

@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 from mypy import api as mypy_api
 
 from kubeops.api import Client, SyncClient, TypedResource
-from kubeops.testenv import async_eventually
+from kubeops.api.manifest import wait_for_crd_established
 
 
 class ThingSpec(TypedDict):
@@ -57,13 +57,7 @@ CRD: dict[str, Any] = {
 
 async def _established(client: Client) -> None:
     await client.apply(CRD)
-
-    async def established() -> bool:
-        crd = await client.get("crd", "things.typed.example.com")
-        conditions = (crd.get("status") or {}).get("conditions") or []
-        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
-
-    await async_eventually(established, message="the CRD to be Established")
+    await wait_for_crd_established(client, "things.typed.example.com", timeout=30)
 
 
 async def test_typed_resource_round_trip_async(client: Client) -> None:

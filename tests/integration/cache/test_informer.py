@@ -189,15 +189,15 @@ def test_blocking_informer_for_code_without_an_event_loop(
     kube_cluster: Cluster, kube_namespace: str
 ) -> None:
     from kubeops.api import SyncClient
-    from kubeops.cache import BlockingInformer
+    from kubeops.cache import SyncInformer
 
     with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as sync:
         sync.create(cm("blocking", tier="b"))
         seen: list[str] = []
-        informer = BlockingInformer(sync, "configmaps", namespace=kube_namespace)
+        informer = SyncInformer(sync, "configmaps", namespace=kube_namespace)
         informer.add_handler(on_add=lambda obj, _initial: seen.append(obj["metadata"]["name"]))
         with informer:
-            assert informer.wait_for_cache_sync(20)
+            assert informer.wait_for_sync(20)
             assert [o["metadata"]["name"] for o in informer.lister().list("tier=b")] == ["blocking"]
             deadline = time.monotonic() + 10
             while "blocking" not in seen:

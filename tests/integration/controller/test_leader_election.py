@@ -133,7 +133,7 @@ async def election(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[
 async def test_one_of_two_electors_leads_and_the_other_sees_it_as_new_leader(
     election: Election, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="kubeops.leaderelection")
+    caplog.set_level(logging.INFO, logger="kubeops.controller.leader_election")
     a, a_calls = election.elector("a")
     b, b_calls = election.elector("b")
     election.run(a)
@@ -148,7 +148,7 @@ async def test_one_of_two_electors_leads_and_the_other_sees_it_as_new_leader(
     assert (leader.acquisitions, follower.acquisitions) == (1, 0)
     assert a_calls.started.is_set() != b_calls.started.is_set()
     assert any(
-        r.name == "kubeops.leaderelection" and "successfully acquired lease" in r.getMessage()
+        r.name == "kubeops.controller.leader_election" and "successfully acquired lease" in r.getMessage()
         for r in caplog.records
     )
 

@@ -1,6 +1,7 @@
 """``wait_for`` against the session cluster: conditions, deletion, creation and JSONPath
 values, by name and by selector, with timeouts that say what was missing.  The
-condition language and the JSONPath subset are checked on plain dicts first."""
+condition language is checked on plain dicts first (the JSONPath engine's own
+tests are in tests/unit/models/test_jsonpath.py)."""
 
 from __future__ import annotations
 
@@ -13,25 +14,21 @@ import pytest
 
 from kubeops.api import Client, SyncClient
 from kubeops.config import load_config
-from kubeops.errors import KubeopsError
+from kubeops.errors import Forbidden, KubeopsError, NotFound
+from kubeops.models import JSONPathError
 from kubeops.ops.wait import (
     ConditionNotMet,
     ConditionStatus,
     Created,
     Deleted,
-    JSONPathError,
     JSONPathValue,
     WaitError,
     WaitResult,
     WaitTimeout,
-    jsonpath_find,
     parse_condition,
-    parse_duration,
     wait_for,
-    wait_for_sync,
 )
 from kubeops.testenv import Cluster
-from kubeops.transport.errors import Forbidden, NotFound
 
 # -- the condition language, without a cluster ------------------------------------------------
 
@@ -69,12 +66,6 @@ def test_conditions_parse_as_kubectl_writes_them() -> None:
             parse_condition(bad)
     with pytest.raises(JSONPathError, match="unclosed"):
         parse_condition("jsonpath={.status.conditions[0}")
-    assert parse_duration("90s") == 90
-    assert parse_duration("1h30m") == 5400
-    assert parse_duration("250ms") == 0.25
-    assert parse_duration("12") == 12
-    with pytest.raises(KubeopsError, match="invalid duration"):
-        parse_duration("soon")
 
 
 def test_conditions_say_what_is_missing() -> None:
@@ -104,30 +95,6 @@ def test_conditions_say_what_is_missing() -> None:
         JSONPathValue("{.status.conditions[*].type}", "x").missing(DEPLOYMENT)
     with pytest.raises(JSONPathError, match="nested object"):
         JSONPathValue("{.status}", "x").missing(DEPLOYMENT)
-
-
-def test_the_jsonpath_subset_selects_like_kubectl() -> None:
-    assert jsonpath_find(DEPLOYMENT, '{.status.conditions[?(@.type=="Available")].reason}') == [
-        "MinimumReplicasAvailable"
-    ]
-    assert jsonpath_find(DEPLOYMENT, "{.status.conditions[-1].type}") == ["Progressing"]
-    assert jsonpath_find(DEPLOYMENT, "{.status.conditions[*].status}") == ["True", "False"]
-    assert jsonpath_find(DEPLOYMENT, "{.status.conditions[0:1].type}") == ["Available"]
-    assert jsonpath_find(DEPLOYMENT, "{..reason}") == [
-        "MinimumReplicasAvailable",
-        "ProgressDeadlineExceeded",
-    ]
-    assert jsonpath_find(DEPLOYMENT, r"{.metadata.annotations.kubernetes\.io/change-cause}") == [
-        "x"
-    ]
-    assert jsonpath_find(DEPLOYMENT, "{.metadata.annotations['kubernetes.io/change-cause']}") == [
-        "x"
-    ]
-    assert jsonpath_find(DEPLOYMENT, "{.status.readyReplicas}") == [3]
-    assert jsonpath_find(DEPLOYMENT, "{.status.conditions[?(@.status!='True')].type}") == [
-        "Progressing"
-    ]
-    assert jsonpath_find(DEPLOYMENT, "{.spec.missing.deeper}") == []
 
 
 # -- against the cluster ---------------------------------------------------------------------
@@ -295,7 +262,7 @@ async def test_a_forbidden_watch_fails_at_once(
 def test_the_sync_facade_waits(kube_cluster: Cluster, kube_namespace: str) -> None:
     with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
         client.create(configmap("sync"))
-        [created] = wait_for_sync(client, "cm", "create", "sync", timeout=5)
+        [created] = wait_for(client, "cm", "create", "sync", timeout=5)
         assert created.met
         with pytest.raises(WaitTimeout):
-            wait_for_sync(client, "cm", "jsonpath={.data.key}=1", "sync", timeout=0.3)
+            wait_for(client, "cm", "jsonpath={.data.key}=1", "sync", timeout=0.3)

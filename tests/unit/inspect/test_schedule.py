@@ -22,7 +22,6 @@ from kubeops.inspect.serve import (
 )
 from kubeops.inspect.serve.metrics import InspectMetrics, result_of
 from kubeops.inspect.serve.options import validate_url
-from kubeops.inspect.serve.schedule import format_duration, parse_duration
 from kubeops.inspect.serve.webhook import summary
 
 from .test_history import document
@@ -32,25 +31,16 @@ from .test_history import document
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [
-        ("30s", 30),
-        ("10m", 600),
-        ("1h", 3600),
-        ("1h30m", 5400),
-        ("1.5h", 5400),
-        ("500ms", 0.5),
-        ("1d", 86400),
-        (" 2S ", 2),
-    ],
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
+    [("30s", 30), ("10m", 600), ("1h30m", 5400), ("1.5h", 5400), ("1d", 86400), (" 2S ", 2), ("90", 90)],
+)  # fmt: skip
+def test_intervals_are_durations_as_go_and_kubectl_write_them(text: str, seconds: float) -> None:
+    assert parse_schedule(interval=text) == Interval(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "10", "m", "10x", "1h 30m", "-5m", "0s", "ten minutes"])
-def test_bad_durations_say_what_is_expected(text: str) -> None:
-    with pytest.raises(ScheduleError, match="duration") as info:
-        parse_duration(text)
+@pytest.mark.parametrize("text", ["m", "10x", "1h 30m", "-5m", "0s", "ten minutes"])
+def test_bad_intervals_say_what_is_expected(text: str) -> None:
+    with pytest.raises(ScheduleError, match="--interval: invalid duration") as info:
+        parse_schedule(interval=text)
     assert isinstance(info.value, KubeopsError)
 
 
@@ -64,8 +54,9 @@ def test_an_interval_stays_on_its_grid_and_skips_missed_slots() -> None:
 
 
 @pytest.mark.parametrize("seconds", [0.5, 2, 90, 600, 3600, 5400, 86400 + 61])
-def test_durations_are_described_in_their_own_syntax(seconds: float) -> None:
-    assert parse_duration(format_duration(seconds)) == seconds
+def test_intervals_are_described_in_their_own_syntax(seconds: float) -> None:
+    described = Interval(seconds).describe().removeprefix("every ")
+    assert parse_schedule(interval=described) == Interval(seconds)
 
 
 def test_cron_gives_the_next_matching_time_in_local_time() -> None:
@@ -152,7 +143,7 @@ def test_flags_given_to_kubeops_inspect_before_serve_are_kept() -> None:
     ("argv", "message"),
     [
         (["--cron", "every day"], "not a cron expression"),
-        (["--interval", "soon"], "not a duration"),
+        (["--interval", "soon"], "--interval: invalid duration"),
         (["--listen", "8080"], "HOST:PORT"),
         (["--webhook", "hooks.example.com/x"], "http:// or https://"),
         (["--external-url", "ftp://x"], "http:// or https://"),

@@ -11,51 +11,15 @@ from __future__ import annotations
 
 import datetime
 import math
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from kubeops.errors import KubeopsError
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+from kubeops.models.duration import DurationError, format_duration, parse_duration
 
 
 class ScheduleError(KubeopsError, ValueError):
     """An interval or cron expression that cannot be used."""
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``30s``, ``10m``, ``1h30m``, ``1.5h``, ``500ms`` or ``1d`` (Go's style)."""
-    value = text.strip().lower()
-    pos, total = 0, 0.0
-    while pos < len(value):
-        match = _PART.match(value, pos)
-        if match is None:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if not value or pos != len(value):
-        raise ScheduleError(
-            f"{text!r} is not a duration (a number with a unit: 30s, 10m, 1h, 1h30m, 1d)"
-        )
-    if total <= 0:
-        raise ScheduleError(f"{text!r}: the duration must be greater than zero")
-    return total
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest ``parse_duration`` spelling: 3600 → ``1h``, 90 → ``1m30s``."""
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    parts, rest = [], seconds
-    for unit in ("d", "h", "m"):
-        count, rest = divmod(rest, _UNITS[unit])
-        if count:
-            parts.append(f"{count:g}{unit}")
-    if rest or not parts:
-        parts.append(f"{round(rest, 3):g}s")
-    return "".join(parts)
 
 
 class Schedule(Protocol):
@@ -120,4 +84,7 @@ def parse_schedule(interval: str | None = None, cron: str | None = None) -> Sche
         raise ScheduleError("give --interval or --cron, not both")
     if cron:
         return Cron(cron.strip())
-    return Interval(parse_duration(interval or "1h"))
+    try:
+        return Interval(parse_duration(interval or "1h", positive=True))
+    except DurationError as err:
+        raise ScheduleError(f"--interval: {err}") from err
