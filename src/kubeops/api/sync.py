@@ -35,6 +35,7 @@ from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overl
 
 from kubeops.api.client import Client, Kind, PatchType, WatchEvent
 from kubeops.api.object import Object
+from kubeops.api.resource import ResourceType
 from kubeops.config import ClusterConfig, load_config
 from kubeops.errors import KubeopsError
 from kubeops.transport.backoff import RetryPolicy
@@ -414,9 +415,13 @@ class SyncClient:
             )
         )
 
-    def resource(self, kind: Kind) -> Any:
+    def resource(self, kind: Kind) -> ResourceType:
         """See :meth:`Client.resource`."""
         return self.run(self.client.resource(kind))
+
+    def refresh_discovery(self) -> list[ResourceType]:
+        """See :meth:`Client.refresh_discovery`."""
+        return self.run(self.client.refresh_discovery())
 
     def stream(self, source: AsyncIterator[T]) -> Generator[T, None, None]:
         """Iterate an async iterator of the async client from blocking code."""

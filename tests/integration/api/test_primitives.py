@@ -4,6 +4,7 @@ guard against being called from its own loop -- all against the real API server.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -96,6 +97,16 @@ def test_the_sync_client_has_every_client_method() -> None:
         if callable(getattr(Client, name)) and name not in {"from_kubeconfig"}
     }
     assert missing == set()
+    for name in public & set(dir(SyncClient)):
+        if name in {"from_kubeconfig", "close", "with_options"} or not callable(
+            getattr(Client, name)
+        ):
+            continue
+        expected = list(inspect.signature(getattr(Client, name)).parameters.items())
+        actual = list(inspect.signature(getattr(SyncClient, name)).parameters.items())
+        assert [(p, v.kind, v.default) for p, v in actual] == [
+            (p, v.kind, v.default) for p, v in expected
+        ], name
 
 
 def test_the_sync_client_refuses_to_be_called_from_its_own_loop(sync_client: SyncClient) -> None:
