@@ -119,6 +119,8 @@ def register_check(
     def register(func: CheckFunc) -> CheckFunc:
         if id in CATALOG:
             raise ValueError(f"check {id} is registered twice")
+        # The declaration is the check's documentation: help() shows it.
+        func.__doc__ = func.__doc__ or f"{id}: {title}.\n\n{rationale}"
         subject_needs = POD_SPEC_KINDS if subject == "podspecs" else (subject,)
         CATALOG[id] = Check(
             id=id,
