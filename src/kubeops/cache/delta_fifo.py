@@ -87,9 +87,11 @@ PopProcess = Callable[[Deltas, bool], None]
 class KnownObjects(Protocol):
     """What the FIFO needs of the store behind it: which objects it holds."""
 
-    def list_keys(self) -> list[str]: ...
+    def list_keys(self) -> list[str]:
+        """The key of every object held."""
 
-    def get_by_key(self, key: str) -> Object | None: ...
+    def get_by_key(self, key: str) -> Object | None:
+        """The object under ``key``, or None."""
 
 
 class FIFOClosed(Exception):
@@ -297,6 +299,7 @@ class DeltaFIFO:
 
     @property
     def closed(self) -> bool:
+        """:meth:`close` was called: pops raise :class:`FIFOClosed` once it is drained."""
         with self._lock:
             return self._closed
 

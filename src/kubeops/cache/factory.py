@@ -84,5 +84,6 @@ class SharedInformerFactory:
         return {k[0]: ok for (k, _), ok in zip(started, results, strict=True)}
 
     async def shutdown(self) -> None:
+        """Stop every started informer."""
         await asyncio.gather(*(self._informers[k].stop() for k in self._started))
         self._started.clear()

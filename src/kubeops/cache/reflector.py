@@ -30,11 +30,20 @@ INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 class ReflectorStore(Protocol):
     """What a reflector writes to (a DeltaFIFO, or a plain store)."""
 
-    def add(self, obj: Object) -> None: ...
-    def update(self, obj: Object) -> None: ...
-    def delete(self, obj: Object) -> None: ...
-    def replace(self, objects: Iterable[Object], resource_version: str = "") -> None: ...
-    def resync(self) -> None: ...
+    def add(self, obj: Object) -> None:
+        """A watch's ADDED object."""
+
+    def update(self, obj: Object) -> None:
+        """A watch's MODIFIED object."""
+
+    def delete(self, obj: Object) -> None:
+        """A watch's DELETED object."""
+
+    def replace(self, objects: Iterable[Object], resource_version: str = "") -> None:
+        """The complete state from a list (or a watch-list's initial events)."""
+
+    def resync(self) -> None:
+        """Deliver every stored object again (the periodic resync)."""
 
 
 @dataclass
@@ -50,6 +59,7 @@ class ReflectorBackoff:
     _last: float = 0.0
 
     def next(self) -> float:
+        """Seconds to wait before the next round: the step doubled (or reset), with jitter."""
         now = self.clock()
         if self._step == 0.0 or now - self._last > self.reset_after:
             self._step = self.initial
@@ -104,6 +114,7 @@ class Reflector:
 
     @property
     def description(self) -> str:
+        """``pods in shop`` (the resource, once known, and the namespace), for logs."""
         where = f" in {self.namespace}" if self.namespace else ""
         return f"{self._resource.qualified_name if self._resource else self.kind}{where}"
 

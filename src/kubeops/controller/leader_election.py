@@ -207,6 +207,7 @@ class LeaderElector:
 
     @property
     def identity(self) -> str:
+        """This candidate's identity, as written into the Lease's holderIdentity."""
         return self.config.identity
 
     @property

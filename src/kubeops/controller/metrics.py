@@ -105,24 +105,31 @@ class PrometheusMetrics:
 
     # The work queue's MetricsProvider interface.
     def new_depth_metric(self, name: str) -> Gauge:
+        """The queue-depth gauge of queue ``name``."""
         return self.depth.labels(name)
 
     def new_adds_metric(self, name: str) -> Counter:
+        """The adds counter of queue ``name``."""
         return self.adds.labels(name)
 
     def new_latency_metric(self, name: str) -> Histogram:
+        """The queue-wait histogram of queue ``name``."""
         return self.latency.labels(name)
 
     def new_work_duration_metric(self, name: str) -> Histogram:
+        """The processing-time histogram of queue ``name``."""
         return self.work_duration.labels(name)
 
     def new_unfinished_work_seconds_metric(self, name: str) -> Gauge:
+        """The in-flight work gauge (seconds) of queue ``name``."""
         return self.unfinished.labels(name)
 
     def new_longest_running_processor_seconds_metric(self, name: str) -> Gauge:
+        """The longest-running processor gauge of queue ``name``."""
         return self.longest.labels(name)
 
     def new_retries_metric(self, name: str) -> Counter:
+        """The retries counter of queue ``name``."""
         return self.retries.labels(name)
 
     def instrument(self, controller: Controller) -> None:

@@ -163,7 +163,10 @@ async def test_synced_directory_ends_with_the_latest_data_through_an_api_server_
                 await restart
                 await until(
                     f"version {version} in the directory",
-                    lambda: read_snapshot(target) == files_for(version),
+                    # on_update runs just after the version is published: wait for both.
+                    lambda: (
+                        read_snapshot(target) == files_for(version) and published[-1:] == [version]
+                    ),
                     timeout=60,
                 )
         finally:
