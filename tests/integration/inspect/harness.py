@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeops.api import SyncClient
+from kubeops.api.manifest import wait_for_crd_established
 from kubeops.errors import AlreadyExists
-from kubeops.testenv import eventually
 
 Object = dict[str, Any]
 
@@ -78,24 +78,9 @@ def create_object(client: SyncClient, obj: Object, namespace: str) -> Object:
         created["status"] = status
         created = client.replace(created, subresource="status")
     if body["kind"] == "CustomResourceDefinition":
-        _wait_established(client, created)
+        # Served before the next case object, which may be one of its kind.
+        wait_for_crd_established(client, created["metadata"]["name"], timeout=30)
     return created
-
-
-def _wait_established(client: SyncClient, crd: Object, timeout: float = 30.0) -> None:
-    """Wait until a CRD is Established and served, so the next case object may be one of it."""
-    name = crd["metadata"]["name"]
-
-    def served() -> bool:
-        conditions = (client.get(crd["kind"], name).get("status") or {}).get("conditions") or []
-        if not any(
-            c.get("type") == "Established" and c.get("status") == "True" for c in conditions
-        ):
-            return False
-        client.run(client.client.refresh_discovery())
-        return client.client.mapper.find(name) is not None
-
-    eventually(served, timeout=timeout, message=f"CustomResourceDefinition {name} to be served")
 
 
 def _create(client: SyncClient, body: Object) -> Object:
