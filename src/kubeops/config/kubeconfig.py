@@ -6,11 +6,16 @@ alone and must exist.  For every named cluster, user and context, and for
 ``current-context``, the first file that sets it wins, taken whole.  Relative
 paths in an entry are made absolute against the directory of its file, so an
 entry means the same thing whichever file it was merged from.
+
+:func:`write_kubeconfig` is the one writer of kubeconfig files: they hold
+credentials, so the file is private from its first byte and appears whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,3 +232,57 @@ def _absolute_paths(section: str, body: dict[str, Any], base: Path) -> dict[str,
 def _resolve(value: str, base: Path) -> str:
     path = Path(os.path.expanduser(value))
     return str(path if path.is_absolute() else base / path)
+
+
+def write_kubeconfig(path: PathLike, document: Mapping[str, Any]) -> Path:
+    """Write ``document`` to ``path`` as YAML, readable and writable by its owner only.
+
+    A kubeconfig holds credentials, so the file is never readable by others, not even
+    for a moment: the document goes to a new file under a unique name in the same
+    directory, created with mode 0600 (``O_CREAT | O_EXCL``), synced to disk, then
+    renamed over ``path``.  Readers see the old file or the new one, never part of
+    one; a failure leaves no temporary file behind.  Missing directories are created.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    content = yaml.safe_dump(dict(document), sort_keys=False).encode()
+    temporary, descriptor = _create_private(target)
+    try:
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _sync_directory(target.parent)
+    return target
+
+
+def _create_private(target: Path) -> tuple[Path, int]:
+    """A new file next to ``target``, mode 0600 from its creation, and its descriptor."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            return temporary, os.open(temporary, flags, 0o600)
+        except FileExistsError:
+            continue  # a name another writer holds: draw another
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename durable; not every platform or file system can sync a directory."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

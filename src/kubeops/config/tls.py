@@ -2,16 +2,20 @@
 
 Certificates and keys are checked when the config is loaded, so that a broken
 kubeconfig fails with a message naming the field instead of an OpenSSL error
-on the first request.
+on the first request.  :func:`key_pair_problem` is the one check of a
+certificate and its private key; TLS Secrets (``kubeops.ops.config_data``) use it too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -35,26 +39,89 @@ def check_ca_bundle(data: bytes, what: str) -> None:
         raise ConfigError(f"{what} is not a PEM certificate bundle ({exc})") from None
 
 
-def check_client_pair(cert_pem: bytes, key_pem: bytes, what: str) -> None:
-    """Fail unless the certificate and the unencrypted key are PEM and belong together."""
+@dataclass(frozen=True)
+class KeyPairProblem:
+    """Why a certificate and a private key cannot be used together.
+
+    ``part`` is what is wrong: the ``certificate``, the ``key``, or the ``pair`` (each
+    is fine alone but the key is not the certificate's).  ``detail`` completes a
+    sentence about that part (``is not PEM (no -----BEGIN CERTIFICATE----- block)``);
+    ``swapped`` says the certificate holds a private key, ``encrypted`` that the key
+    is encrypted, and ``subject`` names the certificate of a mismatched pair.
+    """
+
+    part: Literal["certificate", "key", "pair"]
+    detail: str
+    swapped: bool = False
+    encrypted: bool = False
+    subject: str = ""
+
+
+def key_pair_problem(cert_pem: bytes, key_pem: bytes) -> KeyPairProblem | None:
+    """What keeps ``cert_pem`` (a PEM certificate, the first of a chain) and ``key_pem`` (its
+    unencrypted PEM private key) from going together, or None when nothing does.
+
+    The one check of certificate/key pairs: kubeconfig client credentials, exec plugin
+    output and TLS Secrets all use it and word the answer for their users.
+    """
     try:
-        cert = x509.load_pem_x509_certificates(cert_pem)[0]
-    except ValueError as exc:
-        raise ConfigError(f"client certificate of {what} is not PEM ({exc})") from None
+        leaf = x509.load_pem_x509_certificates(cert_pem)[0]
+    except ValueError as err:
+        found = _pem_labels(cert_pem)
+        if "CERTIFICATE" in found:
+            return KeyPairProblem("certificate", f"is not a valid PEM certificate ({err})")
+        if any("PRIVATE KEY" in label for label in found):
+            return KeyPairProblem(
+                "certificate", "holds a private key, not a certificate", swapped=True
+            )
+        if found:
+            return KeyPairProblem(
+                "certificate", f"holds no PEM certificate (found {', '.join(found)})"
+            )
+        return KeyPairProblem("certificate", "is not PEM (no -----BEGIN CERTIFICATE----- block)")
     try:
-        key = serialization.load_pem_private_key(
+        private = serialization.load_pem_private_key(
             key_pem, password=None, unsafe_skip_rsa_key_validation=True
         )
     except TypeError:
-        raise ConfigError(
-            f"client key of {what} is encrypted; kubeconfig keys must not be"
-        ) from None
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise ConfigError(f"client key of {what} is not a PEM private key ({exc})") from None
+        return KeyPairProblem("key", "is encrypted", encrypted=True)
+    except (ValueError, UnsupportedAlgorithm) as err:
+        found = _pem_labels(key_pem)
+        if found and not any("PRIVATE KEY" in label for label in found):
+            return KeyPairProblem("key", f"holds no PEM private key (found {', '.join(found)})")
+        if found:
+            return KeyPairProblem("key", f"is not a valid PEM private key ({err})")
+        return KeyPairProblem("key", "is not PEM (no -----BEGIN PRIVATE KEY----- block)")
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    enc = serialization.Encoding.DER
-    if cert.public_key().public_bytes(enc, spki) != key.public_key().public_bytes(enc, spki):
-        raise ConfigError(f"client certificate and client key of {what} do not match")
+    der = serialization.Encoding.DER
+    if leaf.public_key().public_bytes(der, spki) != private.public_key().public_bytes(der, spki):
+        subject = leaf.subject.rfc4514_string() or "<empty>"
+        return KeyPairProblem("pair", "do not match", subject=subject)
+    return None
+
+
+def check_client_pair(cert_pem: bytes, key_pem: bytes, what: str) -> None:
+    """Fail unless the certificate and the unencrypted key are PEM and belong together."""
+    problem = key_pair_problem(cert_pem, key_pem)
+    if problem is None:
+        return
+    if problem.part == "pair":
+        raise ConfigError(
+            f"client certificate and client key of {what} do not match "
+            f"(certificate subject {problem.subject})"
+        )
+    if problem.encrypted:
+        raise ConfigError(f"client key of {what} is encrypted; kubeconfig keys must not be")
+    hint = " (are the client certificate and key swapped?)" if problem.swapped else ""
+    raise ConfigError(f"client {problem.part} of {what} {problem.detail}{hint}")
+
+
+_PEM_LABEL = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+
+
+def _pem_labels(data: bytes) -> list[str]:
+    """The labels of the PEM blocks in ``data`` (``CERTIFICATE``, ``EC PRIVATE KEY``...)."""
+    return list(dict.fromkeys(m.decode() for m in _PEM_LABEL.findall(data)))
 
 
 def warn_insecure(server: str) -> None:

@@ -4,7 +4,8 @@ The builders are pure: they read local files, check keys and TLS material, and
 return the object as the dict the API server takes.  Base64 is handled here:
 Secret values go out encoded, a ConfigMap keeps UTF-8 text in ``data`` and
 anything else in ``binaryData``, and :func:`decoded` turns a Secret read back
-from the server into bytes.  :func:`create` sends a built object.
+from the server into bytes.  :func:`create` sends a built object, with an async
+:class:`~kubeops.api.Client` (await it) or a :class:`~kubeops.api.SyncClient`.
 
 Sources follow kubectl: ``key=value`` literals; ``[key=]path`` files, where a
 directory contributes each regular file in it (not subdirectories, not
@@ -28,14 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-
+from kubeops.api import either_client
+from kubeops.config.tls import key_pair_problem
 from kubeops.errors import KubeopsError
 
 if TYPE_CHECKING:
-    from kubeops.api import Client, Object, SyncClient
+    from kubeops.api import Client, Object
 
 __all__ = [
     "DOCKER_HUB",
@@ -44,7 +43,6 @@ __all__ = [
     "config_key_problem",
     "configmap",
     "create",
-    "create_sync",
     "decoded",
     "docker_config_json",
     "docker_registry_secret",
@@ -252,44 +250,21 @@ def check_tls_pair(
     what: str = "secret tls",
 ) -> None:
     """Raise :class:`ConfigDataError` unless ``cert_pem`` starts with a PEM certificate and
-    ``key_pem`` is the unencrypted PEM private key for it."""
-    try:
-        leaf = x509.load_pem_x509_certificates(cert_pem)[0]
-    except ValueError as err:
-        found = _pem_labels(cert_pem)
-        if "CERTIFICATE" in found:
-            cause = f"is not a valid PEM certificate ({err})"
-        elif any("PRIVATE KEY" in label for label in found):
-            cause = "holds a private key, not a certificate (are --cert and --key swapped?)"
-        elif found:
-            cause = f"holds no PEM certificate (found {', '.join(found)})"
-        else:
-            cause = "is not PEM (no -----BEGIN CERTIFICATE----- block)"
-        raise ConfigDataError(f"create {what}: {cert_origin} {cause}") from None
-    try:
-        private = serialization.load_pem_private_key(
-            key_pem, password=None, unsafe_skip_rsa_key_validation=True
-        )
-    except TypeError:
-        raise ConfigDataError(
-            f"create {what}: {key_origin} is encrypted; a TLS Secret needs an unencrypted key"
-        ) from None
-    except (ValueError, UnsupportedAlgorithm) as err:
-        found = _pem_labels(key_pem)
-        if found and not any("PRIVATE KEY" in label for label in found):
-            cause = f"holds no PEM private key (found {', '.join(found)})"
-        elif found:
-            cause = f"is not a valid PEM private key ({err})"
-        else:
-            cause = "is not PEM (no -----BEGIN PRIVATE KEY----- block)"
-        raise ConfigDataError(f"create {what}: {key_origin} {cause}") from None
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    der = serialization.Encoding.DER
-    if leaf.public_key().public_bytes(der, spki) != private.public_key().public_bytes(der, spki):
-        raise ConfigDataError(
-            f"create {what}: {key_origin} does not match {cert_origin} "
-            f"(certificate subject {leaf.subject.rfc4514_string() or '<empty>'})"
-        )
+    ``key_pem`` is the unencrypted PEM private key for it (checked by
+    :func:`kubeops.config.tls.key_pair_problem`)."""
+    problem = key_pair_problem(cert_pem, key_pem)
+    if problem is None:
+        return
+    if problem.part == "pair":
+        cause = f"{key_origin} does not match {cert_origin} (certificate subject {problem.subject})"
+    elif problem.encrypted:
+        cause = f"{key_origin} is encrypted; a TLS Secret needs an unencrypted key"
+    elif problem.swapped:
+        cause = f"{cert_origin} {problem.detail} (are --cert and --key swapped?)"
+    else:
+        origin = cert_origin if problem.part == "certificate" else key_origin
+        cause = f"{origin} {problem.detail}"
+    raise ConfigDataError(f"create {what}: {cause}")
 
 
 def docker_registry_secret(
@@ -343,6 +318,7 @@ def decoded(obj: Mapping[str, Any]) -> dict[str, bytes]:
     return values
 
 
+@either_client
 async def create(
     client: Client,
     obj: Mapping[str, Any],
@@ -352,24 +328,8 @@ async def create(
     field_manager: str | None = None,
 ) -> Object:
     """Create a built object; the server's copy is returned.  An existing one is not replaced
-    (:class:`~kubeops.transport.errors.AlreadyExists`), as with kubectl create."""
+    (:class:`~kubeops.errors.AlreadyExists`), as with kubectl create."""
     return await client.create(obj, namespace, dry_run=dry_run, field_manager=field_manager)
-
-
-def create_sync(
-    client: SyncClient,
-    obj: Mapping[str, Any],
-    *,
-    namespace: str | None = None,
-    dry_run: bool = False,
-    field_manager: str | None = None,
-) -> Object:
-    """:func:`create` for the blocking :class:`~kubeops.api.SyncClient`."""
-    return client.run(
-        create(
-            client.client, obj, namespace=namespace, dry_run=dry_run, field_manager=field_manager
-        )
-    )
 
 
 # -- plumbing -------------------------------------------------------------------------------
@@ -440,13 +400,6 @@ def _pem(source: PemSource, role: str, what: str) -> tuple[bytes, str]:
         raise ConfigDataError(
             f"create {what}: cannot read {role} file {path}: {err.strerror or err}"
         ) from None
-
-
-_LABEL = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
-
-
-def _pem_labels(data: bytes) -> list[str]:
-    return list(dict.fromkeys(m.decode() for m in _LABEL.findall(data)))
 
 
 def _short(text: str, limit: int = 40) -> str:

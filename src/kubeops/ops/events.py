@@ -8,17 +8,17 @@ exception: kubelets record them with the node's name as its uid and in the
 is searched.  Events are ordered by when they last happened (``lastTimestamp``,
 ``series.lastObservedTime``, ``eventTime``, ``firstTimestamp``, then creation).
 
-Every function takes an async :class:`~kubeops.api.Client` (and returns a
-coroutine to await) or a :class:`~kubeops.api.SyncClient` (and returns the result).
+:func:`events_for` and :func:`list_events` take an async :class:`~kubeops.api.Client`
+(await them) or a :class:`~kubeops.api.SyncClient` (they block and return the result).
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Coroutine, Iterable
-from typing import Any, overload
+from collections.abc import Iterable
+from typing import Any
 
-from kubeops.api import Client, Object, ResourceType, SyncClient
+from kubeops.api import Client, Object, ResourceType, either_client
 
 __all__ = ["EVENTS", "event_source", "event_time", "events_for", "list_events", "sort_events"]
 
@@ -26,63 +26,15 @@ EVENTS = ResourceType("", "v1", "Event", "events", True, ("ev",), singular="even
 _EPOCH = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 
 
-@overload
-def events_for(
+@either_client
+async def events_for(
     client: Client, kind: str | ResourceType, name: str, namespace: str | None = None
-) -> Coroutine[Any, Any, list[Object]]: ...
-@overload
-def events_for(
-    client: SyncClient, kind: str | ResourceType, name: str, namespace: str | None = None
-) -> list[Object]: ...
-def events_for(
-    client: Client | SyncClient,
-    kind: str | ResourceType,
-    name: str,
-    namespace: str | None = None,
-) -> Coroutine[Any, Any, list[Object]] | list[Object]:
+) -> list[Object]:
     """The events of one object, newest last.
 
-    The object must exist (an unknown one raises
-    :class:`~kubeops.transport.errors.NotFound`): its uid tells its events from
-    those of an earlier object of the same name.
+    The object must exist (an unknown one raises :class:`~kubeops.errors.NotFound`):
+    its uid tells its events from those of an earlier object of the same name.
     """
-    if isinstance(client, SyncClient):
-        return client.run(_events_for(client.client, kind, name, namespace))
-    return _events_for(client, kind, name, namespace)
-
-
-@overload
-def list_events(
-    client: Client,
-    namespace: str | None = None,
-    *,
-    all_namespaces: bool = False,
-    field_selector: str | None = None,
-) -> Coroutine[Any, Any, list[Object]]: ...
-@overload
-def list_events(
-    client: SyncClient,
-    namespace: str | None = None,
-    *,
-    all_namespaces: bool = False,
-    field_selector: str | None = None,
-) -> list[Object]: ...
-def list_events(
-    client: Client | SyncClient,
-    namespace: str | None = None,
-    *,
-    all_namespaces: bool = False,
-    field_selector: str | None = None,
-) -> Coroutine[Any, Any, list[Object]] | list[Object]:
-    """The events of a namespace (the client's by default) or of all namespaces, newest last."""
-    if isinstance(client, SyncClient):
-        return client.run(_list_events(client.client, namespace, all_namespaces, field_selector))
-    return _list_events(client, namespace, all_namespaces, field_selector)
-
-
-async def _events_for(
-    client: Client, kind: str | ResourceType, name: str, namespace: str | None
-) -> list[Object]:
     resource = await client.resource(kind)
     obj = await client.get(resource, name, namespace)
     meta = obj.get("metadata", {})
@@ -95,6 +47,18 @@ async def _events_for(
     return await _list_events(
         client, namespace, not resource.namespaced, ",".join(fields), resource.group
     )
+
+
+@either_client
+async def list_events(
+    client: Client,
+    namespace: str | None = None,
+    *,
+    all_namespaces: bool = False,
+    field_selector: str | None = None,
+) -> list[Object]:
+    """The events of a namespace (the client's by default) or of all namespaces, newest last."""
+    return await _list_events(client, namespace, all_namespaces, field_selector)
 
 
 async def _list_events(

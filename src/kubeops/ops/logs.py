@@ -12,10 +12,11 @@ else the first.
 Without ``follow`` the Pods are read one after another, sorted by name; with
 ``follow`` they are read at once and their lines interleave as they arrive,
 until every stream ends or the caller stops iterating.  Empty log lines are not
-reported (the line reader of the transport skips them).
+reported (:meth:`~kubeops.api.Client.stream_text` skips them).
 
 :func:`logs` takes an async :class:`~kubeops.api.Client` (and returns an async
-iterator) or a :class:`~kubeops.api.SyncClient` (and returns a blocking iterator).
+iterator) or a :class:`~kubeops.api.SyncClient` (and returns a blocking iterator);
+:func:`pods_for` likewise returns a coroutine or, with a SyncClient, the Pods.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import math
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
-from kubeops.api import Client, Object, ResourceType, SyncClient
+from kubeops.api import Client, Object, ResourceType, either_client, either_client_stream
 from kubeops.errors import KubeopsError
-from kubeops.transport.transport import Operation
 
 __all__ = ["DEFAULT_CONTAINER_ANNOTATION", "LogLine", "label_selector", "logs", "pods_for"]
 
@@ -59,7 +59,7 @@ class LogLine:
         return f"{self.prefix} {text}" if prefix else text
 
 
-@overload
+@either_client_stream
 def logs(
     client: Client,
     kind: str | ResourceType,
@@ -72,52 +72,23 @@ def logs(
     since_time: datetime.datetime | None = None,
     tail: int | None = None,
     timestamps: bool = False,
-) -> AsyncIterator[LogLine]: ...
-@overload
-def logs(
-    client: SyncClient,
-    kind: str | ResourceType,
-    name: str,
-    namespace: str | None = None,
-    *,
-    container: str | None = None,
-    follow: bool = False,
-    since: float | datetime.timedelta | None = None,
-    since_time: datetime.datetime | None = None,
-    tail: int | None = None,
-    timestamps: bool = False,
-) -> Iterator[LogLine]: ...
-def logs(
-    client: Client | SyncClient,
-    kind: str | ResourceType,
-    name: str,
-    namespace: str | None = None,
-    *,
-    container: str | None = None,
-    follow: bool = False,
-    since: float | datetime.timedelta | None = None,
-    since_time: datetime.datetime | None = None,
-    tail: int | None = None,
-    timestamps: bool = False,
-) -> AsyncIterator[LogLine] | Iterator[LogLine]:
+) -> AsyncIterator[LogLine]:
     """The log lines of a Pod's container, or of each Pod of a workload.
 
     ``since`` (seconds, or a timedelta) and ``since_time`` keep the lines written
     after that; ``tail`` keeps the last lines of each container (``None`` or a
     negative number: all); ``timestamps`` fills :attr:`LogLine.timestamp`;
     ``follow`` keeps streaming new lines.  An unknown object raises
-    :class:`~kubeops.transport.errors.NotFound`; a container that is not in the
+    :class:`~kubeops.errors.NotFound`; a container that is not in the
     Pod, or that has not started, the API server's
-    :class:`~kubeops.transport.errors.BadRequest`.
+    :class:`~kubeops.errors.BadRequest`.
     """
+    # Checked here, not on the first line read: bad arguments fail at the call.
     params = _params(follow, since, since_time, tail, timestamps)
-    if isinstance(client, SyncClient):
-        return client.stream(
-            _logs(client.client, kind, name, namespace, container, params, timestamps)
-        )
     return _logs(client, kind, name, namespace, container, params, timestamps)
 
 
+@either_client
 async def pods_for(
     client: Client, kind: str | ResourceType, name: str, namespace: str | None = None
 ) -> list[Object]:
@@ -241,14 +212,12 @@ async def _pod_log(
     params: Mapping[str, str],
     timestamps: bool,
 ) -> AsyncIterator[LogLine]:
-    path = _PODS.path(namespace, pod, "log")
-    operation = Operation("get", "pods/log", namespace, pod)
     query = {**params, "container": container}
-    async for raw in client.transport.stream("GET", path, operation, params=query):
-        text = raw.decode("utf-8", errors="replace").removesuffix("\r")
+    async for line in client.stream_text(_PODS, pod, namespace, subresource="log", params=query):
         stamp: str | None = None
+        text = line
         if timestamps:
-            stamp, _, text = text.partition(" ")
+            stamp, _, text = line.partition(" ")
         yield LogLine(namespace, pod, container, text, stamp)
 
 

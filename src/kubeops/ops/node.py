@@ -13,33 +13,30 @@ The outcome is a :class:`DrainReport`: what was evicted, what was skipped, what
 a budget blocked and what failed, and why.  A drain that did not finish leaves
 the node cordoned, as kubectl does.
 
-Every verb takes an async :class:`~kubeops.api.Client` (and returns a coroutine
-to await) or a :class:`~kubeops.api.SyncClient` (and returns the result).
+Every verb takes an async :class:`~kubeops.api.Client` (await it) or a
+:class:`~kubeops.api.SyncClient` (it blocks and returns the result).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
-import orjson
-
-from kubeops.api import Client, Object, SyncClient
-from kubeops.errors import KubeopsError
-from kubeops.models.selector import Selector, SelectorError
-from kubeops.transport.backoff import RetryPolicy
-from kubeops.transport.errors import (
+from kubeops.api import Client, Object, RetryPolicy, either_client, retry_on_conflict
+from kubeops.api.retry import CONFLICT_ATTEMPTS
+from kubeops.errors import (
     ApiError,
     Conflict,
     Forbidden,
+    KubeopsError,
     NotFound,
     TooManyRequests,
     Unauthorized,
 )
-from kubeops.transport.transport import Operation, Transport
+from kubeops.models.selector import Selector, SelectorError
 
 __all__ = [
     "CordonResult",
@@ -71,6 +68,7 @@ class CordonResult:
     dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The result for JSON output."""
         return {
             "node": self.node,
             "unschedulable": self.unschedulable,
@@ -99,9 +97,11 @@ class PodResult:
 
     @property
     def key(self) -> str:
+        """``NAMESPACE/NAME`` of the pod."""
         return f"{self.namespace}/{self.name}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The result for JSON output."""
         return {
             "namespace": self.namespace,
             "name": self.name,
@@ -127,26 +127,32 @@ class DrainReport:
 
     @property
     def evicted(self) -> list[PodResult]:
+        """The pods evicted (gone, or accepted in a dry run)."""
         return self._with("evicted")
 
     @property
     def terminating(self) -> list[PodResult]:
+        """The pods whose eviction was accepted but that were not gone at the timeout."""
         return self._with("terminating")
 
     @property
     def blocked(self) -> list[PodResult]:
+        """The pods a PodDisruptionBudget kept until the timeout."""
         return self._with("blocked")
 
     @property
     def failed(self) -> list[PodResult]:
+        """The pods whose eviction the server refused for another reason."""
         return self._with("failed")
 
     @property
     def skipped(self) -> list[PodResult]:
+        """The pods left alone: mirror pods and, when asked, DaemonSet pods."""
         return self._with("skipped")
 
     @property
     def complete(self) -> bool:
+        """Every pod that had to go is gone: nothing blocked, failed or still terminating."""
         return not (self.blocked or self.failed or self.terminating)
 
     def summary(self) -> str:
@@ -168,6 +174,7 @@ class DrainReport:
         return f"{line}; {'; '.join(problems)}; the node stays cordoned"
 
     def to_dict(self) -> dict[str, Any]:
+        """The report for JSON output."""
         return {
             "node": self.node,
             "complete": self.complete,
@@ -210,40 +217,22 @@ class DrainRefused(KubeopsError):
 # -- cordon and uncordon ---------------------------------------------------------------------
 
 
-@overload
-def cordon(
-    client: Client, node: str, *, dry_run: bool = False
-) -> Coroutine[Any, Any, CordonResult]: ...
-@overload
-def cordon(client: SyncClient, node: str, *, dry_run: bool = False) -> CordonResult: ...
-def cordon(
-    client: Client | SyncClient, node: str, *, dry_run: bool = False
-) -> Coroutine[Any, Any, CordonResult] | CordonResult:
+@either_client
+async def cordon(client: Client, node: str, *, dry_run: bool = False) -> CordonResult:
     """Mark ``node`` unschedulable; pods already on it keep running."""
-    if isinstance(client, SyncClient):
-        return client.run(_set_unschedulable(client.client, node, True, dry_run))
-    return _set_unschedulable(client, node, True, dry_run)
+    return await _set_unschedulable(client, node, True, dry_run)
 
 
-@overload
-def uncordon(
-    client: Client, node: str, *, dry_run: bool = False
-) -> Coroutine[Any, Any, CordonResult]: ...
-@overload
-def uncordon(client: SyncClient, node: str, *, dry_run: bool = False) -> CordonResult: ...
-def uncordon(
-    client: Client | SyncClient, node: str, *, dry_run: bool = False
-) -> Coroutine[Any, Any, CordonResult] | CordonResult:
+@either_client
+async def uncordon(client: Client, node: str, *, dry_run: bool = False) -> CordonResult:
     """Mark ``node`` schedulable again."""
-    if isinstance(client, SyncClient):
-        return client.run(_set_unschedulable(client.client, node, False, dry_run))
-    return _set_unschedulable(client, node, False, dry_run)
+    return await _set_unschedulable(client, node, False, dry_run)
 
 
 async def _set_unschedulable(
     client: Client, node: str, unschedulable: bool, dry_run: bool
 ) -> CordonResult:
-    for _attempt in range(5):
+    async def step() -> CordonResult:
         current = await client.get("nodes", node)
         if bool(current.get("spec", {}).get("unschedulable")) == unschedulable:
             return CordonResult(node, unschedulable, changed=False, dry_run=dry_run)
@@ -253,23 +242,24 @@ async def _set_unschedulable(
             "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
             "spec": {"unschedulable": True if unschedulable else None},
         }
-        try:
-            updated = await client.patch("nodes", node, patch, dry_run=dry_run)
-        except Conflict:
-            continue
+        updated = await client.patch("nodes", node, patch, dry_run=dry_run)
         now = bool(updated.get("spec", {}).get("unschedulable"))
         return CordonResult(node, now, changed=True, dry_run=dry_run)
-    raise KubeopsError(
-        f'{"cordon" if unschedulable else "uncordon"} node "{node}": '
-        "it kept changing under us (5 conflicts in a row)"
-    )
+
+    try:
+        return await retry_on_conflict(step)
+    except Conflict as err:
+        raise KubeopsError(
+            f'{"cordon" if unschedulable else "uncordon"} node "{node}": '
+            f"it kept changing under us ({CONFLICT_ATTEMPTS} conflicts in a row)"
+        ) from err
 
 
 # -- drain -----------------------------------------------------------------------------------
 
 
-@overload
-def drain(
+@either_client
+async def drain(
     client: Client,
     node: str,
     *,
@@ -283,38 +273,7 @@ def drain(
     poll_interval: float = 1.0,
     dry_run: bool = False,
     progress: Progress | None = None,
-) -> Coroutine[Any, Any, DrainReport]: ...
-@overload
-def drain(
-    client: SyncClient,
-    node: str,
-    *,
-    ignore_daemonsets: bool = False,
-    force: bool = False,
-    delete_emptydir_data: bool = False,
-    pod_selector: str | None = None,
-    grace_period: int | None = None,
-    timeout: float | None = None,
-    retry_interval: float = DEFAULT_RETRY_INTERVAL,
-    poll_interval: float = 1.0,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> DrainReport: ...
-def drain(
-    client: Client | SyncClient,
-    node: str,
-    *,
-    ignore_daemonsets: bool = False,
-    force: bool = False,
-    delete_emptydir_data: bool = False,
-    pod_selector: str | None = None,
-    grace_period: int | None = None,
-    timeout: float | None = None,
-    retry_interval: float = DEFAULT_RETRY_INTERVAL,
-    poll_interval: float = 1.0,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> Coroutine[Any, Any, DrainReport] | DrainReport:
+) -> DrainReport:
     """Cordon ``node`` and evict its pods through the Eviction API.
 
     * ``ignore_daemonsets`` skips DaemonSet pods (otherwise their presence refuses the drain);
@@ -347,9 +306,7 @@ def drain(
         dry_run=dry_run,
         progress=progress or (lambda _line: None),
     )
-    if isinstance(client, SyncClient):
-        return client.run(run.run(client.client))
-    return run.run(client)
+    return await run.run(client)
 
 
 class _EvictionRetry(RetryPolicy):
@@ -491,19 +448,14 @@ class _Drain:
         return items
 
     async def _evict_all(self, client: Client, pods: list[Object]) -> list[PodResult]:
-        base = client.transport
-        transport = Transport(
-            client.config,
-            retry=_EvictionRetry(base.retry.max_retries, base.retry.backoff),
-            breaker=base.breaker,
-            timeouts=base.timeouts,
-        )
-        transport.limiter = base.limiter  # one request budget for the client and its evictions
+        # A view of the client: same pool and rate budget, its own answer to a 429.
+        base = client.options.retry or client.transport.retry
+        evictions = client.with_options(retry=_EvictionRetry(base.max_retries, base.backoff))
         self._present = {p["metadata"]["uid"] for p in pods}
         results: list[PodResult] = []
 
         async def evict(pod: Object) -> None:
-            results.append(await self._evict(client, transport, pod))
+            results.append(await self._evict(client, evictions, pod))
 
         poller = asyncio.get_running_loop().create_task(self._poll(client))
         try:
@@ -517,13 +469,11 @@ class _Drain:
         finally:
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)
-            await transport.close()
         return results
 
-    async def _evict(self, client: Client, transport: Transport, pod: Object) -> PodResult:
+    async def _evict(self, client: Client, evictions: Client, pod: Object) -> PodResult:
         meta = pod["metadata"]
         namespace, name, uid = meta.get("namespace", ""), meta["name"], meta["uid"]
-        pods = await client.resource("pods")
         eviction: dict[str, Any] = {
             "apiVersion": "policy/v1",
             "kind": "Eviction",
@@ -534,19 +484,18 @@ class _Drain:
             eviction["deleteOptions"]["gracePeriodSeconds"] = self.grace_period
         if self.dry_run:
             eviction["deleteOptions"]["dryRun"] = ["All"]
-        body = orjson.dumps(eviction)
         attempts = 0
         self.progress(f"evicting pod {namespace}/{name}")
         while True:
             attempts += 1
             try:
-                await transport.request(
-                    "POST",
-                    pods.path(namespace, name, "eviction"),
-                    Operation("evict", "pods", namespace, name),
-                    params={"dryRun": "All"} if self.dry_run else None,
-                    body=body,
-                    content_type="application/json",
+                await evictions.create(
+                    eviction,
+                    namespace,
+                    kind="pods",
+                    name=name,
+                    subresource="eviction",
+                    dry_run=self.dry_run,
                 )
                 break
             except NotFound:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from kubeops.config.kubeconfig import write_kubeconfig
 from kubeops.testenv import kubeconfig
 from kubeops.testenv.admin import AdminClient
 from kubeops.testenv.assets import KWOK_STAGES, Assets
@@ -191,7 +192,7 @@ class Cluster:
             self.name, self.server, self.pki.ca.cert_pem, name, {"token": token}, namespace
         )
         target = path or self.kubeconfig.with_name(f"{self.name}-{namespace}-{name}.kubeconfig")
-        return kubeconfig.write(target, config)
+        return write_kubeconfig(target, config)
 
     @property
     def container_log_file(self) -> Path:
@@ -225,7 +226,7 @@ class Cluster:
             (self.dir / "scheduler.kubeconfig", "scheduler", pki.scheduler),
         ):
             creds = kubeconfig.cert_credentials(pair.cert_pem, pair.key_pem)
-            kubeconfig.write(path, kubeconfig.kubeconfig(self.name, self.server, ca, user, creds))
+            write_kubeconfig(path, kubeconfig.kubeconfig(self.name, self.server, ca, user, creds))
 
     def _process(self, name: str, args: list[str]) -> Process:
         args = [*args, *self.extra_args.get(name, ())]

@@ -1,12 +1,12 @@
-"""Self-contained kubeconfig files for testenv clusters (credentials inlined)."""
+"""Self-contained kubeconfig documents for testenv clusters (credentials inlined).
+
+They are written with :func:`kubeops.config.kubeconfig.write_kubeconfig`.
+"""
 
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 
 def _b64(data: bytes) -> str:
@@ -47,14 +47,5 @@ def kubeconfig(
 
 
 def cert_credentials(cert_pem: bytes, key_pem: bytes) -> dict[str, Any]:
+    """The user entry of a client certificate and its key, inlined."""
     return {"client-certificate-data": _b64(cert_pem), "client-key-data": _b64(key_pem)}
-
-
-def write(path: Path, config: dict[str, Any]) -> Path:
-    """Write ``config`` readable only by its owner, as kubectl does."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return path

@@ -17,9 +17,9 @@ from cryptography.x509.oid import NameOID
 
 from kubeops.api import Client, SyncClient
 from kubeops.config import load_config
+from kubeops.errors import AlreadyExists, Forbidden, NotFound
 from kubeops.ops import config_data
 from kubeops.testenv import Cluster
-from kubeops.transport.errors import AlreadyExists, Forbidden, NotFound
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_secrets_of_every_type_are_what_the_server_holds(
         "pull", server="registry.example:5000", username="bot", password="p&ss", email="ci@x"
     )
     for built in (generic, tls, registry):
-        config_data.create_sync(sync_client, built)
+        config_data.create(sync_client, built)
 
     held = sync_client.get("secrets", "generic")
     assert held["type"] == "Opaque"  # the server's default

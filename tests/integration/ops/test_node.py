@@ -13,10 +13,10 @@ import pytest
 
 from kubeops.api import Client, SyncClient
 from kubeops.config import load_config
+from kubeops.errors import Forbidden, NotFound
 from kubeops.ops.node import CordonResult, DrainAborted, DrainRefused, cordon, drain, uncordon
 from kubeops.testenv import Cluster
 from kubeops.testenv.admin import AdminClient
-from kubeops.transport.errors import Forbidden, NotFound
 
 TAINT = "kubeops.test/dedicated"
 
@@ -162,7 +162,7 @@ async def test_an_unknown_node_or_a_forbidden_verb_is_one_clear_error(
             await drain(limited, node, force=True, timeout=20)
     message = str(aborted.value)
     assert isinstance(aborted.value.cause, Forbidden)
-    assert f'evict pods "stays" in namespace "{stays["metadata"]["namespace"]}"' in message
+    assert f'create pods/eviction "stays" in namespace "{stays["metadata"]["namespace"]}"' in message
     assert "stays cordoned" in message
     assert "\n" not in message
     assert unschedulable(kube_cluster.admin, node)

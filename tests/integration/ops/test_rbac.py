@@ -18,22 +18,17 @@ import yaml
 
 from kubeops.api import Client, SyncClient
 from kubeops.config import load_config
-from kubeops.errors import KubeopsError
+from kubeops.errors import Forbidden, KubeopsError, NotFound
 from kubeops.ops.rbac import (
     RbacError,
     Subject,
     Target,
     access_matrix,
-    access_matrix_sync,
     can_i,
-    can_i_sync,
     create_service_account,
-    create_service_account_sync,
     who_can,
-    who_can_sync,
 )
 from kubeops.testenv import Cluster
-from kubeops.transport.errors import Forbidden, NotFound
 
 RBAC = "rbac.authorization.k8s.io"
 READ_PODS = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}
@@ -161,7 +156,7 @@ async def test_can_i_asks_about_groups_urls_and_other_namespaces(
     )
     assert (odd.target.group, odd.target.resource) == ("example.com", "gizmos")
     with sync_client_factory() as sync:
-        answer = can_i_sync(sync, "get", "pods", subject=Subject("Group", group))
+        answer = can_i(sync, "get", "pods", subject=Subject("Group", group))
         assert answer.allowed
         assert answer.target.namespace == kube_namespace
 
@@ -328,7 +323,7 @@ async def test_the_access_matrix_is_the_same_asked_by_the_subject_and_about_it(
         "namespace": kube_namespace,
     }
     with SyncClient(load_config(kubeconfig, namespace=kube_namespace)) as sync:
-        assert access_matrix_sync(sync, resources=resources, verbs=["get"]).cells["secrets"] == {
+        assert access_matrix(sync, resources=resources, verbs=["get"]).cells["secrets"] == {
             "get": False
         }
 
@@ -381,7 +376,7 @@ async def test_a_created_service_account_may_do_exactly_what_its_rules_say(
 
     # Running it again replaces the rules and issues a new token (sync API this time).
     with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as sync:
-        again = create_service_account_sync(sync, "deployer", ["list:pods"], path, expiration=600)
+        again = create_service_account(sync, "deployer", ["list:pods"], path, expiration=600)
         assert jwt_claims(yaml.safe_load(again.read_text())["users"][0]["user"]["token"])["jti"] != claims["jti"]  # fmt: skip
     async with connect(path, kube_namespace) as deployer:
         await deployer.list("pods")
@@ -471,5 +466,5 @@ async def test_a_half_applied_service_account_is_reported_as_such(
 def test_who_can_works_through_the_sync_client(kube_cluster: Cluster, kube_namespace: str) -> None:
     kube_cluster.service_account_kubeconfig("sync-reader", [READ_PODS], kube_namespace)
     with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as sync:
-        result = who_can_sync(sync, "get", "pods", f"p-{uuid.uuid4().hex[:4]}")
+        result = who_can(sync, "get", "pods", f"p-{uuid.uuid4().hex[:4]}")
     assert Subject("ServiceAccount", "sync-reader", kube_namespace) in result.subjects

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from kubeops.config import ClusterConfig, load_config
+from kubeops.config.kubeconfig import write_kubeconfig
 from kubeops.ops.rbac import (
     AccessReview,
     Grant,
@@ -29,7 +30,6 @@ from kubeops.ops.rbac import (
     service_account_kubeconfig,
     token_lifetime,
     verb_warnings,
-    write_kubeconfig,
 )
 
 # -- subjects ---------------------------------------------------------------------------------
