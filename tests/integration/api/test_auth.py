@@ -9,15 +9,12 @@ by trusting that a request merely succeeded.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import datetime
 import json
 import shutil
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +36,7 @@ from kubeops.config import (
     load_config,
     load_incluster_config,
 )
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, async_eventually
 from kubeops.transport.errors import Forbidden, Unauthorized
 
 # Known up front, so asking "who am I" needs no discovery round-trip.
@@ -172,16 +169,6 @@ def client_certificate(cluster: Cluster, user: str, groups: tuple[str, ...]) -> 
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
-async def eventually(
-    condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 15
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 @pytest.fixture
@@ -344,8 +331,11 @@ async def test_a_rotated_token_file_is_picked_up(
         token_file.write_text(sa_token(kube_cluster, kube_namespace, rotated))
         assert (await whoami(client))["username"] == sa_user(kube_namespace, reader)  # cached
         source.refresh_interval = 0.2  # instead of waiting out the default 50 s
-        await asyncio.sleep(0.3)
-        assert (await whoami(client))["username"] == sa_user(kube_namespace, rotated)
+
+        async def reread() -> bool:
+            return (await whoami(client))["username"] == sa_user(kube_namespace, rotated)
+
+        await async_eventually(reread, timeout=10, message="the rewritten token file to be re-read")
 
 
 # -- exec credential plugins -----------------------------------------------------------------
@@ -611,8 +601,11 @@ async def test_in_cluster_token_rotation_is_picked_up(
     async with connect(config) as client:
         assert (await whoami(client))["username"] == sa_user(kube_namespace, "reader")
         (pod_environment / "token").write_text(sa_token(kube_cluster, kube_namespace, rotated))
-        await asyncio.sleep(0.3)
-        assert (await whoami(client))["username"] == sa_user(kube_namespace, rotated)
+
+        async def reread() -> bool:
+            return (await whoami(client))["username"] == sa_user(kube_namespace, rotated)
+
+        await async_eventually(reread, timeout=10, message="the rotated token file to be re-read")
 
 
 async def test_in_cluster_token_revoked_then_rotated_recovers_through_the_401(
@@ -633,7 +626,7 @@ async def test_in_cluster_token_revoked_then_rotated_recovers_through_the_401(
         async def switched() -> bool:
             return (await whoami(client))["username"] == sa_user(kube_namespace, rotated)
 
-        await eventually(switched, "the rotated token to be used")
+        await async_eventually(switched, timeout=15, message="the rotated token to be used")
     assert counter.invalidations == 1
 
 

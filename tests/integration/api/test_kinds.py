@@ -9,7 +9,7 @@ import pytest
 
 from kubeops.api import Client
 from kubeops.config import load_config
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, async_eventually
 from kubeops.transport.errors import NotFound
 
 POD_TEMPLATE: dict[str, Any] = {
@@ -87,13 +87,15 @@ async def test_kind_round_trip(client: Client, kind: str) -> None:
     listed = await client.list(kind)
     assert [o["metadata"]["name"] for o in listed["items"] if o["metadata"]["name"] == "k"] == ["k"]
     await client.delete(kind, "k", grace_period_seconds=0)
-    for _ in range(100):
+
+    async def deleted() -> bool:
         try:
             await client.get(kind, "k")
         except NotFound:
-            return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"{kind} k was not deleted")
+            return True
+        return False
+
+    await async_eventually(deleted, timeout=10, message=f"{kind} k to be deleted")
 
 
 async def test_pagination_over_thousands_of_objects(

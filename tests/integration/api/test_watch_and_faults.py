@@ -7,20 +7,17 @@ import time
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from kubeops.api import Client, UnknownKind
-from kubeops.config import ClusterConfig, load_config
-from kubeops.testenv import Cluster, Environment
-from kubeops.transport.backoff import Backoff, RetryPolicy
+from kubeops.api import Backoff, Client, RetryPolicy, UnknownKind
+from kubeops.api.manifest import wait_for_crd_established
+from kubeops.config import load_config
+from kubeops.errors import CircuitOpen, ConnectionFailed, Forbidden, Gone, TooManyRequests
+from kubeops.testenv import Cluster, Environment, async_eventually
 from kubeops.transport.breaker import CircuitBreaker
-from kubeops.transport.errors import (
-    CircuitOpen,
-    ConnectionFailed,
-    Forbidden,
-    Gone,
-    TooManyRequests,
-)
+
+FLOWCONTROL = "/apis/flowcontrol.apiserver.k8s.io/v1"
+# Requests sent at once to a priority level that runs one at a time.
+BURST = 10
 
 
 async def test_watch_sees_added_modified_deleted_in_order(client: Client) -> None:
@@ -48,17 +45,18 @@ async def test_watch_from_a_compacted_revision_raises_gone(
     await client.patch("cm", "o", {"data": {"a": "b"}})
     kube_env.compact()
     rv = old["metadata"]["resourceVersion"]
-    deadline = time.monotonic() + 30
-    while True:
+
+    async def gone() -> bool:
         try:
             async for _ in client.watch("configmaps", resource_version=rv):
                 pytest.fail("a compacted resourceVersion must not stream events")
         except Gone:
-            break
-        except TooManyRequests:
-            # Right after the restart the watch cache may still be initialising.
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.2)
+            return True
+        # Right after the restart the watch cache may still be initialising (a 429,
+        # which async_eventually retries).
+        return False
+
+    await async_eventually(gone, message="410 Gone for the compacted resourceVersion")
     with pytest.raises(Gone, match=r"watch configmaps .*too old resource version.*\(410\)"):
         async for _ in client.watch("configmaps", resource_version=rv):
             pass
@@ -94,16 +92,7 @@ async def test_a_crd_created_after_start_is_found_by_discovery(client: Client) -
         },
     }
     await client.apply(crd)
-    deadline = time.monotonic() + 30
-    while True:
-        status = (await client.get("crd", "widgets.example.com")).get("status") or {}
-        if any(
-            c["type"] == "Established" and c["status"] == "True"
-            for c in status.get("conditions") or []
-        ):
-            break
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
+    await wait_for_crd_established(client, "widgets.example.com", timeout=30)
     widget = {
         "apiVersion": "example.com/v1",
         "kind": "Widget",
@@ -145,6 +134,7 @@ async def test_requests_ride_through_an_api_server_restart(kube_clusters: list[C
             await asyncio.sleep(0.05)
         await restart
         results.append((await client.get("ns", "default"))["metadata"]["name"])
+    assert len(results) >= 2
     assert set(results) == {"default"}
 
 
@@ -171,35 +161,119 @@ async def test_unreachable_cluster_fails_with_address_and_cause_then_fails_fast(
         cluster.start()
 
 
-async def test_429_with_retry_after_is_waited_out(unused_tcp_port: int) -> None:
-    calls: list[float] = []
+def _rejected(metrics: str, priority_level: str) -> float:
+    """Requests API Priority and Fairness has rejected at ``priority_level`` (any reason)."""
+    label = f'priority_level="{priority_level}"'
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("apiserver_flowcontrol_rejected_requests_total{") and label in line
+    )
 
-    async def handler(request: web.Request) -> web.Response:
-        calls.append(time.monotonic())
-        if len(calls) == 1:
-            return web.json_response(
-                {"kind": "Status", "status": "Failure", "reason": "TooManyRequests", "code": 429,
-                 "message": "storage is (re)initializing"},
-                status=429,
-                headers={"Retry-After": "1"},
-            )  # fmt: skip
-        return web.json_response({"kind": "Namespace", "metadata": {"name": "default"}})
 
-    app = web.Application()
-    app.router.add_get("/api/v1/namespaces/default", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+async def test_a_429_from_priority_and_fairness_is_waited_out_as_retry_after_asks(
+    kube_cluster: Cluster, kube_namespace: str, client: Client
+) -> None:
+    # A priority level with no seats of its own, none to borrow and no queue admits a
+    # request of the ServiceAccount its FlowSchema matches only while none other of its
+    # runs: a burst gets real 429s with Retry-After from the real API server, until the
+    # FlowSchema is deleted.
+    name = f"kubeops-throttled-{kube_namespace}"
+    kubeconfig = kube_cluster.service_account_kubeconfig(
+        "throttled",
+        [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}],
+        kube_namespace,
+    )
+    admin = kube_cluster.admin
+    admin.create(
+        f"{FLOWCONTROL}/prioritylevelconfigurations",
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "type": "Limited",
+                "limited": {
+                    "nominalConcurrencyShares": 0,
+                    "lendablePercent": 0,
+                    "borrowingLimitPercent": 0,
+                    "limitResponse": {"type": "Reject"},
+                },
+            },
+        },
+    )
+    subject = {
+        "kind": "ServiceAccount",
+        "serviceAccount": {"name": "throttled", "namespace": kube_namespace},
+    }
+    admin.create(
+        f"{FLOWCONTROL}/flowschemas",
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "priorityLevelConfiguration": {"name": name},
+                "matchingPrecedence": 500,
+                "distinguisherMethod": {"type": "ByUser"},
+                "rules": [
+                    {
+                        "subjects": [subject],
+                        "resourceRules": [
+                            {
+                                "verbs": ["*"],
+                                "apiGroups": ["*"],
+                                "resources": ["*"],
+                                "namespaces": ["*"],
+                                "clusterScope": True,
+                            }
+                        ],
+                    }
+                ],
+            },
+        },
+    )
     try:
-        config = ClusterConfig(
-            server=f"http://127.0.0.1:{unused_tcp_port}",
-            namespace="default",
-            context=None,
-            source="a test server",
-        )
-        async with Client(config) as client:
-            assert (await client.get("ns", "default"))["metadata"]["name"] == "default"
+        async with Client(load_config(kubeconfig), retry=RetryPolicy(max_retries=0)) as probe:
+
+            async def rejected() -> TooManyRequests | None:
+                burst = [probe.list("configmaps") for _ in range(BURST)]
+                answers = await asyncio.gather(*burst, return_exceptions=True)
+                unexpected = [a for a in answers if isinstance(a, BaseException)]
+                assert all(isinstance(a, TooManyRequests) for a in unexpected), unexpected
+                return next((a for a in unexpected if isinstance(a, TooManyRequests)), None)
+
+            first = await async_eventually(
+                rejected, message="API Priority and Fairness to reject part of a burst"
+            )
+        assert first.retry_after is not None
+        assert first.retry_after >= 1
+
+        async def rejections() -> float:
+            metrics = await client.request("GET", "/metrics", accept="text/plain")
+            return _rejected(metrics.text, name)
+
+        before = await rejections()
+        assert before >= 1
+        # Backoff alone would retry in 10ms: any longer wait is the server's Retry-After.
+        patient = RetryPolicy(max_retries=100, backoff=Backoff(base=0.01, cap=0.01))
+        async with Client(load_config(kubeconfig), retry=patient) as throttled:
+
+            async def timed_list() -> float:
+                started = time.monotonic()
+                assert "items" in await throttled.list("configmaps")
+                return time.monotonic() - started
+
+            listings: list[asyncio.Task[float]] = []
+
+            async def one_rejected_and_waiting() -> bool:
+                if await rejections() > before:
+                    return True
+                if all(t.done() for t in listings):  # that burst never collided: another
+                    listings.extend(asyncio.create_task(timed_list()) for _ in range(BURST))
+                return False
+
+            await async_eventually(one_rejected_and_waiting, message="a list to get its 429")
+            admin.delete(f"{FLOWCONTROL}/flowschemas/{name}")
+            durations = await asyncio.wait_for(asyncio.gather(*listings), 60)
+        # The rejected lists waited out the Retry-After, then went through.
+        assert max(durations) >= first.retry_after
     finally:
-        await runner.cleanup()
-    assert len(calls) == 2
-    assert calls[1] - calls[0] >= 1.0
+        admin.delete(f"{FLOWCONTROL}/flowschemas/{name}")
+        admin.delete(f"{FLOWCONTROL}/prioritylevelconfigurations/{name}")
