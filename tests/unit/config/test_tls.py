@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from kubeops.config import ClusterConfig, ConfigError, Credential, InsecureTLSWarning
+from kubeops.config.tls import KeyPairProblem, check_client_pair, key_pair_problem
 
 from .samples import PKI
 
@@ -116,3 +117,23 @@ def test_mismatched_client_pair_in_a_credential_is_a_config_error(pki: PKI) -> N
     cred = Credential(client_cert_pem=pki.client.cert_pem, client_key_pem=pki.other_key_pem)
     with pytest.raises(ConfigError, match="client certificate and key of test cannot be loaded"):
         _config(ca_data=pki.ca.cert_pem).ssl_context(cred)
+
+
+def test_one_check_tells_what_is_wrong_with_a_certificate_and_key(pki: PKI) -> None:
+    cert, key = pki.client.cert_pem, pki.client.key_pem
+    assert key_pair_problem(cert, key) is None
+    assert key_pair_problem(pki.ca.cert_pem + cert, pki.ca.key_pem) is None  # a chain: its first
+    mismatch = key_pair_problem(cert, pki.other_key_pem)
+    assert mismatch is not None
+    assert mismatch.part == "pair"
+    assert "CN=alice" in mismatch.subject
+    swapped = key_pair_problem(key, cert)
+    assert swapped is not None
+    assert (swapped.part, swapped.swapped) == ("certificate", True)
+    assert key_pair_problem(cert, b"garbage") == KeyPairProblem(
+        "key", "is not PEM (no -----BEGIN PRIVATE KEY----- block)"
+    )
+    with pytest.raises(
+        ConfigError, match=r"client certificate of user 'u' holds a private key.*swapped"
+    ):
+        check_client_pair(key, cert, "user 'u'")
