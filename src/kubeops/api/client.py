@@ -124,6 +124,11 @@ class Client:
         return view
 
     @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy this client's calls use: its options', else the transport's."""
+        return self.options.retry or self.transport.retry
+
+    @property
     def mapper(self) -> Mapper:
         """The kind-to-resource mapper: the built-in kinds, plus discovered ones once needed."""
         return self._kinds.mapper

@@ -20,6 +20,7 @@ raises :class:`SyncClientMisuse` instead.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
 import os
 import threading
@@ -84,6 +85,11 @@ class SyncClient:
     def namespace(self) -> str:
         """The default namespace (from the context, or ``default``)."""
         return self.client.namespace
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """See :attr:`Client.retry_policy`."""
+        return self.client.retry_policy
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -419,7 +425,7 @@ class SyncClient:
         """See :meth:`Client.resource`."""
         return self.run(self.client.resource(kind))
 
-    def refresh_discovery(self) -> list[ResourceType]:
+    def refresh_discovery(self) -> builtins.list[ResourceType]:
         """See :meth:`Client.refresh_discovery`."""
         return self.run(self.client.refresh_discovery())
 

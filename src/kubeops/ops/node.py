@@ -449,7 +449,7 @@ class _Drain:
 
     async def _evict_all(self, client: Client, pods: list[Object]) -> list[PodResult]:
         # A view of the client: same pool and rate budget, its own answer to a 429.
-        base = client.options.retry or client.transport.retry
+        base = client.retry_policy
         evictions = client.with_options(retry=_EvictionRetry(base.max_retries, base.backoff))
         self._present = {p["metadata"]["uid"] for p in pods}
         results: list[PodResult] = []
