@@ -14,7 +14,7 @@ import orjson
 import pytest
 import yaml
 
-from kubeops.testenv import Cluster, ensure_assets
+from kubeops.testenv import Cluster, ensure_assets, eventually
 from kubeops.testenv.admin import admin_ssl_context
 
 
@@ -85,9 +85,8 @@ def _deployment(name: str, replicas: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.full
 def test_deployment_pods_run_on_simulated_nodes(kube_cluster: Cluster, kube_namespace: str) -> None:
-    if kube_cluster.api_only:
-        pytest.fail("this test needs the full control plane; run without --kubeops-api-only")
     admin = kube_cluster.admin
     admin.create(f"/apis/apps/v1/namespaces/{kube_namespace}/deployments", _deployment("web", 3))
 
@@ -97,15 +96,14 @@ def test_deployment_pods_run_on_simulated_nodes(kube_cluster: Cluster, kube_name
         )["items"]
         return items
 
-    admin.wait_for(
-        "3 Running pods",
+    eventually(
         lambda: sum(p["status"].get("phase") == "Running" for p in pods()) == 3,
         timeout=60,
+        message="3 Running pods",
     )
     nodes = {p["spec"]["nodeName"] for p in pods()}
     assert all(n.startswith("kwok-node-") for n in nodes)
-    admin.wait_for(
-        "the Deployment to report 3 available replicas",
+    eventually(
         lambda: (
             admin.get(f"/apis/apps/v1/namespaces/{kube_namespace}/deployments/web")["status"].get(
                 "availableReplicas"
@@ -113,6 +111,7 @@ def test_deployment_pods_run_on_simulated_nodes(kube_cluster: Cluster, kube_name
             == 3
         ),
         timeout=60,
+        message="the Deployment to report 3 available replicas",
     )
 
 
@@ -161,14 +160,13 @@ def test_compaction_makes_an_old_resource_version_watch_get_410(
     # real server's behaviour, so wait it out as a client would.
     tls = admin_ssl_context(kube_cluster.pki)
     with httpx.Client(base_url=kube_cluster.server, verify=tls, timeout=10) as http:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def watch_answer() -> Any:
             with http.stream("GET", f"{path}?watch=true&resourceVersion={old_rv}") as stream:
-                status = stream.status_code
-                first = orjson.loads(next(stream.iter_lines()))
-            if status != 429 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+                assert stream.status_code != 429, "the watch cache is still initialising"
+                return orjson.loads(next(stream.iter_lines()))
+
+        first = eventually(watch_answer, interval=0.2, message="a watch answer other than 429")
         listed = http.get(f"{path}?resourceVersion={old_rv}&resourceVersionMatch=Exact")
     assert first["type"] == "ERROR"
     assert first["object"]["code"] == 410

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from kubeops.testenv import (
     Environment,
     PortInUse,
     UnknownCluster,
+    eventually,
 )
 from kubeops.testenv.ports import HOST
 from kubeops.testenv.process import start_time
@@ -30,14 +30,10 @@ def _alive(pid: int) -> bool:
     )
 
 
-def _wait_dead(pids: list[int], timeout: float = 15.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive = [pid for pid in pids if _alive(pid)]
-        if not alive:
-            return []
-        time.sleep(0.1)
-    return [pid for pid in pids if _alive(pid)]
+def _all_dead(pids: list[int]) -> bool:
+    alive = [pid for pid in pids if _alive(pid)]
+    assert not alive, f"still alive: {alive}"
+    return True
 
 
 def test_after_stop_no_started_process_is_alive_and_the_run_dir_is_gone() -> None:
@@ -48,7 +44,7 @@ def test_after_stop_no_started_process_is_alive_and_the_run_dir_is_gone() -> Non
     assert len(pids) == 3  # one etcd, two API servers
     assert all(_alive(pid) for pid in pids)
     env.stop()
-    assert _wait_dead(pids, timeout=1.0) == []
+    eventually(lambda: _all_dead(pids), timeout=1.0, message="every process to be gone")
     assert run_dir is not None
     assert not run_dir.exists()
 
@@ -127,7 +123,7 @@ def test_sigterm_to_the_owner_stops_everything_and_removes_the_run_dir() -> None
     assert all(_alive(pid) for pid in pids)
     child.send_signal(signal.SIGTERM)
     assert child.wait(30) == 128 + signal.SIGTERM
-    assert _wait_dead(pids) == []
+    eventually(lambda: _all_dead(pids), timeout=15, message="every process to be gone")
     assert not run_dir.exists()
 
 
@@ -135,7 +131,7 @@ def test_sigkill_of_the_owner_takes_its_children_down_and_the_next_run_cleans_up
     child, pids, run_dir = _start_child()
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    assert _wait_dead(pids) == []
+    eventually(lambda: _all_dead(pids), timeout=15, message="every process to be gone")
     assert run_dir.exists()  # nobody could remove it...
     env = Environment(api_only=True)
     env.start()  # ...so the next environment finds it stale and cleans it

@@ -77,3 +77,17 @@ async def test_async_cuts_a_hanging_attempt_at_the_deadline() -> None:
     with pytest.raises(AssertionError, match=r"the hang.*last error: TimeoutError"):
         await async_eventually(hang, timeout=0.1, interval=0.01, message="the hang")
     assert time.monotonic() - started < 5
+
+
+def test_only_the_ignored_exceptions_mean_not_yet() -> None:
+    calls = []
+
+    def condition() -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("restarting")
+        raise KeyError("a bug")
+
+    with pytest.raises(KeyError, match="a bug"):
+        eventually(condition, interval=0.001, ignore=(ConnectionError,))
+    assert len(calls) == 2

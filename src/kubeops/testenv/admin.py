@@ -8,8 +8,6 @@ client certificate through httpx.
 from __future__ import annotations
 
 import ssl
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -69,10 +67,3 @@ class AdminClient:
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path, ok=(404,))
-
-    def wait_for(self, what: str, condition: Callable[[], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise ControlPlaneError(f"timed out after {timeout:.0f}s waiting for {what}")
-            time.sleep(0.1)

@@ -37,15 +37,17 @@ def eventually(
     timeout: float = DEFAULT_TIMEOUT,
     interval: float = DEFAULT_INTERVAL,
     message: str = "the condition",
+    ignore: tuple[type[Exception], ...] = (Exception,),
 ) -> T:
     """Call ``condition`` until it returns something truthy, and return that value.
 
-    A falsy result or an ``Exception`` (an ``assert`` inside the condition, a
-    connection refused while a server restarts) means "not yet": the call is
-    repeated every ``interval`` seconds.  After ``timeout`` seconds it raises
-    ``AssertionError`` saying ``message`` and the last value or exception seen (the
-    exception chained as the cause).  The condition always runs at least once.
-    Blocking: from a coroutine use :func:`async_eventually` instead.
+    A falsy result, or an exception of a type in ``ignore`` (by default any
+    ``Exception``: an ``assert`` inside the condition, a connection refused while
+    a server restarts), means "not yet": the call is repeated every ``interval``
+    seconds.  Any other exception propagates at once.  After ``timeout`` seconds
+    it raises ``AssertionError`` saying ``message`` and the last value or exception
+    seen (the exception chained as the cause).  The condition always runs at least
+    once.  Blocking: from a coroutine use :func:`async_eventually` instead.
     """
     deadline = time.monotonic() + timeout
     attempts = 0
@@ -55,7 +57,7 @@ def eventually(
         attempts += 1
         try:
             result = condition()
-        except Exception as err:
+        except ignore as err:
             error = err
         else:
             if result:
@@ -72,14 +74,16 @@ async def async_eventually(
     timeout: float = DEFAULT_TIMEOUT,
     interval: float = DEFAULT_INTERVAL,
     message: str = "the condition",
+    ignore: tuple[type[Exception], ...] = (Exception,),
 ) -> T:
     """:func:`eventually` for coroutines: ``condition`` may be a plain function or an
     async one, and the waits between attempts let the event loop run.
 
     An awaitable result is awaited within what is left of the deadline, so a call
-    that hangs counts as a failed attempt (``TimeoutError``) instead of outliving
-    ``timeout``.
+    that hangs counts as a failed attempt (a ``TimeoutError``, always "not yet")
+    instead of outliving ``timeout``.
     """
+    not_yet: tuple[type[Exception], ...] = (TimeoutError, *ignore)
     deadline = time.monotonic() + timeout
     attempts = 0
     value: object = None
@@ -90,7 +94,7 @@ async def async_eventually(
             result = condition()
             if inspect.isawaitable(result):
                 result = await asyncio.wait_for(result, max(deadline - time.monotonic(), interval))
-        except Exception as err:
+        except not_yet as err:
             error = err
         else:
             if result:

@@ -19,6 +19,7 @@ from kubeops.config import (
     load_config,
 )
 from kubeops.config.exec_plugin import V1, V1BETA1, parse_exec_output
+from kubeops.testenv import async_eventually
 
 from .samples import PKI, b64, kubeconfig_doc, process_gone, write_script, write_yaml
 
@@ -304,10 +305,7 @@ async def test_hanging_plugin_is_killed_with_its_children_after_the_timeout(
         await ExecPluginCredentials(config, timeout=0.5).get()
     assert time.monotonic() - started < 5
     child = int((tmp_path / "child").read_text())
-    deadline = time.monotonic() + 5
-    while not process_gone(child) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert process_gone(child)
+    await async_eventually(lambda: process_gone(child), timeout=5, message="the child to be gone")
 
 
 async def test_cancelled_get_kills_the_running_plugin(tmp_path: Path) -> None:
@@ -315,16 +313,14 @@ async def test_cancelled_get_kills_the_running_plugin(tmp_path: Path) -> None:
     hang.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/pid\nexec sleep 300\n")
     hang.chmod(0o755)
     task = asyncio.create_task(ExecPluginCredentials(ExecConfig(command=str(hang))).get())
-    deadline = time.monotonic() + 5
-    while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    await async_eventually(
+        (tmp_path / "pid").exists, timeout=5, interval=0.02, message="the plugin to start"
+    )
     pid = int((tmp_path / "pid").read_text())
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    while not process_gone(pid) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert process_gone(pid)
+    await async_eventually(lambda: process_gone(pid), timeout=5, message="the plugin to be gone")
 
 
 async def test_failing_plugin_reports_command_exit_code_stderr_tail_and_hint(
