@@ -5,9 +5,8 @@ ControllerRevisions."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+import uuid
 from typing import Any
 
 import pytest
@@ -32,21 +31,10 @@ from kubeops.ops.rollout import (
     format_history,
 )
 from kubeops.ops.rollout import restart as restart_module
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, async_eventually
 
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    if kube_cluster.api_only:
-        pytest.fail("rollouts need the full control plane; run without --kubeops-api-only")
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
-
-
-@pytest.fixture
-def sync_client(kube_cluster: Cluster, kube_namespace: str) -> Iterator[SyncClient]:
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
+# Rollouts need the controller-manager, the scheduler and kwok's nodes.
+pytestmark = pytest.mark.full
 
 
 def workload(kind: str, name: str, image: str, replicas: int = 2, **spec: Any) -> dict[str, Any]:
@@ -270,6 +258,35 @@ async def test_restart_rolls_every_pod_through_a_new_revision(
         await again.restart()
 
 
+async def revision_cache_caught_up(client: Client) -> None:
+    """Wait until kube-controller-manager's ControllerRevision cache holds every revision
+    written so far.
+
+    Its controllers share one ControllerRevision informer, and a DaemonSet adopts an
+    orphan ControllerRevision its selector matches once that cache shows it.  A marker
+    written now and adopted proves the cache holds everything written before it: one
+    watch delivers in order.
+    """
+    name = f"cache-probe-{uuid.uuid4().hex[:6]}"
+    probe = workload("DaemonSet", name, "probe:1")
+    probe["spec"]["template"]["spec"]["nodeSelector"] = {"kubeops.test/nowhere": "true"}
+    await client.create(probe)
+    await client.create(
+        {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+         "metadata": {"name": f"{name}-marker", "labels": {"app": name}},
+         "data": {"marker": True}, "revision": 1}
+    )  # fmt: skip
+
+    async def adopted() -> bool:
+        marker = await client.get("controllerrevisions", f"{name}-marker")
+        owners = marker["metadata"].get("ownerReferences") or []
+        return any(o["kind"] == "DaemonSet" and o["name"] == name for o in owners)
+
+    await async_eventually(
+        adopted, timeout=60, message="kube-controller-manager's ControllerRevision cache"
+    )
+
+
 async def test_statefulset_and_daemonset_roll_back_through_controller_revisions(
     client: Client,
 ) -> None:
@@ -280,8 +297,8 @@ async def test_statefulset_and_daemonset_roll_back_through_controller_revisions(
         await rollout.status(timeout=60)
         # The controller numbers a new ControllerRevision from its own cache; after the
         # session's API server restarts that cache can lag, and a template change made
-        # before it saw revision 1 would be numbered 1 as well.  Give it a moment.
-        await asyncio.sleep(2)
+        # before it saw revision 1 would be numbered 1 as well.
+        await revision_cache_caught_up(client)
         await rollout.set_image({name: f"{name}:2"}, change_cause=f"{name} 2")
         await rollout.status(timeout=60)
         assert await revisions(rollout) == [(1, None, f"{name}:1"), (2, f"{name} 2", f"{name}:2")]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -100,14 +99,6 @@ def test_conditions_say_what_is_missing() -> None:
 # -- against the cluster ---------------------------------------------------------------------
 
 
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    if kube_cluster.api_only:
-        pytest.fail("waiting for Deployments needs the full control plane")
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
-
-
 def deployment(name: str, replicas: int = 1) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
@@ -128,6 +119,7 @@ def configmap(name: str, **metadata: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, **metadata}}
 
 
+@pytest.mark.full
 async def test_waits_for_a_condition_and_for_a_jsonpath_value(client: Client) -> None:
     await client.create(deployment("web", 2))
     [available] = await wait_for(client, "deploy", "condition=Available", "web", timeout=60)
@@ -135,21 +127,23 @@ async def test_waits_for_a_condition_and_for_a_jsonpath_value(client: Client) ->
     assert available.object is not None
     assert available.object["status"]["availableReplicas"] == 2
 
-    async def scale_later() -> None:
-        await asyncio.sleep(0.5)
-        await client.scale("deploy", "web", 3)
-
-    scaling = asyncio.create_task(scale_later())
     seen: list[list[WaitResult]] = []
+    scaling: list[asyncio.Task[Any]] = []
+
+    def progress(results: list[WaitResult]) -> None:
+        seen.append(results)
+        if not scaling:  # the wait is watching: now make the change it waits for
+            scaling.append(asyncio.create_task(client.scale("deploy", "web", 3)))
+
     [ready] = await wait_for(
         client,
         "deployments.apps",
         "jsonpath={.status.readyReplicas}=3",
         ["web"],
         timeout=60,
-        on_progress=seen.append,
+        on_progress=progress,
     )
-    await scaling
+    await scaling[0]
     assert ready.met
     assert ready.object is not None
     assert ready.object["status"]["readyReplicas"] == 3
@@ -157,6 +151,7 @@ async def test_waits_for_a_condition_and_for_a_jsonpath_value(client: Client) ->
     assert seen[0][0].missing == "{.status.readyReplicas} is 2, want 3"
 
 
+@pytest.mark.full
 async def test_waits_on_every_object_a_selector_picks(client: Client) -> None:
     await client.create(deployment("pool", 3))
     await wait_for(client, "deploy", "condition=Available", "pool", timeout=60)
@@ -174,15 +169,21 @@ async def test_an_object_leaving_the_selector_is_not_taken_for_deleted(client: C
     for name in ("kept", "dropped"):
         await client.create(configmap(name, labels={"tier": "cache"}))
 
-    async def change_later() -> None:
-        await asyncio.sleep(0.3)
+    async def change() -> None:
         await client.patch("cm", "kept", {"metadata": {"labels": {"tier": None}}})
         await client.delete("cm", "dropped")
 
-    changing = asyncio.create_task(change_later())
+    changing: list[asyncio.Task[None]] = []
+
+    def progress(results: list[WaitResult]) -> None:
+        if not changing:  # the wait is watching: now make the changes
+            changing.append(asyncio.create_task(change()))
+
     with pytest.raises(WaitTimeout) as raised:
-        await wait_for(client, "cm", "delete", label_selector="tier=cache", timeout=1.5)
-    await changing
+        await wait_for(
+            client, "cm", "delete", label_selector="tier=cache", timeout=1.5, on_progress=progress
+        )
+    await changing[0]
     assert [(r.target, r.missing) for r in raised.value.pending] == [
         ("configmap/kept", "it still exists")
     ]
@@ -190,6 +191,7 @@ async def test_an_object_leaving_the_selector_is_not_taken_for_deleted(client: C
     assert await wait_for(client, "cm", "delete", label_selector="tier=cache") == []
 
 
+@pytest.mark.full
 async def test_a_condition_that_never_holds_times_out_saying_what_is_missing(
     client: Client,
 ) -> None:
@@ -215,16 +217,25 @@ async def test_waits_for_deletion_and_creation(client: Client) -> None:
     await client.create(configmap("doomed"))
     await client.create(configmap("held", finalizers=["kubeops.test/hold"]))
 
-    async def change_later() -> None:
-        await asyncio.sleep(0.5)
-        await client.delete("cm", "doomed")
-        await client.delete("cm", "held")
-        await client.create(configmap("born"))
+    changes: list[asyncio.Task[Any]] = []
 
-    changing = asyncio.create_task(change_later())
-    [gone] = await wait_for(client, "cm", "delete", "doomed", timeout=30)
-    [born] = await wait_for(client, "configmaps", "create", ["born"], timeout=30)
-    await changing
+    def delete_once_watched(results: list[WaitResult]) -> None:
+        if not changes:
+            changes.append(asyncio.create_task(client.delete("cm", "doomed")))
+            changes.append(asyncio.create_task(client.delete("cm", "held")))
+
+    def create_once_watched(results: list[WaitResult]) -> None:
+        if len(changes) == 2:
+            changes.append(asyncio.create_task(client.create(configmap("born"))))
+
+    [gone] = await wait_for(
+        client, "cm", "delete", "doomed", timeout=30, on_progress=delete_once_watched
+    )
+    [born] = await wait_for(
+        client, "configmaps", "create", ["born"], timeout=30, on_progress=create_once_watched
+    )
+    await asyncio.gather(*changes)
+    assert len(changes) == 3
     assert gone.met
     assert born.met
     with pytest.raises(NotFound):
