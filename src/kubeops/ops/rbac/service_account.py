@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kubeops.api import either_client
 from kubeops.config.kubeconfig import write_kubeconfig
 from kubeops.errors import KubeopsError, NotFound
+from kubeops.models.duration import DurationError, parse_duration
 from kubeops.ops.rbac.attributes import RbacError, check_verbs
 from kubeops.ops.rbac.kubeconfig import service_account_kubeconfig
 
@@ -33,7 +33,6 @@ __all__ = [
     "RBAC_GROUP",
     "ShortRule",
     "create_service_account",
-    "parse_duration",
     "parse_rule",
     "policy_rules",
     "token_lifetime",
@@ -139,24 +138,16 @@ def _checked_policy_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     return dict(rule)
 
 
-def parse_duration(text: str) -> int:
-    """Seconds in a duration as kubectl writes it: ``1h``, ``90m``, ``1h30m``, ``3600s``, ``3600``."""
-    value = text.strip()
-    if value.isdigit():
-        return int(value)
-    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", value)
-    if not value or parts is None:
-        raise RbacError(f"duration {text!r}: write it like 1h, 90m, 1h30m or 3600s")
-    hours, minutes, seconds = (int(p or 0) for p in parts.groups())
-    return hours * 3600 + minutes * 60 + seconds
-
-
 def token_lifetime(expiration: int | datetime.timedelta | str) -> int:
-    """A TokenRequest lifetime in seconds, checked against the API server's limits."""
+    """A TokenRequest lifetime in seconds, checked against the API server's limits;
+    a string is a duration as kubectl writes it (``1h``, ``90m``, ``1h30m``, ``3600``)."""
     if isinstance(expiration, datetime.timedelta):
         seconds = int(expiration.total_seconds())
     elif isinstance(expiration, str):
-        seconds = parse_duration(expiration)
+        try:
+            seconds = round(parse_duration(expiration))
+        except DurationError as err:
+            raise RbacError(f"token lifetime: {err}") from err
     else:
         seconds = int(expiration)
     if not MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS:
