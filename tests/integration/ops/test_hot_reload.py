@@ -10,7 +10,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,8 @@ from kubeops.ops.hot_reload import (
     subscribe,
     sync_directory,
 )
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, async_eventually, eventually
 from kubeops.transport.breaker import CircuitBreaker
-from kubeops.transport.errors import ConnectionFailed
-
-
-async def until(what: str, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 def files_for(version: int) -> dict[str, bytes]:
@@ -128,12 +120,12 @@ async def test_synced_directory_ends_with_the_latest_data_through_an_api_server_
     async with Client(config, breaker=CircuitBreaker(config.server, cooldown=0.5)) as client:
 
         async def write(version: int) -> None:
-            while True:
-                try:
-                    await client.replace(configmap(version))
-                    return
-                except ConnectionFailed:
-                    await asyncio.sleep(0.1)  # the server is restarting: the same write again
+            # While the server restarts the write fails (ConnectionFailed): the same again.
+            await async_eventually(
+                lambda: client.replace(configmap(version)),
+                timeout=60,
+                message=f"version {version} to be written",
+            )
 
         await client.create(configmap(0))
         subscription = await sync_directory(
@@ -152,22 +144,29 @@ async def test_synced_directory_ends_with_the_latest_data_through_an_api_server_
                 # Write on through the restart, then until the subscription has
                 # delivered live changes again (not just the relist's latest state).
                 version, back_at = 0, 0
-                deadline = time.monotonic() + 60
-                while not (back_at and sum(p > back_at for p in published) >= 5):
-                    assert time.monotonic() < deadline, f"published only {published}"
+
+                async def delivered_live_again() -> bool:
+                    nonlocal version, back_at
                     version += 1
                     await write(version)
                     if restart.done() and not back_at:
                         back_at = version
-                    await asyncio.sleep(0.02)
+                    return bool(back_at) and sum(p > back_at for p in published) >= 5
+
+                await async_eventually(
+                    delivered_live_again,
+                    timeout=60,
+                    interval=0.02,
+                    message="five changes written after the restart to be delivered",
+                )
                 await restart
-                await until(
-                    f"version {version} in the directory",
+                await async_eventually(
                     # on_update runs just after the version is published: wait for both.
                     lambda: (
                         read_snapshot(target) == files_for(version) and published[-1:] == [version]
                     ),
                     timeout=60,
+                    message=f"version {version} in the directory",
                 )
         finally:
             await subscription.stop()
@@ -183,12 +182,6 @@ async def test_synced_directory_ends_with_the_latest_data_through_an_api_server_
     assert sorted(os.listdir(target)) == sorted([DATA_LINK, current, *files_for(version)])
     for key in files_for(version):
         assert os.readlink(target / key) == f"{DATA_LINK}/{key}"
-
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
 
 
 async def test_a_secret_subscription_gets_decoded_data_on_each_change_and_the_deletion(
@@ -211,7 +204,7 @@ async def test_a_secret_subscription_gets_decoded_data_on_each_change_and_the_de
              "data": {"token": base64.b64encode(b"s3cr\x00t").decode()},
              "stringData": {"settings.json": '{"retries": 3}'}}
         )  # fmt: skip
-        await until("the first version", lambda: len(received) == 1)
+        await async_eventually(lambda: len(received) == 1, message="the first version")
         first = received[0]
         assert first.kind == "Secret"
         assert first.data == {"token": b"s3cr\x00t", "settings.json": b'{"retries": 3}'}
@@ -219,7 +212,7 @@ async def test_a_secret_subscription_gets_decoded_data_on_each_change_and_the_de
 
         await client.patch("secret", "creds", {"metadata": {"labels": {"team": "a"}}})
         await client.patch("secret", "creds", {"stringData": {"token": "rotated"}})
-        await until("the rotated token", lambda: len(received) == 2)
+        await async_eventually(lambda: len(received) == 2, message="the rotated token")
         assert received[1].text("token") == "rotated"  # the label change was not a data change
         assert subscription.current == received[1]
 
@@ -245,10 +238,11 @@ def test_the_sync_api_subscribes_and_keeps_a_directory(
             assert read_snapshot(tmp_path / "cfg") == files_for(1)
             assert (tmp_path / "cfg" / "extra-1").stat().st_mode & 0o777 == 0o644
             client.replace(configmap(2))
-            deadline = time.monotonic() + 20
-            while read_snapshot(tmp_path / "cfg") != files_for(2) or seen != [1, 2]:
-                assert time.monotonic() < deadline, f"saw {seen}"
-                time.sleep(0.02)
+            eventually(
+                lambda: read_snapshot(tmp_path / "cfg") == files_for(2) and seen == [1, 2],
+                timeout=20,
+                message="version 2 delivered and in the directory",
+            )
             assert not (tmp_path / "cfg" / "extra-1").exists()  # gone with version 1
             assert synced.current is not None
             assert synced.current.text("version") == "2"

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import datetime
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,21 +20,14 @@ import pytest
 
 from kubeops.api import Client, SyncClient
 from kubeops.cli import logs as cli_logs
-from kubeops.config import load_config
 from kubeops.ops.logs import LogLine, label_selector, logs, pods_for
-from kubeops.testenv import Cluster, ensure_assets
+from kubeops.testenv import Cluster, async_eventually, ensure_assets
 from kubeops.transport.errors import BadRequest, NotFound
 
 
 @pytest.fixture(scope="module")
 def kubectl_path() -> Path:
     return ensure_assets(["kubectl"]).path("kubectl")
-
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
 
 
 def kubectl(kubectl_path: Path, cluster: Cluster, namespace: str, *args: str) -> list[str]:
@@ -68,22 +60,24 @@ def deployment(name: str, replicas: int) -> dict[str, Any]:
 
 
 async def running(client: Client, name: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def started() -> bool:
         status = (await client.get("pods", name)).get("status", {})
         states = [c.get("state", {}) for c in status.get("containerStatuses") or []]
         # A finished container keeps its log (kwok completes a Job's Pod at once).
-        if states and all("running" in s or "terminated" in s for s in states):
-            return
-        assert time.monotonic() < deadline, f"pod {name} is not running: {status}"
-        await asyncio.sleep(0.1)
+        assert states, f"pod {name} has no container status: {status}"
+        assert all("running" in s or "terminated" in s for s in states), status
+        return True
+
+    await async_eventually(started, timeout=timeout, message=f"pod {name} to be running")
 
 
 async def running_pods(client: Client, kind: str, name: str, count: int) -> list[str]:
-    deadline = time.monotonic() + 30
-    while len(pods := await pods_for(client, kind, name)) < count:
-        assert time.monotonic() < deadline, f"{kind}/{name} has {len(pods)} pods, not {count}"
-        await asyncio.sleep(0.2)
+    async def enough() -> list[Any]:
+        pods = await pods_for(client, kind, name)
+        assert len(pods) >= count, f"{kind}/{name} has {len(pods)} pods, not {count}"
+        return pods
+
+    pods = await async_eventually(enough, message=f"{count} pods of {kind}/{name}")
     names = [p["metadata"]["name"] for p in pods]
     for pod_name in names:
         await running(client, pod_name)

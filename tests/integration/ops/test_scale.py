@@ -3,7 +3,6 @@ waits, dry runs and kinds that cannot be scaled; checked against what the server
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,13 +19,8 @@ from kubeops.ops.scale import (
 )
 from kubeops.testenv import Cluster
 
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    if kube_cluster.api_only:
-        pytest.fail("scaling with waits needs the full control plane")
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
+# Scaling with waits needs the controller-manager, the scheduler and kwok's nodes.
+pytestmark = pytest.mark.full
 
 
 def deployment(name: str, replicas: int, **pod_spec: Any) -> dict[str, Any]:
