@@ -45,6 +45,7 @@ from typing import Any
 
 from kubeops.api import Client, Object
 from kubeops.errors import Conflict, KubeopsError, NotFound
+from kubeops.models.duration import format_duration
 
 LOG = logging.getLogger(__name__)
 
@@ -87,10 +88,6 @@ def jittered(
 def default_identity() -> str:
     """``<hostname>_<uuid>``: unique per process even when pods share a host name."""
     return f"{socket.gethostname()}_{uuid.uuid4()}"
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g}s"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,20 +143,20 @@ class LeaderElectionConfig:
         positive = True
         for label, value in durations.items():
             if not value > 0:
-                problems.append(f"{label} must be greater than zero, not {_seconds(value)}")
+                problems.append(f"{label} must be greater than zero, not {format_duration(value)}")
                 positive = False
         if positive:
             if self.lease_duration <= self.renew_deadline:
                 problems.append(
-                    f"lease_duration ({_seconds(self.lease_duration)}) must be greater than "
-                    f"renew_deadline ({_seconds(self.renew_deadline)})"
+                    f"lease_duration ({format_duration(self.lease_duration)}) must be greater than "
+                    f"renew_deadline ({format_duration(self.renew_deadline)})"
                 )
             limit = JITTER_FACTOR * self.retry_period
             if self.renew_deadline <= limit:
                 problems.append(
-                    f"renew_deadline ({_seconds(self.renew_deadline)}) must be greater than "
+                    f"renew_deadline ({format_duration(self.renew_deadline)}) must be greater than "
                     f"{JITTER_FACTOR:g} x retry_period ({JITTER_FACTOR:g} x "
-                    f"{_seconds(self.retry_period)} = {_seconds(limit)})"
+                    f"{format_duration(self.retry_period)} = {format_duration(limit)})"
                 )
         for label in ("on_started_leading", "on_stopped_leading"):
             if not callable(getattr(self, label)):
@@ -308,7 +305,9 @@ class LeaderElector:
                     continue
             started = self._clock()
             if started >= deadline:
-                self._lose(f"no successful renew within {_seconds(self.config.renew_deadline)}")
+                self._lose(
+                    f"no successful renew within {format_duration(self.config.renew_deadline)}"
+                )
                 return
             renewed = await self._try_within(deadline - started)
             self._report_transition()
@@ -331,7 +330,7 @@ class LeaderElector:
             async with asyncio.timeout(timeout):
                 return await self._try_acquire_or_renew()
         except TimeoutError:
-            self._last_error = f"no answer within {_seconds(timeout)}"
+            self._last_error = f"no answer within {format_duration(timeout)}"
             return False
 
     async def _try_acquire_or_renew(self) -> bool:
@@ -472,7 +471,7 @@ class LeaderElector:
             LOG.error(
                 "could not release lease %s within %s",
                 self.description,
-                _seconds(self.config.renew_deadline),
+                format_duration(self.config.renew_deadline),
             )
         except KubeopsError as err:
             LOG.error("could not release lease %s: %s", self.description, err)
