@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,18 +19,6 @@ from kubeops.config import load_config
 from kubeops.errors import AlreadyExists, Forbidden, NotFound
 from kubeops.ops import config_data
 from kubeops.testenv import Cluster
-
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
-
-
-@pytest.fixture
-def sync_client(kube_cluster: Cluster, kube_namespace: str) -> Iterator[SyncClient]:
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
 
 
 def pem_pair(common_name: str) -> tuple[bytes, bytes]:

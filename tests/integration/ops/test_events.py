@@ -3,9 +3,6 @@ controllers really record, and hand-made ones that check the order and the match
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,14 +10,8 @@ import pytest
 from kubeops.api import Client, SyncClient
 from kubeops.config import load_config
 from kubeops.ops.events import event_source, event_time, events_for, list_events
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, async_eventually
 from kubeops.transport.errors import NotFound
-
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
 
 
 def event(name: str, involved: dict[str, Any], reason: str, **times: Any) -> dict[str, Any]:
@@ -37,6 +28,7 @@ def event(name: str, involved: dict[str, Any], reason: str, **times: Any) -> dic
     }
 
 
+@pytest.mark.full
 async def test_events_of_a_deployment_and_its_pod_come_from_their_controllers(
     client: Client,
 ) -> None:
@@ -46,24 +38,25 @@ async def test_events_of_a_deployment_and_its_pod_come_from_their_controllers(
                   "template": {"metadata": {"labels": {"app": "web"}},
                                "spec": {"containers": [{"name": "app", "image": "app:1"}]}}}}
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not (events := await events_for(client, "deploy", "web")):
-        assert time.monotonic() < deadline, "the deployment controller recorded no event"
-        await asyncio.sleep(0.2)
+    events = await async_eventually(
+        lambda: events_for(client, "deploy", "web"),
+        message="an event recorded by the deployment controller",
+    )
     assert events[0]["reason"] == "ScalingReplicaSet"
     assert events[0]["involvedObject"]["name"] == "web"
     assert event_source(events[0]) == "deployment-controller"
 
     # The scheduler records asynchronously; after earlier tests restarted the API
     # server its event sink may need a while, so give it its own, longer deadline.
-    deadline = time.monotonic() + 90
-    scheduled: list[dict[str, Any]] = []
-    while not scheduled:
-        assert time.monotonic() < deadline, "the scheduler recorded no event"
+    async def scheduler_events() -> list[dict[str, Any]]:
         for pod in (await client.list("pods", label_selector="app=web"))["items"]:
-            scheduled = scheduled or await events_for(client, "pod", pod["metadata"]["name"])
-        if not scheduled:
-            await asyncio.sleep(0.2)
+            if found := await events_for(client, "pod", pod["metadata"]["name"]):
+                return found
+        return []
+
+    scheduled = await async_eventually(
+        scheduler_events, timeout=90, message="an event recorded by the scheduler"
+    )
     assert scheduled[0]["reason"] == "Scheduled"
     assert event_source(scheduled[0]) == "default-scheduler"
     assert all(e["involvedObject"]["kind"] == "Pod" for e in scheduled)
