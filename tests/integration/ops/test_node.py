@@ -4,9 +4,8 @@ its annotation), tainted so that nothing but the test's pods lands on it."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,17 +14,10 @@ from kubeops.api import Client, SyncClient
 from kubeops.config import load_config
 from kubeops.errors import Forbidden, NotFound
 from kubeops.ops.node import CordonResult, DrainAborted, DrainRefused, cordon, drain, uncordon
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, async_eventually, eventually
 from kubeops.testenv.admin import AdminClient
 
 TAINT = "kubeops.test/dedicated"
-
-
-def wait_until(what: str, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def ready(obj: dict[str, Any]) -> bool:
@@ -56,7 +48,7 @@ def node(kube_cluster: Cluster) -> Iterator[str]:
         },
     )
     try:
-        wait_until(f"node {name} Ready", lambda: ready(admin.get(f"/api/v1/nodes/{name}")))
+        eventually(lambda: ready(admin.get(f"/api/v1/nodes/{name}")), message=f"node {name} Ready")
         yield name
     finally:
         admin.delete(f"/api/v1/nodes/{name}")
@@ -93,12 +85,6 @@ def template(node: str, **labels: str) -> dict[str, Any]:
 def pods_in(admin: AdminClient, namespace: str) -> dict[str, dict[str, Any]]:
     items = admin.get(f"/api/v1/namespaces/{namespace}/pods")["items"]
     return {p["metadata"]["name"]: p for p in items}
-
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
 
 
 async def test_cordon_and_uncordon_change_what_the_server_holds(
@@ -162,7 +148,9 @@ async def test_an_unknown_node_or_a_forbidden_verb_is_one_clear_error(
             await drain(limited, node, force=True, timeout=20)
     message = str(aborted.value)
     assert isinstance(aborted.value.cause, Forbidden)
-    assert f'create pods/eviction "stays" in namespace "{stays["metadata"]["namespace"]}"' in message
+    assert (
+        f'create pods/eviction "stays" in namespace "{stays["metadata"]["namespace"]}"' in message
+    )
     assert "stays cordoned" in message
     assert "\n" not in message
     assert unschedulable(kube_cluster.admin, node)
@@ -194,7 +182,7 @@ def test_drain_refuses_then_evicts_and_skips_daemonset_pods(
             if p["spec"].get("nodeName") and p.get("status", {}).get("phase") == "Running"
         }
 
-    wait_until("four running pods", lambda: len(running()) == 4)
+    eventually(lambda: len(running()) == 4, message="four running pods")
     before = {key: p["metadata"]["uid"] for key, p in running().items()}
     names = {key: p["metadata"]["name"] for key, p in running().items()}
     agent = running()["agent"]
@@ -264,10 +252,11 @@ async def test_drain_blocked_by_a_disruption_budget_reports_it_and_evicts_nothin
             and status.get("disruptionsAllowed") == 0
         )
 
-    wait_until(
-        "all pods Ready", lambda: all(ready(p) for p in pods_in(admin, kube_namespace).values())
+    await async_eventually(
+        lambda: all(ready(p) for p in pods_in(admin, kube_namespace).values()),
+        message="all pods Ready",
     )
-    wait_until("the budget to count the guarded pods", budget_in_force)
+    await async_eventually(budget_in_force, message="the budget to count the guarded pods")
     before = {n: p["metadata"]["uid"] for n, p in pods_in(admin, kube_namespace).items()}
 
     lines: list[str] = []
