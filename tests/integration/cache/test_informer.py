@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -19,25 +17,12 @@ from kubeops.cache import (
     Store,
 )
 from kubeops.config import load_config
-from kubeops.testenv import Cluster, Environment
+from kubeops.testenv import Cluster, Environment, async_eventually, eventually
 from kubeops.transport.errors import NotFound
 
 
 def cm(name: str, **labels: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}}
-
-
-async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
 
 
 @pytest.mark.parametrize("watch_list", [True, False], ids=["watch-list", "list-then-watch"])
@@ -57,7 +42,7 @@ async def test_informer_syncs_then_follows_changes(client: Client, watch_list: b
     )
     async with informer:
         assert await informer.wait_for_sync(20)
-        await until(registration.has_synced)
+        await async_eventually(registration.has_synced, message="the handler to sync")
         initial = sorted(n for k, n in events if k == "add-initial" and n.startswith("pre-"))
         assert initial == [f"pre-{i}" for i in range(5)]
         lister = informer.lister()
@@ -67,7 +52,7 @@ async def test_informer_syncs_then_follows_changes(client: Client, watch_list: b
         await client.create(cm("live"))
         await client.patch("cm", "live", {"data": {"k": "v"}})
         await client.delete("cm", "live")
-        await until(lambda: ("delete", "live") in events)
+        await async_eventually(lambda: ("delete", "live") in events, message="the delete event")
         assert events == [("add", "live"), ("update", "live"), ("delete", "live")]
         with pytest.raises(NotFound, match="live"):
             lister.get(client.namespace, "live")
@@ -84,7 +69,7 @@ async def test_a_handler_added_after_start_first_gets_the_current_objects(client
             seen.append((obj["metadata"]["name"], initial))
 
         late = informer.add_handler(on_add=on_add)
-        await until(late.has_synced)
+        await async_eventually(late.has_synced, message="the late handler to sync")
         assert {name for name, initial in seen if initial} >= {"one", "two"}
 
 
@@ -112,7 +97,10 @@ async def test_a_deletion_missed_while_disconnected_arrives_as_a_tombstone(
     reflector = Reflector(client, "configmaps", fifo, namespace=client.namespace)
     consumer = asyncio.create_task(consume())
     run = asyncio.create_task(reflector.run())
-    await until(lambda: store.get_by_key(f"{client.namespace}/doomed") is not None)
+    await async_eventually(
+        lambda: store.get_by_key(f"{client.namespace}/doomed") is not None,
+        message="doomed in the store",
+    )
     run.cancel()  # disconnected...
     await asyncio.gather(run, return_exceptions=True)
     await client.delete("cm", "doomed")  # ...while the object goes away
@@ -120,7 +108,11 @@ async def test_a_deletion_missed_while_disconnected_arrives_as_a_tombstone(
     deltas.clear()
     run = asyncio.create_task(reflector.run())
     try:
-        await until(lambda: store.get_by_key(f"{client.namespace}/doomed") is None, timeout=40)
+        await async_eventually(
+            lambda: store.get_by_key(f"{client.namespace}/doomed") is None,
+            timeout=40,
+            message="doomed gone from the store",
+        )
     finally:
         run.cancel()
         consumer.cancel()
@@ -145,7 +137,9 @@ async def test_informer_survives_an_api_server_restart(kube_clusters: list[Clust
             await client.create(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "after-restart"}}
             )
-            await until(lambda: "after-restart" in names, timeout=60)
+            await async_eventually(
+                lambda: "after-restart" in names, timeout=60, message="the change after the restart"
+            )
             assert (
                 informer.lister().get(None, "after-restart")["metadata"]["name"] == "after-restart"
             )
@@ -181,7 +175,9 @@ async def test_resyncs_reach_only_handlers_that_asked_for_them(client: Client) -
     )
     async with informer:
         assert await informer.wait_for_sync(20)
-        await until(lambda: resynced.count("steady") >= 2, timeout=10)
+        await async_eventually(
+            lambda: resynced.count("steady") >= 2, timeout=10, message="two resyncs"
+        )
     assert quiet == []  # nothing changed, and this handler wanted no resyncs
 
 
@@ -199,7 +195,4 @@ def test_blocking_informer_for_code_without_an_event_loop(
         with informer:
             assert informer.wait_for_sync(20)
             assert [o["metadata"]["name"] for o in informer.lister().list("tier=b")] == ["blocking"]
-            deadline = time.monotonic() + 10
-            while "blocking" not in seen:
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
+            eventually(lambda: "blocking" in seen, timeout=10, message="the add handler to run")

@@ -7,7 +7,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from kubeops.api import Client
 from kubeops.config import load_config
 from kubeops.controller import LeaderElectionConfig, LeaderElector
 from kubeops.controller.leader_election import LEASE_KIND
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, async_eventually
 
 LEASE = 2.0
 RENEW = 1.5
@@ -25,6 +26,8 @@ RETRY = 0.3
 MAX_RETRY = RETRY * 2.2
 # Scheduling and request time on a busy 2-core machine.
 SLACK = 0.4
+# How often a test looks: the takeover timings below are measured to this precision.
+POLL = 0.02
 
 
 class Recorder:
@@ -55,14 +58,16 @@ class Recorder:
         self.new_leaders.append(identity)
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll until ``condition`` holds; return the monotonic time it was seen."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic()
+async def next_renewal(election: Election, before: dict[str, Any]) -> dict[str, Any]:
+    """The lease once its holder has renewed it since ``before`` was read."""
+
+    async def renewed() -> dict[str, Any] | None:
+        spec = await election.read()
+        return spec if spec["renewTime"] > before["renewTime"] else None
+
+    return await async_eventually(
+        renewed, timeout=LEASE, interval=POLL, message="the holder to renew the lease"
+    )
 
 
 async def cancel(task: asyncio.Task[None]) -> None:
@@ -138,17 +143,23 @@ async def test_one_of_two_electors_leads_and_the_other_sees_it_as_new_leader(
     b, b_calls = election.elector("b")
     election.run(a)
     election.run(b)
-    await wait_for(lambda: a.is_leader() or b.is_leader(), 5, "a leader")
+    await async_eventually(
+        lambda: a.is_leader() or b.is_leader(), timeout=5, interval=POLL, message="a leader"
+    )
     leader, follower, follower_calls = (a, b, b_calls) if a.is_leader() else (b, a, a_calls)
-    await wait_for(
-        lambda: leader.identity in follower_calls.new_leaders, 3, "the follower sees the leader"
+    await async_eventually(
+        lambda: leader.identity in follower_calls.new_leaders,
+        timeout=3,
+        interval=POLL,
+        message="the follower sees the leader",
     )
     assert not follower.is_leader()
     assert follower.leader_identity == leader.leader_identity == leader.identity
     assert (leader.acquisitions, follower.acquisitions) == (1, 0)
     assert a_calls.started.is_set() != b_calls.started.is_set()
     assert any(
-        r.name == "kubeops.controller.leader_election" and "successfully acquired lease" in r.getMessage()
+        r.name == "kubeops.controller.leader_election"
+        and "successfully acquired lease" in r.getMessage()
         for r in caplog.records
     )
 
@@ -157,8 +168,20 @@ async def test_electors_racing_for_a_new_lease_elect_exactly_one(election: Elect
     electors = [election.elector(f"racer-{i}") for i in range(3)]
     for elector, _ in electors:
         election.run(elector)
-    await wait_for(lambda: any(e.is_leader() for e, _ in electors), 5, "a leader")
-    await asyncio.sleep(4 * RETRY)
+    await async_eventually(
+        lambda: any(e.is_leader() for e, _ in electors),
+        timeout=5,
+        interval=POLL,
+        message="a leader",
+    )
+    leader = next(e for e, _ in electors if e.is_leader())
+    # Every racer has looked at the lease since it was taken, and seen it held.
+    await async_eventually(
+        lambda: all(e.leader_identity == leader.identity for e, _ in electors),
+        timeout=5,
+        interval=POLL,
+        message="every racer to see the one leader",
+    )
     assert sum(e.is_leader() for e, _ in electors) == 1
     assert sum(e.acquisitions for e, _ in electors) == 1
     assert sum(r.started.is_set() for _, r in electors) == 1
@@ -171,13 +194,12 @@ async def test_the_lease_records_holder_transitions_and_keeps_acquire_time_on_re
 ) -> None:
     a, _ = election.elector("a")
     a_task = election.run(a)
-    await wait_for(a.is_leader, 5, "a leads")
+    await async_eventually(a.is_leader, timeout=5, interval=POLL, message="a leads")
     first = await election.read()
     assert first["holderIdentity"] == "a"
     assert first["leaseDurationSeconds"] == 2
     assert first["leaseTransitions"] == 0
-    await asyncio.sleep(3 * RETRY + SLACK)
-    renewed = await election.read()
+    renewed = await next_renewal(election, first)
     assert renewed["renewTime"] > first["renewTime"]
     assert renewed["acquireTime"] == first["acquireTime"]
     assert (renewed["holderIdentity"], renewed["leaseTransitions"]) == ("a", 0)
@@ -190,7 +212,7 @@ async def test_the_lease_records_holder_transitions_and_keeps_acquire_time_on_re
 
     b, _ = election.elector("b")
     election.run(b)
-    await wait_for(b.is_leader, 3, "b leads")
+    await async_eventually(b.is_leader, timeout=3, interval=POLL, message="b leads")
     taken = await election.read()
     assert (taken["holderIdentity"], taken["leaseTransitions"]) == ("b", 1)
     assert taken["leaseDurationSeconds"] == 2
@@ -202,10 +224,12 @@ async def test_cancelling_the_leader_releases_the_lease_and_the_other_takes_over
 ) -> None:
     a, a_calls = election.elector("a")
     a_task = election.run(a)
-    await wait_for(a.is_leader, 5, "a leads")
+    await async_eventually(a.is_leader, timeout=5, interval=POLL, message="a leads")
     b, b_calls = election.elector("b")
     election.run(b)
-    await wait_for(lambda: b.leader_identity == "a", 3, "b sees a")
+    await async_eventually(
+        lambda: b.leader_identity == "a", timeout=3, interval=POLL, message="b sees a"
+    )
 
     cancelled = time.monotonic()
     await cancel(a_task)
@@ -217,7 +241,8 @@ async def test_cancelling_the_leader_releases_the_lease_and_the_other_takes_over
     assert a_calls.lost_at is not None
     assert a_calls.lost_at <= a_calls.stopped_leading[0]
 
-    took_over = await wait_for(b.is_leader, LEASE + 2, "b takes over")
+    await async_eventually(b.is_leader, timeout=LEASE + 2, interval=POLL, message="b takes over")
+    took_over = time.monotonic()
     # Typically half a second.  Without the release b would wait a whole lease duration
     # after its last look at a's renews: never less than LEASE - RETRY after the cancel.
     assert took_over - cancelled < LEASE - RETRY - 0.2
@@ -230,17 +255,20 @@ async def test_a_leader_gone_without_release_is_replaced_only_after_the_lease_du
 ) -> None:
     a, a_calls = election.elector("a", release_on_cancel=False)
     a_task = election.run(a)
-    await wait_for(a.is_leader, 5, "a leads")
+    await async_eventually(a.is_leader, timeout=5, interval=POLL, message="a leads")
     b, _ = election.elector("b")
     election.run(b)
-    await wait_for(lambda: b.leader_identity == "a", 3, "b sees a")
+    await async_eventually(
+        lambda: b.leader_identity == "a", timeout=3, interval=POLL, message="b sees a"
+    )
 
     killed = time.monotonic()
     await cancel(a_task)
     assert len(a_calls.stopped_leading) == 1
     assert (await election.read())["holderIdentity"] == "a"
 
-    took_over = await wait_for(b.is_leader, 3 * LEASE, "b takes over")
+    await async_eventually(b.is_leader, timeout=3 * LEASE, interval=POLL, message="b takes over")
+    took_over = time.monotonic()
     # a's last renew was at most one retry period before it was cancelled; b counts the
     # lease duration from when it saw that renew, on its own clock.
     assert took_over - killed >= LEASE - RETRY - 0.1
@@ -259,21 +287,41 @@ class ManualClock:
         return self.now
 
 
-async def test_expiry_is_measured_on_the_followers_own_clock(election: Election) -> None:
+async def test_expiry_is_measured_on_the_followers_own_clock(
+    election: Election, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="kubeops.controller.leader_election")
     a, _ = election.elector("a", release_on_cancel=False)
     a_task = election.run(a)
-    await wait_for(a.is_leader, 5, "a leads")
+    await async_eventually(a.is_leader, timeout=5, interval=POLL, message="a leads")
     clock = ManualClock()
     b, _ = election.elector("b", clock=clock)
     election.run(b)
-    await wait_for(lambda: b.leader_identity == "a", 3, "b sees a")
+    await async_eventually(
+        lambda: b.leader_identity == "a", timeout=3, interval=POLL, message="b sees a"
+    )
     await cancel(a_task)
+    expired = datetime.fromisoformat((await election.read())["renewTime"]).timestamp() + LEASE
 
-    # By wall clock (and by a's renewTime) the lease has long run out, but not by b's clock.
-    await asyncio.sleep(LEASE + RETRY)
+    # By wall clock (and by a's renewTime) the lease runs out, but not by b's clock: b
+    # looks at it after that and still finds it held.
+    def looked_after_expiry() -> bool:
+        return any(
+            r.created > expired + SLACK and "held by a and has not expired" in r.getMessage()
+            for r in caplog.records
+        )
+
+    await async_eventually(
+        looked_after_expiry,
+        timeout=LEASE + 5,
+        interval=POLL,
+        message="b to look at the lease after it ran out by wall clock",
+    )
     assert not b.is_leader()
     clock.now += LEASE
-    await wait_for(b.is_leader, LEASE, "b takes over once its own clock says so")
+    await async_eventually(
+        b.is_leader, timeout=LEASE, interval=POLL, message="b takes over once its own clock says so"
+    )
 
 
 @pytest.mark.parametrize(
@@ -317,7 +365,10 @@ async def test_renew_time_is_never_compared_with_the_local_clock(
     assert b.leader_identity == "skewed"
     assert b_calls.new_leaders == ["skewed"]
 
-    took_over = await wait_for(b.is_leader, 3 * LEASE, "b takes over the abandoned lease")
+    await async_eventually(
+        b.is_leader, timeout=3 * LEASE, interval=POLL, message="b takes over the abandoned lease"
+    )
+    took_over = time.monotonic()
     assert took_over - last_renew >= LEASE - 0.1
     spec = await election.read()
     assert (spec["holderIdentity"], spec["leaseTransitions"]) == ("b", 4)
@@ -326,10 +377,12 @@ async def test_renew_time_is_never_compared_with_the_local_clock(
 async def test_on_stopped_leading_runs_even_if_never_leader(election: Election) -> None:
     a, _ = election.elector("a")
     election.run(a)
-    await wait_for(a.is_leader, 5, "a leads")
+    await async_eventually(a.is_leader, timeout=5, interval=POLL, message="a leads")
     b, b_calls = election.elector("b")
     b_task = election.run(b)
-    await wait_for(lambda: b.leader_identity == "a", 3, "b sees a")
+    await async_eventually(
+        lambda: b.leader_identity == "a", timeout=3, interval=POLL, message="b sees a"
+    )
     await cancel(b_task)
     assert len(b_calls.stopped_leading) == 1
     assert not b_calls.started.is_set()
@@ -342,14 +395,19 @@ async def test_an_elector_with_the_holders_identity_keeps_acquire_time_and_trans
 ) -> None:
     first, _ = election.elector("same", release_on_cancel=False)
     first_task = election.run(first)
-    await wait_for(first.is_leader, 5, "the first incarnation leads")
+    await async_eventually(
+        first.is_leader, timeout=5, interval=POLL, message="the first incarnation leads"
+    )
     before = await election.read()
     await cancel(first_task)
 
     restarted, _ = election.elector("same")
     started = time.monotonic()
     election.run(restarted)
-    took_over = await wait_for(restarted.is_leader, 3, "the restarted incarnation leads")
+    await async_eventually(
+        restarted.is_leader, timeout=3, interval=POLL, message="the restarted incarnation leads"
+    )
+    took_over = time.monotonic()
     # Its own lease: no waiting for it to expire.
     assert took_over - started < LEASE - RETRY - 0.2
     after = await election.read()
@@ -385,8 +443,8 @@ async def test_the_leader_stops_leading_when_its_api_server_is_down_past_the_ren
     try:
         a, a_calls = election.elector("a")
         a_task = election.run(a)
-        await wait_for(a.is_leader, 5, "a leads")
-        await asyncio.sleep(2 * RETRY)
+        await async_eventually(a.is_leader, timeout=5, interval=POLL, message="a leads")
+        await next_renewal(election, await election.read())  # a is renewing
         await loop.run_in_executor(None, cluster.stop)
         stopped = time.monotonic()
         try:

@@ -7,29 +7,12 @@ import contextlib
 import itertools
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-
-import pytest
 
 from kubeops.api import Client
 from kubeops.cache import SharedInformer
-from kubeops.config import load_config
 from kubeops.controller.reconciler import Controller, Request, Result
-from kubeops.testenv import Cluster
+from kubeops.testenv import async_eventually
 from kubeops.transport.errors import NotFound
-
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
-
-
-async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_mirror_controller_converges_and_retries_failures(client: Client) -> None:
@@ -83,22 +66,24 @@ async def test_mirror_controller_converges_and_retries_failures(client: Client) 
                 c["metadata"]["name"]: (c.get("data") or {}).get("v", "") for c in listed["items"]
             }
 
-        deadline = time.monotonic() + 30
-        while True:
+        async def converged() -> bool:
             state = await copies()
-            if state.get("a-copy") == "19" and "b-copy" in state and "flaky-copy" in state:
-                break
-            assert time.monotonic() < deadline, state
-            await asyncio.sleep(0.1)
+            assert state.get("a-copy") == "19", state
+            assert "b-copy" in state, state
+            assert "flaky-copy" in state, state
+            return True
+
+        await async_eventually(converged, message="every copy up to date")
         assert attempts["flaky"] >= 3  # failed twice, retried with backoff, then succeeded
         assert attempts["a"] < 21  # the burst was deduplicated
         assert overlaps == []  # never two workers on one object
 
         await client.delete("cm", "b")
-        deadline = time.monotonic() + 30
-        while "b-copy" in await copies():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+
+        async def copy_deleted() -> bool:
+            return "b-copy" not in await copies()
+
+        await async_eventually(copy_deleted, message="the copy of b to be deleted")
         assert controller.stats.errors == 2
     finally:
         run.cancel()
@@ -128,7 +113,7 @@ async def test_requeue_after_runs_the_object_again(client: Client) -> None:
     )
     run = asyncio.create_task(controller.run(sync_timeout=20))
     try:
-        await until(lambda: len(runs) >= 4)
+        await async_eventually(lambda: len(runs) >= 4, message="four runs")
     finally:
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
@@ -174,11 +159,12 @@ async def test_prometheus_metrics_count_reconciles_and_queue_activity(client: Cl
         return registry.get_sample_value(metric, labels) or 0.0
 
     try:
-        await until(
+        await async_eventually(
             lambda: (
                 value("controller_runtime_reconcile_total", controller="metered", result="success")
                 >= 2
-            )
+            ),
+            message="two successful reconciles",
         )
     finally:
         run.cancel()
