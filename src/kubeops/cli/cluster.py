@@ -106,27 +106,13 @@ def _cell(value: Any, column: dict[str, Any]) -> str:
 
 
 def age(timestamp: str) -> str:
-    """kubectl's short age: 45s, 12m, 3h5m, 2d4h, 1y."""
+    """kubectl's short age of a timestamp: 45s, 12m, 3h5m, 2d4h, 1y."""
     import datetime
+
+    from kubeops.models.duration import format_age
 
     try:
         then = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
         return timestamp
-    seconds = int((datetime.datetime.now(datetime.UTC) - then).total_seconds())
-    if seconds < 120:
-        return f"{max(seconds, 0)}s"
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if minutes < 10:
-        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
-    if hours < 3:
-        return f"{minutes}m"
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if days < 2:
-        return f"{hours}h"
-    if days < 8:
-        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
-    if days < 365 * 2:
-        return f"{days}d"
-    return f"{days // 365}y"
+    return format_age((datetime.datetime.now(datetime.UTC) - then).total_seconds())

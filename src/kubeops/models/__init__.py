@@ -10,7 +10,7 @@ exactly as the API server does; durations as Go and kubectl write them
 normalised as the container runtime resolves them.
 """
 
-from kubeops.models.duration import DurationError, format_duration, parse_duration
+from kubeops.models.duration import DurationError, format_age, format_duration, parse_duration
 from kubeops.models.image import DOCKER_HUB, ImageReference, ImageReferenceError
 from kubeops.models.jsonpath import JSONPath, JSONPathError, jsonpath_find, jsonpath_text
 from kubeops.models.quantity import (
@@ -50,6 +50,7 @@ __all__ = [
     "SelectorError",
     "bytes_",
     "cpu_cores",
+    "format_age",
     "format_duration",
     "jsonpath_find",
     "jsonpath_text",

@@ -15,7 +15,7 @@ import re
 
 from kubeops.errors import KubeopsError
 
-__all__ = ["DurationError", "format_duration", "parse_duration"]
+__all__ = ["DurationError", "format_age", "format_duration", "parse_duration"]
 
 _SECONDS = {
     "ns": 1e-9,
@@ -91,3 +91,28 @@ def format_duration(seconds: float) -> str:
     if rest or not parts:
         parts.append(f"{rest / 1000:g}s")
     return "".join(parts)
+
+
+def format_age(seconds: float) -> str:
+    """An age as kubectl prints it (``HumanDuration``): ``45s``, ``7m30s``, ``95m``,
+    ``3h5m``, ``20h``, ``2d4h``, ``40d``, ``3y`` -- precise when recent, coarse when old.
+
+    Not for reading back (``95m`` is deliberate); :func:`format_duration` is.
+    """
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if hours < 3:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if days < 2:
+        return f"{hours}h"
+    if days < 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if days < 365 * 2:
+        return f"{days}d"
+    return f"{days // 365}y"

@@ -25,6 +25,7 @@ from typing import Any
 
 from kubeops.api import Client, Kind, Object, ResourceType, either_client, retry_on_conflict
 from kubeops.errors import Conflict, MethodNotAllowed, NotFound
+from kubeops.models.duration import format_duration
 from kubeops.ops.errors import OperationError
 from kubeops.ops.wait import display_name
 
@@ -216,7 +217,7 @@ async def _wait_for_replicas(
                 "scale",
                 result.target,
                 namespace,
-                f"timed out after {timeout:g}s waiting for {spec} replicas; "
+                f"timed out after {format_duration(timeout or 0)} waiting for {spec} replicas; "
                 f"the status reports {status}",
             )
         pause = interval if deadline is None else min(interval, deadline - time.monotonic())

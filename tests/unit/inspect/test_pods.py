@@ -179,9 +179,9 @@ def test_pending_uses_the_threshold_and_says_why() -> None:
     del old["metadata"]["creationTimestamp"]
     snapshot = live(unscheduled, young, pulling, old, pod("running", phase="Running"))
     assert sorted(messages(snapshot, "pod-pending")) == [
-        "Pending for 1h (threshold 15m): not scheduled (Unschedulable: no)",
-        'Pending for 1h (threshold 15m): on node n1, container "app" ContainerCreating',
-        "Pending for 2h (threshold 15m): not scheduled",
+        "Pending for 120m (threshold 15m): not scheduled",
+        "Pending for 60m (threshold 15m): not scheduled (Unschedulable: no)",
+        'Pending for 60m (threshold 15m): on node n1, container "app" ContainerCreating',
     ]
     document = {"checks": {"pod-pending": {"thresholds": {"minutes": 0}}}}
     assert len(findings(snapshot, "pod-pending", document)) == 4

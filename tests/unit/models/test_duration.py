@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubeops.errors import KubeopsError
-from kubeops.models import DurationError, format_duration, parse_duration
+from kubeops.models import DurationError, format_age, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -123,3 +123,23 @@ def test_durations_are_written_in_the_short_form(seconds: float, text: str) -> N
 )
 def test_written_durations_read_back_the_same(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "age"),
+    [
+        (-5, "0s"),
+        (45, "45s"),
+        (119, "119s"),
+        (450, "7m30s"),
+        (600, "10m"),
+        (5700, "95m"),
+        (3 * 3600 + 300, "3h5m"),
+        (20 * 3600, "20h"),
+        (2 * 86400 + 4 * 3600, "2d4h"),
+        (40 * 86400, "40d"),
+        (3 * 365 * 86400, "3y"),
+    ],
+)
+def test_ages_read_as_kubectl_prints_them(seconds: float, age: str) -> None:
+    assert format_age(seconds) == age

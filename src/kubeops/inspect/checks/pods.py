@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from kubeops.inspect.catalog import CheckContext, Hit, PodSpecOwner, register_check
 from kubeops.inspect.model import Severity
+from kubeops.models.duration import format_age
 from kubeops.models.image import ImageReference
 
 if TYPE_CHECKING:
@@ -40,15 +41,7 @@ def _label(kind: str, container: Object) -> str:
 
 
 def _duration(delta: datetime.timedelta) -> str:
-    """``3d4h``, ``2h5m``, ``7m``: coarse enough to read in a table."""
-    minutes = max(0, int(delta.total_seconds() // 60))
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days}d{hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
-    return f"{minutes}m"
+    return format_age(delta.total_seconds())
 
 
 def _last_exit(status: Object) -> str:

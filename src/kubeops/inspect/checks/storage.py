@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from kubeops.inspect.catalog import CheckContext, Hit, register_check
 from kubeops.inspect.checks.workloads import meta, name, namespace, spec, status
 from kubeops.inspect.model import Severity
+from kubeops.models.duration import format_age
 
 if TYPE_CHECKING:
     from kubeops.api import Object
@@ -43,14 +44,7 @@ def storage_class(pvc: Object) -> str | None:
 
 
 def _duration(age: datetime.timedelta | None) -> str:
-    if age is None:
-        return "for an unknown time"
-    minutes = int(age.total_seconds() // 60)
-    if minutes < 120:
-        return f"for {minutes}m"
-    if minutes < 48 * 60:
-        return f"for {minutes // 60}h"
-    return f"for {minutes // (24 * 60)}d"
+    return "for an unknown time" if age is None else f"for {format_age(age.total_seconds())}"
 
 
 @register_check(

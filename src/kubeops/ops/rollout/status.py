@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeops.api import ResourceType
+from kubeops.models.duration import format_duration
 from kubeops.ops.rollout.errors import (
     ProgressDeadlineExceeded,
     RolloutError,
@@ -289,7 +290,9 @@ async def wait_for_rollout(
             if remaining is not None and remaining <= 0:
                 assert timeout is not None
                 raise target.error(
-                    RolloutTimeout, verb, f"timed out after {timeout:g}s: {current.message}"
+                    RolloutTimeout,
+                    verb,
+                    f"timed out after {format_duration(timeout)}: {current.message}",
                 )
             if not synced:
                 synced = await observer.start(remaining)
