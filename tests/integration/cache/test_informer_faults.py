@@ -13,15 +13,13 @@ must carry that object's final state.  Its figures go to stdout (``pytest -s``);
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import pytest
 
 from kubeops.api import Client
 from kubeops.cache import (
@@ -33,7 +31,7 @@ from kubeops.cache import (
     object_key,
 )
 from kubeops.config import load_config
-from kubeops.testenv import Cluster, Environment
+from kubeops.testenv import Cluster, Environment, async_eventually
 from kubeops.transport.breaker import CircuitBreaker
 from kubeops.transport.errors import (
     AlreadyExists,
@@ -84,19 +82,6 @@ def rv(obj: Obj) -> int:
 
 def uid(obj: Obj) -> str:
     return str(obj["metadata"]["uid"])
-
-
-async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"timed out after {timeout:.0f}s: {what}"
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def client(kube_cluster: Cluster, kube_namespace: str) -> AsyncIterator[Client]:
-    async with Client(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        yield client
 
 
 # -- the soak ---------------------------------------------------------------------------------
@@ -309,8 +294,12 @@ async def inflict_faults(
 ) -> None:
     loop = asyncio.get_running_loop()
     for fraction, fault in FAULTS:
-        while soak.writes < fraction * planned:
-            await asyncio.sleep(0.05)
+        await async_eventually(
+            lambda: soak.writes >= fraction * planned,  # noqa: B023 (awaited in this iteration)
+            timeout=300,
+            interval=0.05,
+            message=f"{fraction:.0%} of the writes before the {fault}",
+        )
         # Blocking calls, in a thread, so that the writers and the informer keep going.
         if fault == "compact":
             await loop.run_in_executor(None, kube_env.compact)
@@ -417,8 +406,12 @@ async def soak_run(
             writers = asyncio.gather(*(soak.writer(names[i::WRITERS]) for i in range(WRITERS)))
             try:
                 # A handler joins mid-run, after the first fault, while the writes go on.
-                while soak.writes < 0.2 * planned and not writers.done():
-                    await asyncio.sleep(0.05)
+                await async_eventually(
+                    lambda: soak.writes >= 0.2 * planned or writers.done(),
+                    timeout=300,
+                    interval=0.05,
+                    message="a fifth of the writes before the late handler joins",
+                )
                 registrations.append(
                     informer.add_handler(
                         late.on_add, late.on_update, late.on_delete, resync_period=0
@@ -432,14 +425,13 @@ async def soak_run(
             written = time.monotonic()
 
             # Quiescence: the store equals a fresh LIST and no handler has anything left.
-            while True:
+            async def quiescent() -> bool:
                 listed = await soak.fresh_list()
                 idle = len(informer.fifo) == 0 and all(r.queue.empty() for r in registrations)
-                if idle and not store_differences(informer, listed):
-                    break
-                if time.monotonic() - written > 90:
-                    break  # the assertions say what is missing
-                await asyncio.sleep(0.5)
+                return idle and not store_differences(informer, listed)
+
+            with contextlib.suppress(AssertionError):  # the assertions say what is missing
+                await async_eventually(quiescent, timeout=90, interval=0.5, message="quiescence")
             figures.catch_up = max(figures.catch_up, time.monotonic() - written)
             await asyncio.sleep(1.0)  # anything still in flight would arrive now
             listed = await soak.fresh_list()
@@ -522,7 +514,9 @@ async def test_a_slow_handler_does_not_hold_up_the_store_or_other_handlers(
         names = [f"burst-{i:02d}" for i in range(20)]
         created = await asyncio.gather(*(client.create(cm(n)) for n in names))
         # Delivered one at a time the slow handler alone would take 10 s.
-        await until(lambda: set(names) <= fast, 5.0, "the fast handler sees all 20")
+        await async_eventually(
+            lambda: set(names) <= fast, timeout=5, message="the fast handler sees all 20"
+        )
         behind = len([n for n in slow if n in names])
         assert behind <= 12, f"the slow handler kept pace ({behind} of 20): nothing was slow"
         for obj in created:
@@ -530,7 +524,9 @@ async def test_a_slow_handler_does_not_hold_up_the_store_or_other_handlers(
             assert stored is not None
             assert stored["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
         # Slow is not lost: it gets there, in order of arrival.
-        await until(lambda: set(names) <= set(slow), 30.0, "the slow handler sees all 20")
+        await async_eventually(
+            lambda: set(names) <= set(slow), timeout=30, message="the slow handler sees all 20"
+        )
     finally:
         await factory.shutdown()
 
@@ -556,11 +552,14 @@ async def test_a_handler_added_late_gets_each_existing_object_exactly_once(
     def on_update(_old: Obj, new: Obj) -> None:
         order.append(("update", new["metadata"]["name"]))
 
+    churned = 0
+
     async def churn(stop: asyncio.Event) -> None:
         # Changes and new objects flowing while the handler joins.
+        nonlocal churned
         i = 0
         while not stop.is_set():
-            i += 1
+            churned = i = i + 1
             await client.patch("cm", existing[i % len(existing)], {"data": {"v": str(i)}})
             if i % 5 == 0:
                 await client.create(cm(f"new-{i:03d}"))
@@ -569,16 +568,25 @@ async def test_a_handler_added_late_gets_each_existing_object_exactly_once(
         assert set((await factory.wait_for_cache_sync(30)).values()) == {True}
         stop = asyncio.Event()
         writes = asyncio.create_task(churn(stop))
-        await asyncio.sleep(0.5)
+        await async_eventually(lambda: churned >= 10, message="changes flowing before the join")
         registration = informer.add_handler(on_add=on_add, on_update=on_update)
-        await until(registration.has_synced, 20.0, "the late handler has its initial adds")
-        await asyncio.sleep(0.5)
+        await async_eventually(
+            registration.has_synced, timeout=20, message="the late handler has its initial adds"
+        )
+        joined = churned
+        await async_eventually(
+            lambda: churned >= joined + 10, message="changes flowing after the join"
+        )
         stop.set()
         await writes
         listed = await client.list("configmaps")
         keys = {item["metadata"]["name"] for item in listed["items"]}
-        await until(lambda: keys <= adds.keys(), 20.0, "the late handler sees every object")
-        await until(registration.queue.empty, 20.0, "the late handler is idle")
+        await async_eventually(
+            lambda: keys <= adds.keys(), timeout=20, message="the late handler sees every object"
+        )
+        await async_eventually(
+            registration.queue.empty, timeout=20, message="the late handler is idle"
+        )
     finally:
         await factory.shutdown()
     assert set(existing) <= initial
@@ -629,7 +637,9 @@ async def test_an_informer_started_before_its_custom_resource_exists_syncs_once_
     informer.set_watch_error_handler(errors.append)
     informer.start()
     try:
-        await until(lambda: bool(errors), 20.0, "the informer reports the unknown kind")
+        await async_eventually(
+            lambda: bool(errors), timeout=20, message="the informer reports the unknown kind"
+        )
         assert not informer.has_synced()
         kube_cluster.admin.create(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", widget_crd(group)
@@ -637,10 +647,10 @@ async def test_an_informer_started_before_its_custom_resource_exists_syncs_once_
         assert await informer.wait_for_sync(60), f"never synced; errors: {errors[-3:]}"
         widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w"}}
         await client.create(widget)
-        await until(
+        await async_eventually(
             lambda: informer.store.get_by_key(f"{client.namespace}/w") is not None,
-            20.0,
-            "the informer sees the widget",
+            timeout=20,
+            message="the informer sees the widget",
         )
     finally:
         await informer.stop()
@@ -667,10 +677,10 @@ async def test_a_failing_index_function_does_not_stop_the_informer(client: Clien
         await client.create(good)
         # The object the index refuses is left out (the store stays as it was, as
         # documented); the objects after it still arrive.
-        await until(
+        await async_eventually(
             lambda: informer.store.get_by_key(f"{client.namespace}/good") is not None,
-            20.0,
-            "an object changed after the failing one reaches the store",
+            timeout=20,
+            message="an object changed after the failing one reaches the store",
         )
         assert [o["metadata"]["name"] for o in informer.store.by_index("owner", "team-a")] == [
             "good"
