@@ -22,7 +22,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Required, TypedDict, cast
 
-from kubeops.api import Client, ResourceType, UnknownKind
+from kubeops.api import Client, ResourceType, wait_for_crd_established
 from kubeops.config import load_config
 from kubeops.errors import KubeopsError
 
@@ -120,34 +120,12 @@ async def install_crd(client: Client, timeout: float) -> None:
     name = CRD["metadata"]["name"]
     await client.apply(CRD, field_manager=FIELD_MANAGER, force=True)
     print(f"applied customresourcedefinition/{name}")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    # Established: the API server serves the new resource.  NamesAccepted=False
-    # means it never will (the plural or kind clashes with another CRD).
-    while True:
-        crd = await client.get("customresourcedefinitions", name)
-        # A new CRD has no status yet, or "conditions": null; both mean "not yet".
-        conditions = {c["type"]: c for c in (crd.get("status") or {}).get("conditions") or []}
-        if conditions.get("Established", {}).get("status") == "True":
-            break
-        rejected = conditions.get("NamesAccepted", {})
-        if rejected.get("status") == "False":
-            raise KubeopsError(f"CRD {name} was not accepted: {rejected.get('message')}")
-        if loop.time() > deadline:
-            raise KubeopsError(f"CRD {name} was not Established within {timeout:g}s")
-        await asyncio.sleep(0.2)
+    # Established: the API server serves the new resource; the kind is in discovery
+    # just after.  NamesAccepted=False means it never will be (a clashing plural or
+    # kind) and fails at once, as does a CRD not served within the timeout.
+    await wait_for_crd_established(client, name, timeout=timeout)
     print(f"customresourcedefinition/{name} is Established")
-    # Discovery documents are updated just after Established; until then a name
-    # like "backups" is unknown to any client.  Client.resource() re-reads
-    # discovery on a miss, so asking until it answers is enough.
-    while True:
-        try:
-            resource = await client.resource(f"backups.{GROUP}")
-            break
-        except UnknownKind:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+    resource = await client.resource(f"backups.{GROUP}")
     print(
         f"discovery serves {resource.qualified_name} ({resource.api_version}, kind {resource.kind})"
     )

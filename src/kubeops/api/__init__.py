@@ -9,6 +9,7 @@ raw paths (``request("GET", "/version")``); and per-call settings
 """
 
 from kubeops.api.client import CallOptions, Client, Kind, PatchType, WatchEvent
+from kubeops.api.manifest import wait_for_crd_established
 from kubeops.api.mapper import Mapper, UnknownKind
 from kubeops.api.object import Object
 from kubeops.api.resource import BUILTIN, ResourceType
@@ -41,4 +42,5 @@ __all__ = [
     "either_client",
     "either_client_stream",
     "retry_on_conflict",
+    "wait_for_crd_established",
 ]
