@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 
+from kubeops.cli.parser import has_commands
 from kubeops.errors import KubeopsError
 
 KUBECONFIG_HELP = "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
@@ -91,7 +92,7 @@ def add_to_every_parser(parser: argparse.ArgumentParser) -> None:
     """Give the connection flags to ``parser`` and every (sub-)command parser below it
     that lacks them, so each one accepts them the same way."""
     for each in parsers(parser):
-        if _has_commands(each):  # -A may be meant for the command that follows
+        if has_commands(each):  # -A may be meant for the command that follows
             _add(each, ALL_NAMESPACES_HELP, False, CONTEXT_HELP, NAMESPACE_HELP)
         else:
             add_connection_flags(each)
@@ -118,10 +119,6 @@ def command_parser(
     """The parser, below ``parser``, of the command ``args`` were parsed for."""
     prog = getattr(args, _COMMAND, None)
     return next((p for p in parsers(parser) if p.prog == prog), parser)
-
-
-def _has_commands(parser: argparse.ArgumentParser) -> bool:
-    return any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
 
 
 def complete(args: argparse.Namespace) -> argparse.Namespace:

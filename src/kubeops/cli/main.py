@@ -3,8 +3,10 @@
 Command groups register themselves on an argparse parser; their heavy imports
 happen inside the handlers, so ``kubeops --version`` starts fast.  The connection
 flags (:mod:`kubeops.cli.connection`) are accepted before or after the command at
-any depth.  Every error a user can cause, a mistyped flag included, is reported as
-one line on stderr with exit code 1, as kubectl does, never a traceback.
+any depth, and a command's options and arguments in any order
+(:mod:`kubeops.cli.parser`).  Every error a user can cause, a mistyped flag
+included, is reported as one line on stderr with exit code 1, as kubectl does,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from kubeops import __version__
 from kubeops.cli import (
@@ -29,18 +30,8 @@ from kubeops.cli import (
     testenv,
     watch,
 )
+from kubeops.cli.parser import CommandParser
 from kubeops.errors import KubeopsError
-
-USAGE_ERROR = 1  # kubectl's code for a mistyped command or flag (argparse's own is 2)
-
-
-class CommandParser(argparse.ArgumentParser):
-    """An argparse parser whose usage errors are one line and exit code 1, like kubectl's;
-    sub-command parsers are made of the same class."""
-
-    def error(self, message: str) -> NoReturn:
-        """Report a usage error on one line, pointing at the command's help, and exit."""
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,15 +10,12 @@ import pytest
 
 from kubeops.cli import connection
 from kubeops.cli.main import build_parser, main
+from kubeops.cli.parser import CommandParser
 from kubeops.errors import KubeopsError
 
 
 def parse(argv: str) -> argparse.Namespace:
     return connection.complete(build_parser().parse_args(argv.split()))
-
-
-def leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    return [p for p in connection.parsers(parser) if not connection._has_commands(p)]
 
 
 def test_every_parser_accepts_the_connection_flags_the_same_way() -> None:
@@ -108,6 +105,36 @@ def test_all_namespaces_where_a_command_looks_across_namespaces(argv: str) -> No
 def test_all_namespaces_is_refused_where_it_means_nothing(argv: str, command: str) -> None:
     with pytest.raises(KubeopsError, match=f"does not apply to `{command}`"):
         parse(argv)
+
+
+def test_every_parser_is_a_command_parser() -> None:
+    for each in connection.parsers(build_parser()):
+        assert isinstance(each, CommandParser), each.prog
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ("get pods -n shop web api", {"kind": "pods", "names": ["web", "api"]}),
+        ("get -n shop pods web -o name", {"kind": "pods", "names": ["web"], "output": "name"}),
+        ("delete pod a -n shop b --wait", {"kind": "pod", "names": ["a", "b"], "wait": True}),
+        ("rollout status deploy/a -n shop deploy/b", {"targets": ["deploy/a", "deploy/b"]}),
+        (
+            "rollout set-image deploy/web -n shop app=app:2",
+            {"targets": ["deploy/web", "app=app:2"]},
+        ),
+        ("events pod -n shop web", {"kind": "pod", "name": "web"}),
+        ("create configmap -n shop cfg --from-literal a=b", {"name": "cfg"}),
+        ("auth can-i -n shop get pods", {"verb": "get", "resource": "pods"}),
+        ("logs -n shop web -c app --tail 3", {"target": "web", "container": "app", "tail": 3}),
+    ],
+)
+def test_a_command_takes_its_options_between_its_arguments(
+    argv: str, expected: dict[str, object]
+) -> None:
+    args = parse(argv)
+    assert args.namespace == "shop"
+    assert {key: getattr(args, key) for key in expected} == expected
 
 
 def test_no_flag_means_the_defaults() -> None:
