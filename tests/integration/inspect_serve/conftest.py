@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -96,22 +95,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[Any]], timeout: float, what: str, interval: float = 0.2
-) -> Any:
-    """Poll ``probe`` until it returns something truthy (errors count as not yet)."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = await probe()
-        except (aiohttp.ClientError, OSError, AssertionError) as err:
-            last = err
-        else:
-            if result:
-                return result
-        await asyncio.sleep(interval)
-    pytest.fail(f"not within {timeout}s: {what}" + (f" (last: {last})" if last else ""))
+# What a probe of a starting or busy ``inspect serve`` may meet before it answers; any
+# other error (the server task failed) ends the wait at once.
+NOT_YET = (aiohttp.ClientError, OSError, AssertionError)
 
 
 class Serve:

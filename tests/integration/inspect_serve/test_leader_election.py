@@ -12,8 +12,9 @@ from typing import Any
 import aiohttp
 
 from kubeops.inspect.history import History
+from kubeops.testenv import async_eventually
 
-from .conftest import CONTEXTS, Serve, eventually, free_port
+from .conftest import CONTEXTS, NOT_YET, Serve, free_port
 
 
 async def test_one_replica_inspects_and_the_other_takes_over(
@@ -64,7 +65,13 @@ async def test_one_replica_inspects_and_the_other_takes_over(
         return len(runs()) >= n
 
     try:
-        await eventually(lambda: runs_at_least(4), 30, "four runs recorded")
+        await async_eventually(
+            lambda: runs_at_least(4),
+            timeout=30,
+            interval=0.2,
+            message="four runs recorded",
+            ignore=NOT_YET,
+        )
         states = [await health(port) for port in ports]
         assert sorted(s["leader"] for s in states) == [False, True], states
         leader = next(i for i, s in enumerate(states) if s["leader"])
@@ -86,7 +93,13 @@ async def test_one_replica_inspects_and_the_other_takes_over(
         async def successor_ran() -> bool:
             return any(r["runner"] == successor for r in runs())
 
-        await eventually(successor_ran, 20, "the other replica inspects")
+        await async_eventually(
+            successor_ran,
+            timeout=20,
+            interval=0.2,
+            message="the other replica inspects",
+            ignore=NOT_YET,
+        )
         order = [r["runner"] for r in runs()]
         # One hand-over: the old leader's runs, then only the successor's.
         assert order[:handed_over] == [identity] * handed_over

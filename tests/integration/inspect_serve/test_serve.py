@@ -16,8 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kubeops.inspect.history import History
 from kubeops.inspect.serve import Interval, ServeOptions, serve
+from kubeops.testenv import async_eventually
 
-from .conftest import CONTEXTS, Receiver, Serve, eventually, free_port
+from .conftest import CONTEXTS, NOT_YET, Receiver, Serve, free_port
 
 
 async def get_json(http: aiohttp.ClientSession, url: str) -> Any:
@@ -60,7 +61,9 @@ async def test_two_runs_are_stored_charted_exposed_and_posted(
         return runs if len(runs) >= 2 else None
 
     try:
-        runs = await eventually(two_runs, 30, "two runs in /history.json")
+        runs = await async_eventually(
+            two_runs, timeout=30, interval=0.2, message="two runs in /history.json", ignore=NOT_YET
+        )
         first, second = runs[0], runs[1]
         assert (first["id"], second["id"]) == (1, 2)
         for run in (first, second):
