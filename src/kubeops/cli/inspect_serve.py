@@ -152,7 +152,9 @@ def options(args: argparse.Namespace) -> Any:
         history=getattr(args, "history", None),
         listen=None if args.once else parse_listen(args.listen),
         webhook=validate_url(args.webhook, "--webhook") if args.webhook else None,
-        external_url=validate_url(args.external_url, "--external-url") if args.external_url else None,
+        external_url=validate_url(args.external_url, "--external-url")
+        if args.external_url
+        else None,
         lease=lease,
         runs=1 if args.once else args.runs,
         keep=args.keep,
