@@ -164,7 +164,7 @@ def main() -> int:
             kubectl = ensure_assets(["kubectl"]).path("kubectl")
             print(f"\n{kubectl} --kubeconfig {cluster.kubeconfig} get pods -A")
             print(
-                f"kubeops inspect --kubeconfig {cluster.kubeconfig} --format html --out report.html"
+                f"kubeops inspect --kubeconfig {cluster.kubeconfig} -o html --out report.html"
             )
             print("\nthe cluster is up; Ctrl-C stops it", file=sys.stderr)
             try:
