@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, eventually
 
 
 def kubeops(kubeconfig: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -25,13 +23,6 @@ def kubeops(kubeconfig: Path, *args: str, timeout: float = 60) -> subprocess.Com
         timeout=timeout,
         check=False,
     )
-
-
-def wait_until(what: str, condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -74,7 +65,7 @@ def test_cordon_drain_uncordon_and_events(
         {"metadata": {"name": "solo"},
          "spec": {"nodeName": node, "containers": [{"name": "app", "image": "app:1"}]}},
     )  # fmt: skip
-    wait_until("solo Running", lambda: admin.get(f"{pods}/solo").get("status", {}).get("phase") == "Running")  # fmt: skip
+    eventually(lambda: admin.get(f"{pods}/solo").get("status", {}).get("phase") == "Running", message="solo Running")  # fmt: skip
     drained = kubeops(config, "drain", node, "--force", "--timeout", "30", "-o", "json")
     assert drained.returncode == 0, drained.stderr
     report = json.loads(drained.stdout)

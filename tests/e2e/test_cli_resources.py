@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
 
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, eventually
 
 
 def kubeops(
@@ -150,12 +149,14 @@ def test_get_pods_all_namespaces_shows_the_namespace_column(
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"},
            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}  # fmt: skip
     kube_cluster.admin.create(f"/api/v1/namespaces/{kube_namespace}/pods", pod)
-    deadline = time.monotonic() + 30
-    while True:
+
+    def listed_running() -> tuple[list[str], list[list[str]]]:
         table = kubeops(kube_cluster, "get", "pods", "-A").stdout.splitlines()
         mine = [line.split() for line in table if line.startswith(kube_namespace)]
-        if (mine and mine[0][3] == "Running") or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
+        assert mine, table
+        assert mine[0][3] == "Running", table
+        return table, mine
+
+    table, mine = eventually(listed_running, interval=0.3, message="p1 listed as Running")
     assert table[0].split()[:3] == ["NAMESPACE", "NAME", "READY"]
     assert mine[0][:4] == [kube_namespace, "p1", "1/1", "Running"]

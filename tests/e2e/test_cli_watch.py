@@ -7,10 +7,9 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 from typing import Any
 
-from kubeops.testenv import Cluster, Environment
+from kubeops.testenv import Cluster, Environment, eventually
 
 
 def _reader(stream: Any, lines: queue.Queue[str]) -> None:
@@ -21,15 +20,20 @@ def _reader(stream: Any, lines: queue.Queue[str]) -> None:
 def _next_event(
     lines: queue.Queue[str], name: str, kind: str, timeout: float = 60
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            event = json.loads(lines.get(timeout=1))
-        except queue.Empty:
-            continue
+
+    def matching() -> dict[str, Any] | None:
+        event = json.loads(lines.get(timeout=1))  # queue.Empty: nothing yet
         if event["type"] == kind and event["object"]["metadata"]["name"] == name:
             return dict(event)
-    raise AssertionError(f"no {kind} event for {name} within {timeout}s")
+        return None
+
+    return eventually(
+        matching,
+        timeout=timeout,
+        interval=0,
+        message=f"a {kind} event for {name}",
+        ignore=(queue.Empty,),
+    )
 
 
 def test_watch_jsonl_survives_restart_and_compaction(

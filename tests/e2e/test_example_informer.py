@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import pytest
 
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, eventually
 from kubeops.testenv.ports import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "informer.py"
@@ -51,25 +51,25 @@ class Example:
 
     def expect(self, matches: Callable[[str], bool], what: str, timeout: float = 60) -> str:
         """Read stdout until a line ``matches``; return that line."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                line = self._stdout.get(timeout=max(remaining, 0.01))
-            except queue.Empty:
-                line = ""
-            if line is None or remaining <= 0:
-                self.stop(signal.SIGKILL)
-                pytest.fail(
-                    f"no line {what} within {timeout:.0f}s; stdout:\n"
-                    + "\n".join(self.lines)
-                    + "\nstderr:\n"
-                    + self.stderr
-                )
-            if line:
-                self.lines.append(line)
-                if matches(line):
-                    return line
+
+        def next_line() -> str | None:
+            line = self._stdout.get(timeout=0.5)  # queue.Empty: nothing yet
+            if line is None:
+                raise EOFError("the example closed its stdout")
+            self.lines.append(line)
+            return line if matches(line) else None
+
+        try:
+            return eventually(
+                next_line,
+                timeout=timeout,
+                interval=0,
+                message=f"a line {what}",
+                ignore=(queue.Empty,),
+            )
+        except (AssertionError, EOFError) as err:
+            self.stop(signal.SIGKILL)
+            pytest.fail(f"{err}; stdout:\n" + "\n".join(self.lines) + "\nstderr:\n" + self.stderr)
 
     def stop(self, signum: int = signal.SIGINT, timeout: float = 60) -> int:
         """Send ``signum``, wait for the exit and for the rest of the output."""
@@ -124,11 +124,10 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.mark.full  # the Pod runs on a kwok node
 def test_the_informer_example_follows_a_pods_life_and_stops_on_ctrl_c(
     kube_cluster: Cluster, kube_namespace: str, informer_example: Example
 ) -> None:
-    if kube_cluster.api_only:
-        pytest.fail("this test needs kwok nodes; run without --kubeops-api-only")
     ns = kube_namespace
     example = informer_example
     synced = example.expect(lambda line: line.startswith("synced:"), "synced:")

@@ -9,9 +9,8 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, eventually
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "leader_elected_controller.py"
 LEASE, RENEW, RETRY = 3.0, 2.0, 0.5
@@ -51,16 +50,6 @@ class Replica:
         self.proc.wait(10)
 
 
-def wait_for(condition: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def test_one_replica_leads_and_the_other_takes_over(
     kube_cluster: Cluster, kube_namespace: str
 ) -> None:
@@ -72,21 +61,25 @@ def test_one_replica_leads_and_the_other_takes_over(
         Replica(kube_cluster, kube_namespace, "replica-b"),
     )
     try:
-        holder = wait_for(
-            lambda: admin.exists(lease) and admin.get(lease)["spec"].get("holderIdentity")
+        holder = eventually(
+            lambda: admin.exists(lease) and admin.get(lease)["spec"].get("holderIdentity"),
+            message="a holder of the lease",
         )
         leader, follower = (a, b) if holder == "replica-a" else (b, a)
         admin.create(
             path, {"metadata": {"name": "one", "labels": {"mirror": "yes"}}, "data": {"k": "1"}}
         )
-        wait_for(lambda: admin.exists(f"{path}/one-mirror"))
+        eventually(lambda: admin.exists(f"{path}/one-mirror"), message="the mirror of one")
         assert leader.said("reconciled") is not None
         assert follower.said("reconciled") is None  # never two reconcilers
 
         killed = time.monotonic()
         leader.proc.send_signal(signal.SIGKILL)  # no release: the lease must expire
-        took_over = wait_for(
-            lambda: follower.said("leading mirror") or None, timeout=LEASE + RETRY * 2.2 + 10
+        took_over = eventually(
+            lambda: follower.said("leading mirror"),
+            timeout=LEASE + RETRY * 2.2 + 10,
+            interval=0.05,
+            message="the follower to take over",
         )
         handover = took_over - killed
         assert handover <= LEASE + RETRY * 2.2 + 2.0, f"handover took {handover:.1f}s"
@@ -95,7 +88,7 @@ def test_one_replica_leads_and_the_other_takes_over(
         admin.create(
             path, {"metadata": {"name": "two", "labels": {"mirror": "yes"}}, "data": {"k": "2"}}
         )
-        wait_for(lambda: admin.exists(f"{path}/two-mirror"))
+        eventually(lambda: admin.exists(f"{path}/two-mirror"), message="the mirror of two")
 
         follower.proc.send_signal(signal.SIGTERM)  # clean stop: drain and release
         assert follower.proc.wait(20) == 0

@@ -10,14 +10,13 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubeops.testenv import Cluster
+from kubeops.testenv import Cluster, eventually
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/backups.examples.kubeops.dev"
@@ -51,19 +50,6 @@ def failed_with_one_line(result: subprocess.CompletedProcess[str], script: str) 
     return lines[0]
 
 
-def needs_nodes(cluster: Cluster) -> None:
-    if cluster.api_only:
-        pytest.fail("this test needs the full control plane; run without --kubeops-api-only")
-
-
-def eventually(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
-
-
 def pods(cluster: Cluster, namespace: str, selector: str = "") -> list[dict[str, Any]]:
     query = f"?labelSelector={selector}" if selector else ""
     items: list[dict[str, Any]] = cluster.admin.get(f"/api/v1/namespaces/{namespace}/pods{query}")[
@@ -92,10 +78,10 @@ def deployment(name: str, replicas: int) -> dict[str, Any]:
 # -- list_pods ----------------------------------------------------------------------------------
 
 
+@pytest.mark.full
 def test_list_pods_shows_name_phase_node_and_age(
     kube_cluster: Cluster, kube_namespace: str
 ) -> None:
-    needs_nodes(kube_cluster)
     for name in ("alpha", "beta"):
         pod = {
             "apiVersion": "v1",
@@ -109,7 +95,8 @@ def test_list_pods_shows_name_phase_node_and_age(
             p.get("status", {}).get("phase") == "Running"
             for p in pods(kube_cluster, kube_namespace)
         ),
-        "both pods Running",
+        timeout=60,
+        message="both pods Running",
     )
 
     lines = succeeded(run_example(kube_cluster, "list_pods.py", namespace=kube_namespace))
@@ -135,10 +122,10 @@ def test_list_pods_in_an_empty_namespace_says_so(
 # -- create_deployment ----------------------------------------------------------------------------
 
 
+@pytest.mark.full
 def test_create_deployment_applies_and_waits_until_available(
     kube_cluster: Cluster, kube_namespace: str
 ) -> None:
-    needs_nodes(kube_cluster)
     path = f"/apis/apps/v1/namespaces/{kube_namespace}/deployments/web"
 
     lines = succeeded(
@@ -173,13 +160,17 @@ def test_create_deployment_applies_and_waits_until_available(
 # -- delete_resource ------------------------------------------------------------------------------
 
 
+@pytest.mark.full
 def test_foreground_delete_waits_until_the_dependents_are_gone_too(
     kube_cluster: Cluster, kube_namespace: str
 ) -> None:
-    needs_nodes(kube_cluster)
     admin = kube_cluster.admin
     admin.create(f"/apis/apps/v1/namespaces/{kube_namespace}/deployments", deployment("fg", 2))
-    eventually(lambda: len(pods(kube_cluster, kube_namespace, "app=fg")) == 2, "two pods")
+    eventually(
+        lambda: len(pods(kube_cluster, kube_namespace, "app=fg")) == 2,
+        timeout=60,
+        message="two pods",
+    )
 
     lines = succeeded(
         run_example(
@@ -199,12 +190,12 @@ def test_foreground_delete_waits_until_the_dependents_are_gone_too(
     assert pods(kube_cluster, kube_namespace, "app=fg") == []
 
 
+@pytest.mark.full
 def test_orphan_delete_leaves_the_dependents(kube_cluster: Cluster, kube_namespace: str) -> None:
-    needs_nodes(kube_cluster)
     admin = kube_cluster.admin
     admin.create(f"/apis/apps/v1/namespaces/{kube_namespace}/deployments", deployment("orph", 1))
     rs_path = f"/apis/apps/v1/namespaces/{kube_namespace}/replicasets"
-    eventually(lambda: bool(admin.get(rs_path)["items"]), "the ReplicaSet")
+    eventually(lambda: bool(admin.get(rs_path)["items"]), timeout=60, message="the ReplicaSet")
 
     lines = succeeded(
         run_example(
