@@ -49,6 +49,7 @@ class WatchEvent:
 
     @property
     def resource_version(self) -> str:
+        """The object's resourceVersion: where a new watch resumes after this event."""
         return str(self.object.get("metadata", {}).get("resourceVersion", ""))
 
 

@@ -26,6 +26,7 @@ class Discovery:
         self._lock = asyncio.Lock()
 
     async def resources(self, refresh: bool = False) -> list[ResourceType]:
+        """Every resource the server serves (core and groups), cached until ``refresh``."""
         async with self._lock:
             if self._cached is None or refresh:
                 core, groups = await asyncio.gather(self._get("/api"), self._get("/apis"))

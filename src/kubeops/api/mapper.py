@@ -39,9 +39,11 @@ class Mapper:
 
     @property
     def resources(self) -> list[ResourceType]:
+        """The resources this mapper resolves names to, in lookup order."""
         return list(self._resources)
 
     def extend(self, resources: Iterable[ResourceType]) -> None:
+        """Add resources not known yet (by group, version and plural); known ones are kept."""
         known = {(r.group, r.version, r.plural) for r in self._resources}
         for resource in resources:
             if (resource.group, resource.version, resource.plural) not in known:

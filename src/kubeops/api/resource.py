@@ -28,6 +28,7 @@ class ResourceType:
 
     @property
     def api_version(self) -> str:
+        """``group/version``, or ``version`` alone for the core group, as objects write it."""
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property

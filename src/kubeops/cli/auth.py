@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops auth`` (can-i, who-can, matrix, create-sa) to the command groups."""
     auth = groups.add_parser("auth", help="RBAC: can-i, who-can, access matrix, create-sa")
     verbs = auth.add_subparsers(dest="auth_command", metavar="COMMAND", required=True)
 

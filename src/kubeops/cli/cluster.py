@@ -42,6 +42,7 @@ def run(
 
 
 def name_of(resource: ResourceType, obj: dict[str, Any]) -> str:
+    """``kind.group/name``, as ``kubectl get -o name`` prints an object."""
     kind = resource.kind.lower() + (f".{resource.group}" if resource.group else "")
     return f"{kind}/{obj.get('metadata', {}).get('name', '')}"
 
@@ -49,6 +50,7 @@ def name_of(resource: ResourceType, obj: dict[str, Any]) -> str:
 def print_objects(
     resource: ResourceType, objects: Sequence[dict[str, Any]], output: str, single: bool
 ) -> None:
+    """Print objects as ``-o`` asks: names, JSON or YAML (a list unless ``single``)."""
     if output == "name":
         for obj in objects:
             print(name_of(resource, obj))
@@ -88,6 +90,7 @@ def print_table(table: dict[str, Any], *, wide: bool, namespace_column: bool) ->
 
 
 def print_columns(rows: Sequence[Sequence[str]]) -> None:
+    """Print rows as left-aligned columns, each as wide as its widest cell."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print(

@@ -18,6 +18,7 @@ Builder = Callable[[argparse.Namespace], "Object"]
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops create configmap|secret`` to the command groups."""
     create = groups.add_parser("create", help="create a ConfigMap or Secret (like kubectl create)")
     kinds = create.add_subparsers(dest="kind", metavar="KIND", required=True)
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops events`` to the command groups."""
     events = groups.add_parser(
         "events", help="show the events of an object (or of a namespace), newest last"
     )

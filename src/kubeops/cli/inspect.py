@@ -34,6 +34,7 @@ GATE_FAILED = 2
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops inspect`` (and ``inspect serve``) to the command groups."""
     parser = groups.add_parser(
         "inspect",
         help="check clusters (or manifests) for health, security and configuration problems",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops logs`` to the command groups."""
     logs = groups.add_parser(
         "logs", help="print a container's log (of a Pod, or of each Pod of a workload)"
     )

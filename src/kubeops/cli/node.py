@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops cordon``, ``uncordon`` and ``drain`` to the command groups."""
     for verb, help_text in (
         ("cordon", "mark nodes unschedulable; their pods keep running"),
         ("uncordon", "mark nodes schedulable again"),

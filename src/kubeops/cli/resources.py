@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops get``, ``apply``, ``delete`` and ``api-resources`` to the command groups."""
     get = groups.add_parser("get", help="show objects of a kind (like kubectl get)")
     get.add_argument("kind", help="kind, resource or short name: pods, deploy, deployments.apps")
     get.add_argument("names", nargs="*", help="object names (default: all)")

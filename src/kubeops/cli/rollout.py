@@ -24,6 +24,7 @@ Target = tuple[str, str]
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops rollout``, ``scale`` and ``wait`` to the command groups."""
     rollout = groups.add_parser(
         "rollout", help="manage the rollout of deployments, statefulsets and daemonsets"
     )

@@ -20,6 +20,7 @@ _FAULTS = ("restart-apiserver", "compact", "stop", "start")
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops testenv`` (assets, up, status, fault, down) to the command groups."""
     parser = groups.add_parser(
         "testenv", help="local control planes for tests, demos and benchmarks"
     )

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 
 def register(groups: Any) -> None:
+    """Add ``kubeops watch`` to the command groups."""
     watch = groups.add_parser(
         "watch", help="stream changes of a kind; survives API server restarts"
     )

@@ -32,6 +32,7 @@ class AdminClient:
         self._http = httpx.Client(base_url=server, verify=admin_ssl_context(pki), timeout=timeout)
 
     def close(self) -> None:
+        """Close the HTTP connection pool."""
         self._http.close()
 
     def ready(self) -> bool:
@@ -42,6 +43,7 @@ class AdminClient:
             return False
 
     def request(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = ()) -> Any:
+        """Send one request as cluster admin; a status outside 2xx and ``ok`` raises."""
         content = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if content else {}
         response = self._http.request(method, path, content=content, headers=headers)
@@ -56,14 +58,18 @@ class AdminClient:
         return orjson.loads(response.content) if response.content else None
 
     def get(self, path: str) -> Any:
+        """GET ``path`` and return the decoded body."""
         return self.request("GET", path)
 
     def exists(self, path: str) -> bool:
+        """Whether ``path`` names an existing object."""
         found: bool = self.request("GET", path, ok=(404,)).get("kind") != "Status"
         return found
 
     def create(self, path: str, body: dict[str, Any], exist_ok: bool = False) -> Any:
+        """POST ``body`` to ``path``; with ``exist_ok`` an existing object is no error."""
         return self.request("POST", path, body, ok=(409,) if exist_ok else ())
 
     def delete(self, path: str) -> Any:
+        """DELETE ``path``; an object already gone is no error."""
         return self.request("DELETE", path, ok=(404,))

@@ -77,6 +77,7 @@ class Pins:
     kwok: str
 
     def describe(self) -> str:
+        """The pinned versions in words, for progress lines and errors."""
         return f"Kubernetes {self.kubernetes}, etcd {self.etcd}, kwok {self.kwok}"
 
 
@@ -89,9 +90,11 @@ class Assets:
     pins: Pins | None
 
     def path(self, binary: str) -> Path:
+        """Where ``binary`` lives in the cache (built or not)."""
         return self.directory / binary
 
     def has(self, binary: str) -> bool:
+        """Whether ``binary`` has been built into the cache."""
         return self.path(binary).is_file()
 
 

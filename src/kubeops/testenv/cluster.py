@@ -80,10 +80,12 @@ class Cluster:
 
     @property
     def server(self) -> str:
+        """The API server's URL on loopback."""
         return f"https://{HOST}:{self.port}"
 
     @property
     def pki(self) -> ClusterPKI:
+        """The cluster's certificates and keys (only once it has started)."""
         if self._pki is None:
             raise ControlPlaneError(f"cluster {self.name!r} has not been started")
         return self._pki
@@ -97,6 +99,7 @@ class Cluster:
 
     @property
     def etcd_prefix(self) -> str:
+        """The etcd key prefix this cluster keeps its objects under."""
         return f"/clusters/{self.name}"
 
     def start(self) -> None:
@@ -144,9 +147,11 @@ class Cluster:
         return {name: (p.pid if p.alive() else None) for name, p in self.processes.items()}
 
     def pids(self) -> list[int]:
+        """The process ids of the cluster's running components."""
         return [pid for pid in self.running().values() if pid is not None]
 
     def ready(self) -> bool:
+        """Whether the API server is running and answers ``/readyz``."""
         return "kube-apiserver" in self.processes and self.admin.ready()
 
     def service_account_kubeconfig(

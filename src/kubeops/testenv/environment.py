@@ -109,6 +109,7 @@ class Environment:
 
     @property
     def clusters(self) -> list[Cluster]:
+        """The started clusters, in the order they were named."""
         return [self._clusters[name] for name in self.names if name in self._clusters]
 
     def cluster(self, name: str | None = None) -> Cluster:
@@ -120,6 +121,7 @@ class Environment:
         return self._clusters[key]
 
     def start(self) -> None:
+        """Start etcd and every cluster, after sweeping what crashed runs left behind."""
         started = time.monotonic()
         for stale, killed in rundir.sweep(rundir.default_base()):
             self.progress(f"cleaned {stale} left by a crashed run ({killed} process(es) ended)")

@@ -51,18 +51,22 @@ class Etcd:
 
     @property
     def url(self) -> str:
+        """etcd's client URL on loopback."""
         return f"http://{HOST}:{self.client_port}"
 
     def start(self) -> None:
+        """Start etcd on its ports (refused at once if one is taken)."""
         ensure_free(self.client_port, "etcd")
         ensure_free(self.peer_port, "etcd")
         self.process.start()
         self.process.wait_ready(self.healthy, self.start_timeout)
 
     def stop(self) -> None:
+        """Stop etcd, gracefully first."""
         self.process.stop()
 
     def healthy(self) -> bool:
+        """Whether etcd answers ``/health`` with health true."""
         try:
             response = httpx.get(f"{self.url}/health", timeout=1.0)
         except httpx.HTTPError:

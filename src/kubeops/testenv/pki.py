@@ -41,10 +41,12 @@ class KeyPair:
 
     @property
     def cert_pem(self) -> bytes:
+        """The certificate, PEM-encoded."""
         return self.cert_file.read_bytes()
 
     @property
     def key_pem(self) -> bytes:
+        """The private key, PEM-encoded."""
         return self.key_file.read_bytes()
 
 

@@ -64,6 +64,7 @@ class LedgerEntry:
 
 
 def read_ledger(run_dir: Path) -> list[LedgerEntry]:
+    """The processes a run directory records as started (empty when unreadable)."""
     try:
         raw = json.loads((run_dir / LEDGER).read_text())
     except (OSError, ValueError):
@@ -117,9 +118,11 @@ class Process:
 
     @property
     def pid(self) -> int | None:
+        """The process id once started, else None."""
         return self._popen.pid if self._popen else None
 
     def start(self) -> None:
+        """Start the process, logging to its file; it dies with its parent."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         # Only the main thread may use PDEATHSIG: it fires when the *thread* that
         # forked exits, which would kill a child started from a short-lived thread.
@@ -141,12 +144,15 @@ class Process:
             _write_ledger(self.run_dir, entries)
 
     def exit_code(self) -> int | None:
+        """The exit code once it exited, else None."""
         return self._popen.poll() if self._popen else None
 
     def alive(self) -> bool:
+        """Whether the process was started and has not exited."""
         return self._popen is not None and self._popen.poll() is None
 
     def log_tail(self, lines: int = 20) -> list[str]:
+        """The last ``lines`` lines of the process's log, for error messages."""
         try:
             with self.log_file.open("rb") as log:
                 log.seek(0, os.SEEK_END)
@@ -157,6 +163,7 @@ class Process:
         return [line for line in text.splitlines() if line.strip()][-lines:]
 
     def failure(self, reason: str) -> ComponentFailed:
+        """A ComponentFailed for this process, with ``reason`` and the tail of its log."""
         return ComponentFailed(self.name, self.cluster, reason, self.log_tail())
 
     def wait_ready(self, probe: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:

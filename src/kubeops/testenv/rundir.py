@@ -53,6 +53,7 @@ def claim(run_dir: Path) -> None:
 
 
 def release(run_dir: Path, remove: bool) -> None:
+    """Give up ownership of a run directory, and remove it when ``remove``."""
     (run_dir / OWNER).unlink(missing_ok=True)
     if remove:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -36,6 +36,7 @@ def socket_path(directory: Path) -> Path:
 
 
 def read_state(directory: Path) -> dict[str, Any] | None:
+    """The supervisor's state file, or None when there is none yet."""
     try:
         state: dict[str, Any] = json.loads((directory / STATE).read_text())
     except (OSError, ValueError):
@@ -82,12 +83,16 @@ def request(directory: Path, message: dict[str, Any], timeout: float = 300.0) ->
 
 
 class Supervisor:
+    """Keeps a detached ``testenv up`` environment running and answers status and stop over a
+    socket."""
+
     def __init__(self, directory: Path, env: Environment) -> None:
         self.directory = directory
         self.env = env
         self.done = False
 
     def write_state(self, status: str, **extra: Any) -> None:
+        """Record the supervisor's state file (pid, status and ``extra``) atomically."""
         me = os.getpid()
         state = {
             "pid": me,
@@ -102,6 +107,7 @@ class Supervisor:
         tmp.replace(self.directory / STATE)
 
     def status(self) -> dict[str, Any]:
+        """The environment's state: etcd, and each cluster's server, kubeconfig and processes."""
         etcd = self.env.etcd
         clusters = {}
         for cluster in self.env.clusters:
@@ -118,6 +124,7 @@ class Supervisor:
         }
 
     def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Answer one control message (status or stop)."""
         op = message.get("op")
         if op == "status":
             return self.status()
@@ -145,6 +152,7 @@ class Supervisor:
         raise ControlPlaneError(f"unknown command {op!r}")
 
     def serve(self) -> None:
+        """Serve control messages on the run directory's socket until stopped."""
         path = socket_path(self.directory)
         path.unlink(missing_ok=True)
         supervisor = self
@@ -168,6 +176,7 @@ class Supervisor:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The supervisor process's entry point: start the environment, serve until stopped."""
     parser = argparse.ArgumentParser(prog="kubeops-testenv-supervisor")
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--clusters", type=int, default=1)
