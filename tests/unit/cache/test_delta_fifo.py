@@ -19,6 +19,7 @@ from kubeops.cache import (
     Store,
     strip_managed_fields,
 )
+from kubeops.testenv import async_eventually
 
 from .samples import pod
 
@@ -516,7 +517,7 @@ def test_strip_managed_fields_as_the_fifo_transform() -> None:
 async def test_pop_waits_for_an_item_queued_later_in_the_same_loop() -> None:
     fifo = DeltaFIFO()
     waiting = asyncio.create_task(pop(fifo))
-    await asyncio.sleep(0.01)
+    await async_eventually(lambda: len(fifo._waiters) == 1, message="the pop to wait")
     assert not waiting.done()
     fifo.add(pod("a"))
     assert types(await waiting) == [ADDED]
@@ -525,7 +526,7 @@ async def test_pop_waits_for_an_item_queued_later_in_the_same_loop() -> None:
 async def test_pop_wakes_for_an_item_queued_from_another_thread() -> None:
     fifo = DeltaFIFO()
     waiting = asyncio.create_task(pop(fifo))
-    await asyncio.sleep(0.01)
+    await async_eventually(lambda: len(fifo._waiters) == 1, message="the pop to wait")
     producer = threading.Thread(target=fifo.add, args=(pod("a"),))
     producer.start()
     deltas = await waiting
@@ -536,7 +537,7 @@ async def test_pop_wakes_for_an_item_queued_from_another_thread() -> None:
 async def test_close_unblocks_a_waiting_pop_with_fifo_closed() -> None:
     fifo = DeltaFIFO()
     waiting = asyncio.create_task(pop(fifo))
-    await asyncio.sleep(0.01)
+    await async_eventually(lambda: len(fifo._waiters) == 1, message="the pop to wait")
     fifo.close()
     with pytest.raises(FIFOClosed):
         await waiting
@@ -546,7 +547,7 @@ async def test_close_unblocks_a_waiting_pop_with_fifo_closed() -> None:
 async def test_close_from_another_thread_unblocks_pop() -> None:
     fifo = DeltaFIFO()
     waiting = asyncio.create_task(pop(fifo))
-    await asyncio.sleep(0.01)
+    await async_eventually(lambda: len(fifo._waiters) == 1, message="the pop to wait")
     closer = threading.Thread(target=fifo.close)
     closer.start()
     with pytest.raises(FIFOClosed):
@@ -566,14 +567,14 @@ async def test_pop_after_close_drains_queued_items_first() -> None:
 async def test_every_waiting_pop_is_woken_and_each_item_goes_to_one() -> None:
     fifo = DeltaFIFO()
     waiting = [asyncio.create_task(pop(fifo)) for _ in range(3)]
-    await asyncio.sleep(0.01)
+    await async_eventually(lambda: len(fifo._waiters) == 3, message="three pops to wait")
     fifo.add(pod("a"))
     fifo.add(pod("b"))
-    for _ in range(500):
-        if sum(task.done() for task in waiting) == 2:
-            break
-        await asyncio.sleep(0.001)
-    await asyncio.sleep(0.01)
+    await async_eventually(
+        lambda: sum(task.done() for task in waiting) == 2, interval=0.001, message="two pops"
+    )
+    # The third, woken too, found nothing and waits again.
+    await async_eventually(lambda: len(fifo._waiters) == 1, message="the third pop to wait again")
     done = [task for task in waiting if task.done()]
     assert len(done) == 2
     assert sorted(t.result()[0].object["metadata"]["name"] for t in done) == ["a", "b"]  # type: ignore[index]
@@ -608,7 +609,7 @@ async def test_producers_in_many_threads_lose_and_reorder_nothing() -> None:
 async def test_cancelled_pop_leaves_no_waiter_behind() -> None:
     fifo = DeltaFIFO()
     waiting = asyncio.create_task(fifo.pop(Recorder()))
-    await asyncio.sleep(0.01)
+    await async_eventually(lambda: len(fifo._waiters) == 1, message="the pop to wait")
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
