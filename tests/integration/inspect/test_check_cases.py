@@ -38,6 +38,8 @@ def test_check_flags_the_bad_variant(inspected: Report, case: Case) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_check_passes_the_good_variant(inspected: Report, case: Case) -> None:
+    # The check ran: its silence about the healthy variant means something.
+    assert all(case.check in c.checks_run for c in inspected.clusters), case.check
     good_cluster_scoped = {
         f"{o['kind']}/{o['metadata']['name']}" for o in case.good if o["kind"] in CLUSTER_KINDS
     }

@@ -210,4 +210,6 @@ def test_merged_view_serialises_as_one_kubeconfig(tmp_path: Path) -> None:
 
 def test_entry_repr_does_not_show_its_fields(tmp_path: Path) -> None:
     path = write_yaml(tmp_path / "config", kubeconfig_doc(users={"u": {"token": "s3cr3t"}}))
-    assert "s3cr3t" not in repr(load_kubeconfig(path))
+    text = repr(load_kubeconfig(path))
+    assert "s3cr3t" not in text
+    assert f"KubeconfigEntry(name='u', origin={path!r})" in text  # which entry, from where

@@ -133,6 +133,7 @@ def test_a_failing_check_is_reported_not_run_and_others_still_run() -> None:
 def test_static_mode_runs_only_static_checks() -> None:
     result = run_checks(Snapshot.from_objects([node("a", "False")]), InspectConfig())
     assert "node-not-ready" not in result.checks_run
+    assert "deprecated-api-version" in result.checks_run  # the static ones did run
 
 
 def ref(name: str, namespace: str | None = "ns") -> ObjectRef:

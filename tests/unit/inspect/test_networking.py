@@ -301,6 +301,7 @@ def test_ingress_missing_service_static_namespace_left_out() -> None:
         "ingress-missing-service",
         "ingress-service-port",
     )
+    assert set(result.checks_run) == {"ingress-missing-service", "ingress-service-port"}
     assert not result.findings
 
 

@@ -83,12 +83,14 @@ def test_status_checks_do_not_run_on_manifests() -> None:
     result = run_checks(Snapshot.from_objects([pod()]), InspectConfig(), now=NOW)
     for check in ("pod-crashloop", "container-restarts", "pod-pending", "pod-failed"):
         assert check not in result.checks_run
+    assert "container-image-latest" in result.checks_run  # the spec checks did run
 
 
 def test_status_checks_tolerate_missing_fields() -> None:
     bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "ns"}}
     no_status = {**pod("no-status"), "status": None}
     result = run_checks(live(bare, no_status), InspectConfig(), now=NOW)
+    assert set(result.checks_run) >= POD_CHECKS
     assert not [n for n in result.not_run if n.check in POD_CHECKS]
     assert not [f for f in result.findings if f.check.startswith("pod-")]
 

@@ -89,3 +89,4 @@ def test_quota_check_needs_status_so_it_is_not_static() -> None:
         Snapshot.from_objects([quota("q", {"pods": "1"}, {"pods": "1"})]), InspectConfig()
     )
     assert "quota-near-limit" not in result.checks_run
+    assert "deprecated-api-version" in result.checks_run  # the static ones did run

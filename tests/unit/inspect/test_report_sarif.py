@@ -167,5 +167,8 @@ def test_manifest_findings_point_at_their_file_and_line() -> None:
 
 
 def test_live_findings_have_no_physical_location(log: dict[str, Any]) -> None:
-    for result in log["runs"][0]["results"]:
+    results = log["runs"][0]["results"]
+    assert results
+    for result in results:
         assert "physicalLocation" not in result["locations"][0]
+        assert result["locations"][0]["logicalLocations"]  # the object, by name
