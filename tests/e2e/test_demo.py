@@ -50,6 +50,8 @@ def test_the_demo_reports_every_deliberate_fault_and_a_clean_shop(tmp_path: Path
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # It inspected only once the shop was healthy, endpoints included.
+    assert "shop is healthy: every Pod Ready and a ready endpoint of its Service" in done.stderr
     html = tmp_path / "inspect-report.html"
     assert f"Health report: {html.resolve()}" in done.stdout
     assert "Grade " in done.stdout
