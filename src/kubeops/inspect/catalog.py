@@ -59,6 +59,14 @@ class PodSpecOwner:
             for c in self.spec.get("initContainers") or []:
                 yield "init container", c
 
+    @property
+    def service_account(self) -> str:
+        """The ServiceAccount the Pods run as: ``default`` when the spec names none
+        (``serviceAccount`` is the deprecated alias still found in old manifests)."""
+        return str(
+            self.spec.get("serviceAccountName") or self.spec.get("serviceAccount") or "default"
+        )
+
 
 CheckFunc = Callable[["CheckContext"], Iterable[Hit]]
 

@@ -122,7 +122,7 @@ def test_missing_resource_makes_checks_not_run_with_the_reason() -> None:
 
 def test_a_failing_check_is_reported_not_run_and_others_still_run() -> None:
     broken = node("a", "False")
-    broken["status"]["conditions"] = "not a list"
+    broken["status"]["conditions"] = 5  # not a list: reading it raises
     result = run_checks(live(broken, node("b", "False")), InspectConfig())
     assert any(
         n.check == "node-not-ready" and "the check failed" in n.reason for n in result.not_run

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kubeops.inspect.catalog import catalog
-from kubeops.inspect.checks.workloads import Lookup, label_selector, replicas
+from kubeops.inspect.checks.fields import Lookup, label_selector, replicas
 from kubeops.inspect.config import InspectConfig
 from kubeops.inspect.model import ClusterResult, Severity
 from kubeops.inspect.runner import run_checks

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kubeops.inspect.catalog import POD_SPEC_KINDS, CheckContext, Hit, register_check
+from kubeops.inspect.checks import fields
 from kubeops.inspect.model import Severity
 
 if TYPE_CHECKING:
@@ -112,10 +113,6 @@ def _keys(source: Object) -> tuple[str, ...]:
     return tuple(str(i["key"]) for i in source.get("items") or [] if i.get("key"))
 
 
-def _namespace(obj: Object) -> str | None:
-    return (obj.get("metadata") or {}).get("namespace") or None
-
-
 def _data_keys(obj: Object) -> set[str]:
     """The keys a ConfigMap or Secret holds (``stringData`` too, for manifests)."""
     keys: set[str] = set()
@@ -133,7 +130,7 @@ def _missing(ctx: CheckContext, kind: str, resource: str) -> Iterator[Hit]:
     """Hits for Pod specs naming a ``kind`` that does not exist, or a key it lacks."""
     existing = ctx.by_name(resource)
     for owner in ctx.pod_specs():
-        namespace = _namespace(owner.obj)
+        namespace = fields.namespace(owner.obj)
         absent: dict[str, list[str]] = {}
         pull_only: dict[str, bool] = {}
         for ref in references(owner.spec):
@@ -205,9 +202,9 @@ def missing_secret(ctx: CheckContext) -> Iterator[Hit]:
 def missing_serviceaccount(ctx: CheckContext) -> Iterator[Hit]:
     existing = ctx.by_name("serviceaccounts")
     for owner in ctx.pod_specs():
-        name = owner.spec.get("serviceAccountName") or owner.spec.get("serviceAccount") or "default"
-        if (_namespace(owner.obj), name) not in existing:
-            yield Hit(owner.obj, f'ServiceAccount "{name}" does not exist')
+        account = owner.service_account
+        if (fields.namespace(owner.obj), account) not in existing:
+            yield Hit(owner.obj, f'ServiceAccount "{account}" does not exist')
 
 
 def _all_specs(ctx: CheckContext) -> Iterator[tuple[str | None, Object]]:
@@ -219,7 +216,7 @@ def _all_specs(ctx: CheckContext) -> Iterator[tuple[str | None, Object]]:
             for step in _SPEC_PATHS.get(str(obj.get("kind", "")), ()):
                 spec = (spec or {}).get(step)
             if isinstance(spec, dict):
-                yield _namespace(obj), spec
+                yield fields.namespace(obj), spec
 
 
 def _used(ctx: CheckContext, kind: str) -> set[tuple[str | None, str]]:
@@ -258,7 +255,7 @@ def unused_configmap(ctx: CheckContext) -> Iterator[Hit]:
             continue
         if (meta.get("labels") or {}).get("OWNER") == "TILLER":
             continue
-        if (_namespace(cm), name) not in used:
+        if (fields.namespace(cm), name) not in used:
             yield Hit(cm, "no Pod or workload template references this ConfigMap")
 
 
@@ -285,20 +282,19 @@ _API_SECRET_TYPES = frozenset(
 def unused_secret(ctx: CheckContext) -> Iterator[Hit]:
     used = _used(ctx, "Secret")
     for sa in ctx.objects("serviceaccounts"):
-        namespace = _namespace(sa)
+        namespace = fields.namespace(sa)
         for ref in [*(sa.get("secrets") or []), *(sa.get("imagePullSecrets") or [])]:
             if isinstance(ref, dict) and ref.get("name"):
                 used.add((namespace, ref["name"]))
     for ingress in ctx.objects("ingresses"):
-        namespace = _namespace(ingress)
+        namespace = fields.namespace(ingress)
         for tls in (ingress.get("spec") or {}).get("tls") or []:
             if tls.get("secretName"):
                 used.add((namespace, tls["secretName"]))
     for secret in ctx.objects("secrets"):
         if secret.get("type") in _API_SECRET_TYPES or _skipped(secret):
             continue
-        name = (secret.get("metadata") or {}).get("name", "")
-        if (_namespace(secret), name) not in used:
+        if (fields.namespace(secret), fields.name(secret)) not in used:
             yield Hit(
                 secret,
                 "no Pod, workload template, ServiceAccount or Ingress references this Secret",

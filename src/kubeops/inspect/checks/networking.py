@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kubeops.inspect.catalog import CheckContext, Hit, register_check
-from kubeops.inspect.checks.workloads import Lookup, meta, name, namespace, spec, status
+from kubeops.inspect.checks.fields import Lookup, class_names, meta, name, namespace, spec, status
 from kubeops.inspect.model import Severity
 
 if TYPE_CHECKING:
@@ -300,11 +300,7 @@ def ingress_service_port(ctx: CheckContext) -> Iterator[Hit]:
     remediation="Set spec.ingressClassName to one of `kubectl get ingressclass`, or mark one class as the default with the annotation ingressclass.kubernetes.io/is-default-class=true.",
 )
 def ingress_class_missing(ctx: CheckContext) -> Iterator[Hit]:
-    classes = {name(c) for c in ctx.objects("ingressclasses")}
-    has_default = any(
-        (meta(c).get("annotations") or {}).get(DEFAULT_INGRESS_CLASS) == "true"
-        for c in ctx.objects("ingressclasses")
-    )
+    classes, has_default = class_names(ctx.objects("ingressclasses"), DEFAULT_INGRESS_CLASS)
     for ingress in ctx.objects("ingresses"):
         wanted = spec(ingress).get("ingressClassName")
         if wanted:

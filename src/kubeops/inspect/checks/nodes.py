@@ -6,13 +6,8 @@ import re
 from collections.abc import Iterator
 
 from kubeops.inspect.catalog import CheckContext, Hit, register_check
+from kubeops.inspect.checks.fields import condition_true, conditions, explain
 from kubeops.inspect.model import Severity
-
-
-def _conditions(node: dict[str, object]) -> dict[str, dict[str, str]]:
-    status = node.get("status") or {}
-    assert isinstance(status, dict)
-    return {c.get("type", ""): c for c in status.get("conditions") or []}
 
 
 @register_check(
@@ -26,11 +21,11 @@ def _conditions(node: dict[str, object]) -> dict[str, dict[str, str]]:
 )
 def not_ready(ctx: CheckContext) -> Iterator[Hit]:
     for node in ctx.objects("nodes"):
-        ready = _conditions(node).get("Ready")
+        ready = conditions(node).get("Ready")
         if ready is None:
             yield Hit(node, "the node reports no Ready condition")
         elif ready.get("status") != "True":
-            why = ": ".join(x for x in (ready.get("reason"), ready.get("message")) if x)
+            why = explain(ready)
             yield Hit(node, f"Ready is {ready.get('status')}" + (f" ({why})" if why else ""))
 
 
@@ -45,9 +40,8 @@ def not_ready(ctx: CheckContext) -> Iterator[Hit]:
 )
 def pressure(ctx: CheckContext) -> Iterator[Hit]:
     for node in ctx.objects("nodes"):
-        conditions = _conditions(node)
         for kind in ("MemoryPressure", "DiskPressure", "PIDPressure"):
-            if conditions.get(kind, {}).get("status") == "True":
+            if condition_true(node, kind):
                 yield Hit(node, f"{kind} is True")
 
 

@@ -8,10 +8,11 @@ The status checks judge Pods only; the spec checks judge every Pod template once
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from kubeops.inspect.catalog import CheckContext, Hit, PodSpecOwner, register_check
+from kubeops.inspect.checks.fields import clip, container_label, explain, namespace
 from kubeops.inspect.model import Severity
 from kubeops.models.duration import format_age
 from kubeops.models.image import ImageReference
@@ -36,8 +37,19 @@ def _statuses(pod: Object) -> Iterator[tuple[str, Object]]:
             yield kind, entry
 
 
-def _label(kind: str, container: Object) -> str:
-    return f'{kind} "{container.get("name", "")}"'
+def _waiting(status: Object) -> Object:
+    """``state.waiting`` of a container status ({} when the container is not waiting)."""
+    return (status.get("state") or {}).get("waiting") or {}
+
+
+def _waiting_for(
+    ctx: CheckContext, reasons: Container[str]
+) -> Iterator[tuple[Object, str, Object]]:
+    """(Pod, kind of container, status) of every container waiting for one of ``reasons``."""
+    for pod in ctx.objects("pods"):
+        for kind, status in _statuses(pod):
+            if _waiting(status).get("reason") in reasons:
+                yield pod, kind, status
 
 
 def _duration(delta: datetime.timedelta) -> str:
@@ -82,18 +94,13 @@ def _container_specs(pod: Object) -> dict[str, Object]:
     remediation="Read the previous run's logs (`kubectl logs POD -c CONTAINER --previous`) and the exit reason in `kubectl describe pod POD`; fix the command, configuration or dependency it fails on.",
 )
 def crashloop(ctx: CheckContext) -> Iterator[Hit]:
-    for pod in ctx.objects("pods"):
-        for kind, status in _statuses(pod):
-            waiting = (status.get("state") or {}).get("waiting") or {}
-            if waiting.get("reason") != "CrashLoopBackOff":
-                continue
-            last = _last_exit(status)
-            yield Hit(
-                pod,
-                f"{_label(kind, status)} is in CrashLoopBackOff after "
-                f"{status.get('restartCount', 0)} restarts"
-                + (f" (last exit: {last})" if last else ""),
-            )
+    for pod, kind, status in _waiting_for(ctx, ("CrashLoopBackOff",)):
+        last = _last_exit(status)
+        yield Hit(
+            pod,
+            f"{container_label(kind, status)} is in CrashLoopBackOff after "
+            f"{status.get('restartCount', 0)} restarts" + (f" (last exit: {last})" if last else ""),
+        )
 
 
 @register_check(
@@ -115,7 +122,7 @@ def restarts(ctx: CheckContext) -> Iterator[Hit]:
                 last = _last_exit(status)
                 yield Hit(
                     pod,
-                    f"{_label(kind, status)} restarted {count} times (threshold {limit})"
+                    f"{container_label(kind, status)} restarted {count} times (threshold {limit})"
                     + (f"; last exit: {last}" if last else ""),
                 )
 
@@ -147,7 +154,7 @@ def oomkilled(ctx: CheckContext) -> Iterator[Hit]:
             memory = (resources.get("limits") or {}).get("memory")
             yield Hit(
                 pod,
-                f"{_label(kind, status)} {when} OOMKilled"
+                f"{container_label(kind, status)} {when} OOMKilled"
                 + (
                     f" (memory limit {memory})"
                     if memory
@@ -178,20 +185,14 @@ _PULL_ERRORS = {
     remediation="Check the image reference and that it exists; check `imagePullSecrets` and the registry's reachability from the node (`kubectl describe pod POD` shows the pull error).",
 )
 def image_pull_error(ctx: CheckContext) -> Iterator[Hit]:
-    for pod in ctx.objects("pods"):
-        for kind, status in _statuses(pod):
-            waiting = (status.get("state") or {}).get("waiting") or {}
-            reason = waiting.get("reason")
-            if reason not in _PULL_ERRORS:
-                continue
-            detail = str(waiting.get("message") or "").strip()
-            if len(detail) > 200:
-                detail = detail[:197] + "..."
-            yield Hit(
-                pod,
-                f'{_label(kind, status)} cannot pull image "{status.get("image", "")}": {reason}'
-                + (f" ({detail})" if detail else ""),
-            )
+    for pod, kind, status in _waiting_for(ctx, _PULL_ERRORS):
+        waiting = _waiting(status)
+        detail = clip(str(waiting.get("message") or "").strip())
+        yield Hit(
+            pod,
+            f'{container_label(kind, status)} cannot pull image "{status.get("image", "")}": '
+            f"{waiting.get('reason')}" + (f" ({detail})" if detail else ""),
+        )
 
 
 @register_check(
@@ -222,13 +223,13 @@ def pending(ctx: CheckContext) -> Iterator[Hit]:
         if age < limit:
             continue
         if scheduled.get("status") == "False":
-            why = ": ".join(x for x in (scheduled.get("reason"), scheduled.get("message")) if x)
+            why = explain(scheduled)
             cause = "not scheduled" + (f" ({why})" if why else "")
         elif (pod.get("spec") or {}).get("nodeName"):
             waiting = [
-                f"{_label(kind, s)} {((s.get('state') or {}).get('waiting') or {}).get('reason')}"
+                f"{container_label(kind, s)} {_waiting(s)['reason']}"
                 for kind, s in _statuses(pod)
-                if ((s.get("state") or {}).get("waiting") or {}).get("reason")
+                if _waiting(s).get("reason")
             ]
             cause = f"on node {pod['spec']['nodeName']}" + (
                 f", {', '.join(waiting)}" if waiting else ""
@@ -261,9 +262,7 @@ def failed(ctx: CheckContext) -> Iterator[Hit]:
         if status.get("phase") != "Failed" or _owned_by(pod, ("Job",)):
             continue
         reason = str(status.get("reason") or "")
-        message = str(status.get("message") or "").strip()
-        if len(message) > 200:
-            message = message[:197] + "..."
+        message = clip(str(status.get("message") or "").strip())
         why = ": ".join(x for x in (reason, message) if x)
         finished: list[str] = []
         for kind, entry in _statuses(pod):
@@ -272,7 +271,7 @@ def failed(ctx: CheckContext) -> Iterator[Hit]:
                 finished.append(str(terminated["finishedAt"]))
             if not why and terminated.get("reason") not in (None, "Completed"):
                 code = terminated.get("exitCode")
-                why = f"{_label(kind, entry)} exited: {terminated['reason']}" + (
+                why = f"{container_label(kind, entry)} exited: {terminated['reason']}" + (
                     f", exit code {code}" if code is not None else ""
                 )
         text = "the Pod failed" + (f" ({why})" if why else "")
@@ -297,8 +296,7 @@ def _limit_range_defaults(ctx: CheckContext) -> dict[str | None, tuple[set[str],
     limit, which defaults to the max, as the API server does."""
     found: dict[str | None, tuple[set[str], set[str]]] = {}
     for limit_range in ctx.objects("limitranges"):
-        namespace = (limit_range.get("metadata") or {}).get("namespace") or None
-        limits, requests = found.setdefault(namespace, (set(), set()))
+        limits, requests = found.setdefault(namespace(limit_range), (set(), set()))
         for item in (limit_range.get("spec") or {}).get("limits") or []:
             if item.get("type") != "Container":
                 continue
@@ -312,8 +310,7 @@ def _resources_check(ctx: CheckContext, field: str) -> Iterator[Hit]:
     wanted = _names(ctx.threshold("resources"))
     defaults = _limit_range_defaults(ctx)
     for owner in ctx.pod_specs():
-        namespace = (owner.obj.get("metadata") or {}).get("namespace") or None
-        filled_limits, filled_requests = defaults.get(namespace, (set(), set()))
+        filled_limits, filled_requests = defaults.get(namespace(owner.obj), (set(), set()))
         for kind, c in owner.containers():
             resources = c.get("resources") or {}
             given = set(resources.get(field) or {})
@@ -326,7 +323,7 @@ def _resources_check(ctx: CheckContext, field: str) -> Iterator[Hit]:
             missing = [r for r in wanted if r not in given]
             if missing:
                 what = " or ".join(f"{r} {field[:-1]}" for r in missing)
-                yield Hit(owner.obj, f"{_label(kind, c)} has no {what}")
+                yield Hit(owner.obj, f"{container_label(kind, c)} has no {what}")
 
 
 @register_check(
@@ -379,7 +376,7 @@ def _probe_check(ctx: CheckContext, field: str) -> Iterator[Hit]:
             if kind == "init container" and c.get("restartPolicy") != "Always":
                 continue
             if not c.get(field):
-                yield Hit(owner.obj, f"{_label(kind, c)} has no {field}")
+                yield Hit(owner.obj, f"{container_label(kind, c)} has no {field}")
 
 
 @register_check(
@@ -433,9 +430,14 @@ def image_latest(ctx: CheckContext) -> Iterator[Hit]:
             if ref.digest:
                 continue
             if ref.tag is None:
-                yield Hit(owner.obj, f'{_label(kind, c)} uses image "{image}" with no tag (latest)')
+                yield Hit(
+                    owner.obj,
+                    f'{container_label(kind, c)} uses image "{image}" with no tag (latest)',
+                )
             elif ref.tag == "latest":
-                yield Hit(owner.obj, f'{_label(kind, c)} uses image "{image}" tagged latest')
+                yield Hit(
+                    owner.obj, f'{container_label(kind, c)} uses image "{image}" tagged latest'
+                )
 
 
 @register_check(
@@ -473,4 +475,4 @@ def image_registry(ctx: CheckContext) -> Iterator[Hit]:
                     )
             why = verdicts[image]
             if why is not None:
-                yield Hit(owner.obj, f'{_label(kind, c)} image "{image}" {why}')
+                yield Hit(owner.obj, f'{container_label(kind, c)} image "{image}" {why}')

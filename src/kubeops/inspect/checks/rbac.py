@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from kubeops.inspect.catalog import CheckContext, Hit, register_check
+from kubeops.inspect.checks.fields import name, namespace
 from kubeops.inspect.model import Severity
 
 if TYPE_CHECKING:
@@ -16,10 +17,6 @@ _BUILTIN_BINDINGS = frozenset({"cluster-admin", "kubeadm:cluster-admins"})
 # The user-facing default ClusterRoles: cluster-admin is `*` on `*` by design (its
 # bindings are what the cluster-admin checks judge), the others aggregate.
 _DEFAULT_ROLES = frozenset({"cluster-admin", "admin", "edit", "view"})
-
-
-def _name(obj: Object) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))
 
 
 def _grants_cluster_admin(binding: Object) -> bool:
@@ -33,14 +30,14 @@ def _subjects(binding: Object) -> tuple[list[str], bool]:
     named: list[str] = []
     personal = False
     for subject in binding.get("subjects") or []:
-        kind, name = subject.get("kind", ""), subject.get("name", "")
-        if kind == "Group" and name == "system:masters":
+        kind, who = subject.get("kind", ""), subject.get("name", "")
+        if kind == "Group" and who == "system:masters":
             continue
         if kind == "ServiceAccount":
-            where = subject.get("namespace") or (binding.get("metadata") or {}).get("namespace")
-            name = f"{where}/{name}" if where else name
+            where = subject.get("namespace") or namespace(binding)
+            who = f"{where}/{who}" if where else who
         personal = personal or kind in ("ServiceAccount", "User")
-        named.append(f"{kind} {name}")
+        named.append(f"{kind} {who}")
     return named, personal
 
 
@@ -69,8 +66,8 @@ def _admin_hits(binding: Object, scope: str) -> Iterator[Hit]:
 )
 def cluster_admin_binding(ctx: CheckContext) -> Iterator[Hit]:
     for binding in ctx.objects("clusterrolebindings"):
-        name = _name(binding)
-        if name.startswith("system:") or name in _BUILTIN_BINDINGS:
+        binding_name = name(binding)
+        if binding_name.startswith("system:") or binding_name in _BUILTIN_BINDINGS:
             continue
         yield from _admin_hits(binding, "")
 
@@ -87,10 +84,10 @@ def cluster_admin_binding(ctx: CheckContext) -> Iterator[Hit]:
 )
 def rolebinding_cluster_admin(ctx: CheckContext) -> Iterator[Hit]:
     for binding in ctx.objects("rolebindings"):
-        if _name(binding).startswith("system:"):
+        if name(binding).startswith("system:"):
             continue
-        namespace = (binding.get("metadata") or {}).get("namespace")
-        yield from _admin_hits(binding, f' in namespace "{namespace}"' if namespace else "")
+        where = namespace(binding)
+        yield from _admin_hits(binding, f' in namespace "{where}"' if where else "")
 
 
 def _wildcard_hits(role: Object) -> Iterator[Hit]:
@@ -132,8 +129,12 @@ _WILDCARD_REMEDIATION = "List the verbs and resources the subject needs explicit
 )
 def clusterrole_wildcard(ctx: CheckContext) -> Iterator[Hit]:
     for role in ctx.objects("clusterroles"):
-        name = _name(role)
-        if name.startswith("system:") or name in _DEFAULT_ROLES or role.get("aggregationRule"):
+        role_name = name(role)
+        if (
+            role_name.startswith("system:")
+            or role_name in _DEFAULT_ROLES
+            or role.get("aggregationRule")
+        ):
             continue
         yield from _wildcard_hits(role)
 
@@ -150,6 +151,6 @@ def clusterrole_wildcard(ctx: CheckContext) -> Iterator[Hit]:
 )
 def role_wildcard(ctx: CheckContext) -> Iterator[Hit]:
     for role in ctx.objects("roles"):
-        if _name(role).startswith("system:"):
+        if name(role).startswith("system:"):
             continue
         yield from _wildcard_hits(role)

@@ -12,14 +12,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from kubeops.inspect.catalog import CheckContext, Hit, PodSpecOwner, register_check
+from kubeops.inspect.checks.fields import container_label, namespace
 from kubeops.inspect.model import Severity
 
 if TYPE_CHECKING:
     from kubeops.api import Object
-
-
-def _label(kind: str, container: Object) -> str:
-    return f'{kind} "{container.get("name", "")}"'
 
 
 def _context(container: Object) -> Object:
@@ -58,13 +55,15 @@ def run_as_root(ctx: CheckContext) -> Iterator[Hit]:
                 non_root = pod.get("runAsNonRoot")
             if user == 0:
                 yield Hit(
-                    owner.obj, f"{_label(kind, c)} runs as root (runAsUser 0)", Severity.ERROR
+                    owner.obj,
+                    f"{container_label(kind, c)} runs as root (runAsUser 0)",
+                    Severity.ERROR,
                 )
             elif not (isinstance(user, int) and user > 0) and non_root is not True:
                 given = "runAsNonRoot is false" if non_root is False else "no runAsNonRoot: true"
                 yield Hit(
                     owner.obj,
-                    f"{_label(kind, c)} may run as root ({given} and no non-zero runAsUser)",
+                    f"{container_label(kind, c)} may run as root ({given} and no non-zero runAsUser)",
                 )
 
 
@@ -82,7 +81,7 @@ def privileged(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         for kind, c in owner.containers():
             if _context(c).get("privileged") is True:
-                yield Hit(owner.obj, f"{_label(kind, c)} is privileged")
+                yield Hit(owner.obj, f"{container_label(kind, c)} is privileged")
 
 
 @register_check(
@@ -107,7 +106,7 @@ def privilege_escalation(ctx: CheckContext) -> Iterator[Hit]:
                     if value is True
                     else "does not set allowPrivilegeEscalation: false"
                 )
-                yield Hit(owner.obj, f"{_label(kind, c)} {state}")
+                yield Hit(owner.obj, f"{container_label(kind, c)} {state}")
 
 
 def _host_namespace(ctx: CheckContext, field: str, what: str) -> Iterator[Hit]:
@@ -263,15 +262,10 @@ def capabilities_added(ctx: CheckContext) -> Iterator[Hit]:
             else:
                 severity = Severity.WARNING
             yield Hit(
-                owner.obj, f"{_label(kind, c)} adds capabilities {', '.join(names)}", severity
+                owner.obj,
+                f"{container_label(kind, c)} adds capabilities {', '.join(names)}",
+                severity,
             )
-
-
-def _service_account(owner: PodSpecOwner) -> str:
-    # serviceAccount is the deprecated alias still found in old manifests.
-    return str(
-        owner.spec.get("serviceAccountName") or owner.spec.get("serviceAccount") or "default"
-    )
 
 
 @register_check(
@@ -286,7 +280,7 @@ def _service_account(owner: PodSpecOwner) -> str:
 )
 def default_serviceaccount(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
-        if _service_account(owner) == "default":
+        if owner.service_account == "default":
             yield Hit(owner.obj, f'{_what(owner)} runs as the "default" ServiceAccount')
 
 
@@ -307,15 +301,14 @@ def automount_token(ctx: CheckContext) -> Iterator[Hit]:
         setting = owner.spec.get("automountServiceAccountToken")
         if setting is False:
             continue
-        name = _service_account(owner)
+        name = owner.service_account
         if setting is True:
             yield Hit(
                 owner.obj,
                 f'{_what(owner)} mounts the "{name}" ServiceAccount token (automountServiceAccountToken: true)',
             )
             continue
-        namespace = (owner.obj.get("metadata") or {}).get("namespace") or None
-        account = accounts.get((namespace, name))
+        account = accounts.get((namespace(owner.obj), name))
         if account is None:
             yield Hit(
                 owner.obj,
@@ -344,7 +337,7 @@ def writable_root_fs(ctx: CheckContext) -> Iterator[Hit]:
             continue
         for kind, c in owner.containers():
             if _context(c).get("readOnlyRootFilesystem") is not True:
-                yield Hit(owner.obj, f"{_label(kind, c)} has a writable root filesystem")
+                yield Hit(owner.obj, f"{container_label(kind, c)} has a writable root filesystem")
 
 
 @register_check(
@@ -368,5 +361,5 @@ def host_port(ctx: CheckContext) -> Iterator[Hit]:
                     protocol = port.get("protocol") or "TCP"
                     yield Hit(
                         owner.obj,
-                        f"{_label(kind, c)} binds host port {host}/{protocol} (container port {port.get('containerPort')})",
+                        f"{container_label(kind, c)} binds host port {host}/{protocol} (container port {port.get('containerPort')})",
                     )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from kubeops.inspect.catalog import CheckContext, Hit, register_check
-from kubeops.inspect.checks.workloads import meta, name, namespace, spec, status
+from kubeops.inspect.checks.fields import class_names, explain, meta, name, namespace, spec, status
 from kubeops.inspect.model import Severity
 from kubeops.models.duration import format_age
 
@@ -161,7 +161,7 @@ def pv_failed(ctx: CheckContext) -> Iterator[Hit]:
     for pv in ctx.objects("pvs"):
         st = status(pv)
         if st.get("phase") == "Failed":
-            why = ": ".join(str(x) for x in (st.get("reason"), st.get("message")) if x)
+            why = explain(st)
             yield Hit(
                 pv, "reclaiming the volume failed" + (f" ({why})" if why else "") + _claim(pv)
             )
@@ -178,11 +178,7 @@ def pv_failed(ctx: CheckContext) -> Iterator[Hit]:
     remediation="Create the StorageClass or re-create the claim with one from `kubectl get storageclass`; mark a default class for claims that name none.",
 )
 def pvc_missing_storageclass(ctx: CheckContext) -> Iterator[Hit]:
-    classes = {name(c) for c in ctx.objects("storageclasses")}
-    has_default = any(
-        (meta(c).get("annotations") or {}).get(DEFAULT_CLASS) == "true"
-        for c in ctx.objects("storageclasses")
-    )
+    classes, has_default = class_names(ctx.objects("storageclasses"), DEFAULT_CLASS)
     for pvc in ctx.objects("pvcs"):
         cls = storage_class(pvc)
         bound = status(pvc).get("phase") == "Bound"

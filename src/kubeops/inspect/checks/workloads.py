@@ -1,133 +1,33 @@
 """Workloads: availability of Deployments, StatefulSets and DaemonSets, stuck
 rollouts, single points of failure, disruption budgets, autoscaling limits and
-failing batch work.
-
-The helpers at the top (:func:`replicas`, :class:`Lookup`, ...) are shared with
-the networking and storage checks.
-"""
+failing batch work."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kubeops.inspect.catalog import CheckContext, Hit, parse_time, register_check
+from kubeops.inspect.checks.fields import (
+    Lookup,
+    condition_true,
+    conditions,
+    explain,
+    integer,
+    label_selector,
+    meta,
+    name,
+    namespace,
+    replicas,
+    spec,
+    status,
+    template_labels,
+)
 from kubeops.inspect.model import Severity
-from kubeops.models.selector import Selector, SelectorError
 
 if TYPE_CHECKING:
     from kubeops.api import Object
-
-
-# --- shared helpers ------------------------------------------------------------------------------
-
-
-def spec(obj: Object) -> Object:
-    """The object's ``spec`` ({} when absent or not a mapping, as in a bad manifest)."""
-    value = obj.get("spec")
-    return value if isinstance(value, dict) else {}
-
-
-def status(obj: Object) -> Object:
-    """The object's ``status`` ({} when absent or not a mapping)."""
-    value = obj.get("status")
-    return value if isinstance(value, dict) else {}
-
-
-def meta(obj: Object) -> Object:
-    """The object's ``metadata`` ({} when absent or not a mapping)."""
-    value = obj.get("metadata")
-    return value if isinstance(value, dict) else {}
-
-
-def namespace(obj: Object) -> str | None:
-    """The object's namespace, or None (cluster-scoped, or left out of a manifest)."""
-    return meta(obj).get("namespace") or None
-
-
-def name(obj: Object) -> str:
-    """The object's name ("" when absent)."""
-    return str(meta(obj).get("name", ""))
-
-
-def integer(value: Any, default: int = 0) -> int:
-    """An int from an API field that may be absent or (in a manifest) a string."""
-    if value is None or isinstance(value, bool):
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def replicas(obj: Object) -> int:
-    """The replicas a workload asks for; an absent field means 1, as the API defaults it."""
-    return integer(spec(obj).get("replicas"), 1)
-
-
-def conditions(obj: Object) -> dict[str, Object]:
-    """Status conditions by type."""
-    found: dict[str, Object] = {}
-    for condition in status(obj).get("conditions") or []:
-        if isinstance(condition, dict):
-            found[str(condition.get("type", ""))] = condition
-    return found
-
-
-def condition_true(obj: Object, kind: str) -> Object | None:
-    """The status condition of type ``kind`` when its status is True, else None."""
-    condition = conditions(obj).get(kind)
-    return condition if condition is not None and condition.get("status") == "True" else None
-
-
-def explain(condition: Object) -> str:
-    """``reason: message`` of a condition, or "" when it has neither."""
-    return ": ".join(str(x) for x in (condition.get("reason"), condition.get("message")) if x)
-
-
-def template_labels(obj: Object) -> dict[str, str]:
-    """The labels of a workload's Pod template."""
-    template = spec(obj).get("template") or {}
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
-
-
-class Lookup:
-    """Values by (namespace, key), built once per check.
-
-    In static mode a manifest often leaves its namespace out (``kubectl apply -n``
-    or a Helm release sets it), so there an absent namespace matches any: a
-    namespace-less Service answers for an Ingress in ``shop`` and the other way
-    round.  Live objects always carry their namespace and match exactly.
-    """
-
-    def __init__(self, static: bool) -> None:
-        self.static = static
-        self._exact: dict[tuple[str | None, Any], list[Any]] = defaultdict(list)
-        self._any: dict[Any, list[Any]] = defaultdict(list)
-
-    def add(self, ns: str | None, key: Any, value: Any) -> None:
-        """Record ``value`` under (``ns``, ``key``)."""
-        self._exact[(ns, key)].append(value)
-        if self.static:
-            self._any[key].append(value)
-
-    def get(self, ns: str | None, key: Any) -> list[Any]:
-        """The values under (``ns``, ``key``); in static mode an absent namespace matches any."""
-        if not self.static:
-            return self._exact.get((ns, key), [])
-        if ns is None:
-            return self._any.get(key, [])
-        return self._exact.get((ns, key), []) + self._exact.get((None, key), [])
-
-
-def label_selector(value: Any) -> Selector | None:
-    """An API ``LabelSelector`` as a :class:`Selector`; None when it is malformed."""
-    try:
-        return Selector.from_label_selector(value)
-    except (SelectorError, TypeError):
-        return None
 
 
 def _hpa_targets(ctx: CheckContext) -> Lookup:
@@ -153,6 +53,22 @@ def _replica_range(obj: Object, hpas: Lookup) -> tuple[int, int, Object | None]:
 # --- availability --------------------------------------------------------------------------------
 
 
+def _short_of_replicas(ctx: CheckContext, resource: str, field: str, state: str) -> Iterator[Hit]:
+    """Workloads whose status ``field`` counts fewer replicas than they ask for;
+    none at all is critical."""
+    for workload in ctx.objects(resource):
+        wanted = replicas(workload)
+        if wanted <= 0:
+            continue
+        count = integer(status(workload).get(field))
+        if count < wanted:
+            yield Hit(
+                workload,
+                f"{count} of {wanted} replicas {state}",
+                Severity.CRITICAL if count == 0 else None,
+            )
+
+
 @register_check(
     "deployment-unavailable",
     title="Deployment not fully available",
@@ -163,17 +79,7 @@ def _replica_range(obj: Object, hpas: Lookup) -> tuple[int, int, Object | None]:
     remediation="Find out why Pods are not available: `kubectl describe deployment NAME` and the events and logs of its Pods (crash loops, failed probes, image pulls, unschedulable Pods).",
 )
 def deployment_unavailable(ctx: CheckContext) -> Iterator[Hit]:
-    for deployment in ctx.objects("deployments"):
-        wanted = replicas(deployment)
-        if wanted <= 0:
-            continue
-        available = integer(status(deployment).get("availableReplicas"))
-        if available < wanted:
-            yield Hit(
-                deployment,
-                f"{available} of {wanted} replicas available",
-                Severity.CRITICAL if available == 0 else None,
-            )
+    return _short_of_replicas(ctx, "deployments", "availableReplicas", "available")
 
 
 @register_check(
@@ -186,17 +92,7 @@ def deployment_unavailable(ctx: CheckContext) -> Iterator[Hit]:
     remediation="`kubectl describe statefulset NAME` and the Pod with the lowest ordinal that is not ready: StatefulSets start Pods in order, so one stuck Pod blocks the rest (look at its events, logs and PVCs).",
 )
 def statefulset_not_ready(ctx: CheckContext) -> Iterator[Hit]:
-    for sts in ctx.objects("statefulsets"):
-        wanted = replicas(sts)
-        if wanted <= 0:
-            continue
-        ready = integer(status(sts).get("readyReplicas"))
-        if ready < wanted:
-            yield Hit(
-                sts,
-                f"{ready} of {wanted} replicas ready",
-                Severity.CRITICAL if ready == 0 else None,
-            )
+    return _short_of_replicas(ctx, "statefulsets", "readyReplicas", "ready")
 
 
 @register_check(
