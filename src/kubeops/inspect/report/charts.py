@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from kubeops.inspect.report import view
@@ -105,12 +106,43 @@ def _ticks(n: int, limit: int = 6) -> list[int]:
     return sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """A trend chart's canvas and the plot area inside its margins."""
+
+    left: float
+    width: float = 640.0
+    height: float = 240.0
+    right: float = 12.0
+    top: float = 10.0
+    bottom: float = 26.0
+
+    @property
+    def plot_w(self) -> float:
+        """The width of the plot area."""
+        return self.width - self.left - self.right
+
+    @property
+    def plot_h(self) -> float:
+        """The height of the plot area."""
+        return self.height - self.top - self.bottom
+
+    def geometry(self) -> dict[str, float]:
+        """What the template draws axes and grid lines with."""
+        return {
+            "width": self.width,
+            "height": self.height,
+            "left": self.left,
+            "right": self.width - self.right,
+            "bottom": self.top + self.plot_h,
+        }
+
+
 def score_trend(history: list[dict[str, Any]]) -> dict[str, Any]:
     """The overall score per run, one line per cluster behind it, on grade bands."""
-    width, height = 640.0, 240.0
-    left, right, top, bottom = 36.0, 12.0, 10.0, 26.0
-    plot_w, plot_h = width - left - right, height - top - bottom
-    xs = _xs(len(history), left, plot_w)
+    frame = _Frame(left=36.0)
+    top, plot_h = frame.top, frame.plot_h
+    xs = _xs(len(history), frame.left, frame.plot_w)
     labels = _labels(history)
     scores = [float(run["score"]) for run in history if run.get("score") is not None] + [
         float(c.get("score") or 0)
@@ -155,11 +187,7 @@ def score_trend(history: list[dict[str, Any]]) -> dict[str, Any]:
                 }
             )
     return {
-        "width": width,
-        "height": height,
-        "left": left,
-        "right": width - right,
-        "bottom": top + plot_h,
+        **frame.geometry(),
         "points": points,
         "path": _path([(float(p["x"]), float(p["y"])) for p in points]),
         "series": series,
@@ -174,15 +202,14 @@ def score_trend(history: list[dict[str, Any]]) -> dict[str, Any]:
             if hi > floor
         ],
         "yticks": [{"value": v, "y": y(v)} for v in range(floor, 101, 10 if floor else 20)],
-        "xticks": _xticks(slots, len(slots), width - right),
+        "xticks": _xticks(slots, len(slots), frame.width - frame.right),
     }
 
 
 def severity_trend(history: list[dict[str, Any]]) -> dict[str, Any]:
     """Stacked columns of findings by severity per run, critical at the bottom."""
-    width, height = 640.0, 240.0
-    left, right, top, bottom = 44.0, 12.0, 10.0, 26.0
-    plot_w, plot_h = width - left - right, height - top - bottom
+    frame = _Frame(left=44.0)
+    left, top, plot_w, plot_h = frame.left, frame.top, frame.plot_w, frame.plot_h
     totals = [sum(int(v or 0) for v in (run.get("by_severity") or {}).values()) for run in history]
     peak = _nice(max(totals, default=0))
     slot = plot_w / max(1, len(history))
@@ -212,11 +239,7 @@ def severity_trend(history: list[dict[str, Any]]) -> dict[str, Any]:
             }
         )
     return {
-        "width": width,
-        "height": height,
-        "left": left,
-        "right": width - right,
-        "bottom": top + plot_h,
+        **frame.geometry(),
         "bar_w": bar_w,
         "columns": columns,
         "yticks": [
