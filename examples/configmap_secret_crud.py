@@ -25,7 +25,7 @@ from typing import Any
 from kubeops.api import SyncClient
 from kubeops.config import load_config
 from kubeops.errors import KubeopsError
-from kubeops.transport.errors import Conflict, NotFound
+from kubeops.errors import Conflict, NotFound
 
 CONFIGMAP = "app-config"
 SECRET = "app-credentials"

@@ -32,7 +32,7 @@ from kubeops.api import Client
 from kubeops.cache import DeletedFinalStateUnknown, SharedInformerFactory
 from kubeops.config import load_config
 from kubeops.errors import KubeopsError
-from kubeops.transport.errors import ConnectionFailed, Forbidden, Unauthorized
+from kubeops.errors import ConnectionFailed, Forbidden, Unauthorized
 
 
 def parse_args() -> argparse.Namespace:

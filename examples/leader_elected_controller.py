@@ -23,7 +23,7 @@ from kubeops.config import load_config
 from kubeops.controller.elected import run_elected
 from kubeops.controller.reconciler import Controller, Request
 from kubeops.errors import KubeopsError
-from kubeops.transport.errors import NotFound
+from kubeops.errors import NotFound
 
 
 def say(line: str) -> None:
