@@ -469,6 +469,9 @@ class either_client(Generic[P, R]):
             return client.run(self.operation(client.client, *args, **kwargs))
         return self.operation(client, *args, **kwargs)
 
+    def __repr__(self) -> str:
+        return f"<operation {self.operation.__module__}.{self.operation.__qualname__}>"
+
 
 class either_client_stream(Generic[P, R]):
     """:func:`either_client` for an operation that yields (logs, events): with a
@@ -492,6 +495,9 @@ class either_client_stream(Generic[P, R]):
         if isinstance(client, SyncClient):
             return client.stream(self.operation(client.client, *args, **kwargs))
         return self.operation(client, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<streaming operation {self.operation.__module__}.{self.operation.__qualname__}>"
 
 
 async def _next(source: AsyncIterator[T]) -> T:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from kubeops.api import Client, Object
 
 __all__ = [
-    "DOCKER_HUB",
+    "DEFAULT_DOCKER_SERVER",
     "ConfigDataError",
     "check_tls_pair",
     "config_key_problem",
@@ -51,7 +51,8 @@ __all__ = [
     "tls_secret",
 ]
 
-DOCKER_HUB = "https://index.docker.io/v1/"
+# kubectl create secret docker-registry's default --docker-server.
+DEFAULT_DOCKER_SERVER = "https://index.docker.io/v1/"
 TLS_TYPE = "kubernetes.io/tls"
 DOCKER_CONFIG_JSON_TYPE = "kubernetes.io/dockerconfigjson"
 
@@ -272,7 +273,7 @@ def docker_registry_secret(
     *,
     username: str,
     password: str,
-    server: str = DOCKER_HUB,
+    server: str = DEFAULT_DOCKER_SERVER,
     email: str | None = None,
     namespace: str | None = None,
 ) -> Object:
