@@ -15,11 +15,11 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from kubeops.api import Client, Kind, Object, ResourceType
+from kubeops.api import Client, Kind, Object, ResourceType, WatchEvent
 from kubeops.errors import ApiError, ConnectionFailed, Gone, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -169,31 +169,13 @@ class Reflector:
         # The first list reads the watch cache ("0"); relists resume where we were,
         # and fall back to a consistent read ("") when that is too old.
         rv = self.last_sync_resource_version or "0"
-        # A resourceVersion other than ""/"0" is served whole from the watch cache.
-        page_size = self.page_size if rv == "" else None
         try:
-            listed = await self.client.list(
-                self.kind,
-                self.namespace,
-                all_namespaces=self.namespace is None,
-                label_selector=self.label_selector,
-                field_selector=self.field_selector,
-                page_size=page_size,
-                resource_version=rv,
-            )
+            listed = await self._list_at(rv)
         except Gone:
             if rv == "":
                 raise
             # Too old to list from: retry at once with a consistent read.
-            listed = await self.client.list(
-                self.kind,
-                self.namespace,
-                all_namespaces=self.namespace is None,
-                label_selector=self.label_selector,
-                field_selector=self.field_selector,
-                page_size=self.page_size,
-                resource_version="",
-            )
+            listed = await self._list_at("")
         resource = self._resource
         assert resource is not None
         items = listed.get("items") or []
@@ -206,20 +188,41 @@ class Reflector:
         self.last_error = None
         self.synced.set()
 
-    async def _watch(self) -> None:
-        self._watching = True
-        started = time.monotonic()
-        events = 0
-        async for event in self.client.watch(
+    async def _list_at(self, rv: str) -> Object:
+        """The list at resourceVersion ``rv``; only a consistent read ("") comes in
+        pages, any other is served whole from the watch cache."""
+        return await self.client.list(
             self.kind,
             self.namespace,
             all_namespaces=self.namespace is None,
-            resource_version=self.last_sync_resource_version,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            page_size=self.page_size if rv == "" else None,
+            resource_version=rv,
+        )
+
+    def _watch_from(
+        self, rv: str, *, send_initial_events: bool = False
+    ) -> AsyncGenerator[WatchEvent, None]:
+        """A watch of this reflector's objects from resourceVersion ``rv``, closed by the
+        server after five to ten minutes (spread so that reflectors do not rewatch together)."""
+        return self.client.watch(
+            self.kind,
+            self.namespace,
+            all_namespaces=self.namespace is None,
+            resource_version=rv,
             label_selector=self.label_selector,
             field_selector=self.field_selector,
             timeout_seconds=random.randint(300, 599),
             allow_bookmarks=True,
-        ):
+            send_initial_events=send_initial_events,
+        )
+
+    async def _watch(self) -> None:
+        self._watching = True
+        started = time.monotonic()
+        events = 0
+        async for event in self._watch_from(self.last_sync_resource_version):
             events += 1
             self._apply(event.type, event.object)
         if events == 0 and time.monotonic() - started < 1.0:
@@ -238,17 +241,7 @@ class Reflector:
     async def _stream_initial_state(self, rv: str) -> None:
         buffered: list[Object] = []
         initial_done = False
-        async for event in self.client.watch(
-            self.kind,
-            self.namespace,
-            all_namespaces=self.namespace is None,
-            resource_version=rv,
-            label_selector=self.label_selector,
-            field_selector=self.field_selector,
-            timeout_seconds=random.randint(300, 599),
-            allow_bookmarks=True,
-            send_initial_events=True,
-        ):
+        async for event in self._watch_from(rv, send_initial_events=True):
             if initial_done:
                 self._apply(event.type, event.object)
                 continue
