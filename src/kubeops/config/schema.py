@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from kubeops.config.errors import ConfigError
+
+T = TypeVar("T")
 
 
 def type_name(value: object) -> str:
@@ -48,23 +50,23 @@ class Fields:
         value = self.data.get(key)
         return value not in (None, "", [], {})
 
+    def _typed(self, key: str, kind: type[T], what: str) -> T | None:
+        """The value at ``key`` when it is a ``kind``, None when absent or null;
+        anything else is an error saying it must be ``what``."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, kind):
+            raise self.error(key, f"must be {what}, not {type_name(value)}")
+        return value
+
     def string(self, key: str) -> str | None:
         """The string at ``key``; absent, null and empty all mean None."""
-        value = self.data.get(key)
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            raise self.error(key, f"must be a string, not {type_name(value)}")
-        return value
+        return self._typed(key, str, "a string") or None
 
     def boolean(self, key: str) -> bool:
         """The boolean at ``key``; absent or null is False."""
-        value = self.data.get(key)
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, not {type_name(value)}")
-        return value
+        return self._typed(key, bool, "true or false") or False
 
     def strings(self, key: str) -> tuple[str, ...]:
         """The list of strings at ``key``; absent or null is empty."""
@@ -91,21 +93,12 @@ class Fields:
 
     def mapping(self, key: str) -> Mapping[str, Any] | None:
         """The mapping at ``key``, or None when absent or null."""
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self.error(key, f"must be a mapping, not {type_name(value)}")
-        return value
+        return self._typed(key, dict, "a mapping")
 
     def items(self, key: str) -> list[Any]:
         """The list at ``key``; absent or null is empty."""
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.error(key, f"must be a list, not {type_name(value)}")
-        return value
+        found = self._typed(key, list, "a list")
+        return [] if found is None else found
 
     def base64(self, key: str) -> bytes | None:
         """Decoded ``-data`` field; line breaks inside the base64 text are allowed."""
