@@ -142,11 +142,9 @@ class Target:
         """True for a resource (or subresource), False for a non-resource URL."""
         return not self.path
 
-    def attributes(self) -> dict[str, Any]:
-        """The ``spec`` fields of an access review for this target."""
-        if not self.is_resource:
-            return {"nonResourceAttributes": {"verb": self.verb, "path": self.path}}
-        attributes = {
+    def _resource_attributes(self) -> dict[str, str]:
+        """The fields of a review's ``resourceAttributes``, empty ones included."""
+        return {
             "verb": self.verb,
             "group": self.group,
             "resource": self.resource,
@@ -154,7 +152,12 @@ class Target:
             "name": self.name,
             "namespace": self.namespace,
         }
-        return {"resourceAttributes": {k: v for k, v in attributes.items() if v}}
+
+    def attributes(self) -> dict[str, Any]:
+        """The ``spec`` fields of an access review for this target."""
+        if not self.is_resource:
+            return {"nonResourceAttributes": {"verb": self.verb, "path": self.path}}
+        return {"resourceAttributes": {k: v for k, v in self._resource_attributes().items() if v}}
 
     def __str__(self) -> str:
         if not self.is_resource:
@@ -168,17 +171,8 @@ class Target:
 
     def to_dict(self) -> dict[str, str]:
         """The target for JSON output: the resource attributes, or the verb and path."""
-        fields = {
-            "verb": self.verb,
-            "group": self.group,
-            "resource": self.resource,
-            "subresource": self.subresource,
-            "name": self.name,
-            "namespace": self.namespace,
-            "path": self.path,
-        }
         if self.is_resource:
-            fields.pop("path")
+            fields = self._resource_attributes()
             return {k: v for k, v in fields.items() if v or k in ("group", "namespace")}
         return {"verb": self.verb, "path": self.path}
 

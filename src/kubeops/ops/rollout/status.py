@@ -125,6 +125,17 @@ class _View:
     def fail(self, cls: type[RolloutError], cause: str) -> RolloutError:
         return cls("rollout status", self.target, self.namespace, cause)
 
+    def rolling_update(self) -> Mapping[str, Any]:
+        """The ``updateStrategy``, which must be RollingUpdate: kubectl has no status for
+        OnDelete (a DaemonSet's or StatefulSet's pods change only when deleted)."""
+        strategy: Mapping[str, Any] = self.spec.get("updateStrategy") or {}
+        if strategy.get("type") != "RollingUpdate":
+            raise self.fail(
+                RolloutNotSupported,
+                "rollout status is only available for RollingUpdate strategy type",
+            )
+        return strategy
+
 
 def _deployment_status(view: _View, revision: int | None) -> RolloutStatus:
     current = revision_of(view.obj)
@@ -173,10 +184,7 @@ def _deployment_status(view: _View, revision: int | None) -> RolloutStatus:
 
 
 def _daemonset_status(view: _View, revision: int | None) -> RolloutStatus:
-    if (view.spec.get("updateStrategy") or {}).get("type") != "RollingUpdate":
-        raise view.fail(
-            RolloutNotSupported, "rollout status is only available for RollingUpdate strategy type"
-        )
+    view.rolling_update()
     desired = view.count("desiredNumberScheduled")
     updated, available = view.count("updatedNumberScheduled"), view.count("numberAvailable")
     view.counts = {
@@ -202,11 +210,7 @@ def _daemonset_status(view: _View, revision: int | None) -> RolloutStatus:
 
 
 def _statefulset_status(view: _View, revision: int | None) -> RolloutStatus:
-    strategy = view.spec.get("updateStrategy") or {}
-    if strategy.get("type") != "RollingUpdate":
-        raise view.fail(
-            RolloutNotSupported, "rollout status is only available for RollingUpdate strategy type"
-        )
+    strategy = view.rolling_update()
     desired = int_field(view.spec.get("replicas"), 1)
     ready, updated = view.count("readyReplicas"), view.count("updatedReplicas")
     view.counts = {
