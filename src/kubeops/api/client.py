@@ -24,7 +24,7 @@ from kubeops.api.object import Object
 from kubeops.api.resource import BUILTIN, ResourceType
 from kubeops.config import ClusterConfig, load_config
 from kubeops.transport.backoff import RetryPolicy
-from kubeops.transport.errors import error_from_response
+from kubeops.transport.errors import ApiError, error_from_response
 from kubeops.transport.transport import Operation, Response, Transport, decode_json
 
 Kind = str | ResourceType
@@ -534,28 +534,25 @@ class Client:
         lines = self.transport.stream(
             "GET", resource.path(ns), operation, params=params, retry=self.options.retry
         )
+
+        def failure(status: int, body: bytes) -> ApiError:
+            return error_from_response(
+                status,
+                body,
+                verb="watch",
+                resource=resource.qualified_name,
+                namespace=ns,
+                name=None,
+            )
+
         async for line in lines:
             try:
                 event = orjson.loads(line)
                 kind_, obj = event["type"], event["object"]
             except (orjson.JSONDecodeError, KeyError, TypeError) as err:
-                raise error_from_response(
-                    500,
-                    f"undecodable watch event: {err}".encode(),
-                    verb="watch",
-                    resource=resource.qualified_name,
-                    namespace=ns,
-                    name=None,
-                ) from err
+                raise failure(500, f"undecodable watch event: {err}".encode()) from err
             if kind_ == "ERROR":
-                raise error_from_response(
-                    int(obj.get("code") or 500),
-                    orjson.dumps(obj),
-                    verb="watch",
-                    resource=resource.qualified_name,
-                    namespace=ns,
-                    name=None,
-                )
+                raise failure(int(obj.get("code") or 500), orjson.dumps(obj))
             yield WatchEvent(kind_, obj)
 
     # -- text streams and raw paths ---------------------------------------------------------
