@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 from kubeops.workqueue.metrics import MetricsProvider, QueueMetrics
@@ -223,10 +223,8 @@ class WorkQueue(Generic[T]):
 
     def _begin_shutdown(self) -> None:
         self._shutting_down = True
-        while self._getters:
-            waiter = self._getters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
+        getters, self._getters = self._getters, deque()
+        _release(getters)
         if self._updater is not None:
             self._updater.cancel()
             self._updater = None
@@ -242,9 +240,7 @@ class WorkQueue(Generic[T]):
 
     def _release_drainers(self) -> None:
         drainers, self._drainers = self._drainers, []
-        for waiter in drainers:
-            if not waiter.done():
-                waiter.set_result(None)
+        _release(drainers)
 
     def _bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is loop:
@@ -271,3 +267,10 @@ class WorkQueue(Generic[T]):
         while not self._shutting_down:
             self._metrics.update_unfinished_work()
             await self._sleep(self._update_period)
+
+
+def _release(waiters: Iterable[asyncio.Future[None]]) -> None:
+    """Wake every waiter that is still waiting (one cancelled meanwhile is done already)."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
