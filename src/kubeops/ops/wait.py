@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -303,6 +303,7 @@ class ObjectWatch:
     ) -> None:
         self.resource = resource
         self.namespace = namespace if resource.namespaced else None
+        self.synced = False
         self._event = asyncio.Event()
         self._error: BaseException | None = None
         selectors: list[tuple[str | None, str | None]] = (
@@ -356,6 +357,7 @@ class ObjectWatch:
                 raise error
         if len(done) < len(syncing) or not all(task.result() for task in done):
             return False
+        self.synced = True
         self._event.set()
         return True
 
@@ -406,6 +408,21 @@ class ObjectWatch:
         self._event.clear()
         self._raise_error()
         return True
+
+    async def changes(self, timeout: float | None = None) -> AsyncIterator[None]:
+        """Start watching, then yield once the first list is in and after every change, so
+        the caller looks again each time; end when ``timeout`` seconds have passed
+        (:attr:`synced` then says whether the first list ever came).  Errors are
+        :meth:`start`'s and :meth:`changed`'s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            if not self.synced:
+                await self.start(remaining)
+            elif await self.changed(remaining):
+                yield
 
 
 # -- waiting ----------------------------------------------------------------------------------
@@ -570,7 +587,6 @@ async def wait_for(
         err.pending = tuple(pending)
         raise err
 
-    deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
     watch = ObjectWatch(
         client,
         resource,
@@ -580,17 +596,8 @@ async def wait_for(
     )
     reported: list[tuple[bool, str]] = []
     outside: dict[tuple[str | None, str], Object | None] = {}
-    synced = False
     try:
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                break
-            if not synced:
-                synced = await watch.start(remaining)
-                continue
-            if not await watch.changed(remaining):
-                continue
+        async for _ in watch.changes(None if timeout is None or timeout < 0 else timeout):
             if any_of:
                 targets[:] = [
                     _Target(o["metadata"]["name"], o["metadata"].get("namespace"))
@@ -614,7 +621,7 @@ async def wait_for(
     pending = [r for r in results if not r.met]
     assert timeout is not None
     cause = f"timed out after {format_duration(timeout)}: " + (
-        _describe_pending(pending) if synced else "the objects could not be listed in time"
+        _describe_pending(pending) if watch.synced else "the objects could not be listed in time"
     )
     timed_out = WaitTimeout(verb, _targets_text(resource, pending), ns, cause)
     timed_out.pending = tuple(pending)

@@ -11,7 +11,6 @@ it will not roll out.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -285,24 +284,9 @@ async def wait_for_rollout(
     _check_paused(target, current)
     if on_progress is not None:
         on_progress(current)
-    deadline = None if timeout is None else time.monotonic() + timeout
     observer = ObjectWatch(target.client, resource, target.namespace, names=[name])
-    synced = False
     try:
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                assert timeout is not None
-                raise target.error(
-                    RolloutTimeout,
-                    verb,
-                    f"timed out after {format_duration(timeout)}: {current.message}",
-                )
-            if not synced:
-                synced = await observer.start(remaining)
-                continue
-            if not await observer.changed(remaining):
-                continue
+        async for _ in observer.changes(timeout):
             found = observer.get(name)
             if found is None:
                 raise target.error(
@@ -318,6 +302,12 @@ async def wait_for_rollout(
             ):
                 on_progress(latest)
             current = latest
+        assert timeout is not None
+        raise target.error(
+            RolloutTimeout,
+            verb,
+            f"timed out after {format_duration(timeout)}: {current.message}",
+        )
     finally:
         await observer.stop()
 
