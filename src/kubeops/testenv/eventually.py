@@ -22,13 +22,28 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_INTERVAL = 0.1
 
 
-def _failure(
-    message: str, timeout: float, attempts: int, value: object, error: BaseException | None
-) -> AssertionError:
-    last = f"last error: {error!r}" if error is not None else f"last value: {value!r}"
-    return AssertionError(
-        f"timed out after {timeout:g}s waiting for {message} ({attempts} attempt(s); {last})"
-    )
+class _Polling:
+    """What both forms keep between attempts: the deadline, the count, the last outcome."""
+
+    def __init__(self, message: str, timeout: float, interval: float) -> None:
+        self.message, self.timeout, self.interval = message, timeout, interval
+        self.deadline = time.monotonic() + timeout
+        self.attempts = 0
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(self.deadline - time.monotonic(), 0.0)
+
+    def not_yet(self, value: object = None, error: BaseException | None = None) -> float:
+        """Record a failed attempt: the pause before the next one, or, when time is up,
+        the ``AssertionError`` naming what was awaited and the last value or error."""
+        if time.monotonic() >= self.deadline:
+            last = f"last error: {error!r}" if error is not None else f"last value: {value!r}"
+            raise AssertionError(
+                f"timed out after {self.timeout:g}s waiting for {self.message} "
+                f"({self.attempts} attempt(s); {last})"
+            ) from error
+        return min(self.interval, self.remaining())
 
 
 def eventually(
@@ -49,23 +64,18 @@ def eventually(
     seen (the exception chained as the cause).  The condition always runs at least
     once.  Blocking: from a coroutine use :func:`async_eventually` instead.
     """
-    deadline = time.monotonic() + timeout
-    attempts = 0
-    value: object = None
-    error: BaseException | None = None
+    polling = _Polling(message, timeout, interval)
     while True:
-        attempts += 1
+        polling.attempts += 1
         try:
             result = condition()
         except ignore as err:
-            error = err
+            pause = polling.not_yet(error=err)
         else:
             if result:
                 return result
-            value, error = result, None
-        if time.monotonic() >= deadline:
-            raise _failure(message, timeout, attempts, value, error) from error
-        time.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
+            pause = polling.not_yet(value=result)
+        time.sleep(pause)
 
 
 async def async_eventually(
@@ -84,22 +94,17 @@ async def async_eventually(
     instead of outliving ``timeout``.
     """
     not_yet: tuple[type[Exception], ...] = (TimeoutError, *ignore)
-    deadline = time.monotonic() + timeout
-    attempts = 0
-    value: object = None
-    error: BaseException | None = None
+    polling = _Polling(message, timeout, interval)
     while True:
-        attempts += 1
+        polling.attempts += 1
         try:
             result = condition()
             if inspect.isawaitable(result):
-                result = await asyncio.wait_for(result, max(deadline - time.monotonic(), interval))
+                result = await asyncio.wait_for(result, max(polling.remaining(), interval))
         except not_yet as err:
-            error = err
+            pause = polling.not_yet(error=err)
         else:
             if result:
                 return cast(T, result)
-            value, error = result, None
-        if time.monotonic() >= deadline:
-            raise _failure(message, timeout, attempts, value, error) from error
-        await asyncio.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
+            pause = polling.not_yet(value=result)
+        await asyncio.sleep(pause)
