@@ -172,8 +172,7 @@ def ensure_assets(needed: Iterable[str] = ALL_BINARIES, progress: Progress = _qu
         broken = _verify(assets, needed)
         if broken:
             raise AssetsError(
-                "these binaries under KUBEOPS_ASSETS do not run: "
-                + "; ".join(f"{b}: {why}" for b, why in broken.items())
+                "these binaries under KUBEOPS_ASSETS do not run: " + _describe(broken)
             )
         return assets
     return _cached_build(needed, progress)
@@ -191,7 +190,7 @@ def _cached_build(needed: tuple[str, ...], progress: Progress) -> Assets:
             return assets
         progress(
             "cached control-plane binaries are broken ("
-            + "; ".join(f"{b}: {why}" for b, why in broken.items())
+            + _describe(broken)
             + f"); rebuilding {final}"
         )
         _forget(final)
@@ -201,11 +200,13 @@ def _cached_build(needed: tuple[str, ...], progress: Progress) -> Assets:
             _build(source, pins, final, progress)
     broken = _verify(assets, needed)
     if broken:
-        raise AssetsError(
-            "freshly built control-plane binaries do not run: "
-            + "; ".join(f"{b}: {why}" for b, why in broken.items())
-        )
+        raise AssetsError("freshly built control-plane binaries do not run: " + _describe(broken))
     return assets
+
+
+def _describe(broken: dict[str, str]) -> str:
+    """``kubectl: exit 1; etcd: not executable``: which binaries fail, and why."""
+    return "; ".join(f"{binary}: {why}" for binary, why in broken.items())
 
 
 def _complete(directory: Path) -> bool:
