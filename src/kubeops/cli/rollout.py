@@ -192,6 +192,16 @@ async def _each(
     return results, 1 if failed else 0
 
 
+async def _each_reported(
+    args: argparse.Namespace, targets: Sequence[Target], act: Callable[[str, str], Awaitable[Any]]
+) -> int:
+    """:func:`_each`, then print what succeeded as ``-o`` asks; the exit code."""
+    results, code = await _each(targets, act)
+    if results:
+        _emit(args, results, len(targets) > 1)
+    return code
+
+
 def _emit(args: argparse.Namespace, results: Sequence[Any], many: bool) -> None:
     if args.output == "json":
         import orjson
@@ -230,10 +240,7 @@ async def _status(client: Client, args: argparse.Namespace) -> int:
             on_progress=lambda status: _progress(f"{status.message} ({status.progress})"),
         )
 
-    results, code = await _each(targets, act)
-    if results:
-        _emit(args, results, len(targets) > 1)
-    return code
+    return await _each_reported(args, targets, act)
 
 
 async def _history(client: Client, args: argparse.Namespace) -> int:
@@ -278,10 +285,7 @@ async def _undo(client: Client, args: argparse.Namespace) -> int:
             args.to_revision, dry_run=args.dry_run == "server"
         )
 
-    results, code = await _each(targets, act)
-    if results:
-        _emit(args, results, len(targets) > 1)
-    return code
+    return await _each_reported(args, targets, act)
 
 
 async def _set_image(client: Client, args: argparse.Namespace) -> int:
@@ -307,10 +311,7 @@ async def _set_image(client: Client, args: argparse.Namespace) -> int:
             images, change_cause=args.change_cause, dry_run=args.dry_run == "server"
         )
 
-    results, code = await _each(targets, act)
-    if results:
-        _emit(args, results, len(targets) > 1)
-    return code
+    return await _each_reported(args, targets, act)
 
 
 async def _simple(client: Client, args: argparse.Namespace) -> int:
@@ -324,10 +325,7 @@ async def _simple(client: Client, args: argparse.Namespace) -> int:
         verb = {"restart": rollout.restart, "pause": rollout.pause, "resume": rollout.resume}
         return await verb[args.rollout_command](dry_run=dry_run)
 
-    results, code = await _each(targets, act)
-    if results:
-        _emit(args, results, len(targets) > 1)
-    return code
+    return await _each_reported(args, targets, act)
 
 
 # -- scale ------------------------------------------------------------------------------------
@@ -357,10 +355,7 @@ async def _scale(client: Client, args: argparse.Namespace) -> int:
             on_progress=lambda now, want: _progress(f"{kind}/{name}: {now} of {want} replicas"),
         )
 
-    results, code = await _each(targets, act)
-    if results:
-        _emit(args, results, len(targets) > 1)
-    return code
+    return await _each_reported(args, targets, act)
 
 
 # -- wait -------------------------------------------------------------------------------------
