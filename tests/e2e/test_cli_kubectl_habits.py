@@ -122,9 +122,8 @@ def test_get_takes_the_connection_flags_anywhere(kube_cluster: Cluster, where: W
         assert lines[1][:2] == [where.namespace, name]
 
 
+@pytest.mark.full  # logs need kwok's nodes
 def test_logs_take_the_connection_flags_anywhere(kube_cluster: Cluster, where: Where) -> None:
-    if kube_cluster.api_only:
-        pytest.fail("logs need kwok's nodes; run without --kubeops-api-only")
     name = f"habits-{uuid.uuid4().hex[:8]}"
     path = f"/api/v1/namespaces/{where.namespace}/pods"
     kube_cluster.admin.create(
@@ -153,9 +152,8 @@ def test_logs_take_the_connection_flags_anywhere(kube_cluster: Cluster, where: W
     )
 
 
+@pytest.mark.full
 def test_rollout_takes_the_connection_flags_anywhere(kube_cluster: Cluster, where: Where) -> None:
-    if kube_cluster.api_only:
-        pytest.fail("rollouts need the full control plane; run without --kubeops-api-only")
     name = f"habits-{uuid.uuid4().hex[:8]}"
     kube_cluster.admin.create(
         f"/apis/apps/v1/namespaces/{where.namespace}/deployments",

@@ -21,6 +21,9 @@ import pytest
 
 from kubeops.testenv import Cluster, ensure_assets
 
+# Rollouts need the controller-manager and kwok nodes.
+pytestmark = pytest.mark.full
+
 HASH = re.compile(r"pod-template-hash=\w+")
 
 
@@ -115,8 +118,6 @@ class Shell:
 
 @pytest.fixture
 def sh(kube_cluster: Cluster, kube_namespace: str, kubectl_path: Path) -> Shell:
-    if kube_cluster.api_only:
-        pytest.fail("rollouts need the full control plane; run without --kubeops-api-only")
     return Shell(kube_cluster, kube_namespace, kubectl_path)
 
 

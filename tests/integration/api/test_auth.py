@@ -36,8 +36,8 @@ from kubeops.config import (
     load_config,
     load_incluster_config,
 )
+from kubeops.errors import Forbidden, Unauthorized
 from kubeops.testenv import Cluster, async_eventually
-from kubeops.transport.errors import Forbidden, Unauthorized
 
 # Known up front, so asking "who am I" needs no discovery round-trip.
 SELF_SUBJECT_REVIEWS = ResourceType(

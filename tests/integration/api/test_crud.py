@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kubeops.api import Client, SyncClient
-from kubeops.transport.errors import AlreadyExists, Conflict, Invalid, NotFound
+from kubeops.errors import AlreadyExists, Conflict, Invalid, NotFound
 
 
 def configmap(name: str, **data: str) -> dict[str, Any]:

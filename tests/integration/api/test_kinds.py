@@ -9,8 +9,8 @@ import pytest
 
 from kubeops.api import Client
 from kubeops.config import load_config
+from kubeops.errors import NotFound
 from kubeops.testenv import Cluster, async_eventually
-from kubeops.transport.errors import NotFound
 
 POD_TEMPLATE: dict[str, Any] = {
     "metadata": {"labels": {"app": "k"}},

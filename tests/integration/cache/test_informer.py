@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubeops.api import Client
+from kubeops.api import Client, SyncClient
 from kubeops.cache import (
     DeletedFinalStateUnknown,
     DeltaFIFO,
@@ -17,8 +17,8 @@ from kubeops.cache import (
     Store,
 )
 from kubeops.config import load_config
+from kubeops.errors import NotFound
 from kubeops.testenv import Cluster, Environment, async_eventually, eventually
-from kubeops.transport.errors import NotFound
 
 
 def cm(name: str, **labels: str) -> dict[str, Any]:
@@ -182,17 +182,15 @@ async def test_resyncs_reach_only_handlers_that_asked_for_them(client: Client) -
 
 
 def test_blocking_informer_for_code_without_an_event_loop(
-    kube_cluster: Cluster, kube_namespace: str
+    kube_namespace: str, sync_client: SyncClient
 ) -> None:
-    from kubeops.api import SyncClient
     from kubeops.cache import SyncInformer
 
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as sync:
-        sync.create(cm("blocking", tier="b"))
-        seen: list[str] = []
-        informer = SyncInformer(sync, "configmaps", namespace=kube_namespace)
-        informer.add_handler(on_add=lambda obj, _initial: seen.append(obj["metadata"]["name"]))
-        with informer:
-            assert informer.wait_for_sync(20)
-            assert [o["metadata"]["name"] for o in informer.lister().list("tier=b")] == ["blocking"]
-            eventually(lambda: "blocking" in seen, timeout=10, message="the add handler to run")
+    sync_client.create(cm("blocking", tier="b"))
+    seen: list[str] = []
+    informer = SyncInformer(sync_client, "configmaps", namespace=kube_namespace)
+    informer.add_handler(on_add=lambda obj, _initial: seen.append(obj["metadata"]["name"]))
+    with informer:
+        assert informer.wait_for_sync(20)
+        assert [o["metadata"]["name"] for o in informer.lister().list("tier=b")] == ["blocking"]
+        eventually(lambda: "blocking" in seen, timeout=10, message="the add handler to run")

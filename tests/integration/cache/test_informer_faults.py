@@ -31,9 +31,7 @@ from kubeops.cache import (
     object_key,
 )
 from kubeops.config import load_config
-from kubeops.testenv import Cluster, Environment, async_eventually
-from kubeops.transport.breaker import CircuitBreaker
-from kubeops.transport.errors import (
+from kubeops.errors import (
     AlreadyExists,
     ConnectionFailed,
     InternalError,
@@ -41,6 +39,8 @@ from kubeops.transport.errors import (
     ServerTimeout,
     TooManyRequests,
 )
+from kubeops.testenv import Cluster, Environment, async_eventually
+from kubeops.transport.breaker import CircuitBreaker
 
 Obj = dict[str, Any]
 

@@ -11,8 +11,8 @@ from collections import Counter
 from kubeops.api import Client
 from kubeops.cache import SharedInformer
 from kubeops.controller.reconciler import Controller, Request, Result
+from kubeops.errors import NotFound
 from kubeops.testenv import async_eventually
-from kubeops.transport.errors import NotFound
 
 
 async def test_mirror_controller_converges_and_retries_failures(client: Client) -> None:

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from kubeops.api import Client, SyncClient
-from kubeops.config import load_config
+from kubeops.errors import NotFound
 from kubeops.ops.events import event_source, event_time, events_for, list_events
-from kubeops.testenv import Cluster, async_eventually
-from kubeops.transport.errors import NotFound
+from kubeops.testenv import async_eventually
 
 
 def event(name: str, involved: dict[str, Any], reason: str, **times: Any) -> dict[str, Any]:
@@ -63,7 +62,7 @@ async def test_events_of_a_deployment_and_its_pod_come_from_their_controllers(
 
 
 async def test_events_are_the_objects_own_and_newest_last(
-    client: Client, kube_cluster: Cluster, kube_namespace: str
+    client: Client, sync_client: SyncClient, kube_namespace: str
 ) -> None:
     subject = await client.create(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "subject"}}
@@ -106,9 +105,8 @@ async def test_events_are_the_objects_own_and_newest_last(
     reasons = [e["reason"] for e in everything]
     assert reasons == ["First", "Stale", "Second", "Other", "Third", "Fourth"]
 
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=ns)) as sync:
-        assert events_for(sync, "cm", "subject") == events
-        assert [e["reason"] for e in list_events(sync, ns)] == reasons
+    assert events_for(sync_client, "cm", "subject") == events
+    assert [e["reason"] for e in list_events(sync_client, ns)] == reasons
 
     with pytest.raises(NotFound, match='configmaps "no-such-thing"'):
         await events_for(client, "configmap", "no-such-thing")

@@ -224,27 +224,25 @@ async def test_a_secret_subscription_gets_decoded_data_on_each_change_and_the_de
 
 
 def test_the_sync_api_subscribes_and_keeps_a_directory(
-    kube_cluster: Cluster, kube_namespace: str, tmp_path: Path
+    sync_client: SyncClient, tmp_path: Path
 ) -> None:
-    config = load_config(kube_cluster.kubeconfig, namespace=kube_namespace)
-    with SyncClient(config) as client:
-        client.create(configmap(1))
-        seen: list[int] = []
-        with (
-            subscribe(client, "cm", "app-config", lambda d: seen.append(int(d.text("version")))),
-            sync_directory(client, "configmaps", "app-config", tmp_path / "cfg") as synced,
-        ):
-            assert seen == [1]
-            assert read_snapshot(tmp_path / "cfg") == files_for(1)
-            assert (tmp_path / "cfg" / "extra-1").stat().st_mode & 0o777 == 0o644
-            client.replace(configmap(2))
-            eventually(
-                lambda: read_snapshot(tmp_path / "cfg") == files_for(2) and seen == [1, 2],
-                timeout=20,
-                message="version 2 delivered and in the directory",
-            )
-            assert not (tmp_path / "cfg" / "extra-1").exists()  # gone with version 1
-            assert synced.current is not None
-            assert synced.current.text("version") == "2"
-        with pytest.raises(HotReloadError, match=r"not deployments\.apps"):
-            subscribe(client, "deploy", "web", lambda d: None)
+    sync_client.create(configmap(1))
+    seen: list[int] = []
+    with (
+        subscribe(sync_client, "cm", "app-config", lambda d: seen.append(int(d.text("version")))),
+        sync_directory(sync_client, "configmaps", "app-config", tmp_path / "cfg") as synced,
+    ):
+        assert seen == [1]
+        assert read_snapshot(tmp_path / "cfg") == files_for(1)
+        assert (tmp_path / "cfg" / "extra-1").stat().st_mode & 0o777 == 0o644
+        sync_client.replace(configmap(2))
+        eventually(
+            lambda: read_snapshot(tmp_path / "cfg") == files_for(2) and seen == [1, 2],
+            timeout=20,
+            message="version 2 delivered and in the directory",
+        )
+        assert not (tmp_path / "cfg" / "extra-1").exists()  # gone with version 1
+        assert synced.current is not None
+        assert synced.current.text("version") == "2"
+    with pytest.raises(HotReloadError, match=r"not deployments\.apps"):
+        subscribe(sync_client, "deploy", "web", lambda d: None)

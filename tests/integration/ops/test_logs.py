@@ -20,9 +20,9 @@ import pytest
 
 from kubeops.api import Client, SyncClient
 from kubeops.cli import logs as cli_logs
+from kubeops.errors import BadRequest, NotFound
 from kubeops.ops.logs import LogLine, label_selector, logs, pods_for
 from kubeops.testenv import Cluster, async_eventually, ensure_assets
-from kubeops.transport.errors import BadRequest, NotFound
 
 
 @pytest.fixture(scope="module")

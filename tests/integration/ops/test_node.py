@@ -105,13 +105,12 @@ async def test_cordon_and_uncordon_change_what_the_server_holds(
 
 
 def test_cordon_and_uncordon_through_the_sync_client(
-    kube_cluster: Cluster, kube_namespace: str, node: str
+    kube_cluster: Cluster, sync_client: SyncClient, node: str
 ) -> None:
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        assert cordon(client, node).changed
-        assert unschedulable(kube_cluster.admin, node)
-        assert uncordon(client, node).changed
-        assert not unschedulable(kube_cluster.admin, node)
+    assert cordon(sync_client, node).changed
+    assert unschedulable(kube_cluster.admin, node)
+    assert uncordon(sync_client, node).changed
+    assert not unschedulable(kube_cluster.admin, node)
 
 
 async def test_an_unknown_node_or_a_forbidden_verb_is_one_clear_error(
@@ -158,7 +157,7 @@ async def test_an_unknown_node_or_a_forbidden_verb_is_one_clear_error(
 
 
 def test_drain_refuses_then_evicts_and_skips_daemonset_pods(
-    kube_cluster: Cluster, kube_namespace: str, node: str
+    kube_cluster: Cluster, kube_namespace: str, sync_client: SyncClient, node: str
 ) -> None:
     admin = kube_cluster.admin
     ns = f"/namespaces/{kube_namespace}"
@@ -188,21 +187,20 @@ def test_drain_refuses_then_evicts_and_skips_daemonset_pods(
     agent = running()["agent"]
     assert agent["spec"]["nodeName"] == running()["web"]["spec"]["nodeName"] == node
     lines: list[str] = []
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        with pytest.raises(DrainRefused) as refused:
-            drain(client, node, timeout=30)
-        message = str(refused.value)
-        assert f"{kube_namespace}/loner" in message
-        assert "--force" in message
-        assert "DaemonSet" in message
-        assert "nothing was evicted" in message
-        assert {k: p["metadata"]["uid"] for k, p in running().items()} == before
-        assert unschedulable(admin, node)  # cordoned first, as kubectl does
+    with pytest.raises(DrainRefused) as refused:
+        drain(sync_client, node, timeout=30)
+    message = str(refused.value)
+    assert f"{kube_namespace}/loner" in message
+    assert "--force" in message
+    assert "DaemonSet" in message
+    assert "nothing was evicted" in message
+    assert {k: p["metadata"]["uid"] for k, p in running().items()} == before
+    assert unschedulable(admin, node)  # cordoned first, as kubectl does
 
-        report = drain(
-            client, node, ignore_daemonsets=True, force=True, grace_period=0,
-            timeout=30, poll_interval=0.2, progress=lines.append,
-        )  # fmt: skip
+    report = drain(
+        sync_client, node, ignore_daemonsets=True, force=True, grace_period=0,
+        timeout=30, poll_interval=0.2, progress=lines.append,
+    )  # fmt: skip
     assert report.complete, report.summary()
     assert report.cordoned is False  # the refused drain had cordoned it already
     evicted = {p.name for p in report.evicted}

@@ -121,7 +121,7 @@ async def test_can_i_for_the_caller_and_for_others_matches_what_requests_then_me
 
 
 async def test_can_i_asks_about_groups_urls_and_other_namespaces(
-    kube_namespace: str, client: Client, sync_client_factory: Callable[[], SyncClient]
+    kube_namespace: str, client: Client, sync_client: SyncClient
 ) -> None:
     group = f"kubeops-readers-{kube_namespace}"
     await client.create(
@@ -148,15 +148,9 @@ async def test_can_i_asks_about_groups_urls_and_other_namespaces(
         "the server doesn't have a resource type 'gizmos.example.com'",
     )
     assert (odd.target.group, odd.target.resource) == ("example.com", "gizmos")
-    with sync_client_factory() as sync:
-        answer = can_i(sync, "get", "pods", subject=Subject("Group", group))
-        assert answer.allowed
-        assert answer.target.namespace == kube_namespace
-
-
-@pytest.fixture
-def sync_client_factory(kube_cluster: Cluster, kube_namespace: str) -> Callable[[], SyncClient]:
-    return lambda: SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace))
+    answer = can_i(sync_client, "get", "pods", subject=Subject("Group", group))
+    assert answer.allowed
+    assert answer.target.namespace == kube_namespace
 
 
 async def test_who_can_names_only_subjects_that_subject_access_reviews_allow(
@@ -330,7 +324,7 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 
 async def test_a_created_service_account_may_do_exactly_what_its_rules_say(
-    kube_cluster: Cluster, kube_namespace: str, client: Client, tmp_path: Path
+    kube_namespace: str, client: Client, sync_client: SyncClient, tmp_path: Path
 ) -> None:
     await client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}})
     await client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other"}})
@@ -368,9 +362,8 @@ async def test_a_created_service_account_may_do_exactly_what_its_rules_say(
         assert await forbidden(deployer.delete("pods", "x"))
 
     # Running it again replaces the rules and issues a new token (sync API this time).
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as sync:
-        again = create_service_account(sync, "deployer", ["list:pods"], path, expiration=600)
-        assert jwt_claims(yaml.safe_load(again.read_text())["users"][0]["user"]["token"])["jti"] != claims["jti"]  # fmt: skip
+    again = create_service_account(sync_client, "deployer", ["list:pods"], path, expiration=600)
+    assert jwt_claims(yaml.safe_load(again.read_text())["users"][0]["user"]["token"])["jti"] != claims["jti"]  # fmt: skip
     async with connect(path, kube_namespace) as deployer:
         await deployer.list("pods")
         assert await forbidden(deployer.get("configmaps", "settings"))
@@ -456,8 +449,9 @@ async def test_a_half_applied_service_account_is_reported_as_such(
     assert not (tmp_path / "half.kubeconfig").exists()
 
 
-def test_who_can_works_through_the_sync_client(kube_cluster: Cluster, kube_namespace: str) -> None:
+def test_who_can_works_through_the_sync_client(
+    kube_cluster: Cluster, kube_namespace: str, sync_client: SyncClient
+) -> None:
     kube_cluster.service_account_kubeconfig("sync-reader", [READ_PODS], kube_namespace)
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as sync:
-        result = who_can(sync, "get", "pods", f"p-{uuid.uuid4().hex[:4]}")
+    result = who_can(sync_client, "get", "pods", f"p-{uuid.uuid4().hex[:4]}")
     assert Subject("ServiceAccount", "sync-reader", kube_namespace) in result.subjects

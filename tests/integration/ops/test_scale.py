@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from kubeops.api import Client, SyncClient
-from kubeops.config import load_config
 from kubeops.errors import NotFound
 from kubeops.ops.scale import (
     NoScaleSubresource,
@@ -17,7 +16,6 @@ from kubeops.ops.scale import (
     ScaleTimeout,
     scale,
 )
-from kubeops.testenv import Cluster
 
 # Scaling with waits needs the controller-manager, the scheduler and kwok's nodes.
 pytestmark = pytest.mark.full
@@ -125,9 +123,8 @@ async def test_a_dry_run_changes_nothing_and_a_stuck_scale_times_out(client: Cli
     assert (await client.get("sts", "stuck"))["spec"]["replicas"] == 3
 
 
-def test_the_sync_facade_scales(kube_cluster: Cluster, kube_namespace: str) -> None:
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        client.create(deployment("blocking", 1))
-        result = scale(client, "deploy", "blocking", 2, wait=True, timeout=60)
-        assert (result.previous, result.replicas, result.status_replicas) == (1, 2, 2)
-        assert client.get("deploy", "blocking")["spec"]["replicas"] == 2
+def test_the_sync_facade_scales(sync_client: SyncClient) -> None:
+    sync_client.create(deployment("blocking", 1))
+    result = scale(sync_client, "deploy", "blocking", 2, wait=True, timeout=60)
+    assert (result.previous, result.replicas, result.status_replicas) == (1, 2, 2)
+    assert sync_client.get("deploy", "blocking")["spec"]["replicas"] == 2

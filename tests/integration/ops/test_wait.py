@@ -270,10 +270,9 @@ async def test_a_forbidden_watch_fails_at_once(
         assert time.monotonic() - started < 10
 
 
-def test_the_sync_facade_waits(kube_cluster: Cluster, kube_namespace: str) -> None:
-    with SyncClient(load_config(kube_cluster.kubeconfig, namespace=kube_namespace)) as client:
-        client.create(configmap("sync"))
-        [created] = wait_for(client, "cm", "create", "sync", timeout=5)
-        assert created.met
-        with pytest.raises(WaitTimeout):
-            wait_for(client, "cm", "jsonpath={.data.key}=1", "sync", timeout=0.3)
+def test_the_sync_facade_waits(sync_client: SyncClient) -> None:
+    sync_client.create(configmap("sync"))
+    [created] = wait_for(sync_client, "cm", "create", "sync", timeout=5)
+    assert created.met
+    with pytest.raises(WaitTimeout):
+        wait_for(sync_client, "cm", "jsonpath={.data.key}=1", "sync", timeout=0.3)

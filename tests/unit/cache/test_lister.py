@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kubeops.cache import Lister, Store
+from kubeops.errors import ApiError, NotFound, is_not_found
 from kubeops.models import Selector, SelectorError, parse_selector
-from kubeops.transport.errors import ApiError, NotFound, is_not_found
 
 from .samples import node, pod
 
