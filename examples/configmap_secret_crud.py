@@ -24,8 +24,7 @@ from typing import Any
 
 from kubeops.api import SyncClient
 from kubeops.config import load_config
-from kubeops.errors import KubeopsError
-from kubeops.errors import Conflict, NotFound
+from kubeops.errors import Conflict, KubeopsError, NotFound
 
 CONFIGMAP = "app-config"
 SECRET = "app-credentials"

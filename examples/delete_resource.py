@@ -21,8 +21,7 @@ from typing import Any, Literal, cast
 
 from kubeops.api import Client, ResourceType
 from kubeops.config import load_config
-from kubeops.errors import KubeopsError
-from kubeops.errors import NotFound
+from kubeops.errors import KubeopsError, NotFound
 
 Propagation = Literal["Foreground", "Background", "Orphan"]
 

@@ -31,8 +31,7 @@ from typing import Any
 from kubeops.api import Client
 from kubeops.cache import DeletedFinalStateUnknown, SharedInformerFactory
 from kubeops.config import load_config
-from kubeops.errors import KubeopsError
-from kubeops.errors import ConnectionFailed, Forbidden, Unauthorized
+from kubeops.errors import ConnectionFailed, Forbidden, KubeopsError, Unauthorized
 
 
 def parse_args() -> argparse.Namespace:

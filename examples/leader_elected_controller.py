@@ -22,8 +22,7 @@ from kubeops.cache import SharedInformerFactory
 from kubeops.config import load_config
 from kubeops.controller.elected import run_elected
 from kubeops.controller.reconciler import Controller, Request
-from kubeops.errors import KubeopsError
-from kubeops.errors import NotFound
+from kubeops.errors import KubeopsError, NotFound
 
 
 def say(line: str) -> None:
