@@ -602,7 +602,7 @@ class Client:
         errors as every other call; ``response.json()`` decodes a JSON body and
         ``response.text`` gives the rest.
         """
-        return await self.transport.request(
+        return await self._send(
             method.upper(),
             path,
             Operation(_VERBS.get(method.upper(), method.lower()), path),
@@ -610,8 +610,6 @@ class Client:
             body=body,
             content_type=content_type,
             accept=accept,
-            timeout=self.options.timeout,
-            retry=self.options.retry,
         )
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -627,7 +625,31 @@ class Client:
         content_type: str | None = None,
         accept: str = JSON,
     ) -> Object:
-        response = await self.transport.request(
+        response = await self._send(
+            method,
+            path,
+            operation,
+            params=params,
+            body=body,
+            content_type=content_type,
+            accept=accept,
+        )
+        decoded: Object = decode_json(response.content) if response.content else {}
+        return decoded
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        operation: Operation,
+        *,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        content_type: str | None,
+        accept: str,
+    ) -> Response:
+        """One whole request through the transport, with this client's per-call options."""
+        return await self.transport.request(
             method,
             path,
             operation,
@@ -638,8 +660,6 @@ class Client:
             timeout=self.options.timeout,
             retry=self.options.retry,
         )
-        decoded: Object = decode_json(response.content) if response.content else {}
-        return decoded
 
 
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
