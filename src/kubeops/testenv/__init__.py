@@ -5,6 +5,7 @@ and, unless ``api_only``, kube-controller-manager, kube-scheduler and kwok's
 simulated nodes -- from binaries built from pinned Kubernetes sources.  The
 pytest plugin (:mod:`kubeops.testenv.pytest_plugin`) exposes it as fixtures;
 ``eventually``/``async_eventually`` are how tests wait on it.
+``PostgresServer`` runs a throwaway PostgreSQL (Debian's binaries) the same way.
 """
 
 from kubeops.testenv.assets import Assets, Pins, ensure_assets, read_pins
@@ -19,6 +20,7 @@ from kubeops.testenv.errors import (
     UnknownCluster,
 )
 from kubeops.testenv.eventually import async_eventually, eventually
+from kubeops.testenv.postgres import PostgresError, PostgresServer, postgres_binaries
 
 __all__ = [
     "Assets",
@@ -30,9 +32,12 @@ __all__ = [
     "EnvironmentBusy",
     "Pins",
     "PortInUse",
+    "PostgresError",
+    "PostgresServer",
     "UnknownCluster",
     "async_eventually",
     "ensure_assets",
     "eventually",
+    "postgres_binaries",
     "read_pins",
 ]

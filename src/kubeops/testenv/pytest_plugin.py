@@ -6,7 +6,11 @@
 * ``kube_clusters`` -- a second environment with two API-only clusters, for
   multi-cluster tests, started only when a test asks for it;
 * ``client`` / ``sync_client`` -- a kubeops ``Client`` / ``SyncClient`` for the
-  session cluster as admin, its default namespace the test's ``kube_namespace``.
+  session cluster as admin, its default namespace the test's ``kube_namespace``;
+* ``postgres`` -- the session's real PostgreSQL server
+  (:class:`~kubeops.testenv.PostgresServer`, Debian's binaries on 127.0.0.1),
+  started when a test first asks for it;
+* ``postgres_url`` -- the URL of a fresh database on it per test, dropped afterwards.
 
 Tests wait with :func:`eventually` (or :func:`async_eventually` inside the event
 loop) instead of their own deadline loops or fixed sleeps; both live in
@@ -33,6 +37,7 @@ from kubeops.testenv.cluster import Cluster
 from kubeops.testenv.environment import Environment
 from kubeops.testenv.errors import ControlPlaneError
 from kubeops.testenv.eventually import async_eventually, eventually
+from kubeops.testenv.postgres import PostgresServer
 
 if TYPE_CHECKING:
     from kubeops.api import Client, SyncClient
@@ -142,6 +147,36 @@ def kube_clusters(request: pytest.FixtureRequest) -> list[Cluster]:
     """Two API-only clusters, ``member-a`` and ``member-b``, for multi-cluster tests."""
     env = Environment(["member-a", "member-b"], api_only=True, progress=_progress(request.config))
     return _start(request, env).clusters
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server, started once and closed (stopped, its
+    directory removed) at the end.  Tests may stop, start and restart it."""
+    server = PostgresServer(progress=_progress(request.config))
+    try:
+        server.start()
+    except ControlPlaneError as err:
+        pytest.fail(f"kubeops testenv could not start PostgreSQL: {err}", pytrace=False)
+    yield server
+    server.close()
+
+
+def _database_name(request: pytest.FixtureRequest) -> str:
+    stem = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:40].strip("_")
+    return f"t_{stem}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest, postgres: PostgresServer) -> Iterator[str]:
+    """The URL of a database of its own for this test on the session's server, as
+    the ``kubeops`` role (it owns the database); dropped when the test ends."""
+    postgres.start()  # a no-op unless an earlier test left it stopped
+    name = _database_name(request)
+    url = postgres.create_database(name)
+    yield url
+    postgres.start()
+    postgres.drop_database(name)
 
 
 @pytest.fixture
