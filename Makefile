@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install controlplane browser lint clean
+.PHONY: demo test install controlplane browser postgres lint clean
 
 # A virtualenv with kubeops (editable) and its development tools.
 $(BIN)/kubeops: pyproject.toml
@@ -25,6 +25,13 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's PostgreSQL server binaries, which the history and audit tests run a
+# throwaway server from (on 127.0.0.1, in a temporary directory; the packaged
+# service itself is not needed).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 demo: controlplane
 	$(BIN)/python examples/demo.py
 
@@ -33,7 +40,7 @@ lint: install
 	$(BIN)/ruff check src tests examples scripts bench
 	$(BIN)/mypy
 
-test: controlplane browser lint
+test: controlplane browser postgres lint
 	$(BIN)/pytest
 
 # kubeops against client-go, the Python peers and the floors (~30 min on 2 cores):
