@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -177,23 +178,42 @@ def test_passwords_stay_out_of_repr_progress_errors_and_the_log() -> None:
     assert all(server.password not in line for line in lines)
 
 
+OWNER_SCRIPT = (
+    "import sys\n"
+    "from kubeops.testenv.postgres import PostgresServer\n"
+    "server = PostgresServer()\n"
+    "server.start()\n"
+    "print(server.run_dir, server.pids()[0], flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def _owner_process() -> tuple[subprocess.Popen[str], Path, int]:
+    """A Python process that started a server and waits; its run dir and postmaster pid."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER_SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert owner.stdout is not None
+    run_dir, pid = owner.stdout.readline().split()
+    return owner, Path(run_dir), int(pid)
+
+
+def test_sigterm_to_the_owner_closes_the_server() -> None:
+    owner, run_dir, pid = _owner_process()
+    assert is_same_process(pid, None)
+    owner.terminate()
+    assert owner.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not run_dir.exists()
+    assert not is_same_process(pid, None)
+
+
 def test_a_crashed_run_leaves_a_server_that_the_next_start_ends() -> None:
-    script = (
-        "import sys\n"
-        "from kubeops.testenv.postgres import PostgresServer\n"
-        "server = PostgresServer()\n"
-        "server.start()\n"
-        "print(server.run_dir, server.pids()[0], flush=True)\n"
-        "sys.stdin.read()\n"
-    )
-    crashed = subprocess.Popen(
-        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert crashed.stdout is not None
-    line = crashed.stdout.readline().split()
+    crashed, run_dir, pid = _owner_process()
     crashed.kill()  # no atexit, no fixture: what a killed test run leaves
     crashed.wait()
-    run_dir, pid = Path(line[0]), int(line[1])
     assert run_dir.is_dir()
     assert is_same_process(pid, None), "pg_ctl detaches the postmaster: it outlives its owner"
     with PostgresServer():

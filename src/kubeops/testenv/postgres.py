@@ -4,17 +4,18 @@
 as an unprivileged user (the ``postgres`` system user when we are root, which
 PostgreSQL refuses to run as; otherwise the current user), with the data
 directory and the unix socket inside a temporary directory that is removed when
-the server is closed.  The server listens on 127.0.0.1 only, on a free port; TCP logins need a
-password (SCRAM), the socket -- reachable only by that user and root -- trusts
-its peers and is how the server is administered.  Settings favour speed over
-durability (``fsync=off``): a crash of the machine may lose the data, which a
-test server never keeps anyway.
+the server is closed.  The server listens on 127.0.0.1 only, on a free port;
+TCP logins need a password (SCRAM), the socket -- reachable only by that user
+and root -- trusts its peers and is how the server is administered.  Settings
+favour speed over durability (``fsync=off``): a crash of the machine may lose
+the data, which a test server never keeps anyway.
 
 Leftovers are prevented like :class:`~kubeops.testenv.Environment` prevents
 them: :meth:`PostgresServer.close` (stop, then remove the directory) is
-idempotent and also runs at interpreter exit, and the directory is a testenv run directory (an owner and a ledger of
-the postmaster), so a server left by a crashed run is ended and its directory
-removed the next time a server or an environment starts.
+idempotent and also runs at interpreter exit and on SIGTERM, and the directory
+is a testenv run directory (an owner and a ledger of the postmaster), so a
+server left by a crashed run is ended and its directory removed the next time
+a server or an environment starts.
 
 Passwords never appear in progress lines, errors or ``repr``: :attr:`PostgresServer.url`
 is the only place that holds one.
@@ -28,6 +29,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -35,7 +37,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 from kubeops.testenv import rundir
 from kubeops.testenv.errors import ComponentFailed, ControlPlaneError
@@ -129,12 +131,22 @@ def _close_all() -> None:
         server.close()
 
 
-def _install_exit_hook() -> None:
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turn SIGTERM into a normal exit so context managers, fixtures and atexit run.
+    raise SystemExit(128 + signum)
+
+
+def _install_exit_hooks() -> None:
     global _hooks_installed
     with _hooks_lock:
-        if not _hooks_installed:
-            atexit.register(_close_all)
-            _hooks_installed = True
+        if _hooks_installed:
+            return
+        atexit.register(_close_all)
+        if threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        ):
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        _hooks_installed = True
 
 
 def _child_env() -> dict[str, str]:
@@ -262,7 +274,7 @@ class PostgresServer:
             for stale, killed in rundir.sweep(rundir.default_base()):
                 self.progress(f"cleaned {stale} left by a crashed run ({killed} process(es) ended)")
             _live.add(self)
-            _install_exit_hook()
+            _install_exit_hooks()
             try:
                 self._prepare_dir()
                 self._initdb()
