@@ -156,11 +156,12 @@ def mask_url(url: str) -> str:
 
 def _display(url: sa.URL) -> str:
     """The URL as printed: no password, no password-like query parameter, no driver."""
+    hidden = "kubeopsmasked"  # rendered, then replaced: the URL encoder would escape "***"
     query = {
-        key: ("***" if "password" in key.lower() else value) for key, value in url.query.items()
+        key: (hidden if "password" in key.lower() else value) for key, value in url.query.items()
     }
     shown = url.set(drivername=url.get_backend_name(), query=query)
-    return shown.render_as_string(hide_password=True)
+    return shown.render_as_string(hide_password=True).replace(hidden, "***")
 
 
 def _from_environment() -> sa.URL:
