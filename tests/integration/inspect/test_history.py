@@ -661,3 +661,19 @@ async def test_a_connection_lost_during_the_commit_stores_the_run_once(
             assert await history.count() == 2
     finally:
         await proxy.close()
+
+
+async def test_psycopg_named_in_the_url_works_too(postgres_url: str) -> None:
+    # asyncpg is the default (docs/decisions.md); psycopg 3, when installed, is kept.
+    given = sa.make_url(postgres_url)
+    url = given.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    async with opened(url) as history:
+        assert history.engine.url.drivername == "postgresql+psycopg"
+        run_id = await history.record(document(down=1))
+        assert [e["id"] for e in await history.runs()] == [run_id]
+    wrong = given.set(drivername="postgresql+psycopg", password="Wr0ngPassw0rd")
+    started = time.monotonic()
+    with pytest.raises(HistoryError, match="password authentication failed") as info:
+        await History.open(wrong.render_as_string(hide_password=False), retry_for=60)
+    assert time.monotonic() - started < 10
+    assert "Wr0ngPassw0rd" not in str(info.value)
