@@ -77,7 +77,14 @@ def register(groups: Any) -> None:
     parser.add_argument(
         "--history",
         metavar="URL",
-        help="record this run in a history database (e.g. sqlite:///inspect.db) and chart the trend",
+        help="record this run in a history database (sqlite:///inspect.db, "
+        "postgresql://user:password@host/db, or postgresql:// with the PG* variables) "
+        "and chart the trend",
+    )
+    parser.add_argument(
+        "--history-url-file",
+        metavar="PATH",
+        help="the history database's URL, read from this file (e.g. a mounted Secret)",
     )
     parser.add_argument("--list-checks", action="store_true", help="list every check and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -99,6 +106,7 @@ def _inspect(args: argparse.Namespace) -> int:
         return _list_checks()
     formats = args.format or ["terminal"]
     _check_outputs(args, formats)
+    history_url = history_flags(args)
     fail_on = None
     if args.fail_on:
         try:
@@ -128,16 +136,35 @@ def _inspect(args: argparse.Namespace) -> int:
         namespaces = None if args.all_namespaces else args.namespaces or None
         report = asyncio.run(inspect_clusters(found, settings, namespaces, progress))
     document = build_document(report)
-    if args.history:
-        from kubeops.inspect.history import History, attach_history
-
-        attach_history(document, History(args.history))
+    if history_url is not None:
+        asyncio.run(_record(document, history_url))
     _write(document, formats, args)
     if report.clusters and not any(c.reachable for c in report.clusters):
         errors = "; ".join(f"{c.name}: {c.error}" for c in report.clusters)
         print(f"kubeops: error: no cluster could be inspected ({errors})", file=sys.stderr)
         return 1
     return _gate(document, fail_on, args.min_score)
+
+
+def history_flags(args: argparse.Namespace) -> str | None:
+    """The history database's URL from ``--history`` or ``--history-url-file`` (read
+    now, so a missing file fails before anything runs); None when neither is given."""
+    from kubeops.errors import KubeopsError
+    from kubeops.inspect.history import read_url_file
+
+    url = getattr(args, "history", None)
+    url_file = getattr(args, "history_url_file", None)
+    if url and url_file:
+        raise KubeopsError("give --history or --history-url-file, not both")
+    return read_url_file(url_file) if url_file else url
+
+
+async def _record(document: Document, url: str) -> None:
+    """Record the run and give the document its trend."""
+    from kubeops.inspect.history import History, attach_history
+
+    async with await History.open(url) as history:
+        await attach_history(document, history)
 
 
 def _check_outputs(args: argparse.Namespace, formats: list[str]) -> None:

@@ -5,12 +5,13 @@ report, its trend and Prometheus metrics, post summaries to a webhook.
 
     kubeops inspect serve --interval 10m
     kubeops inspect serve --cron "*/15 * * * *" --context prod --context staging \\
-        --history postgresql://inspect@db/kubeops --webhook https://hooks.slack.com/... \\
-        --external-url https://inspect.example.com --leader-elect --listen :8080
+        --history-url-file /etc/kubeops/history-url --webhook https://hooks.slack.com/... \\
+        --external-url https://inspect.example.com --leader-elect --listen :8080 \\
+        --keep 5000 --max-age 90d
     kubeops inspect serve --once --history sqlite:///var/lib/kubeops/inspect.db   # a cron job
 
 Pages: / (latest report and trend), /report.json, /history.json, /runs/ID,
-/metrics, /healthz.
+/metrics, /healthz, /readyz.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def register(commands: Any) -> None:
         description=(
             "Inspect on a schedule, keep every run in a history database, serve the latest "
             "report with its trend (/), /report.json, /history.json, /runs/ID, Prometheus "
-            "/metrics and /healthz, and post each run's summary to a webhook."
+            "/metrics, /healthz and /readyz, and post each run's summary to a webhook."
         ),
     )
     # The flags `kubeops inspect` has too leave its values alone unless given here, so
@@ -75,10 +76,24 @@ def register(commands: Any) -> None:
         "--history",
         default=inherited,
         metavar="URL",
-        help="database for the runs: sqlite:///PATH or any SQLAlchemy URL "
-        "(default: sqlite:///~/.local/share/kubeops/inspect.db)",
+        help="database for the runs: sqlite:///PATH (one replica), "
+        "postgresql://user:password@host/db or postgresql:// with the PG* variables "
+        "(replicas; default: sqlite:///~/.local/share/kubeops/inspect.db)",
     )
-    keep.add_argument("--keep", type=int, metavar="N", help="keep only the newest N runs")
+    keep.add_argument(
+        "--history-url-file",
+        default=inherited,
+        metavar="PATH",
+        help="read the database URL from this file (e.g. a mounted Secret) instead of --history",
+    )
+    keep.add_argument(
+        "--keep", type=int, metavar="N", help="keep only the newest N runs (pruned after each run)"
+    )
+    keep.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        help="delete runs older than DURATION, e.g. 30d or 12h (pruned after each run)",
+    )
     keep.add_argument(
         "--listen",
         default=DEFAULT_LISTEN,
@@ -132,6 +147,18 @@ def options(args: argparse.Namespace) -> Any:
         raise ServeError(f"--keep {args.keep}: keep at least 1 run")
     if args.once and args.leader_elect:
         raise ServeError("--once runs by itself: leave out --leader-elect")
+    history = getattr(args, "history", None)
+    history_file = getattr(args, "history_url_file", None)
+    if history and history_file:
+        raise ServeError("give --history or --history-url-file, not both")
+    max_age = None
+    if args.max_age is not None:
+        from kubeops.models import DurationError, parse_duration
+
+        try:
+            max_age = parse_duration(args.max_age, positive=True)
+        except DurationError as err:
+            raise ServeError(f"--max-age: {err}") from None
     lease = None
     if args.leader_elect:
         lease = LeaseOptions(
@@ -149,7 +176,8 @@ def options(args: argparse.Namespace) -> Any:
         checks=tuple(
             p.strip() for p in (getattr(args, "checks", None) or "").split(",") if p.strip()
         ),
-        history=getattr(args, "history", None),
+        history=history,
+        history_file=history_file,
         listen=None if args.once else parse_listen(args.listen),
         webhook=validate_url(args.webhook, "--webhook") if args.webhook else None,
         external_url=validate_url(args.external_url, "--external-url")
@@ -158,6 +186,7 @@ def options(args: argparse.Namespace) -> Any:
         lease=lease,
         runs=1 if args.once else args.runs,
         keep=args.keep,
+        max_age=max_age,
     )
 
 

@@ -12,6 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kubeops.cli.inspect_serve import options, register
 from kubeops.errors import KubeopsError
+from kubeops.inspect import InspectConfig, Snapshot, build_document, run_checks
+from kubeops.inspect.model import ClusterResult
+from kubeops.inspect.runner import assemble_report
 from kubeops.inspect.serve import (
     Cron,
     Interval,
@@ -24,7 +27,37 @@ from kubeops.inspect.serve.metrics import InspectMetrics, result_of
 from kubeops.inspect.serve.options import validate_url
 from kubeops.inspect.serve.webhook import summary
 
-from .test_history import document
+
+def node(name: str, ready: str = "True") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": ready}]},
+    }
+
+
+def pod(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [{"name": "app", "image": "nginx:latest"}]},
+        "status": {"phase": "Running"},
+    }
+
+
+def document(down: int = 0, *, unreachable: bool = False) -> dict[str, Any]:
+    """A real document: cluster ``a`` with ``down`` NotReady nodes and a Pod, cluster
+    ``b`` unreachable when asked."""
+    objects = [node(f"n{i}", "False" if i < down else "True") for i in range(3)]
+    snapshot = Snapshot.from_objects([*objects, pod("web", "shop")], name="a")
+    snapshot.static = False
+    results = [run_checks(snapshot, InspectConfig())]
+    if unreachable:
+        results.append(ClusterResult(name="b", reachable=False, error="connection refused"))
+    return build_document(assemble_report(results, InspectConfig(), mode="live"))
+
 
 # -- durations and schedules ----------------------------------------------------------------
 
@@ -139,6 +172,20 @@ def test_flags_given_to_kubeops_inspect_before_serve_are_kept() -> None:
     assert options(args).contexts == ("b",)
 
 
+def test_retention_and_the_history_url_file() -> None:
+    opts = options(parse("--keep", "100", "--max-age", "30d", "--history-url-file", "/s/url"))
+    assert (opts.keep, opts.max_age) == (100, 30 * 86400)
+    assert (opts.history, opts.history_file) == (None, "/s/url")
+    # The URL may hold a password: the options never show it.
+    secret = options(parse("--history", "postgresql://u:s3cret@db/k"))
+    assert secret.history == "postgresql://u:s3cret@db/k"
+    assert "s3cret" not in repr(secret)
+    from kubeops.cli.main import build_parser
+
+    args = build_parser().parse_args(["inspect", "--history-url-file", "/s/url", "serve"])
+    assert options(args).history_file == "/s/url"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -151,6 +198,9 @@ def test_flags_given_to_kubeops_inspect_before_serve_are_kept() -> None:
         (["--once", "--leader-elect"], "leader-elect"),
         (["--runs", "0"], "at least 1"),
         (["--keep", "0"], "at least 1"),
+        (["--max-age", "a month"], "--max-age: invalid duration"),
+        (["--max-age", "0s"], "--max-age: .*greater than zero"),
+        (["--history", "sqlite:///x.db", "--history-url-file", "url"], "not both"),
     ],
 )
 def test_bad_flags_are_one_readable_error(argv: list[str], message: str) -> None:
@@ -189,6 +239,18 @@ def samples(metrics: InspectMetrics) -> dict[tuple[str, frozenset[tuple[str, str
 
 def value(found: dict[Any, float], name: str, **labels: str) -> float | None:
     return found.get((name, frozenset(labels.items())))
+
+
+def test_metrics_name_the_history_and_count_its_failures() -> None:
+    metrics = InspectMetrics()
+    metrics.describe_history("postgresql://kubeops:***@db/kubeops")
+    metrics.history_errors.labels("record").inc()
+    found = samples(metrics)
+    assert (
+        value(found, "kubeops_inspect_history_info", url="postgresql://kubeops:***@db/kubeops") == 1
+    )
+    assert value(found, "kubeops_inspect_history_errors_total", operation="record") == 1
+    assert value(found, "kubeops_inspect_history_errors_total", operation="prune") == 0
 
 
 def test_metrics_describe_the_document() -> None:

@@ -55,7 +55,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int
     before anything runs."""
     from kubeops.controller.leader_election import default_identity
     from kubeops.inspect.config import load_inspect_config
-    from kubeops.inspect.history import History
+    from kubeops.inspect.history import History, read_url_file
     from kubeops.inspect.serve.metrics import InspectMetrics
     from kubeops.inspect.serve.service import ScheduledRuns
     from kubeops.inspect.serve.web import Site, start
@@ -65,8 +65,12 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int
     if options.checks:
         settings = replace(settings, only=tuple(options.checks))
     _check_targets(options)
-    history = await asyncio.to_thread(History, options.history)
+    if options.history and options.history_file:
+        raise ServeError("give the history as a URL or as a URL file, not both")
+    url = read_url_file(options.history_file) if options.history_file else options.history
+    history = await History.open(url)
     metrics = InspectMetrics()
+    metrics.describe_history(history.url)
     service = ScheduledRuns(
         history=history,
         metrics=metrics,
@@ -79,17 +83,19 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int
         webhook=Webhook(options.webhook) if options.webhook else None,
         external_url=options.external_url,
         keep=options.keep,
+        max_age=options.max_age,
         runs=options.runs,
     )
     runner = None
     stop = stop or asyncio.Event()
+    LOG.info("history %s", history.url)
     try:
         election = service.election(options.lease) if options.lease is not None else None
         if options.listen is not None:
             host, port = options.listen
             site = Site(history, metrics, service.status, trend=options.trend)
             runner = await start(site.app(), host, port)
-            LOG.info("serving http://%s:%d/ (history %s)", host, port, history.url)
+            LOG.info("serving http://%s:%d/", host, port)
         if election is None:
             metrics.leader.set(1)
             service.leading = True
@@ -115,7 +121,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int
     finally:
         if runner is not None:
             await runner.cleanup()
-        await asyncio.to_thread(history.close)
+        await history.close()
     # Bounded runs (a cron job's --once) fail like `kubeops inspect` when nothing was inspected.
     return 1 if options.runs is not None and service.last_result in ("failed", "error") else 0
 

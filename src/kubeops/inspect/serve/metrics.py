@@ -21,6 +21,7 @@ from kubeops.inspect.document import Document
 
 RUN_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 RESULTS = ("success", "partial", "failed", "error")
+HISTORY_OPERATIONS = ("record", "prune", "read")
 
 
 def result_of(document: Document | None) -> str:
@@ -145,7 +146,26 @@ class InspectMetrics:
             "1 while this replica runs the inspections (it leads, or leader election is off).",
             registry=self.registry,
         )
+        self.history = Gauge(
+            "kubeops_inspect_history_info",
+            "The history database this replica reads and writes (its URL, password masked).",
+            ["url"],
+            registry=self.registry,
+        )
+        self.history_errors = PromCounter(
+            "kubeops_inspect_history_errors",
+            "History operations that failed after their retries (record, prune, read).",
+            ["operation"],
+            registry=self.registry,
+        )
+        for operation in HISTORY_OPERATIONS:
+            self.history_errors.labels(operation)
         self.shown_run: int | None = None
+
+    def describe_history(self, url: str) -> None:
+        """Name the history database (``url`` as printed: its password masked)."""
+        self.history.clear()
+        self.history.labels(url).set(1)
 
     def show(self, document: Document | None, run_id: int | None = None) -> None:
         """Make ``document`` the one the gauges describe."""

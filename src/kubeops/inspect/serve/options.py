@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from kubeops.errors import KubeopsError
@@ -33,7 +33,12 @@ class LeaseOptions:
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """Everything ``kubeops inspect serve`` takes; see the CLI's help for each."""
+    """Everything ``kubeops inspect serve`` takes; see the CLI's help for each.
+
+    The history database is ``history`` (a URL or an SQLite path; its password never
+    shows in ``repr``) or the URL kept in the file ``history_file`` (a mounted Secret),
+    read when the service starts.  ``keep`` and ``max_age`` (seconds) limit what it
+    keeps, applied after every run."""
 
     schedule: Schedule
     kubeconfig: str | None = None
@@ -41,13 +46,15 @@ class ServeOptions:
     namespaces: Sequence[str] = ()
     config: str | None = None
     checks: Sequence[str] = ()
-    history: str | None = None
+    history: str | None = field(default=None, repr=False)
+    history_file: str | None = None
     listen: tuple[str, int] | None = ("127.0.0.1", 8080)
     webhook: str | None = None
     external_url: str | None = None
     lease: LeaseOptions | None = None
     runs: int | None = None
     keep: int | None = None
+    max_age: float | None = None
     trend: int = 50
     identity: str | None = None
 

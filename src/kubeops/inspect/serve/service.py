@@ -49,6 +49,7 @@ class ScheduledRuns:
     webhook: Webhook | None = None
     external_url: str | None = None
     keep: int | None = None
+    max_age: float | None = None
     runs: int | None = None
     leading: bool = False
     completed: int = 0
@@ -65,6 +66,7 @@ class ScheduledRuns:
             "status": "ok",
             "identity": self.identity,
             "leader": self.leading,
+            "history": self.history.url,
             "schedule": self.schedule.describe(),
             "runs": self.completed,
             "last_run": self.last_run,
@@ -129,26 +131,31 @@ class ScheduledRuns:
     async def _record(
         self, document: Document, seconds: float
     ) -> tuple[int | None, dict[str, Any] | None]:
-        """Store the run and prune if asked; the run's id and the run before it."""
+        """Store the run and apply the retention limits; the run's id and the run before
+        it.  The history retries across a database restart, so only an outage longer
+        than its retries leaves a run unrecorded."""
         try:
-            run_id = await asyncio.to_thread(
-                self.history.record, document, runner=self.identity, seconds=seconds
-            )
+            run_id = await self.history.record(document, runner=self.identity, seconds=seconds)
         except HistoryError as err:
+            self.metrics.history_errors.labels("record").inc()
             LOG.error("the run was not recorded: %s", err)
             return None, None
-
-        def after() -> dict[str, Any] | None:
-            if self.keep is not None:
-                self.history.prune(self.keep)
-            earlier = self.history.runs(2, until=run_id)
-            return earlier[0] if len(earlier) == 2 else None
-
+        if self.keep is not None or self.max_age is not None:
+            try:
+                pruned = await self.history.prune(keep=self.keep, max_age=self.max_age)
+            except HistoryError as err:
+                self.metrics.history_errors.labels("prune").inc()
+                LOG.warning("%s", err)
+            else:
+                if pruned:
+                    LOG.info("pruned %d old run(s) from the history", pruned)
         try:
-            return run_id, await asyncio.to_thread(after)
+            earlier = await self.history.runs(2, until=run_id)
         except HistoryError as err:
+            self.metrics.history_errors.labels("read").inc()
             LOG.warning("%s", err)
             return run_id, None
+        return run_id, earlier[0] if len(earlier) == 2 else None
 
     async def scheduled(self, *, resume: bool = False) -> None:
         """Run on the schedule until ``runs`` runs are done (forever without it).
@@ -179,8 +186,9 @@ class ScheduledRuns:
 
     async def _due_after_last(self) -> float | None:
         try:
-            last = await asyncio.to_thread(self.history.runs, 1)
+            last = await self.history.runs(1)
         except HistoryError as err:
+            self.metrics.history_errors.labels("read").inc()
             LOG.warning("cannot read the last run (%s); running now", err)
             return None
         when = timestamp(str(last[0]["generated"])) if last else None

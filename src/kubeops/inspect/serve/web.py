@@ -3,7 +3,12 @@ older run, the history and the metrics, read from the history database so every
 replica (leader or not) shows the same thing.
 
 ``/`` latest HTML report · ``/report.json`` · ``/history.json`` (``?limit=N``) ·
-``/runs/<id>`` and ``/runs/<id>.json`` · ``/metrics`` · ``/healthz``
+``/runs/<id>`` and ``/runs/<id>.json`` · ``/metrics`` · ``/healthz`` (this replica's
+status) · ``/readyz`` (ready while the history database answers)
+
+The history retries its reads across a database restart; a page waits for it up
+to :data:`PAGE_TIMEOUT` and then answers 503 naming the database (its password
+masked), so a request never hangs for the whole outage.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -23,7 +28,13 @@ from kubeops.inspect.serve.metrics import InspectMetrics
 
 LOG = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 MAX_LIMIT = 10_000
+PAGE_TIMEOUT = 15.0
+"""Seconds a page waits for the history database before answering 503."""
+PROBE_TIMEOUT = 3.0
+"""Seconds ``/readyz`` and ``/metrics`` wait for it (a probe or a scrape must be quick)."""
 
 
 class Site:
@@ -54,6 +65,7 @@ class Site:
         app.router.add_get(r"/runs/{id:\d+}.json", self.run_json)
         app.router.add_get("/metrics", self.metrics_text)
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
         return app
 
     @web.middleware
@@ -70,6 +82,15 @@ class Site:
             return _page(500, "The page could not be made", f"{type(err).__name__}: {err}")
         return response
 
+    async def _read(self, reading: Awaitable[T], doing: str, timeout: float = PAGE_TIMEOUT) -> T:
+        """``reading`` from the history, within ``timeout`` seconds or a HistoryError."""
+        try:
+            return await asyncio.wait_for(reading, timeout)
+        except TimeoutError:
+            raise HistoryError(
+                f"history {self.history.url}: cannot {doing}: no answer within {timeout:g}s"
+            ) from None
+
     # -- documents --------------------------------------------------------------------------
 
     async def _rendered(self, run_id: int, fmt: str) -> bytes | None:
@@ -78,7 +99,7 @@ class Site:
         async with self._lock:
             if key in self._cache:
                 return self._cache[key]
-        body = await asyncio.to_thread(self._render, run_id, fmt)
+        body = await self._read(self._render(run_id, fmt), f"read run {run_id}")
         if body is not None:
             async with self._lock:
                 if len(self._cache) > 64:
@@ -86,19 +107,19 @@ class Site:
                 self._cache[key] = body
         return body
 
-    def _render(self, run_id: int, fmt: str) -> bytes | None:
-        document = self.history.get(run_id)
+    async def _render(self, run_id: int, fmt: str) -> bytes | None:
+        document = await self.history.get(run_id)
         if document is None:
             return None
-        document["history"] = self.history.trend(self.trend, until=run_id)
+        document["history"] = await self.history.trend(self.trend, until=run_id)
         if fmt == "json":
             return orjson.dumps(document, option=orjson.OPT_INDENT_2)
         from kubeops.inspect.report import render
 
-        return render(document, fmt).encode()
+        return (await asyncio.to_thread(render, document, fmt)).encode()
 
     async def _latest(self, fmt: str) -> web.Response:
-        run_id = await asyncio.to_thread(self.history.latest_id)
+        run_id = await self._read(self.history.latest_id(), "read the latest run")
         if run_id is None:
             return _none_yet(fmt)
         return await self._run(run_id, fmt)
@@ -132,7 +153,9 @@ class Site:
             limit = int(request.query.get("limit", self.trend))
         except ValueError:
             return _page(400, "Bad limit", "limit must be a whole number")
-        runs = await asyncio.to_thread(self.history.runs, max(0, min(limit, MAX_LIMIT)))
+        runs = await self._read(
+            self.history.runs(max(0, min(limit, MAX_LIMIT))), "read the history"
+        )
         return _json(runs)
 
     # -- operations -------------------------------------------------------------------------
@@ -141,25 +164,35 @@ class Site:
         """``/metrics``: the Prometheus metrics of the latest recorded run."""
         # A follower (or a restarted leader) describes the shared database's latest run.
         try:
-            await asyncio.to_thread(self._refresh_metrics)
+            await self._read(self._refresh_metrics(), "read the latest run", PROBE_TIMEOUT)
         except HistoryError as err:
+            self.metrics.history_errors.labels("read").inc()
             LOG.warning("metrics: %s", err)
         body = self.metrics.render()
         response = web.Response(body=body)
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
-    def _refresh_metrics(self) -> None:
-        run_id = self.history.latest_id()
+    async def _refresh_metrics(self) -> None:
+        run_id = await self.history.latest_id()
         shown = self.metrics.shown_run
         # A run this replica could not record stays shown until a newer one is recorded.
         stale = self.metrics.collector.document is None or (shown is not None and run_id != shown)
         if run_id is not None and stale:
-            self.metrics.show(self.history.get(run_id), run_id)
+            self.metrics.show(await self.history.get(run_id), run_id)
 
     async def healthz(self, request: web.Request) -> web.Response:
-        """``/healthz``: this replica's status."""
+        """``/healthz``: this replica's status (it answers while the process lives)."""
         return _json(self.status())
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        """``/readyz``: 200 while the history database answers, else 503 naming it (its
+        password masked) and why: without it there is nothing to serve."""
+        try:
+            await self._read(self.history.latest_id(), "read the latest run", PROBE_TIMEOUT)
+        except HistoryError as err:
+            return web.Response(status=503, text=f"not ready: {err}\n")
+        return web.Response(text="ok\n")
 
 
 def _json(value: Any) -> web.Response:
