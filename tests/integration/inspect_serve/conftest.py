@@ -1,6 +1,7 @@
 """Fixtures for ``kubeops inspect serve`` against the two API-only testenv clusters:
-one kubeconfig naming both, free ports, a real webhook receiver, and the command
-run as a subprocess the way an operator runs it."""
+one kubeconfig naming both, free ports, a real webhook receiver, the command run
+as a subprocess the way an operator runs it, and its history database on each
+kind kubeops supports (an SQLite file, the session's real PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,34 @@ def kubeconfig(kube_clusters: list[Cluster], tmp_path_factory: pytest.TempPathFa
     path.write_text(yaml.safe_dump(merged))
     path.chmod(0o600)
     return str(path)
+
+
+DATABASES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=DATABASES)
+def history_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh history database for this test: an SQLite file, or a database of its own
+    on the session's PostgreSQL server (the test runs once for each)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history' / 'inspect.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def secret_of(url: str) -> str | None:
+    """The password in ``url`` (what must never be printed), or None."""
+    from sqlalchemy import make_url
+
+    return make_url(url).password
+
+
+def url_file(url: str, directory: Path) -> Path:
+    """``url`` in a file readable only by its owner, as a mounted Secret holds it."""
+    path = directory / "history-url"
+    path.write_text(url + "\n")
+    path.chmod(0o600)
+    return path
 
 
 class Receiver:

@@ -1,6 +1,7 @@
-"""Two replicas of ``kubeops inspect serve --leader-elect`` sharing one SQLite history:
-only the Lease holder inspects, the other serves the same pages, and when the
-leader stops the other takes over."""
+"""Two replicas of ``kubeops inspect serve --leader-elect`` sharing one history (an
+SQLite file on one host; a real PostgreSQL, as replicas in a cluster share it): only
+the Lease holder inspects, the other serves the same history and trend, and when
+the leader stops the other takes over and continues the same history."""
 
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ import aiohttp
 from kubeops.inspect.history import History
 from kubeops.testenv import async_eventually
 
-from .conftest import CONTEXTS, NOT_YET, Serve, free_port
+from .conftest import CONTEXTS, NOT_YET, Serve, free_port, secret_of, url_file
 
 
 async def test_one_replica_inspects_and_the_other_takes_over(
     kubeconfig: str,
     spawn: Callable[..., Awaitable[Serve]],
     http: aiohttp.ClientSession,
+    history_url: str,
     tmp_path: Path,
 ) -> None:
-    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    # As in a cluster: the URL (with its password) comes from a mounted Secret.
+    secret_file = str(url_file(history_url, tmp_path))
     lease = f"inspect-{uuid.uuid4().hex[:8]}"
     ports = [free_port(), free_port()]
     replicas = [
@@ -36,8 +39,8 @@ async def test_one_replica_inspects_and_the_other_takes_over(
             CONTEXTS[1],
             "--interval",
             "1s",
-            "--history",
-            db,
+            "--history-url-file",
+            secret_file,
             "--listen",
             f"127.0.0.1:{port}",
             "--leader-elect",
@@ -48,21 +51,21 @@ async def test_one_replica_inspects_and_the_other_takes_over(
         )
         for port in ports
     ]
-    history = History(db)
+    history = await History.open(history_url)
 
-    async def health(port: int) -> dict[str, Any]:
-        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-            result: dict[str, Any] = await response.json()
-            return result
+    async def get(port: int, path: str) -> Any:
+        async with http.get(f"http://127.0.0.1:{port}{path}") as response:
+            assert response.status == 200, f"{path}: {response.status} {await response.text()}"
+            return await response.json()
 
-    def runs() -> list[dict[str, Any]]:
-        return history.runs(1000)
+    async def runs() -> list[dict[str, Any]]:
+        return await history.runs(1000)
 
     async def runs_at_least(n: int) -> bool:
         for replica in replicas:
             assert replica.process is not None
             assert replica.process.returncode is None, replica.log
-        return len(runs()) >= n
+        return len(await runs()) >= n
 
     try:
         await async_eventually(
@@ -72,26 +75,35 @@ async def test_one_replica_inspects_and_the_other_takes_over(
             message="four runs recorded",
             ignore=NOT_YET,
         )
-        states = [await health(port) for port in ports]
+        states = [await get(port, "/healthz") for port in ports]
         assert sorted(s["leader"] for s in states) == [False, True], states
         leader = next(i for i, s in enumerate(states) if s["leader"])
         follower = 1 - leader
         identity = states[leader]["identity"]
-        assert {r["runner"] for r in runs()} == {identity}  # nobody else inspected
+        assert {r["runner"] for r in await runs()} == {identity}  # nobody else inspected
         assert states[follower]["runs"] == 0
+        assert states[follower]["history"] == states[leader]["history"] == history.url
 
-        # The follower serves the shared history's latest report.
-        async with http.get(f"http://127.0.0.1:{ports[follower]}/report.json") as response:
-            assert response.status == 200
-            shown = await response.json()
-        assert shown["generated"] in {r["generated"] for r in runs()}
+        # The follower serves the leader's runs: the same history, the same documents
+        # with the same trend as the leader's own pages.
+        recorded = await runs()
+        last = recorded[-1]["id"]
+        served = await get(ports[follower], "/history.json?limit=1000")
+        assert [r["id"] for r in served if r["id"] <= last] == [r["id"] for r in recorded]
+        assert [r for r in served if r["id"] <= last] == recorded
+        mine = await get(ports[leader], f"/runs/{last}.json")
+        theirs = await get(ports[follower], f"/runs/{last}.json")
+        assert theirs == mine
+        assert [e["generated"] for e in theirs["history"]] == [r["generated"] for r in recorded]
+        latest = await get(ports[follower], "/report.json")
+        assert latest["generated"] in {r["generated"] for r in await runs()}
 
         assert await replicas[leader].stop() == 0, replicas[leader].log
-        handed_over = len(runs())
+        handed_over = await runs()
         successor = states[follower]["identity"]
 
         async def successor_ran() -> bool:
-            return any(r["runner"] == successor for r in runs())
+            return any(r["runner"] == successor for r in await runs())
 
         await async_eventually(
             successor_ran,
@@ -100,12 +112,20 @@ async def test_one_replica_inspects_and_the_other_takes_over(
             message="the other replica inspects",
             ignore=NOT_YET,
         )
-        order = [r["runner"] for r in runs()]
+        order = [r["runner"] for r in await runs()]
         # One hand-over: the old leader's runs, then only the successor's.
-        assert order[:handed_over] == [identity] * handed_over
-        assert set(order[handed_over:]) == {successor}
-        assert (await health(ports[follower]))["leader"] is True
+        assert order[: len(handed_over)] == [identity] * len(handed_over)
+        assert set(order[len(handed_over) :]) == {successor}
+        assert (await get(ports[follower], "/healthz"))["leader"] is True
+        # The same history goes on: the successor's report charts the old leader's runs.
+        report = await get(ports[follower], "/report.json")
+        charted = [e["generated"] for e in report["history"]]
+        assert charted[: len(handed_over)] == [r["generated"] for r in handed_over]
+        assert report["generated"] == charted[-1]
     finally:
-        history.close()
+        await history.close()
         for replica in replicas:
             await replica.stop()
+    secret = secret_of(history_url)
+    for replica in replicas:
+        assert secret is None or secret not in replica.log

@@ -1,16 +1,19 @@
 """``kubeops inspect serve`` against two real API servers, on a 2-second interval:
 runs are stored, the page charts them, the metrics expose them, the webhook gets
-them, and a run that reaches no cluster is still recorded."""
+them, and a run that reaches no cluster is still recorded -- each on an SQLite
+file and on a real PostgreSQL, whose password is never printed."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,7 +21,7 @@ from kubeops.inspect.history import History
 from kubeops.inspect.serve import Interval, ServeOptions, serve
 from kubeops.testenv import async_eventually
 
-from .conftest import CONTEXTS, NOT_YET, Receiver, Serve, free_port
+from .conftest import CONTEXTS, NOT_YET, Receiver, Serve, free_port, secret_of, url_file
 
 
 async def get_json(http: aiohttp.ClientSession, url: str) -> Any:
@@ -35,10 +38,22 @@ def gauges(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
+async def stored_runs(url: str) -> list[dict[str, Any]]:
+    """Every run in the database at ``url``, oldest first."""
+    async with await History.open(url) as history:
+        return await history.runs(10_000)
+
+
 async def test_two_runs_are_stored_charted_exposed_and_posted(
-    kubeconfig: str, receiver: Receiver, http: aiohttp.ClientSession, tmp_path: Path
+    kubeconfig: str,
+    receiver: Receiver,
+    http: aiohttp.ClientSession,
+    history_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    db = f"sqlite:///{tmp_path / 'inspect.db'}"
+    caplog.set_level(logging.DEBUG, logger="kubeops")
+    db = history_url
+    pages: list[str] = []
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     receiver.failures = 1  # the first delivery is refused once and must be retried
@@ -59,6 +74,13 @@ async def test_two_runs_are_stored_charted_exposed_and_posted(
             task.result()
         runs: list[dict[str, Any]] = await get_json(http, f"{base}/history.json")
         return runs if len(runs) >= 2 else None
+
+    async def text(path: str) -> str:
+        async with http.get(f"{base}{path}") as response:
+            assert response.status == 200, f"{path}: {response.status}"
+            body = await response.text()
+        pages.append(body)
+        return body
 
     try:
         runs = await async_eventually(
@@ -83,6 +105,7 @@ async def test_two_runs_are_stored_charted_exposed_and_posted(
             assert response.content_type == "text/html"
             page = await response.text()
         assert_trend(page, report["history"])
+        pages.append(page)
 
         older = await get_json(http, f"{base}/runs/1.json")
         assert older["generated"] == first["generated"]
@@ -93,9 +116,7 @@ async def test_two_runs_are_stored_charted_exposed_and_posted(
         async with http.get(f"{base}/runs/999") as response:
             assert response.status == 404
 
-        async with http.get(f"{base}/metrics") as response:
-            assert response.status == 200
-            metrics = gauges(await response.text())
+        metrics = gauges(await text("/metrics"))
         latest = report["clusters"]
         for cluster in latest:
             key = ("kubeops_inspect_score", frozenset({("cluster", cluster["name"])}))
@@ -113,12 +134,24 @@ async def test_two_runs_are_stored_charted_exposed_and_posted(
         health = await get_json(http, f"{base}/healthz")
         assert health["leader"] is True
         assert health["runs"] >= 2
+        # The database is named as printed everywhere: its password masked.
+        masked = health["history"]
+        assert masked.startswith(db.partition(":")[0] + "://")
+        history_info = ("kubeops_inspect_history_info", frozenset({("url", masked)}))
+        assert metrics[history_info] == 1
+        assert await text("/readyz") == "ok\n"
+        pages.append(str(health))
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
 
-    with History(db) as history:
-        stored = history.runs()
+    secret = secret_of(db)
+    if secret is not None:
+        assert masked == db.replace(f":{secret}@", ":***@")
+        assert not [p for p in pages if secret in p]
+        assert secret not in caplog.text
+    assert f"history {masked}" in caplog.text
+    stored = await stored_runs(db)
     # Every run was posted, once, in order, after a retry for the first.
     assert [p["run"] for p in receiver.posts] == [r["id"] for r in stored]
     post = receiver.posts[0]
@@ -141,9 +174,10 @@ async def test_the_command_stops_after_its_runs_and_logs_one_line_each(
     kubeconfig: str,
     receiver: Receiver,
     spawn: Callable[..., Awaitable[Serve]],
+    history_url: str,
     tmp_path: Path,
 ) -> None:
-    db = tmp_path / "runs.db"
+    # The URL as a mounted Secret holds it: in a file, never on the command line.
     serve_ = await spawn(
         "--kubeconfig",
         kubeconfig,
@@ -155,16 +189,15 @@ async def test_the_command_stops_after_its_runs_and_logs_one_line_each(
         "2s",
         "--runs",
         "2",
-        "--history",
-        f"sqlite:///{db}",
+        "--history-url-file",
+        str(url_file(history_url, tmp_path)),
         "--listen",
         f"127.0.0.1:{free_port()}",
         "--webhook",
         receiver.url,
     )
     assert await serve_.wait(40) == 0, serve_.log
-    with History(str(db)) as history:
-        runs = history.runs()
+    runs = await stored_runs(history_url)
     assert len(runs) == 2
     assert runs[0]["runner"] == runs[1]["runner"] != ""
     lines = [line for line in serve_.log.splitlines() if re.search(r" run \d+ success: ", line)]
@@ -172,21 +205,29 @@ async def test_the_command_stops_after_its_runs_and_logs_one_line_each(
     assert "2 cluster(s)" in lines[0]
     assert re.search(r", grade [A-F] \(\d+\), \d+ finding", lines[0])
     assert [p["run"] for p in receiver.posts] == [1, 2]
+    secret = secret_of(history_url)
+    assert secret is None or secret not in serve_.log
 
 
 async def test_a_run_that_reaches_no_cluster_is_recorded_and_once_exits_1(
-    kube_clusters: list[Any], spawn: Callable[..., Awaitable[Serve]], tmp_path: Path
+    kube_clusters: list[Any],
+    spawn: Callable[..., Awaitable[Serve]],
+    history_url: str,
+    tmp_path: Path,
 ) -> None:
     config = yaml.safe_load(Path(kube_clusters[0].kubeconfig).read_text())
     config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
     dead = tmp_path / "dead.kubeconfig"
     dead.write_text(yaml.safe_dump(config))
-    db = tmp_path / "runs.db"
-    serve_ = await spawn("--kubeconfig", str(dead), "--once", "--history", str(db))
+    if history_url.startswith("sqlite:///"):
+        where = ["--history", history_url.removeprefix("sqlite:///")]  # a plain path is SQLite
+    else:
+        where = ["--history-url-file", str(url_file(history_url, tmp_path))]
+    serve_ = await spawn("--kubeconfig", str(dead), "--once", *where)
     assert await serve_.wait(60) == 1, serve_.log
-    with History(str(db)) as history:
-        (run,) = history.runs()
-        document = history.latest()
+    async with await History.open(history_url) as history:
+        (run,) = await history.runs()
+        document = await history.latest()
     assert run["unreachable"] == 1
     assert document is not None
     assert document["clusters"][0]["reachable"] is False
