@@ -1,8 +1,11 @@
 """`kubeops inspect` as a user runs it: several contexts (one unreachable), formats,
-gates and exit codes, configuration errors, and manifests before deploy."""
+gates and exit codes, configuration errors, manifests before deploy, and runs
+recorded in a history database (an SQLite file, a real PostgreSQL) whose password
+is never printed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,7 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import make_url
 
+from kubeops.inspect.history import History
 from kubeops.testenv import Cluster
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "sample"
@@ -208,3 +213,94 @@ def test_list_checks() -> None:
         check=True,
     )
     assert "node-not-ready" in done.stdout
+
+
+# -- the history: each run recorded, on an SQLite file and on a real PostgreSQL ----------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'inspect.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def stored_runs(url: str) -> list[dict[str, Any]]:
+    async def read() -> list[dict[str, Any]]:
+        async with await History.open(url) as history:
+            return await history.runs(1000)
+
+    return asyncio.run(read())
+
+
+def test_each_run_is_recorded_and_the_report_charts_the_trend(
+    kubeconfigs: str, history_url: str, tmp_path: Path
+) -> None:
+    env = {"KUBECONFIG": kubeconfigs}
+    first = kubeops(*contexts("member-b"), "--history", history_url, "-o", "json", env=env)
+    assert first.returncode == 0, first.stderr
+    # The URL as a mounted Secret holds it, with a trailing newline.
+    secret_file = tmp_path / "history-url"
+    secret_file.write_text(history_url + "\n")
+    second = kubeops(
+        *contexts("member-b"), "--history-url-file", str(secret_file), "-o", "json", env=env
+    )
+    assert second.returncode == 0, second.stderr
+    documents = [json.loads(done.stdout) for done in (first, second)]
+    trend = [e["generated"] for e in documents[1]["history"]]
+    assert trend == [d["generated"] for d in documents]
+    assert [r["generated"] for r in stored_runs(history_url)] == trend
+    password = make_url(history_url).password
+    for done in (first, second):
+        assert password is None or password not in done.stdout + done.stderr
+
+
+def test_a_bare_postgresql_url_takes_the_pg_variables(kubeconfigs: str, postgres_url: str) -> None:
+    url = make_url(postgres_url)
+    env = {
+        "KUBECONFIG": kubeconfigs,
+        "PGHOST": str(url.host),
+        "PGPORT": str(url.port),
+        "PGUSER": str(url.username),
+        "PGPASSWORD": str(url.password),
+        "PGDATABASE": str(url.database),
+    }
+    done = kubeops(*contexts("member-b"), "--history", "postgresql://", "-o", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    [entry] = json.loads(done.stdout)["history"]
+    assert [r["generated"] for r in stored_runs(postgres_url)] == [entry["generated"]]
+    assert str(url.password) not in done.stdout + done.stderr
+
+
+def test_a_wrong_password_is_one_line_that_does_not_print_it(
+    kubeconfigs: str, postgres_url: str
+) -> None:
+    url = make_url(postgres_url)
+    wrong = url.set(password="not-the-password").render_as_string(hide_password=False)
+    done = kubeops(*contexts("member-b"), "--history", wrong, env={"KUBECONFIG": kubeconfigs})
+    assert done.returncode == 1
+    assert "password authentication failed" in done.stderr
+    assert f"kubeops:***@{url.host}:{url.port}/{url.database}" in done.stderr
+    assert "not-the-password" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--history", "x.db", "--history-url-file", "url"], "not both"),
+        (
+            ["--history-url-file", "/nonexistent/url"],
+            "history URL file /nonexistent/url: cannot read",
+        ),
+        (["--history", "mysql://u:pw@db/k"], "kubeops keeps its history in SQLite or PostgreSQL"),
+    ],
+)
+def test_history_errors_are_one_line(args: list[str], message: str) -> None:
+    done = kubeops("-f", str(SAMPLE), *args)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "pw@" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
