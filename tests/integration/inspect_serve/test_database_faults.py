@@ -84,6 +84,14 @@ async def test_a_database_restart_mid_run_loses_no_run_and_doubles_none(
             message="a run inspected, and its write retried, while the database is down",
         )
         while_down = (await status())["runs"]
+        # Meanwhile: not ready, saying why (without the password); metrics still served.
+        async with http.get(f"{base}/readyz") as response:
+            assert response.status == 503
+            unready = await response.text()
+        assert "127.0.0.1" in unready
+        async with http.get(f"{base}/metrics") as response:
+            assert response.status == 200
+            metrics = await response.text()
         await asyncio.to_thread(postgres.start)
         await async_eventually(
             lambda: runs_reach(while_down + 2),
@@ -109,7 +117,7 @@ async def test_a_database_restart_mid_run_loses_no_run_and_doubles_none(
             assert response.status == 200, await response.text()
         async with http.get(f"{base}/metrics") as response:
             assert response.status == 200
-            metrics = await response.text()
+            metrics += await response.text()
         assert "kubeops_inspect_runs_total" in metrics
         async with http.get(f"{base}/report.json") as response:
             assert response.status == 200
@@ -134,4 +142,4 @@ async def test_a_database_restart_mid_run_loses_no_run_and_doubles_none(
     assert [int(i) for i in reported] == [r["id"] for r in stored], caplog.text
     assert len(stored) >= made >= 7
     assert postgres.password not in caplog.text
-    assert postgres.password not in metrics
+    assert postgres.password not in metrics + unready
