@@ -1,11 +1,13 @@
 """``kubeops inspect serve`` against two real API servers, on a 2-second interval:
 runs are stored, the page charts them, the metrics expose them, the webhook gets
-them, and a run that reaches no cluster is still recorded -- each on an SQLite
-file and on a real PostgreSQL, whose password is never printed."""
+them, a run that reaches no cluster is still recorded, and the retention limits
+apply after each run -- each on an SQLite file and on a real PostgreSQL, whose
+password is never printed."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -232,3 +234,51 @@ async def test_a_run_that_reaches_no_cluster_is_recorded_and_once_exits_1(
     assert document is not None
     assert document["clusters"][0]["reachable"] is False
     assert " failed: 1 cluster(s), 1 unreachable" in serve_.log
+
+
+async def test_retention_applies_after_each_run(
+    kubeconfig: str, history_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kubeops.inspect.serve")
+    # A run from 40 days ago, as an earlier deployment left it.
+    async with await History.open(history_url) as history:
+        old = await history.record(aged(days=40), runner="an earlier deployment")
+    options = ServeOptions(
+        schedule=Interval(1),
+        kubeconfig=kubeconfig,
+        contexts=CONTEXTS[:1],
+        history=history_url,
+        listen=None,
+        runs=4,
+        keep=3,
+        max_age=30 * 86400,
+    )
+    assert await asyncio.wait_for(serve(options), 60) == 0
+    stored = await stored_runs(history_url)
+    # The age limit took the old run after the first run; the count keeps the newest 3.
+    assert [r["id"] for r in stored] == [old + 2, old + 3, old + 4]
+    messages = [r.getMessage() for r in caplog.records]
+    first = next(i for i, m in enumerate(messages) if m.startswith(f"run {old + 1} "))
+    assert messages[first - 1] == "pruned 1 old run(s) from the history"
+    assert sum(m.startswith("pruned 1 old run(s)") for m in messages) == 2  # and after run 4
+
+
+def aged(*, days: float) -> dict[str, Any]:
+    """A real document (one healthy node) generated ``days`` ago."""
+    from kubeops.inspect import InspectConfig, Snapshot, build_document, run_checks
+    from kubeops.inspect.runner import assemble_report
+
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "n1"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    snapshot = Snapshot.from_objects([node], name="old")
+    snapshot.static = False
+    document = build_document(
+        assemble_report([run_checks(snapshot, InspectConfig())], InspectConfig(), "live")
+    )
+    when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=days)
+    document["generated"] = when.isoformat(timespec="seconds")
+    return document
