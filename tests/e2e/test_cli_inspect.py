@@ -304,3 +304,28 @@ def test_history_errors_are_one_line(args: list[str], message: str) -> None:
     assert message in done.stderr
     assert "pw@" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_history_that_cannot_be_opened_fails_before_the_inspection(postgres_url: str) -> None:
+    wrong = make_url(postgres_url).set(password="not-the-password")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubeops",
+            "inspect",
+            "-f",
+            str(SAMPLE),
+            "--history",
+            wrong.render_as_string(hide_password=False),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "password authentication failed" in done.stderr
+    # Without --quiet the inspection announces what it reads: it never started.
+    assert "manifests:" not in done.stderr
+    assert done.stdout == ""

@@ -27,7 +27,10 @@ from kubeops.cli.connection import add_connection_flags, complete
 from kubeops.cli.inspect_serve import CONNECTION_HELP
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from kubeops.inspect.document import Document
+    from kubeops.inspect.model import Report
 
 EXTENSIONS = {"json": "json", "html": "html", "markdown": "md", "junit": "xml", "sarif": "sarif"}
 GATE_FAILED = 2
@@ -97,9 +100,7 @@ def _inspect(args: argparse.Namespace) -> int:
     import asyncio
 
     from kubeops.inspect import config as inspect_config
-    from kubeops.inspect.document import build_document
     from kubeops.inspect.model import Severity
-    from kubeops.inspect.runner import inspect_clusters, inspect_manifests, resolve_targets
 
     complete(args)
     if args.list_checks:
@@ -119,25 +120,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
         settings = replace(settings, only=tuple(p.strip() for p in args.checks.split(",")))
     progress = None if args.quiet else _progress
-    if args.filename:
-        from kubeops.api.manifest import load_manifests
-
-        locations: dict[int, tuple[str, int]] = {}
-        objects: list[dict[str, Any]] = []
-        for manifest in load_manifests(args.filename):
-            for obj in _expand([manifest.object]):
-                objects.append(obj)
-                locations[id(obj)] = (manifest.source, manifest.line)
-        if progress is not None:
-            progress(f"manifests: {len(objects)} objects from {', '.join(args.filename)}")
-        report = inspect_manifests(objects, settings, locations)
-    else:
-        found = resolve_targets(args.kubeconfig, args.contexts)
-        namespaces = None if args.all_namespaces else args.namespaces or None
-        report = asyncio.run(inspect_clusters(found, settings, namespaces, progress))
-    document = build_document(report)
-    if history_url is not None:
-        asyncio.run(_record(document, history_url))
+    report, document = asyncio.run(_inspect_and_record(args, settings, progress, history_url))
     _write(document, formats, args)
     if report.clusters and not any(c.reachable for c in report.clusters):
         errors = "; ".join(f"{c.name}: {c.error}" for c in report.clusters)
@@ -159,12 +142,46 @@ def history_flags(args: argparse.Namespace) -> str | None:
     return read_url_file(url_file) if url_file else url
 
 
-async def _record(document: Document, url: str) -> None:
-    """Record the run and give the document its trend."""
-    from kubeops.inspect.history import History, attach_history
+async def _inspect_and_record(
+    args: argparse.Namespace,
+    settings: Any,
+    progress: Callable[[str], None] | None,
+    history_url: str | None,
+) -> tuple[Report, Document]:
+    """Inspect the manifests or the clusters, and record the run when asked.
 
-    async with await History.open(url) as history:
-        await attach_history(document, history)
+    The history is opened first, so a database that cannot be reached or read
+    fails the command before a long inspection runs, not after.
+    """
+    from kubeops.inspect.document import build_document
+    from kubeops.inspect.history import History, attach_history
+    from kubeops.inspect.runner import inspect_clusters, inspect_manifests, resolve_targets
+
+    history = None if history_url is None else await History.open(history_url)
+    try:
+        if args.filename:
+            from kubeops.api.manifest import load_manifests
+
+            locations: dict[int, tuple[str, int]] = {}
+            objects: list[dict[str, Any]] = []
+            for manifest in load_manifests(args.filename):
+                for obj in _expand([manifest.object]):
+                    objects.append(obj)
+                    locations[id(obj)] = (manifest.source, manifest.line)
+            if progress is not None:
+                progress(f"manifests: {len(objects)} objects from {', '.join(args.filename)}")
+            report = inspect_manifests(objects, settings, locations)
+        else:
+            found = resolve_targets(args.kubeconfig, args.contexts)
+            namespaces = None if args.all_namespaces else args.namespaces or None
+            report = await inspect_clusters(found, settings, namespaces, progress)
+        document = build_document(report)
+        if history is not None:
+            await attach_history(document, history)
+    finally:
+        if history is not None:
+            await history.close()
+    return report, document
 
 
 def _check_outputs(args: argparse.Namespace, formats: list[str]) -> None:
