@@ -13,9 +13,7 @@ credentials, so the file is private from its first byte and appears whole.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any, TypeAlias
 import yaml
 
 from kubeops.config.errors import ConfigError
+from kubeops.config.files import write_private
 from kubeops.config.schema import type_name
 
 PathLike: TypeAlias = str | os.PathLike[str]
@@ -237,52 +236,11 @@ def _resolve(value: str, base: Path) -> str:
 def write_kubeconfig(path: PathLike, document: Mapping[str, Any]) -> Path:
     """Write ``document`` to ``path`` as YAML, readable and writable by its owner only.
 
-    A kubeconfig holds credentials, so the file is never readable by others, not even
-    for a moment: the document goes to a new file under a unique name in the same
-    directory, created with mode 0600 (``O_CREAT | O_EXCL``), synced to disk, then
-    renamed over ``path``.  Readers see the old file or the new one, never part of
-    one; a failure leaves no temporary file behind.  Missing directories are created.
+    A kubeconfig holds credentials, so it is written by
+    :func:`kubeops.config.files.write_private`: mode 0600 from its first byte, under a
+    unique temporary name (``O_EXCL | O_NOFOLLOW``), synced, then renamed over
+    ``path``.  Readers see the old file or the new one, never part of one; a failure
+    leaves no temporary file behind.  Missing directories are created.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    content = yaml.safe_dump(dict(document), sort_keys=False).encode()
-    temporary, descriptor = _create_private(target)
-    try:
-        try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(descriptor, view) :]
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _sync_directory(target.parent)
-    return target
-
-
-def _create_private(target: Path) -> tuple[Path, int]:
-    """A new file next to ``target``, mode 0600 from its creation, and its descriptor."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    while True:
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-        try:
-            return temporary, os.open(temporary, flags, 0o600)
-        except FileExistsError:
-            continue  # a name another writer holds: draw another
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename durable; not every platform or file system can sync a directory."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    content = yaml.safe_dump(dict(document), sort_keys=False)
+    return write_private(path, content)

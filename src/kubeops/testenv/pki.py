@@ -5,6 +5,8 @@ loopback addresses and the in-cluster service names, client certificates for
 the admin and for each control-plane component, and a service-account signing
 key.  ECDSA P-256 keys are used because they are generated in microseconds,
 which keeps a cluster's start-up dominated by the API server, not by RSA.
+Every file is written by :func:`kubeops.config.files.write_private`: private keys
+are never readable by another user, not even while they are being written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kubeops.config.files import write_private
+
+# Certificates and public keys are public; private keys are 0600 from their first byte.
+PUBLIC_MODE = 0o644
 _VALIDITY = datetime.timedelta(days=365)
 _SERVING_NAMES = (
     "localhost",
@@ -72,16 +78,17 @@ def _write(
 ) -> KeyPair:
     cert_file = directory / f"{name}.crt"
     key_file = directory / f"{name}.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_file.chmod(0o600)
+    write_private(cert_file, cert.public_bytes(serialization.Encoding.PEM), PUBLIC_MODE)
+    write_private(key_file, _private_pem(key))
     return KeyPair(cert_file, key_file)
+
+
+def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def _builder(
@@ -107,7 +114,7 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
 
 def create_cluster_pki(directory: Path, cluster: str) -> ClusterPKI:
     """Create the CA, serving, client and service-account material under ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     ca_key = _key()
     ca_name = _name(f"kubeops-testenv-ca-{cluster}")
     ca_cert = (
@@ -168,18 +175,13 @@ def create_cluster_pki(directory: Path, cluster: str) -> ClusterPKI:
     sa_key = _key()
     sa_key_file = directory / "service-account.key"
     sa_pub_file = directory / "service-account.pub"
-    sa_key_file.write_bytes(
-        sa_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    sa_key_file.chmod(0o600)
-    sa_pub_file.write_bytes(
+    write_private(sa_key_file, _private_pem(sa_key))
+    write_private(
+        sa_pub_file,
         sa_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        ),
+        PUBLIC_MODE,
     )
     return ClusterPKI(ca, apiserver, admin, controller_manager, scheduler, sa_key_file, sa_pub_file)
 

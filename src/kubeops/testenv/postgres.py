@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from kubeops.config.files import write_private
 from kubeops.testenv import rundir
 from kubeops.testenv.errors import ComponentFailed, ControlPlaneError
 from kubeops.testenv.ports import HOST, ensure_free, free_port
@@ -469,8 +470,7 @@ class PostgresServer:
         started = time.monotonic()
         run_dir = self._require_dir()
         pwfile = run_dir / ".superuser-password"
-        pwfile.touch(mode=0o600)
-        pwfile.write_text(self._superuser_password + "\n")
+        write_private(pwfile, self._superuser_password + "\n")
         self._give(pwfile)
         try:
             done = self._run(

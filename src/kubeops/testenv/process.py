@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubeops.config.files import write_private
 from kubeops.testenv.errors import ComponentFailed
 
 LEDGER = "processes.json"
@@ -73,9 +74,7 @@ def read_ledger(run_dir: Path) -> list[LedgerEntry]:
 
 
 def _write_ledger(run_dir: Path, entries: list[LedgerEntry]) -> None:
-    tmp = run_dir / (LEDGER + ".tmp")
-    tmp.write_text(json.dumps([e.__dict__ for e in entries]))
-    tmp.replace(run_dir / LEDGER)
+    write_private(run_dir / LEDGER, json.dumps([e.__dict__ for e in entries]))
 
 
 def kill_group(pid: int, started: int | None, timeout: float = 10.0) -> bool:

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from kubeops.config.files import write_private
 from kubeops.testenv.errors import EnvironmentBusy
 from kubeops.testenv.process import is_same_process, kill_group, read_ledger, start_time
 
@@ -49,7 +50,7 @@ def claim(run_dir: Path) -> None:
     clean_stale(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     me = os.getpid()
-    (run_dir / OWNER).write_text(json.dumps({"pid": me, "started": start_time(me)}))
+    write_private(run_dir / OWNER, json.dumps({"pid": me, "started": start_time(me)}))
 
 
 def release(run_dir: Path, remove: bool) -> None:

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from kubeops.config.files import write_private
 from kubeops.testenv import rundir
 from kubeops.testenv.environment import Environment
 from kubeops.testenv.errors import ControlPlaneError, UnknownCluster
@@ -102,9 +103,7 @@ class Supervisor:
             "clusters": self.env.names,
             **extra,
         }
-        tmp = self.directory / (STATE + ".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(self.directory / STATE)
+        write_private(self.directory / STATE, json.dumps(state, indent=2))
 
     def status(self) -> dict[str, Any]:
         """The environment's state: etcd, and each cluster's server, kubeconfig and processes."""

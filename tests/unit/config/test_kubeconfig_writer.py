@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubeops.config import kubeconfig as kubeconfig_module
+from kubeops.config import files as files_module
 from kubeops.config import load_kubeconfig
 from kubeops.config.kubeconfig import write_kubeconfig
 
@@ -99,7 +99,7 @@ def test_a_temporary_name_in_use_is_never_opened(
 ) -> None:
     # Another writer holds the first name drawn: its file is left alone and a new name drawn.
     names = iter(["taken", "free"])
-    monkeypatch.setattr(kubeconfig_module.secrets, "token_hex", lambda _n: next(names))
+    monkeypatch.setattr(files_module.secrets, "token_hex", lambda _n: next(names))
     other = directory / ".config.taken.tmp"
     other.write_text("another writer's data")
     path = write_kubeconfig(directory / "config", simple_doc(user={"token": "T"}))

@@ -1,0 +1,121 @@
+"""Finding 4 of the hardening issue: nothing local can be raced.
+
+Secret files are private from their first byte, history databases and reports are
+not world-readable, and testenv's run directories are per-user, checked, and never
+lead to signalling a process whose identity is not proven.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeops.config import files
+from kubeops.config.kubeconfig import write_kubeconfig
+from kubeops.testenv.pki import create_cluster_pki
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """Umask 0: a writer that relies on the umask or chmods afterwards shows 0666/0644."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture
+def opens(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, int]]:
+    """Every ``os.open`` call (path, flags, mode), still performed for real."""
+    calls: list[tuple[str, int, int]] = []
+    real = os.open
+
+    def spy(path: Any, flags: int, mode: int = 0o777, *args: Any, **kwargs: Any) -> int:
+        calls.append((os.fspath(path), flags, mode))
+        return real(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    return calls
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def _created_private(calls: list[tuple[str, int, int]], target: Path) -> bool:
+    """True if ``target`` was created as a new 0600 file (O_CREAT|O_EXCL|O_NOFOLLOW) and renamed."""
+    prefix = f".{target.name}."
+    return any(
+        Path(path).parent == target.parent
+        and Path(path).name.startswith(prefix)
+        and flags & os.O_CREAT
+        and flags & os.O_EXCL
+        and flags & os.O_NOFOLLOW
+        and mode == 0o600
+        for path, flags, mode in calls
+    )
+
+
+def test_write_private_is_0600_from_the_first_byte(
+    tmp_path: Path, permissive_umask: None, opens: list[tuple[str, int, int]]
+) -> None:
+    target = files.write_private(tmp_path / "token", "s3cret\n")
+    assert target.read_text() == "s3cret\n"
+    assert _mode(target) == 0o600
+    assert _created_private(opens, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["token"], "no temporary file is left"
+
+
+def test_write_private_replaces_a_planted_symlink_instead_of_following_it(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    link = tmp_path / "admin.kubeconfig"
+    link.symlink_to(victim)
+    write_kubeconfig(link, {"apiVersion": "v1", "kind": "Config"})
+    assert victim.read_text() == "untouched"
+    assert not link.is_symlink()
+    assert _mode(link) == 0o600
+
+
+def test_write_private_leaves_no_temporary_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*_: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError, match="disk full"):
+        files.write_private(tmp_path / "key", b"k")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kubeconfig_is_0600_from_the_first_byte(
+    tmp_path: Path, permissive_umask: None, opens: list[tuple[str, int, int]]
+) -> None:
+    target = write_kubeconfig(tmp_path / "admin.kubeconfig", {"apiVersion": "v1"})
+    assert _mode(target) == 0o600
+    assert _created_private(opens, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["admin.kubeconfig"]
+
+
+def test_testenv_pki_keys_are_0600_from_the_first_byte(
+    tmp_path: Path, permissive_umask: None, opens: list[tuple[str, int, int]]
+) -> None:
+    directory = tmp_path / "pki"
+    create_cluster_pki(directory, "c1")
+    keys = sorted(directory.glob("*.key"))
+    assert {k.name for k in keys} >= {"ca.key", "admin.key", "service-account.key"}
+    for key in keys:
+        assert _mode(key) == 0o600, key.name
+        assert _created_private(opens, key), f"{key.name} was not created 0600 by os.open"
+    for public in [*directory.glob("*.crt"), directory / "service-account.pub"]:
+        assert _mode(public) == 0o644, public.name
+    assert _mode(directory) == 0o700
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(".")]
+
