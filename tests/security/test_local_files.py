@@ -119,3 +119,79 @@ def test_testenv_pki_keys_are_0600_from_the_first_byte(
     assert _mode(directory) == 0o700
     assert not [p.name for p in directory.iterdir() if p.name.startswith(".")]
 
+
+# -- history databases and reports -------------------------------------------------
+
+
+def test_history_database_and_its_journals_are_0600(tmp_path: Path, permissive_umask: None) -> None:
+    import asyncio
+
+    from kubeops.inspect.history import History
+
+    database = tmp_path / "history" / "inspect.db"
+
+    async def use() -> None:
+        history = await History.open(f"sqlite:///{database}")
+        await history.close()
+
+    asyncio.run(use())
+    assert database.exists()
+    assert _mode(database) == 0o600
+    assert _mode(database.parent) == 0o700
+    for sibling in database.parent.iterdir():  # -wal and -shm take the database's mode
+        assert _mode(sibling) & 0o077 == 0, sibling.name
+
+
+def test_an_existing_world_readable_history_is_narrowed(tmp_path: Path) -> None:
+    import asyncio
+
+    from kubeops.inspect.history import History
+
+    database = tmp_path / "inspect.db"
+    database.touch()
+    database.chmod(0o644)
+
+    async def use() -> None:
+        history = await History.open(f"sqlite:///{database}")
+        await history.close()
+
+    asyncio.run(use())
+    assert _mode(database) == 0o600
+
+
+MANIFEST = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+  - name: c
+    image: nginx
+"""
+
+
+@pytest.mark.parametrize("where", ["--out", "--output-dir"])
+def test_inspect_reports_are_0600(tmp_path: Path, where: str) -> None:
+    import subprocess
+    import sys
+
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(MANIFEST)
+    if where == "--out":
+        args, report = ["-o", "json", "--out", "r.json"], tmp_path / "r.json"
+    else:
+        args, report = ["-o", "json", "--output-dir", "out"], tmp_path / "out/inspect-report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "kubeops", "inspect", "-f", "m.yaml", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.umask(0),  # noqa: PLW1509
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert report.read_text().startswith("{")
+    assert _mode(report) == 0o600
+    assert not [p.name for p in report.parent.iterdir() if p.name.endswith(".tmp")]

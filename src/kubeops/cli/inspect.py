@@ -18,6 +18,7 @@ configuration, no cluster reachable); 2 a gate failed (``--fail-on``, ``--min-sc
 from __future__ import annotations
 
 import argparse
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,13 +215,29 @@ def _write(document: Document, formats: list[str], args: argparse.Namespace) -> 
             else Path(args.output_dir) / f"inspect-report.{EXTENSIONS[fmt]}"
         )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            _write_report(path, text)
         except OSError as err:
             from kubeops.errors import KubeopsError
 
             raise KubeopsError(f"cannot write the {fmt} report to {path}: {err.strerror}") from err
         print(f"{fmt} report: {path.resolve()}", file=sys.stderr)
+
+
+def _write_report(path: Path, text: str) -> None:
+    """A report holds cluster data: a file is written 0600 from its first byte (atomically,
+    never through a planted symlink); a device or pipe (``--out /dev/stdout``) is written
+    as it is."""
+    from kubeops.config.files import write_private
+
+    try:
+        special = not stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        special = False
+    if special:
+        with path.open("w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        write_private(path, text.encode("utf-8"))
 
 
 def _gate(document: Document, fail_on: Any, min_score: int | None) -> int:

@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from kubeops.config.files import ensure_private
 from kubeops.errors import KubeopsError
 from kubeops.inspect.document import Document
 from kubeops.inspect.migrations import VERSION_TABLE
@@ -205,11 +206,12 @@ def _normalise(url: str) -> tuple[sa.URL, str]:
         if parsed.database not in (None, "", ":memory:"):
             path = Path(parsed.database).expanduser()
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as err:
                 raise HistoryError(
                     f"history {shown}: cannot create the directory {path.parent}: {err.strerror}"
                 ) from None
+            _make_private(path)
             parsed = parsed.set(database=str(path))
     elif backend == "postgresql":
         if driver in _SYNC_POSTGRES_DRIVERS:
@@ -667,6 +669,17 @@ def _decode(blob: bytes | None) -> Document | None:
         return None
     document: Document = orjson.loads(zlib.decompress(blob))
     return document
+
+
+def _make_private(path: Path) -> None:
+    """The history holds cluster data: the database is created 0600 before SQLite opens
+    it (SQLite gives its -wal and -shm files the database's mode), and an existing one
+    of ours that others could read is narrowed.  Where that is not possible (a
+    read-only directory), SQLite's own open reports the problem."""
+    with contextlib.suppress(OSError):
+        ensure_private(path)
+        for journal in ("-wal", "-shm", "-journal"):
+            ensure_private(f"{path}{journal}", create=False)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
