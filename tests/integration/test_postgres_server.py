@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -133,7 +134,8 @@ def test_close_removes_the_directory_and_is_idempotent() -> None:
 def reachable_dir() -> Iterator[Path]:
     """A directory the ``postgres`` user can reach (pytest's tmp_path is root's alone)."""
     base = rundir.default_base()
-    base.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # the postgres user must enter root's private base
+        rundir.allow_group_traverse(base, pwd.getpwnam("postgres").pw_gid)
     directory = Path(tempfile.mkdtemp(prefix="given-", dir=base))
     directory.chmod(0o755)
     yield directory

@@ -188,10 +188,144 @@ def test_inspect_reports_are_0600(tmp_path: Path, where: str) -> None:
         capture_output=True,
         text=True,
         check=False,
-        preexec_fn=lambda: os.umask(0),  # noqa: PLW1509
+        preexec_fn=lambda: os.umask(0),
         env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")},
     )
     assert done.returncode == 0, done.stderr
     assert report.read_text().startswith("{")
     assert _mode(report) == 0o600
     assert not [p.name for p in report.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- testenv's run directories and the stale-run sweep -------------------------------
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in for /tmp, so the per-user base is created under ``tmp_path``."""
+    import tempfile
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    return shared
+
+
+def test_the_run_directory_base_is_per_user_and_0700(private_tmp: Path) -> None:
+    from kubeops.testenv import rundir
+
+    base = rundir.default_base()
+    assert base == private_tmp / f"kubeops-testenv-{os.geteuid()}"
+    assert _mode(base) == 0o700
+    assert base.lstat().st_uid == os.geteuid()
+
+
+def test_a_base_created_by_another_user_is_refused(private_tmp: Path) -> None:
+    import pwd
+
+    from kubeops.testenv import rundir
+
+    if os.geteuid() != 0:
+        pytest.skip("chown to another user needs root")
+    planted = private_tmp / f"kubeops-testenv-{os.geteuid()}"
+    planted.mkdir(mode=0o700)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(planted, nobody.pw_uid, nobody.pw_gid)
+    with pytest.raises(rundir.UnsafeDirectory, match=r"belongs to uid \d+, not to you"):
+        rundir.default_base()
+    with pytest.raises(rundir.UnsafeDirectory):
+        rundir.sweep(rundir.default_base())
+
+
+@pytest.mark.parametrize("kind", ["symlink", "world-writable", "group-writable"])
+def test_an_unsafe_base_is_refused(private_tmp: Path, kind: str) -> None:
+    from kubeops.testenv import rundir
+
+    planted = private_tmp / f"kubeops-testenv-{os.geteuid()}"
+    if kind == "symlink":
+        elsewhere = private_tmp / "elsewhere"
+        elsewhere.mkdir(mode=0o700)
+        planted.symlink_to(elsewhere)
+        expected = "is a symlink"
+    else:
+        planted.mkdir()
+        planted.chmod(0o777 if kind == "world-writable" else 0o770)
+        expected = "is writable by other users"
+    with pytest.raises(rundir.UnsafeDirectory, match=expected) as raised:
+        rundir.default_base()
+    assert "\n" not in str(raised.value)
+
+
+def _stale_run(base: Path, entry: dict[str, Any]) -> Path:
+    import json
+    import subprocess
+
+    run_dir = base / "env-crashed"
+    run_dir.mkdir(parents=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (run_dir / "owner.json").write_text(json.dumps({"pid": dead.pid, "started": None}))
+    (run_dir / "processes.json").write_text(json.dumps([{"name": "etcd", **entry}]))
+    return run_dir
+
+
+@pytest.mark.parametrize("forged", ["start time", "owner", "no owner recorded", "no start time"])
+def test_the_sweep_never_signals_a_process_whose_identity_is_not_proven(
+    tmp_path: Path, forged: str
+) -> None:
+    import subprocess
+
+    from kubeops.testenv import rundir
+    from kubeops.testenv.process import is_same_process, start_time
+
+    bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        started = start_time(bystander.pid)
+        assert started is not None
+        entry: dict[str, Any] = {"pid": bystander.pid, "started": started, "uid": os.geteuid()}
+        if forged == "start time":
+            entry["started"] = started - 1
+        elif forged == "owner":
+            entry["uid"] = os.geteuid() + 1
+        elif forged == "no owner recorded":
+            del entry["uid"]
+        else:
+            entry["started"] = None
+        run_dir = _stale_run(tmp_path, entry)
+        assert rundir.sweep(tmp_path) == [(run_dir, 0)]
+        assert is_same_process(bystander.pid, started), "the bystander was signalled"
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_the_sweep_ends_a_process_whose_identity_is_proven(tmp_path: Path) -> None:
+    import subprocess
+
+    from kubeops.testenv import rundir
+    from kubeops.testenv.process import start_time
+
+    leftover = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    entry = {"pid": leftover.pid, "started": start_time(leftover.pid), "uid": os.geteuid()}
+    run_dir = _stale_run(tmp_path, entry)
+    assert rundir.sweep(tmp_path) == [(run_dir, 1)]
+    assert leftover.wait(5) == -15
+
+
+def test_the_ledger_records_start_time_and_owner(tmp_path: Path) -> None:
+    from kubeops.testenv.process import Process, read_ledger, start_time
+
+    process = Process("sleeper", ["sleep", "300"], tmp_path / "sleeper.log", tmp_path)
+    process.start()
+    try:
+        (entry,) = read_ledger(tmp_path)
+        assert entry.pid == process.pid
+        assert entry.started == start_time(entry.pid)
+        assert entry.uid == os.geteuid()
+        assert _mode(tmp_path / "processes.json") == 0o600
+    finally:
+        process.stop()
+    assert read_ledger(tmp_path) == []

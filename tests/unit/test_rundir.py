@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -18,7 +19,14 @@ def _stale_dir(base: Path, leftover: subprocess.Popen[bytes]) -> Path:
     dead = subprocess.Popen(["true"])
     dead.wait()
     (run_dir / "owner.json").write_text(json.dumps({"pid": dead.pid, "started": None}))
-    ledger = [{"name": "etcd", "pid": leftover.pid, "started": start_time(leftover.pid)}]
+    ledger = [
+        {
+            "name": "etcd",
+            "pid": leftover.pid,
+            "started": start_time(leftover.pid),
+            "uid": os.geteuid(),
+        }
+    ]
     (run_dir / "processes.json").write_text(json.dumps(ledger))
     return run_dir
 

@@ -181,7 +181,7 @@ def _down(args: argparse.Namespace) -> int:
     state = read_state(directory) or {}
     while running_supervisor(directory) is not None:
         if time.monotonic() > deadline:
-            kill_group(pid, state.get("started"))
+            kill_group(pid, state.get("started"), state.get("uid"))
             break
         time.sleep(0.1)
     _err(f"testenv in {directory} stopped")

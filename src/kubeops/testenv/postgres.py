@@ -49,6 +49,7 @@ from kubeops.testenv.process import (
     _write_ledger,
     is_same_process,
     kill_group,
+    process_uid,
     read_ledger,
     start_time,
 )
@@ -459,7 +460,9 @@ class PostgresServer:
                     )
         else:
             base = rundir.default_base()
-            base.mkdir(parents=True, exist_ok=True)
+            ids = self._owner_ids()
+            if ids is not None:  # the postgres user must enter the private base
+                rundir.allow_group_traverse(base, ids[1])
             run_dir = Path(tempfile.mkdtemp(prefix="postgres-", dir=base))
         rundir.claim(run_dir)  # also ends what a crashed run left in a kept directory
         self.run_dir = run_dir
@@ -568,9 +571,13 @@ class PostgresServer:
         if pid is None:
             return
         run_dir = self._require_dir()
+        ids = self._owner_ids()
+        uid = ids[0] if ids is not None else os.geteuid()
+        if process_uid(pid) != uid:
+            return  # postmaster.pid names a process that is not the server's: never record it
         with _ledger_lock:
             entries = [e for e in read_ledger(run_dir) if e.name != "postgres"]
-            entries.append(LedgerEntry("postgres", pid, start_time(pid)))
+            entries.append(LedgerEntry("postgres", pid, start_time(pid), uid))
             _write_ledger(run_dir, entries)
 
     def _forget_postmaster(self) -> None:
@@ -601,10 +608,10 @@ class PostgresServer:
             )
             if done.returncode != 0:
                 for entry in recorded:
-                    kill_group(entry.pid, entry.started)
+                    kill_group(entry.pid, entry.started, entry.uid)
         for entry in recorded:  # normally gone already: pg_ctl waited for it
             if is_same_process(entry.pid, entry.started):
-                kill_group(entry.pid, entry.started)
+                kill_group(entry.pid, entry.started, entry.uid)
         self._forget_postmaster()
 
     def _provision(self) -> None:

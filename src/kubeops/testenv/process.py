@@ -38,10 +38,30 @@ def start_time(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
+def process_uid(pid: int) -> int | None:
+    """The uid owning the live process ``pid`` (that of its /proc entry), or None."""
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
 def is_same_process(pid: int, started: int | None) -> bool:
     """True if ``pid`` is alive and is the process that started at ``started``."""
     now = start_time(pid)
     return now is not None and (started is None or now == started) and not _is_zombie(pid)
+
+
+def is_proven(pid: int, started: int | None, uid: int | None) -> bool:
+    """True only if ``pid`` is alive, started at ``started`` and is owned by ``uid``.
+
+    The identity a ledger records before anything may be signalled: an entry without
+    a start time or an owner, or a pid now held by another process or user, is
+    never proven.
+    """
+    if started is None or uid is None:
+        return False
+    return is_same_process(pid, started) and process_uid(pid) == uid
 
 
 def _is_zombie(pid: int) -> bool:
@@ -59,9 +79,12 @@ def _die_with_parent() -> None:
 
 @dataclass
 class LedgerEntry:
+    """A started process: its pid, kernel start time and owner uid (its identity)."""
+
     name: str
     pid: int
     started: int | None
+    uid: int | None = None
 
 
 def read_ledger(run_dir: Path) -> list[LedgerEntry]:
@@ -70,16 +93,27 @@ def read_ledger(run_dir: Path) -> list[LedgerEntry]:
         raw = json.loads((run_dir / LEDGER).read_text())
     except (OSError, ValueError):
         return []
-    return [LedgerEntry(e["name"], e["pid"], e.get("started")) for e in raw]
+    entries = []
+    for e in raw if isinstance(raw, list) else []:
+        try:
+            entry = LedgerEntry(str(e["name"]), int(e["pid"]), e.get("started"), e.get("uid"))
+        except (TypeError, KeyError, ValueError):
+            continue  # not an entry testenv wrote: nothing to act on
+        if isinstance(entry.started, int) and isinstance(entry.uid, int):
+            entries.append(entry)
+        else:
+            entries.append(LedgerEntry(entry.name, entry.pid, None, None))
+    return entries
 
 
 def _write_ledger(run_dir: Path, entries: list[LedgerEntry]) -> None:
     write_private(run_dir / LEDGER, json.dumps([e.__dict__ for e in entries]))
 
 
-def kill_group(pid: int, started: int | None, timeout: float = 10.0) -> bool:
-    """End the process group led by ``pid`` if that leader is still the same process."""
-    if not is_same_process(pid, started):
+def kill_group(pid: int, started: int | None, uid: int | None, timeout: float = 10.0) -> bool:
+    """End the process group led by ``pid`` if that leader is proven to be the same
+    process (same start time and owner, see :func:`is_proven`); else signal nothing."""
+    if pid <= 1 or not is_proven(pid, started, uid):
         return False
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
@@ -139,7 +173,9 @@ class Process:
         self._started = start_time(self._popen.pid)
         with _ledger_lock:
             entries = [e for e in read_ledger(self.run_dir) if e.name != self.name]
-            entries.append(LedgerEntry(self.name, self._popen.pid, self._started))
+            entries.append(
+                LedgerEntry(self.name, self._popen.pid, self._started, process_uid(self._popen.pid))
+            )
             _write_ledger(self.run_dir, entries)
 
     def exit_code(self) -> int | None:

@@ -98,6 +98,7 @@ class Supervisor:
         state = {
             "pid": me,
             "started": start_time(me),
+            "uid": os.geteuid(),
             "status": status,
             "socket": str(socket_path(self.directory)),
             "clusters": self.env.names,
