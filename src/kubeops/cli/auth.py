@@ -209,6 +209,12 @@ async def _create_sa(client: Client, args: argparse.Namespace) -> int:
         expiration=seconds,
         dry_run=dry_run,
     )
+    if not dry_run and client.config.insecure_skip_tls_verify and not client.config.ca_data:
+        print(
+            f"kubeops: warning: {written} keeps insecure-skip-tls-verify (the cluster has no CA "
+            "configured): add its certificate-authority-data to verify the server",
+            file=sys.stderr,
+        )
     if args.output == "json":
         rules = None
         if not dry_run:

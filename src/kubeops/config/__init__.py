@@ -23,6 +23,7 @@ from kubeops.config.errors import ConfigError, ExecPluginError
 from kubeops.config.exec_plugin import DEFAULT_EXEC_TIMEOUT, ExecConfig, ExecPluginCredentials
 from kubeops.config.incluster import in_cluster, load_incluster_config
 from kubeops.config.kubeconfig import Kubeconfig, KubeconfigEntry, load_kubeconfig
+from kubeops.config.redact import printable, redact_url, strip_userinfo
 from kubeops.config.tls import InsecureTLSWarning
 
 __all__ = [
@@ -43,5 +44,8 @@ __all__ = [
     "load_config",
     "load_incluster_config",
     "load_kubeconfig",
+    "printable",
+    "redact_url",
     "resolve_config",
+    "strip_userinfo",
 ]

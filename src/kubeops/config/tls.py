@@ -22,6 +22,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from kubeops.config.errors import ConfigError
+from kubeops.config.redact import redact_url
 
 
 class InsecureTLSWarning(UserWarning):
@@ -130,7 +131,7 @@ def warn_insecure(server: str) -> None:
         return
     _warned_insecure.add(server)
     warnings.warn(
-        f"TLS verification is off for {server} (insecure-skip-tls-verify): "
+        f"TLS verification is off for {redact_url(server)} (insecure-skip-tls-verify): "
         "anyone on the network path can impersonate this API server",
         InsecureTLSWarning,
         stacklevel=4,

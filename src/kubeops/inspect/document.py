@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from kubeops.config.redact import redact_url
 from kubeops.inspect.model import CATEGORIES, ClusterResult, Report, Severity
 from kubeops.inspect.scoring import FORMULA, Examined, score
 
@@ -77,7 +78,7 @@ def _cluster(report: Report, cluster: ClusterResult) -> Document:
     overall = score(examined, findings) if cluster.reachable else None
     return {
         "name": cluster.name,
-        "server": cluster.server,
+        "server": redact_url(cluster.server) if cluster.server else "",
         "version": cluster.version,
         "reachable": cluster.reachable,
         "error": cluster.error,

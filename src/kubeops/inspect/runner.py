@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kubeops.config.redact import redact_url
 from kubeops.inspect.catalog import POD_SPEC_KINDS, Check, CheckContext, catalog
 from kubeops.inspect.config import InspectConfig
 from kubeops.inspect.model import ClusterResult, Finding, NotRun, ObjectRef, Report, Severity
@@ -130,7 +131,7 @@ async def inspect_cluster(
     from kubeops.errors import KubeopsError
 
     started = time.monotonic()
-    result = ClusterResult(name=name, server=config.server)
+    result = ClusterResult(name=name, server=redact_url(config.server))
     needed = list(dict.fromkeys(n for c in selected_checks(settings) for n in c.needs))
     async with Client(config, qps=-1) as client:
         try:
@@ -144,7 +145,7 @@ async def inspect_cluster(
                 progress(f"{name}: unreachable: {err}")
             return result
         if progress is not None:
-            progress(f"{name}: reading {len(needed)} resources from {config.server}")
+            progress(f"{name}: reading {len(needed)} resources from {result.server}")
         snapshot = await collect_snapshot(client, name, needed, namespaces)
         snapshot.server_version = result.version
     if progress is not None:

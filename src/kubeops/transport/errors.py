@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from kubeops.config.redact import redact_url
 from kubeops.errors import KubeopsError
 
 # A body that is not a Status (an HTML page from a proxy, a panic trace) is
@@ -303,14 +304,18 @@ class ConnectionFailed(_Reducible):
         namespace: str | None = None,
         name: str | None = None,
     ) -> None:
-        self.server = server
+        # Only the redacted URL is kept: a user:password in it must not reach a message.
+        shown = redact_url(server)
+        if shown != server:
+            cause = cause.replace(server, shown)
+        self.server = shown
         self.cause = cause
         self.verb = verb
         self.resource = resource
         self.namespace = namespace
         self.name = name
         operation = describe_operation(verb, resource, namespace, name) + ": " if verb else ""
-        super().__init__(f"{operation}cannot reach {server}: {cause}")
+        super().__init__(f"{operation}cannot reach {shown}: {cause}")
 
 
 class CircuitOpen(ConnectionFailed):

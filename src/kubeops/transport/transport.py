@@ -11,18 +11,20 @@ recorded in docs/decisions.md): ~1.6x less time per small GET.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gc
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import orjson
 
 from kubeops import __version__
-from kubeops.config import ClusterConfig, Credential
+from kubeops.config import ClusterConfig, Credential, strip_userinfo
 from kubeops.transport.backoff import RetryPolicy, parse_retry_after
 from kubeops.transport.breaker import CircuitBreaker
 from kubeops.transport.errors import ConnectionFailed, error_from_response
@@ -104,7 +106,10 @@ class Transport:
         pool_size: int = 100,
     ) -> None:
         self.config = config
-        self.server = config.server.rstrip("/")
+        # A user:password in the server URL is basic auth (as in Go's net/http: used only
+        # when no token is sent); the URL kept, requested and shown has no userinfo.
+        self.server = strip_userinfo(config.server).rstrip("/")
+        self._url_auth = _url_basic_auth(config.server)
         self.limiter = TokenBucket(qps=qps, burst=burst)
         self.retry = retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker(self.server)
@@ -239,6 +244,10 @@ class Transport:
                     proxy=self.config.proxy_url,
                     timeout=client_timeout,
                 )
+            except aiohttp.ClientConnectorCertificateError as err:
+                # Not transient: the same certificate fails the same way on every retry.
+                self.breaker.record_failure(_cause(err))
+                raise self._connection_failed(operation, err) from err
             except (aiohttp.ClientConnectionError, TimeoutError) as err:
                 self.breaker.record_failure(_cause(err))
                 delay = retry.decide(
@@ -330,6 +339,8 @@ class Transport:
             headers.append(("Content-Type", content_type))
         if credential.token:
             headers.append(("Authorization", f"Bearer {credential.token}"))
+        elif self._url_auth is not None:
+            headers.append(("Authorization", self._url_auth))
         return headers
 
     def _ssl_context(self, credential: Credential) -> ssl.SSLContext | bool:
@@ -352,6 +363,15 @@ class Transport:
             namespace=operation.namespace,
             name=operation.name,
         )
+
+
+def _url_basic_auth(server: str) -> str | None:
+    """The ``Authorization`` value for a ``user:password@`` in ``server``, if any."""
+    parts = urlsplit(server)
+    if parts.username is None:
+        return None
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
 
 def _cause(err: BaseException) -> str:

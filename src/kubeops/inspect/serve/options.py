@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from kubeops.config.redact import redact_url
 from kubeops.errors import KubeopsError
 from kubeops.inspect.serve.schedule import Schedule
 
@@ -75,11 +76,15 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 def validate_url(text: str, flag: str) -> str:
     """An absolute http(s) URL, or a ServeError naming ``flag``."""
-    parts = urlsplit(text.strip())
+    shown = repr(redact_url(text, secret_path=flag == "--webhook"))
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError:
+        raise ServeError(f"{flag} {shown}: not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ServeError(f"{flag} {text!r}: expected an http:// or https:// URL with a host")
+        raise ServeError(f"{flag} {shown}: expected an http:// or https:// URL with a host")
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise ServeError(f"{flag} {text!r}: the port is not a number from 0 to 65535") from None
+        raise ServeError(f"{flag} {shown}: the port is not a number from 0 to 65535") from None
     return text.strip()

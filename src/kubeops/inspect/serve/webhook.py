@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from kubeops.config.redact import redact_url
 from kubeops.inspect.document import Document
 from kubeops.inspect.history import SEVERITIES
 from kubeops.inspect.serve.metrics import result_of
@@ -115,6 +116,11 @@ class Webhook:
     backoff: float = 1.0
     max_backoff: float = 30.0
 
+    @property
+    def shown(self) -> str:
+        """The URL as logged: the host only, since a Slack-style path is the secret."""
+        return redact_url(self.url, secret_path=True)
+
     async def post(self, payload: dict[str, Any]) -> bool:
         """Deliver ``payload``; True when the receiver answered 2xx.  Never raises."""
         body = orjson.dumps(payload)
@@ -130,18 +136,21 @@ class Webhook:
                             return True
                         why = f"HTTP {response.status} {response.reason or ''}".strip()
                         if response.status != 429 and response.status < 500:
-                            LOG.warning("webhook %s refused the report: %s", self.url, why)
+                            LOG.warning("webhook %s refused the report: %s", self.shown, why)
                             return False
                         wait = max(delay, _retry_after(response.headers.get("Retry-After")))
                 except (aiohttp.ClientError, TimeoutError) as err:
-                    why = f"{type(err).__name__}: {err}".rstrip(": ")
+                    why = f"{type(err).__name__}: {err}".rstrip(": ").replace(self.url, self.shown)
                 if attempt == self.attempts:
                     LOG.warning(
-                        "webhook %s: not delivered after %d attempts: %s", self.url, attempt, why
+                        "webhook %s: not delivered after %d attempts: %s", self.shown, attempt, why
                     )
                     return False
                 LOG.debug(
-                    "webhook %s: %s; retrying in %.1fs", self.url, why, min(wait, self.max_backoff)
+                    "webhook %s: %s; retrying in %.1fs",
+                    self.shown,
+                    why,
+                    min(wait, self.max_backoff),
                 )
                 await asyncio.sleep(min(wait, self.max_backoff))
                 delay = min(delay * 2, self.max_backoff)

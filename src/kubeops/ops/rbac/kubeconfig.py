@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
+from kubeops.config.redact import strip_userinfo
 from kubeops.ops.rbac.attributes import Subject
 
 if TYPE_CHECKING:
@@ -20,17 +21,19 @@ def service_account_kubeconfig(
     """A kubeconfig reaching ``config``'s server as the ServiceAccount, with ``token`` inline.
 
     Only where the cluster is and how to trust it are taken from ``config``; its
-    credentials and any impersonation are not.
+    credentials (a ``user:password@`` in the server or proxy URL included) and any
+    impersonation are not.  ``insecure-skip-tls-verify`` is carried only when there
+    is no CA to trust instead (the command then warns that it was carried).
     """
-    cluster: dict[str, Any] = {"server": config.server}
+    cluster: dict[str, Any] = {"server": strip_userinfo(config.server)}
     if config.ca_data:
         cluster["certificate-authority-data"] = base64.b64encode(config.ca_data).decode()
-    if config.insecure_skip_tls_verify:
+    elif config.insecure_skip_tls_verify:
         cluster["insecure-skip-tls-verify"] = True
     if config.tls_server_name:
         cluster["tls-server-name"] = config.tls_server_name
     if config.proxy_url:
-        cluster["proxy-url"] = config.proxy_url
+        cluster["proxy-url"] = strip_userinfo(config.proxy_url)
     cluster_name = config.context or "cluster"
     user = Subject("ServiceAccount", name, namespace).user
     context = f"{namespace}/{name}@{cluster_name}"

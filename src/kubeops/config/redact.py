@@ -1,0 +1,75 @@
+"""What kubeops may show of a URL or of cluster text: the one owner of both rules.
+
+A URL can carry a secret twice: in its userinfo (``https://user:password@host``)
+and, for Slack-style webhooks, in its path (``https://hooks.slack.com/services/T0/B0/xyz``
+is itself the credential).  :func:`redact_url` is applied wherever a URL is
+printed, logged, stored in a report or copied into another kubeconfig.
+
+Text from a cluster (a certificate subject, an annotation, a log line) can carry
+terminal control sequences; :func:`printable` is applied to everything written
+to a terminal, so ESC, OSC and the other C0/C1 control characters never reach it
+raw.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["printable", "redact_url", "strip_userinfo"]
+
+MASK = "***"
+
+
+def _netloc(parts_netloc: str, userinfo: str) -> str:
+    host = parts_netloc.rpartition("@")[2]
+    return f"{userinfo}@{host}" if userinfo else host
+
+
+def redact_url(url: str, *, secret_path: bool = False) -> str:
+    """``url`` as it may be shown: a password in its userinfo becomes ``***`` and,
+    with ``secret_path`` (webhooks), everything after the host becomes ``/***``.
+
+    Text that does not parse as a URL is masked by pattern, never returned raw.
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        masked = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", rf"\1{MASK}@", text)
+        if secret_path:
+            masked = re.sub(r"(://[^/\s]+)/\S*", rf"\1/{MASK}", masked)
+        return masked
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo = netloc.rpartition("@")[0]
+        user, colon, _ = userinfo.partition(":")
+        netloc = _netloc(netloc, f"{user}:{MASK}" if colon else user)
+    if secret_path:
+        hidden = bool(parts.path.strip("/") or parts.query or parts.fragment)
+        return urlunsplit((parts.scheme, netloc, f"/{MASK}" if hidden else parts.path, "", ""))
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without any ``user:password@`` (for copying a server into a new kubeconfig)."""
+    parts = urlsplit(url.strip())
+    if "@" not in parts.netloc:
+        return url.strip()
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+# C0 controls except tab and newline, DEL, and the C1 controls (U+0080..U+009F).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return f"\\x{ord(char):02x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: every control character except newline and tab is
+    shown escaped (ESC becomes the four characters ``\\x1b``), so no escape or OSC
+    sequence from cluster data can move the cursor, retitle the window or clear it."""
+    return _CONTROL.sub(_escape, text)
