@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.connection import complete
+from kubeops.config.redact import printable
 
 if TYPE_CHECKING:
     from kubeops.api import Client, ResourceType
@@ -90,7 +91,9 @@ def print_table(table: dict[str, Any], *, wide: bool, namespace_column: bool) ->
 
 
 def print_columns(rows: Sequence[Sequence[str]]) -> None:
-    """Print rows as left-aligned columns, each as wide as its widest cell."""
+    """Print rows as left-aligned columns, each as wide as its widest cell (control
+    characters from cluster data shown escaped, never sent to the terminal)."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print(

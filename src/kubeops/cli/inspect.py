@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from kubeops.cli import inspect_serve
 from kubeops.cli.connection import add_connection_flags, complete
 from kubeops.cli.inspect_serve import CONNECTION_HELP
+from kubeops.config.redact import printable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -125,7 +126,10 @@ def _inspect(args: argparse.Namespace) -> int:
     _write(document, formats, args)
     if report.clusters and not any(c.reachable for c in report.clusters):
         errors = "; ".join(f"{c.name}: {c.error}" for c in report.clusters)
-        print(f"kubeops: error: no cluster could be inspected ({errors})", file=sys.stderr)
+        print(
+            f"kubeops: error: no cluster could be inspected ({printable(errors)})",
+            file=sys.stderr,
+        )
         return 1
     return _gate(document, fail_on, args.min_score)
 
@@ -207,6 +211,8 @@ def _write(document: Document, formats: list[str], args: argparse.Namespace) -> 
     for fmt in files:
         text = render(document, fmt)
         if to_stdout:
+            if sys.stdout.isatty():  # a file or pipe gets the report as it is
+                text = printable(text)
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
             continue
         path = (
@@ -290,4 +296,4 @@ def _list_checks() -> int:
 
 
 def _progress(line: str) -> None:
-    print(f"  {line}", file=sys.stderr, flush=True)
+    print(f"  {printable(line)}", file=sys.stderr, flush=True)

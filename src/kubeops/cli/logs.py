@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.cluster import run
 from kubeops.cli.connection import add_connection_flags
+from kubeops.config.redact import printable
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -79,6 +80,9 @@ async def _logs(client: Client, args: argparse.Namespace) -> int:
         print(f"No scheduled pods found for {args.target}.", file=sys.stderr)
         return 0
     prefix = args.prefix or len(pods) > 1
+    # A terminal sees escape sequences from a container escaped; a file or pipe gets
+    # the log byte for byte, as kubectl writes it (docs/decisions.md).
+    escape = sys.stdout.isatty()
     async for line in logs(
         client,
         kind,
@@ -91,5 +95,6 @@ async def _logs(client: Client, args: argparse.Namespace) -> int:
         tail=args.tail,
         timestamps=args.timestamps,
     ):
-        print(line.format(prefix=prefix), flush=args.follow)
+        text = line.format(prefix=prefix)
+        print(printable(text) if escape else text, flush=args.follow)
     return 0

@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from kubeops import __version__
 from kubeops.cli import (
@@ -31,6 +33,7 @@ from kubeops.cli import (
     watch,
 )
 from kubeops.cli.parser import CommandParser
+from kubeops.config import InsecureTLSWarning, printable
 from kubeops.errors import KubeopsError
 
 
@@ -56,8 +59,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """kubeops' own warnings as one ``kubeops: warning:`` line (no source line); others
+    as Python prints them."""
+    if issubclass(category, InsecureTLSWarning):
+        print(f"kubeops: warning: {printable(str(message))}", file=file or sys.stderr)
+        return
+    _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kubeops`` with ``argv`` (default: the process's arguments); the exit code."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # told by the command's own parser, which points at its own help
@@ -74,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except KubeopsError as err:
-        print(f"kubeops: error: {err}", file=sys.stderr)
+        print(f"kubeops: error: {printable(str(err))}", file=sys.stderr)
         return 1
     return code
 

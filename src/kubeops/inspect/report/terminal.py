@@ -22,6 +22,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from kubeops.config.redact import printable
 from kubeops.inspect.report import view
 
 GRADE_STYLES = {"A": "bold green", "B": "bold green3", "C": "bold yellow", "D": "bold dark_orange", "F": "bold red"}  # fmt: skip
@@ -61,11 +62,23 @@ def print_summary(document: dict[str, Any], console: Console | None = None, *, l
     """Print the summary of a report document, its ``limit`` worst findings included
     (to stdout, laid out as :func:`stdout_console` says, unless ``console`` is given)."""
     console = console or stdout_console()
+    document = _printable(document)  # cluster text must not carry escapes to the terminal
     console.print(_header(document))
     for part in (_clusters, _categories, _findings, _not_run):
         renderable = part(document, limit, console.width)
         if renderable is not None:
             console.print(renderable)
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with every string (keys included) passed through :func:`printable`."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 def _header(document: dict[str, Any]) -> Panel:
