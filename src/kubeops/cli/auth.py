@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.cluster import print_columns, run
 from kubeops.cli.connection import add_connection_flags
+from kubeops.config.redact import printable
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -106,7 +107,7 @@ def _subject(args: argparse.Namespace) -> Any:
 
 def _warn(warnings: Any) -> None:
     for warning in warnings:
-        print(f"Warning: {warning}", file=sys.stderr)
+        print(f"Warning: {printable(str(warning))}", file=sys.stderr)
 
 
 def _json(document: Any) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.cluster import run
 from kubeops.cli.connection import add_connection_flags
+from kubeops.config.redact import printable
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -98,7 +99,7 @@ async def _drain(client: Client, args: argparse.Namespace) -> int:
     from kubeops.ops.node import drain
 
     def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        print(printable(line), file=sys.stderr, flush=True)
 
     reports: list[DrainReport] = []
     try:
@@ -136,7 +137,7 @@ def _print_report(report: DrainReport) -> None:
             line += f" by PodDisruptionBudget {', '.join(pod.budgets)}"
         if pod.reason:
             line += f": {pod.reason}"
-        print(line)
+        print(printable(line))
     if report.complete:
         print(report.summary())
 

@@ -16,6 +16,7 @@ from kubeops.cli.cluster import (
     run,
 )
 from kubeops.cli.connection import add_connection_flags
+from kubeops.config.redact import printable
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -165,7 +166,7 @@ async def _delete(client: Client, args: argparse.Namespace) -> int:
                 dry_run=dry_run,
             )
         except NotFound as err:
-            print(f"kubeops: error: {err}", file=sys.stderr)
+            print(f"kubeops: error: {printable(str(err))}", file=sys.stderr)
             missing += 1
             continue
         print(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.cluster import run
 from kubeops.cli.connection import add_connection_flags
+from kubeops.config.redact import printable
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -187,7 +188,7 @@ async def _each(
         except KubeopsError as err:
             if len(targets) == 1:
                 raise
-            print(f"kubeops: error: {err}", file=sys.stderr, flush=True)
+            print(f"kubeops: error: {printable(str(err))}", file=sys.stderr, flush=True)
             failed += 1
     return results, 1 if failed else 0
 
@@ -210,11 +211,11 @@ def _emit(args: argparse.Namespace, results: Sequence[Any], many: bool) -> None:
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         for result in results:
-            print(result, flush=True)
+            print(printable(str(result)), flush=True)
 
 
 def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 def _seconds(text: str) -> float:
@@ -417,7 +418,7 @@ async def _wait(client: Client, args: argparse.Namespace) -> int:
     for err in errors[:-1]:
         if not isinstance(err, KubeopsError):
             raise err
-        print(f"kubeops: error: {err}", file=sys.stderr, flush=True)
+        print(f"kubeops: error: {printable(str(err))}", file=sys.stderr, flush=True)
     if errors:
         raise errors[-1]
     return 0

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.cluster import run
 from kubeops.cli.connection import add_connection_flags
+from kubeops.config.redact import printable
 
 if TYPE_CHECKING:
     from kubeops.api import Client
@@ -79,7 +80,9 @@ async def _watch(client: Client, args: argparse.Namespace) -> int:
         on_delete=on_delete,
     )
     informer.set_watch_error_handler(
-        lambda err: print(f"kubeops watch: {err}; reconnecting", file=sys.stderr, flush=True)
+        lambda err: print(
+            f"kubeops watch: {printable(str(err))}; reconnecting", file=sys.stderr, flush=True
+        )
     )
     async with informer:
         await asyncio.Event().wait()  # until interrupted
