@@ -16,13 +16,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
+from typing import Literal
 
 from kubeops.api.client import DEFAULT_FIELD_MANAGER, Client
 from kubeops.api.object import Object
 from kubeops.api.sync import either_client
+from kubeops.config import safe_yaml
+from kubeops.config.inputs import MANIFEST_LIMIT, InputError, read_bounded, read_stream_bounded
 from kubeops.errors import KubeopsError, NotFound
 
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -78,7 +78,11 @@ def load_manifests(sources: Iterable[str | Path]) -> list[Manifest]:
     manifests: list[Manifest] = []
     for source in sources:
         if str(source) == "-":
-            manifests += parse_manifests(sys.stdin.read(), "<stdin>")
+            try:
+                data = read_stream_bounded(sys.stdin.buffer, limit=MANIFEST_LIMIT, what="<stdin>")
+            except InputError as err:
+                raise ManifestError(f"cannot read manifests from {err}") from None
+            manifests += parse_manifests(data, "<stdin>")
             continue
         path = Path(source)
         if path.is_dir():
@@ -89,28 +93,19 @@ def load_manifests(sources: Iterable[str | Path]) -> list[Manifest]:
             raise ManifestError(f"cannot read manifests from {path}: no such file or directory")
         for file in files:
             try:
-                text = file.read_text()
-            except (OSError, UnicodeDecodeError) as err:
-                raise ManifestError(f"cannot read manifest {file}: {err}") from err
-            manifests += parse_manifests(text, str(file))
+                data = read_bounded(file, limit=MANIFEST_LIMIT, what="manifest")
+            except InputError as err:
+                raise ManifestError(str(err)) from None
+            manifests += parse_manifests(data, str(file))
     return manifests
 
 
-def parse_manifests(text: str, source: str) -> list[Manifest]:
+def parse_manifests(text: str | bytes, source: str) -> list[Manifest]:
     """Parse a YAML stream; ``kind: List`` documents are expanded into their items."""
     manifests: list[Manifest] = []
-    try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise ManifestError(f"{source}{where}: invalid YAML: {problem}") from err
-    for index, node in enumerate(nodes, start=1):
-        if node is None:
-            continue
-        line = node.start_mark.line + 1
-        document = _construct(node)
+    documents = safe_yaml.load_all(text, source, error=ManifestError)
+    for index, loaded in enumerate(documents, start=1):
+        document, line = loaded.value, loaded.line
         if document is None:
             continue
         entry = Manifest(document, source, index, line)
@@ -124,14 +119,6 @@ def parse_manifests(text: str, source: str) -> list[Manifest]:
             continue
         manifests.append(_checked(entry))
     return manifests
-
-
-def _construct(node: yaml.Node) -> Any:
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
 
 
 def _checked(manifest: Manifest) -> Manifest:

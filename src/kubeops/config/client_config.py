@@ -33,6 +33,7 @@ from kubeops.config.exec_plugin import (
     parse_exec_config,
 )
 from kubeops.config.incluster import in_cluster, load_incluster_config
+from kubeops.config.inputs import CREDENTIAL_FILE_LIMIT, InputError, read_bounded
 from kubeops.config.kubeconfig import Kubeconfig, KubeconfigEntry, load_kubeconfig
 from kubeops.config.schema import Fields
 from kubeops.config.tls import check_ca_bundle, check_client_pair
@@ -189,9 +190,9 @@ def _read_file(fields: Fields, key: str) -> bytes | None:
     if path is None:
         return None
     try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise fields.error(key, f"cannot be read from {path}: {exc.strerror or exc}") from None
+        return read_bounded(path, limit=CREDENTIAL_FILE_LIMIT, what=key)
+    except InputError as exc:
+        raise fields.error(key, f"cannot be read from {path}: {exc.cause}") from None
 
 
 def _data_or_file(fields: Fields, key: str) -> bytes | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from kubeops.config.errors import ConfigError
+from kubeops.config.inputs import CREDENTIAL_FILE_LIMIT, InputError, read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,10 @@ def _describe(credential: Credential) -> str:
 def read_token_file(path: Path) -> str:
     """The token in ``path``, whitespace stripped; ConfigError if unreadable or empty."""
     try:
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+        data = read_bounded(path, limit=CREDENTIAL_FILE_LIMIT, what="token file")
+        token = data.decode("utf-8").strip()
+    except InputError as exc:
+        raise ConfigError(f"cannot read token file {path}: {exc.cause}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"token file {path} is not UTF-8 text") from None
     if not token:

@@ -26,6 +26,7 @@ from typing import Any
 
 from kubeops.config.credentials import Credential
 from kubeops.config.errors import ConfigError, ExecPluginError
+from kubeops.config.inputs import EXEC_OUTPUT_LIMIT, describe_limit
 from kubeops.config.schema import Fields, type_name
 from kubeops.config.tls import check_client_pair
 
@@ -316,7 +317,14 @@ class ExecPluginCredentials:
                 f"{what} cannot run: {exc.strerror or exc}{_hint(config)}"
             ) from None
         try:
-            stdout, stderr = await asyncio.wait_for(proc.communicate(), self.timeout)
+            stdout, stderr = await asyncio.wait_for(_communicate(proc), self.timeout)
+        except _OutputTooLarge:
+            _kill_group(proc)
+            await _reap(proc)
+            raise ExecPluginError(
+                f"{what} printed more than {describe_limit(EXEC_OUTPUT_LIMIT)} on stdout "
+                f"(the limit for it) and was killed{_hint(config)}"
+            ) from None
         except TimeoutError:
             _kill_group(proc)
             await proc.wait()
@@ -337,6 +345,61 @@ class ExecPluginCredentials:
         if stderr.strip():
             log.debug("%s wrote to stderr: %s", what, stderr.decode(errors="replace").strip())
         return parse_exec_output(stdout, config, stderr)
+
+
+class _OutputTooLarge(Exception):
+    pass
+
+
+_STDERR_KEPT = 64 * 1024
+
+
+async def _communicate(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    """Like ``proc.communicate()``, but stdout stops at EXEC_OUTPUT_LIMIT and only the
+    last 64 KiB of stderr are kept, so a plugin printing endlessly cannot fill memory."""
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+
+    async def stdout(stream: asyncio.StreamReader) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await stream.read(64 * 1024):
+            size += len(chunk)
+            if size > EXEC_OUTPUT_LIMIT:
+                raise _OutputTooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def stderr(stream: asyncio.StreamReader) -> bytes:
+        kept = b""
+        while chunk := await stream.read(64 * 1024):
+            kept = (kept + chunk)[-_STDERR_KEPT:]
+        return kept
+
+    out_task = asyncio.ensure_future(stdout(proc.stdout))
+    err_task = asyncio.ensure_future(stderr(proc.stderr))
+    try:
+        out, err = await asyncio.gather(out_task, err_task)
+    finally:
+        for task in (out_task, err_task):
+            task.cancel()
+        await asyncio.gather(out_task, err_task, return_exceptions=True)
+    await proc.wait()
+    return out, err
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    """Wait for a killed plugin: its pipes are read to their end (a pipe whose reading was
+    paused would never report the end, and ``wait()`` waits for it), for 5 s at most."""
+
+    async def drain(stream: asyncio.StreamReader | None) -> None:
+        while stream is not None and await stream.read(64 * 1024):
+            pass
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(
+            asyncio.gather(drain(proc.stdout), drain(proc.stderr), proc.wait()), 5
+        )
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from kubeops.config.cluster_config import ClusterConfig
 from kubeops.config.credentials import TOKEN_FILE_REFRESH_INTERVAL, TokenFileCredentials
 from kubeops.config.errors import ConfigError
+from kubeops.config.inputs import CREDENTIAL_FILE_LIMIT, InputError, read_bounded
 from kubeops.config.tls import check_ca_bundle
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,10 @@ def _ca(path: Path) -> bytes | None:
     # As in client-go, a missing or broken CA file is logged, not fatal: the
     # system roots are used instead, and verification still happens.
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, limit=CREDENTIAL_FILE_LIMIT, what="in-cluster CA file")
         check_ca_bundle(data, f"in-cluster CA file {path}")
-    except OSError as exc:
-        log.warning(
-            "cannot read in-cluster CA file %s (%s); using the system CAs", path, exc.strerror
-        )
+    except InputError as exc:
+        log.warning("cannot read in-cluster CA file %s (%s); using the system CAs", path, exc.cause)
         return None
     except ConfigError as exc:
         log.warning("%s; using the system CAs", exc)
@@ -91,7 +90,8 @@ def _namespace(directory: Path) -> str:
     if namespace := os.environ.get("POD_NAMESPACE", "").strip():
         return namespace
     try:
-        namespace = (directory / "namespace").read_text().strip()
-    except (OSError, UnicodeDecodeError):
+        data = read_bounded(directory / "namespace", limit=4096, what="namespace file")
+        namespace = data.decode().strip()
+    except (InputError, UnicodeDecodeError):
         namespace = ""
     return namespace or "default"

@@ -21,8 +21,10 @@ from typing import Any, TypeAlias
 
 import yaml
 
+from kubeops.config import safe_yaml
 from kubeops.config.errors import ConfigError
 from kubeops.config.files import write_private
+from kubeops.config.inputs import KUBECONFIG_LIMIT, InputError, read_bounded
 from kubeops.config.schema import type_name
 
 PathLike: TypeAlias = str | os.PathLike[str]
@@ -35,9 +37,6 @@ _PATH_FIELDS = {
     "users": ("client-certificate", "client-key", "tokenFile"),
     "contexts": (),
 }
-
-# libyaml's loader when PyYAML was built with it: kubeconfigs can be large.
-_Loader: type[yaml.SafeLoader | yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -155,23 +154,14 @@ def load_kubeconfig(paths: PathLike | Sequence[PathLike] | None = None) -> Kubec
 def _read(path: Path, *, required: bool) -> dict[str, Any] | None:
     """The parsed top level of ``path``; None if it does not exist and is not required."""
     try:
-        text = path.read_bytes()
-    except FileNotFoundError:
-        if required:
-            raise ConfigError(f"kubeconfig {path} does not exist") from None
-        return None
-    except OSError as exc:
-        raise ConfigError(f"cannot read kubeconfig {path}: {exc.strerror or exc}") from None
-    try:
-        document = yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        # Built from the parts, not str(exc): that quotes the line, which may hold a token.
-        mark = exc.problem_mark or exc.context_mark
-        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"kubeconfig {path}{at}: not valid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"kubeconfig {path}: not valid YAML: {exc}") from None
+        text = read_bounded(path, limit=KUBECONFIG_LIMIT, what="kubeconfig")
+    except InputError as exc:
+        if exc.missing:
+            if required:
+                raise ConfigError(f"kubeconfig {path} does not exist") from None
+            return None
+        raise ConfigError(f"cannot read kubeconfig {path}: {exc.cause}") from None
+    document = safe_yaml.load(text, f"kubeconfig {path}", error=ConfigError)
     if document is None:
         return {}
     if not isinstance(document, dict):

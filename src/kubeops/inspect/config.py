@@ -121,15 +121,14 @@ def load_inspect_config(path: str | os.PathLike[str] | None) -> InspectConfig:
     """Read and validate a configuration file (None: the defaults)."""
     if path is None:
         return InspectConfig()
-    import yaml
+    from kubeops.config import safe_yaml
+    from kubeops.config.inputs import CONFIG_FILE_LIMIT, InputError, read_bounded
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
-    except OSError as err:
-        raise InspectConfigError(f"inspect config {path}: cannot read it: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise InspectConfigError(f"inspect config {path}: not valid YAML: {err}") from err
+        data = read_bounded(path, limit=CONFIG_FILE_LIMIT, what="inspect config")
+    except InputError as err:
+        raise InspectConfigError(str(err)) from None
+    document = safe_yaml.load(data, f"inspect config {path}", error=InspectConfigError)
     return parse_inspect_config(document, str(path))
 
 

@@ -126,18 +126,13 @@ def read_url_file(path: str | Path) -> str:
     """The database URL kept in a file (a mounted Secret): at most 64 KiB, surrounding
     whitespace stripped.  Errors name the file, never its content."""
     file = Path(path).expanduser()
+    from kubeops.config.inputs import InputError, read_bounded
+
     try:
-        with file.open("rb") as stream:
-            data = stream.read(URL_FILE_LIMIT + 1)
-    except OSError as err:
-        raise HistoryError(
-            f"history URL file {file}: cannot read it: {err.strerror or err}"
-        ) from None
-    if len(data) > URL_FILE_LIMIT:
-        raise HistoryError(
-            f"history URL file {file}: larger than {URL_FILE_LIMIT // 1024} KiB; "
-            "it should hold one database URL"
-        )
+        data = read_bounded(file, limit=URL_FILE_LIMIT, what="history URL file")
+    except InputError as err:
+        hint = "; it should hold one database URL" if err.too_large else ""
+        raise HistoryError(f"{err}{hint}") from None
     try:
         text = data.decode().strip()
     except UnicodeDecodeError:

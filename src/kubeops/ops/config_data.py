@@ -30,6 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubeops.api import either_client
+from kubeops.config.inputs import (
+    CREDENTIAL_FILE_LIMIT,
+    DATA_FILE_LIMIT,
+    InputError,
+    read_bounded,
+)
 from kubeops.config.tls import key_pair_problem
 from kubeops.errors import KubeopsError
 
@@ -386,9 +392,9 @@ def _file_source(source: FileSource, builder: _Builder) -> tuple[str | None, Pat
 
 def _read(path: Path, builder: _Builder) -> bytes:
     try:
-        return path.read_bytes()
-    except OSError as err:
-        raise builder.error(f"cannot read {path}: {err.strerror or err}") from None
+        return read_bounded(path, limit=DATA_FILE_LIMIT, what="file")
+    except InputError as err:
+        raise builder.error(f"cannot read {path}: {err.cause}") from None
 
 
 def _pem(source: PemSource, role: str, what: str) -> tuple[bytes, str]:
@@ -396,10 +402,10 @@ def _pem(source: PemSource, role: str, what: str) -> tuple[bytes, str]:
         return source, f"the {role}"
     path = Path(source)
     try:
-        return path.read_bytes(), f"{role} file {path}"
-    except OSError as err:
+        return read_bounded(path, limit=CREDENTIAL_FILE_LIMIT, what=role), f"{role} file {path}"
+    except InputError as err:
         raise ConfigDataError(
-            f"create {what}: cannot read {role} file {path}: {err.strerror or err}"
+            f"create {what}: cannot read {role} file {path}: {err.cause}"
         ) from None
 
 

@@ -129,14 +129,10 @@ class ConfigData:
 
     def load(self, key: str) -> Any:
         """The content of ``key`` parsed as YAML (JSON is YAML too)."""
-        import yaml
+        from kubeops.config import safe_yaml
 
-        try:
-            return yaml.safe_load(self.data[key])
-        except yaml.YAMLError as err:
-            raise HotReloadError(
-                f"{self.kind.lower()} {self.namespace}/{self.name}: key {key!r} is not YAML or JSON: {err}"
-            ) from err
+        source = f"{self.kind.lower()} {self.namespace}/{self.name}: key {key!r}"
+        return safe_yaml.load(self.data[key], source, error=HotReloadError)
 
     def strings(self) -> dict[str, str]:
         """Every key as UTF-8 text (undecodable bytes replaced)."""
