@@ -33,7 +33,7 @@ from kubeops.cli import (
     watch,
 )
 from kubeops.cli.parser import CommandParser
-from kubeops.config import InsecureTLSWarning, printable
+from kubeops.config.redact import printable
 from kubeops.errors import KubeopsError
 
 
@@ -69,6 +69,8 @@ def _show_warning(
 ) -> None:
     """kubeops' own warnings as one ``kubeops: warning:`` line (no source line); others
     as Python prints them."""
+    from kubeops.config.tls import InsecureTLSWarning
+
     if issubclass(category, InsecureTLSWarning):
         print(f"kubeops: warning: {printable(str(message))}", file=file or sys.stderr)
         return
