@@ -13,10 +13,10 @@ imported on first use, so ``kubeops --version`` stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kubeops import errors
+from kubeops._exports import lazy_exports
 from kubeops.errors import KubeopsError
 
 __version__ = "0.1.0"
@@ -28,11 +28,4 @@ _LAZY = {"Client": "kubeops.api", "SyncClient": "kubeops.api"}
 
 __all__ = ["Client", "KubeopsError", "SyncClient", "__version__", "errors"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kubeops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

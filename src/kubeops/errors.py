@@ -13,8 +13,9 @@ The re-exports are resolved on first use, so that the layers below can import
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kubeops._exports import lazy_exports
 
 
 class KubeopsError(Exception):
@@ -158,15 +159,4 @@ __all__ = [
     "is_unsupported_media_type",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kubeops.errors' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF, __all__)

@@ -16,8 +16,9 @@ small module (``kubeops.config.redact``) without paying for every parser here.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kubeops._exports import lazy_exports
 
 if TYPE_CHECKING:
     from kubeops.config.client_config import load_config, resolve_config
@@ -98,15 +99,4 @@ __all__ = [
     "write_private",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kubeops.config' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF, __all__)

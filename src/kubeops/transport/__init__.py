@@ -15,8 +15,9 @@ does not load the HTTP library.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kubeops._exports import lazy_exports
 
 if TYPE_CHECKING:
     from kubeops.transport.backoff import Backoff, RetryPolicy
@@ -52,12 +53,4 @@ __all__ = [
     "Transport",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import an exported name from the module that defines it, on first use."""
-    module = _DEFINED_IN.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kubeops.transport' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _DEFINED_IN, __all__)
