@@ -8,50 +8,22 @@ a crashed run is found and cleaned the next time an environment starts.
 
 from __future__ import annotations
 
-import atexit
-import signal
 import tempfile
-import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 
 from kubeops.testenv import rundir
 from kubeops.testenv.assets import API_BINARIES, FULL_BINARIES, ensure_assets
 from kubeops.testenv.cluster import Cluster
 from kubeops.testenv.errors import UnknownCluster
 from kubeops.testenv.etcd import Etcd
+from kubeops.testenv.exit_hooks import LiveSet
 
 Progress = Callable[[str], None]
 
-_live: weakref.WeakSet[Environment] = weakref.WeakSet()
-_hooks_lock = threading.Lock()
-_hooks_installed = False
-
-
-def _stop_all() -> None:
-    for env in list(_live):
-        env.stop()
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Turn SIGTERM into a normal exit so context managers, fixtures and atexit run.
-    raise SystemExit(128 + signum)
-
-
-def _install_exit_hooks() -> None:
-    global _hooks_installed
-    with _hooks_lock:
-        if _hooks_installed:
-            return
-        atexit.register(_stop_all)
-        if threading.current_thread() is threading.main_thread() and (
-            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-        ):
-            signal.signal(signal.SIGTERM, _on_sigterm)
-        _hooks_installed = True
+_live: LiveSet[Environment] = LiveSet(lambda env: env.stop())
 
 
 class Environment:
@@ -132,7 +104,6 @@ class Environment:
             self.run_dir = Path(tempfile.mkdtemp(prefix="env-", dir=base))
         rundir.claim(self.run_dir)
         _live.add(self)
-        _install_exit_hooks()
         kube_dir = self.kubeconfig_dir or self.run_dir
         try:
             self.etcd = Etcd(

@@ -23,25 +23,23 @@ is the only place that holds one.
 
 from __future__ import annotations
 
-import atexit
 import os
 import pwd
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 
 from kubeops.config.files import write_private
 from kubeops.testenv import rundir
 from kubeops.testenv.errors import ComponentFailed, ControlPlaneError
+from kubeops.testenv.exit_hooks import LiveSet
 from kubeops.testenv.ports import HOST, ensure_free, free_port
 from kubeops.testenv.process import (
     LedgerEntry,
@@ -123,32 +121,7 @@ def postgres_binaries() -> Path:
     )
 
 
-_live: weakref.WeakSet[PostgresServer] = weakref.WeakSet()
-_hooks_lock = threading.Lock()
-_hooks_installed = False
-
-
-def _close_all() -> None:
-    for server in list(_live):
-        server.close()
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Turn SIGTERM into a normal exit so context managers, fixtures and atexit run.
-    raise SystemExit(128 + signum)
-
-
-def _install_exit_hooks() -> None:
-    global _hooks_installed
-    with _hooks_lock:
-        if _hooks_installed:
-            return
-        atexit.register(_close_all)
-        if threading.current_thread() is threading.main_thread() and (
-            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-        ):
-            signal.signal(signal.SIGTERM, _on_sigterm)
-        _hooks_installed = True
+_live: LiveSet[PostgresServer] = LiveSet(lambda server: server.close())
 
 
 def _child_env() -> dict[str, str]:
@@ -276,7 +249,6 @@ class PostgresServer:
             for stale, killed in rundir.sweep(rundir.default_base()):
                 self.progress(f"cleaned {stale} left by a crashed run ({killed} process(es) ended)")
             _live.add(self)
-            _install_exit_hooks()
             try:
                 self._prepare_dir()
                 self._initdb()
