@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from kubeops.inspect import InspectConfig, Snapshot, build_document, run_checks
+from inspect_documents import document
 from kubeops.inspect import history as history_module
 from kubeops.inspect.history import (
     SCHEMA_VERSION,
@@ -31,43 +31,10 @@ from kubeops.inspect.history import (
     read_url_file,
 )
 from kubeops.inspect.migrations import VERSION_TABLE
-from kubeops.inspect.model import ClusterResult
-from kubeops.inspect.runner import assemble_report
 from kubeops.testenv import async_eventually
 from kubeops.testenv.postgres import PostgresServer
 
 HEAD = "0002"
-
-
-def node(name: str, ready: str = "True") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": name},
-        "status": {"conditions": [{"type": "Ready", "status": ready}]},
-    }
-
-
-def pod(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"containers": [{"name": "app", "image": "nginx:latest"}]},
-        "status": {"phase": "Running"},
-    }
-
-
-def document(down: int = 0, *, unreachable: bool = False) -> dict[str, Any]:
-    """A real document: cluster ``a`` with ``down`` NotReady nodes and a Pod, cluster
-    ``b`` unreachable when asked."""
-    objects = [node(f"n{i}", "False" if i < down else "True") for i in range(3)]
-    snapshot = Snapshot.from_objects([*objects, pod("web", "shop")], name="a")
-    snapshot.static = False
-    results = [run_checks(snapshot, InspectConfig())]
-    if unreachable:
-        results.append(ClusterResult(name="b", reachable=False, error="connection refused"))
-    return build_document(assemble_report(results, InspectConfig(), mode="live"))
 
 
 def generated(days_ago: float) -> str:

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from inspect_documents import document
 from kubeops.cli.inspect_serve import options, register
 from kubeops.errors import KubeopsError
-from kubeops.inspect import InspectConfig, Snapshot, build_document, run_checks
-from kubeops.inspect.model import ClusterResult
-from kubeops.inspect.runner import assemble_report
 from kubeops.inspect.serve import (
     Cron,
     Interval,
@@ -26,38 +24,6 @@ from kubeops.inspect.serve import (
 from kubeops.inspect.serve.metrics import InspectMetrics, result_of
 from kubeops.inspect.serve.options import validate_url
 from kubeops.inspect.serve.webhook import summary
-
-
-def node(name: str, ready: str = "True") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": name},
-        "status": {"conditions": [{"type": "Ready", "status": ready}]},
-    }
-
-
-def pod(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"containers": [{"name": "app", "image": "nginx:latest"}]},
-        "status": {"phase": "Running"},
-    }
-
-
-def document(down: int = 0, *, unreachable: bool = False) -> dict[str, Any]:
-    """A real document: cluster ``a`` with ``down`` NotReady nodes and a Pod, cluster
-    ``b`` unreachable when asked."""
-    objects = [node(f"n{i}", "False" if i < down else "True") for i in range(3)]
-    snapshot = Snapshot.from_objects([*objects, pod("web", "shop")], name="a")
-    snapshot.static = False
-    results = [run_checks(snapshot, InspectConfig())]
-    if unreachable:
-        results.append(ClusterResult(name="b", reachable=False, error="connection refused"))
-    return build_document(assemble_report(results, InspectConfig(), mode="live"))
-
 
 # -- durations and schedules ----------------------------------------------------------------
 
