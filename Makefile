@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install controlplane browser postgres lint clean
+.PHONY: demo test install controlplane browser postgres lint clean fuzz soak
 
 # A virtualenv with kubeops (editable) and its development tools.
 $(BIN)/kubeops: pyproject.toml
@@ -47,6 +47,16 @@ test: controlplane browser postgres lint
 # writes bench/results/<timestamp>.json and regenerates docs/benchmarks.md.
 bench: controlplane
 	$(BIN)/python bench/run.py
+
+# Hostile-input fuzzing at full count: 100,000 generated inputs across every parser of
+# user input (the test suite runs the same properties with a small fixed-seed count).
+fuzz: install
+	KUBEOPS_FUZZ_EXAMPLES=100000 $(BIN)/pytest tests/fuzz -q
+
+# The fault soak at full count: 100 rounds of random real faults under concurrent
+# writers (the test suite runs a few rounds).
+soak: controlplane
+	KUBEOPS_SOAK_ROUNDS=100 $(BIN)/pytest tests/soak -q
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
