@@ -56,7 +56,7 @@ fuzz: install
 # The fault soak at full count: 100 rounds of random real faults under concurrent
 # writers (the test suite runs a few rounds).
 soak: controlplane
-	KUBEOPS_SOAK_ROUNDS=100 $(BIN)/pytest tests/soak -q
+	KUBEOPS_SOAK_ROUNDS=100 $(BIN)/pytest tests/soak -q -s
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
