@@ -7,11 +7,13 @@ report, its trend and Prometheus metrics, post summaries to a webhook.
     kubeops inspect serve --cron "*/15 * * * *" --context prod --context staging \\
         --history-url-file /etc/kubeops/history-url --webhook https://hooks.slack.com/... \\
         --external-url https://inspect.example.com --leader-elect --listen :8080 \\
+        --auth kubernetes --tls-cert-file tls.crt --tls-private-key-file tls.key \\
         --keep 5000 --max-age 90d
     kubeops inspect serve --once --history sqlite:///var/lib/kubeops/inspect.db   # a cron job
 
 Pages: / (latest report and trend), /report.json, /history.json, /runs/ID,
-/metrics, /healthz, /readyz.
+/metrics, /healthz, /readyz; behind --auth token|kubernetes and --tls-cert-file when
+exposed (the probes stay open).
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ def register(commands: Any) -> None:
         "--listen",
         default=DEFAULT_LISTEN,
         metavar="HOST:PORT",
-        help=f"serve the page and /metrics here (default: {DEFAULT_LISTEN}; :PORT for every interface)",
+        help=f"serve the page and /metrics here (default: {DEFAULT_LISTEN}; :PORT for every "
+        "interface, which needs --auth or --allow-unauthenticated)",
     )
     keep.add_argument(
         "--external-url", metavar="URL", help="where users reach the page; linked from webhooks"
@@ -108,6 +111,8 @@ def register(commands: Any) -> None:
         metavar="URL",
         help="POST each run's summary here (JSON with a Slack-compatible text field)",
     )
+
+    add_serving_flags(parser)
 
     lead = parser.add_argument_group("leader election (several replicas)")
     lead.add_argument(
@@ -125,6 +130,78 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each cluster's progress")
     parser.set_defaults(handler=_serve)
+
+
+def add_serving_flags(parser: argparse.ArgumentParser) -> None:
+    """Who may read a daemon's HTTP port and over what (every daemon takes these flags).
+
+    The modes are :data:`kubeops.controller.serving.AUTH_MODES`, spelled out here so that
+    building the parser imports nothing of the serving stack."""
+    access = parser.add_argument_group(
+        "access to the web page and /metrics (/healthz and /readyz stay open for probes)"
+    )
+    access.add_argument(
+        "--auth",
+        choices=("none", "token", "kubernetes"),
+        default="none",
+        help="none (default; loopback only unless --allow-unauthenticated), token (the bearer "
+        "token in --auth-token-file) or kubernetes (the caller's bearer token checked by a "
+        "TokenReview and each request by a SubjectAccessReview, as kube-rbac-proxy does)",
+    )
+    access.add_argument(
+        "--auth-token-file",
+        metavar="PATH",
+        help="with --auth token: the file holding the token (e.g. a mounted Secret); "
+        "read again when it changes",
+    )
+    access.add_argument(
+        "--auth-kubeconfig",
+        metavar="PATH",
+        help="with --auth kubernetes: the cluster that reviews callers (default: --kubeconfig; "
+        "in a Pod, its ServiceAccount)",
+    )
+    access.add_argument(
+        "--auth-context",
+        metavar="NAME",
+        help="with --auth kubernetes: that kubeconfig's context (default: the first --context)",
+    )
+    access.add_argument(
+        "--auth-resource-attributes",
+        metavar="KEY=VALUE,...",
+        help="with --auth kubernetes: authorize every request as the HTTP verb on this "
+        "resource (resource=, group=, subresource=, name=, namespace=) instead of as the "
+        "request's path (a nonResourceURL, e.g. get /metrics)",
+    )
+    access.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="allow --auth none on an address other than loopback (anyone reaching the "
+        "port reads every report)",
+    )
+    access.add_argument(
+        "--tls-cert-file",
+        metavar="PATH",
+        help="serve HTTPS with this certificate (PEM, chain allowed); read again when it changes",
+    )
+    access.add_argument(
+        "--tls-private-key-file", metavar="PATH", help="the private key of --tls-cert-file (PEM)"
+    )
+
+
+def serving_options(args: argparse.Namespace) -> Any:
+    """The :class:`kubeops.controller.serving.ServingOptions` the serving flags describe
+    (the address comes from ``--listen``)."""
+    from kubeops.controller.serving import ServingOptions, parse_resource_attributes
+
+    attributes = args.auth_resource_attributes
+    return ServingOptions(
+        auth=args.auth,
+        token_file=args.auth_token_file,
+        allow_unauthenticated=args.allow_unauthenticated,
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_private_key_file,
+        resource_attributes=parse_resource_attributes(attributes) if attributes else None,
+    )
 
 
 def options(args: argparse.Namespace) -> Any:
@@ -187,6 +264,9 @@ def options(args: argparse.Namespace) -> Any:
         runs=1 if args.once else args.runs,
         keep=args.keep,
         max_age=max_age,
+        serving=serving_options(args),
+        auth_kubeconfig=args.auth_kubeconfig,
+        auth_context=args.auth_context,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from kubeops.inspect.serve.options import (
     LeaseOptions,
@@ -41,6 +42,9 @@ __all__ = [
     "serve",
 ]
 
+if TYPE_CHECKING:
+    from kubeops.controller.serving import SecurePort
+
 LOG = logging.getLogger(__name__)
 
 # Shutdown waits this long for queued webhook summaries (Kubernetes allows 30 s in all).
@@ -53,12 +57,22 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int
     Returns 0, or 1 when ``runs`` is given and the last run reached no cluster or
     failed; configuration problems raise :class:`~kubeops.errors.KubeopsError`
     before anything runs."""
+    # The port's settings first: an unsafe or unusable one stops the service before it starts.
+    port = _secure_port(options)
+    try:
+        return await _serve(options, port, stop)
+    finally:
+        if port is not None:
+            await port.close()
+
+
+async def _serve(options: ServeOptions, port: SecurePort | None, stop: asyncio.Event | None) -> int:
     from kubeops.controller.leader_election import default_identity
     from kubeops.inspect.config import load_inspect_config
     from kubeops.inspect.history import History, read_url_file
     from kubeops.inspect.serve.metrics import InspectMetrics
     from kubeops.inspect.serve.service import ScheduledRuns
-    from kubeops.inspect.serve.web import Site, start
+    from kubeops.inspect.serve.web import Site
     from kubeops.inspect.serve.webhook import Webhook
 
     settings = load_inspect_config(options.config)
@@ -86,16 +100,16 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int
         max_age=options.max_age,
         runs=options.runs,
     )
-    runner = None
     stop = stop or asyncio.Event()
     LOG.info("history %s", history.url)
     try:
         election = service.election(options.lease) if options.lease is not None else None
-        if options.listen is not None:
-            host, port = options.listen
+        if port is not None:
             site = Site(history, metrics, service.status, trend=options.trend)
-            runner = await start(site.app(), host, port)
-            LOG.info("serving http://%s:%d/", host, port)
+            await port.start(site.app(port))
+            for warning in port.warnings:
+                LOG.warning("%s", warning)
+            LOG.info("serving %s (auth: %s)", port.options.url, port.options.auth)
         if election is None:
             metrics.leader.set(1)
             service.leading = True
@@ -119,11 +133,31 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int
             raise outcome
         await service.drain(WEBHOOK_DRAIN)
     finally:
-        if runner is not None:
-            await runner.cleanup()
+        if port is not None:
+            await port.stop()
         await history.close()
     # Bounded runs (a cron job's --once) fail like `kubeops inspect` when nothing was inspected.
     return 1 if options.runs is not None and service.last_result in ("failed", "error") else 0
+
+
+def _secure_port(options: ServeOptions) -> SecurePort | None:
+    """The web page's port as the options describe it, checked (None with ``--once``)."""
+    from kubeops.controller.serving import SecurePort
+
+    if options.listen is None:
+        return None
+    host, number = options.listen
+    serving = replace(options.serving, host=host, port=number)
+    serving.check()
+    client = None
+    if serving.auth == "kubernetes":
+        from kubeops.api import Client
+        from kubeops.config import load_config
+
+        contexts = list(options.contexts)
+        context = options.auth_context or (contexts[0] if contexts else None)
+        client = Client(load_config(options.auth_kubeconfig or options.kubeconfig, context=context))
+    return SecurePort(serving, client, own_client=True)
 
 
 def _check_targets(options: ServeOptions) -> None:

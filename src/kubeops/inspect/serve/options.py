@@ -3,12 +3,13 @@ is one message naming the flag rather than a daemon failing an hour later."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from kubeops.config.redact import redact_url
+from kubeops.controller.serving import ServingError, ServingOptions
+from kubeops.controller.serving import parse_listen as _parse_listen
 from kubeops.errors import KubeopsError
 from kubeops.inspect.serve.schedule import Schedule
 
@@ -39,7 +40,12 @@ class ServeOptions:
     The history database is ``history`` (a URL or an SQLite path; its password never
     shows in ``repr``) or the URL kept in the file ``history_file`` (a mounted Secret),
     read when the service starts.  ``keep`` and ``max_age`` (seconds) limit what it
-    keeps, applied after every run."""
+    keeps, applied after every run.
+
+    ``serving`` says who may read the pages and over what (its address is
+    ``listen``); with ``auth="kubernetes"`` the reviews go to ``auth_kubeconfig``'s
+    ``auth_context`` (default: ``kubeconfig`` and the first context; in a Pod, the
+    in-cluster config)."""
 
     schedule: Schedule
     kubeconfig: str | None = None
@@ -58,20 +64,17 @@ class ServeOptions:
     max_age: float | None = None
     trend: int = 50
     identity: str | None = None
+    serving: ServingOptions = field(default_factory=ServingOptions)
+    auth_kubeconfig: str | None = None
+    auth_context: str | None = None
 
 
 def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT``, ``[IPv6]:PORT`` or ``:PORT`` (every interface)."""
-    host, sep, port = text.strip().rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ServeError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8080 or :8080")
-    host = host.strip("[]") or "0.0.0.0"
-    if ":" in host:
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ServeError(f"--listen {text!r}: {host!r} is not an IPv6 address") from None
-    return host, int(port)
+    try:
+        return _parse_listen(text)
+    except ServingError as err:
+        raise ServeError(str(err)) from None
 
 
 def validate_url(text: str, flag: str) -> str:

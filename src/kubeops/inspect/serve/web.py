@@ -8,7 +8,10 @@ status) · ``/readyz`` (ready while the history database answers)
 
 The history retries its reads across a database restart; a page waits for it up
 to :data:`PAGE_TIMEOUT` and then answers 503 naming the database (its password
-masked), so a request never hangs for the whole outage.
+masked), so a request never hangs for the whole outage.  Authentication, TLS and
+the answer to an unexpected error come from the daemons' shared
+:class:`~kubeops.controller.serving.SecurePort`; run ids are bounded before the
+database is asked.
 """
 
 from __future__ import annotations
@@ -23,6 +26,14 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from kubeops.controller.serving import (
+    MAX_ID,
+    SecurePort,
+    ServingOptions,
+    log_event,
+    path_int,
+    query_int,
+)
 from kubeops.inspect.history import History, HistoryError
 from kubeops.inspect.serve.metrics import InspectMetrics
 
@@ -54,10 +65,12 @@ class Site:
         self._cache: dict[tuple[int, str], bytes] = {}
         self._lock = asyncio.Lock()
 
-    def app(self) -> web.Application:
+    def app(self, port: SecurePort | None = None) -> web.Application:
         """The aiohttp application: the report pages, the history API, ``/metrics`` and
-        ``/healthz``."""
-        app = web.Application(middlewares=[self._errors])
+        the probes, behind ``port``'s authentication and error handling (by default
+        none, on loopback)."""
+        port = port or SecurePort(ServingOptions())
+        app = port.application(middlewares=[self._errors])
         app.router.add_get("/", self.index)
         app.router.add_get("/report.json", self.report_json)
         app.router.add_get("/history.json", self.history_json)
@@ -73,13 +86,11 @@ class Site:
         try:
             response: web.StreamResponse = await handler(request)
         except HistoryError as err:
-            LOG.error("%s %s: %s", request.method, request.path, err)
+            # Any other error is the shared port's: a short 500 and one log line.
+            log_event(
+                LOG, logging.ERROR, "history unavailable", path=request.path[:200], error=str(err)
+            )
             return _page(503, "History unavailable", str(err))
-        except web.HTTPException:
-            raise
-        except Exception as err:  # one broken page must not look like a dead server
-            LOG.exception("%s %s failed", request.method, request.path)
-            return _page(500, "The page could not be made", f"{type(err).__name__}: {err}")
         return response
 
     async def _read(self, reading: Awaitable[T], doing: str, timeout: float = PAGE_TIMEOUT) -> T:
@@ -141,21 +152,16 @@ class Site:
 
     async def run_html(self, request: web.Request) -> web.Response:
         """``/runs/{id}``: one recorded run's report as HTML."""
-        return await self._run(int(request.match_info["id"]), "html")
+        return await self._run(path_int(request, "id", maximum=MAX_ID), "html")
 
     async def run_json(self, request: web.Request) -> web.Response:
         """``/runs/{id}.json``: one recorded run's report document."""
-        return await self._run(int(request.match_info["id"]), "json")
+        return await self._run(path_int(request, "id", maximum=MAX_ID), "json")
 
     async def history_json(self, request: web.Request) -> web.Response:
         """``/history.json?limit=N``: the newest runs' summaries, for trends."""
-        try:
-            limit = int(request.query.get("limit", self.trend))
-        except ValueError:
-            return _page(400, "Bad limit", "limit must be a whole number")
-        runs = await self._read(
-            self.history.runs(max(0, min(limit, MAX_LIMIT))), "read the history"
-        )
+        limit = query_int(request, "limit", self.trend, minimum=0, maximum=MAX_LIMIT)
+        runs = await self._read(self.history.runs(limit), "read the history")
         return _json(runs)
 
     # -- operations -------------------------------------------------------------------------
@@ -222,18 +228,3 @@ def _page(status: int, title: str, message: str) -> web.Response:
         "</body></html>"
     )
     return web.Response(status=status, text=body, content_type="text/html")
-
-
-async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Listen on ``host:port``; returns the runner to clean up."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except OSError as err:
-        await runner.cleanup()
-        from kubeops.errors import KubeopsError
-
-        raise KubeopsError(f"--listen {host}:{port}: cannot listen: {err.strerror}") from err
-    return runner

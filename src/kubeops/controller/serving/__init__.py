@@ -1,0 +1,50 @@
+"""The HTTP port every kubeops daemon shares (``inspect serve``, and the respond, sync
+and policy daemons as they land): bearer-token or Kubernetes (TokenReview +
+SubjectAccessReview) authentication, TLS from files re-read on change, open probe
+paths for the kubelet, bounded path parameters and errors that never show a
+traceback.  The counterpart of kube-rbac-proxy and of the Kubernetes components'
+``--authentication-kubeconfig``/``--authorization-kubeconfig`` delegation.
+
+A daemon builds a :class:`SecurePort` from :class:`ServingOptions`, adds its
+routes to :meth:`SecurePort.application` and calls :meth:`SecurePort.start`.
+"""
+
+from kubeops.controller.serving.authn import TokenFile, TokenReviewAuthenticator, User
+from kubeops.controller.serving.authz import SubjectAccessReviewAuthorizer
+from kubeops.controller.serving.bounds import MAX_ID, path_int, path_name, query_int
+from kubeops.controller.serving.certificates import ServingCertificate
+from kubeops.controller.serving.options import (
+    ALWAYS_ALLOW,
+    AUTH_MODES,
+    ResourceAttributes,
+    ServingError,
+    ServingOptions,
+    is_loopback,
+    parse_listen,
+    parse_resource_attributes,
+)
+from kubeops.controller.serving.server import USER, SecurePort, log_event, plain
+
+__all__ = [
+    "ALWAYS_ALLOW",
+    "AUTH_MODES",
+    "MAX_ID",
+    "USER",
+    "ResourceAttributes",
+    "SecurePort",
+    "ServingCertificate",
+    "ServingError",
+    "ServingOptions",
+    "SubjectAccessReviewAuthorizer",
+    "TokenFile",
+    "TokenReviewAuthenticator",
+    "User",
+    "is_loopback",
+    "log_event",
+    "parse_listen",
+    "parse_resource_attributes",
+    "path_int",
+    "path_name",
+    "plain",
+    "query_int",
+]
