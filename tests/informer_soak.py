@@ -154,6 +154,7 @@ class Soak:
     writes: int = 0
     retries: int = 0
     readbacks: int = 0
+    replayed: int = 0  # deletes answered 404 by the transport's own replay
     errors: Counter[str] = field(default_factory=Counter)
 
     def plan(self) -> int:
@@ -228,8 +229,13 @@ class Soak:
                 self.current[name] = obj
                 return
             except NotFound:
-                if op != "delete" or not uncertain:
+                if op != "delete":
                     raise
+                # Only this writer deletes it, so the delete did apply: an earlier attempt
+                # of ours, or the transport's replay of a DELETE whose answer was lost
+                # (documented in kubeops.transport.backoff: a replayed DELETE answers 404).
+                if not uncertain:
+                    self.replayed += 1
                 last = self.current[name]
                 assert last is not None
                 self.before_delete[name] = last

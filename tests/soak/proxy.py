@@ -88,6 +88,12 @@ class ResettingProxy:
         return len(chosen)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # A connection's task ends quietly when the proxy closes: asyncio's stream server
+        # logs a traceback for a handler task that ends cancelled.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._forward(reader, writer)
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(HOST, self.upstream_port)

@@ -15,8 +15,9 @@ round's survivors) while one or two faults strike; then:
 (b) ``kubeops watch configmaps -o jsonl``, a subprocess started with the round, ends
     with every object's final state and its stream never contradicts itself.
 
-Daemons: ``inspect serve``'s scheduled runs across restarts are not checked here
-yet.  ``KUBEOPS_SOAK_ROUNDS`` sets the count (a short soak by default, as CI runs);
+(c) ``kubeops inspect serve``, a daemon through every round, lost no scheduled run and
+    ran none twice (tests/soak/serve_daemon.py).
+  ``KUBEOPS_SOAK_ROUNDS`` sets the count (a short soak by default, as CI runs);
 ``KUBEOPS_SOAK_SEED`` replays a soak.  The figures go to stdout (``pytest -s``).
 """
 
@@ -51,12 +52,14 @@ from kubeops.config import load_config, write_kubeconfig
 from kubeops.testenv import Cluster, Environment, async_eventually
 
 from .proxy import ResettingProxy
+from .serve_daemon import ServeProcess, schedule_differences
 from .watch_cli import WatchProcess
 
 ROUNDS = int(os.environ.get("KUBEOPS_SOAK_ROUNDS", "3"))
 SEED = int(os.environ.get("KUBEOPS_SOAK_SEED", "17"))
 OBJECTS = int(os.environ.get("KUBEOPS_SOAK_ROUND_OBJECTS", "80"))  # new objects per round
 WRITERS = 16
+SERVE_INTERVAL = 5  # seconds between inspect serve's scheduled runs
 NAMESPACE = "soak"
 FAULT_KINDS = ("restart", "compact", "reset")
 NOT_APPLICABLE = {"member cluster stopped": "multi-cluster sync has not landed"}
@@ -70,9 +73,12 @@ class Figures:
     faults: Counter[str] = field(default_factory=Counter)
     writes: int = 0
     retries: int = 0
+    replayed: int = 0
     connections_reset: int = 0
     fault_seconds: Counter[str] = field(default_factory=Counter)
     watch_lines: int = 0
+    serve_runs: int = 0
+    serve_errors: int = 0
     stale_deletes: int = 0
     unseen: int = 0
     mismatched_rounds: int = 0
@@ -94,8 +100,11 @@ class Figures:
                 f"(slowest round {self.slowest_round:.1f}s, slowest watch catch-up "
                 f"{self.slowest_watch:.1f}s)",
                 f"  faults: {dict(self.faults)} (mean seconds each: {self.fault_means()}); {skipped}",
-                f"  writes {self.writes} (retried {self.retries}); connections reset "
+                f"  writes {self.writes} (retried {self.retries}, deletes replayed by the "
+                f"transport {self.replayed}); connections reset "
                 f"{self.connections_reset}; kubeops watch lines {self.watch_lines}",
+                f"  inspect serve: {self.serve_runs} scheduled runs every {SERVE_INTERVAL}s "
+                f"({self.serve_errors} without a document)",
                 f"  deletes seen only by a relist (older state): {self.stale_deletes}; "
                 f"objects created and deleted unseen: {self.unseen}",
                 f"  rounds with a mismatch: {self.mismatched_rounds} of {self.rounds}; "
@@ -263,6 +272,7 @@ async def soak_round(
     figures.rounds += 1
     figures.writes += soak.writes
     figures.retries += soak.retries
+    figures.replayed += soak.replayed
     if mismatches:
         figures.mismatched_rounds += 1
         plan = ", ".join(f"{kind} at {share:.0%}" for share, kind in faults.plan)
@@ -276,6 +286,25 @@ async def soak_round(
         flush=True,
     )
     return soak.survivors()
+
+
+async def check_serve(serve: ServeProcess, figures: Figures) -> None:
+    """(c): the daemon is up, then stops cleanly; every completed run is recorded once,
+    on its slot of the grid."""
+    found: list[str] = []
+    if not serve.running:
+        found.append(f"exited during the soak; see {serve.log}")
+        completed = errors = 0
+    else:
+        completed, errors = await serve.completed()
+    if await serve.stop() != 0:
+        found.append(f"stopped with status {serve.returncode}; see {serve.log}")
+    runs = serve.recorded()
+    figures.serve_runs, figures.serve_errors = len(runs), errors
+    if len(runs) + errors < completed:
+        found.append(f"{completed} runs completed, {len(runs)} recorded and {errors} failed")
+    found += schedule_differences(runs, SERVE_INTERVAL)
+    figures.mismatches += [f"[inspect serve] {m}" for m in found]
 
 
 async def test_rounds_of_random_faults_leave_informer_and_watch_exact(tmp_path: Path) -> None:
@@ -293,6 +322,8 @@ async def test_rounds_of_random_faults_leave_informer_and_watch_exact(tmp_path: 
         )
         await proxy.start()
         kubeconfig = proxied_kubeconfig(cluster, proxy.port, tmp_path / "proxied.kubeconfig")
+        serve = ServeProcess(kubeconfig, NAMESPACE, tmp_path, SERVE_INTERVAL)
+        await serve.start()
         config = load_config(kubeconfig, namespace=NAMESPACE)
         writer_client, informer_client = soak_clients(config, WRITERS)
         async with writer_client, informer_client:
@@ -325,6 +356,7 @@ async def test_rounds_of_random_faults_leave_informer_and_watch_exact(tmp_path: 
                     )
             finally:
                 await factory.shutdown()
+        await check_serve(serve, figures)
     finally:
         figures.seconds = time.monotonic() - started
         print("\n" + figures.summary())
@@ -333,4 +365,5 @@ async def test_rounds_of_random_faults_leave_informer_and_watch_exact(tmp_path: 
     assert figures.rounds == ROUNDS
     assert sum(figures.faults.values()) >= ROUNDS
     assert figures.watch_lines > 0, "kubeops watch printed nothing: nothing was checked"
+    assert figures.serve_runs >= 2, "inspect serve ran less than twice: its grid was not checked"
     assert not figures.mismatches, figures.summary()
