@@ -8,6 +8,9 @@ restarted and etcd compacted under them; afterwards the informer's store must eq
 a fresh LIST object by object, and the last event each handler got for an object
 must carry that object's final state.  Its figures go to stdout (``pytest -s``);
 ``KUBEOPS_SOAK_OBJECTS`` and ``KUBEOPS_SOAK_RUNS`` scale it up for a longer soak.
+Its writers, handlers and checks live in tests/informer_soak.py, shared with the
+fault soak of tests/soak (``make soak``: rounds of random faults, ``kubeops watch``
+and ``inspect serve`` checked too).
 """
 
 from __future__ import annotations
