@@ -334,3 +334,25 @@ def test_review_answers_are_kept_briefly_and_bounded() -> None:
     expired: Decisions[str] = Decisions(ttl=-1)
     expired.put("a", "b")
     assert expired.get("a") is None
+
+
+def test_json_logs_are_one_object_per_line_even_with_a_traceback() -> None:
+    from kubeops.controller.serving import JsonLogFormatter
+
+    formatter = JsonLogFormatter()
+    try:
+        raise ValueError("bad\nvalue")
+    except ValueError:
+        failed = logging.LogRecord(
+            "kubeops.x", logging.ERROR, __file__, 1, "run \x1b[2J%s", ("failed",), sys.exc_info()
+        )
+    line = formatter.format(failed)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["msg"] == "run \x1b[2Jfailed"
+    assert entry["error"] == "ValueError: bad\nvalue"
+    assert "Traceback" in entry["traceback"]
+    event = logging.LogRecord(
+        "kubeops.x", logging.WARNING, __file__, 1, '{"msg":"request denied","status":403}', (), None
+    )
+    assert json.loads(formatter.format(event))["status"] == 403

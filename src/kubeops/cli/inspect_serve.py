@@ -186,6 +186,12 @@ def add_serving_flags(parser: argparse.ArgumentParser) -> None:
     access.add_argument(
         "--tls-private-key-file", metavar="PATH", help="the private key of --tls-cert-file (PEM)"
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json: one JSON object per line, for log collectors",
+    )
 
 
 def serving_options(args: argparse.Namespace) -> Any:
@@ -276,13 +282,12 @@ def _serve(args: argparse.Namespace) -> int:
     import signal
     import sys
 
+    from kubeops.controller.serving import log_formatter
     from kubeops.inspect.serve import serve
 
     settings = options(args)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z")
-    )
+    handler.setFormatter(log_formatter(args.log_format))
     root = logging.getLogger("kubeops")
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
@@ -290,6 +295,7 @@ def _serve(args: argparse.Namespace) -> int:
         logging.DEBUG if args.verbose else logging.INFO
     )
     logging.getLogger("kubeops.controller.leader_election").setLevel(logging.INFO)
+    logging.getLogger("kubeops.controller.serving").setLevel(logging.INFO)
 
     async def main() -> int:
         stop = asyncio.Event()

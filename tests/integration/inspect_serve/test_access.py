@@ -2,10 +2,12 @@
 server: a ServiceAccount bound to ``get`` on the nonResourceURL ``/metrics`` scrapes
 it (TokenReview, then SubjectAccessReview), one without that binding is refused, a
 token the server does not know is unauthenticated, and the probes need nothing --
-in this process, and through the command over HTTPS as Prometheus reaches it."""
+in this process, and through the command over HTTPS as Prometheus reaches it, logging
+JSON lines."""
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 import uuid
@@ -172,6 +174,8 @@ async def test_the_command_serves_metrics_over_https_to_prometheus_service_accou
         str(pki.apiserver.cert_file),
         "--tls-private-key-file",
         str(pki.apiserver.key_file),
+        "--log-format",
+        "json",
     )
     base = f"https://127.0.0.1:{port}"
     context = ssl.create_default_context(cafile=str(pki.ca.cert_file))
@@ -197,6 +201,9 @@ async def test_the_command_serves_metrics_over_https_to_prometheus_service_accou
         # Authorization comes first: a path the caller may not read reveals nothing.
         assert (await get("/runs/99999999999999999999.json", tokens["scraper"]))[0] == 403
     assert await serve.stop() == 0
-    assert "serving https://127.0.0.1" in serve.log
+    lines = [json.loads(line) for line in serve.log.splitlines()]  # every line one object
+    assert any(e["msg"].startswith("serving https://127.0.0.1") for e in lines)
+    denied = [e for e in lines if e["msg"] == "request denied"]
+    assert {e["status"] for e in denied} == {401, 403}
     assert "Traceback" not in serve.log
     assert tokens["scraper"] not in serve.log

@@ -6,13 +6,15 @@ traceback.  The counterpart of kube-rbac-proxy and of the Kubernetes components'
 ``--authentication-kubeconfig``/``--authorization-kubeconfig`` delegation.
 
 A daemon builds a :class:`SecurePort` from :class:`ServingOptions`, adds its
-routes to :meth:`SecurePort.application` and calls :meth:`SecurePort.start`.
+routes to :meth:`SecurePort.application` and calls :meth:`SecurePort.start`;
+:func:`log_formatter` gives its ``--log-format text|json`` lines.
 """
 
 from kubeops.controller.serving.authn import TokenFile, TokenReviewAuthenticator, User
 from kubeops.controller.serving.authz import SubjectAccessReviewAuthorizer
 from kubeops.controller.serving.bounds import MAX_ID, path_int, path_name, query_int
 from kubeops.controller.serving.certificates import ServingCertificate
+from kubeops.controller.serving.logs import LOG_FORMATS, JsonLogFormatter, log_formatter
 from kubeops.controller.serving.options import (
     ALWAYS_ALLOW,
     AUTH_MODES,
@@ -28,8 +30,10 @@ from kubeops.controller.serving.server import USER, SecurePort, log_event, plain
 __all__ = [
     "ALWAYS_ALLOW",
     "AUTH_MODES",
+    "LOG_FORMATS",
     "MAX_ID",
     "USER",
+    "JsonLogFormatter",
     "ResourceAttributes",
     "SecurePort",
     "ServingCertificate",
@@ -41,6 +45,7 @@ __all__ = [
     "User",
     "is_loopback",
     "log_event",
+    "log_formatter",
     "parse_listen",
     "parse_resource_attributes",
     "path_int",
