@@ -43,6 +43,13 @@ def test_bad_intervals_say_what_is_expected(text: str) -> None:
     assert isinstance(info.value, KubeopsError)
 
 
+@pytest.mark.parametrize("text", ["1ms", "0.5s", "999ms"])
+def test_intervals_under_a_second_are_refused(text: str) -> None:
+    with pytest.raises(ScheduleError, match=f"--interval '{text}': at least 1s"):
+        parse_schedule(interval=text)
+    assert parse_schedule(interval="1s") == Interval(1)
+
+
 def test_an_interval_stays_on_its_grid_and_skips_missed_slots() -> None:
     every = Interval(60)
     assert every.after(1000, 1000) == 1060  # the first run was at 1000
@@ -52,7 +59,7 @@ def test_an_interval_stays_on_its_grid_and_skips_missed_slots() -> None:
     assert every.describe() == "every 1m"
 
 
-@pytest.mark.parametrize("seconds", [0.5, 2, 90, 600, 3600, 5400, 86400 + 61])
+@pytest.mark.parametrize("seconds", [1.5, 2, 90, 600, 3600, 5400, 86400 + 61])
 def test_intervals_are_described_in_their_own_syntax(seconds: float) -> None:
     described = Interval(seconds).describe().removeprefix("every ")
     assert parse_schedule(interval=described) == Interval(seconds)

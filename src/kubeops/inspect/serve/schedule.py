@@ -17,6 +17,9 @@ from typing import Protocol
 from kubeops.errors import KubeopsError
 from kubeops.models.duration import DurationError, format_duration, parse_duration
 
+MIN_INTERVAL = 1.0
+"""The shortest ``--interval`` taken, in seconds."""
+
 
 class ScheduleError(KubeopsError, ValueError):
     """An interval or cron expression that cannot be used."""
@@ -85,6 +88,10 @@ def parse_schedule(interval: str | None = None, cron: str | None = None) -> Sche
     if cron:
         return Cron(cron.strip())
     try:
-        return Interval(parse_duration(interval or "1h", positive=True))
+        seconds = parse_duration(interval or "1h", positive=True)
     except DurationError as err:
         raise ScheduleError(f"--interval: {err}") from err
+    if seconds < MIN_INTERVAL:
+        # A run takes seconds; a shorter interval only skips slots and hammers the clusters.
+        raise ScheduleError(f"--interval {interval!r}: at least {MIN_INTERVAL:g}s")
+    return Interval(seconds)
