@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/run.py            # the full suite (make bench), ~30 min on 2 cores
     .venv/bin/python bench/run.py --smoke    # tiny sizes, one repetition: the harness still works
+    .venv/bin/python bench/run.py --scenarios S6-scale --scale-sizes 1000,3000 --report out.md
+                                             # one scenario at sizes of your choice
 
 Starts its own testenv clusters, runs every scenario for every client in alternating
 order, writes ``bench/results/<timestamp>.json`` and regenerates ``docs/benchmarks.md``
@@ -15,16 +17,34 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness import clients, machine
-from harness.plan import FULL, SMOKE, scenario_specs
+from harness.plan import FULL, SMOKE, Plan, scenario_specs
 from harness.suite import Suite
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
+CONFIGMAP_SCENARIOS = frozenset({"S1", "S2", "S3", "S4", "S5"})
+
+
+def _scale_options(plan: Plan, sizes: str | None, reps: str | None) -> Plan:
+    """The plan with S6-scale's sizes and repetitions from the command line, if given."""
+    scale_sizes = tuple(int(n) for n in sizes.split(",")) if sizes else plan.scale_sizes
+    if reps:
+        scale_reps = tuple(int(n) for n in reps.split(","))
+    elif sizes:
+        scale_reps = (plan.reps,) * len(scale_sizes)
+    else:
+        scale_reps = plan.scale_reps
+    if len(scale_reps) != len(scale_sizes):
+        raise ValueError(f"--scale-reps: {len(scale_reps)} numbers for {len(scale_sizes)} sizes")
+    if list(scale_sizes) != sorted(set(scale_sizes)) or min(scale_sizes) < 1:
+        raise ValueError("--scale-sizes: Pod counts must be positive and increasing")
+    return replace(plan, scale_sizes=scale_sizes, scale_reps=scale_reps)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         "--phases", default="configmaps,pods", help="configmaps (S1-S5), pods (S6-S8), or both"
     )
     parser.add_argument(
+        "--scenarios",
+        help="comma-separated scenarios to run, e.g. S6,S6-scale (default: all of the phases')",
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        help="S6-scale's Pod counts, comma-separated (default 10000,30000,100000; smoke 20,40)",
+    )
+    parser.add_argument(
+        "--scale-reps",
+        help="repetitions at each S6-scale size, comma-separated (default 5,3,3; smoke 1,1)",
+    )
+    parser.add_argument(
         "--results-dir",
         type=Path,
         help="where the JSON goes (default: bench/results; smoke runs: a temporary directory)",
@@ -53,7 +85,15 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = SMOKE if args.smoke else FULL
     if args.reps:
-        plan = type(plan)(**{**plan.as_dict(), "reps": args.reps})
+        plan = replace(plan, reps=args.reps)
+    try:
+        plan = _scale_options(plan, args.scale_sizes, args.scale_reps)
+    except ValueError as err:
+        parser.error(str(err))
+    only = frozenset(k.strip() for k in args.scenarios.split(",")) if args.scenarios else None
+    unknown = sorted((only or frozenset()) - set(scenario_specs(plan)))
+    if unknown:
+        parser.error(f"--scenarios: unknown scenario(s) {', '.join(unknown)}")
     started = time.perf_counter()
 
     def progress(message: str) -> None:
@@ -68,11 +108,16 @@ def main(argv: list[str] | None = None) -> int:
 
     suite = Suite(plan, prepared, progress)
     phases = set(args.phases.split(","))
+    if only is not None:  # only the phases the chosen scenarios live in
+        if not only & CONFIGMAP_SCENARIOS:
+            phases.discard("configmaps")
+        if not only - CONFIGMAP_SCENARIOS:
+            phases.discard("pods")
     try:
         if "configmaps" in phases:
-            suite.configmap_phase()
+            suite.configmap_phase(only)
         if "pods" in phases:
-            suite.pod_phase()
+            suite.pod_phase(only)
     finally:
         suite.spawner.close()
     suite.summarise()

@@ -9,12 +9,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness import venvs
 
 BENCH = Path(__file__).resolve().parent.parent
 RUNNERS = BENCH / "runners"
-LIBRARY = ("S1", "S2", "S3", "S4", "S5", "S6")
+LIBRARY = ("S1", "S2", "S3", "S4", "S5", "S6", "S6-scale")
+COMPACT = {"store": "compact"}
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Client:
     runner: str = ""  # file in bench/runners, for Python clients
     venv: str | None = None  # requirements name, for peers
     distribution: str = ""  # whose version to report
+    params: dict[str, Any] = field(default_factory=dict)  # merged into every PARAMS_JSON
     argv_prefix: list[str] = field(default_factory=list)
     version: str = ""
     unavailable: str = ""  # why it cannot run here, if it cannot
@@ -37,8 +40,28 @@ class Client:
 
 
 CLIENTS: list[Client] = [
-    Client("kubeops-async", "kubeops (async)", "kubeops", runner="kubeops_async.py"),
-    Client("kubeops-sync", "kubeops (sync)", "kubeops", runner="kubeops_sync.py"),
+    Client(
+        "kubeops-async",
+        "kubeops (async, compact)",
+        "kubeops",
+        runner="kubeops_async.py",
+        params=COMPACT,
+    ),
+    Client(
+        "kubeops-async-dict",
+        "kubeops (async, dict)",
+        "kubeops",
+        ("S6", "S6-scale"),
+        runner="kubeops_async.py",
+        params={"store": "dict"},
+    ),
+    Client(
+        "kubeops-sync",
+        "kubeops (sync, compact)",
+        "kubeops",
+        runner="kubeops_sync.py",
+        params=COMPACT,
+    ),
     Client("client-go", "client-go", "go"),
     Client(
         "kubernetes",

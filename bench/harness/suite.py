@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,21 @@ from kubeops.testenv import Environment
 from kubeops.testenv.assets import ensure_assets
 
 LIST_NS = "bench-list"
+POD_SCENARIOS = ("S7", "S8", "S6", "S6-scale")
+# S6-scale measures these, the best Python peer by S6 (DEFAULT_PEER if S6 did not run).
+SCALE_CLIENTS = ("kubeops-async", "kubeops-async-dict", "client-go")
+DEFAULT_PEER = "lightkube"
+# kwok writes Pod statuses 4 at a time by default: ~230 Pods/s here, 7 min for 100,000.
+# A KwokConfiguration replaces every default, so the others are restated.
+KWOK_CONFIG = """apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  podPlayStageParallelism: 16
+  nodePlayStageParallelism: 4
+  nodeLeaseParallelism: 4
+  podsOnNodeSyncParallelism: 4
+  enableDebuggingHandlers: true
+"""
 S3_NS = "bench-s3"
 RUN_TIMEOUT = 900.0
 
@@ -41,7 +57,7 @@ def _value(scenario: str, outcome: Outcome) -> float:
         return float(final["count"]) / float(final["seconds"])
     if scenario == "S5":
         return float(final["seconds"]) / max(1, int(final["count"])) * 1e6
-    if scenario == "S6":
+    if scenario in ("S6", "S6-scale"):
         return float(final["rss_bytes"]) / 2**20
     return outcome.wall_seconds * 1e3  # CLI scenarios: the whole process
 
@@ -77,6 +93,8 @@ class Suite:
             "wall_seconds": outcome.wall_seconds,
             "peak_rss_bytes": outcome.peak_rss_bytes,
         }
+        if "size" in extra:
+            run["size"] = extra["size"]
         if outcome.ok:
             for field in ("seconds", "count", "rss_bytes"):
                 if field in final:
@@ -89,7 +107,8 @@ class Suite:
             run["stderr_tail"] = outcome.stderr_tail[-2000:]
         self.scenarios[key]["runs"].append(run)
         shown = f"{run['value']:.4g}" if outcome.ok else f"FAILED: {outcome.error[:200]}"
-        self.progress(f"{key} {name} rep {rep + 1}: {shown}")
+        at = f" at {extra['size']:,} Pods" if "size" in extra else ""
+        self.progress(f"{key} {name} rep {rep + 1}{at}: {shown}")
 
     def _rounds(
         self, key: str, names: list[str], reps: int, one: Callable[[str, int, int], None]
@@ -120,7 +139,7 @@ class Suite:
 
         def one(name: str, rep: int, position: int) -> None:
             client = by_name[name]
-            run_params = dict(params)
+            run_params = {**params, **client.params}
             if key == "S4":  # a fresh namespace per run, so every run creates the same names
                 run_params["namespace"] = f"s4-{name.replace('_', '-')}-{rep}"
                 asyncio.run(
@@ -135,7 +154,9 @@ class Suite:
 
     # -- phase A: API-only cluster, ConfigMaps ------------------------------------------------
 
-    def configmap_phase(self) -> None:
+    def configmap_phase(self, scenarios: frozenset[str] | None = None) -> None:
+        """S1, S2, S5, S3, then S4 (``scenarios`` picks some of them)."""
+        wanted = scenarios or frozenset({"S1", "S2", "S3", "S4", "S5"})
         plan = self.plan
         with Environment(api_only=True, progress=self.progress) as env:
             kubeconfig = env.cluster().kubeconfig
@@ -148,16 +169,20 @@ class Suite:
             )
             self.setup["s3_configmaps"] = {"count": plan.s3_objects, "seconds": seconds}
             base = {"kubeconfig": str(kubeconfig)}
-            self._library("S1", {**base, "namespace": LIST_NS})
-            self._library("S2", {**base, "namespace": LIST_NS, "size": plan.configmaps})
-            self._library(
-                "S5", {**base, "namespace": LIST_NS, "size": plan.s5_gets, "name": "cm-0"}
-            )
-            self._watch_lag(kubeconfig)
-            # Last: it leaves reps x clients x creates objects behind.
-            self._library(
-                "S4", {**base, "size": plan.s4_creates, "concurrency": plan.s4_concurrency}
-            )
+            if "S1" in wanted:
+                self._library("S1", {**base, "namespace": LIST_NS})
+            if "S2" in wanted:
+                self._library("S2", {**base, "namespace": LIST_NS, "size": plan.configmaps})
+            if "S5" in wanted:
+                self._library(
+                    "S5", {**base, "namespace": LIST_NS, "size": plan.s5_gets, "name": "cm-0"}
+                )
+            if "S3" in wanted:
+                self._watch_lag(kubeconfig)
+            if "S4" in wanted:  # last: it leaves reps x clients x creates objects behind
+                self._library(
+                    "S4", {**base, "size": plan.s4_creates, "concurrency": plan.s4_concurrency}
+                )
 
     def _watch_lag(self, kubeconfig: Path) -> None:
         plan = self.plan
@@ -211,43 +236,120 @@ class Suite:
 
     # -- phase B: full cluster, Pods on kwok nodes -------------------------------------------
 
-    def pod_phase(self) -> None:
+    def pod_phase(self, scenarios: frozenset[str] | None = None) -> None:
+        """S7, S8, S6, then S6-scale at each size, Pods added in steps between them
+        (``scenarios`` picks some of them; the Pods each needs are created anyway)."""
         plan = self.plan
+        wanted = scenarios or frozenset(POD_SCENARIOS)
+        steps: list[tuple[str, int]] = [
+            ("S7", plan.s7_pods),
+            ("S8", plan.s8_pods),
+            ("S6", plan.s6_pods),
+            *(("S6-scale", size) for size in plan.scale_sizes),
+        ]
+        steps = [(key, size) for key, size in steps if key in wanted]
         start = time.perf_counter()
-        with Environment(nodes=plan.nodes, start_timeout=600, progress=self.progress) as env:
+        with tempfile.TemporaryDirectory(prefix="bench-kwok-") as config_dir:
+            kwok_config = Path(config_dir) / "kwok.yaml"
+            kwok_config.write_text(KWOK_CONFIG)
+            self._pod_steps(steps, kwok_config, start)
+
+    def _pod_steps(self, steps: list[tuple[str, int]], kwok_config: Path, start: float) -> None:
+        plan = self.plan
+        with Environment(
+            nodes=plan.nodes,
+            start_timeout=600,
+            progress=self.progress,
+            extra_args={"kwok": [f"--config={kwok_config}"]},
+        ) as env:
             self.setup["full_cluster_start_seconds"] = time.perf_counter() - start
             kubeconfig = env.cluster().kubeconfig
             created = 0
-            for key, target in (("S7", plan.s7_pods), ("S8", plan.s8_pods), ("S6", plan.s6_pods)):
+            for key, target in steps:
                 if target > created:
-                    self.progress(
-                        f"creating Pods {created:,}..{target - 1:,} on {plan.nodes} kwok nodes"
-                    )
-                    made = asyncio.run(
-                        dataset.pods(
-                            kubeconfig,
-                            created,
-                            target - created,
-                            plan.pods_per_namespace,
-                            plan.nodes,
-                        )
-                    )
-                    running = asyncio.run(dataset.wait_running(kubeconfig, target, timeout=900))
-                    self.setup[f"pods_for_{key}"] = {
-                        "count": target - created,
-                        "create_seconds": made,
-                        "then_running_seconds": running,
-                    }
-                    self.progress(
-                        f"{target - created:,} Pods created in {made:.1f}s, all Running {running:.1f}s later"
-                    )
+                    self._add_pods(kubeconfig, key, created, target)
                     created = target
                 if key == "S7":
                     self._cli(kubeconfig)
                 elif key == "S8":
                     self._inspect(kubeconfig)
-                else:
+                elif key == "S6":
                     self._library("S6", {"kubeconfig": str(kubeconfig), "size": plan.s6_pods})
+                else:
+                    self._scale(kubeconfig, target)
+
+    def _add_pods(self, kubeconfig: Path, key: str, created: int, target: int) -> None:
+        plan = self.plan
+        self.progress(f"creating Pods {created:,}..{target - 1:,} on {plan.nodes} kwok nodes")
+        made = asyncio.run(
+            dataset.pods(kubeconfig, created, target - created, plan.pods_per_namespace, plan.nodes)
+        )
+        self.progress(f"{target - created:,} Pods created in {made:.1f}s; waiting for Running")
+        running = asyncio.run(
+            dataset.wait_running(kubeconfig, target, timeout=1800, progress=self.progress)
+        )
+        name = f"pods_for_{key}" if key != "S6-scale" else f"pods_for_S6-scale_{target}"
+        self.setup[name] = {
+            "count": target - created,
+            "create_seconds": made,
+            "then_running_seconds": running,
+        }
+        self.progress(
+            f"{target - created:,} Pods created in {made:.1f}s, all Running {running:.1f}s later"
+        )
+
+    def _scale(self, kubeconfig: Path, size: int) -> None:
+        """S6-scale at one size: the S6 runner of each growth client, ``scale_reps`` times."""
+        plan = self.plan
+        entry = self._scenario(
+            "S6-scale",
+            {
+                "kubeconfig": str(kubeconfig),
+                "sizes": list(plan.scale_sizes),
+                "reps": list(plan.scale_reps),
+            },
+        )
+        usable = {c.name: c for c in self._library_clients("S6-scale")}
+        peer = self._best_peer(entry)
+        names = [n for n in (*SCALE_CLIENTS, peer) if n and n in usable]
+        reps = plan.scale_reps[plan.scale_sizes.index(size)]
+
+        def one(name: str, rep: int, position: int) -> None:
+            client = usable[name]
+            params = {"kubeconfig": str(kubeconfig), "size": size, **client.params}
+            outcome = self.spawner.run(client.argv("S6", json.dumps(params)), timeout=RUN_TIMEOUT)
+            self._record("S6-scale", name, rep, position, outcome, size=size)
+
+        self._rounds(f"S6-scale at {size:,} Pods:", names, reps, one)
+
+    def _best_peer(self, entry: dict[str, Any]) -> str | None:
+        """The Python peer with the lightest S6 cache in this run (lightkube when S6 did
+        not run), chosen once for every S6-scale size."""
+        if "best_peer" not in entry["params"]:
+            peers = {c.name for c in self.clients if c.group == "peer" and not c.unavailable}
+            s6 = [
+                r
+                for r in self.scenarios.get("S6", {}).get("runs", [])
+                if r["ok"] and r["client"] in peers
+            ]
+            by_client: dict[str, list[float]] = {}
+            for run in s6:
+                by_client.setdefault(run["client"], []).append(run["value"])
+            if by_client:
+                best = min(by_client, key=lambda n: statistics.median(by_client[n]))
+                why = "the lightest Python peer in this run's S6"
+            else:
+                best = DEFAULT_PEER if DEFAULT_PEER in peers else ""
+                why = "S6 did not run: the lightest Python peer in earlier runs"
+            entry["params"]["best_peer"] = best
+            entry["params"]["best_peer_reason"] = why
+            for client in self.clients:
+                if client.group == "peer" and client.name != best:
+                    entry["skipped"].setdefault(
+                        client.name,
+                        f"not measured: only the best Python peer ({best or 'none'}) is",
+                    )
+        return str(entry["params"]["best_peer"]) or None
 
     def _kubeops_cli(self) -> str:
         return str(Path(sys.executable).with_name("kubeops"))
@@ -350,31 +452,54 @@ class Suite:
             by_client: dict[str, list[dict[str, Any]]] = {}
             for run in entry["runs"]:
                 by_client.setdefault(run["client"], []).append(run)
-            result: dict[str, Any] = {}
-            for name, runs in by_client.items():
-                good = [r for r in runs if r["ok"]]
-                stats: dict[str, Any] = {
-                    **summary([r["value"] for r in good]),
-                    "runs": len(runs),
-                    "failed": len(runs) - len(good),
-                    "wall_seconds_median": summary([r["wall_seconds"] for r in runs]).get("median"),
-                    "peak_rss_mib_median": (
-                        summary([r["peak_rss_bytes"] for r in runs]).get("median") or 0
-                    )
-                    / 2**20,
-                }
-                if key == "S3" and good:
-                    lags = [lag for r in good for lag in r["extra"].get("lags_ms", [])]
-                    stats["pooled"] = {
-                        "events": len(lags),
-                        "p50": percentile(lags, 50),
-                        "p99": percentile(lags, 99),
-                        "max": max(lags) if lags else None,
-                        "writes": sum(r["extra"].get("writes", 0) for r in good),
-                        "missed": sum(r["extra"].get("missed", 0) for r in good),
-                    }
-                result[name] = stats
-            entry["summary"] = result
+            if key == "S6-scale":
+                _summarise_sizes(entry, by_client)
+                continue
+            entry["summary"] = {
+                name: _stats(runs, pooled_lags=key == "S3") for name, runs in by_client.items()
+            }
+
+
+def _stats(runs: list[dict[str, Any]], pooled_lags: bool = False) -> dict[str, Any]:
+    """Median, min and max of the runs' values, with process wall and peak RSS medians."""
+    good = [r for r in runs if r["ok"]]
+    stats: dict[str, Any] = {
+        **summary([r["value"] for r in good]),
+        "runs": len(runs),
+        "failed": len(runs) - len(good),
+        "wall_seconds_median": summary([r["wall_seconds"] for r in runs]).get("median"),
+        "peak_rss_mib_median": (summary([r["peak_rss_bytes"] for r in runs]).get("median") or 0)
+        / 2**20,
+    }
+    if pooled_lags and good:
+        lags = [lag for r in good for lag in r["extra"].get("lags_ms", [])]
+        stats["pooled"] = {
+            "events": len(lags),
+            "p50": percentile(lags, 50),
+            "p99": percentile(lags, 99),
+            "max": max(lags) if lags else None,
+            "writes": sum(r["extra"].get("writes", 0) for r in good),
+            "missed": sum(r["extra"].get("missed", 0) for r in good),
+        }
+    return stats
+
+
+def _summarise_sizes(entry: dict[str, Any], by_client: dict[str, list[dict[str, Any]]]) -> None:
+    """S6-scale: ``by_size[client][size]`` holds the RSS (value) and sync-time statistics at
+    each size; ``summary`` is the largest size's, which the targets judge."""
+    entry["by_size"] = {}
+    entry["summary"] = {}
+    for name, runs in by_client.items():
+        sizes: dict[str, Any] = {}
+        for size in sorted({int(r["size"]) for r in runs}):
+            at = [r for r in runs if r["size"] == size]
+            stats = _stats(at)
+            seconds = summary([float(r["seconds"]) for r in at if r["ok"]])
+            stats["sync_seconds"] = seconds
+            sizes[str(size)] = stats
+        entry["by_size"][name] = sizes
+        if sizes:
+            entry["summary"][name] = sizes[max(sizes, key=int)]
 
 
 def popeye_command(popeye: str, kubeconfig: Path, out: Path) -> list[str]:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import ctypes
 import gc
+import inspect
 import json
 import os
 import sys
@@ -36,6 +37,7 @@ class Params:
     duration: float = 0.0
     name: str = ""
     label_selector: str | None = None
+    store: str = ""  # kubeops' informer store ("compact" or "dict"); others ignore it
 
 
 @dataclass
@@ -73,6 +75,14 @@ def settled_rss() -> int:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     time.sleep(1.0)
     return rss_bytes()
+
+
+def store_option(p: Params, informer_type: Callable[..., Any]) -> tuple[dict[str, Any], str]:
+    """The ``store=`` keyword for ``informer_type`` and the store's name for the results:
+    a kubeops (or an informer type) without the option uses its default store."""
+    if p.store and "store" in inspect.signature(informer_type).parameters:
+        return {"store": p.store}, p.store
+    return {}, "default (no store option)"
 
 
 def selector_dict(selector: str | None) -> dict[str, str]:

@@ -6,7 +6,16 @@ import asyncio
 import time
 from typing import Any
 
-from _protocol import PAYLOAD, LagRecorder, Params, Result, emit, main, settled_rss
+from _protocol import (
+    PAYLOAD,
+    LagRecorder,
+    Params,
+    Result,
+    emit,
+    main,
+    settled_rss,
+    store_option,
+)
 
 from kubeops.api import Client
 from kubeops.cache import SharedInformer, SharedInformerFactory, strip_managed_fields
@@ -27,20 +36,22 @@ async def s1(p: Params) -> Result:
 
 async def s2(p: Params) -> Result:
     async with _client(p) as client:
-        informer = SharedInformer(client, "configmaps", namespace=p.namespace)
+        option, store = store_option(p, SharedInformer)
+        informer = SharedInformer(client, "configmaps", namespace=p.namespace, **option)
         start = time.perf_counter()
         informer.start()
         await informer.wait_for_sync()
         elapsed = time.perf_counter() - start
         count = len(informer.store.list_keys())
         await informer.stop()
-        return Result(elapsed, count)
+        return Result(elapsed, count, {"store": store})
 
 
 async def s3(p: Params) -> Result:
     async with _client(p) as client:
+        option, store = store_option(p, SharedInformer)
         informer = SharedInformer(
-            client, "configmaps", namespace=p.namespace, label_selector=p.label_selector
+            client, "configmaps", namespace=p.namespace, label_selector=p.label_selector, **option
         )
         lags = LagRecorder()
 
@@ -62,7 +73,9 @@ async def s3(p: Params) -> Result:
         lags.collecting = False
         elapsed = time.perf_counter() - start
         await informer.stop()
-        return lags.result(elapsed)
+        result = lags.result(elapsed)
+        result.extra["store"] = store
+        return result
 
 
 async def s4(p: Params) -> Result:
@@ -97,14 +110,15 @@ async def s5(p: Params) -> Result:
 
 async def s6(p: Params) -> Result:
     async with _client(p) as client:
-        factory = SharedInformerFactory(client, transform=strip_managed_fields)
+        option, store = store_option(p, SharedInformerFactory)
+        factory = SharedInformerFactory(client, transform=strip_managed_fields, **option)
         informer = await factory.informer("pods")
         start = time.perf_counter()
         factory.start()
         await factory.wait_for_cache_sync()
         elapsed = time.perf_counter() - start
         count = len(informer.store.list_keys())
-        result = Result(elapsed, count, rss_bytes=settled_rss())
+        result = Result(elapsed, count, {"store": store}, rss_bytes=settled_rss())
         await factory.shutdown()
         return result
 

@@ -6,7 +6,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from _protocol import PAYLOAD, LagRecorder, Params, Result, emit, main, settled_rss
+from _protocol import (
+    PAYLOAD,
+    LagRecorder,
+    Params,
+    Result,
+    emit,
+    main,
+    settled_rss,
+    store_option,
+)
 
 from kubeops.api import SyncClient
 from kubeops.cache import SyncInformer, strip_managed_fields
@@ -27,20 +36,22 @@ def s1(p: Params) -> Result:
 
 def s2(p: Params) -> Result:
     with _client(p) as client:
-        informer = SyncInformer(client, "configmaps", namespace=p.namespace)
+        option, store = store_option(p, SyncInformer)
+        informer = SyncInformer(client, "configmaps", namespace=p.namespace, **option)
         start = time.perf_counter()
         informer.start()
         informer.wait_for_sync()
         elapsed = time.perf_counter() - start
         count = len(informer.informer.store.list_keys())
         informer.stop()
-        return Result(elapsed, count)
+        return Result(elapsed, count, {"store": store})
 
 
 def s3(p: Params) -> Result:
     with _client(p) as client:
+        option, store = store_option(p, SyncInformer)
         informer = SyncInformer(
-            client, "configmaps", namespace=p.namespace, label_selector=p.label_selector
+            client, "configmaps", namespace=p.namespace, label_selector=p.label_selector, **option
         )
         lags = LagRecorder()
 
@@ -62,7 +73,9 @@ def s3(p: Params) -> Result:
         lags.collecting = False
         elapsed = time.perf_counter() - start
         informer.stop()
-        return lags.result(elapsed)
+        result = lags.result(elapsed)
+        result.extra["store"] = store
+        return result
 
 
 def s4(p: Params) -> Result:
@@ -93,12 +106,14 @@ def s5(p: Params) -> Result:
 
 def s6(p: Params) -> Result:
     with _client(p) as client:
-        informer = SyncInformer(client, "pods", transform=strip_managed_fields)
+        option, store = store_option(p, SyncInformer)
+        informer = SyncInformer(client, "pods", transform=strip_managed_fields, **option)
         start = time.perf_counter()
         informer.start()
         informer.wait_for_sync()
         elapsed = time.perf_counter() - start
-        result = Result(elapsed, len(informer.informer.store.list_keys()), rss_bytes=settled_rss())
+        count = len(informer.informer.store.list_keys())
+        result = Result(elapsed, count, {"store": store}, rss_bytes=settled_rss())
         informer.stop()
         return result
 

@@ -1,5 +1,5 @@
 """The benchmark harness must never rot: its smoke mode (tiny sizes, one repetition) runs
-every client through every scenario.  Checked: that each one completed and that the
+every client through every scenario (S6-scale: its growth clients at each of two sizes).  Checked: that each one completed and that the
 results file is well-formed.  Never timings: CI machines are shared and noisy."""
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 LIBRARY = ("S1", "S2", "S3", "S4", "S5", "S6")
+SCALE = ("kubeops-async", "kubeops-async-dict", "client-go")  # and the best peer by S6
 CLIENTS = {
     "kubeops-async": LIBRARY,
+    "kubeops-async-dict": ("S6",),
     "kubeops-sync": LIBRARY,
     "client-go": LIBRARY,
     "kubernetes": LIBRARY,
@@ -75,6 +77,32 @@ def test_every_client_completes_every_scenario(smoke: tuple[dict[str, Any], Path
     assert "S3 kubeops-async rep 1" in stderr  # progress is shown
 
 
+def test_growth_is_measured_at_every_size(smoke: tuple[dict[str, Any], Path, str]) -> None:
+    results, report, stderr = smoke
+    entry = results["scenarios"]["S6-scale"]
+    sizes = results["plan"]["scale_sizes"]
+    peer = entry["params"]["best_peer"]
+    assert peer in {n for n, c in results["contenders"].items() if c["group"] == "peer"}
+    for client in (*SCALE, peer):
+        for size in sizes:
+            runs = [r for r in _ok_runs(results, "S6-scale", client) if r["size"] == size]
+            assert runs, f"S6-scale {client} at {size} Pods did not complete"
+            assert runs[0]["count"] == size
+            assert runs[0]["rss_bytes"] > 0
+            assert entry["by_size"][client][str(size)]["sync_seconds"]["n"] == 1
+    stores = {
+        r["client"]: r["extra"]["store"]
+        for r in entry["runs"]
+        if r["ok"] and r["client"].startswith("kubeops")
+    }
+    assert stores == {"kubeops-async": "compact", "kubeops-async-dict": "dict"}
+    assert f"S6-scale kubeops-async-dict rep 1 at {sizes[-1]:,} Pods" in stderr
+    chart = report.with_name("benchmarks-s6-scale.svg").read_text()
+    assert chart.startswith("<svg")
+    assert "kubeops (async, dict)" in chart
+    assert "](benchmarks-s6-scale.svg)" in report.read_text()
+
+
 def test_results_are_well_formed(smoke: tuple[dict[str, Any], Path, str]) -> None:
     results, _, _ = smoke
     assert results["schema"] == 1
@@ -101,6 +129,7 @@ def test_results_are_well_formed(smoke: tuple[dict[str, Any], Path, str]) -> Non
         "S4",
         "S5",
         "S6",
+        "S6-scale",
         "S7",
         "S7-startup",
         "S8",
@@ -149,5 +178,5 @@ def test_report_renders(smoke: tuple[dict[str, Any], Path, str]) -> None:
     _, report, _ = smoke
     text = report.read_text()
     assert "## kubeops' targets" in text
-    for key in ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"):
+    for key in ("S1", "S2", "S3", "S4", "S5", "S6", "S6-scale", "S7", "S8"):
         assert f"### {key} " in text
