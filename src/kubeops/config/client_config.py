@@ -35,7 +35,7 @@ from kubeops.config.exec_plugin import (
 from kubeops.config.incluster import in_cluster, load_incluster_config
 from kubeops.config.inputs import CREDENTIAL_FILE_LIMIT, InputError, read_bounded
 from kubeops.config.kubeconfig import Kubeconfig, KubeconfigEntry, load_kubeconfig
-from kubeops.config.schema import Fields
+from kubeops.config.schema import Fields, header_safe
 from kubeops.config.tls import check_ca_bundle, check_client_pair
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def _cluster(entry: KubeconfigEntry, *, tls_hint: bool) -> _Cluster:
         check_ca_bundle(ca_data, f"the certificate authority of {fields.where}")
     tls_server_name = fields.string("tls-server-name")
     proxy_url = fields.string("proxy-url")
-    if proxy_url is not None and urlsplit(proxy_url).scheme not in _PROXY_SCHEMES:
+    if proxy_url is not None and _scheme(proxy_url) not in _PROXY_SCHEMES:
         raise fields.error("proxy-url", "must be an http, https or socks5 URL")
     tls = tls_hint or insecure or ca_data is not None or tls_server_name is not None
     return _Cluster(
@@ -247,15 +247,22 @@ def _server(text: str, tls: bool, fields: Fields) -> str:
     text = text.strip()
     if "://" not in text:
         text = ("https://" if tls else "http://") + text
-    parts = urlsplit(text)
     try:
+        parts = urlsplit(text)
         host = parts.hostname
         parts.port  # noqa: B018 -- raises ValueError for a bad port
-    except ValueError:
-        host = None
-    if parts.scheme not in ("http", "https") or not host:
+    except ValueError:  # `https://[::1` (an unclosed IPv6 bracket), a bad port
+        raise fields.error("server", "must be an http or https URL with a host") from None
+    if parts.scheme not in ("http", "https") or not host or not header_safe(text):
         raise fields.error("server", "must be an http or https URL with a host")
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _scheme(url: str) -> str | None:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return None
 
 
 def _extensions(fields: Fields) -> dict[str, Any]:
@@ -279,10 +286,11 @@ def _impersonation(fields: Fields) -> _Impersonation:
     # The kubeconfig keys are as, as-uid, ...; the impersonate-* spellings of
     # kubectl's flags are accepted too, the kubeconfig ones winning.
     result = _Impersonation(
-        user=fields.string("as") or fields.string("impersonate"),
-        uid=fields.string("as-uid") or fields.string("impersonate-uid"),
-        groups=fields.strings("as-groups") or fields.strings("impersonate-groups"),
-        extra=fields.string_lists("as-user-extra") or fields.string_lists("impersonate-user-extra"),
+        user=fields.header("as") or fields.header("impersonate"),
+        uid=fields.header("as-uid") or fields.header("impersonate-uid"),
+        groups=fields.header_strings("as-groups") or fields.header_strings("impersonate-groups"),
+        extra=fields.header_string_lists("as-user-extra")
+        or fields.header_string_lists("impersonate-user-extra"),
     )
     if result.user is None and (result.uid or result.groups or result.extra):
         raise ConfigError(
@@ -317,7 +325,7 @@ def _credentials(fields: Fields, cluster: _Cluster, exec_timeout: float) -> Cred
         raise ConfigError(f"{fields.where} sets {have} but no {lack}; both are needed")
     if cert is not None and key is not None:
         check_client_pair(cert, key, fields.where)
-    token = fields.string("token")
+    token = fields.header("token")
     token_file = fields.string("tokenFile")
     exec_data = fields.mapping("exec")
     exec_config = parse_exec_config(exec_data, fields.where) if exec_data is not None else None
@@ -333,9 +341,15 @@ def _credentials(fields: Fields, cluster: _Cluster, exec_timeout: float) -> Cred
             Path(token_file), token=token, client_cert_pem=cert, client_key_pem=key
         )
         try:
-            source.current()
+            read = source.current().token
         except ConfigError as exc:
             raise ConfigError(f"tokenFile of {fields.where}: {exc}") from None
+        if read is not None and not header_safe(read):
+            raise fields.error(
+                "tokenFile",
+                f"names {token_file}, whose token has a line break or another "
+                "control character inside; it is sent in an HTTP header, where that cannot be",
+            )
         return source
     if token is not None or exec_config is None:
         return StaticCredentials(Credential(token=token, client_cert_pem=cert, client_key_pem=key))

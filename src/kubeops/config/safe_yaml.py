@@ -1,7 +1,15 @@
 """The one place kubeops turns YAML from users or clusters into Python objects.
 
-Safe tags only, and two bounds checked while the nodes are composed, before
-anything is constructed:
+What it builds is JSON data, as kubectl's YAML-to-JSON conversion gives it:
+strings, numbers, booleans, null, lists and mappings with string keys.  So a
+timestamp stays the string it was written as, a number or boolean used as a key
+becomes its text, and what JSON cannot hold is refused with its line: Python
+and ``!!binary``/``!!set``/``!!omap`` tags, ``.nan`` and ``.inf``, integers past
+64 bits, lone surrogates, lists or mappings used as keys.  Nothing downstream
+(the JSON encoder, a URL builder, a header) then meets a type it cannot take.
+
+Two bounds are checked while the nodes are composed, before anything is
+constructed:
 
 - nesting deeper than :data:`MAX_DEPTH` levels is refused (instead of a
   ``RecursionError`` or a crash in the JSON encoder);
@@ -17,13 +25,16 @@ which quotes the offending line (a kubeconfig line may hold a token).
 from __future__ import annotations
 
 import importlib
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.composer import Composer
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kubeops.config.inputs import InputError
 
@@ -33,6 +44,17 @@ ALIAS_FACTOR = 10
 """Aliases may expand a document to at most this many times its own nodes..."""
 ALIAS_ALLOWANCE = 10_000
 """...or to this many nodes, whichever is larger."""
+INT_RANGE = (-(2**63), 2**64 - 1)
+"""Integers JSON encoders and the API server take (int64, and uint64 for the encoder)."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Tags PyYAML's safe loader knows but JSON cannot hold -> a hint for the message.
+_UNSUPPORTED_TAGS = {
+    "tag:yaml.org,2002:binary": " (write the base64 text as a plain string)",
+    "tag:yaml.org,2002:set": "",
+    "tag:yaml.org,2002:omap": "",
+    "tag:yaml.org,2002:pairs": "",
+}
 
 # libyaml's parser when PyYAML was built with it (a manifest of 10,000 objects
 # loads in about 3 s instead of 16 s); the composer stays in Python for the bounds.
@@ -48,6 +70,75 @@ class _Refused(Exception):
         super().__init__(message)
         self.message = message
         self.line = line
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+class _JSONConstructor(SafeConstructor):
+    """PyYAML's safe constructor building JSON data only (see the module's docstring)."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping with string keys: scalar keys become their text, as kubectl makes them."""
+        self.flatten_mapping(node)
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise _Refused("a list or mapping is used as a mapping key", _line(key_node))
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                key = "null" if key is None else str(key_node.value)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_yaml_str(self, node: ScalarNode) -> str:
+        """A string; an escaped lone surrogate (no character, no UTF-8) is refused."""
+        value: str = self.construct_scalar(node)
+        if node.style == '"' and _SURROGATE.search(value):
+            raise _Refused("a string holds a lone surrogate escape (\\uD800-\\uDFFF)", _line(node))
+        return value
+
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        """An integer JSON encoders take."""
+        value: int = super().construct_yaml_int(node)
+        if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+            raise _Refused("an integer is out of the 64-bit range", _line(node))
+        return value
+
+    def construct_yaml_float(self, node: ScalarNode) -> float:
+        """A finite number: JSON has no NaN or infinity."""
+        value: float = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise _Refused(f"{node.value} is not a number JSON can hold", _line(node))
+        return value
+
+    def construct_yaml_timestamp(self, node: ScalarNode) -> str:  # type: ignore[override]
+        """The timestamp as written: kubectl keeps unquoted dates as strings."""
+        return str(self.construct_scalar(node))
+
+    def construct_unsupported(self, node: Node) -> Any:
+        """Refuse a tag JSON has no counterpart for, or an unknown (e.g. Python) tag."""
+        hint = _UNSUPPORTED_TAGS.get(node.tag, "")
+        raise _Refused(
+            f"the tag {_shown_tag(node.tag)} is not supported: the data must be JSON{hint}",
+            _line(node),
+        )
+
+    yaml_constructors: ClassVar[dict[Any, Any]] = {
+        **SafeConstructor.yaml_constructors,
+        "tag:yaml.org,2002:str": construct_yaml_str,
+        "tag:yaml.org,2002:int": construct_yaml_int,
+        "tag:yaml.org,2002:float": construct_yaml_float,
+        "tag:yaml.org,2002:timestamp": construct_yaml_timestamp,
+        **dict.fromkeys(_UNSUPPORTED_TAGS, construct_unsupported),
+        None: construct_unsupported,  # any other tag: Python's, or one of the file's own
+    }
+
+
+def _shown_tag(tag: str) -> str:
+    short = tag.replace("tag:yaml.org,2002:", "!!")
+    return short if len(short) <= 60 else short[:57] + "..."
 
 
 class _BoundedComposer(Composer):
@@ -76,19 +167,32 @@ if _CParser is not None:
     class _Loader(
         _BoundedComposer,
         _CParser,  # type: ignore[misc]
-        yaml.constructor.SafeConstructor,
+        _JSONConstructor,
         yaml.resolver.Resolver,
     ):
         def __init__(self, stream: str | bytes) -> None:
             _CParser.__init__(self, stream)
-            yaml.constructor.SafeConstructor.__init__(self)
+            _JSONConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
             Composer.__init__(self)
 
 else:  # pragma: no cover - PyYAML without libyaml
 
-    class _Loader(_BoundedComposer, yaml.SafeLoader):  # type: ignore[no-redef]
-        pass
+    class _Loader(  # type: ignore[no-redef]
+        _BoundedComposer,
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        _JSONConstructor,
+        yaml.resolver.Resolver,
+    ):
+        def __init__(self, stream: str | bytes) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            Composer.__init__(self)
+            _JSONConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from kubeops.config.errors import ConfigError
 
 T = TypeVar("T")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HEADER_NAME_BREAKING = re.compile(r"[\x00-\x20\x7f:]")
+
+
+def header_safe(value: str) -> bool:
+    """Whether ``value`` can be sent as an HTTP header value as it is: no line break or
+    other control character, which would end the header or smuggle another one."""
+    return _CONTROL.search(value) is None
 
 
 def type_name(value: object) -> str:
@@ -68,6 +78,18 @@ class Fields:
         """The boolean at ``key``; absent or null is False."""
         return self._typed(key, bool, "true or false") or False
 
+    def header(self, key: str) -> str | None:
+        """Like :meth:`string`, for a value sent in an HTTP header (a token, an
+        impersonated user): a control character in it is an error, not a crash later."""
+        value = self.string(key)
+        if value is not None and not header_safe(value):
+            raise self.error(
+                key,
+                "contains a line break or another control character; it is sent in an "
+                "HTTP header, where that cannot be",
+            )
+        return value
+
     def strings(self, key: str) -> tuple[str, ...]:
         """The list of strings at ``key``; absent or null is empty."""
         value = self.data.get(key)
@@ -76,6 +98,13 @@ class Fields:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.error(key, f"must be a list of strings, not {type_name(value)}")
         return tuple(value)
+
+    def header_strings(self, key: str) -> tuple[str, ...]:
+        """Like :meth:`strings`, for values each sent in an HTTP header."""
+        values = self.strings(key)
+        if not all(header_safe(v) for v in values):
+            raise self.error(key, "holds a line break or another control character")
+        return values
 
     def string_lists(self, key: str) -> dict[str, tuple[str, ...]]:
         """The mapping of names to lists of strings at ``key``; absent or null is empty."""
@@ -89,6 +118,17 @@ class Fields:
             if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
                 raise self.error(key, f"must map {name!r} to a list of strings")
             result[str(name)] = tuple(items)
+        return result
+
+    def header_string_lists(self, key: str) -> dict[str, tuple[str, ...]]:
+        """Like :meth:`string_lists`, for names that end an HTTP header's name and values
+        sent as its values (``as-user-extra``)."""
+        result = self.string_lists(key)
+        for name, values in result.items():
+            if not name or _HEADER_NAME_BREAKING.search(name):
+                raise self.error(key, f"has the name {name!r}, which cannot be in an HTTP header")
+            if not all(header_safe(v) for v in values):
+                raise self.error(key, f"maps {name!r} to a line break or another control character")
         return result
 
     def mapping(self, key: str) -> Mapping[str, Any] | None:
