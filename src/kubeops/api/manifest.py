@@ -11,6 +11,7 @@ Established, so custom resources in the same set apply in one run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ from kubeops.api.object import Object
 from kubeops.api.sync import either_client
 from kubeops.config import safe_yaml
 from kubeops.config.inputs import MANIFEST_LIMIT, InputError, read_bounded, read_stream_bounded
+from kubeops.config.schema import type_name
 from kubeops.errors import KubeopsError, NotFound
 
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -43,11 +45,13 @@ class Manifest:
     source: str
     index: int  # the document's position in its file, from 1
     line: int
+    item: str = ""  # ``.items[2]`` for an object unpacked from a list
 
     @property
     def where(self) -> str:
-        """``FILE, document N (line L)``, for messages."""
-        return f"{self.source}, document {self.index} (line {self.line})"
+        """``FILE, document N (line L)``, and ``items[I]`` for a list's item, for messages."""
+        item = f", {self.item.removeprefix('.')}" if self.item else ""
+        return f"{self.source}, document {self.index} (line {self.line}){item}"
 
     def describe(self) -> str:
         """``kind/name`` as kubectl names the object."""
@@ -84,14 +88,7 @@ def load_manifests(sources: Iterable[str | Path]) -> list[Manifest]:
                 raise ManifestError(f"cannot read manifests from {err}") from None
             manifests += parse_manifests(data, "<stdin>")
             continue
-        path = Path(source)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
-        elif path.exists():
-            files = [path]
-        else:
-            raise ManifestError(f"cannot read manifests from {path}: no such file or directory")
-        for file in files:
+        for file in _files(Path(source)):
             try:
                 data = read_bounded(file, limit=MANIFEST_LIMIT, what="manifest")
             except InputError as err:
@@ -100,37 +97,100 @@ def load_manifests(sources: Iterable[str | Path]) -> list[Manifest]:
     return manifests
 
 
+def _files(path: Path) -> list[Path]:
+    """``path`` itself, or the manifest files under the directory ``path``."""
+    try:
+        if path.is_dir():
+            return sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+        if path.exists():
+            return [path]
+    except OSError as err:
+        raise ManifestError(f"cannot read manifests from {path}: {err.strerror or err}") from None
+    raise ManifestError(f"cannot read manifests from {path}: no such file or directory")
+
+
 def parse_manifests(text: str | bytes, source: str) -> list[Manifest]:
-    """Parse a YAML stream; ``kind: List`` documents are expanded into their items."""
+    """Parse a YAML stream into checked objects.
+
+    A list -- ``kind: List`` or ``<Kind>List`` with ``items``, as ``kubectl get -o
+    yaml`` writes them -- is unpacked as kubectl does: each item is an object, and
+    items with neither ``apiVersion`` nor ``kind`` (as a typed list holds them) take
+    the list's ``apiVersion`` and its kind without ``List``.
+    """
     manifests: list[Manifest] = []
     documents = safe_yaml.load_all(text, source, error=ManifestError)
     for index, loaded in enumerate(documents, start=1):
-        document, line = loaded.value, loaded.line
-        if document is None:
+        if loaded.value is None:
             continue
-        entry = Manifest(document, source, index, line)
-        if not isinstance(document, dict):
-            raise ManifestError(
-                f"{entry.where}: expected a Kubernetes object (a mapping), got {type(document).__name__}"
-            )
-        if document.get("kind") == "List" or str(document.get("kind", "")).endswith("List"):
-            for item in document.get("items") or []:
-                manifests.append(_checked(Manifest(item, source, index, line)))
-            continue
-        manifests.append(_checked(entry))
+        manifests += _unpacked(Manifest(loaded.value, source, index, loaded.line))
     return manifests
 
 
-def _checked(manifest: Manifest) -> Manifest:
+def _is_list(obj: Object) -> bool:
+    kind = obj.get("kind")
+    return kind == "List" or (isinstance(kind, str) and kind.endswith("List") and "items" in obj)
+
+
+def _unpacked(manifest: Manifest) -> list[Manifest]:
     obj = manifest.object
     if not isinstance(obj, dict):
-        raise ManifestError(f"{manifest.where}: a List item is not an object")
+        raise ManifestError(
+            f"{manifest.where}: expected a Kubernetes object (a mapping), not {type_name(obj)}"
+        )
+    if not _is_list(obj):
+        return [_checked(manifest)]
+    items = obj.get("items")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ManifestError(f"{manifest.where}: items must be a list, not {type_name(items)}")
+    kind, api_version = obj["kind"], obj.get("apiVersion")
+    unpacked: list[Manifest] = []
+    for number, item in enumerate(items):
+        typed = item
+        if isinstance(item, dict) and kind != "List" and not ({"apiVersion", "kind"} & set(item)):
+            typed = {"apiVersion": api_version, "kind": kind.removesuffix("List"), **item}
+        where = f"{manifest.item}.items[{number}]"
+        unpacked += _unpacked(dataclasses.replace(manifest, object=typed, item=where))
+    return unpacked
+
+
+def _checked(manifest: Manifest) -> Manifest:
+    """The manifest, if the fields kubeops reads to send it have the types they must."""
+    obj = manifest.object
     for field in ("apiVersion", "kind"):
-        if not isinstance(obj.get(field), str) or not obj[field]:
+        value = obj.get(field)
+        if value is None or value == "":
             raise ManifestError(f"{manifest.where}: missing or empty field {field!r}")
+        if not isinstance(value, str):
+            raise ManifestError(
+                f"{manifest.where}: {field} must be a string, not {type_name(value)}"
+            )
     metadata = obj.get("metadata")
-    if not isinstance(metadata, dict) or not (metadata.get("name") or metadata.get("generateName")):
+    if not isinstance(metadata, dict):
         raise ManifestError(f"{manifest.where}: {obj['kind']} has no metadata.name")
+    for field in ("name", "generateName", "namespace"):
+        value = metadata.get(field)
+        if value is not None and not isinstance(value, str):
+            raise ManifestError(
+                f"{manifest.where}: metadata.{field} must be a string, not {type_name(value)}"
+            )
+    if not (metadata.get("name") or metadata.get("generateName")):
+        raise ManifestError(f"{manifest.where}: {obj['kind']} has no metadata.name")
+    for field in ("labels", "annotations"):
+        value = metadata.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise ManifestError(
+                f"{manifest.where}: metadata.{field} must be a mapping, not {type_name(value)}"
+            )
+        for key, text in value.items():
+            if not isinstance(text, str):
+                raise ManifestError(
+                    f"{manifest.where}: metadata.{field}.{key} must be a string, "
+                    f"not {type_name(text)} (quote it)"
+                )
     return manifest
 
 

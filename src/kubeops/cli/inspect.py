@@ -169,10 +169,9 @@ async def _inspect_and_record(
 
             locations: dict[int, tuple[str, int]] = {}
             objects: list[dict[str, Any]] = []
-            for manifest in load_manifests(args.filename):
-                for obj in _expand([manifest.object]):
-                    objects.append(obj)
-                    locations[id(obj)] = (manifest.source, manifest.line)
+            for manifest in load_manifests(args.filename):  # lists come unpacked
+                objects.append(manifest.object)
+                locations[id(manifest.object)] = (manifest.source, manifest.line)
             if progress is not None:
                 progress(f"manifests: {len(objects)} objects from {', '.join(args.filename)}")
             report = inspect_manifests(objects, settings, locations)
@@ -265,17 +264,6 @@ def _gate(document: Document, fail_on: Any, min_score: int | None) -> int:
         )
         code = GATE_FAILED
     return code
-
-
-def _expand(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Manifests may hold ``kind: List`` documents; judge their items."""
-    flat: list[dict[str, Any]] = []
-    for obj in objects:
-        if str(obj.get("kind", "")).endswith("List") and isinstance(obj.get("items"), list):
-            flat += _expand(obj["items"])
-        else:
-            flat.append(obj)
-    return flat
 
 
 def _list_checks() -> int:

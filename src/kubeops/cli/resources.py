@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.cluster import (
@@ -46,7 +47,7 @@ def register(groups: Any) -> None:
     apply.add_argument("--field-manager", default="kubeops")
     apply.add_argument("--dry-run", choices=("none", "server"), default="none")
     add_connection_flags(apply)
-    apply.set_defaults(handler=run(_apply))
+    apply.set_defaults(handler=_manifests_first(run(_apply)))
 
     delete = groups.add_parser("delete", help="delete objects by kind and name, or from manifests")
     delete.add_argument("kind", nargs="?", help="kind of the objects to delete")
@@ -62,13 +63,28 @@ def register(groups: Any) -> None:
     delete.add_argument("--grace-period", type=int)
     delete.add_argument("--dry-run", choices=("none", "server"), default="none")
     add_connection_flags(delete)
-    delete.set_defaults(handler=run(_delete))
+    delete.set_defaults(handler=_manifests_first(run(_delete)))
 
     resources = groups.add_parser("api-resources", help="list the resource types the server serves")
     resources.add_argument("--namespaced", choices=("true", "false"))
     resources.add_argument("-o", "--output", choices=("table", "name"), default="table")
     add_connection_flags(resources)
     resources.set_defaults(handler=run(_api_resources))
+
+
+def _manifests_first(
+    command: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """Load and check every ``-f`` manifest before connecting: bad input fails first,
+    with its file, document and field, even when no cluster is reachable."""
+
+    def loaded(args: argparse.Namespace) -> int:
+        from kubeops.api.manifest import load_manifests
+
+        args.manifests = load_manifests(args.filename) if args.filename else []
+        return command(args)
+
+    return loaded
 
 
 async def _get(client: Client, args: argparse.Namespace) -> int:
@@ -114,9 +130,9 @@ async def _get(client: Client, args: argparse.Namespace) -> int:
 
 
 async def _apply(client: Client, args: argparse.Namespace) -> int:
-    from kubeops.api.manifest import apply_manifests, load_manifests
+    from kubeops.api.manifest import apply_manifests
 
-    manifests = load_manifests(args.filename)
+    manifests = args.manifests
     if not manifests:
         print("kubeops: no objects found in the given manifests", file=sys.stderr)
         return 1
@@ -132,13 +148,16 @@ async def _apply(client: Client, args: argparse.Namespace) -> int:
 
 
 async def _delete(client: Client, args: argparse.Namespace) -> int:
-    from kubeops.api.manifest import load_manifests
     from kubeops.errors import KubeopsError, NotFound
 
     targets: list[tuple[Any, str, str | None]] = []
     if args.filename:
-        for manifest in load_manifests(args.filename):
+        for manifest in args.manifests:
             obj = manifest.object
+            if not obj["metadata"].get("name"):
+                raise KubeopsError(
+                    f"{manifest.where}: {obj['kind']} has a generateName but no name to delete"
+                )
             resource = await client.resource(f"{obj['apiVersion']}/{obj['kind']}")
             targets.append(
                 (

@@ -24,11 +24,13 @@ lists check IDs or globs separated by commas (``*`` for every check).
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeops.config.schema import type_name
 from kubeops.errors import KubeopsError
 from kubeops.inspect.model import Severity
 from kubeops.models.selector import Selector
@@ -133,7 +135,12 @@ def load_inspect_config(path: str | os.PathLike[str] | None) -> InspectConfig:
 
 
 def parse_inspect_config(document: Any, source: str = "config") -> InspectConfig:
-    """Validate a parsed document against the catalogue; every error names its key."""
+    """Validate a parsed document against the catalogue; every error names its key.
+
+    Values must have the type the key takes -- a list stays a list (``kinds: Pod``
+    is refused, not read as ``[Pod]``), a count is a number and not ``true`` -- and
+    thresholds are in range (not negative, a percentage at most 100).
+    """
     from kubeops.inspect.catalog import catalog
 
     if document is None:
@@ -145,7 +152,8 @@ def parse_inspect_config(document: Any, source: str = "config") -> InspectConfig
         raise InspectConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     known = catalog()
     checks: dict[str, CheckConfig] = {}
-    for check_id, entry in (document.get("checks") or {}).items():
+    entries = _optional(document, "checks", dict, where)
+    for check_id, entry in entries.items():
         key = f"{where}: checks.{check_id}"
         if check_id not in known:
             raise InspectConfigError(f"{key}: no such check{_suggest(check_id, known)}")
@@ -155,12 +163,12 @@ def parse_inspect_config(document: Any, source: str = "config") -> InspectConfig
             raise InspectConfigError(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
         severity = None
         if "severity" in entry:
+            _expect(entry["severity"], str, f"{key}.severity")
             try:
-                severity = Severity.parse(str(entry["severity"]))
+                severity = Severity.parse(entry["severity"])
             except ValueError as err:
                 raise InspectConfigError(f"{key}.severity: {err}") from None
-        thresholds = entry.get("thresholds") or {}
-        _expect(thresholds, dict, f"{key}.thresholds")
+        thresholds = _optional(entry, "thresholds", dict, key)
         defaults = known[check_id].thresholds
         for name, value in thresholds.items():
             if name not in defaults:
@@ -168,28 +176,41 @@ def parse_inspect_config(document: Any, source: str = "config") -> InspectConfig
                 raise InspectConfigError(
                     f"{key}.thresholds.{name}: not a threshold of this check (it has: {allowed})"
                 )
-            if not isinstance(value, type(defaults[name])) and not (
-                isinstance(defaults[name], float) and isinstance(value, int)
-            ):
-                raise InspectConfigError(
-                    f"{key}.thresholds.{name}: expected {type(defaults[name]).__name__}, got {value!r}"
-                )
+            _threshold(value, defaults[name], f"{key}.thresholds.{name}")
         enabled = entry.get("enabled", True)
         _expect(enabled, bool, f"{key}.enabled")
         checks[check_id] = CheckConfig(enabled, severity, dict(thresholds))
     settings = dict(DEFAULT_SETTINGS)
-    given = document.get("settings") or {}
-    _expect(given, dict, f"{where}: settings")
-    for name, value in given.items():
+    for name, value in _optional(document, "settings", dict, where).items():
         if name not in DEFAULT_SETTINGS:
             raise InspectConfigError(f"{where}: settings.{name}: unknown setting")
-        _expect(value, list, f"{where}: settings.{name}")
-        settings[name] = [str(v) for v in value]
-    excludes = tuple(
-        _exclude(rule, f"{where}: excludes[{i}]")
-        for i, rule in enumerate(document.get("excludes") or [])
-    )
+        settings[name] = list(_strings(value, f"{where}: settings.{name}"))
+    rules = _optional(document, "excludes", list, where)
+    excludes = tuple(_exclude(rule, f"{where}: excludes[{i}]") for i, rule in enumerate(rules))
     return InspectConfig(checks, settings, excludes)
+
+
+# The range of a threshold by its name; the others only may not be negative.
+_RANGES: dict[str, tuple[float, float]] = {"percent": (0, 100)}
+
+
+def _threshold(value: Any, default: Any, key: str) -> None:
+    """Refuse a threshold whose type is not its default's, or a number out of range."""
+    if isinstance(default, bool) or not isinstance(default, int | float):
+        if isinstance(default, list):
+            _strings(value, key)
+        else:
+            _expect(value, type(default), key)
+        return
+    number_types = int if isinstance(default, int) else (int, float)
+    if isinstance(value, bool) or not isinstance(value, number_types):
+        what = "a whole number" if isinstance(default, int) else "a number"
+        got = f"{value:g}" if isinstance(value, float) else type_name(value)
+        raise InspectConfigError(f"{key}: expected {what}, got {got}")
+    low, high = _RANGES.get(key.rpartition(".")[2], (0, math.inf))
+    if not low <= value <= high:
+        bound = f"from {low:g} to {high:g}" if high != math.inf else f"{low:g} or more"
+        raise InspectConfigError(f"{key}: {value} is out of range (give {bound})")
 
 
 def _exclude(rule: Any, key: str) -> Exclude:
@@ -197,21 +218,21 @@ def _exclude(rule: Any, key: str) -> Exclude:
     bad = set(rule) - {"checks", "namespaces", "names", "kinds", "labels", "reason"}
     if bad:
         raise InspectConfigError(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
-    lists = {}
-    for name in ("checks", "namespaces", "names", "kinds"):
-        value = rule.get(name)
-        if value is None:
-            continue
-        if isinstance(value, str):
-            value = [value]
-        _expect(value, list, f"{key}.{name}")
-        lists[name] = tuple(str(v) for v in value)
+    lists = {
+        name: _strings(rule[name], f"{key}.{name}")
+        for name in ("checks", "namespaces", "names", "kinds")
+        if rule.get(name) is not None
+    }
     labels = None
     if rule.get("labels") is not None:
+        _expect(rule["labels"], str, f"{key}.labels")
         try:
-            labels = Selector.parse(str(rule["labels"]))
+            labels = Selector.parse(rule["labels"])
         except ValueError as err:
             raise InspectConfigError(f"{key}.labels: {err}") from None
+    reason = rule.get("reason")
+    if reason is not None:
+        _expect(reason, str, f"{key}.reason")
     if not lists and labels is None:
         raise InspectConfigError(
             f"{key}: excludes nothing (give checks, namespaces, names, kinds or labels)"
@@ -222,14 +243,39 @@ def _exclude(rule: Any, key: str) -> Exclude:
         names=lists.get("names", ()),
         kinds=lists.get("kinds", ()),
         labels=labels,
-        reason=str(rule.get("reason", "")),
+        reason=reason or "",
     )
 
 
+def _optional(parent: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
+    """``parent[name]`` checked to be a ``kind``; absent or null is an empty one."""
+    value = parent.get(name)
+    if value is None:
+        return kind()
+    _expect(value, kind, f"{where}.{name}" if ": " in where else f"{where}: {name}")
+    return value
+
+
+def _strings(value: Any, key: str) -> tuple[str, ...]:
+    """A list of strings (a single string is refused: write ``[Pod]``, not ``Pod``)."""
+    if isinstance(value, str):
+        example = f"[{value}]" if len(value) <= 40 else "[...]"
+        raise InspectConfigError(
+            f"{key}: expected a list of strings, got a string (write {example})"
+        )
+    _expect(value, list, key)
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise InspectConfigError(f"{key}[{index}]: expected a string, got {type_name(item)}")
+    return tuple(value)
+
+
 def _expect(value: Any, kind: type, key: str) -> None:
-    if not isinstance(value, kind):
-        names = {dict: "a mapping", list: "a list", bool: "true or false"}
-        raise InspectConfigError(f"{key}: expected {names.get(kind, kind.__name__)}, got {value!r}")
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        names = {dict: "a mapping", list: "a list", bool: "true or false", str: "a string"}
+        raise InspectConfigError(
+            f"{key}: expected {names.get(kind, kind.__name__)}, got {type_name(value)}"
+        )
 
 
 def _suggest(name: str, known: Sequence[str] | Mapping[str, Any]) -> str:

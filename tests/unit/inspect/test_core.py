@@ -97,7 +97,7 @@ def test_thresholds_are_applied() -> None:
         ),
         (
             {"checks": {"node-version-skew": {"thresholds": {"max_minor_skew": "2"}}}},
-            "expected int, got '2'",
+            "expected a whole number, got a string",
         ),
         ({"excludes": [{"reason": "x"}]}, "excludes nothing"),
         ({"excludes": [{"labels": "a in (b"}]}, "excludes[0].labels"),
