@@ -99,7 +99,6 @@ async def test_one_replica_inspects_and_the_other_takes_over(
         assert latest["generated"] in {r["generated"] for r in await runs()}
 
         assert await replicas[leader].stop() == 0, replicas[leader].log
-        handed_over = await runs()
         successor = states[follower]["identity"]
 
         async def successor_ran() -> bool:
@@ -112,10 +111,15 @@ async def test_one_replica_inspects_and_the_other_takes_over(
             message="the other replica inspects",
             ignore=NOT_YET,
         )
-        order = [r["runner"] for r in await runs()]
-        # One hand-over: the old leader's runs, then only the successor's.
-        assert order[: len(handed_over)] == [identity] * len(handed_over)
-        assert set(order[len(handed_over) :]) == {successor}
+        final = await runs()
+        order = [r["runner"] for r in final]
+        # One hand-over: the old leader's runs, then only the successor's (which may have
+        # started before the old leader's process was done exiting).
+        handed = order.index(successor)
+        assert handed >= len(recorded)
+        assert order[:handed] == [identity] * handed
+        assert set(order[handed:]) == {successor}
+        handed_over = final[:handed]
         assert (await get(ports[follower], "/healthz"))["leader"] is True
         # The same history goes on: the successor's report charts the old leader's runs.
         report = await get(ports[follower], "/report.json")

@@ -58,7 +58,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int
     failed; configuration problems raise :class:`~kubeops.errors.KubeopsError`
     before anything runs."""
     # The port's settings first: an unsafe or unusable one stops the service before it starts.
-    port = _secure_port(options)
+    port = await _secure_port(options)
     try:
         return await _serve(options, port, stop)
     finally:
@@ -140,7 +140,7 @@ async def _serve(options: ServeOptions, port: SecurePort | None, stop: asyncio.E
     return 1 if options.runs is not None and service.last_result in ("failed", "error") else 0
 
 
-def _secure_port(options: ServeOptions) -> SecurePort | None:
+async def _secure_port(options: ServeOptions) -> SecurePort | None:
     """The web page's port as the options describe it, checked (None with ``--once``)."""
     from kubeops.controller.serving import SecurePort
 
@@ -157,7 +157,12 @@ def _secure_port(options: ServeOptions) -> SecurePort | None:
         contexts = list(options.contexts)
         context = options.auth_context or (contexts[0] if contexts else None)
         client = Client(load_config(options.auth_kubeconfig or options.kubeconfig, context=context))
-    return SecurePort(serving, client, own_client=True)
+    try:
+        return SecurePort(serving, client, own_client=True)
+    except BaseException:
+        if client is not None:
+            await client.close()
+        raise
 
 
 def _check_targets(options: ServeOptions) -> None:
