@@ -102,18 +102,18 @@ class ConfigData:
     @classmethod
     def from_object(cls, obj: Object, kind: str | None = None) -> ConfigData:
         """Decode a ConfigMap or Secret; ``kind`` is needed for list items, which carry none."""
-        meta = obj.get("metadata", {})
+        meta = _mapping(obj.get("metadata"), "the object", "metadata")
         kind = kind or str(obj.get("kind") or "ConfigMap")
         name = f"{kind.lower()} {meta.get('namespace', '')}/{meta.get('name', '')}"
         data: dict[str, bytes] = {}
         if kind == "Secret":
-            for key, value in (obj.get("data") or {}).items():
-                data[key] = _b64(value, name, key)
+            for key, value in _mapping(obj.get("data"), name, "data").items():
+                data[str(key)] = _b64(value, name, key)
         else:
-            for key, value in (obj.get("data") or {}).items():
-                data[key] = str(value).encode()
-            for key, value in (obj.get("binaryData") or {}).items():
-                data[key] = _b64(value, name, key)
+            for key, value in _mapping(obj.get("data"), name, "data").items():
+                data[str(key)] = str(value).encode("utf-8", "replace")
+            for key, value in _mapping(obj.get("binaryData"), name, "binaryData").items():
+                data[str(key)] = _b64(value, name, key)
         return cls(
             kind=kind,
             namespace=str(meta.get("namespace", "")),
@@ -137,6 +137,15 @@ class ConfigData:
     def strings(self) -> dict[str, str]:
         """Every key as UTF-8 text (undecodable bytes replaced)."""
         return {k: v.decode("utf-8", errors="replace") for k, v in self.data.items()}
+
+
+def _mapping(value: Any, name: str, field: str) -> Mapping[Any, Any]:
+    """``value`` when it is a mapping, {} when absent; cluster data of another shape is refused."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise HotReloadError(f"{name}: {field} is {type(value).__name__}, not a mapping")
+    return value
 
 
 def _b64(value: Any, name: str, key: str) -> bytes:
@@ -432,6 +441,7 @@ def write_snapshot(
     current = _published(base)
     if current is not None and _holds(base / current, files):
         return False
+    _refuse_collisions(base, files)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y_%m_%d_%H_%M_%S")
     version = Path(tempfile.mkdtemp(prefix=f"..{stamp}.", dir=base))
     try:
@@ -449,11 +459,18 @@ def write_snapshot(
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise
-    for key in files:
-        link = f"{DATA_LINK}/{key}"
-        path = base / key
-        if not (path.is_symlink() and os.readlink(path) == link):
-            _replace_link(base, key, link)
+    try:
+        for key in files:
+            link = f"{DATA_LINK}/{key}"
+            path = base / key
+            if not (path.is_symlink() and os.readlink(path) == link):
+                _replace_link(base, key, link)
+    except BaseException:
+        # Something appeared meanwhile: put the previous version back, all or nothing.
+        if current is not None:
+            _replace_link(base, DATA_LINK, current)
+        shutil.rmtree(version, ignore_errors=True)
+        raise
     for entry in os.scandir(base):
         if entry.name.startswith(".."):
             if (
@@ -471,6 +488,32 @@ def write_snapshot(
         ):
             os.unlink(entry.path)  # a key the new version no longer has
     return True
+
+
+def _refuse_collisions(base: Path, files: Mapping[str, bytes]) -> None:
+    """Refuse, before anything is switched, keys whose name is taken by something
+    that is not this directory's link to ``..data/KEY``: a regular file, a directory
+    or a foreign link would be replaced silently or make the publish stop half-way
+    (``..data`` switched, links dangling), as the kubelet's atomic writer refuses too."""
+    taken = []
+    for key in files:
+        path = base / key
+        if path.is_symlink():
+            if os.readlink(path) == f"{DATA_LINK}/{key}":
+                continue
+            what = "a link to something else"
+        elif path.is_dir():
+            what = "a directory"
+        elif os.path.lexists(path):
+            what = "a file not written by sync_directory"
+        else:
+            continue
+        taken.append(f"{key!r} ({what})")
+    if taken:
+        raise HotReloadError(
+            f"{base}: cannot publish: {', '.join(taken)} already there; remove "
+            f"{'it' if len(taken) == 1 else 'them'} or sync into an empty directory"
+        )
 
 
 def read_snapshot(directory: str | os.PathLike[str]) -> dict[str, bytes] | None:
