@@ -15,7 +15,6 @@ import os
 import socket
 import socketserver
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,11 @@ FAULTS = ("restart-apiserver", "compact", "stop", "start")
 
 
 def socket_path(directory: Path) -> Path:
-    """A short socket path (Unix sockets allow ~107 bytes) derived from the directory."""
+    """A short socket path (Unix sockets allow ~107 bytes) derived from the directory, in
+    the user's private run directory base (0700, checked), never in the shared /tmp
+    where another user could plant or connect to it."""
     digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"kubeops-testenv-{digest}.sock"
+    return rundir.default_base() / f"supervisor-{digest}.sock"
 
 
 def read_state(directory: Path) -> dict[str, Any] | None:
