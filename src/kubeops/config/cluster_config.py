@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from kubeops.config.credentials import Credential, CredentialSource, StaticCredentials
+from kubeops.config.redact import redact_url
 from kubeops.config.tls import client_context
 
 
@@ -36,6 +37,24 @@ class ClusterConfig:
         default_factory=lambda: MappingProxyType({}), hash=False
     )
     credentials: CredentialSource = field(default_factory=StaticCredentials)
+
+    def __repr__(self) -> str:
+        # Shown in logs and tracebacks: URLs redacted, the credential described, never
+        # its token, password or key (nor an exec plugin's arguments, which may hold one).
+        fields = {
+            "server": redact_url(self.server),
+            "namespace": self.namespace,
+            "context": self.context,
+            "source": self.source,
+            "insecure_skip_tls_verify": self.insecure_skip_tls_verify,
+            "tls_server_name": self.tls_server_name,
+            "proxy_url": redact_url(self.proxy_url) if self.proxy_url else None,
+            "impersonate_user": self.impersonate_user,
+            "impersonate_groups": self.impersonate_groups,
+            "credentials": self.credentials.describe(),
+        }
+        shown = ", ".join(f"{name}={value!r}" for name, value in fields.items())
+        return f"ClusterConfig({shown})"
 
     def ssl_context(self, cred: Credential | None = None) -> ssl.SSLContext:
         """A new SSL context trusting ``ca_data`` (else the system roots), presenting

@@ -21,14 +21,16 @@ __all__ = ["printable", "redact_url", "strip_userinfo"]
 MASK = "***"
 
 
-def _netloc(parts_netloc: str, userinfo: str) -> str:
-    host = parts_netloc.rpartition("@")[2]
-    return f"{userinfo}@{host}" if userinfo else host
+# "user:password@" wherever it stands (a URL that does not parse, or one nested in a path).
+_USERINFO = re.compile(r"([^:/@\s]*:)[^@/\s]*@")
+# A query parameter that holds a credential: ?password=..., &sslpassword=..., ?token=...
+_SECRET_PARAM = re.compile(r"(?i)([?&;][^=&#;]*(?:password|passwd|secret|token)[^=&#;]*=)[^&#;]*")
 
 
 def redact_url(url: str, *, secret_path: bool = False) -> str:
-    """``url`` as it may be shown: a password in its userinfo becomes ``***`` and,
-    with ``secret_path`` (webhooks), everything after the host becomes ``/***``.
+    """``url`` as it may be shown: a password in its userinfo or in a query parameter
+    (``password``, ``token``, ``secret``) becomes ``***`` and, with ``secret_path``
+    (webhooks), everything after the host becomes ``/***``.
 
     Text that does not parse as a URL is masked by pattern, never returned raw.
     """
@@ -36,26 +38,37 @@ def redact_url(url: str, *, secret_path: bool = False) -> str:
     try:
         parts = urlsplit(text)
     except ValueError:
-        masked = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", rf"\1{MASK}@", text)
+        parts = None
+    if parts is not None and parts.netloc:
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, host = netloc.rpartition("@")
+            user, colon, _ = userinfo.partition(":")
+            netloc = f"{user}:{MASK}@{host}" if colon else f"{user}@{host}"
         if secret_path:
-            masked = re.sub(r"(://[^/\s]+)/\S*", rf"\1/{MASK}", masked)
-        return masked
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo = netloc.rpartition("@")[0]
-        user, colon, _ = userinfo.partition(":")
-        netloc = _netloc(netloc, f"{user}:{MASK}" if colon else user)
-    if secret_path:
-        hidden = bool(parts.path.strip("/") or parts.query or parts.fragment)
-        return urlunsplit((parts.scheme, netloc, f"/{MASK}" if hidden else parts.path, "", ""))
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+            hidden = bool(parts.path.strip("/") or parts.query or parts.fragment)
+            path = f"/{MASK}" if hidden else parts.path
+            text = urlunsplit((parts.scheme, netloc, path, "", ""))
+        else:
+            text = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    elif secret_path:
+        if "://" in text:
+            text = re.sub(r"(://[^/\s]*)[/?#]\S*", rf"\1/{MASK}", text)
+        else:
+            head, slash, rest = text.partition("/")
+            text = f"{head}/{MASK}" if slash and rest else text
+    return _SECRET_PARAM.sub(rf"\1{MASK}", _USERINFO.sub(rf"\1{MASK}@", text))
 
 
 def strip_userinfo(url: str) -> str:
     """``url`` without any ``user:password@`` (for copying a server into a new kubeconfig)."""
-    parts = urlsplit(url.strip())
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return _USERINFO.sub("", text)
     if "@" not in parts.netloc:
-        return url.strip()
+        return _USERINFO.sub("", text)
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 

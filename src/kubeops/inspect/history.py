@@ -42,6 +42,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from kubeops.config.files import ensure_private
+from kubeops.config.redact import redact_url
 from kubeops.errors import KubeopsError
 from kubeops.inspect.document import Document
 from kubeops.inspect.migrations import VERSION_TABLE
@@ -143,21 +144,17 @@ def read_url_file(path: str | Path) -> str:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, also when it does not parse."""
-    try:
-        return _display(sa.make_url(url.strip()))
-    except (sa_exc.ArgumentError, ValueError):
-        return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", url.strip())
+    """``url`` as printed: redacted by :func:`kubeops.config.redact.redact_url` (password
+    and password-like query parameters become ``***``, also when it does not parse),
+    without the driver name (``postgresql+asyncpg`` is shown as ``postgresql``)."""
+    shown = redact_url(url)
+    scheme, sep, rest = shown.partition("://")
+    return f"{scheme.partition('+')[0]}{sep}{rest}" if sep else shown
 
 
 def _display(url: sa.URL) -> str:
-    """The URL as printed: no password, no password-like query parameter, no driver."""
-    hidden = "kubeopsmasked"  # rendered, then replaced: the URL encoder would escape "***"
-    query = {
-        key: (hidden if "password" in key.lower() else value) for key, value in url.query.items()
-    }
-    shown = url.set(drivername=url.get_backend_name(), query=query)
-    return shown.render_as_string(hide_password=True).replace(hidden, "***")
+    """A parsed URL as printed (see :func:`mask_url`)."""
+    return mask_url(url.render_as_string(hide_password=False))
 
 
 def _from_environment() -> sa.URL:
