@@ -11,6 +11,7 @@ kubectl users also write: ``d`` for days, a bare number meaning seconds
 
 from __future__ import annotations
 
+import math
 import re
 
 from kubeops.errors import KubeopsError
@@ -31,6 +32,8 @@ _SECONDS = {
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _PART = re.compile(rf"({_NUMBER})(ns|us|µs|μs|ms|s|m|h|d)")
 _BARE = re.compile(_NUMBER)
+# Go's bound: a duration is an int64 of nanoseconds (about 292 years).
+_MAX_SECONDS = (2**63 - 1) / 1e9
 ACCEPTED = "a number with a unit (30s, 5m, 1h30m, 1.5h, 500ms, 2d; units ns, us, ms, s, m, h, d) or plain seconds"
 
 
@@ -60,6 +63,8 @@ def parse_duration(text: str, *, positive: bool = False) -> float:
             position = part.end()
         if not body or position != len(body):
             raise DurationError(f"invalid duration {text!r}: write {ACCEPTED}")
+    if not math.isfinite(total) or total > _MAX_SECONDS:
+        raise DurationError(f"invalid duration {text!r}: out of range (at most about 292 years)")
     seconds = sign * total
     if positive and seconds <= 0:
         raise DurationError(f"invalid duration {text!r}: it must be greater than zero")

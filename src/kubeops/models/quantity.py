@@ -11,6 +11,7 @@ nano-units underneath; floats appear only when asked for.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 from enum import StrEnum
@@ -341,7 +342,10 @@ class Quantity:
         return f"Quantity({text!r}, QuantityFormat.{self._format.name})"
 
     def __float__(self) -> float:
-        return float(self.as_fraction())
+        try:
+            return float(self.as_fraction())
+        except OverflowError:  # beyond a float, as Go's AsApproximateFloat64 gives +-Inf
+            return math.inf if self._nanos > 0 else -math.inf
 
     def __bool__(self) -> bool:
         return self._nanos != 0

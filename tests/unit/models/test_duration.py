@@ -143,3 +143,17 @@ def test_written_durations_read_back_the_same(seconds: float) -> None:
 )
 def test_ages_read_as_kubectl_prints_them(seconds: float, age: str) -> None:
     assert format_age(seconds) == age
+
+
+@pytest.mark.parametrize(
+    "text", ["9" * 400, "1e3", "106752d", "9223372037s", "-9" * 1 + "9" * 400 + "h"]
+)
+def test_durations_beyond_gos_range_are_refused(text: str) -> None:
+    # Found by fuzzing: 400 nines read as infinity, which format_duration cannot print.
+    with pytest.raises(DurationError, match="invalid duration"):
+        parse_duration(text)
+
+
+def test_the_longest_duration_is_about_292_years() -> None:
+    assert parse_duration("106751d") == 106751 * 86400.0
+    assert parse_duration("-2562047h") == -2562047 * 3600.0
