@@ -153,6 +153,11 @@ class PrometheusMetrics:
         controller.on_reconciled = observe
 
 
-def serve(port: int, address: str = "0.0.0.0", registry: CollectorRegistry = REGISTRY) -> None:
-    """Expose ``/metrics`` on ``address:port`` from a background thread."""
+def serve(port: int, address: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY) -> None:
+    """Expose ``/metrics`` on ``address:port`` from a background thread, unauthenticated.
+
+    Loopback by default: metrics name objects and namespaces, so a port reachable from
+    other hosts belongs behind :class:`kubeops.controller.serving.SecurePort`, which
+    authenticates scrapers (bearer token or TokenReview + SubjectAccessReview).
+    """
     start_http_server(port, address, registry=registry)
