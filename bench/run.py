@@ -1,6 +1,6 @@
 """kubeops against client-go, the Python peers and the floors: one command, every sample.
 
-    .venv/bin/python bench/run.py            # the full suite (make bench), ~30 min on 2 cores
+    .venv/bin/python bench/run.py            # the full suite (make bench), ~45 min on 2 cores
     .venv/bin/python bench/run.py --smoke    # tiny sizes, one repetition: the harness still works
     .venv/bin/python bench/run.py --scenarios S6-scale --scale-sizes 1000,3000 --report out.md
                                              # one scenario at sizes of your choice
