@@ -1,6 +1,7 @@
 """Informers and their caches: reflector, delta FIFO, indexed store, listers;
 :class:`SyncInformer` for blocking code."""
 
+from kubeops.cache.compact_store import CompactStore, UnstorableObject
 from kubeops.cache.delta_fifo import (
     Delta,
     DeltaFIFO,
@@ -26,19 +27,24 @@ from kubeops.cache.keys import (
 from kubeops.cache.lister import Lister, NamespaceLister
 from kubeops.cache.reflector import Reflector, ReflectorBackoff
 from kubeops.cache.store import (
+    DEFAULT_STORE,
     NAMESPACE_INDEX,
     IndexConflict,
     Indexers,
     IndexFunc,
     IndexFuncFailed,
     Store,
+    StoreKind,
     UnknownIndex,
     index_by_namespace,
+    make_store,
 )
 from kubeops.cache.sync import SyncInformer
 
 __all__ = [
+    "DEFAULT_STORE",
     "NAMESPACE_INDEX",
+    "CompactStore",
     "DeletedFinalStateUnknown",
     "Delta",
     "DeltaFIFO",
@@ -62,12 +68,15 @@ __all__ = [
     "SharedInformer",
     "SharedInformerFactory",
     "Store",
+    "StoreKind",
     "SyncInformer",
     "TransformFunc",
     "UnknownIndex",
+    "UnstorableObject",
     "deletion_handling_key",
     "index_by_namespace",
     "is_fatal_watch_error",
+    "make_store",
     "object_key",
     "split_key",
     "strip_managed_fields",

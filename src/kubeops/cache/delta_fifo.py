@@ -31,9 +31,8 @@ import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from kubeops.api import Object
 from kubeops.cache.keys import (
@@ -48,6 +47,7 @@ __all__ = [
     "DeltaType",
     "Deltas",
     "FIFOClosed",
+    "KeyedPopProcess",
     "KnownObjects",
     "PopProcess",
     "Requeue",
@@ -68,9 +68,12 @@ class DeltaType(StrEnum):
     """A periodic resync: the object as the store holds it, unchanged."""
 
 
-@dataclass(frozen=True, slots=True)
-class Delta:
-    """One change: its type and the object after it (a tombstone for a missed deletion)."""
+class Delta(NamedTuple):
+    """One change: its type and the object after it (a tombstone for a missed deletion).
+
+    A named tuple, not a dataclass: one is made per object of every list, and a
+    tuple is the cheapest immutable record to make.
+    """
 
     type: DeltaType
     object: Object | DeletedFinalStateUnknown
@@ -82,6 +85,8 @@ Deltas = list[Delta]
 TransformFunc = Callable[[Object], Object]
 PopProcess = Callable[[Deltas, bool], None]
 """Called with an object's deltas and whether they belong to the first list."""
+KeyedPopProcess = Callable[[str, Deltas, bool], None]
+"""A :data:`PopProcess` also given the object's key (:meth:`DeltaFIFO.pop_batch`)."""
 
 
 class KnownObjects(Protocol):
@@ -108,7 +113,9 @@ def strip_managed_fields(obj: Object) -> Object:
     Returns a shallow copy; the object passed in is not changed.
     """
     metadata = obj.get("metadata")
-    if not isinstance(metadata, Mapping) or "managedFields" not in metadata:
+    if type(metadata) is not dict and not isinstance(metadata, Mapping):
+        return obj
+    if "managedFields" not in metadata:
         return obj
     return {
         **obj,
@@ -207,11 +214,22 @@ class DeltaFIFO:
         del resource_version
         kind = DeltaType.REPLACED if self._emit_replaced else DeltaType.SYNC
         # Keys and transforms first, so a failure leaves the queue untouched.
-        listed = [(self._key_func(obj), self._transformed(obj)) for obj in objects]
+        key_func, transform = self._key_func, self._transform
+        if transform is None:
+            listed = [(key_func(obj), obj) for obj in objects]
+        else:
+            listed = [(key_func(obj), transform(obj)) for obj in objects]
         with self._lock:
             keys = {key for key, _ in listed}
+            items, queue = self._items, self._queue
             for key, obj in listed:
-                self._append(key, kind, obj)
+                deltas = items.get(key)
+                if deltas is None:
+                    items[key] = [Delta(kind, obj)]
+                    queue.append(key)
+                else:
+                    self._append(key, kind, obj)
+            del listed
             deleted: list[str] = []
             for key in list(self._queue):
                 if key not in keys:
@@ -273,7 +291,53 @@ class DeltaFIFO:
         while True:
             with self._lock:
                 if self._queue:
-                    return self._pop_locked(process)
+                    return self._pop_locked(lambda _key, deltas, initial: process(deltas, initial))
+                if self._closed:
+                    raise FIFOClosed("the delta FIFO is closed")
+                waiter: asyncio.Future[None] = loop.create_future()
+                entry = (loop, waiter)
+                self._waiters.append(entry)
+            try:
+                await waiter
+            finally:
+                with self._lock:
+                    if entry in self._waiters:
+                        self._waiters.remove(entry)
+
+    async def pop_batch(self, process: KeyedPopProcess, limit: int = 100) -> int:
+        """Like :meth:`pop`, for up to ``limit`` keys in a row without awaiting between them.
+
+        Each key is handed to ``process(key, deltas, is_in_initial_list)`` exactly as
+        :meth:`pop` would (under the lock, oldest first); only the wait for work, and the
+        return to the event loop, is once per batch.  A :class:`Requeue` ends the batch.
+        An exception other than Requeue drops that key's deltas and propagates after
+        the keys before it were processed.  Returns how many keys were processed.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                queue = self._queue
+                if queue:
+                    items, initial_keys = self._items, self._initial
+                    done = 0
+                    while queue and done < limit:
+                        done += 1
+                        # _pop_locked, inlined: this runs once per object of every list.
+                        key = queue.popleft()
+                        deltas = items.pop(key)
+                        initial = key in initial_keys
+                        try:
+                            process(key, deltas, initial)
+                        except Requeue:
+                            # Back to the event loop before it comes round again.
+                            self._requeue(key, deltas)
+                            return done
+                        except BaseException:
+                            initial_keys.discard(key)
+                            raise
+                        if initial:
+                            initial_keys.discard(key)
+                    return done
                 if self._closed:
                     raise FIFOClosed("the delta FIFO is closed")
                 waiter: asyncio.Future[None] = loop.create_future()
@@ -349,13 +413,13 @@ class DeltaFIFO:
         deltas.append(Delta(kind, obj))
         _dedup_deletes(deltas)
 
-    def _pop_locked(self, process: PopProcess) -> Deltas:
+    def _pop_locked(self, process: KeyedPopProcess) -> Deltas:
         key = self._queue.popleft()
         deltas = self._items.pop(key)
         initial = key in self._initial
         requeued = False
         try:
-            process(deltas, initial)
+            process(key, deltas, initial)
         except Requeue:
             self._requeue(key, deltas)
             requeued = True

@@ -12,13 +12,18 @@ from collections.abc import Mapping
 from kubeops.api import Client, Kind
 from kubeops.cache.delta_fifo import TransformFunc, strip_managed_fields
 from kubeops.cache.informer import SharedInformer
-from kubeops.cache.store import IndexFunc
+from kubeops.cache.store import DEFAULT_STORE, IndexFunc, StoreKind
 
 _Key = tuple[str, str | None, str | None, str | None]
 
 
 class SharedInformerFactory:
-    """Informers for one client, by default across all namespaces, managedFields dropped."""
+    """Informers for one client, by default across all namespaces, managedFields dropped.
+
+    ``transform`` is applied to every object before it is stored (client-go's
+    ``SetTransform``); ``store`` is how each informer holds its objects
+    (``"compact"`` or ``"dict"``, see :func:`~kubeops.cache.make_store`).
+    """
 
     def __init__(
         self,
@@ -27,11 +32,13 @@ class SharedInformerFactory:
         namespace: str | None = None,
         resync_period: float = 0.0,
         transform: TransformFunc | None = strip_managed_fields,
+        store: StoreKind = DEFAULT_STORE,
     ) -> None:
         self.client = client
         self.namespace = namespace
         self.resync_period = resync_period
         self.transform = transform
+        self.store = store
         self._informers: dict[_Key, SharedInformer] = {}
         self._started: set[_Key] = set()
 
@@ -64,6 +71,7 @@ class SharedInformerFactory:
                 resync_period=self.resync_period,
                 indexers=indexers,
                 transform=self.transform,
+                store=self.store,
             )
             self._informers[key] = informer
         elif indexers:

@@ -20,6 +20,7 @@ fatal is raised at once rather than retried until the timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -32,7 +33,7 @@ from kubeops.cache.delta_fifo import DeltaFIFO, Deltas, DeltaType, FIFOClosed, T
 from kubeops.cache.keys import DeletedFinalStateUnknown, deletion_handling_key
 from kubeops.cache.lister import Lister
 from kubeops.cache.reflector import Reflector
-from kubeops.cache.store import IndexFunc, Store
+from kubeops.cache.store import DEFAULT_STORE, IndexFunc, StoreKind, make_store
 from kubeops.errors import (
     BadRequest,
     Forbidden,
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[..., Awaitable[None] | None]
 MIN_RESYNC = 1.0
 _SYNC_POLL = 0.01
+_BATCH = 128  # keys processed per return to the event loop
+_DELETED = DeltaType.DELETED
+_RESYNCS = (DeltaType.SYNC, DeltaType.REPLACED)
 
 # The errors retrying does not heal: who we are or what we asked is refused
 # (Unauthorized, Forbidden), the resource is not served (NotFound from the
@@ -122,10 +126,11 @@ class SharedInformer:
         indexers: Mapping[str, IndexFunc] | None = None,
         transform: TransformFunc | None = None,
         use_watch_list: bool | None = None,
+        store: StoreKind = DEFAULT_STORE,
     ) -> None:
         self.client = client
         self.kind = kind
-        self.store = Store(indexers)
+        self.store = make_store(store, indexers)
         self.fifo = DeltaFIFO(known_objects=self.store, transform=transform)
         self.resync_period = _period(resync_period)
         self.reflector = Reflector(
@@ -145,6 +150,7 @@ class SharedInformer:
         self._started = False
         self._stopped = False
         self._watch_error_handler: Callable[[BaseException], None] | None = None
+        self._synced = asyncio.Event()  # set by the processing loop when has_synced turns true
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -241,7 +247,13 @@ class SharedInformer:
                 raise error
             if deadline is not None and time.monotonic() > deadline:
                 return False
-            await asyncio.sleep(_SYNC_POLL)
+            # Woken as soon as the processing loop sees the sync, else polled (errors,
+            # a handler's initial adds).
+            if self._synced.is_set():
+                await asyncio.sleep(_SYNC_POLL)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._synced.wait(), _SYNC_POLL)
         return True
 
     async def stop(self) -> None:
@@ -263,31 +275,45 @@ class SharedInformer:
     # -- internals --------------------------------------------------------------------------
 
     async def _process(self) -> None:
+        repacked = False
         while True:
             try:
-                await self.fifo.pop(self._handle_deltas)
+                await self.fifo.pop_batch(self._handle_keyed_deltas, _BATCH)
             except FIFOClosed:
                 return
             except Exception:
                 # As client-go's processLoop: that object's deltas are dropped, the loop goes on.
                 log.exception("%s: processing a change failed", self.reflector.description)
+            if not self._synced.is_set() and self.has_synced():
+                self._synced.set()
+            if not repacked and self._synced.is_set():
+                # The first list is stored and its decoded form is garbage now (unless a
+                # handler still holds it): let the store give its memory back.
+                repacked = True
+                self.store.repack()
 
     def _handle_deltas(self, deltas: Deltas, is_initial: bool) -> None:
         """Update the store, then queue notifications (runs under the FIFO's lock)."""
+        obj = deltas[0].object
+        self._handle_keyed_deltas(deletion_handling_key(obj), deltas, is_initial)
+
+    def _handle_keyed_deltas(self, key: str, deltas: Deltas, is_initial: bool) -> None:
+        store = self.store
         for delta in deltas:
             obj = delta.object
-            if delta.type == DeltaType.DELETED:
-                self.store.delete(obj)
-                self._notify(_Notification("delete", (obj,)))
+            if delta.type is _DELETED:
+                store.delete_key(key)
+                if self._registrations:
+                    self._notify(_Notification("delete", (obj,)))
                 continue
             assert not isinstance(obj, DeletedFinalStateUnknown)
-            old = self.store.get_by_key(deletion_handling_key(obj))
+            old = store.put(key, obj)
+            if not self._registrations:
+                continue
             if old is None:
-                self.store.add(obj)
                 self._notify(_Notification("add", (obj, is_initial)))
                 continue
-            self.store.update(obj)
-            is_sync = delta.type in (DeltaType.SYNC, DeltaType.REPLACED) and _rv(old) == _rv(obj)
+            is_sync = delta.type in _RESYNCS and _rv(old) == _rv(obj)
             self._notify(_Notification("update", (old, obj)), resync_only=is_sync)
 
     def _notify(self, note: _Notification, *, resync_only: bool = False) -> None:

@@ -52,14 +52,14 @@ def object_key(obj: Mapping[str, Any]) -> str:
     that has not been created yet (only a ``generateName``) cannot be cached.
     """
     metadata = obj.get("metadata")
-    if not isinstance(metadata, Mapping):
+    if type(metadata) is not dict and not isinstance(metadata, Mapping):
         metadata = {}
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
         kind = obj.get("kind") or "object"
         raise InvalidKey(f"cannot key {kind}: it has no metadata.name")
     namespace = metadata.get("namespace")
-    if isinstance(namespace, str) and namespace:
+    if namespace and isinstance(namespace, str):
         return f"{namespace}/{name}"
     return name
 

@@ -17,20 +17,24 @@ from __future__ import annotations
 import builtins
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, cast
 
 from kubeops.api import Object
 from kubeops.cache.keys import DeletedFinalStateUnknown, KeyFunc, deletion_handling_key
 from kubeops.errors import KubeopsError
 
 __all__ = [
+    "DEFAULT_STORE",
     "NAMESPACE_INDEX",
     "IndexConflict",
     "IndexFunc",
     "IndexFuncFailed",
     "Indexers",
     "Store",
+    "StoreKind",
     "UnknownIndex",
     "index_by_namespace",
+    "make_store",
 ]
 
 IndexFunc = Callable[[Object], list[str]]
@@ -39,6 +43,12 @@ IndexFunc = Callable[[Object], list[str]]
 Indexers = dict[str, IndexFunc]
 
 NAMESPACE_INDEX = "namespace"
+
+StoreKind = Literal["compact", "dict"]
+"""How an informer holds its objects: ``"compact"`` (JSON bytes, decoded on read) or
+``"dict"`` (the decoded dicts themselves); see :func:`make_store`."""
+
+DEFAULT_STORE: StoreKind = "dict"
 
 # One index: value -> keys filed under it.  The keys are a dict used as an
 # insertion-ordered set, so lookups return objects in a stable order.
@@ -50,8 +60,10 @@ _Values = dict[str, list[str]]
 def index_by_namespace(obj: Object) -> list[str]:
     """The namespace index: an object's namespace (``""`` for a cluster-scoped one)."""
     metadata = obj.get("metadata")
-    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
-    return [namespace if isinstance(namespace, str) else ""]
+    if type(metadata) is dict or isinstance(metadata, Mapping):
+        namespace = metadata.get("namespace")
+        return [namespace if type(namespace) is str else ""]
+    return [""]
 
 
 class UnknownIndex(KubeopsError, LookupError):
@@ -93,7 +105,7 @@ class Store:
     ) -> None:
         self._lock = threading.RLock()
         self._key_func = key_func
-        self._items: dict[str, Object] = {}
+        self._items: dict[str, Any] = {}
         self._indexers: Indexers = {NAMESPACE_INDEX: index_by_namespace}
         self._indices: dict[str, _Index] = {NAMESPACE_INDEX: {}}
         if indexers:
@@ -107,13 +119,48 @@ class Store:
 
     def update(self, obj: Object) -> None:
         """Store ``obj`` under its key and refile it in every index."""
-        key = self._key_func(obj)
+        self.put(self._key_func(obj), obj)
+
+    def put(self, key: str, obj: Object) -> Object | None:
+        """Store ``obj`` under ``key`` (its key, already computed); returns the object it replaced.
+
+        One lock round for what an informer does per change: read the old object, store the new.
+        """
         with self._lock:
-            old = self._items.get(key)
+            old = self._load(key)
+            if len(self._indexers) == 1:
+                # Only the namespace index (the common case), which cannot fail: no
+                # per-index bookkeeping.
+                value = index_by_namespace(obj)[0]
+                index = self._indices[NAMESPACE_INDEX]
+                if old is not None:
+                    old_value = index_by_namespace(old)[0]
+                    if old_value != value:
+                        self._refile(key, {NAMESPACE_INDEX: [old_value]}, {})
+                    else:
+                        self._items[key] = self._encode(key, obj)
+                        return old
+                keys = index.get(value)
+                if keys is None:
+                    index[value] = {key: None}
+                else:
+                    keys[key] = None
+                self._items[key] = self._encode(key, obj)
+                return old
             new_values = self._values(obj, key, self._indexers)
-            old_values = self._values(old, key, self._indexers) if old is not None else {}
-            self._items[key] = obj
-            self._refile(key, old_values, new_values)
+            if old is None:
+                for name, values in new_values.items():
+                    index = self._indices[name]
+                    for value in values:
+                        keys = index.get(value)
+                        if keys is None:
+                            index[value] = {key: None}
+                        else:
+                            keys[key] = None
+            else:
+                self._refile(key, self._values(old, key, self._indexers), new_values)
+            self._items[key] = self._encode(key, obj)
+            return old
 
     def delete(self, obj: Object | DeletedFinalStateUnknown) -> None:
         """Remove the object stored under ``obj``'s key (a tombstone's key works too)."""
@@ -122,11 +169,12 @@ class Store:
     def delete_key(self, key: str) -> None:
         """Remove the object stored under ``key``, if any, and its index entries."""
         with self._lock:
-            old = self._items.get(key)
+            old = self._load(key)
             if old is None:
                 return
             old_values = self._values(old, key, self._indexers)
             del self._items[key]
+            self._forget(key)
             self._refile(key, old_values, {})
 
     def replace(self, objects: Iterable[Object], resource_version: str = "") -> None:
@@ -136,14 +184,19 @@ class Store:
         writes through; the store itself has no use for it.
         """
         del resource_version
-        items = {self._key_func(obj): obj for obj in objects}
+        objs = {self._key_func(obj): obj for obj in objects}
         with self._lock:
-            indices = self._build(items, self._indexers)
-            self._items = items
+            indices = self._build(objs, self._indexers)
+            self._forget(None)
+            self._items = {key: self._encode(key, obj) for key, obj in objs.items()}
             self._indices = indices
 
     def resync(self) -> None:
         """Nothing to do: a store has no pending work (the queue in front of it does)."""
+
+    def repack(self) -> None:
+        """Called once the first list is stored, to give back its transient memory
+        (a compact store does; this one keeps the list's own dicts, so has nothing to do)."""
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -154,7 +207,7 @@ class Store:
     def get_by_key(self, key: str) -> Object | None:
         """The object stored under ``key``, or None."""
         with self._lock:
-            return self._items.get(key)
+            return self._load(key)
 
     def list(self) -> builtins.list[Object]:
         """Every stored object, in the order they were first stored."""
@@ -200,14 +253,15 @@ class Store:
                     )
                 added[name] = func
             if added:
-                self._indices.update(self._build(self._items, added))
+                objs = {key: self._peek(key, stored) for key, stored in self._items.items()}
+                self._indices.update(self._build(objs, added))
                 self._indexers.update(added)
 
     def by_index(self, index_name: str, value: str) -> builtins.list[Object]:
         """The objects filed under ``value`` in the index ``index_name``."""
         with self._lock:
             keys = self._index(index_name).get(value, {})
-            return [self._items[key] for key in keys]
+            return [self._peek(key, self._items[key]) for key in keys]
 
     def index_keys(self, index_name: str, value: str) -> builtins.list[str]:
         """The keys filed under ``value`` in the index ``index_name``."""
@@ -223,12 +277,35 @@ class Store:
             keys: dict[str, None] = {}
             for value in values:
                 keys.update(index.get(value, {}))
-            return [self._items[key] for key in keys]
+            return [self._peek(key, self._items[key]) for key in keys]
 
     def list_index_values(self, index_name: str) -> builtins.list[str]:
         """The values that have at least one object filed under them in ``index_name``."""
         with self._lock:
             return list(self._index(index_name))
+
+    # --- how objects are held (a compact store overrides these) -----------------------------
+
+    def _encode(self, key: str, obj: Object) -> Any:
+        """What is kept for ``obj``: the object itself."""
+        del key
+        return obj
+
+    def _decode(self, key: str, stored: Any) -> Object:
+        """The object from what is kept."""
+        del key
+        return cast(Object, stored)
+
+    def _peek(self, key: str, stored: Any) -> Object:
+        """The object from what is kept, for a bulk read (a compact store caches none of these)."""
+        return self._decode(key, stored)
+
+    def _load(self, key: str) -> Object | None:
+        """The object under ``key``, or None (under the lock)."""
+        return cast("Object | None", self._items.get(key))
+
+    def _forget(self, key: str | None) -> None:
+        """Drop any decoded copy of ``key`` (None: of every key); the plain store keeps none."""
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -246,11 +323,13 @@ class Store:
         for name, func in indexers.items():
             try:
                 result = func(obj)
-                if isinstance(result, str):
-                    raise TypeError(f"returned the str {result!r}, not a list of str")
-                values[name] = list(result)
+                if type(result) is not list:
+                    if isinstance(result, str):
+                        raise TypeError(f"returned the str {result!r}, not a list of str")
+                    result = list(result)
             except Exception as err:
                 raise IndexFuncFailed(name, key, err) from err
+            values[name] = result
         return values
 
     def _refile(
@@ -288,3 +367,23 @@ class Store:
     def __repr__(self) -> str:
         with self._lock:
             return f"<Store {len(self._items)} objects, indices {sorted(self._indexers)}>"
+
+
+def make_store(
+    kind: StoreKind,
+    indexers: Mapping[str, IndexFunc] | None = None,
+    *,
+    key_func: KeyFunc = deletion_handling_key,
+) -> Store:
+    """The store an informer's ``store=`` option names.
+
+    ``"compact"`` keeps each object as its JSON encoding (a fraction of a dict's
+    memory; reads decode), ``"dict"`` keeps the dicts (reads cost nothing).
+    """
+    if kind == "dict":
+        return Store(indexers, key_func=key_func)
+    if kind == "compact":
+        from kubeops.cache.compact_store import CompactStore  # here: that module imports this one
+
+        return CompactStore(indexers, key_func=key_func)
+    raise ValueError(f"unknown store {kind!r}: expected 'compact' or 'dict'")

@@ -9,12 +9,14 @@ import pytest
 
 from kubeops.api import Client, SyncClient
 from kubeops.cache import (
+    CompactStore,
     DeletedFinalStateUnknown,
     DeltaFIFO,
     Reflector,
     SharedInformer,
     SharedInformerFactory,
     Store,
+    StoreKind,
 )
 from kubeops.config import load_config
 from kubeops.errors import NotFound
@@ -25,19 +27,25 @@ def cm(name: str, **labels: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}}
 
 
+@pytest.mark.parametrize("store", ["dict", "compact"])
 @pytest.mark.parametrize("watch_list", [True, False], ids=["watch-list", "list-then-watch"])
-async def test_informer_syncs_then_follows_changes(client: Client, watch_list: bool) -> None:
+async def test_informer_syncs_then_follows_changes(
+    client: Client, watch_list: bool, store: StoreKind
+) -> None:
     for i in range(5):
         await client.create(cm(f"pre-{i}", app="x"))
     events: list[tuple[str, str]] = []
     informer = SharedInformer(
-        client, "configmaps", namespace=client.namespace, use_watch_list=watch_list
+        client, "configmaps", namespace=client.namespace, use_watch_list=watch_list, store=store
     )
+    assert isinstance(informer.store, CompactStore) == (store == "compact")
     registration = informer.add_handler(
         on_add=lambda obj, initial: events.append(
             ("add" + ("-initial" if initial else ""), obj["metadata"]["name"])
         ),
-        on_update=lambda old, new: events.append(("update", new["metadata"]["name"])),
+        on_update=lambda old, new: events.append(
+            ("update", new["metadata"]["name"]) if old.get("data") != new.get("data") else ("", "")
+        ),
         on_delete=lambda obj: events.append(("delete", obj["metadata"]["name"])),
     )
     async with informer:
@@ -166,6 +174,27 @@ async def test_the_factory_shares_one_informer_per_resource(client: Client) -> N
         assert "managedFields" not in stored["metadata"]  # dropped by the default transform
     finally:
         await factory.shutdown()
+
+
+async def test_a_compact_factory_stores_transformed_objects_as_json(client: Client) -> None:
+    await client.create(cm("packed", app="y"))
+    factory = SharedInformerFactory(client, namespace=client.namespace, store="compact")
+    informer = await factory.informer("configmaps", indexers={"app": app_index})
+    assert isinstance(informer.store, CompactStore)
+    factory.start()
+    try:
+        assert set((await factory.wait_for_cache_sync(20)).values()) == {True}
+        stored = informer.lister().get(client.namespace, "packed")
+        assert stored["metadata"]["labels"] == {"app": "y"}
+        assert "managedFields" not in stored["metadata"]
+        assert [o["metadata"]["name"] for o in informer.store.by_index("app", "y")] == ["packed"]
+    finally:
+        await factory.shutdown()
+
+
+def app_index(obj: dict[str, Any]) -> list[str]:
+    app = (obj["metadata"].get("labels") or {}).get("app")
+    return [app] if app else []
 
 
 async def test_resyncs_reach_only_handlers_that_asked_for_them(client: Client) -> None:

@@ -1,0 +1,134 @@
+"""A store that keeps each object as its JSON encoding (``store="compact"``).
+
+A decoded Pod is a tree of small dicts, lists and strings that costs Python
+five to ten times its JSON size; a cache of a large cluster is mostly that
+overhead.  This store keeps the orjson encoding instead and decodes an object
+when it is read, so the cache costs about what the API server sent.  Readers
+still get plain dicts: the recently read or written ones come from a small
+cache (the same dict each time), the others are decoded afresh, so a lister
+``get`` costs one decode on a miss and a ``list`` one decode per object.  Index
+values are computed when an object is stored, as in :class:`Store`.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from kubeops.api import Object
+from kubeops.cache.keys import KeyFunc, deletion_handling_key
+from kubeops.cache.store import IndexFunc, Store
+from kubeops.errors import KubeopsError
+
+__all__ = ["RECENT", "CompactStore", "UnstorableObject"]
+
+RECENT = 256
+"""How many decoded objects a compact store keeps at hand, most recently used first out last."""
+
+
+class UnstorableObject(KubeopsError, ValueError):
+    """An object (as a transform left it) that JSON cannot encode, so a compact store cannot hold it."""
+
+
+def _copy(text: str) -> str:
+    # str(text), text[:] and copy.copy all return the same object.
+    return "".join([text[:1], text[1:]])
+
+
+class CompactStore(Store):
+    """:class:`Store` with every object held as orjson bytes and decoded on read.
+
+    ``recent`` decoded objects are kept (least recently used dropped first), so
+    reading the same few objects again, or an object just stored, costs no decode.
+    """
+
+    def __init__(
+        self,
+        indexers: Mapping[str, IndexFunc] | None = None,
+        *,
+        key_func: KeyFunc = deletion_handling_key,
+        recent: int = RECENT,
+    ) -> None:
+        self._recent: dict[str, Object] = {}
+        self._recent_size = max(0, recent)
+        super().__init__(indexers, key_func=key_func)
+
+    def list(self) -> builtins.list[Object]:
+        """Every stored object, in the order they were first stored (each decoded)."""
+        with self._lock:
+            recent = self._recent
+            return [
+                recent[key] if key in recent else orjson.loads(data)
+                for key, data in self._items.items()
+            ]
+
+    def repack(self) -> None:
+        """Copy every key and index value into fresh strings, once a large fill is over.
+
+        The keys of a first list are allocated while the whole decoded list is alive,
+        interleaved with it; kept, they pin most of its freed memory in Python's
+        allocator.  Fresh copies made after it is freed let that memory go back to
+        the system (measured: 130 MiB instead of 37 MiB for 10,000 Pods).
+        """
+        with self._lock:
+            self._items = {_copy(key): data for key, data in self._items.items()}
+            self._indices = {
+                name: {
+                    _copy(value): dict.fromkeys(map(_copy, keys)) for value, keys in index.items()
+                }
+                for name, index in self._indices.items()
+            }
+            self._recent.clear()
+
+    def _encode(self, key: str, obj: Object) -> Any:
+        try:
+            # orjson's buffer is over-allocated (about 8 KiB for a 3 KiB Pod): keep an
+            # exact-size copy instead.
+            data = bytes(memoryview(orjson.dumps(obj)))
+        except TypeError as err:  # orjson.JSONEncodeError
+            raise UnstorableObject(f"cannot store {key!r}: {err}") from err
+        # Not remembered: the writer (the informer's handlers) has this dict already, and
+        # remembering every object of a list would cost as much as encoding it.
+        self._recent.pop(key, None)
+        return data
+
+    def _decode(self, key: str, stored: Any) -> Object:
+        obj = self._recent.get(key)
+        if obj is None:
+            obj = orjson.loads(stored)
+            assert isinstance(obj, dict)
+        self._remember(key, obj)
+        return obj
+
+    def _peek(self, key: str, stored: Any) -> Object:
+        obj = self._recent.get(key)
+        return obj if obj is not None else orjson.loads(stored)
+
+    def _load(self, key: str) -> Object | None:
+        stored = self._items.get(key)
+        return None if stored is None else self._decode(key, stored)
+
+    def _forget(self, key: str | None) -> None:
+        if key is None:
+            self._recent.clear()
+        else:
+            self._recent.pop(key, None)
+
+    def _remember(self, key: str, obj: Object) -> None:
+        recent = self._recent
+        recent.pop(key, None)
+        if self._recent_size:
+            recent[key] = obj
+            if len(recent) > self._recent_size:
+                del recent[next(iter(recent))]
+
+    def __repr__(self) -> str:
+        with self._lock:
+            size = sum(len(data) for data in self._items.values())
+            return (
+                f"<CompactStore {len(self._items)} objects ({size} bytes encoded), "
+                f"indices {sorted(self._indexers)}>"
+            )
