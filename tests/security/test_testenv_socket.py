@@ -1,5 +1,6 @@
-"""Finding 4 of the hardening issue, the supervisor's socket: ``kubeops testenv up``'s
-control socket lives in the user's private run directory base, not in shared /tmp."""
+"""Findings 3 and 4 of the hardening issue for testenv's supervisor: ``kubeops testenv up``'s
+control socket lives in the user's private run directory base, not in shared /tmp, and a
+corrupt state file is one error naming it (never a traceback, never a process signalled)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,23 @@ def test_a_base_other_users_can_write_to_is_refused(shared_tmp: Path, tmp_path: 
     base.chmod(0o777)
     with pytest.raises(rundir.UnsafeDirectory, match="writable by other users"):
         socket_path(tmp_path / "env")
+
+
+@pytest.mark.parametrize("content", ['{"pid": "x"}', "[1]", "{"])
+def test_a_corrupt_state_file_is_one_error_naming_it(tmp_path: Path, content: str) -> None:
+    from kubeops.testenv.state import StateFileError
+    from kubeops.testenv.supervisor import STATE, running_supervisor
+
+    (tmp_path / STATE).write_text(content)
+    with pytest.raises(StateFileError) as info:
+        running_supervisor(tmp_path)
+    assert str(tmp_path / STATE) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_the_sweep_leaves_a_run_directory_with_a_corrupt_owner_alone(tmp_path: Path) -> None:
+    run = tmp_path / "run-1"
+    run.mkdir()
+    (run / rundir.OWNER).write_text('{"pid": "not a pid"}')
+    assert rundir.sweep(tmp_path) == []
+    assert run.is_dir()

@@ -23,6 +23,7 @@ from kubeops.testenv import rundir
 from kubeops.testenv.environment import Environment
 from kubeops.testenv.errors import ControlPlaneError, UnknownCluster
 from kubeops.testenv.process import is_same_process, start_time
+from kubeops.testenv.state import read_supervisor_state
 
 STATE = "testenv.json"
 LOG = "testenv.log"
@@ -38,12 +39,9 @@ def socket_path(directory: Path) -> Path:
 
 
 def read_state(directory: Path) -> dict[str, Any] | None:
-    """The supervisor's state file, or None when there is none yet."""
-    try:
-        state: dict[str, Any] = json.loads((directory / STATE).read_text())
-    except (OSError, ValueError):
-        return None
-    return state
+    """The supervisor's state file, or None when there is none yet; a corrupt one is a
+    :class:`~kubeops.testenv.state.StateFileError` naming the file, the key and the cause."""
+    return read_supervisor_state(directory / STATE)
 
 
 def running_supervisor(directory: Path) -> int | None:
@@ -51,7 +49,7 @@ def running_supervisor(directory: Path) -> int | None:
     state = read_state(directory)
     if not state:
         return None
-    pid = int(state["pid"])
+    pid: int = state["pid"]
     return pid if is_same_process(pid, state.get("started")) else None
 
 
