@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from kubeops.config.errors import ConfigError
 from kubeops.config.inputs import CREDENTIAL_FILE_LIMIT, InputError, read_bounded
+from kubeops.config.schema import header_safe
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,10 @@ def read_token_file(path: Path) -> str:
         raise ConfigError(f"token file {path} is not UTF-8 text") from None
     if not token:
         raise ConfigError(f"token file {path} is empty")
+    if not header_safe(token):
+        raise ConfigError(
+            f"token file {path}: the token holds a line break or another control character"
+        )
     return token
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from kubeops.config.credentials import Credential
 from kubeops.config.errors import ConfigError, ExecPluginError
 from kubeops.config.inputs import EXEC_OUTPUT_LIMIT, describe_limit
-from kubeops.config.schema import Fields, type_name
+from kubeops.config.schema import Fields, header_safe, type_name
 from kubeops.config.tls import check_client_pair
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,12 @@ def parse_exec_output(stdout: bytes, config: ExecConfig, stderr: bytes = b"") ->
             f"{what} exited with code 0 but printed text that is not UTF-8"
             f"{_stderr_tail(stderr)}{_hint(config)}"
         ) from None
+    except (ValueError, RecursionError):
+        # Valid JSON beyond what Python reads: nested too deeply, or a number too long.
+        raise ExecPluginError(
+            f"{what} exited with code 0 but printed JSON nested too deeply or with a number "
+            f"too long to read{_stderr_tail(stderr)}{_hint(config)}"
+        ) from None
     if not isinstance(output, dict):
         raise ExecPluginError(f"{what} printed {type_name(output)}, not an ExecCredential")
     kind, version = output.get("kind"), output.get("apiVersion")
@@ -175,6 +181,10 @@ def parse_exec_output(stdout: bytes, config: ExecConfig, stderr: bytes = b"") ->
     for name, value in (("token", token), ("clientCertificateData", cert), ("clientKeyData", key)):
         if value is not None and not isinstance(value, str):
             raise ExecPluginError(f"{what} printed a status.{name} that is {type_name(value)}")
+    if token is not None and not header_safe(token):
+        raise ExecPluginError(
+            f"{what} printed a status.token with a line break or another control character"
+        )
     if (cert is None) != (key is None):
         raise ExecPluginError(
             f"{what} printed only one of clientCertificateData and clientKeyData; both are needed"
