@@ -194,7 +194,7 @@ def _pod_specs(snapshot: Snapshot) -> Iterable[PodSpecOwner]:
                 continue
             template: Any = obj
             for step in path:
-                template = (template or {}).get(step)
+                template = template.get(step) if isinstance(template, dict) else None
             if isinstance(template, dict):
                 yield PodSpecOwner(obj, template.get("spec") or {}, template.get("metadata") or {})
     for pod in snapshot.objects("pods"):
@@ -269,7 +269,7 @@ def parse_deprecated_metric(text: str) -> list[Object]:
 
     found: list[Object] = []
     for line in text.splitlines():
-        if not line.startswith("apiserver_requested_deprecated_apis{"):
+        if not line.startswith("apiserver_requested_deprecated_apis{") or "}" not in line:
             continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', line[: line.rindex("}") + 1]))
         group, version = labels.get("group", ""), labels.get("version", "")

@@ -94,7 +94,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return float(int(value))
+        # A number no float holds is as unusable as any other garbage (and int() refuses 4,300 digits).
+        return float(int(value)) if len(value) <= 300 else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
