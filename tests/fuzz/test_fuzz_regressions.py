@@ -1,0 +1,74 @@
+"""Every finding of the fuzzing, replayed as a fixed example (they stay fixed even
+when the generators change)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from kubeops.config.credentials import read_token_file
+from kubeops.config.errors import ConfigError, ExecPluginError
+from kubeops.config.exec_plugin import ExecConfig, parse_exec_output
+from kubeops.config.redact import redact_url, strip_userinfo
+from kubeops.inspect.snapshot import parse_deprecated_metric
+from kubeops.models import DurationError, Quantity, cpu_cores, parse_duration
+from kubeops.ops.hot_reload import ConfigData, HotReloadError
+from kubeops.transport.backoff import parse_retry_after
+
+_EXEC = ExecConfig(command="plugin", where="user 'u'")
+
+
+def test_a_duration_beyond_a_float_is_refused() -> None:
+    with pytest.raises(DurationError):
+        parse_duration("9" * 400)
+
+
+def test_a_quantity_beyond_a_float_converts_to_infinity() -> None:
+    assert cpu_cores("9" * 400) == math.inf
+    assert float(Quantity("-1e400")) == -math.inf
+
+
+@pytest.mark.parametrize("stdout", [b"[" * 100_000, b"1" * 10_000])
+def test_exec_output_python_cannot_read_is_a_plugin_error(stdout: bytes) -> None:
+    with pytest.raises(ExecPluginError, match="nested too deeply or with a number too long"):
+        parse_exec_output(stdout, _EXEC)
+
+
+def test_a_retry_after_of_thousands_of_digits_is_ignored() -> None:
+    assert parse_retry_after("9" * 5000) is None
+
+
+@pytest.mark.parametrize(
+    "obj", [{"metadata": "x"}, {"metadata": [1]}, {"data": "x"}, {"kind": "Secret", "data": [1]}]
+)
+def test_hot_reload_data_of_the_wrong_shape_is_refused(obj: dict[str, object]) -> None:
+    with pytest.raises(HotReloadError, match="not a mapping"):
+        ConfigData.from_object(obj)
+
+
+def test_a_metric_line_without_its_closing_brace_is_skipped() -> None:
+    assert parse_deprecated_metric('apiserver_requested_deprecated_apis{group="batch"') == []
+
+
+@pytest.mark.parametrize(
+    "url", ["user:s3cr3t@", "ftp://https://user:s3cr3t@", "user:s3cr3t@host/x"]
+)
+def test_a_password_is_masked_where_the_url_has_no_host(url: str) -> None:
+    assert "s3cr3t" not in redact_url(url)
+    assert "s3cr3t" not in redact_url(url, secret_path=True)
+    assert "s3cr3t" not in strip_userinfo(url)
+
+
+def test_a_plugin_token_with_a_line_break_is_refused() -> None:
+    output = b'{"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1", "status": {"token": "a\\r\\nX-Evil: 1"}}'
+    with pytest.raises(ExecPluginError, match="control character"):
+        parse_exec_output(output, _EXEC)
+
+
+def test_a_token_file_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_bytes(b"tok\r\nen\n")
+    with pytest.raises(ConfigError, match="control character"):
+        read_token_file(path)
