@@ -106,7 +106,25 @@ def _main(argv: Sequence[str] | None) -> int:
     except KubeopsError as err:
         print(f"kubeops: error: {printable(str(err))}", file=sys.stderr)
         return 1
+    except BaseExceptionGroup as group:
+        # Tasks run side by side (a TaskGroup) fail together: the first is the line.
+        first = _first_kubeops_error(group)
+        if first is None:
+            raise
+        print(f"kubeops: error: {printable(str(first))}", file=sys.stderr)
+        return 1
     return code
+
+
+def _first_kubeops_error(group: BaseExceptionGroup[BaseException]) -> KubeopsError | None:
+    """The first error of ``group`` when all of them are kubeops errors, else None (a bug)."""
+    matched, rest = group.split(KubeopsError)
+    if matched is None or rest is not None:
+        return None
+    leaf: BaseException = matched
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf if isinstance(leaf, KubeopsError) else None
 
 
 if __name__ == "__main__":

@@ -79,8 +79,21 @@ def _line(node: Node) -> int:
 class _JSONConstructor(SafeConstructor):
     """PyYAML's safe constructor building JSON data only (see the module's docstring)."""
 
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        """The node's value; a value its explicit tag does not fit (``!!int x``,
+        ``!!bool None``) is refused with its line instead of escaping as a Python error."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, TypeError, OverflowError, IndexError, AttributeError):
+            what = _TAG_MEANS.get(node.tag, "what its tag says")
+            raise _Refused(
+                f"the value tagged {_shown_tag(node.tag)} is not {what}", _line(node)
+            ) from None
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         """A mapping with string keys: scalar keys become their text, as kubectl makes them."""
+        if not isinstance(node, MappingNode):
+            raise _Refused(f"the value tagged {_shown_tag(node.tag)} is not a mapping", _line(node))
         self.flatten_mapping(node)
         mapping: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -94,6 +107,8 @@ class _JSONConstructor(SafeConstructor):
 
     def construct_yaml_str(self, node: ScalarNode) -> str:
         """A string; an escaped lone surrogate (no character, no UTF-8) is refused."""
+        if not isinstance(node, ScalarNode):  # `!!str {=: x}` is PyYAML's, not JSON's
+            raise _Refused(f"the value tagged {_shown_tag(node.tag)} is not a string", _line(node))
         value: str = self.construct_scalar(node)
         if node.style == '"' and _SURROGATE.search(value):
             raise _Refused("a string holds a lone surrogate escape (\\uD800-\\uDFFF)", _line(node))
@@ -128,12 +143,23 @@ class _JSONConstructor(SafeConstructor):
     yaml_constructors: ClassVar[dict[Any, Any]] = {
         **SafeConstructor.yaml_constructors,
         "tag:yaml.org,2002:str": construct_yaml_str,
+        # A plain `=` or `<<` where a value is (`{op: =}`) is the string, as in kubectl.
+        "tag:yaml.org,2002:value": construct_yaml_str,
+        "tag:yaml.org,2002:merge": construct_yaml_str,
         "tag:yaml.org,2002:int": construct_yaml_int,
         "tag:yaml.org,2002:float": construct_yaml_float,
         "tag:yaml.org,2002:timestamp": construct_yaml_timestamp,
         **dict.fromkeys(_UNSUPPORTED_TAGS, construct_unsupported),
         None: construct_unsupported,  # any other tag: Python's, or one of the file's own
     }
+
+
+_TAG_MEANS = {
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:null": "null",
+}
 
 
 def _shown_tag(tag: str) -> str:
@@ -247,6 +273,9 @@ def load_all(
         raise error(f"{source}: not valid YAML: {type(exc).__name__}") from None
     except RecursionError:
         raise error(f"{source}: nested too deeply") from None
+    except (ValueError, KeyError, TypeError, OverflowError, IndexError, AttributeError):
+        # A tag that does not fit its value, met where no node is at hand.
+        raise error(f"{source}: not valid YAML: a value does not fit its tag") from None
     finally:
         loader.dispose()
     return documents
