@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from fuzz.harness import bounded, fuzz, only_typed_errors
+from fuzz.harness import bounded, fuzz, only_typed_errors, workdir
 from fuzz.strategies import (
     hostile_text,
     mutated,
@@ -25,14 +25,16 @@ from fuzz.strategies import (
 from kubeops.config import safe_yaml
 from kubeops.config.exec_plugin import ExecConfig, parse_exec_output
 from kubeops.config.redact import printable, redact_url, strip_userinfo
+from kubeops.controller.serving.authn import bearer_token
 from kubeops.errors import KubeopsError
 from kubeops.inspect.serve.options import parse_listen, validate_url
 from kubeops.inspect.serve.schedule import parse_schedule
 from kubeops.inspect.snapshot import parse_deprecated_metric
-from kubeops.ops.config_data import parse_env_file
+from kubeops.ops.config_data import configmap, decoded, parse_env_file, secret
 from kubeops.ops.hot_reload import ConfigData
 from kubeops.ops.rbac.attributes import Subject
 from kubeops.ops.rbac.service_account import parse_rule
+from kubeops.testenv.state import read_owner, read_supervisor_state
 from kubeops.transport.backoff import parse_retry_after
 
 
@@ -357,3 +359,98 @@ def test_safe_yaml(data: bytes) -> None:
     documents = only_typed_errors(safe_yaml.load_all, data, "fuzz.yaml")
     for document in documents or []:
         json.dumps(document.value)
+
+
+_LITERAL = splice(
+    [st.sampled_from(["key", "a.b", "..", ".", "-x", "=", "==", "k=", "=v"]), utf8_text(10)],
+    max_parts=4,
+)
+_FILE_SOURCE = splice(
+    [
+        st.sampled_from(["key=", "=", "data.txt", "missing", "a-directory", "/dev/zero"]),
+        utf8_text(8),
+    ],
+    max_parts=3,
+)
+
+
+@fuzz(st.lists(_LITERAL, max_size=4), st.lists(_FILE_SOURCE, max_size=2), st.booleans())
+def test_config_data_sources(literals: list[str], files: list[str], as_secret: bool) -> None:
+    """``create configmap|secret --from-literal/--from-file`` build an object or are refused."""
+    base = workdir()
+    (base / "data.txt").write_bytes(b"\xff\x00text")
+    (base / "a-directory").mkdir(exist_ok=True)
+    sources = [
+        f if f.startswith("/") or "=" in f else str(base / f) for f in files
+    ]  # names relative to the scratch directory
+    build = secret if as_secret else configmap
+    obj = only_typed_errors(build, "fuzz", literals=literals, files=sources)
+    if obj is not None:
+        only_typed_errors(decoded, obj)
+
+
+@fuzz(
+    st.fixed_dictionaries(
+        {"kind": st.sampled_from(["Secret", "ConfigMap", None])},
+        optional={
+            "metadata": sometimes(st.just({"name": "x"})),
+            "data": sometimes(
+                st.dictionaries(
+                    utf8_text(8),
+                    st.one_of(utf8_text(10), st.binary(max_size=10).map(_b64)),
+                    max_size=3,
+                )
+            ),
+            "binaryData": sometimes(st.dictionaries(utf8_text(8), utf8_text(10), max_size=2)),
+            "stringData": sometimes(st.dictionaries(utf8_text(8), utf8_text(10), max_size=2)),
+        },
+    )
+)
+def test_decoded_cluster_data(obj: dict[str, Any]) -> None:
+    """A Secret or ConfigMap read from the cluster decodes or is refused with one line."""
+    only_typed_errors(decoded, obj)
+
+
+@fuzz(
+    st.one_of(
+        st.none(),
+        splice(
+            [
+                st.sampled_from(["Bearer ", "bearer", "Basic ", " ", "\t", "x" * 5000]),
+                utf8_text(20),
+            ],
+            max_parts=4,
+        ),
+    )
+)
+def test_daemon_bearer_header(header: str | None) -> None:
+    """A daemon's ``Authorization`` header gives a token or is refused with one line."""
+    only_typed_errors(bearer_token, header)
+
+
+_STATE = st.fixed_dictionaries(
+    {},
+    optional={
+        "pid": sometimes(st.integers(-5, 2**70)),
+        "started": sometimes(st.one_of(st.floats(), st.integers(), utf8_text(10))),
+        "uid": sometimes(st.integers()),
+        "status": sometimes(utf8_text(10)),
+        "clusters": sometimes(st.lists(utf8_text(8), max_size=3)),
+        "socket": sometimes(utf8_text(10)),
+    },
+)
+
+
+@fuzz(
+    st.one_of(
+        _STATE.map(_json),
+        _STATE.map(_json).flatmap(lambda b: mutated(b.decode())),
+        st.binary(max_size=50),
+    )
+)
+def test_testenv_state_files(content: bytes) -> None:
+    """A testenv state or owner file, however corrupt, is read or refused with one line."""
+    path = workdir() / "testenv.json"
+    path.write_bytes(content)
+    only_typed_errors(read_supervisor_state, path)
+    only_typed_errors(read_owner, path)

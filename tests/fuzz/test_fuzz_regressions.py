@@ -72,3 +72,27 @@ def test_a_token_file_with_a_line_break_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"tok\r\nen\n")
     with pytest.raises(ConfigError, match="control character"):
         read_token_file(path)
+
+
+@pytest.mark.parametrize("spec", [5, {"template": "x"}, {"jobTemplate": [1]}])
+def test_a_workload_whose_template_is_not_a_mapping_has_no_pod_spec(spec: object) -> None:
+    from kubeops.inspect.snapshot import Snapshot
+
+    objects = [
+        {"kind": kind, "metadata": {"name": "w"}, "spec": spec}
+        for kind in ("Deployment", "CronJob")
+    ]
+    assert Snapshot.from_objects(objects).pod_specs() == []
+
+
+@pytest.mark.parametrize(
+    "obj", [{"metadata": None, "data": {"a": "b"}}, {"kind": "Secret", "data": "x"}]
+)
+def test_decoding_cluster_data_of_the_wrong_shape_is_one_error(obj: dict[str, object]) -> None:
+    from kubeops.ops.config_data import ConfigDataError, decoded
+
+    if isinstance(obj.get("data"), dict):
+        assert decoded(obj) == {"a": b"b"}
+    else:
+        with pytest.raises(ConfigDataError, match="not a mapping"):
+            decoded(obj)

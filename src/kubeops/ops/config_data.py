@@ -309,20 +309,29 @@ def decoded(obj: Mapping[str, Any]) -> dict[str, bytes]:
     """A Secret's values as bytes (``data`` decoded, ``stringData`` encoded), or a
     ConfigMap's (``data`` and ``binaryData``)."""
     values: dict[str, bytes] = {}
-    name = obj.get("metadata", {}).get("name", "")
+    metadata = obj.get("metadata")
+    name = metadata.get("name", "") if isinstance(metadata, Mapping) else ""
+    what = f"read {str(obj.get('kind', 'object')).lower()} {name!r}"
     binary_field = "data" if obj.get("kind") == "Secret" else "binaryData"
-    for key, value in (obj.get(binary_field) or {}).items():
+    for key, value in _field(obj, binary_field, what).items():
         try:
-            values[key] = base64.b64decode(value, validate=True)
+            values[key] = base64.b64decode(str(value), validate=True)
         except (binascii.Error, ValueError):
-            raise ConfigDataError(
-                f"read {str(obj.get('kind', 'object')).lower()} {name!r}: "
-                f"{binary_field}[{key!r}] is not valid base64"
-            ) from None
+            raise ConfigDataError(f"{what}: {binary_field}[{key!r}] is not valid base64") from None
     text_field = "stringData" if obj.get("kind") == "Secret" else "data"
-    for key, value in (obj.get(text_field) or {}).items():
-        values[key] = str(value).encode()
+    for key, value in _field(obj, text_field, what).items():
+        values[key] = str(value).encode("utf-8", "replace")
     return values
+
+
+def _field(obj: Mapping[str, Any], name: str, what: str) -> Mapping[str, Any]:
+    """The mapping at ``obj[name]`` ({} when absent); cluster data of another shape is refused."""
+    value = obj.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigDataError(f"{what}: {name} is {type(value).__name__}, not a mapping")
+    return value
 
 
 @either_client
