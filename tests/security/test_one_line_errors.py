@@ -121,6 +121,12 @@ CASES = [
         ("{d}/m.yaml, document 2", "metadata.name must be a string"),
     ),
     Case(
+        "dot-dot-name-delete",
+        {"m.yaml": CONFIG_MAP.replace("name: x", "name: '..', namespace: prod")},
+        ("delete", "-f", "{d}/m.yaml"),
+        ("{d}/m.yaml, document 1", "metadata.name '..' may not be '.' or '..'"),
+    ),
+    Case(
         "list-items-not-a-list",
         {"m.yaml": "apiVersion: v1\nkind: List\nitems: {a: 1}\n"},
         ("apply", "-f", "{d}/m.yaml"),
@@ -430,6 +436,8 @@ def test_a_kind_ending_in_list_without_items_is_an_object() -> None:
         ("apiVersion: v1\nkind: Pod\nmetadata: {name: a, annotations: {a: true}}\n", "metadata.annotations.a must be a string"),
         ("apiVersion: v1\nkind: Pod\nmetadata: {generateName: 7}\n", "metadata.generateName must be a string"),
         ("- a\n", "expected a Kubernetes object (a mapping), not a list"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: '..'}\n", "metadata.name '..' may not be '.' or '..'"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x/y}\n", "or contain '/' or '%'"),
     ],
 )  # fmt: skip
 def test_manifest_fields_kubeops_reads_are_checked(text: str, message: str) -> None:

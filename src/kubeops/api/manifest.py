@@ -177,6 +177,14 @@ def _checked(manifest: Manifest) -> Manifest:
             )
     if not (metadata.get("name") or metadata.get("generateName")):
         raise ManifestError(f"{manifest.where}: {obj['kind']} has no metadata.name")
+    for field in ("name", "namespace"):
+        value = metadata.get(field)
+        if value and (value in (".", "..") or "/" in value or "%" in value):
+            # Part of the object's URL path: `..` would address its parent (as client-go).
+            raise ManifestError(
+                f"{manifest.where}: metadata.{field} {value!r} may not be '.' or '..' "
+                "or contain '/' or '%'"
+            )
     for field in ("labels", "annotations"):
         value = metadata.get(field)
         if value is None:
