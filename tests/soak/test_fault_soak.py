@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from informer_soak import (
@@ -57,7 +58,7 @@ from .watch_cli import WatchProcess
 
 ROUNDS = int(os.environ.get("KUBEOPS_SOAK_ROUNDS", "3"))
 SEED = int(os.environ.get("KUBEOPS_SOAK_SEED", "17"))
-OBJECTS = int(os.environ.get("KUBEOPS_SOAK_ROUND_OBJECTS", "80"))  # new objects per round
+OBJECTS = int(os.environ.get("KUBEOPS_SOAK_ROUND_OBJECTS", "50"))  # new objects per round
 WRITERS = 16
 SERVE_INTERVAL = 5  # seconds between inspect serve's scheduled runs
 NAMESPACE = "soak"
@@ -307,6 +308,8 @@ async def check_serve(serve: ServeProcess, figures: Figures) -> None:
     figures.mismatches += [f"[inspect serve] {m}" for m in found]
 
 
+# The suite's ten-minute limit per test suits a short soak; a full one runs for an hour.
+@pytest.mark.timeout(300 + 120 * ROUNDS)
 async def test_rounds_of_random_faults_leave_informer_and_watch_exact(tmp_path: Path) -> None:
     env = Environment(["soak"], api_only=True)
     env.start()
