@@ -383,6 +383,11 @@ def _scale_section(entry: dict[str, Any], results: Results, chart: str | None) -
         + (f" ({', '.join(str(r) for r in reps)} repetitions)" if reps else "")
         + f"; targets: {'; '.join(entry['targets'])}."
     )
+    if "stopped_at" in entry["params"]:
+        lines.append(
+            f"**Stopped before {entry['params']['stopped_at']:,} Pods**: "
+            f"{entry['params'].get('stopped_because', '')}."
+        )
     peer = entry["params"].get("best_peer")
     if peer:
         lines.append(

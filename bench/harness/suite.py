@@ -267,7 +267,14 @@ class Suite:
             created = 0
             for key, target in steps:
                 if target > created:
-                    self._add_pods(kubeconfig, key, created, target)
+                    try:
+                        self._add_pods(kubeconfig, key, created, target)
+                    except Exception as err:
+                        if key != "S6-scale":
+                            raise
+                        # The largest sizes must not cost the rest of the run its results.
+                        self._scale_failed(kubeconfig, target, err)
+                        break
                     created = target
                 if key == "S7":
                     self._cli(kubeconfig)
@@ -321,6 +328,13 @@ class Suite:
             self._record("S6-scale", name, rep, position, outcome, size=size)
 
         self._rounds(f"S6-scale at {size:,} Pods:", names, reps, one)
+
+    def _scale_failed(self, kubeconfig: Path, size: int, err: Exception) -> None:
+        """Record why S6-scale stops short of ``size`` Pods."""
+        entry = self._scenario("S6-scale", {"kubeconfig": str(kubeconfig)})
+        entry["params"]["stopped_at"] = size
+        entry["params"]["stopped_because"] = f"{type(err).__name__}: {err}"
+        self.progress(f"S6-scale stops before {size:,} Pods: {type(err).__name__}: {err}")
 
     def _best_peer(self, entry: dict[str, Any]) -> str | None:
         """The Python peer with the lightest S6 cache in this run (lightkube when S6 did

@@ -102,3 +102,12 @@ def test_the_chart_is_an_svg_with_a_line_per_client_and_panel() -> None:
 def test_ticks_are_round_and_cover_the_top() -> None:
     assert nice_ticks(100_000) == [0, 20_000, 40_000, 60_000, 80_000, 100_000]
     assert nice_ticks(1_234)[-1] >= 1_234
+
+
+def test_a_run_stopped_short_says_where_and_why() -> None:
+    results = _results({"client-go": _sizes(_linear(20, 10), [1.0, 3.0, 10.0])})
+    entry = results["scenarios"]["S6-scale"]
+    entry["params"].update(stopped_at=300_000, stopped_because="TimeoutError: 5 Pods not Running")
+    text = "\n".join(report._scale_section(entry, results, None))
+    assert "**Stopped before 300,000 Pods**: TimeoutError: 5 Pods not Running." in text
+    assert "| client-go | **" in text
