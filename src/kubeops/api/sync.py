@@ -31,9 +31,9 @@ from collections.abc import (
     Generator,
     Mapping,
 )
-from concurrent.futures import Future
 from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
+from kubeops.api._loop_thread import LoopThread
 from kubeops.api.client import Client, Kind, PatchType, WatchEvent
 from kubeops.api.object import Object
 from kubeops.api.resource import ResourceType
@@ -60,11 +60,7 @@ class SyncClient:
     """
 
     def __init__(self, config: ClusterConfig | None = None, **transport_options: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="kubeops-sync-client", daemon=True
-        )
-        self._thread.start()
+        self._loop_thread = LoopThread("kubeops-sync-client")
         self.client: Client = self.run(_make(config, transport_options))
 
     @classmethod
@@ -94,37 +90,35 @@ class SyncClient:
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop the async client runs on (its handlers and callbacks run there too)."""
-        return self._loop
+        return self._loop_thread.loop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine of the async client on this facade's loop and return its result."""
-        if threading.get_ident() == self._thread.ident:
+        """Run a coroutine of the async client on this facade's loop and return its result
+        (or raise its exception); Ctrl-C while waiting cancels the coroutine."""
+        if threading.get_ident() == self._loop_thread.thread.ident:
             coro.close()
             raise SyncClientMisuse(
                 "a SyncClient was called from its own event loop thread (an informer handler "
                 "or a reload callback runs there), where it would wait forever for itself: "
                 "use the async client (sync_client.client) there, or hand the work to another thread"
             )
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result()
+        return self._loop_thread.run(coro)
 
     def with_options(
         self, *, timeout: float | None = None, retry: RetryPolicy | None = None
     ) -> SyncClient:
         """See :meth:`Client.with_options`: a view sharing this client's pool and loop."""
         view = object.__new__(SyncClient)
-        view._loop, view._thread = self._loop, self._thread
+        view._loop_thread = self._loop_thread
         view.client = self.client.with_options(timeout=timeout, retry=retry)
         return view
 
     def close(self) -> None:
         """Close the connection pool and stop the loop thread."""
-        if self._loop.is_closed() or not self.client._owns_transport:
+        if self._loop_thread.loop.is_closed() or not self.client._owns_transport:
             return
         self.run(self.client.close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        self._loop_thread.stop()
 
     def __enter__(self) -> SyncClient:
         return self
@@ -439,7 +433,7 @@ class SyncClient:
                     return
         finally:
             aclose = getattr(source, "aclose", None)
-            if aclose is not None and not self._loop.is_closed():
+            if aclose is not None and not self._loop_thread.loop.is_closed():
                 self.run(aclose())
 
 
