@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -209,12 +210,30 @@ CASES = [
         *_inspect("settings: !!python/object/new:os.system [echo]\n"),
         ("{d}/config.yaml, line 1", "not supported"),
     ),
+    Case(
+        "inspect-checks-typo",
+        {"ok.yaml": CONFIG_MAP},
+        ("inspect", "-q", "-f", "{d}/ok.yaml", "--checks", "sec-*,conatiner-restarts"),
+        ("--checks: 'conatiner-restarts' matches no check", "did you mean container-restarts?"),
+    ),
+    Case(
+        "inspect-min-score-negative",
+        {"ok.yaml": CONFIG_MAP},
+        ("inspect", "-q", "-f", "{d}/ok.yaml", "--min-score", "-5"),
+        ("--min-score -5: give a score from 0 to 100",),
+    ),
     # -- inspect serve flags -------------------------------------------------------------------
     Case(
         "serve-bad-webhook",
         {},
         _serve("--webhook", "http://[::1"),
         ("--webhook", "not a URL"),
+    ),
+    Case(
+        "serve-checks-matching-nothing",
+        {},
+        _serve("--checks", ",,"),
+        ("--checks ',,': give check IDs or globs",),
     ),
     Case(
         "serve-interval-1ms",
@@ -550,3 +569,12 @@ def test_kubeops_errors_of_tasks_run_side_by_side_are_one_line() -> None:
     nested = BaseExceptionGroup("g", [ExceptionGroup("inner", [first]), second])
     assert _first_kubeops_error(nested) is first
     assert _first_kubeops_error(ExceptionGroup("g", [first, ValueError("a bug")])) is None
+
+
+def test_checks_flags_name_at_least_one_check_each() -> None:
+    from kubeops.inspect.config import parse_only
+
+    assert parse_only(" sec-*, container-restarts ,") == ("sec-*", "container-restarts")
+    for text, message in (("", "give check IDs"), ("sec-*,x[", "'x[' matches no check")):
+        with pytest.raises(InspectConfigError, match=re.escape(message)):
+            parse_only(text)

@@ -116,11 +116,15 @@ def _inspect(args: argparse.Namespace) -> int:
             fail_on = Severity.parse(args.fail_on)
         except ValueError as err:
             raise inspect_config.InspectConfigError(f"--fail-on: {err}") from None
+    if args.min_score is not None and not 0 <= args.min_score <= 100:
+        raise inspect_config.InspectConfigError(
+            f"--min-score {args.min_score}: give a score from 0 to 100"
+        )
     settings = inspect_config.load_inspect_config(args.config)
-    if args.checks:
+    if args.checks is not None:
         from dataclasses import replace
 
-        settings = replace(settings, only=tuple(p.strip() for p in args.checks.split(",")))
+        settings = replace(settings, only=inspect_config.parse_only(args.checks))
     progress = None if args.quiet else _progress
     report, document = asyncio.run(_inspect_and_record(args, settings, progress, history_url))
     _write(document, formats, args)

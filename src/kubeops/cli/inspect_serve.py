@@ -212,6 +212,7 @@ def serving_options(args: argparse.Namespace) -> Any:
 
 def options(args: argparse.Namespace) -> Any:
     """Validate the flags into :class:`kubeops.inspect.serve.ServeOptions`."""
+    from kubeops.inspect.config import parse_only
     from kubeops.inspect.serve import (
         LeaseOptions,
         ServeError,
@@ -230,6 +231,7 @@ def options(args: argparse.Namespace) -> Any:
         raise ServeError(f"--keep {args.keep}: keep at least 1 run")
     if args.once and args.leader_elect:
         raise ServeError("--once runs by itself: leave out --leader-elect")
+    checks = getattr(args, "checks", None)
     history = getattr(args, "history", None)
     history_file = getattr(args, "history_url_file", None)
     if history and history_file:
@@ -256,9 +258,7 @@ def options(args: argparse.Namespace) -> Any:
         contexts=tuple(args.contexts),
         namespaces=() if args.all_namespaces else tuple(args.namespaces),
         config=getattr(args, "config", None),
-        checks=tuple(
-            p.strip() for p in (getattr(args, "checks", None) or "").split(",") if p.strip()
-        ),
+        checks=() if checks is None else parse_only(checks),
         history=history,
         history_file=history_file,
         listen=None if args.once else parse_listen(args.listen),

@@ -134,6 +134,24 @@ def load_inspect_config(path: str | os.PathLike[str] | None) -> InspectConfig:
     return parse_inspect_config(document, str(path))
 
 
+def parse_only(text: str, flag: str = "--checks") -> tuple[str, ...]:
+    """The check IDs or globs of ``--checks a,b*``; each must name at least one check,
+    so a typo is an error instead of a run that checks nothing and passes."""
+    from kubeops.inspect.catalog import catalog
+
+    patterns = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not patterns:
+        raise InspectConfigError(f"{flag} {text!r}: give check IDs or globs, e.g. 'sec-*'")
+    known = catalog()
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(check, pattern) for check in known):
+            raise InspectConfigError(
+                f"{flag}: {pattern!r} matches no check{_suggest(pattern, known)} "
+                "(`kubeops inspect --list-checks` lists them)"
+            )
+    return patterns
+
+
 def parse_inspect_config(document: Any, source: str = "config") -> InspectConfig:
     """Validate a parsed document against the catalogue; every error names its key.
 
