@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from kubeops.api.mapper import (
         UnknownKind,
     )
+    from kubeops.api.resource import (
+        InvalidPathSegment,
+    )
     from kubeops.api.sync import (
         SyncClientMisuse,
     )
@@ -74,6 +77,7 @@ if TYPE_CHECKING:
 
 _MODULE_OF = {
     "UnknownKind": "kubeops.api.mapper",
+    "InvalidPathSegment": "kubeops.api.resource",
     "SyncClientMisuse": "kubeops.api.sync",
     "ConfigError": "kubeops.config.errors",
     "ExecPluginError": "kubeops.config.errors",
@@ -129,6 +133,7 @@ __all__ = [
     "Gone",
     "InternalError",
     "Invalid",
+    "InvalidPathSegment",
     "KubeopsError",
     "MethodNotAllowed",
     "NotFound",

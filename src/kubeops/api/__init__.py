@@ -12,7 +12,7 @@ from kubeops.api.client import CallOptions, Client, Kind, PatchType, WatchEvent
 from kubeops.api.manifest import wait_for_crd_established
 from kubeops.api.mapper import Mapper, UnknownKind
 from kubeops.api.object import Object
-from kubeops.api.resource import BUILTIN, ResourceType
+from kubeops.api.resource import BUILTIN, InvalidPathSegment, ResourceType
 from kubeops.api.retry import retry_on_conflict
 from kubeops.api.sync import SyncClient, SyncClientMisuse, either_client, either_client_stream
 from kubeops.api.typed import SyncTypedApi, TypedApi, TypedResource
@@ -24,6 +24,7 @@ __all__ = [
     "Backoff",
     "CallOptions",
     "Client",
+    "InvalidPathSegment",
     "Kind",
     "Mapper",
     "Object",

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from kubeops.errors import KubeopsError
+
 
 @dataclass(frozen=True)
 class ResourceType:
@@ -42,13 +44,30 @@ class ResourceType:
         """The REST path of the collection, or of one object (and its subresource)."""
         prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespaced and namespace:
-            prefix += f"/namespaces/{quote(namespace, safe='')}"
+            prefix += f"/namespaces/{quote(_segment('namespace', namespace), safe='')}"
         path = f"{prefix}/{self.plural}"
         if name is not None:
-            path += f"/{quote(name, safe='')}"
+            path += f"/{quote(_segment(f'{self.kind} name', name), safe='')}"
             if subresource:
-                path += f"/{subresource}"
+                path += f"/{quote(_segment('subresource', subresource), safe='')}"
         return path
+
+
+class InvalidPathSegment(KubeopsError, ValueError):
+    """A name, namespace or subresource that cannot be one segment of a REST path.
+
+    ``.`` and ``..`` survive URL quoting and are resolved away by the server's path
+    cleaning, so ``delete configmap ..`` in ``prod`` would address the namespace
+    itself; client-go refuses them (and ``/``, ``%``) the same way.
+    """
+
+
+def _segment(what: str, value: str) -> str:
+    if value in ("", ".", "..") or "/" in value or "%" in value:
+        raise InvalidPathSegment(
+            f"invalid {what} {value!r}: may not be empty, '.' or '..', or contain '/' or '%'"
+        )
+    return value
 
 
 def _r(
