@@ -50,8 +50,10 @@ bench: controlplane
 
 # Hostile-input fuzzing at full count: 100,000 generated inputs across every parser of
 # user input (the test suite runs the same properties with a small fixed-seed count).
+# The files run in parallel; the harness shares the total among every property.
 fuzz: install
-	KUBEOPS_FUZZ_EXAMPLES=100000 $(BIN)/pytest tests/fuzz -q
+	ls tests/fuzz/test_fuzz_*.py | xargs -P 4 -I{} env KUBEOPS_FUZZ_EXAMPLES=100000 \
+		$(BIN)/pytest {} -q -p no:cacheprovider -W ignore::hypothesis.errors.HypothesisWarning
 
 # The fault soak at full count: 100 rounds of random real faults under concurrent
 # writers (the test suite runs a few rounds).
