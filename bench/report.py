@@ -145,8 +145,8 @@ def _faster_than(reference: str) -> Check:
 
 def _linear(s: Scenario, name: str) -> tuple[bool | None, str]:
     rows = growth(s.entry.get("by_size", {}).get(name, {}))
-    if len(rows) < 2:
-        return None, "fewer than two sizes"
+    if len(rows) < 3:
+        return None, "needs three sizes (two slopes to compare)"
     steps = [f"{what} {step}" for what in ("RSS", "sync") if (step := _step(rows, what))]
     if steps:
         return False, "; ".join(steps)
