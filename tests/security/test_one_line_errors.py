@@ -329,6 +329,16 @@ def test_a_crlf_token_is_refused_even_with_the_server_reachable(
     assert SECRET_TOKEN not in line
 
 
+def test_watch_with_a_selector_the_server_refuses_is_one_line_not_a_retry_loop(
+    kube_cluster: Cluster, kube_namespace: str
+) -> None:
+    result = kubeops(
+        "watch", "pods", "-l", "tier in (", "-n", kube_namespace,
+        "--kubeconfig", str(kube_cluster.kubeconfig),
+    )  # fmt: skip
+    assert_one_line(result, "BadRequest", "unable to parse requirement")
+
+
 LISTS = """\
 apiVersion: v1
 kind: List

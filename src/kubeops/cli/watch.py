@@ -34,10 +34,11 @@ def register(groups: Any) -> None:
 
 async def _watch(client: Client, args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
     import orjson
 
-    from kubeops.cache import DeletedFinalStateUnknown, SharedInformer
+    from kubeops.cache import DeletedFinalStateUnknown, SharedInformer, is_fatal_watch_error
 
     resource = await client.resource(args.kind)
     namespace = (
@@ -79,12 +80,19 @@ async def _watch(client: Client, args: argparse.Namespace) -> int:
         on_update=lambda old, new: None if _same(old, new) else emit("MODIFIED", new),
         on_delete=on_delete,
     )
-    informer.set_watch_error_handler(
-        lambda err: print(
-            f"kubeops watch: {printable(str(err))}; reconnecting", file=sys.stderr, flush=True
-        )
-    )
+
+    def on_error(err: BaseException) -> None:
+        if is_fatal_watch_error(err) and not informer.has_synced():
+            return  # a bad selector, RBAC: the first sync raises it as the one error line
+        print(f"kubeops watch: {printable(str(err))}; reconnecting", file=sys.stderr, flush=True)
+
+    informer.set_watch_error_handler(on_error)
+    # on_error reports every list/watch error: the reflector's own log line would repeat it.
+    logging.getLogger("kubeops.cache.reflector").setLevel(logging.ERROR)
     async with informer:
+        # Errors retrying cannot heal fail the command before the first list; afterwards
+        # everything is retried (a RoleBinding or CRD may come back).
+        await informer.wait_for_sync(fail_fast=True)
         await asyncio.Event().wait()  # until interrupted
     return 0
 
