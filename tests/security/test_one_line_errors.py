@@ -588,3 +588,26 @@ def test_checks_flags_name_at_least_one_check_each() -> None:
     for text, message in (("", "give check IDs"), ("sec-*,x[", "'x[' matches no check")):
         with pytest.raises(InspectConfigError, match=re.escape(message)):
             parse_only(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("clusters:\n- name: 123\n  cluster: {server: https://h}\n", "clusters[0]: name must be a string, not a number"),
+        ("users:\n- {name: u, user: [token]}\n", "users[0] ('u'): user must be a mapping, not a list"),
+        ("current-context: [c]\n", "current-context must be a string, not a list"),
+        ("clusters: {k: 1}\n", "clusters must be a list, not a mapping"),
+        ("a: !!binary aGk=\n", "line 1: the tag !!binary is not supported"),
+    ],
+)  # fmt: skip
+def test_kubeconfig_structure_errors_name_file_and_entry(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    from kubeops.config.kubeconfig import load_kubeconfig
+
+    path = tmp_path / "config"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_kubeconfig(path)
+    assert str(path) in str(raised.value)
+    assert message in str(raised.value)

@@ -187,7 +187,9 @@ def _entries(document: Mapping[str, Any], path: Path) -> dict[str, dict[str, Kub
             if not isinstance(item, dict):
                 raise ConfigError(f"{where} must be a mapping, not {type_name(item)}")
             name = item.get("name")
-            if not isinstance(name, str) or not name:
+            if name is not None and not isinstance(name, str):
+                raise ConfigError(f"{where}: name must be a string, not {type_name(name)}")
+            if not name:
                 raise ConfigError(f"{where} has no name")
             if name in entries:
                 raise ConfigError(f"kubeconfig {path}: {body_key} {name!r} is defined twice")
