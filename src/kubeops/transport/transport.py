@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
 import orjson
 
 from kubeops import __version__
 from kubeops.config import ClusterConfig, Credential, strip_userinfo
+from kubeops.transport._aiohttp import aiohttp
 from kubeops.transport.backoff import RetryPolicy, parse_retry_after
 from kubeops.transport.breaker import CircuitBreaker
 from kubeops.transport.errors import ConnectionFailed, error_from_response
