@@ -454,3 +454,29 @@ def test_testenv_state_files(content: bytes) -> None:
     path.write_bytes(content)
     only_typed_errors(read_supervisor_state, path)
     only_typed_errors(read_owner, path)
+
+
+_SEGMENTS = st.one_of(
+    st.none(),
+    st.sampled_from(["", ".", "..", "a/b", "%2e%2e", "web", "\udcff", "a b", "..a", "🙂", "\x00"]),
+    hostile_text(20),
+)
+
+
+@fuzz(_SEGMENTS, _SEGMENTS, _SEGMENTS)
+def test_rest_path_segments(
+    namespace: str | None, name: str | None, subresource: str | None
+) -> None:
+    """A name, namespace or subresource from the command line is one path segment or is
+    refused: no input addresses another object after the server cleans the path."""
+    from kubeops.api.resource import _r
+
+    resource = _r("v1", "ConfigMap", "configmaps")
+    path = only_typed_errors(resource.path, namespace, name, subresource)
+    if path is None:
+        return
+    segments = path.split("/")
+    assert not [s for s in segments[1:] if s in ("", ".", "..")], path
+    expected = 4 + (2 if namespace else 0) + (1 if name is not None else 0)
+    expected += 1 if name is not None and subresource else 0
+    assert len(segments) == expected, (path, namespace, name, subresource)
