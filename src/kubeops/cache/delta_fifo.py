@@ -214,22 +214,25 @@ class DeltaFIFO:
         del resource_version
         kind = DeltaType.REPLACED if self._emit_replaced else DeltaType.SYNC
         # Keys and transforms first, so a failure leaves the queue untouched.
+        # Two lists, not a list of (key, object) pairs: a pair per object would be
+        # 10,000 more container allocations per 10,000 objects for the garbage collector
+        # to count, and each of its young collections walks the whole decoded list.
         key_func, transform = self._key_func, self._transform
-        if transform is None:
-            listed = [(key_func(obj), obj) for obj in objects]
-        else:
-            listed = [(key_func(obj), transform(obj)) for obj in objects]
+        listed = objects if isinstance(objects, list) else list(objects)
+        listed_keys = [key_func(obj) for obj in listed]
+        if transform is not None:
+            listed = [transform(obj) for obj in listed]
         with self._lock:
-            keys = {key for key, _ in listed}
+            keys = set(listed_keys)
             items, queue = self._items, self._queue
-            for key, obj in listed:
+            for key, obj in zip(listed_keys, listed, strict=True):
                 deltas = items.get(key)
                 if deltas is None:
                     items[key] = [Delta(kind, obj)]
                     queue.append(key)
                 else:
                     self._append(key, kind, obj)
-            del listed
+            del listed, listed_keys
             deleted: list[str] = []
             for key in list(self._queue):
                 if key not in keys:
