@@ -25,7 +25,9 @@ first renamed away, then removed.  Opening ``DIR/KEY`` therefore always gives a
 complete file, and :func:`read_snapshot` gives all keys of one version (it reads
 through one resolution of ``..data`` and starts again if that version was retired
 meanwhile).  When the object is deleted the directory keeps its last content,
-as the kubelet's does.
+as the kubelet's does.  A key whose name is already taken in the directory by
+something else (a file, a directory, a foreign link) is refused before anything
+is switched, so a publish is all or nothing and never replaces a user's file.
 
 Every function takes an async :class:`~kubeops.api.Client` (and returns a
 coroutine to await) or a :class:`~kubeops.api.SyncClient` (and returns the result).
