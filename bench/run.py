@@ -31,19 +31,32 @@ REPO = BENCH.parent
 CONFIGMAP_SCENARIOS = frozenset({"S1", "S2", "S3", "S4", "S5"})
 
 
+def _numbers(option: str, text: str) -> tuple[int, ...]:
+    """``1000,3000`` as whole numbers of at least 1, or ValueError naming the option."""
+    try:
+        numbers = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"{option}: {text!r} is not a comma-separated list of whole numbers"
+        ) from None
+    if min(numbers) < 1:
+        raise ValueError(f"{option}: {text!r} has a number below 1")
+    return numbers
+
+
 def _scale_options(plan: Plan, sizes: str | None, reps: str | None) -> Plan:
     """The plan with S6-scale's sizes and repetitions from the command line, if given."""
-    scale_sizes = tuple(int(n) for n in sizes.split(",")) if sizes else plan.scale_sizes
+    scale_sizes = _numbers("--scale-sizes", sizes) if sizes else plan.scale_sizes
     if reps:
-        scale_reps = tuple(int(n) for n in reps.split(","))
+        scale_reps = _numbers("--scale-reps", reps)
     elif sizes:
         scale_reps = (plan.reps,) * len(scale_sizes)
     else:
         scale_reps = plan.scale_reps
     if len(scale_reps) != len(scale_sizes):
         raise ValueError(f"--scale-reps: {len(scale_reps)} numbers for {len(scale_sizes)} sizes")
-    if list(scale_sizes) != sorted(set(scale_sizes)) or min(scale_sizes) < 1:
-        raise ValueError("--scale-sizes: Pod counts must be positive and increasing")
+    if list(scale_sizes) != sorted(set(scale_sizes)):
+        raise ValueError(f"--scale-sizes: {sizes!r} must increase")
     return replace(plan, scale_sizes=scale_sizes, scale_reps=scale_reps)
 
 
