@@ -192,18 +192,30 @@ class Transport:
             retry or self.retry,
             limited=False,
         ) as response:
-            pending = b""
+            # Each chunk is split once, and the pieces of a line spanning chunks are
+            # joined once: slicing the rest after every line, or adding every chunk to
+            # what is pending, would copy a chunk of n lines (a big object) n times.
+            parts: list[bytes] = []
             try:
                 async for chunk in response.content.iter_any():
-                    pending += chunk
-                    while (end := pending.find(b"\n")) >= 0:
-                        line, pending = pending[:end], pending[end + 1 :]
-                        if line.strip():
+                    if b"\n" not in chunk:
+                        parts.append(chunk)
+                        continue
+                    lines = chunk.split(b"\n")
+                    if parts:
+                        parts.append(lines[0])
+                        lines[0] = b"".join(parts)
+                        parts = []
+                    if tail := lines.pop():
+                        parts.append(tail)
+                    for line in lines:
+                        if line and not line.isspace():
                             yield line
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as err:
                 raise self._connection_failed(operation, err) from err
-            if pending.strip():
-                yield pending
+            rest = b"".join(parts)
+            if rest and not rest.isspace():
+                yield rest
 
     @contextlib.asynccontextmanager
     async def _exchange(
