@@ -18,7 +18,7 @@ from kubeops.cli.main import main
 from kubeops.testenv import Cluster
 
 CONFIGMAPS = next(r for r in BUILTIN if r.plural == "configmaps")
-HOSTILE = ["", ".", "..", "a/b", "..%2f", "%2e%2e"]
+HOSTILE = ["", ".", "..", "a/b", "..%2f", "%2e%2e", "\udcff"]
 
 
 @pytest.mark.parametrize("value", HOSTILE)

@@ -67,6 +67,11 @@ def _segment(what: str, value: str) -> str:
         raise InvalidPathSegment(
             f"invalid {what} {value!r}: may not be empty, '.' or '..', or contain '/' or '%'"
         )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # What Python makes of an undecodable byte on the command line (a lone surrogate).
+        raise InvalidPathSegment(f"invalid {what} {value!r}: not valid UTF-8") from None
     return value
 
 

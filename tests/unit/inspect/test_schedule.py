@@ -80,6 +80,12 @@ def test_bad_cron_expressions_are_refused(expression: str) -> None:
         Cron(expression)
 
 
+@pytest.mark.parametrize("expression", ["* * 31 2 *", "0 0 30 2 *"])
+def test_cron_expressions_naming_a_date_that_never_comes_are_refused(expression: str) -> None:
+    with pytest.raises(ScheduleError, match="never fires"):
+        parse_schedule(cron=expression)
+
+
 def test_the_flags_choose_the_schedule() -> None:
     assert parse_schedule() == Interval(3600)
     assert parse_schedule(interval="10m") == Interval(600)

@@ -68,13 +68,18 @@ class Cron:
                 f"--cron {self.expression!r}: not a cron expression (five fields: minute hour "
                 'day-of-month month day-of-week, e.g. "*/15 * * * *")'
             )
+        self.after(0.0, datetime.datetime.now().timestamp())
 
     def after(self, anchor: float, now: float) -> float:
         """The expression's next time after ``now``."""
-        from croniter import croniter
+        from croniter import CroniterError, croniter
 
         start = datetime.datetime.fromtimestamp(now).astimezone()
-        return float(croniter(self.expression, start).get_next(float))
+        try:
+            return float(croniter(self.expression, start).get_next(float))
+        except CroniterError as err:
+            # A valid expression naming a date that never comes ("* * 31 2 *").
+            raise ScheduleError(f"--cron {self.expression!r}: never fires ({err})") from None
 
     def describe(self) -> str:
         """``cron '*/15 * * * *'`` and the like."""
