@@ -142,6 +142,12 @@ CASES = [
         ("apply", "-f", "{d}/m.yaml"),
         ("{d}/m.yaml", "items[1]", "metadata.labels.tier must be a string"),
     ),
+    Case(
+        "no-objects-before-connecting",
+        {"empty.yaml": "---\n---\n"},
+        ("apply", "-f", "{d}/empty.yaml"),
+        ("no objects found in {d}/empty.yaml",),
+    ),
     # -- kubeconfig ----------------------------------------------------------------------------
     Case(
         "crlf-in-token",
@@ -241,7 +247,13 @@ CASES = [
         _serve("--interval", "1ms"),
         ("--interval",),
     ),
-    # -- testenv state -------------------------------------------------------------------------
+    # -- testenv -------------------------------------------------------------------------------
+    Case(
+        "testenv-directory-that-cannot-be-made",
+        {"file": "x"},
+        ("testenv", "up", "--dir", "{d}/file/env", "--api-only"),
+        ("cannot create {d}/file/env: Not a directory",),
+    ),
     Case(
         "testenv-state-pid-a-string",
         {"env/testenv.json": '{"pid": "x"}'},

@@ -79,9 +79,11 @@ def _manifests_first(
     with its file, document and field, even when no cluster is reachable."""
 
     def loaded(args: argparse.Namespace) -> int:
-        from kubeops.api.manifest import load_manifests
+        from kubeops.api.manifest import ManifestError, load_manifests
 
         args.manifests = load_manifests(args.filename) if args.filename else []
+        if args.filename and not args.manifests:
+            raise ManifestError(f"no objects found in {', '.join(args.filename)}")
         return command(args)
 
     return loaded
@@ -132,13 +134,9 @@ async def _get(client: Client, args: argparse.Namespace) -> int:
 async def _apply(client: Client, args: argparse.Namespace) -> int:
     from kubeops.api.manifest import apply_manifests
 
-    manifests = args.manifests
-    if not manifests:
-        print("kubeops: no objects found in the given manifests", file=sys.stderr)
-        return 1
     for applied in await apply_manifests(
         client,
-        manifests,
+        args.manifests,
         field_manager=args.field_manager,
         force=args.force_conflicts,
         dry_run=args.dry_run == "server",

@@ -79,7 +79,10 @@ def _up(args: argparse.Namespace) -> int:
             f"{directory} is already used by a running testenv (supervisor pid {pid}); "
             f"run `kubeops testenv down --dir {directory}` first or choose another directory"
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ControlPlaneError(f"cannot create {directory}: {err.strerror or err}") from None
     # Build in the foreground so a first-time build shows its progress here.
     ensure_assets(API_BINARIES if args.api_only else FULL_BINARIES, _err)
     (directory / STATE).unlink(missing_ok=True)

@@ -82,7 +82,7 @@ def read_bounded(
             return read_stream_bounded(stream, limit=limit, what=f"{what} {file}")
     except OSError as err:
         cause = str(err.strerror or err)
-        missing = isinstance(err, FileNotFoundError)
+        missing = isinstance(err, FileNotFoundError | NotADirectoryError)  # no such path
         raise InputError(
             f"{what} {file}: cannot read it: {cause}", cause=cause, missing=missing
         ) from None
