@@ -125,7 +125,7 @@ CASES = [
         "dot-dot-name-delete",
         {"m.yaml": CONFIG_MAP.replace("name: x", "name: '..', namespace: prod")},
         ("delete", "-f", "{d}/m.yaml"),
-        ("{d}/m.yaml, document 1", "metadata.name '..' may not be '.' or '..'"),
+        ("{d}/m.yaml, document 1", "invalid metadata.name '..': may not be empty, '.' or '..'"),
     ),
     Case(
         "list-items-not-a-list",
@@ -477,7 +477,7 @@ def test_a_kind_ending_in_list_without_items_is_an_object() -> None:
         ("apiVersion: v1\nkind: Pod\nmetadata: {name: a, annotations: {a: true}}\n", "metadata.annotations.a must be a string"),
         ("apiVersion: v1\nkind: Pod\nmetadata: {generateName: 7}\n", "metadata.generateName must be a string"),
         ("- a\n", "expected a Kubernetes object (a mapping), not a list"),
-        ("apiVersion: v1\nkind: Pod\nmetadata: {name: '..'}\n", "metadata.name '..' may not be '.' or '..'"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: '..'}\n", "invalid metadata.name '..': may not be empty, '.' or '..'"),
         ("apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x/y}\n", "or contain '/' or '%'"),
     ],
 )  # fmt: skip

@@ -21,6 +21,7 @@ from typing import Literal
 
 from kubeops.api.client import DEFAULT_FIELD_MANAGER, Client
 from kubeops.api.object import Object
+from kubeops.api.resource import InvalidPathSegment, _segment
 from kubeops.api.sync import either_client
 from kubeops.config import safe_yaml
 from kubeops.config.inputs import MANIFEST_LIMIT, InputError, read_bounded, read_stream_bounded
@@ -179,12 +180,11 @@ def _checked(manifest: Manifest) -> Manifest:
         raise ManifestError(f"{manifest.where}: {obj['kind']} has no metadata.name")
     for field in ("name", "namespace"):
         value = metadata.get(field)
-        if value and (value in (".", "..") or "/" in value or "%" in value):
-            # Part of the object's URL path: `..` would address its parent (as client-go).
-            raise ManifestError(
-                f"{manifest.where}: metadata.{field} {value!r} may not be '.' or '..' "
-                "or contain '/' or '%'"
-            )
+        if value:  # part of the object's URL path: refused here with the file and line
+            try:
+                _segment(f"metadata.{field}", value)
+            except InvalidPathSegment as err:
+                raise ManifestError(f"{manifest.where}: {err}") from None
     for field in ("labels", "annotations"):
         value = metadata.get(field)
         if value is None:
