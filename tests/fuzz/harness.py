@@ -13,6 +13,7 @@ short fuzz stays fast.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import tempfile
@@ -77,6 +78,7 @@ def fuzz(
 
         def test() -> None:
             count = examples_for(weight)
+            counted = _counting(name, body)
             run = settings(
                 max_examples=count,
                 derandomize=True,
@@ -84,7 +86,7 @@ def fuzz(
                 deadline=DEADLINE,
                 suppress_health_check=list(HealthCheck),
                 print_blob=False,
-            )(given(*strategies)(body))
+            )(given(*strategies)(counted))
             _KNOWN.clear()
             with tempfile.TemporaryDirectory(prefix="kubeops-fuzz-") as scratch:
                 _WORKDIR.append(Path(scratch))
@@ -106,6 +108,23 @@ def fuzz(
         return test
 
     return decorate
+
+
+def _counting(name: str, body: Callable[..., None]) -> Callable[..., None]:
+    """``body``, counting its inputs into ``KUBEOPS_FUZZ_PROGRESS`` (a file) when set,
+    so a long run can be followed and its count reported even if stopped."""
+    progress = os.environ.get("KUBEOPS_FUZZ_PROGRESS")
+    calls = [0]
+
+    @functools.wraps(body)
+    def counted(*args: Any, **kwargs: Any) -> None:
+        calls[0] += 1
+        if progress and calls[0] % 250 == 0:
+            with open(progress, "a") as out:
+                out.write(f"{name} {calls[0]}\n")
+        body(*args, **kwargs)
+
+    return counted
 
 
 def known(note: str) -> None:
