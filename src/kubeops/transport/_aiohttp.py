@@ -55,7 +55,10 @@ try:
 finally:
     del ssl.SSLContext.set_default_verify_paths  # the C method shows through again
 for _context in _deferred:
-    _context.__class__ = _RootsOnFirstUse
+    if type(_context) is ssl.SSLContext:
+        _context.__class__ = _RootsOnFirstUse
+    else:  # another thread's own kind of context, made meanwhile: no later than it asked
+        ssl.SSLContext.set_default_verify_paths(_context)
 _deferred.clear()
 
 __all__ = ["aiohttp"]
