@@ -191,18 +191,3 @@ def assert_one_line(err: BaseException) -> None:
         message = message.partition("; its last stderr lines:")[0].partition("\n")[0]
     assert "\n" not in message, f"multi-line message: {message!r}"
     assert "\r" not in message, f"multi-line message: {message!r}"
-
-
-KNOWN_FINDINGS.append(
-    (
-        "api/resource.py: a name with a lone surrogate (an undecodable byte in argv, as"
-        " `kubeops get cm $'\\xff'`) raises UnicodeEncodeError in quote() (reported to the lead)",
-        lambda err: isinstance(err, UnicodeEncodeError) and raised_in(err, "urllib/parse.py"),
-    )
-)
-KNOWN_FINDINGS.append(
-    (
-        "inspect serve: a --cron that never fires ('* * 31 2 *') raises CroniterBadDateError (requested of serve)",
-        lambda err: type(err).__name__ == "CroniterBadDateError",
-    )
-)
