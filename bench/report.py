@@ -478,6 +478,8 @@ def render(results: Results, source: str, chart: str | None = None) -> str:
         "- The Python peers run in their own virtualenvs with every package pinned",
         "  (`bench/requirements/`); client-go is pinned by `bench/clientgo/go.mod` to the release",
         "  testenv runs. Client-side rate limits are off for every client; all speak JSON.",
+        "- kubeops runs from its checkout compiled to bytecode first, as pip leaves an install",
+        "  (every peer's virtualenv is compiled by pip).",
         "- Clients run in alternating order (reversed every other round); medians are quoted with",
         f"  min–max. {results['plan']['reps']} repetitions, except S8 ({results['plan'].get('s8_reps', results['plan']['reps'])}: Popeye takes"
         " ~35 s a run)"
