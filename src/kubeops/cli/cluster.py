@@ -76,12 +76,18 @@ def print_table(table: dict[str, Any], *, wide: bool, namespace_column: bool) ->
     columns = table.get("columnDefinitions") or []
     shown = [i for i, c in enumerate(columns) if wide or c.get("priority", 0) == 0]
     header = [columns[i]["name"].upper() for i in shown]
+    # Per-table, not per-row: the clock, and each distinct timestamp's age.
+    ages = _Ages()
+    dated = {
+        i for i in shown if columns[i].get("format") == "date" or columns[i].get("name") == "Age"
+    }
     rows = []
     for row in table.get("rows") or []:
-        cells = [_cell(row["cells"][i], columns[i]) for i in shown]
+        cells = row["cells"]
+        line = [ages(cells[i]) if i in dated else _cell(cells[i]) for i in shown]
         if namespace_column:
-            cells.insert(0, row.get("object", {}).get("metadata", {}).get("namespace", ""))
-        rows.append(cells)
+            line.insert(0, row.get("object", {}).get("metadata", {}).get("namespace", ""))
+        rows.append(line)
     if namespace_column:
         header.insert(0, "NAMESPACE")
     if not rows:
@@ -95,30 +101,49 @@ def print_columns(rows: Sequence[Sequence[str]]) -> None:
     characters from cluster data shown escaped, never sent to the terminal)."""
     rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    lines = [
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")  # one write, not one per row
 
 
-def _cell(value: Any, column: dict[str, Any]) -> str:
+def _cell(value: Any) -> str:
     if value is None or value == "":
         return "<none>"
-    if column.get("format") == "date" or column.get("name") == "Age":
-        return age(str(value))
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "<none>"
     return str(value)
 
 
+class _Ages:
+    """kubectl's short ages of a table's timestamps, against one clock reading."""
+
+    def __init__(self) -> None:
+        import datetime
+
+        from kubeops.models.duration import format_age
+
+        self._now = datetime.datetime.now(datetime.UTC)
+        self._parse = datetime.datetime.fromisoformat
+        self._format = format_age
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, value: Any) -> str:
+        if value is None or value == "":
+            return "<none>"
+        text = str(value)
+        found = self._seen.get(text)
+        if found is None:
+            try:
+                seconds = (self._now - self._parse(text.replace("Z", "+00:00"))).total_seconds()
+                found = self._format(seconds)
+            except (ValueError, TypeError):  # not a timestamp, or one without a zone
+                found = text
+            self._seen[text] = found
+        return found
+
+
 def age(timestamp: str) -> str:
     """kubectl's short age of a timestamp: 45s, 12m, 3h5m, 2d4h, 1y."""
-    import datetime
-
-    from kubeops.models.duration import format_age
-
-    try:
-        then = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return timestamp
-    return format_age((datetime.datetime.now(datetime.UTC) - then).total_seconds())
+    return _Ages()(timestamp) if timestamp else timestamp
