@@ -623,3 +623,15 @@ def test_kubeconfig_structure_errors_name_file_and_entry(
         load_kubeconfig(path)
     assert str(path) in str(raised.value)
     assert message in str(raised.value)
+
+
+def test_keys_from_the_file_cannot_split_the_line() -> None:
+    with pytest.raises(InspectConfigError) as raised:
+        parse_inspect_config({"checks": {"a\nb": {}}}, "c")
+    assert "checks.'a\\nb': no such check" in str(raised.value)
+    with pytest.raises(ManifestError) as manifest:
+        parse_manifests(
+            'apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {"x\\ny": 1}}\n', "f"
+        )
+    assert "metadata.labels.'x\\ny' must be a string" in str(manifest.value)
+    assert "\n" not in str(raised.value) + str(manifest.value)

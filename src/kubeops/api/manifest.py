@@ -194,9 +194,10 @@ def _checked(manifest: Manifest) -> Manifest:
                 f"{manifest.where}: metadata.{field} must be a mapping, not {type_name(value)}"
             )
         for key, text in value.items():
+            shown = key if key.isprintable() and " " not in key else repr(key)
             if not isinstance(text, str):
                 raise ManifestError(
-                    f"{manifest.where}: metadata.{field}.{key} must be a string, "
+                    f"{manifest.where}: metadata.{field}.{shown} must be a string, "
                     f"not {type_name(text)} (quote it)"
                 )
     return manifest

@@ -167,18 +167,18 @@ def parse_inspect_config(document: Any, source: str = "config") -> InspectConfig
     _expect(document, dict, where)
     unknown = set(document) - {"checks", "settings", "excludes"}
     if unknown:
-        raise InspectConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise InspectConfigError(f"{where}: unknown key(s) {_keys(unknown)}")
     known = catalog()
     checks: dict[str, CheckConfig] = {}
     entries = _optional(document, "checks", dict, where)
     for check_id, entry in entries.items():
-        key = f"{where}: checks.{check_id}"
+        key = f"{where}: checks.{shown_key(check_id)}"
         if check_id not in known:
             raise InspectConfigError(f"{key}: no such check{_suggest(check_id, known)}")
         _expect(entry, dict, key)
         bad = set(entry) - {"enabled", "severity", "thresholds"}
         if bad:
-            raise InspectConfigError(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
+            raise InspectConfigError(f"{key}: unknown key(s) {_keys(bad)}")
         severity = None
         if "severity" in entry:
             _expect(entry["severity"], str, f"{key}.severity")
@@ -192,7 +192,8 @@ def parse_inspect_config(document: Any, source: str = "config") -> InspectConfig
             if name not in defaults:
                 allowed = ", ".join(defaults) or "none"
                 raise InspectConfigError(
-                    f"{key}.thresholds.{name}: not a threshold of this check (it has: {allowed})"
+                    f"{key}.thresholds.{shown_key(name)}: not a threshold of this check "
+                    f"(it has: {allowed})"
                 )
             _threshold(value, defaults[name], f"{key}.thresholds.{name}")
         enabled = entry.get("enabled", True)
@@ -201,7 +202,7 @@ def parse_inspect_config(document: Any, source: str = "config") -> InspectConfig
     settings = dict(DEFAULT_SETTINGS)
     for name, value in _optional(document, "settings", dict, where).items():
         if name not in DEFAULT_SETTINGS:
-            raise InspectConfigError(f"{where}: settings.{name}: unknown setting")
+            raise InspectConfigError(f"{where}: settings.{shown_key(name)}: unknown setting")
         settings[name] = list(_strings(value, f"{where}: settings.{name}"))
     rules = _optional(document, "excludes", list, where)
     excludes = tuple(_exclude(rule, f"{where}: excludes[{i}]") for i, rule in enumerate(rules))
@@ -235,7 +236,7 @@ def _exclude(rule: Any, key: str) -> Exclude:
     _expect(rule, dict, key)
     bad = set(rule) - {"checks", "namespaces", "names", "kinds", "labels", "reason"}
     if bad:
-        raise InspectConfigError(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
+        raise InspectConfigError(f"{key}: unknown key(s) {_keys(bad)}")
     lists = {
         name: _strings(rule[name], f"{key}.{name}")
         for name in ("checks", "namespaces", "names", "kinds")
@@ -294,6 +295,16 @@ def _expect(value: Any, kind: type, key: str) -> None:
         raise InspectConfigError(
             f"{key}: expected {names.get(kind, kind.__name__)}, got {type_name(value)}"
         )
+
+
+def shown_key(name: str) -> str:
+    """A key from the file as messages show it: as it is, or quoted when it holds
+    spaces or control characters (a line break would split the one-line message)."""
+    return name if name.isprintable() and " " not in name and name else repr(name)
+
+
+def _keys(names: set[str]) -> str:
+    return ", ".join(shown_key(n) for n in sorted(names))
 
 
 def _suggest(name: str, known: Sequence[str] | Mapping[str, Any]) -> str:
