@@ -143,6 +143,12 @@ CASES = [
         ("{d}/m.yaml", "items[1]", "metadata.labels.tier must be a string"),
     ),
     Case(
+        "line-break-in-a-kind",
+        {"m.yaml": 'apiVersion: v1\nkind: "Config\\nMap"\nmetadata: {labels: {}}\n'},
+        ("apply", "-f", "{d}/m.yaml"),
+        ("{d}/m.yaml, document 1", "Config\\nMap has no metadata.name"),
+    ),
+    Case(
         "no-objects-before-connecting",
         {"empty.yaml": "---\n---\n"},
         ("apply", "-f", "{d}/empty.yaml"),
@@ -635,3 +641,13 @@ def test_keys_from_the_file_cannot_split_the_line() -> None:
         )
     assert "metadata.labels.'x\\ny' must be a string" in str(manifest.value)
     assert "\n" not in str(raised.value) + str(manifest.value)
+
+
+def test_the_handler_keeps_a_log_tail_on_its_own_lines_only() -> None:
+    from kubeops.cli.main import _one_line
+    from kubeops.errors import KubeopsError
+    from kubeops.testenv.errors import ComponentFailed
+
+    assert _one_line(KubeopsError('pods "a\nb" not found')) == 'pods "a\\nb" not found'
+    failed = ComponentFailed("etcd", None, "exited with code 1", ["first", "second"])
+    assert _one_line(failed).splitlines()[1:] == ["    first", "    second"]

@@ -127,16 +127,26 @@ def _main(argv: Sequence[str] | None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except KubeopsError as err:
-        print(f"kubeops: error: {printable(str(err))}", file=sys.stderr)
+        print(f"kubeops: error: {_one_line(err)}", file=sys.stderr)
         return 1
     except BaseExceptionGroup as group:
         # Tasks run side by side (a TaskGroup) fail together: the first is the line.
         first = _first_kubeops_error(group)
         if first is None:
             raise
-        print(f"kubeops: error: {printable(str(first))}", file=sys.stderr)
+        print(f"kubeops: error: {_one_line(first)}", file=sys.stderr)
         return 1
     return code
+
+
+def _one_line(err: KubeopsError) -> str:
+    """The error as one line: control characters escaped, and line breaks too (a name
+    or key from a file may hold one) -- except in an error that carries a log's last
+    lines (``log_tail``, a component that failed to start), which are shown as lines."""
+    text = printable(str(err))
+    if getattr(err, "log_tail", None) is not None:
+        return text
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _first_kubeops_error(group: BaseExceptionGroup[BaseException]) -> KubeopsError | None:
