@@ -180,6 +180,18 @@ CASES = [
         ("server of cluster 'k' in {d}/kc", "http or https URL"),
     ),
     Case(
+        "host-label-over-63-characters",
+        {"kc": _kubeconfig(server=f"https://{'a' * 70}.example.com", user="token: t")},
+        ("get", "pods", "--kubeconfig", "{d}/kc"),
+        ("server of cluster 'k' in {d}/kc", "host name that cannot be used"),
+    ),
+    Case(
+        "tls-server-name-label-over-63-characters",
+        {"kc": _kubeconfig(cluster=f"tls-server-name: {'x' * 300}", user="token: t")},
+        ("get", "pods", "--kubeconfig", "{d}/kc"),
+        ("tls-server-name of cluster 'k' in {d}/kc", "host name that cannot be used"),
+    ),
+    Case(
         "unclosed-ipv6-proxy",
         {"kc": _kubeconfig(cluster="proxy-url: http://[x", user="token: t")},
         ("get", "pods", "--kubeconfig", "{d}/kc"),

@@ -226,10 +226,14 @@ def _cluster(entry: KubeconfigEntry, *, tls_hint: bool) -> _Cluster:
                 "authority; remove one of them"
             )
         check_ca_bundle(ca_data, f"the certificate authority of {fields.where}")
-    tls_server_name = fields.string("tls-server-name")
+    tls_server_name = fields.header("tls-server-name")
+    if tls_server_name is not None and not _host_name_ok(tls_server_name):
+        raise fields.error("tls-server-name", _BAD_HOST)
     proxy_url = fields.string("proxy-url")
     if proxy_url is not None and _scheme(proxy_url) not in _PROXY_SCHEMES:
         raise fields.error("proxy-url", "must be an http, https or socks5 URL")
+    if proxy_url is not None and not _host_name_ok(_host(proxy_url)):
+        raise fields.error("proxy-url", _BAD_HOST)
     tls = tls_hint or insecure or ca_data is not None or tls_server_name is not None
     return _Cluster(
         server=_server(raw_server, tls, fields),
@@ -255,7 +259,28 @@ def _server(text: str, tls: bool, fields: Fields) -> str:
         raise fields.error("server", "must be an http or https URL with a host") from None
     if parts.scheme not in ("http", "https") or not host or not header_safe(text):
         raise fields.error("server", "must be an http or https URL with a host")
+    if not _host_name_ok(host):
+        raise fields.error("server", _BAD_HOST)
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+_BAD_HOST = "has a host name that cannot be used (an empty label, or one over 63 characters)"
+
+
+def _host_name_ok(host: str) -> bool:
+    """Whether ``host`` can be looked up and sent as TLS SNI (the IDNA rules)."""
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def _scheme(url: str) -> str | None:
