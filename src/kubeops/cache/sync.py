@@ -13,7 +13,7 @@ from kubeops.api import Kind, SyncClient
 from kubeops.cache.delta_fifo import TransformFunc
 from kubeops.cache.informer import Handler, Registration, SharedInformer
 from kubeops.cache.lister import Lister
-from kubeops.cache.store import IndexFunc, Store
+from kubeops.cache.store import DEFAULT_STORE, IndexFunc, Store, StoreKind
 
 __all__ = ["SyncInformer"]
 
@@ -36,6 +36,7 @@ class SyncInformer:
         indexers: Mapping[str, IndexFunc] | None = None,
         transform: TransformFunc | None = None,
         use_watch_list: bool | None = None,
+        store: StoreKind = DEFAULT_STORE,
     ) -> None:
         self.client = client
 
@@ -50,6 +51,7 @@ class SyncInformer:
                 indexers=indexers,
                 transform=transform,
                 use_watch_list=use_watch_list,
+                store=store,
             )
 
         self.informer = client.run(make())

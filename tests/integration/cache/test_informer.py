@@ -216,14 +216,16 @@ async def test_resyncs_reach_only_handlers_that_asked_for_them(client: Client) -
     assert quiet == []  # nothing changed, and this handler wanted no resyncs
 
 
+@pytest.mark.parametrize("store", ["dict", "compact"])
 def test_blocking_informer_for_code_without_an_event_loop(
-    kube_namespace: str, sync_client: SyncClient
+    kube_namespace: str, sync_client: SyncClient, store: StoreKind
 ) -> None:
     from kubeops.cache import SyncInformer
 
     sync_client.create(cm("blocking", tier="b"))
     seen: list[str] = []
-    informer = SyncInformer(sync_client, "configmaps", namespace=kube_namespace)
+    informer = SyncInformer(sync_client, "configmaps", namespace=kube_namespace, store=store)
+    assert type(informer.store).__name__ == ("CompactStore" if store == "compact" else "Store")
     informer.add_handler(on_add=lambda obj, _initial: seen.append(obj["metadata"]["name"]))
     with informer:
         assert informer.wait_for_sync(20)
