@@ -96,3 +96,40 @@ def test_decoding_cluster_data_of_the_wrong_shape_is_one_error(obj: dict[str, ob
     else:
         with pytest.raises(ConfigDataError, match="not a mapping"):
             decoded(obj)
+
+
+def test_an_upper_case_registry_prints_back_as_a_registry() -> None:
+    from kubeops.models import ImageReference
+
+    reference = ImageReference.parse("UPPER/nginx")
+    assert reference.registry == "UPPER"
+    assert ImageReference.parse(str(reference)) == reference
+    assert reference.comes_from(["upper"])
+
+
+@pytest.mark.parametrize(
+    "url", ["https://user:s3cr3t@https://user:s3cr3t@", "/services/T0/B0/xyzhttps://"]
+)
+def test_redaction_of_urls_without_a_usable_host(url: str) -> None:
+    assert "s3cr3t" not in redact_url(url)
+    assert "s3cr3t" not in strip_userinfo(url)
+    assert "T0" not in redact_url(url, secret_path=True)
+
+
+def test_redacting_long_text_is_linear() -> None:
+    import time
+
+    start = time.process_time()
+    for text in (" " + "9" * 50_000, "?" * 50_000, "a" * 50_000 + ":"):
+        redact_url(text)
+        redact_url(text, secret_path=True)
+    assert time.process_time() - start < 1.0
+
+
+@pytest.mark.parametrize("source", ["\n", "9" * 5000])
+def test_a_file_source_that_cannot_be_a_file_is_one_line(source: str) -> None:
+    from kubeops.ops.config_data import ConfigDataError, configmap
+
+    with pytest.raises(ConfigDataError) as info:
+        configmap("x", files=[source])
+    assert "\n" not in str(info.value)

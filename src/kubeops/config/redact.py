@@ -21,10 +21,11 @@ __all__ = ["printable", "redact_url", "strip_userinfo"]
 MASK = "***"
 
 
-# "user:password@" wherever it stands (a URL that does not parse, or one nested in a path).
-_USERINFO = re.compile(r"([^:/@\s]*:)[^@/\s]*@")
+# "user:password@" wherever it stands (a URL that does not parse, or one nested in a path);
+# it starts only at the start, after a "/" or a blank, so long text is scanned once.
+_USERINFO = re.compile(r"(?:^|(?<=[/\s]))([^:/@\s]*:)[^@/\s]*@")
 # A query parameter that holds a credential: ?password=..., &sslpassword=..., ?token=...
-_SECRET_PARAM = re.compile(r"(?i)([?&;][^=&#;]*(?:password|passwd|secret|token)[^=&#;]*=)[^&#;]*")
+_SECRET_PARAM = re.compile(r"(?i)([?&;][^=&#;?]*(?:password|passwd|secret|token)[^=&#;?]*=)[^&#;]*")
 
 
 def redact_url(url: str, *, secret_path: bool = False) -> str:
@@ -52,9 +53,9 @@ def redact_url(url: str, *, secret_path: bool = False) -> str:
         else:
             text = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     elif secret_path:
-        if "://" in text:
+        if parts is None and "://" in text:
             text = re.sub(r"(://[^/\s]*)[/?#]\S*", rf"\1/{MASK}", text)
-        else:
+        else:  # no host found: everything after the first "/" may be the secret
             head, slash, rest = text.partition("/")
             text = f"{head}/{MASK}" if slash and rest else text
     return _SECRET_PARAM.sub(rf"\1{MASK}", _USERINFO.sub(rf"\1{MASK}@", text))
@@ -67,9 +68,9 @@ def strip_userinfo(url: str) -> str:
         parts = urlsplit(text)
     except ValueError:
         return _USERINFO.sub("", text)
-    if "@" not in parts.netloc:
-        return _USERINFO.sub("", text)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    if "@" in parts.netloc:
+        text = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return _USERINFO.sub("", text)
 
 
 # C0 controls except tab and newline, DEL, and the C1 controls (U+0080..U+009F).
