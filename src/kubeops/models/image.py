@@ -88,10 +88,9 @@ class ImageReference:
                 raise ImageReferenceError(
                     f"invalid registry {registry!r} in image reference {reference!r}"
                 )
-            registry = registry.lower()
         else:
             registry, path = DOCKER_HUB, name
-        if registry in _DOCKER_HUB_ALIASES:
+        if registry.lower() in _DOCKER_HUB_ALIASES:
             registry = DOCKER_HUB
             if "/" not in path:
                 path = f"library/{path}"
@@ -124,7 +123,9 @@ class ImageReference:
             host, _, prefix = text.partition("/")
             if host in _DOCKER_HUB_ALIASES:
                 host = DOCKER_HUB
-            if not fnmatch.fnmatchcase(self.registry, host):
+            # Host names are case-insensitive; the registry keeps its case, as the runtime
+            # does, because only upper case marks ``UPPER/app`` as a registry at all.
+            if not fnmatch.fnmatchcase(self.registry.lower(), host):
                 continue
             wanted = prefix.split("/") if prefix else []
             if len(wanted) <= len(parts) and all(

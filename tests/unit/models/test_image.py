@@ -39,8 +39,9 @@ DIGEST = "sha256:" + "ab" * 32
         ),
         ("10.0.0.1:5000/app", ImageReference("10.0.0.1:5000", "app")),
         ("[::1]:5000/app:v1", ImageReference("[::1]:5000", "app", "v1")),
-        # A first component with upper case can only be a host.
-        ("Registry/app", ImageReference("registry", "app")),
+        # A first component with upper case can only be a host; it keeps its case, as in
+        # distribution/reference, or "registry/app" would print back as a Docker Hub image.
+        ("Registry/app", ImageReference("Registry", "app")),
         # A first component without . or : is a Docker Hub user, not a host.
         ("myregistry/app", ImageReference("docker.io", "myregistry/app")),
         (f"nginx@{DIGEST}", ImageReference("docker.io", "library/nginx", None, DIGEST)),
