@@ -119,9 +119,9 @@ class _Builder:
     def files(self, sources: Iterable[FileSource]) -> None:
         for source in sources:
             key, path = _file_source(source, self)
-            if path.is_dir():
+            if os.path.isdir(path):  # False for any path that cannot be a directory
                 if key is not None:
-                    raise self.error(f"{path} is a directory; a key can only name a file")
+                    raise self.error(f"{_shown(path)} is a directory; a key can only name a file")
                 self._directory(path)
                 continue
             self.add(key or path.name, _read(path, self), f"file {path}")
@@ -403,7 +403,13 @@ def _read(path: Path, builder: _Builder) -> bytes:
     try:
         return read_bounded(path, limit=DATA_FILE_LIMIT, what="file")
     except InputError as err:
-        raise builder.error(f"cannot read {path}: {err.cause}") from None
+        raise builder.error(f"cannot read {_shown(path)}: {err.cause}") from None
+
+
+def _shown(path: Path) -> str:
+    """A path for a one-line message: quoted when it holds a line break or control character."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
 
 
 def _pem(source: PemSource, role: str, what: str) -> tuple[bytes, str]:
