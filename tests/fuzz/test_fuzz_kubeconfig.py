@@ -90,6 +90,7 @@ _PATHS = st.sampled_from(
         "",
         "~",
         "../ca.pem",
+        "a\x00b",
     ]
 )
 

@@ -108,7 +108,12 @@ def test_an_upper_case_registry_prints_back_as_a_registry() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://user:s3cr3t@https://user:s3cr3t@", "/services/T0/B0/xyzhttps://"]
+    "url",
+    [
+        "https://user:s3cr3t@https://user:s3cr3t@",
+        "/services/T0/B0/xyzhttps://",
+        "user:s3cr3t@user:s3cr3t@",
+    ],
 )
 def test_redaction_of_urls_without_a_usable_host(url: str) -> None:
     assert "s3cr3t" not in redact_url(url)

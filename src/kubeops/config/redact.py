@@ -22,8 +22,8 @@ MASK = "***"
 
 
 # "user:password@" wherever it stands (a URL that does not parse, or one nested in a path);
-# it starts only at the start, after a "/" or a blank, so long text is scanned once.
-_USERINFO = re.compile(r"(?:^|(?<=[/\s]))([^:/@\s]*:)[^@/\s]*@")
+# it starts only at the start or after "/", "@" or a blank, so long text is scanned once.
+_USERINFO = re.compile(r"(?:^|(?<=[/\s@]))([^:/@\s]*:)[^@/\s]*@")
 # A query parameter that holds a credential: ?password=..., &sslpassword=..., ?token=...
 _SECRET_PARAM = re.compile(r"(?i)([?&;][^=&#;?]*(?:password|passwd|secret|token)[^=&#;?]*=)[^&#;]*")
 
