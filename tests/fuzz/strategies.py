@@ -297,6 +297,19 @@ def yaml_documents(draw: st.DrawFn, shapes: st.SearchStrategy[Any]) -> bytes:
 def sometimes(
     good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any] | None = None
 ) -> st.SearchStrategy[Any]:
-    """Mostly ``good``, sometimes a wrong type or a hostile value."""
-    wrong = bad if bad is not None else st.one_of(scalars(), trees(max_leaves=4))
-    return st.one_of(good, good, good, wrong)
+    """Mostly ``good``; one time in eight a wrong type or a hostile value, so that most
+    documents are wrong in one or two places and reach deep into the parser."""
+    wrong = bad if bad is not None else st.one_of(json_scalars(), trees(max_leaves=4))
+    # sampled_from draws uniformly (integers() favours small values) and shrinks to good.
+    return st.sampled_from(range(8)).flatmap(lambda roll: wrong if roll == 7 else good)
+
+
+def json_scalars() -> st.SearchStrategy[Any]:
+    """Scalars JSON holds (what most wrong values in real documents are)."""
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**53), 2**53),
+        st.floats(allow_nan=False, allow_infinity=False),
+        utf8_text(),
+    )

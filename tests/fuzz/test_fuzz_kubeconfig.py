@@ -126,7 +126,9 @@ _SERVERS = st.one_of(
     hostile_text(30),
 )
 
-_NAMES = st.sampled_from(["a", "b", "", "ctx", "a" * 300, "\x1b[2J", "💥"])
+# Mostly the one name every entry and reference shares, so most documents resolve to a
+# context and reach the readers behind it (files, certificates, exec config).
+_NAMES = st.sampled_from(["a"] * 6 + ["b", "", "ctx", "a" * 300, "\x1b[2J", "💥"])
 
 _CLUSTER = st.fixed_dictionaries(
     {"server": sometimes(_SERVERS)},
@@ -217,7 +219,8 @@ def _entries(body_key: str, body: st.SearchStrategy[Any]) -> st.SearchStrategy[A
             sometimes(
                 st.fixed_dictionaries({"name": sometimes(_NAMES), body_key: sometimes(body)})
             ),
-            max_size=3,
+            min_size=1,
+            max_size=2,
         )
     )
 
@@ -229,8 +232,9 @@ kubeconfigs = st.fixed_dictionaries(
         "clusters": _entries("cluster", _CLUSTER),
         "users": _entries("user", _USER),
         "contexts": _entries("context", _CONTEXT),
+        "current-context": sometimes(_NAMES),
     },
-    optional={"current-context": sometimes(_NAMES), "preferences": st.just({})},
+    optional={"preferences": st.just({})},
 )
 
 
