@@ -225,3 +225,10 @@ def test_ordinary_aliases_still_load() -> None:
         "merged": {"cpu": "200m", "memory": "64Mi"},
         "same": {"cpu": "100m", "memory": "64Mi"},
     }
+
+
+def test_a_path_with_a_nul_character_is_one_error_naming_it() -> None:
+    with pytest.raises(
+        InputError, match=r"kubeconfig 'a\\x00b': cannot read it: not a usable path"
+    ):
+        read_bounded("a\x00b", limit=10, what="kubeconfig")

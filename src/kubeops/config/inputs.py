@@ -86,6 +86,10 @@ def read_bounded(
         raise InputError(
             f"{what} {file}: cannot read it: {cause}", cause=cause, missing=missing
         ) from None
+    except ValueError as err:
+        # A NUL character or an unencodable surrogate: no such path can exist.
+        cause = f"not a usable path ({err})"
+        raise InputError(f"{what} {str(file)!r}: cannot read it: {cause}", cause=cause) from None
 
 
 def read_stream_bounded(
