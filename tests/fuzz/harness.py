@@ -199,13 +199,6 @@ def assert_one_line(err: BaseException) -> None:
 
 KNOWN_FINDINGS.append(
     (
-        "config/inputs.py: read_bounded lets open()'s ValueError for a path with a NUL"
-        ' character escape (a kubeconfig\'s certificate-authority: "a\\0b"; requested of errors)',
-        lambda err: isinstance(err, ValueError) and "null byte" in str(err),
-    )
-)
-KNOWN_FINDINGS.append(
-    (
         "config/client_config.py: the names listed in 'contexts defined: ...' (also clusters,"
         " users) are printed raw, so a name with a line break makes a multi-line error"
         " (requested of errors)",
