@@ -205,3 +205,10 @@ KNOWN_FINDINGS.append(
         lambda err: isinstance(err, KubeopsError) and "defined: " in str(err) and "\n" in str(err),
     )
 )
+KNOWN_FINDINGS.append(
+    (
+        "inspect/serve/options.py: --listen ':²' (a Unicode digit) passes isdigit() and"
+        " raises ValueError in int() (requested of serve)",
+        lambda err: isinstance(err, ValueError) and "invalid literal for int()" in str(err),
+    )
+)
