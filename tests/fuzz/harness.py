@@ -209,6 +209,6 @@ KNOWN_FINDINGS.append(
     (
         "inspect/serve/options.py: --listen ':²' (a Unicode digit) passes isdigit() and"
         " raises ValueError in int() (requested of serve)",
-        lambda err: isinstance(err, ValueError) and "invalid literal for int()" in str(err),
+        lambda err: isinstance(err, ValueError) and raised_in(err, "inspect/serve/options.py"),
     )
 )
