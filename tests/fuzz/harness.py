@@ -207,8 +207,11 @@ KNOWN_FINDINGS.append(
 )
 KNOWN_FINDINGS.append(
     (
-        "inspect/serve/options.py: --listen ':²' (a Unicode digit) passes isdigit() and"
+        "inspect serve (controller/serving/options.py): --listen ':²' (a Unicode digit) passes isdigit() and"
         " raises ValueError in int() (requested of serve)",
-        lambda err: isinstance(err, ValueError) and raised_in(err, "inspect/serve/options.py"),
+        lambda err: (
+            isinstance(err, ValueError)
+            and (raised_in(err, "serve/options.py") or raised_in(err, "serving/options.py"))
+        ),
     )
 )
