@@ -215,3 +215,10 @@ KNOWN_FINDINGS.append(
         ),
     )
 )
+KNOWN_FINDINGS.append(
+    (
+        "api/manifest.py: the kind is printed raw in '<kind> has no metadata.name', so"
+        ' `kind: "\\r\\n"` makes a multi-line error (requested of errors)',
+        lambda err: "has no metadata.name" in str(err) and not str(err).isprintable(),
+    )
+)
