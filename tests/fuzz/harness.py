@@ -195,30 +195,3 @@ def assert_one_line(err: BaseException) -> None:
         message = message.partition("; its last stderr lines:")[0].partition("\n")[0]
     assert "\n" not in message, f"multi-line message: {message!r}"
     assert "\r" not in message, f"multi-line message: {message!r}"
-
-
-KNOWN_FINDINGS.append(
-    (
-        "config/client_config.py: the names listed in 'contexts defined: ...' (also clusters,"
-        " users) are printed raw, so a name with a line break makes a multi-line error"
-        " (requested of errors)",
-        lambda err: isinstance(err, KubeopsError) and "defined: " in str(err) and "\n" in str(err),
-    )
-)
-KNOWN_FINDINGS.append(
-    (
-        "inspect serve (controller/serving/options.py): --listen ':²' (a Unicode digit) passes isdigit() and"
-        " raises ValueError in int() (requested of serve)",
-        lambda err: (
-            isinstance(err, ValueError)
-            and (raised_in(err, "serve/options.py") or raised_in(err, "serving/options.py"))
-        ),
-    )
-)
-KNOWN_FINDINGS.append(
-    (
-        "api/manifest.py: the kind is printed raw in '<kind> has no metadata.name', so"
-        ' `kind: "\\r\\n"` makes a multi-line error (requested of errors)',
-        lambda err: "has no metadata.name" in str(err) and not str(err).isprintable(),
-    )
-)

@@ -138,3 +138,34 @@ def test_a_file_source_that_cannot_be_a_file_is_one_line(source: str) -> None:
     with pytest.raises(ConfigDataError) as info:
         configmap("x", files=[source])
     assert "\n" not in str(info.value)
+
+
+def test_a_unicode_digit_is_not_a_port() -> None:
+    from kubeops.controller.serving import ServingError, parse_listen
+
+    with pytest.raises(ServingError, match="expected HOST:PORT"):
+        parse_listen(":\u00b2")
+
+
+def test_context_names_listed_in_an_error_stay_on_one_line(tmp_path: Path) -> None:
+    from kubeops.config import load_config
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        'contexts: [{name: "a\\nb", context: {cluster: c, user: u}}]\n'
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(kubeconfig=str(path))
+    assert "a\\x0ab" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_kind_with_a_line_break_stays_on_one_line() -> None:
+    from kubeops.api.manifest import ManifestError, parse_manifests
+
+    with pytest.raises(ManifestError, match=r"\\x0d\\x0a has no metadata.name") as info:
+        parse_manifests('apiVersion: v1\nkind: "\\r\\n"\nmetadata: {}\n', source="m.yaml")
+    assert "\n" not in str(info.value)

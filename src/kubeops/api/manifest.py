@@ -25,6 +25,7 @@ from kubeops.api.resource import InvalidPathSegment, _segment
 from kubeops.api.sync import either_client
 from kubeops.config import safe_yaml
 from kubeops.config.inputs import MANIFEST_LIMIT, InputError, read_bounded, read_stream_bounded
+from kubeops.config.redact import printable
 from kubeops.config.schema import type_name
 from kubeops.errors import KubeopsError, NotFound
 
@@ -169,7 +170,9 @@ def _checked(manifest: Manifest) -> Manifest:
             )
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
-        raise ManifestError(f"{manifest.where}: {obj['kind']} has no metadata.name")
+        raise ManifestError(
+            f"{manifest.where}: {printable(obj['kind'], one_line=True)} has no metadata.name"
+        )
     for field in ("name", "generateName", "namespace"):
         value = metadata.get(field)
         if value is not None and not isinstance(value, str):
@@ -177,7 +180,9 @@ def _checked(manifest: Manifest) -> Manifest:
                 f"{manifest.where}: metadata.{field} must be a string, not {type_name(value)}"
             )
     if not (metadata.get("name") or metadata.get("generateName")):
-        raise ManifestError(f"{manifest.where}: {obj['kind']} has no metadata.name")
+        raise ManifestError(
+            f"{manifest.where}: {printable(obj['kind'], one_line=True)} has no metadata.name"
+        )
     for field in ("name", "namespace"):
         value = metadata.get(field)
         if value:  # part of the object's URL path: refused here with the file and line

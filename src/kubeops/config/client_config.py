@@ -35,6 +35,7 @@ from kubeops.config.exec_plugin import (
 from kubeops.config.incluster import in_cluster, load_incluster_config
 from kubeops.config.inputs import CREDENTIAL_FILE_LIMIT, InputError, read_bounded
 from kubeops.config.kubeconfig import Kubeconfig, KubeconfigEntry, load_kubeconfig
+from kubeops.config.redact import printable
 from kubeops.config.schema import Fields, header_safe
 from kubeops.config.tls import check_ca_bundle, check_client_pair
 
@@ -160,7 +161,7 @@ def _where(kind: str, entry: KubeconfigEntry | None) -> str:
 
 
 def _names(entries: Mapping[str, KubeconfigEntry]) -> str:
-    return ", ".join(sorted(entries)) or "none"
+    return ", ".join(printable(name, one_line=True) for name in sorted(entries)) or "none"
 
 
 def _missing(

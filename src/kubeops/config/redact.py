@@ -82,8 +82,16 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{ord(char):02x}"
 
 
-def printable(text: str) -> str:
+# The same and newline and tab too: for a value shown inside a one-line message.
+_CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
     """``text`` safe for a terminal: every control character except newline and tab is
     shown escaped (ESC becomes the four characters ``\\x1b``), so no escape or OSC
-    sequence from cluster data can move the cursor, retitle the window or clear it."""
-    return _CONTROL.sub(_escape, text)
+    sequence from cluster data can move the cursor, retitle the window or clear it.
+
+    ``one_line`` escapes newline and tab too, for a name or key from a file quoted in
+    an error message that must stay one line.
+    """
+    return (_CONTROL_IN_LINE if one_line else _CONTROL).sub(_escape, text)

@@ -116,7 +116,7 @@ def is_loopback(host: str) -> bool:
 def parse_listen(text: str, flag: str = "--listen") -> tuple[str, int]:
     """``HOST:PORT``, ``[IPv6]:PORT`` or ``:PORT`` (every interface)."""
     host, sep, port = text.strip().rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
+    if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise ServingError(f"{flag} {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8080 or :8080")
     host = host.strip("[]") or "0.0.0.0"
     if ":" in host:
