@@ -87,6 +87,8 @@ PopProcess = Callable[[Deltas, bool], None]
 """Called with an object's deltas and whether they belong to the first list."""
 KeyedPopProcess = Callable[[str, Deltas, bool], None]
 """A :data:`PopProcess` also given the object's key (:meth:`DeltaFIFO.pop_batch`)."""
+# A coroutine waiting in pop(): its loop and the future an add or close resolves.
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
 class KnownObjects(Protocol):
@@ -174,7 +176,7 @@ class DeltaFIFO:
         # Keys of the first list (and of the deletions it implied) not yet processed.
         self._initial: set[str] = set()
         self._closed = False
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._waiters: list[_Waiter] = []
 
     # --- producers ---------------------------------------------------------------------------
 
@@ -295,17 +297,8 @@ class DeltaFIFO:
             with self._lock:
                 if self._queue:
                     return self._pop_locked(lambda _key, deltas, initial: process(deltas, initial))
-                if self._closed:
-                    raise FIFOClosed("the delta FIFO is closed")
-                waiter: asyncio.Future[None] = loop.create_future()
-                entry = (loop, waiter)
-                self._waiters.append(entry)
-            try:
-                await waiter
-            finally:
-                with self._lock:
-                    if entry in self._waiters:
-                        self._waiters.remove(entry)
+                entry = self._waiter_locked(loop)
+            await self._wait(entry)
 
     async def pop_batch(self, process: KeyedPopProcess, limit: int = 100) -> int:
         """Like :meth:`pop`, for up to ``limit`` keys in a row without awaiting between them.
@@ -341,17 +334,24 @@ class DeltaFIFO:
                         if initial:
                             initial_keys.discard(key)
                     return done
-                if self._closed:
-                    raise FIFOClosed("the delta FIFO is closed")
-                waiter: asyncio.Future[None] = loop.create_future()
-                entry = (loop, waiter)
-                self._waiters.append(entry)
-            try:
-                await waiter
-            finally:
-                with self._lock:
-                    if entry in self._waiters:
-                        self._waiters.remove(entry)
+                entry = self._waiter_locked(loop)
+            await self._wait(entry)
+
+    def _waiter_locked(self, loop: asyncio.AbstractEventLoop) -> _Waiter:
+        """A waiter woken by the next add or close (FIFOClosed if closed already)."""
+        if self._closed:
+            raise FIFOClosed("the delta FIFO is closed")
+        entry: _Waiter = (loop, loop.create_future())
+        self._waiters.append(entry)
+        return entry
+
+    async def _wait(self, entry: _Waiter) -> None:
+        try:
+            await entry[1]
+        finally:
+            with self._lock:
+                if entry in self._waiters:
+                    self._waiters.remove(entry)
 
     def has_synced(self) -> bool:
         """Whether the first list has been processed in full (deletions included).
