@@ -117,9 +117,9 @@ def test_gates_exit_2_and_say_why(kubeconfigs: str) -> None:
     assert "at or above critical (--fail-on)" in failed.stderr
     passed = kubeops(*contexts("member-b"), "--fail-on", "critical", env=env)
     assert passed.returncode == 0, passed.stderr
-    low = kubeops(*contexts("member-a"), "--min-score", "101", env=env)
-    assert low.returncode == 2
-    assert "is below 101 (--min-score)" in low.stderr
+    low = kubeops(*contexts("member-a"), "--min-score", "100", env=env)
+    assert low.returncode == 2, low.stderr
+    assert "is below 100 (--min-score)" in low.stderr
 
 
 def test_output_dir_holds_every_format(kubeconfigs: str, tmp_path: Path) -> None:

@@ -159,13 +159,13 @@ def test_context_names_listed_in_an_error_stay_on_one_line(tmp_path: Path) -> No
     )
     with pytest.raises(ConfigError) as info:
         load_config(kubeconfig=str(path))
-    assert "a\\x0ab" in str(info.value)
+    assert "a\\nb" in str(info.value)
     assert "\n" not in str(info.value)
 
 
 def test_a_kind_with_a_line_break_stays_on_one_line() -> None:
     from kubeops.api.manifest import ManifestError, parse_manifests
 
-    with pytest.raises(ManifestError, match=r"\\x0d\\x0a has no metadata.name") as info:
+    with pytest.raises(ManifestError, match=r"\\r\\n has no metadata.name") as info:
         parse_manifests('apiVersion: v1\nkind: "\\r\\n"\nmetadata: {}\n', source="m.yaml")
     assert "\n" not in str(info.value)

@@ -143,10 +143,7 @@ def _one_line(err: KubeopsError) -> str:
     """The error as one line: control characters escaped, and line breaks too (a name
     or key from a file may hold one) -- except in an error that carries a log's last
     lines (``log_tail``, a component that failed to start), which are shown as lines."""
-    text = printable(str(err))
-    if getattr(err, "log_tail", None) is not None:
-        return text
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    return printable(str(err), one_line=getattr(err, "log_tail", None) is None)
 
 
 def _first_kubeops_error(group: BaseExceptionGroup[BaseException]) -> KubeopsError | None:

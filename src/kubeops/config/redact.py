@@ -77,9 +77,12 @@ def strip_userinfo(url: str) -> str:
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
-    return f"\\x{ord(char):02x}"
+    return _NAMED.get(char) or f"\\x{ord(char):02x}"
 
 
 # The same and newline and tab too: for a value shown inside a one-line message.
@@ -91,7 +94,7 @@ def printable(text: str, *, one_line: bool = False) -> str:
     shown escaped (ESC becomes the four characters ``\\x1b``), so no escape or OSC
     sequence from cluster data can move the cursor, retitle the window or clear it.
 
-    ``one_line`` escapes newline and tab too, for a name or key from a file quoted in
-    an error message that must stay one line.
+    ``one_line`` escapes newline, carriage return and tab too (as ``\\n``, ``\\r``,
+    ``\\t``), for a name or key from a file quoted in a message that must stay one line.
     """
     return (_CONTROL_IN_LINE if one_line else _CONTROL).sub(_escape, text)

@@ -357,8 +357,10 @@ class History:
                 raise
             except (sa_exc.SQLAlchemyError, OSError, TimeoutError) as err:
                 reason = _reason(err, self._secrets)
-                pause = delay * random.uniform(0.5, 1.0)
-                if not self._transient(err) or time.monotonic() + pause > deadline:
+                remaining = deadline - time.monotonic()
+                # The last pause is cut to the deadline, so "after N s of retries" is true.
+                pause = min(delay * random.uniform(0.5, 1.0), remaining)
+                if not self._transient(err) or remaining <= 0:
                     if self._transient(err) and self.retry_for > 0:
                         reason += f" (still failing after {self.retry_for:g}s of retries)"
                     raise HistoryError(f"history {self.url}: cannot {doing}: {reason}") from err
