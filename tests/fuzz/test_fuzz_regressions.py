@@ -169,3 +169,19 @@ def test_a_kind_with_a_line_break_stays_on_one_line() -> None:
     with pytest.raises(ManifestError, match=r"\\r\\n has no metadata.name") as info:
         parse_manifests('apiVersion: v1\nkind: "\\r\\n"\nmetadata: {}\n', source="m.yaml")
     assert "\n" not in str(info.value)
+
+
+def test_a_plugin_certificate_that_is_not_utf8_is_refused() -> None:
+    stdout = (
+        b'{"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",'
+        b' "status": {"clientCertificateData": "\\ud800", "clientKeyData": "k"}}'
+    )
+    with pytest.raises(ExecPluginError, match="not valid UTF-8"):
+        parse_exec_output(stdout, _EXEC)
+
+
+def test_a_config_map_name_with_a_line_break_stays_on_one_line() -> None:
+    obj = {"kind": "Secret", "metadata": {"namespace": "ns", "name": "\n"}, "data": {"": "!"}}
+    with pytest.raises(HotReloadError, match=r"secret ns/\\n: key '' is not valid base64") as info:
+        ConfigData.from_object(obj)
+    assert "\n" not in str(info.value)

@@ -193,9 +193,7 @@ def test_serve_refuses_a_bad_webhook_without_printing_it() -> None:
 
 
 def test_printable_escapes_c0_and_c1_but_keeps_newline_and_tab() -> None:
-    assert printable(f"a{HOSTILE}b\tc\nd\x9be\r") == (
-        "a\\x1b]0;pwned\\x07\\x1b[2Jb\tc\nd\\x9be\\r"
-    )
+    assert printable(f"a{HOSTILE}b\tc\nd\x9be\r") == ("a\\x1b]0;pwned\\x07\\x1b[2Jb\tc\nd\\x9be\\r")
 
 
 def test_kubeops_get_and_events_print_no_escape(kube_cluster: Cluster, kube_namespace: str) -> None:

@@ -191,8 +191,13 @@ def parse_exec_output(stdout: bytes, config: ExecConfig, stderr: bytes = b"") ->
         )
     if token is None and cert is None:
         raise ExecPluginError(f"{what} printed neither a token nor a client certificate and key")
-    cert_pem = cert.encode() if cert else None
-    key_pem = key.encode() if key else None
+    try:
+        cert_pem = cert.encode() if cert else None
+        key_pem = key.encode() if key else None
+    except UnicodeEncodeError:  # a JSON "\\ud800" escape decodes to a lone surrogate
+        raise ExecPluginError(
+            f"{what} printed a client certificate or key that is not valid UTF-8"
+        ) from None
     if cert_pem is not None and key_pem is not None:
         try:
             check_client_pair(cert_pem, key_pem, what)

@@ -54,6 +54,7 @@ from typing import Any, overload
 
 from kubeops.api import Client, Object, ResourceType, SyncClient
 from kubeops.cache import DeletedFinalStateUnknown, SharedInformer
+from kubeops.config.redact import printable
 from kubeops.errors import KubeopsError
 from kubeops.models.duration import format_duration
 
@@ -106,7 +107,10 @@ class ConfigData:
         """Decode a ConfigMap or Secret; ``kind`` is needed for list items, which carry none."""
         meta = _mapping(obj.get("metadata"), "the object", "metadata")
         kind = kind or str(obj.get("kind") or "ConfigMap")
-        name = f"{kind.lower()} {meta.get('namespace', '')}/{meta.get('name', '')}"
+        # For messages only: cluster data may hold line breaks, kept out of the one line.
+        name = printable(
+            f"{kind.lower()} {meta.get('namespace', '')}/{meta.get('name', '')}", one_line=True
+        )
         data: dict[str, bytes] = {}
         if kind == "Secret":
             for key, value in _mapping(obj.get("data"), name, "data").items():
