@@ -1,0 +1,23 @@
+"""Event-driven automated response: rules that watch the cluster and act, safely.
+
+Sources turn cluster changes, Kubernetes Events, derived states (crash loops,
+NotReady Nodes...), usage, HTTP posts, Alertmanager alerts and schedules into
+:class:`Event` values; rules match them, check their CEL conditions, and run
+actions through kubeops' own operations -- each action planned first, limited
+(cooldown, rate, deduplication, blast radius, kill switch), recorded in the
+cluster before it runs so no leader repeats it, and written to the audit log.
+"""
+
+from kubeops.respond.event import Event, ObjectRef
+from kubeops.respond.model import ActionSpec, GlobalLimits, Rule, Safety, Trigger, Window
+
+__all__ = [
+    "ActionSpec",
+    "Event",
+    "GlobalLimits",
+    "ObjectRef",
+    "Rule",
+    "Safety",
+    "Trigger",
+    "Window",
+]
