@@ -20,6 +20,7 @@ LAYERS = [
     "transport",
     "api",
     "models",
+    "cel",
     "cache",
     "workqueue",
     "controller",
