@@ -20,6 +20,11 @@ constructed:
 
 Errors are built from the marks and the problem, never from ``str(error)``,
 which quotes the offending line (a kubeconfig line may hold a token).
+
+With ``lines=True`` mappings and lists come back as :class:`MarkedDict` and
+:class:`MarkedList` -- still a ``dict`` and a ``list`` -- that also say on which
+line each key and item was written, for messages about a file's content (a rule
+file's mistakes name their line).
 """
 
 from __future__ import annotations
@@ -167,6 +172,64 @@ def _shown_tag(tag: str) -> str:
     return short if len(short) <= 60 else short[:57] + "..."
 
 
+class MarkedDict(dict[str, Any]):
+    """A mapping from ``load(..., lines=True)``: ``line`` it starts on, and each key's line."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        """The line ``key`` was written on (the mapping's own line when absent)."""
+        lines: dict[str, int] = getattr(self, "key_lines", {})
+        return lines.get(key, self.line)
+
+
+class MarkedList(list[Any]):
+    """A list from ``load(..., lines=True)``: ``line`` it starts on, and each item's line."""
+
+    line: int = 0
+    item_lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        """The line item ``index`` starts on (the list's own line when out of range)."""
+        lines: list[int] = getattr(self, "item_lines", [])
+        return lines[index] if 0 <= index < len(lines) else self.line
+
+
+class _MarkingConstructor(_JSONConstructor):
+    """The JSON constructor building :class:`MarkedDict` and :class:`MarkedList`."""
+
+    def construct_marked_map(self, node: MappingNode) -> Any:
+        """A :class:`MarkedDict` with the line of the mapping and of each key."""
+        data = MarkedDict()
+        data.line = _line(node)
+        yield data
+        data.update(self.construct_mapping(node))
+        lines: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode):
+                key = self.construct_object(key_node)
+                text = key if isinstance(key, str) else ("null" if key is None else key_node.value)
+                lines.setdefault(text, _line(key_node))
+        data.key_lines = lines
+
+    def construct_marked_seq(self, node: SequenceNode) -> Any:
+        """A :class:`MarkedList` with the line of the list and of each item."""
+        if not isinstance(node, SequenceNode):
+            raise _Refused(f"the value tagged {_shown_tag(node.tag)} is not a list", _line(node))
+        data = MarkedList()
+        data.line = _line(node)
+        yield data
+        data.extend(self.construct_sequence(node))
+        data.item_lines = [_line(item) for item in node.value]
+
+    yaml_constructors: ClassVar[dict[Any, Any]] = {
+        **_JSONConstructor.yaml_constructors,
+        "tag:yaml.org,2002:map": construct_marked_map,
+        "tag:yaml.org,2002:seq": construct_marked_seq,
+    }
+
+
 class _BoundedComposer(Composer):
     """PyYAML's composer with a depth bound; notes whether a document used aliases."""
 
@@ -221,6 +284,39 @@ else:  # pragma: no cover - PyYAML without libyaml
             yaml.resolver.Resolver.__init__(self)
 
 
+if _CParser is not None:
+
+    class _MarkingLoader(
+        _BoundedComposer,
+        _CParser,  # type: ignore[misc]
+        _MarkingConstructor,
+        yaml.resolver.Resolver,
+    ):
+        def __init__(self, stream: str | bytes) -> None:
+            _CParser.__init__(self, stream)
+            _MarkingConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            Composer.__init__(self)
+
+else:  # pragma: no cover - PyYAML without libyaml
+
+    class _MarkingLoader(  # type: ignore[no-redef]
+        _BoundedComposer,
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        _MarkingConstructor,
+        yaml.resolver.Resolver,
+    ):
+        def __init__(self, stream: str | bytes) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            Composer.__init__(self)
+            _MarkingConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+
 @dataclass(frozen=True)
 class Document:
     """One document of a YAML stream: its value and the line it starts on (from 1)."""
@@ -230,13 +326,18 @@ class Document:
 
 
 def load(
-    data: str | bytes, source: str, *, error: Callable[[str], Exception] = YAMLInputError
+    data: str | bytes,
+    source: str,
+    *,
+    error: Callable[[str], Exception] = YAMLInputError,
+    lines: bool = False,
 ) -> Any:
     """The single document in ``data`` (None when empty); ``error(message)`` when refused.
 
-    ``source`` names the input in messages (``kubeconfig /home/me/.kube/config``).
+    ``source`` names the input in messages (``kubeconfig /home/me/.kube/config``);
+    ``lines`` builds :class:`MarkedDict`/:class:`MarkedList` (see the module doc).
     """
-    documents = load_all(data, source, error=error)
+    documents = load_all(data, source, error=error, lines=lines)
     if len(documents) > 1:
         raise error(
             f"{source}, line {documents[1].line}: expected a single YAML document, found another"
@@ -245,10 +346,14 @@ def load(
 
 
 def load_all(
-    data: str | bytes, source: str, *, error: Callable[[str], Exception] = YAMLInputError
+    data: str | bytes,
+    source: str,
+    *,
+    error: Callable[[str], Exception] = YAMLInputError,
+    lines: bool = False,
 ) -> list[Document]:
     """Every document in the YAML stream ``data``, with the line it starts on."""
-    loader = _Loader(data)
+    loader = _MarkingLoader(data) if lines else _Loader(data)
     documents: list[Document] = []
     try:
         while loader.check_node():
