@@ -1,0 +1,599 @@
+"""``kubeops respond run``: the daemon that watches, decides and acts.
+
+It has the shape of ``kubeops inspect serve`` -- one :class:`SecurePort` with
+``/healthz``, ``/readyz``, ``/metrics``, JSON logs, a graceful stop on SIGTERM --
+plus the event receiver (:mod:`kubeops.respond.receiver`) on the same port and
+leader election: every replica serves, only the Lease holder runs the sources and
+the engine.  On becoming leader a replica first finishes what the previous leader
+claimed and did not finish and rebuilds the limits' windows from the ledger
+(``engine.resume()``), then starts the sources from the ledger's watermark (the
+last moment a leader was known to be watching), so objects created while nobody
+led still fire their ``added`` rules.
+
+The CLI adds the connection and serving flags (``respond`` cannot import ``cli``)
+and calls :func:`add_run_flags` and :func:`run_from_args`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from kubeops.errors import KubeopsError
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from kubeops.api import Client
+    from kubeops.controller.serving import SecurePort, ServingOptions
+    from kubeops.respond.event import Event
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+DEFAULT_LEASE = "kubeops-respond"
+WATERMARK_EVERY = 10.0
+"""Seconds between two watermarks written by the leader."""
+WATERMARK_OVERLAP = datetime.timedelta(seconds=3 * WATERMARK_EVERY)
+"""How far before the watermark a new leader starts looking (the ledger removes repeats)."""
+DRAIN_SECONDS = 20.0
+"""How long a stopping leader lets running actions finish (Kubernetes gives 30 s)."""
+
+
+class DaemonError(KubeopsError, ValueError):
+    """A flag of ``kubeops respond run`` that cannot be used."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where ``notify: {email: ...}`` sends mail."""
+
+    host: str
+    port: int = 25
+    sender: str = "kubeops@localhost"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    ssl: bool = False
+
+
+@dataclass(frozen=True)
+class RespondSettings:
+    """Daemon-wide settings the actions read from ``ActionContext.settings``."""
+
+    smtp: SmtpSettings | None = None
+
+
+@dataclass(frozen=True)
+class LeaseSettings:
+    """The Lease the replicas compete for (client-go's default timings)."""
+
+    name: str = DEFAULT_LEASE
+    namespace: str | None = None
+    duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything ``kubeops respond run`` takes; see :func:`add_run_flags` for each."""
+
+    rules: tuple[str, ...]
+    kubeconfig: str | None = None
+    context: str | None = None
+    dry_run: bool = False
+    listen: tuple[str, int] = ("127.0.0.1", 8080)
+    serving: ServingOptions | None = None
+    auth_kubeconfig: str | None = None
+    auth_context: str | None = None
+    lease: LeaseSettings | None = None
+    audit_url: str | None = field(default=None, repr=False)
+    event_token_file: str | None = None
+    settings: RespondSettings = field(default_factory=RespondSettings)
+    record: str | None = None
+    identity: str | None = None
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``kubeops respond run`` other than the connection and serving ones."""
+    what = parser.add_argument_group("rules")
+    what.add_argument(
+        "--rules",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="a rule file, a directory of *.yaml files or a Python module (repeatable)",
+    )
+    what.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="evaluate and audit everything, change nothing",
+    )
+    serve = parser.add_argument_group("HTTP port (receiver, /metrics, /healthz, /readyz)")
+    serve.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"default: {DEFAULT_LISTEN}; :PORT for every interface (needs --auth or "
+        "--allow-unauthenticated)",
+    )
+    serve.add_argument(
+        "--event-token-file",
+        metavar="PATH",
+        help="POST /events and /alertmanager need this bearer token (re-read when it "
+        "changes); without it they are behind --auth like /metrics",
+    )
+    serve.add_argument(
+        "--record",
+        metavar="FILE",
+        help="append every event as a JSON line to FILE, for `kubeops respond replay`",
+    )
+    audit = parser.add_argument_group("audit log")
+    audit.add_argument(
+        "--audit-url",
+        metavar="URL",
+        help="sqlite:///PATH or any SQLAlchemy URL "
+        "(default: sqlite:///~/.local/share/kubeops/respond-audit.db)",
+    )
+    mail = parser.add_argument_group("email (notify: {email: ...})")
+    mail.add_argument("--smtp-host", metavar="HOST", help="the SMTP server")
+    mail.add_argument(
+        "--smtp-port", type=int, metavar="PORT", help="default: 25 (465 with --smtp-ssl)"
+    )
+    mail.add_argument("--smtp-from", metavar="ADDRESS", help="default: kubeops@localhost")
+    mail.add_argument("--smtp-username", metavar="NAME")
+    mail.add_argument("--smtp-password-file", metavar="PATH", help="the SMTP password, in a file")
+    mail.add_argument("--smtp-starttls", action="store_true", help="upgrade with STARTTLS")
+    mail.add_argument("--smtp-ssl", action="store_true", help="connect over TLS (SMTPS)")
+    lead = parser.add_argument_group("leader election (several replicas)")
+    lead.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="only the replica holding the Lease watches and acts; the others stand by",
+    )
+    lead.add_argument("--lease-name", default=DEFAULT_LEASE, help=f"default: {DEFAULT_LEASE}")
+    lead.add_argument("--lease-namespace", help="default: the context's namespace")
+    lead.add_argument(
+        "--lease-duration",
+        metavar="DURATION",
+        default="15s",
+        help="how long a silent leader keeps the Lease (default: 15s; renew deadline 2/3 of it)",
+    )
+
+
+def options_from_args(args: argparse.Namespace, serving: ServingOptions) -> RunOptions:
+    """Validate the parsed flags (connection flags completed) into :class:`RunOptions`."""
+    from kubeops.controller.serving import ServingError, parse_listen
+    from kubeops.models import DurationError, parse_duration
+
+    try:
+        listen = parse_listen(args.listen)
+    except ServingError as err:
+        raise DaemonError(str(err)) from None
+    lease = None
+    if args.leader_elect:
+        try:
+            duration = parse_duration(args.lease_duration, positive=True)
+        except DurationError as err:
+            raise DaemonError(f"--lease-duration: {err}") from None
+        if duration < 3:
+            raise DaemonError(f"--lease-duration {args.lease_duration}: at least 3s")
+        lease = LeaseSettings(
+            name=args.lease_name,
+            namespace=args.lease_namespace,
+            duration=duration,
+            renew_deadline=duration * 2 / 3,
+            retry_period=duration / 7.5,
+        )
+    smtp = None
+    if args.smtp_host:
+        password = None
+        if args.smtp_password_file:
+            password = _read_secret(args.smtp_password_file, "--smtp-password-file")
+        smtp = SmtpSettings(
+            host=args.smtp_host,
+            port=args.smtp_port or (465 if args.smtp_ssl else 25),
+            sender=args.smtp_from or "kubeops@localhost",
+            username=args.smtp_username,
+            password=password,
+            starttls=args.smtp_starttls,
+            ssl=args.smtp_ssl,
+        )
+    elif any((args.smtp_port, args.smtp_from, args.smtp_username, args.smtp_password_file)):
+        raise DaemonError("--smtp-port, --smtp-from and --smtp-username need --smtp-host")
+    if args.event_token_file and not Path(args.event_token_file).is_file():
+        raise DaemonError(f"--event-token-file {args.event_token_file}: no such file")
+    return RunOptions(
+        rules=tuple(args.rules),
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        dry_run=args.dry_run,
+        listen=listen,
+        serving=replace(serving, host=listen[0], port=listen[1]),
+        auth_kubeconfig=getattr(args, "auth_kubeconfig", None),
+        auth_context=getattr(args, "auth_context", None),
+        lease=lease,
+        audit_url=args.audit_url,
+        event_token_file=args.event_token_file,
+        settings=RespondSettings(smtp=smtp),
+        record=args.record,
+    )
+
+
+def _read_secret(path: str, flag: str) -> str:
+    from kubeops.config import InputError, read_bounded
+
+    try:
+        return read_bounded(path, limit=64 * 1024, what=flag).decode().strip()
+    except InputError as err:
+        raise DaemonError(str(err)) from None
+    except UnicodeDecodeError:
+        raise DaemonError(f"{flag} {path}: not UTF-8 text") from None
+
+
+def run_from_args(args: argparse.Namespace, serving: ServingOptions) -> int:
+    """Run the daemon as the CLI asked until SIGTERM or SIGINT; the exit status."""
+    from kubeops.controller.serving import log_formatter
+
+    options = options_from_args(args, serving)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter(getattr(args, "log_format", "text")))
+    root = logging.getLogger("kubeops")
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in ("kubeops.respond", "kubeops.controller"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+
+        def stopping() -> None:
+            # Gracefully: finish running actions, release the Lease; a second signal kills.
+            stop.set()
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+        for sig in signals:
+            loop.add_signal_handler(sig, stopping)
+        return await run(options, stop)
+
+    return asyncio.run(main())
+
+
+async def run(options: RunOptions, stop: asyncio.Event | None = None) -> int:
+    """Run until ``stop`` is set; configuration problems raise before anything starts."""
+    from kubeops.api import Client
+    from kubeops.config import load_config
+    from kubeops.respond.rules import load_rules
+
+    ruleset = load_rules(list(options.rules))
+    port = _secure_port(options)
+    try:
+        async with Client(load_config(options.kubeconfig, context=options.context)) as client:
+            daemon = Daemon(options, ruleset, client, port)
+            await daemon.run(stop or asyncio.Event())
+    finally:
+        await port.close()
+    return 0
+
+
+def _secure_port(options: RunOptions) -> SecurePort:
+    from kubeops.controller.serving import SecurePort, ServingOptions
+
+    serving = options.serving or ServingOptions(host=options.listen[0], port=options.listen[1])
+    if options.event_token_file:
+        # The receiver checks its own token; the port's --auth guards the rest.
+        from kubeops.respond.receiver import PATHS
+
+        serving = replace(serving, always_allow=(*serving.always_allow, *PATHS))
+    serving.check()
+    client = None
+    if serving.auth == "kubernetes":
+        from kubeops.api import Client
+        from kubeops.config import load_config
+
+        client = Client(
+            load_config(
+                options.auth_kubeconfig or options.kubeconfig,
+                context=options.auth_context or options.context,
+            )
+        )
+    return SecurePort(serving, client, own_client=True)
+
+
+class Daemon:
+    """One replica: the port for everyone, the sources and engine while leading."""
+
+    def __init__(self, options: RunOptions, ruleset: Any, client: Client, port: SecurePort) -> None:
+        from prometheus_client import CollectorRegistry, Gauge
+
+        from kubeops.controller.leader_election import default_identity
+        from kubeops.respond.metrics import RespondMetrics
+
+        self.options = options
+        self.ruleset = ruleset
+        self.client = client
+        self.port = port
+        self.identity = options.identity or default_identity()
+        self.name = options.lease.name if options.lease is not None else DEFAULT_LEASE
+        """The daemon's name in the ledger (its watermark): the Lease its replicas share."""
+        self.registry = CollectorRegistry()
+        self.metrics = RespondMetrics(self.registry)
+        self.leader_gauge = Gauge(
+            "kubeops_respond_leader",
+            "1 while this replica leads (runs the sources and the engine)",
+            registry=self.registry,
+        )
+        self.engine: Any = None
+        self.sources: list[Any] = []
+        self.leading = False
+        self.started = datetime.datetime.now(datetime.UTC)
+        self.leader: str | None = None
+        self.audit: Any = None
+        self._record: IO[str] | None = None
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """What ``/healthz`` reports."""
+        return {
+            "status": "ok",
+            "identity": self.identity,
+            "leader": self.leading,
+            "leaderIdentity": self.leader,
+            "dryRun": self.options.dry_run,
+            "rules": len(self.ruleset.rules),
+            "sources": {s.name: s.ready.is_set() for s in self.sources},
+        }
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether this replica does its part: a follower stands by, a leader has resumed
+        and every source knows its initial state."""
+        if not self.leading:
+            return True, "standing by"
+        if self.engine is None:
+            return False, "resuming"
+        waiting = [s.name for s in self.sources if not s.ready.is_set()]
+        if waiting:
+            return False, "waiting for " + ", ".join(waiting)
+        return True, "leading"
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The port's routes: probes, metrics and the receiver."""
+        from aiohttp import web
+
+        from kubeops.respond.receiver import Receiver
+
+        app = self.port.application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/livez", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        Receiver(self.deliver, token_file=self.options.event_token_file).add_routes(app)
+        assert isinstance(app, web.Application)
+        return app
+
+    async def _healthz(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
+        return web.json_response(self.status())
+
+    async def _readyz(self, request: web.Request) -> web.StreamResponse:
+        from kubeops.controller.serving import plain
+
+        ready, why = self.ready()
+        return plain(200 if ready else 503, why)
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return web.Response(
+            body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def deliver(self, events: Sequence[Event]) -> bool:
+        """Handle received events now (the post is answered when they are done); False
+        when this replica does not lead."""
+        engine = self.engine
+        if engine is None:
+            return False
+        for event in events:
+            self._write(event)
+            await engine.handle(event)
+        return True
+
+    async def emit(self, event: Event) -> None:
+        """What the sources call: record the event, queue it for the engine."""
+        engine = self.engine
+        if engine is None:
+            return
+        self._write(event)
+        await engine.submit(event)
+
+    def _write(self, event: Event) -> None:
+        if self._record is None:
+            return
+        from kubeops.respond.replay import event_to_json
+
+        self._record.write(event_to_json(event) + "\n")
+        self._record.flush()
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve, stand for election (or lead at once), until ``stop``."""
+        from kubeops.respond.audit import AuditLog
+
+        self.audit = await AuditLog.open(self.options.audit_url)
+        if self.options.record:
+            self._record = open(self.options.record, "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            await self.port.start(self.app())
+            for warning in self.port.warnings:
+                LOG.warning("%s", warning)
+            LOG.info(
+                "serving %s (auth: %s); %d rule(s)%s; identity %s",
+                self.port.options.url,
+                self.port.options.auth,
+                len(self.ruleset.rules),
+                ", dry run" if self.options.dry_run else "",
+                self.identity,
+            )
+            work = asyncio.create_task(self._elected() if self.options.lease else self._lead_now())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            work.cancel()
+            (outcome,) = await asyncio.gather(work, return_exceptions=True)
+            if isinstance(outcome, Exception):
+                raise outcome
+        finally:
+            await self.port.stop()
+            await self.audit.close()
+            if self._record is not None:
+                self._record.close()
+        LOG.info("stopped")
+
+    async def _lead_now(self) -> None:
+        await self.lead(asyncio.Event())
+
+    async def _elected(self) -> None:
+        from kubeops.controller.leader_election import LeaderElectionConfig, LeaderElector
+
+        lease = self.options.lease
+        assert lease is not None
+
+        def new_leader(holder: str) -> None:
+            self.leader = holder or None
+
+        config = LeaderElectionConfig(
+            name=lease.name,
+            namespace=lease.namespace,
+            identity=self.identity,
+            lease_duration=lease.duration,
+            renew_deadline=lease.renew_deadline,
+            retry_period=lease.retry_period,
+            on_started_leading=self.lead,
+            on_stopped_leading=lambda: None,
+            on_new_leader=new_leader,
+        )
+        while True:
+            try:
+                await LeaderElector(self.client, config).run()
+            except KubeopsError as err:
+                LOG.error("leading %s failed: %s", lease.name, err)
+            LOG.info("leadership of %s ended; standing for election again", lease.name)
+            await asyncio.sleep(1.0)
+
+    async def lead(self, stopped: asyncio.Event) -> None:
+        """Lead: resume from the ledger, start the sources from its watermark, act until
+        cancelled; then let running actions finish."""
+        from kubeops.cache import SharedInformerFactory
+        from kubeops.respond.engine import Engine
+        from kubeops.respond.killswitch import KillSwitch
+        from kubeops.respond.ledger import Ledger
+        from kubeops.respond.limits import Limits
+
+        limits_settings = self.ruleset.limits
+        namespace = limits_settings.namespace
+        self.leading = True
+        self.leader = self.identity
+        self.leader_gauge.set(1)
+        tasks: list[asyncio.Task[Any]] = []
+        engine: Any = None
+        factory: Any = None
+        switch: Any = None
+        try:
+            ledger = Ledger(self.client, namespace, self.identity)
+            kill_switch = KillSwitch(
+                self.client, namespace, limits_settings.kill_switch, metrics=self.metrics
+            )
+            await kill_switch.start()
+            switch = kill_switch
+            engine = Engine(
+                self.client,
+                self.ruleset,
+                audit=self.audit,
+                ledger=ledger,
+                limits=Limits(self.ruleset.rules, limits_settings),
+                kill_switch=kill_switch,
+                dry_run=self.options.dry_run or limits_settings.dry_run,
+                metrics=self.metrics,
+                settings=self.options.settings,
+            )
+            # Overlap the previous leader's last stretch: what it saw is in the ledger
+            # and fires no second time; what it had not yet claimed fires now.
+            watermark = await ledger.watermark(self.name)
+            since = watermark - WATERMARK_OVERLAP if watermark is not None else self.started
+            LOG.info("leading: resuming from the ledger (watermark %s)", since.isoformat())
+            await engine.resume()
+            factory = SharedInformerFactory(self.client)
+            self.sources = self._sources(since, factory)
+            self.engine = engine
+            for source in self.sources:
+                tasks.append(asyncio.create_task(source.run(self.emit), name=source.name))
+            tasks.append(asyncio.create_task(self._watermarks(ledger), name="watermark"))
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    raise error
+            await asyncio.Event().wait()
+        finally:
+            self.engine = None
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if engine is not None:  # the actions under way finish (their claims are ours)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(engine.drain(), DRAIN_SECONDS)
+            if factory is not None:
+                await factory.shutdown()
+            if switch is not None:
+                await switch.stop()
+            self.sources = []
+            self.leading = False
+            self.leader_gauge.set(0)
+
+    def _sources(self, since: datetime.datetime, factory: Any) -> list[Any]:
+        """One source per source name some rule's trigger uses, sharing ``factory``'s
+        informers (the receiver is the ``http`` and ``alert`` sources)."""
+        from kubeops.respond.sources import SOURCES
+
+        triggers: dict[str, list[Any]] = {}
+        for rule in self.ruleset.rules:
+            triggers.setdefault(rule.trigger.source, []).append(rule.trigger)
+        built = []
+        for name, given in triggers.items():
+            kind = SOURCES[name].cls if name in SOURCES else None
+            if kind is not None:
+                built.append(kind(self.client, given, since=since, factory=factory))
+        return built
+
+    async def _watermarks(self, ledger: Any) -> None:
+        """Record, while leading, that events up to now were watched."""
+        while True:
+            await asyncio.sleep(WATERMARK_EVERY)
+            moment = datetime.datetime.now(datetime.UTC)
+            started = time.monotonic()
+            try:
+                await ledger.set_watermark(self.name, moment)
+            except KubeopsError as err:
+                LOG.warning("cannot write the watermark: %s", err)
+            else:
+                LOG.debug("watermark %s (%.2fs)", moment.isoformat(), time.monotonic() - started)
