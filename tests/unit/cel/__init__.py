@@ -1,0 +1,1 @@
+"""Unit tests of kubeops.cel: compiling, evaluating, errors and the quantity library."""
