@@ -69,6 +69,15 @@ def _environment(variables: tuple[str, ...]) -> Any:
     )
 
 
+def _json_shaped(value: Any) -> Any:
+    """``value`` with every Mapping a dict and every tuple a list (what cel-cpp converts)."""
+    if isinstance(value, Mapping):
+        return {k: _json_shaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_shaped(item) for item in value]
+    return value
+
+
 def _plain(value: Any) -> Any:
     """A result as plain Python: quantities as their canonical text, bytes as bytes."""
     if isinstance(value, dict):
@@ -104,6 +113,9 @@ class Program:
         a field of null, a type mismatch: :class:`CelEvaluationError`, one line.
         """
         value = self._compiled.eval(data=activation)
+        if value.type() == _ERROR and "Non-CEL value type" in str(value):
+            # Python callers may hand over tuples or read-only mappings: retry as JSON shapes.
+            value = self._compiled.eval(data=_json_shaped(activation))
         try:
             result = value.plain_value()
         except TypeError:  # an optional (cel-expr-python types it as an error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -100,9 +101,18 @@ def test_a_variable_missing_from_the_activation_is_an_error(activation: dict[str
         cel.compile("payload.service == 'db'").evaluate(activation)
 
 
+def test_tuples_and_read_only_mappings_from_python_callers_are_taken(
+    activation: dict[str, Any],
+) -> None:
+    activation["payload"] = MappingProxyType(
+        {"ids": (1, 2), "labels": MappingProxyType({"a": "b"})}
+    )
+    assert cel.compile("size(payload.ids) == 2 && payload.labels.a == 'b'").matches(activation)
+
+
 def test_values_cel_has_no_form_for_are_errors(activation: dict[str, Any]) -> None:
-    activation["payload"] = {"ids": (1, 2)}  # a tuple is not a JSON value
-    with pytest.raises(cel.CelEvaluationError, match="tuple"):
+    activation["payload"] = {"ids": {1, 2}}  # a set is not a JSON value
+    with pytest.raises(cel.CelEvaluationError, match=r"Non-CEL value type .* set"):
         cel.compile("size(payload.ids) == 2").evaluate(activation)
     with pytest.raises(cel.CelEvaluationError, match="orValue"):
         cel.compile("object.?spec.nodeName").evaluate(activation)
