@@ -3,7 +3,7 @@
 One environment per set of variable names, built once: every variable is ``dyn``
 (objects are the API server's JSON, not typed messages), with Kubernetes' choice
 of extensions -- optional fields (``object.?spec.x.orValue(0)``), the strings
-library (version 2) -- and its quantity library.  Compiling type-checks, so an
+library (version 2) -- its quantity library, and kubeops' ``sha256``/``canonical``.  Compiling type-checks, so an
 unknown variable or ``size(1)`` fails when a rule is loaded, not when it fires.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Final
 from cel_expr_python import cel  # type: ignore[import-untyped]
 from cel_expr_python.ext import ext_optional, ext_strings  # type: ignore[import-untyped]
 
-from kubeops.cel import quantity
+from kubeops.cel import content, quantity
 from kubeops.cel.errors import CelError, CelEvaluationError
 
 __all__ = ["VARIABLES", "Program", "compile"]
@@ -65,7 +65,7 @@ def _environment(variables: tuple[str, ...]) -> Any:
     return cel.NewEnv(
         variables=dict.fromkeys(variables, cel.Type.DYN),
         extensions=[ext_optional.ExtOptional(), ext_strings.ExtStrings(2)],
-        functions=quantity.declarations(),
+        functions=quantity.declarations() + content.declarations(),
     )
 
 
