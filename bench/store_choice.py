@@ -14,7 +14,7 @@ through the informer's delta FIFO into the store.  Reported per candidate:
 RSS after the fill above that of the process before it (gc + malloc_trim, as
 bench/runners settle it; tracemalloc is not used, its own bookkeeping would
 double the figure), and the CPU time (process time: the machine may be shared) of a fill, a lister get (cold and hot), a
-lister list, a namespace index lookup and a handler delivery.
+lister list (all, by a label selector, by namespace, by both) and an update.
 
     .venv/bin/python bench/store_choice.py [--sizes 10000,100000] [--reps 3]
 """
@@ -282,6 +282,13 @@ def child(candidate: str, size: int, reps: int) -> dict[str, Any]:
         for ns in namespaces:
             lister.namespaced(ns).list()
 
+    def by_selector() -> None:
+        lister.list("app=app-7")  # 1 Pod in 50
+
+    def by_namespace_and_selector() -> None:
+        for ns in namespaces:
+            lister.namespaced(ns).list("app=app-7")
+
     updates = []
     for key in sample:
         new = dict(store.get_by_key(key) or {})
@@ -305,6 +312,8 @@ def child(candidate: str, size: int, reps: int) -> dict[str, Any]:
         "get_hot_us": _best(get_hot, reps) / (20 * len(hot)) * 1e6,
         "list_ms": _best(lister.list, reps) * 1000,
         "ns_list_us": _best(by_namespace, reps) / len(namespaces) * 1e6,
+        "selector_list_ms": _best(by_selector, reps) * 1000,
+        "ns_selector_list_us": _best(by_namespace_and_selector, reps) / len(namespaces) * 1e6,
         "update_us": _best(update, 1) / len(sample) * 1e6,
     }
 
@@ -340,15 +349,17 @@ def main() -> None:
             print(json.dumps(rows[-1]), file=sys.stderr)
     head = (
         "| Pods | store | RSS MiB | fill ms | get cold µs | get hot µs "
-        "| list ms | ns list µs (100 Pods) | update µs |"
+        "| list ms | ns list µs (100 Pods) | selector list ms (1 in 50) "
+        "| ns + selector list µs | update µs |"
     )
     print(head)
-    print("|---" * 9 + "|")
+    print("|---" * 11 + "|")
     for r in rows:
         print(
             f"| {r['size']:,} | {r['candidate']} | {r['rss_mib']:.0f} "
             f"| {r['fill_ms']:.0f} | {r['get_cold_us']:.1f} | {r['get_hot_us']:.2f} "
-            f"| {r['list_ms']:.1f} | {r['ns_list_us']:.0f} | {r['update_us']:.1f} |"
+            f"| {r['list_ms']:.1f} | {r['ns_list_us']:.0f} | {r['selector_list_ms']:.1f} "
+            f"| {r['ns_selector_list_us']:.0f} | {r['update_us']:.1f} |"
         )
 
 

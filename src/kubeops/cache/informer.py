@@ -30,6 +30,7 @@ from typing import Any
 
 from kubeops.api import Client, Kind, Object
 from kubeops.cache.delta_fifo import DeltaFIFO, Deltas, DeltaType, FIFOClosed, TransformFunc
+from kubeops.cache.gc_pause import FillPause
 from kubeops.cache.keys import DeletedFinalStateUnknown, deletion_handling_key
 from kubeops.cache.lister import Lister
 from kubeops.cache.reflector import Reflector
@@ -133,6 +134,9 @@ class SharedInformer:
         self.store = make_store(store, indexers)
         self.fifo = DeltaFIFO(known_objects=self.store, transform=transform)
         self.resync_period = _period(resync_period)
+        # Held by the reflector from the start of a list until the FIFO has handed its
+        # objects to the store (the fill allocates no cycles; see kubeops.cache.gc_pause).
+        self._fill_pause = FillPause()
         self.reflector = Reflector(
             client,
             kind,
@@ -144,6 +148,7 @@ class SharedInformer:
             use_watch_list=use_watch_list,
             on_watch_error=self._watch_error,
             should_resync=self._should_resync,
+            fill_pause=self._fill_pause,
         )
         self._registrations: list[Registration] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -259,6 +264,7 @@ class SharedInformer:
     async def stop(self) -> None:
         """Stop the reflector and every handler's delivery; the store keeps its content."""
         self._stopped = True
+        self._fill_pause.end()
         self.fifo.close()
         tasks = [*self._tasks, *(r.task for r in self._registrations if r.task)]
         for task in tasks:
@@ -276,21 +282,27 @@ class SharedInformer:
 
     async def _process(self) -> None:
         repacked = False
-        while True:
-            try:
-                await self.fifo.pop_batch(self._handle_keyed_deltas, _BATCH)
-            except FIFOClosed:
-                return
-            except Exception:
-                # As client-go's processLoop: that object's deltas are dropped, the loop goes on.
-                log.exception("%s: processing a change failed", self.reflector.description)
-            if not self._synced.is_set() and self.has_synced():
-                self._synced.set()
-            if not repacked and self._synced.is_set():
-                # The first list is stored and its decoded form is garbage now (unless a
-                # handler still holds it): let the store give its memory back.
-                repacked = True
-                self.store.repack()
+        pause = self._fill_pause
+        try:
+            while True:
+                try:
+                    await self.fifo.pop_batch(self._handle_keyed_deltas, _BATCH)
+                except FIFOClosed:
+                    return
+                except Exception:
+                    # As client-go's processLoop: that object's deltas are dropped, the loop goes on.
+                    log.exception("%s: processing a change failed", self.reflector.description)
+                if pause.held and self.has_synced() and len(self.fifo) < _BATCH:
+                    pause.end()  # the list is filed (a relist's too): collect again
+                if not self._synced.is_set() and self.has_synced():
+                    self._synced.set()
+                if not repacked and self._synced.is_set():
+                    # The first list is stored and its decoded form is garbage now (unless a
+                    # handler still holds it): let the store give its memory back.
+                    repacked = True
+                    self.store.repack()
+        finally:
+            pause.end()
 
     def _handle_deltas(self, deltas: Deltas, is_initial: bool) -> None:
         """Update the store, then queue notifications (runs under the FIFO's lock)."""

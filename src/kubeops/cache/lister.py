@@ -10,8 +10,6 @@ changing one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from kubeops.api import Object
 from kubeops.cache.store import NAMESPACE_INDEX, Store
 from kubeops.errors import NotFound
@@ -28,19 +26,13 @@ def _selector(selector: Selector | str | None) -> Selector:
     return selector
 
 
-def _select(objects: Iterable[Object], selector: Selector | str | None) -> list[Object]:
+def _select(store: Store, selector: Selector | str | None, namespace: str | None) -> list[Object]:
     chosen = _selector(selector)
-    if chosen.selects_everything:
-        return list(objects)
     if chosen.selects_nothing:
         return []
-    selected = []
-    for obj in objects:
-        metadata = obj.get("metadata")
-        labels = metadata.get("labels") if isinstance(metadata, dict) else None
-        if chosen.matches(labels if isinstance(labels, dict) else None):
-            selected.append(obj)
-    return selected
+    if chosen.selects_everything:
+        return store.list() if namespace is None else store.by_index(NAMESPACE_INDEX, namespace)
+    return store.select(chosen.matches, namespace)
 
 
 def _not_found(resource: str, namespace: str | None, name: str) -> NotFound:
@@ -71,7 +63,7 @@ class Lister:
 
         ``Selector.nothing()`` selects no object.
         """
-        return _select(self._store.list(), selector)
+        return _select(self._store, selector, None)
 
     def get(self, namespace: str | None, name: str) -> Object:
         """The object ``namespace/name`` (``None`` or ``""`` for a cluster-scoped one).
@@ -102,7 +94,7 @@ class NamespaceLister:
 
     def list(self, selector: Selector | str | None = None) -> list[Object]:
         """The objects in this namespace whose labels match ``selector`` (None: all)."""
-        return _select(self._store.by_index(NAMESPACE_INDEX, self.namespace), selector)
+        return _select(self._store, selector, self.namespace)
 
     def get(self, name: str) -> Object:
         """The object ``name`` in this namespace; raises ``NotFound`` when the store has none."""

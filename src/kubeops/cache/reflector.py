@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kubeops.api import Client, Kind, Object, ResourceType, WatchEvent
+from kubeops.cache.gc_pause import FillPause
 from kubeops.errors import ApiError, ConnectionFailed, Gone, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class Reflector:
         on_watch_error: Callable[[BaseException], None] | None = None,
         should_resync: Callable[[], bool] | None = None,
         backoff: ReflectorBackoff | None = None,
+        fill_pause: FillPause | None = None,
     ) -> None:
         self.client = client
         self.kind = kind
@@ -105,6 +107,12 @@ class Reflector:
         self.on_watch_error = on_watch_error
         self.should_resync = should_resync
         self.backoff = backoff or ReflectorBackoff()
+        # The collector is held off from the start of each list (or watch-list) until
+        # its objects are filed: by the reflector itself until its replace, or, given a
+        # ``fill_pause``, until its owner (the informer, once the FIFO is drained) ends
+        # it.  Either way a round that fails or is cancelled ends it at once.
+        self._own_pause = fill_pause is None
+        self.fill_pause = fill_pause or FillPause()
         self.last_sync_resource_version = ""
         self._resource: ResourceType | None = None
         self._watching = False
@@ -151,6 +159,13 @@ class Reflector:
         if rewatch and self.last_sync_resource_version:
             await self._watch()
             return
+        self.fill_pause.start()
+        try:
+            await self._fill_and_watch()
+        finally:
+            self.fill_pause.end()
+
+    async def _fill_and_watch(self) -> None:
         if self.use_watch_list is not False:
             try:
                 await self._watch_list()
@@ -184,6 +199,7 @@ class Reflector:
             item.setdefault("kind", resource.kind)
         version = str(listed.get("metadata", {}).get("resourceVersion", ""))
         self.store.replace(items, version)
+        self._filled()
         self.last_sync_resource_version = version
         self.last_error = None
         self.synced.set()
@@ -249,6 +265,7 @@ class Reflector:
                 annotations = event.object.get("metadata", {}).get("annotations") or {}
                 if annotations.get(INITIAL_EVENTS_END) == "true":
                     self.store.replace(buffered, event.resource_version)
+                    self._filled()
                     self.last_sync_resource_version = event.resource_version
                     buffered = []
                     initial_done = True
@@ -259,6 +276,10 @@ class Reflector:
                 buffered.append(event.object)
         if not initial_done:
             raise _Relist()  # closed before the initial state was complete: start over
+
+    def _filled(self) -> None:
+        if self._own_pause:
+            self.fill_pause.end()
 
     def _apply(self, kind: str, obj: Object) -> None:
         if kind == "ADDED":

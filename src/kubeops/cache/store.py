@@ -30,6 +30,7 @@ __all__ = [
     "IndexFunc",
     "IndexFuncFailed",
     "Indexers",
+    "LabelMatch",
     "Store",
     "StoreKind",
     "UnknownIndex",
@@ -39,6 +40,9 @@ __all__ = [
 
 IndexFunc = Callable[[Object], list[str]]
 """The values an object is filed under in one index (none, one or several)."""
+
+LabelMatch = Callable[[Mapping[str, str] | None], bool]
+"""Whether an object with these labels (None: no labels) is wanted, e.g. ``Selector.matches``."""
 
 Indexers = dict[str, IndexFunc]
 
@@ -213,6 +217,27 @@ class Store:
         """Every stored object, in the order they were first stored."""
         with self._lock:
             return list(self._items.values())
+
+    def select(self, matches: LabelMatch, namespace: str | None = None) -> builtins.list[Object]:
+        """The objects (in ``namespace`` only, through its index, if given) whose labels
+        ``matches`` accepts, in the order they were first stored.
+
+        What listers call with a label selector: a compact store reads the labels it
+        keeps and decodes only the objects chosen.
+        """
+        with self._lock:
+            if namespace is None:
+                keys: Iterable[str] = self._items
+            else:
+                keys = self._indices[NAMESPACE_INDEX].get(namespace, {})
+            chosen = []
+            for key in keys:
+                obj = self._peek(key, self._items[key])
+                metadata = obj.get("metadata")
+                labels = metadata.get("labels") if isinstance(metadata, dict) else None
+                if matches(labels if isinstance(labels, dict) else None):
+                    chosen.append(obj)
+            return chosen
 
     def list_keys(self) -> builtins.list[str]:
         """Every key."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from kubeops.cache import (
     Store,
     StoreKind,
 )
+from kubeops.cache.gc_pause import collector_paused
 from kubeops.config import load_config
 from kubeops.errors import NotFound
 from kubeops.testenv import Cluster, Environment, async_eventually, eventually
@@ -231,3 +233,57 @@ def test_blocking_informer_for_code_without_an_event_loop(
         assert informer.wait_for_sync(20)
         assert [o["metadata"]["name"] for o in informer.lister().list("tier=b")] == ["blocking"]
         eventually(lambda: "blocking" in seen, timeout=10, message="the add handler to run")
+
+
+@pytest.mark.parametrize("watch_list", [True, False], ids=["watch-list", "list-then-watch"])
+async def test_the_collector_is_paused_during_the_fill_only(
+    client: Client, watch_list: bool
+) -> None:
+    for i in range(3):
+        await client.create(cm(f"gc-{i}"))
+    thresholds = gc.get_threshold()
+    seen_paused: list[bool] = []
+
+    def transform(obj: dict[str, Any]) -> dict[str, Any]:
+        seen_paused.append(collector_paused())  # the FIFO transforms as it queues the fill
+        return obj
+
+    informer = SharedInformer(
+        client,
+        "configmaps",
+        namespace=client.namespace,
+        use_watch_list=watch_list,
+        transform=transform,
+    )
+    async with informer:
+        assert await informer.wait_for_sync(20)
+        filled = len(seen_paused)  # the three and any other ConfigMap the namespace has
+        assert filled >= 3
+        assert all(seen_paused)
+        await async_eventually(
+            lambda: not collector_paused() and gc.get_threshold() == thresholds,
+            message="the collector's thresholds to be back once synced",
+        )
+        await client.create(cm("gc-live"))
+        await async_eventually(lambda: len(seen_paused) > filled, message="the live add")
+        assert seen_paused[filled] is False
+
+
+async def test_a_failing_fill_does_not_leave_the_collector_paused(client: Client) -> None:
+    thresholds = gc.get_threshold()
+    # A selector the server refuses: every list fails, and is retried.
+    informer = SharedInformer(
+        client,
+        "configmaps",
+        namespace=client.namespace,
+        label_selector="a in (",
+        use_watch_list=False,
+    )
+    async with informer:
+        await async_eventually(
+            lambda: informer.last_error is not None, message="the list to be refused"
+        )
+        assert not collector_paused()
+        assert gc.get_threshold() == thresholds
+    assert not collector_paused()
+    assert gc.get_threshold() == thresholds

@@ -4,8 +4,10 @@ batched pops keep the FIFO's per-key rules."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
+import orjson
 import pytest
 
 from kubeops.cache import (
@@ -17,8 +19,11 @@ from kubeops.cache import (
     Requeue,
     Store,
     UnstorableObject,
+    compact_store,
     make_store,
 )
+from kubeops.cache.gc_pause import collector_paused
+from kubeops.models import parse_selector
 
 from .samples import by_labels, by_node, node, pod
 
@@ -188,3 +193,59 @@ async def test_pop_batch_waits_for_work_queued_later() -> None:
     fifo.add(pod("a"))
     assert await asyncio.wait_for(task, timeout=5) == 1
     assert recorder.calls[0][0] == "default/a"
+
+
+def test_a_label_selector_decodes_only_the_objects_it_selects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = CompactStore(recent=0)
+    for i in range(300):
+        store.add(pod(f"p{i}", "a" if i % 2 else "b", labels={"app": "web" if i < 10 else "db"}))
+    store.add(pod("bare", "a"))
+    decoded: list[bytes] = []
+    real_loads = orjson.loads
+    monkeypatch.setattr(compact_store.orjson, "loads", lambda b: decoded.append(b) or real_loads(b))
+    web = store.select(parse_selector("app=web").matches)
+    assert [o["metadata"]["name"] for o in web] == [f"p{i}" for i in range(10)]
+    assert len(decoded) == 10
+    decoded.clear()
+    in_a = store.select(parse_selector("app=web").matches, namespace="a")
+    assert [o["metadata"]["name"] for o in in_a] == ["p1", "p3", "p5", "p7", "p9"]
+    assert len(decoded) == 5
+    assert [o["metadata"]["name"] for o in store.select(parse_selector("!app").matches)] == ["bare"]
+
+
+def test_kept_labels_follow_updates_deletes_replaces_and_repacks() -> None:
+    store = CompactStore()
+    store.add(pod("x", labels={"app": "web"}))
+    store.add(pod("y", labels={"app": "web"}))
+    web = parse_selector("app=web").matches
+    assert store._labels["default/x"] is store._labels["default/y"]  # one copy per label set
+    store.update(pod("x", labels={"app": "db"}, rv="2"))
+    assert [o["metadata"]["name"] for o in store.select(web)] == ["y"]
+    store.delete(pod("y"))
+    assert store.select(web) == []
+    store.replace([pod("z", labels={"app": "web"}), pod("w")])
+    store.repack()
+    assert [o["metadata"]["name"] for o in store.select(web)] == ["z"]
+    assert set(store._labels) == {"default/z"}
+
+
+def test_a_bulk_read_holds_the_collector_off_only_while_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = CompactStore(recent=0)
+    for i in range(300):
+        store.add(pod(f"p{i}"))
+    seen: list[bool] = []
+    real_loads = orjson.loads
+    monkeypatch.setattr(
+        compact_store.orjson, "loads", lambda b: seen.append(collector_paused()) or real_loads(b)
+    )
+    thresholds = gc.get_threshold()
+    assert len(store.list()) == 300
+    assert all(seen)
+    assert gc.get_threshold() == thresholds
+    seen.clear()
+    store.get_by_key("default/p1")
+    assert seen == [False]

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from kubeops.cache import Lister, Store
+from kubeops.cache import Lister, Store, make_store
 from kubeops.errors import ApiError, NotFound, is_not_found
 from kubeops.models import Selector, SelectorError, parse_selector
 
 from .samples import node, pod
 
 
-@pytest.fixture
-def store() -> Store:
-    store = Store()
+@pytest.fixture(params=["dict", "compact"])
+def store(request: pytest.FixtureRequest) -> Store:
+    store = make_store(request.param)
     store.add(pod("web-1", "prod", labels={"app": "web", "tier": "front"}))
     store.add(pod("web-2", "dev", labels={"app": "web"}))
     store.add(pod("db-1", "prod", labels={"app": "db"}))
