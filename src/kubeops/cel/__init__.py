@@ -4,7 +4,9 @@ Respond rules use it for trigger conditions, rule conditions and ``"${...}"``
 values; policies (issue 14) extend it with more of Kubernetes' CEL libraries.
 ``compile(text)`` type-checks once and caches by text; ``Program.evaluate`` gives
 plain Python values, ``Program.matches`` a bool.  Built on cel-expr-python
-(Google's cel-cpp), chosen by measurement: see docs/decisions.md.
+(Google's cel-cpp), chosen by measurement: see docs/decisions.md.  Beyond
+standard CEL: optional fields, Kubernetes' strings and quantity libraries, and
+kubeops' ``sha256()``/``canonical()`` for content-integrity rules.
 
 A missing field is an error, as on the API server, not false:
 ``object.spec.missing == 1`` raises :class:`CelEvaluationError` -- a rule treats

@@ -38,6 +38,8 @@ from kubeops.errors import KubeopsError
         ("double(object.spec.replicas) * 1.5", 4.5),
         ("string(object.spec.replicas)", "3"),
         ("object.?spec.nodeName.orValue('unscheduled')", "unscheduled"),
+        ("object.metadata.?annotations[?'a/b'].orValue('none')", "none"),
+        ("object.metadata.?labels[?'app'].orValue('none')", "web"),
         ("payload.service + '-standby'", "db-standby"),
         ("event.name in ['added', 'modified']", True),
         ("object.metadata.labels", {"app": "web", "tier": "frontend"}),
