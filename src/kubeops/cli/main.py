@@ -38,6 +38,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "logs": ("logs",),
     "events": ("events",),
     "inspect": ("inspect",),
+    "respond": ("respond",),
     "testenv": ("testenv",),
     "watch": ("watch",),
 }
