@@ -110,10 +110,11 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("rules")
     what.add_argument(
         "--rules",
-        action="append",
+        action="extend",
+        nargs="+",
         required=True,
         metavar="PATH",
-        help="a rule file, a directory of *.yaml files or a Python module (repeatable)",
+        help="rule files, directories of *.yaml files or Python modules (repeatable)",
     )
     what.add_argument(
         "--dry-run",
@@ -536,6 +537,7 @@ class Daemon:
                 dry_run=self.options.dry_run or limits_settings.dry_run,
                 metrics=self.metrics,
                 settings=self.options.settings,
+                replica=self.identity,
             )
             # Overlap the previous leader's last stretch: what it saw is in the ledger
             # and fires no second time; what it had not yet claimed fires now.
@@ -590,6 +592,11 @@ class Daemon:
         while True:
             await asyncio.sleep(WATERMARK_EVERY)
             moment = datetime.datetime.now(datetime.UTC)
+            # Not past an event still waiting in the engine: a successor starts before it.
+            pending = getattr(self.engine, "pending_since", None)
+            oldest = pending() if callable(pending) else None
+            if oldest is not None and oldest < moment:
+                moment = oldest
             started = time.monotonic()
             try:
                 await ledger.set_watermark(self.name, moment)

@@ -112,14 +112,14 @@ async def test_leader_killed_mid_storm_no_duplicate_no_missing_action(
         for audit in audits
     ]
 
-    async def one_leader_ready() -> int:
+    async def one_leader_ready() -> list[int]:
         states = [await r.healthz(http) for r in replicas]
         leaders = [i for i, s in enumerate(states) if s["leader"]]
         assert len(leaders) == 1, states
         assert await replicas[leaders[0]].ready(http)
-        return leaders[0]
+        return leaders
 
-    leader = await async_eventually(
+    (leader,) = await async_eventually(
         one_leader_ready, timeout=60, interval=0.2, message="one ready leader", ignore=NOT_YET
     )
     follower = 1 - leader
