@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from kubeops.respond import event as _event
 from kubeops.respond.event import Event
 from kubeops.respond.model import Trigger
-from kubeops.respond.sources import events, posted, resources, schedule
+from kubeops.respond.sources import derived, events, posted, resources, schedule
 
 __all__ = ["SOURCES", "SourceType", "matches", "validate"]
 
@@ -36,6 +36,7 @@ SOURCES: dict[str, SourceType] = {
     _event.KUBERNETES_EVENT: SourceType(
         events.KubernetesEventSource, events.validate, events.matches
     ),
+    _event.DERIVED: SourceType(derived.DerivedSource, derived.validate, derived.matches),
     _event.SCHEDULE: SourceType(schedule.ScheduleSource, schedule.validate, schedule.matches),
     _event.HTTP: SourceType(None, posted.validate_http, posted.matches_http),
     _event.ALERT: SourceType(None, posted.validate_alert, posted.matches_alert),
