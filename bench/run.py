@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report",
         type=Path,
-        help="markdown to regenerate (default: docs/benchmarks.md, full runs only)",
+        help="markdown to regenerate (default: docs/benchmarks.md, full runs only: not with"
+        " --smoke, --scenarios, --clients or --phases)",
     )
     args = parser.parse_args(argv)
     compile_like_an_install()
@@ -192,7 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     # Compact: S3 alone holds tens of thousands of samples per client.
     path.write_text(json.dumps(results, separators=(",", ":")) + "\n")
     progress(f"results: {path}")
-    report_path = args.report or (None if args.smoke else REPO / "docs" / "benchmarks.md")
+    # A targeted run (some scenarios, clients or phases) must not replace the full run's report.
+    targeted = (
+        args.smoke
+        or args.scenarios
+        or args.clients != parser.get_default("clients")
+        or args.phases != parser.get_default("phases")
+    )
+    report_path = args.report or (None if targeted else REPO / "docs" / "benchmarks.md")
     if report_path is not None:
         import report
 
