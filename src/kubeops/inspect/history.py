@@ -17,32 +17,33 @@ for up to ``retry_for`` seconds; a run carries a key generated once per
 finds the run instead of storing it twice.
 
 The URL's password is masked everywhere it is printed: :attr:`History.url` is
-the only form that appears in messages, logs and ``repr``.
+the only form that appears in messages, logs and ``repr``.  URL handling,
+retries and migrations are :mod:`kubeops.config.database`'s, shared with the
+respond audit log.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
-import logging
-import os
-import random
-import re
-import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kubeops.config.files import ensure_private
-from kubeops.config.redact import redact_url
+from kubeops.config import database
+from kubeops.config.database import (
+    DEFAULT_RETRY_FOR,
+    POSTGRES_DRIVER,
+    URL_FILE_LIMIT,
+    Database,
+    Naming,
+    mask_url,
+)
 from kubeops.errors import KubeopsError
 from kubeops.inspect.document import Document
 from kubeops.inspect.migrations import VERSION_TABLE
@@ -55,24 +56,27 @@ SCHEMA_VERSION = 1
 whose version is higher.  Later revisions keep them able to write, so it stays 1."""
 SEVERITIES = ("critical", "error", "warning", "info")
 DEFAULT_TREND = 50
-DEFAULT_RETRY_FOR = 60.0
 PRUNE_BATCH = 500
 """Runs deleted per transaction when pruning: short enough that writers wait little."""
-URL_FILE_LIMIT = 64 * 1024
-POSTGRES_DRIVER = "asyncpg"
-"""The async driver a plain ``postgresql://`` URL is given (see docs/decisions.md)."""
 
 # pg_advisory_xact_lock's key for schema changes: any constant, the same in every replica.
 _MIGRATION_LOCK = 0x6B7562656F7073  # "kubeops"
-_ASYNC_POSTGRES_DRIVERS = {"asyncpg", "psycopg", "psycopg_async"}
-_SYNC_POSTGRES_DRIVERS = {"", "psycopg2", "psycopg2cffi", "pg8000"}
-# SQLSTATEs worth retrying: connection exceptions (class 08), the server shutting down,
-# crashing or starting up, too many connections, serialization failures and deadlocks.
-_TRANSIENT_STATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
-_BACKOFF_FIRST = 0.1
-_BACKOFF_MAX = 5.0
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "DEFAULT_RETRY_FOR",
+    "DEFAULT_TREND",
+    "POSTGRES_DRIVER",
+    "PRUNE_BATCH",
+    "SCHEMA_VERSION",
+    "SEVERITIES",
+    "URL_FILE_LIMIT",
+    "History",
+    "HistoryError",
+    "attach_history",
+    "default_url",
+    "mask_url",
+    "read_url_file",
+]
 
 _metadata = sa.MetaData()
 
@@ -117,131 +121,18 @@ class HistoryError(KubeopsError):
     """The history database cannot be opened, read or written."""
 
 
+_NAMING = Naming("history", "its history", "inspect.db", HistoryError, __name__)
+
+
 def default_url() -> str:
     """``sqlite:///`` in ``$XDG_DATA_HOME/kubeops`` (``~/.local/share/kubeops``)."""
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return f"sqlite:///{Path(base) / 'kubeops' / 'inspect.db'}"
+    return database.data_url("inspect.db")
 
 
 def read_url_file(path: str | Path) -> str:
     """The database URL kept in a file (a mounted Secret): at most 64 KiB, surrounding
     whitespace stripped.  Errors name the file, never its content."""
-    file = Path(path).expanduser()
-    from kubeops.config.inputs import InputError, read_bounded
-
-    try:
-        data = read_bounded(file, limit=URL_FILE_LIMIT, what="history URL file")
-    except InputError as err:
-        hint = "; it should hold one database URL" if err.too_large else ""
-        raise HistoryError(f"{err}{hint}") from None
-    try:
-        text = data.decode().strip()
-    except UnicodeDecodeError:
-        raise HistoryError(f"history URL file {file}: not UTF-8 text") from None
-    if not text:
-        raise HistoryError(f"history URL file {file}: empty")
-    return text
-
-
-def mask_url(url: str) -> str:
-    """``url`` as printed: redacted by :func:`kubeops.config.redact.redact_url` (password
-    and password-like query parameters become ``***``, also when it does not parse),
-    without the driver name (``postgresql+asyncpg`` is shown as ``postgresql``)."""
-    shown = redact_url(url)
-    scheme, sep, rest = shown.partition("://")
-    return f"{scheme.partition('+')[0]}{sep}{rest}" if sep else shown
-
-
-def _display(url: sa.URL) -> str:
-    """A parsed URL as printed (see :func:`mask_url`)."""
-    return mask_url(url.render_as_string(hide_password=False))
-
-
-def _from_environment() -> sa.URL:
-    """What a bare ``postgresql://`` means: libpq's ``PG*`` variables (for display only:
-    the driver reads them itself, passfile and SSL settings included)."""
-    env = os.environ
-    port = env.get("PGPORT", "")
-    return sa.URL.create(
-        "postgresql",
-        username=env.get("PGUSER") or None,
-        password="***" if env.get("PGPASSWORD") else None,
-        host=env.get("PGHOST") or None,
-        port=int(port) if port.isdigit() else None,
-        database=env.get("PGDATABASE") or None,
-    )
-
-
-def _normalise(url: str) -> tuple[sa.URL, str]:
-    """The URL kubeops connects with (its async driver chosen) and the masked one it
-    prints.  A plain path is a SQLite file; ``~`` is expanded and parents created."""
-    text = url.strip()
-    if not text:
-        raise HistoryError("history: the database URL is empty")
-    if "://" not in text:
-        text = f"sqlite:///{Path(text).expanduser()}"
-    try:
-        parsed = sa.make_url(text)
-    except (sa_exc.ArgumentError, ValueError):
-        raise HistoryError(
-            f"history {mask_url(text)}: not a database URL (e.g. sqlite:///path/inspect.db or "
-            "postgresql://user@host/db)"
-        ) from None
-    backend, _, driver = parsed.drivername.partition("+")
-    if backend == "postgres":
-        backend = "postgresql"
-    shown = _display(parsed.set(drivername=backend))
-    if backend == "sqlite":
-        if driver in ("", "pysqlite"):
-            driver = "aiosqlite"
-        parsed = parsed.set(drivername=f"sqlite+{driver}")
-        if parsed.database not in (None, "", ":memory:"):
-            path = Path(parsed.database).expanduser()
-            try:
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            except OSError as err:
-                raise HistoryError(
-                    f"history {shown}: cannot create the directory {path.parent}: {err.strerror}"
-                ) from None
-            _make_private(path)
-            parsed = parsed.set(database=str(path))
-    elif backend == "postgresql":
-        if driver in _SYNC_POSTGRES_DRIVERS:
-            driver = POSTGRES_DRIVER
-        parsed = parsed.set(drivername=f"postgresql+{driver}")
-        if (parsed.host, parsed.port, parsed.username, parsed.database) == (None,) * 4:
-            shown = _display(_from_environment())
-    else:
-        raise HistoryError(
-            f"history {shown}: kubeops keeps its history in SQLite or PostgreSQL, not {backend}"
-        )
-    return parsed, shown
-
-
-def _reason(err: BaseException, secrets: tuple[str, ...] = ()) -> str:
-    """The driver's own words on one line, without SQLAlchemy's SQL echo and background
-    link, and without any secret that might have crept in."""
-    orig = getattr(err, "orig", None)
-    cause = orig if orig is not None else err
-    text = " ".join(str(cause).split())
-    text = re.sub(r"\s*\[SQL: .*", "", text)
-    text = re.sub(r"\s*\(Background on this error at: .*", "", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text or type(cause).__name__
-
-
-def _sqlstate(err: BaseException) -> str:
-    """The PostgreSQL SQLSTATE behind an error, from either driver, or ''."""
-    for start in (getattr(err, "orig", None), err):
-        candidate = start
-        while candidate is not None:
-            state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-            if isinstance(state, str) and state:
-                return state
-            candidate = candidate.__cause__
-    return ""
+    return database.read_url_file(path, _NAMING)
 
 
 class History:
@@ -251,50 +142,11 @@ class History:
     def __init__(self, url: str | None = None, *, retry_for: float = DEFAULT_RETRY_FOR) -> None:
         """Prepare the engine without connecting; :meth:`open` also creates or upgrades
         the schema, which every other method expects."""
-        parsed, self.url = _normalise(default_url() if url is None else url)
+        self._db = Database(default_url() if url is None else url, _NAMING, retry_for=retry_for)
+        self.url = self._db.url
         self.retry_for = retry_for
-        self.sqlite = parsed.get_backend_name() == "sqlite"
-        self._secrets = tuple(
-            s for s in (parsed.password, os.environ.get("PGPASSWORD")) if isinstance(s, str) and s
-        )
-        # An in-memory SQLite database is one connection, used by one task at a time.
-        self._serial: asyncio.Lock | None = None
-        options: dict[str, Any] = {}
-        if self.sqlite:
-            options["connect_args"] = {"timeout": 30}
-            if parsed.database in (None, "", ":memory:"):
-                options["poolclass"] = sa.StaticPool
-                self._serial = asyncio.Lock()
-        else:
-            # A daemon writes one run at a time and serves a few readers.
-            options.update(pool_size=5, max_overflow=5, pool_timeout=30, pool_recycle=1800)
-            options["pool_pre_ping"] = True
-            if parsed.drivername == "postgresql+asyncpg":
-                connect_args: dict[str, Any] = {"timeout": 10, "command_timeout": 60}
-                if "application_name" not in parsed.query:
-                    connect_args["server_settings"] = {"application_name": "kubeops"}
-                options["connect_args"] = connect_args
-            else:
-                options["connect_args"] = {"connect_timeout": 10}
-                if "application_name" not in parsed.query:
-                    options["connect_args"]["application_name"] = "kubeops"
-        try:
-            self.engine: AsyncEngine = create_async_engine(parsed, **options)
-        except ImportError as err:
-            raise HistoryError(
-                f"history {self.url}: its database driver is not installed ({err.name or err})"
-            ) from None
-        except (
-            sa_exc.ArgumentError,
-            sa_exc.NoSuchModuleError,
-            sa_exc.InvalidRequestError,
-        ) as err:
-            raise HistoryError(
-                f"history {self.url}: cannot use this database: {_reason(err, self._secrets)}"
-            ) from None
-        if self.sqlite:
-            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
-            sa.event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        self.sqlite = self._db.sqlite
+        self.engine = self._db.engine
 
     @classmethod
     async def open(cls, url: str | None = None, *, retry_for: float = DEFAULT_RETRY_FOR) -> History:
@@ -313,7 +165,7 @@ class History:
 
     async def close(self) -> None:
         """Close the database connections."""
-        await self.engine.dispose()
+        await self._db.close()
 
     async def __aenter__(self) -> History:
         return self
@@ -321,19 +173,7 @@ class History:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # -- connections, errors and retries ----------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _transaction(self, *, begin: str) -> AsyncIterator[AsyncConnection]:
-        """One connection in one transaction (``begin`` is SQLite's BEGIN statement)."""
-        async with contextlib.AsyncExitStack() as stack:
-            if self._serial is not None:
-                await stack.enter_async_context(self._serial)
-            conn = await stack.enter_async_context(self.engine.connect())
-            if self.sqlite:
-                await conn.execution_options(kubeops_sqlite_begin=begin)
-            await stack.enter_async_context(conn.begin())
-            yield conn
+    # -- the database -------------------------------------------------------------------------
 
     async def _run(
         self,
@@ -341,99 +181,23 @@ class History:
         work: Callable[[AsyncConnection], Awaitable[T]],
         *,
         write: bool = False,
-        begin: str | None = None,
     ) -> T:
-        """``work`` in one transaction, retried on connection errors; any database error
-        becomes a :class:`HistoryError` naming the database, ``doing`` and the cause."""
-        deadline = time.monotonic() + self.retry_for
-        delay = _BACKOFF_FIRST
-        while True:
-            try:
-                async with self._transaction(
-                    begin=begin or ("BEGIN IMMEDIATE" if write else "BEGIN")
-                ) as conn:
-                    return await work(conn)
-            except HistoryError:
-                raise
-            except (sa_exc.SQLAlchemyError, OSError, TimeoutError) as err:
-                reason = _reason(err, self._secrets)
-                remaining = deadline - time.monotonic()
-                # The last pause is cut to the deadline, so "after N s of retries" is true.
-                pause = min(delay * random.uniform(0.5, 1.0), remaining)
-                if not self._transient(err) or remaining <= 0:
-                    if self._transient(err) and self.retry_for > 0:
-                        reason += f" (still failing after {self.retry_for:g}s of retries)"
-                    raise HistoryError(f"history {self.url}: cannot {doing}: {reason}") from err
-                log.warning(
-                    "history %s: cannot %s: %s; retrying in %.1fs", self.url, doing, reason, pause
-                )
-                await asyncio.sleep(pause)
-                delay = min(delay * 2, _BACKOFF_MAX)
-
-    def _transient(self, err: BaseException) -> bool:
-        """A connection-class error, worth retrying: the server restarting or unreachable,
-        a connection dropped; never a wrong password, a missing database or bad SQL."""
-        if self.sqlite:
-            # A local file: only contention is transient (the busy timeout already waited).
-            text = str(getattr(err, "orig", None) or err).lower()
-            return isinstance(err, sa_exc.OperationalError) and ("locked" in text or "busy" in text)
-        if isinstance(err, (OSError, TimeoutError)):
-            return True
-        if not isinstance(err, sa_exc.DBAPIError):
-            return False
-        if err.connection_invalidated:
-            return True
-        state = _sqlstate(err)
-        if state:
-            return state.startswith(_TRANSIENT_STATES[0]) or state in _TRANSIENT_STATES[1:]
-        if not isinstance(err, (sa_exc.OperationalError, sa_exc.InterfaceError)):
-            return False
-        # psycopg reports a failed connection without a SQLSTATE: judge the server's words.
-        text = str(err.orig).lower()
-        return not any(
-            fatal in text
-            for fatal in ("authentication failed", "does not exist", "no pg_hba.conf", "ssl")
-        )
-
-    # -- the schema ---------------------------------------------------------------------------
+        """``work`` in one transaction, retried on connection errors (see
+        :meth:`kubeops.config.database.Database.run`)."""
+        return await self._db.run(doing, work, write=write)
 
     async def _migrate(self) -> None:
         """Create or upgrade the schema to the newest revision, under a database lock."""
+        await self._db.migrate(
+            Path(__file__).parent / "migrations",
+            VERSION_TABLE,
+            _metadata,
+            lock=_MIGRATION_LOCK,
+            check=self._check_version,
+        )
 
-        async def upgrade(conn: AsyncConnection) -> None:
-            if not self.sqlite:
-                # Held to the end of this transaction: replicas upgrade one after the other.
-                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
-            await conn.run_sync(self._upgrade)
-
-        await self._run("create or upgrade its tables", upgrade, begin="BEGIN EXCLUSIVE")
-
-    def _upgrade(self, conn: sa.Connection) -> None:
-        """Alembic's upgrade to head on ``conn`` (in the caller's transaction); a revision
-        or schema version this kubeops does not know is refused."""
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-        from alembic.util import CommandError
-
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        config.attributes["connection"] = conn
-        config.attributes["metadata"] = _metadata
-        script = ScriptDirectory.from_config(config)
-        current = MigrationContext.configure(
-            conn, opts={"version_table": VERSION_TABLE}
-        ).get_current_heads()
-        for revision in current:
-            try:
-                script.get_revision(revision)
-            except CommandError:
-                raise HistoryError(
-                    f"history {self.url}: written by a newer kubeops (schema revision "
-                    f"{revision}, this one knows up to {script.get_current_head()}); upgrade "
-                    "kubeops or use another database"
-                ) from None
+    def _check_version(self, conn: sa.Connection) -> None:
+        """Releases before Alembic wrote a schema version; a newer one is refused."""
         if sa.inspect(conn).has_table(_schema.name):
             version = conn.execute(sa.select(sa.func.max(_schema.c.version))).scalar()
             if version is not None and int(version) > SCHEMA_VERSION:
@@ -441,8 +205,6 @@ class History:
                     f"history {self.url}: written by a newer kubeops (schema version {version}, "
                     f"this one knows {SCHEMA_VERSION}); upgrade kubeops or use another database"
                 )
-        if set(current) != set(script.get_heads()):
-            command.upgrade(config, "heads")
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -663,34 +425,3 @@ def _decode(blob: bytes | None) -> Document | None:
         return None
     document: Document = orjson.loads(zlib.decompress(blob))
     return document
-
-
-def _make_private(path: Path) -> None:
-    """The history holds cluster data: the database is created 0600 before SQLite opens
-    it (SQLite gives its -wal and -shm files the database's mode), and an existing one
-    of ours that others could read is narrowed.  Where that is not possible (a
-    read-only directory), SQLite's own open reports the problem."""
-    with contextlib.suppress(OSError):
-        ensure_private(path)
-        for journal in ("-wal", "-shm", "-journal"):
-            ensure_private(f"{path}{journal}", create=False)
-
-
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    """kubeops begins SQLite's transactions itself (see :func:`_sqlite_begin`); WAL lets
-    readers (the HTTP page, follower replicas) read while the leader writes."""
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    except Exception:  # a read-only or in-memory database keeps its journal mode
-        pass
-    finally:
-        cursor.close()
-
-
-def _sqlite_begin(conn: sa.Connection) -> None:
-    """``BEGIN IMMEDIATE`` for writes (the write lock taken up front, waited for with the
-    busy timeout), ``BEGIN EXCLUSIVE`` for schema changes, plain ``BEGIN`` for reads."""
-    conn.exec_driver_sql(conn.get_execution_options().get("kubeops_sqlite_begin", "BEGIN"))
