@@ -42,10 +42,17 @@ class AdminClient:
         except httpx.HTTPError:
             return False
 
-    def request(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = ()) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        ok: tuple[int, ...] = (),
+        content_type: str = "application/json",
+    ) -> Any:
         """Send one request as cluster admin; a status outside 2xx and ``ok`` raises."""
         content = orjson.dumps(body) if body is not None else None
-        headers = {"Content-Type": "application/json"} if content else {}
+        headers = {"Content-Type": content_type} if content else {}
         response = self._http.request(method, path, content=content, headers=headers)
         if response.status_code >= 400 and response.status_code not in ok:
             try:
@@ -69,6 +76,10 @@ class AdminClient:
     def create(self, path: str, body: dict[str, Any], exist_ok: bool = False) -> Any:
         """POST ``body`` to ``path``; with ``exist_ok`` an existing object is no error."""
         return self.request("POST", path, body, ok=(409,) if exist_ok else ())
+
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        """Apply ``body`` to the object at ``path`` as a JSON merge patch."""
+        return self.request("PATCH", path, body, content_type="application/merge-patch+json")
 
     def delete(self, path: str) -> Any:
         """DELETE ``path``; an object already gone is no error."""

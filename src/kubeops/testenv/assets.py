@@ -9,6 +9,9 @@ Two sources, in this order:
   ``go build`` from the Go modules under ``controlplane/``, which pin one release
   each of Kubernetes, etcd and kwok.  The key changes whenever a pin or a
   ``go.sum`` changes, so a changed pin rebuilds and an unchanged one is reused.
+  Two extra servers some tests run, Alertmanager and metrics-server, are pinned
+  there too and cached beside it (``controlplane/<name>-<key>/``); they build in
+  parallel with the control plane, and only when asked for.
 
 Every binary is run with ``--version`` once per process before it is used, so
 a truncated or corrupt file is caught here with a clear message rather than as
@@ -17,23 +20,29 @@ a mysterious start-up failure later.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubeops.testenv.errors import AssetsError
+from kubeops.testenv.gotools import (
+    GoProgram,
+    cached_program,
+    go_command,
+    go_version,
+    locked,
+    required_version,
+    run_go,
+)
 
 Progress = Callable[[str], None]
 
@@ -45,6 +54,9 @@ FULL_BINARIES: tuple[str, ...] = (
     "kwok",
 )
 ALL_BINARIES: tuple[str, ...] = (*FULL_BINARIES, "kubectl")
+# Servers beside the control plane that only some tests run.
+EXTRA_BINARIES: tuple[str, ...] = ("alertmanager", "metrics-server")
+EVERY_BINARY: tuple[str, ...] = (*ALL_BINARIES, *EXTRA_BINARIES)
 KWOK_STAGES = "kwok-stages.yaml"
 
 # Which Go module builds which binary, and from which package.
@@ -65,7 +77,39 @@ _PIN_MODULES = {
 }
 # Bump when the way binaries are built changes, so old caches are not reused.
 _BUILD_RECIPE = "1"
-_HEARTBEAT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _Extra:
+    """An extra server: the module its ``controlplane/<name>/go.mod`` pins, its main
+    package, and the variable its releases stamp their version into."""
+
+    module: str
+    package: str
+    version_variable: str
+    bare_version: bool = False  # "0.31.1" rather than "v0.31.1"
+
+    def program(self, name: str, source: Path) -> GoProgram:
+        version = required_version(source / name / "go.mod", self.module)
+        stamp = version.removeprefix("v") if self.bare_version else version
+        return GoProgram(
+            name, source / name, self.package, f"-s -w -X {self.version_variable}={stamp}"
+        )
+
+
+_EXTRAS: dict[str, _Extra] = {
+    "alertmanager": _Extra(
+        "github.com/prometheus/alertmanager",
+        "github.com/prometheus/alertmanager/cmd/alertmanager",
+        "github.com/prometheus/common/version.Version",
+        bare_version=True,
+    ),
+    "metrics-server": _Extra(
+        "sigs.k8s.io/metrics-server",
+        "sigs.k8s.io/metrics-server/cmd/metrics-server",
+        "k8s.io/client-go/pkg/version.gitVersion",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -88,10 +132,12 @@ class Assets:
     directory: Path
     source: str  # "KUBEOPS_ASSETS" or "build cache"
     pins: Pins | None
+    # Built extra servers (alertmanager, metrics-server) cached outside ``directory``.
+    extras: Mapping[str, Path] = field(default_factory=dict)
 
     def path(self, binary: str) -> Path:
         """Where ``binary`` lives in the cache (built or not)."""
-        return self.directory / binary
+        return self.extras.get(binary) or self.directory / binary
 
     def has(self, binary: str) -> bool:
         """Whether ``binary`` has been built into the cache."""
@@ -119,13 +165,10 @@ def controlplane_dir() -> Path:
 def read_pins(directory: Path | None = None) -> Pins:
     """Read the pinned versions from the modules' ``go.mod`` files."""
     base = directory or controlplane_dir()
-    versions: dict[str, str] = {}
-    for name, module in _PIN_MODULES.items():
-        gomod = (base / name / "go.mod").read_text()
-        match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", gomod, re.MULTILINE)
-        if not match:
-            raise AssetsError(f"{base / name / 'go.mod'} does not require {module}")
-        versions[name] = match.group(1)
+    versions = {
+        name: required_version(base / name / "go.mod", module)
+        for name, module in _PIN_MODULES.items()
+    }
     return Pins(**versions)
 
 
@@ -155,8 +198,11 @@ def _quiet(_: str) -> None:
     pass
 
 
-def ensure_assets(needed: Iterable[str] = ALL_BINARIES, progress: Progress = _quiet) -> Assets:
-    """Return checked binaries for ``needed``, building them into the cache if necessary."""
+def ensure_assets(needed: Iterable[str] = EVERY_BINARY, progress: Progress = _quiet) -> Assets:
+    """Return checked binaries for ``needed``, building them into the cache if necessary.
+
+    The control plane and each extra server build at the same time, so asking for
+    everything on a cold cache takes about as long as the slowest of them."""
     needed = tuple(needed)
     explicit = os.environ.get("KUBEOPS_ASSETS")
     if explicit:
@@ -175,11 +221,47 @@ def ensure_assets(needed: Iterable[str] = ALL_BINARIES, progress: Progress = _qu
                 "these binaries under KUBEOPS_ASSETS do not run: " + _describe(broken)
             )
         return assets
-    return _cached_build(needed, progress)
-
-
-def _cached_build(needed: tuple[str, ...], progress: Progress) -> Assets:
     source = controlplane_dir()
+    core = tuple(b for b in needed if b not in _EXTRAS)
+    extras = [b for b in needed if b in _EXTRAS]
+    if not extras:
+        return _cached_build(source, core, progress)
+    with ThreadPoolExecutor(max_workers=1 + len(extras), thread_name_prefix="go-build") as pool:
+        built = {name: pool.submit(_cached_extra, source, name, progress) for name in extras}
+        control: Future[Assets] | None = (
+            pool.submit(_cached_build, source, core, progress) if core else None
+        )
+        # Every build runs to its end; then the first failure is raised.
+        paths = {name: future.result() for name, future in built.items()}
+        if control is not None:
+            base = control.result()
+        else:
+            pins = read_pins(source)
+            base = Assets(cache_root() / "controlplane" / cache_key(source, pins), "", pins)
+    assets = Assets(base.directory, "build cache", base.pins, paths)
+    broken = _verify(assets, extras)
+    if broken:
+        for name in broken:
+            _forget(paths[name].parent)
+        raise AssetsError(
+            "cached extra servers do not run (removed; the next run rebuilds them): "
+            + _describe(broken)
+        )
+    return assets
+
+
+def _cached_extra(source: Path, name: str, progress: Progress) -> Path:
+    missing = (
+        f"kubeops.testenv needs {name}, built from controlplane/{name}/go.mod, and found "
+        "neither Go nor a prebuilt one. Either install Go so kubeops builds it into "
+        f"{cache_root()}/controlplane, or put a {name} binary in a directory named by "
+        "KUBEOPS_ASSETS."
+    )
+    program = _EXTRAS[name].program(name, source)
+    return cached_program(program, cache_root() / "controlplane", progress, missing_go=missing)
+
+
+def _cached_build(source: Path, needed: tuple[str, ...], progress: Progress) -> Assets:
     pins = read_pins(source)
     root = cache_root() / "controlplane"
     final = root / cache_key(source, pins)
@@ -195,7 +277,7 @@ def _cached_build(needed: tuple[str, ...], progress: Progress) -> Assets:
         )
         _forget(final)
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / (final.name + ".lock")):
+    with locked(root / (final.name + ".lock")):
         if not _complete(final):  # another process may have built it while we waited
             _build(source, pins, final, progress)
     broken = _verify(assets, needed)
@@ -218,28 +300,15 @@ def _forget(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _go() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise AssetsError(
-            "kubeops.testenv needs the control-plane binaries (etcd, kube-apiserver, "
-            "kube-controller-manager, kube-scheduler, kwok, kubectl) and found neither Go nor "
-            "prebuilt ones. Either install Go (the version controlplane/*/go.mod names, or newer) "
-            f"so kubeops builds them from their pinned sources into {cache_root()}/controlplane, "
-            "or set KUBEOPS_ASSETS to a directory that already holds them, laid out like "
-            "controller-runtime's envtest assets (DIR/etcd, DIR/kube-apiserver, ...)."
-        )
-    return go
+    return go_command(
+        "kubeops.testenv needs the control-plane binaries (etcd, kube-apiserver, "
+        "kube-controller-manager, kube-scheduler, kwok, kubectl) and found neither Go nor "
+        "prebuilt ones. Either install Go (the version controlplane/*/go.mod names, or newer) "
+        f"so kubeops builds them from their pinned sources into {cache_root()}/controlplane, "
+        "or set KUBEOPS_ASSETS to a directory that already holds them, laid out like "
+        "controller-runtime's envtest assets (DIR/etcd, DIR/kube-apiserver, ...)."
+    )
 
 
 def _build(source: Path, pins: Pins, final: Path, progress: Progress) -> None:
@@ -247,12 +316,12 @@ def _build(source: Path, pins: Pins, final: Path, progress: Progress) -> None:
     staging = Path(tempfile.mkdtemp(prefix=final.name + ".building-", dir=final.parent))
     started = time.monotonic()
     progress(
-        f"building the control plane ({pins.describe()}) with {_go_version(go)}; "
+        f"building the control plane ({pins.describe()}) with {go_version(go)}; "
         f"first run only, cached in {final}"
     )
     try:
         # The small stages program goes first, so a broken toolchain fails in seconds.
-        stages = _run_go(
+        stages = run_go(
             go, ["run", "./stages"], source / "kwok", "kwok's default stages", progress, started
         )
         (staging / KWOK_STAGES).write_text(stages)
@@ -260,7 +329,7 @@ def _build(source: Path, pins: Pins, final: Path, progress: Progress) -> None:
             _go_build(go, source / module, packages, staging, pins, progress, started)
         manifest = {
             "pins": pins.__dict__,
-            "go": _go_version(go),
+            "go": go_version(go),
             "built_seconds": round(time.monotonic() - started, 1),
             "binaries": sorted(b for p in _BUILDS.values() for b in p),
         }
@@ -270,11 +339,6 @@ def _build(source: Path, pins: Pins, final: Path, progress: Progress) -> None:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     progress(f"control plane built in {time.monotonic() - started:.0f}s")
-
-
-def _go_version(go: str) -> str:
-    out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, check=False)
-    return out.stdout.strip() or "go (unknown version)"
 
 
 def _ldflags(module: str, pins: Pins) -> str:
@@ -303,43 +367,7 @@ def _go_build(
     # A lone package is named explicitly: go would call etcd's main package "server".
     target = str(out / next(iter(packages))) if len(packages) == 1 else f"{out}/"
     args = ["build", "-trimpath", "-ldflags", _ldflags(module_dir.name, pins), "-o", target]
-    _run_go(go, [*args, *packages.values()], module_dir, ", ".join(packages), progress, started)
-
-
-def _run_go(
-    go: str, args: list[str], cwd: Path, what: str, progress: Progress, started: float
-) -> str:
-    env = {**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
-    progress(f"go {args[0]}: {what}")
-    with tempfile.TemporaryFile() as output:
-        proc = subprocess.Popen(
-            [go, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=output
-        )
-        stdout = _wait_with_heartbeat(proc, what, progress, started)
-        if proc.returncode != 0:
-            output.seek(0)
-            tail = output.read().decode(errors="replace").strip().splitlines()[-25:]
-            raise AssetsError(
-                f"building {what} failed (go {' '.join(args[:1])} in {cwd}, exit code "
-                f"{proc.returncode}):\n" + "\n".join(f"    {line}" for line in tail)
-            )
-    return stdout
-
-
-def _wait_with_heartbeat(
-    proc: subprocess.Popen[bytes], what: str, progress: Progress, started: float
-) -> str:
-    try:
-        while True:
-            try:
-                stdout, _ = proc.communicate(timeout=_HEARTBEAT_SECONDS)
-                return stdout.decode()
-            except subprocess.TimeoutExpired:
-                progress(f"still building {what} ({time.monotonic() - started:.0f}s so far)")
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
+    run_go(go, [*args, *packages.values()], module_dir, ", ".join(packages), progress, started)
 
 
 _verified: set[tuple[str, int, int]] = set()

@@ -18,12 +18,13 @@ from typing import Any
 import httpx
 
 from kubeops.config.kubeconfig import write_kubeconfig
-from kubeops.testenv import kubeconfig
+from kubeops.testenv import kubeconfig, metrics
 from kubeops.testenv.admin import AdminClient
 from kubeops.testenv.assets import KWOK_STAGES, Assets
 from kubeops.testenv.errors import ComponentFailed, ControlPlaneError
 from kubeops.testenv.etcd import Etcd
 from kubeops.testenv.pki import (
+    FRONT_PROXY_CLIENT,
     SERVICE_CLUSTER_IP_RANGE,
     ClusterPKI,
     create_cluster_pki,
@@ -53,6 +54,7 @@ class Cluster:
         *,
         nodes: int = 1,
         api_only: bool = False,
+        metrics: bool = False,
         port: int | None = None,
         start_timeout: float = 120.0,
         extra_args: Mapping[str, Sequence[str]] | None = None,
@@ -66,6 +68,9 @@ class Cluster:
         self.kubeconfig = kubeconfig_path
         self.nodes = 0 if api_only else nodes
         self.api_only = api_only
+        if metrics and api_only:
+            raise ValueError("metrics need kwok's simulated nodes; they cannot be API only")
+        self.metrics = metrics
         self.port = port or free_port()
         self._port_chosen = port is not None
         self._ever_started = False
@@ -120,13 +125,20 @@ class Cluster:
             self.stop()
             raise
         mode = "API only" if self.api_only else f"{self.nodes} node(s)"
+        mode += ", metrics.k8s.io" if self.metrics else ""
         self.progress(
             f"cluster {self.name}: ready at {self.server} ({mode}) in {time.monotonic() - started:.1f}s"
         )
 
     def stop(self) -> None:
         """Stop every component of this cluster (workers first); its data stays in etcd."""
-        for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver"):
+        for name in (
+            "metrics-server",
+            "kwok",
+            "kube-scheduler",
+            "kube-controller-manager",
+            "kube-apiserver",
+        ):
             process = self.processes.pop(name, None)
             if process is not None:
                 process.stop()
@@ -279,6 +291,15 @@ class Cluster:
                 # full drain; clients see the same closed stream as in a real rollout.
                 "--shutdown-watch-termination-grace-period=1s",
                 "--profiling=false",
+                # The aggregation layer, set up as in a real cluster: extension API
+                # servers (metrics-server) trust user headers only from this client.
+                f"--requestheader-client-ca-file={pki.front_proxy_ca.cert_file}",
+                f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+                "--requestheader-username-headers=X-Remote-User",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                f"--proxy-client-cert-file={pki.front_proxy_client.cert_file}",
+                f"--proxy-client-key-file={pki.front_proxy_client.key_file}",
             ],
         )
         process.start()
@@ -289,7 +310,10 @@ class Cluster:
         pki = self.pki
         self._create_nodes()
         kcm_port, sched_port, kwok_port = (free_port() for _ in range(3))
-        logs_config = self._write_container_logs_config()
+        kwok_configs = [self._write_container_logs_config()]
+        if self.metrics:
+            kwok_configs.append(self.dir / "kwok-metrics.yaml")
+            kwok_configs[-1].write_text(metrics.kwok_config())
         kcm = self._process(
             "kube-controller-manager",
             [
@@ -326,7 +350,7 @@ class Cluster:
                 str(self.assets.path("kwok")),
                 f"--kubeconfig={self.kubeconfig}",
                 f"--config={self.assets.path(KWOK_STAGES)}",
-                f"--config={logs_config}",
+                *(f"--config={config}" for config in kwok_configs),
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
                 "--node-lease-duration-seconds=40",
@@ -353,6 +377,66 @@ class Cluster:
             lambda: self.admin.exists("/api/v1/namespaces/default/serviceaccounts/default"),
             timeout,
         )
+        if self.metrics:
+            self._start_metrics_server()
+
+    def _start_metrics_server(self) -> None:
+        pki = self.pki
+        kubeconfig_path = self.dir / "metrics-server.kubeconfig"
+        creds = kubeconfig.cert_credentials(pki.metrics_server.cert_pem, pki.metrics_server.key_pem)
+        write_kubeconfig(
+            kubeconfig_path,
+            kubeconfig.kubeconfig(self.name, self.server, pki.ca.cert_pem, "metrics-server", creds),
+        )
+        port = free_port()
+        process = self._process(
+            "metrics-server",
+            metrics.metrics_server_args(
+                self.assets.path("metrics-server"),
+                kubeconfig_path,
+                port,
+                self.dir / "metrics-server-certs",
+            ),
+        )
+        metrics.register(self, port)
+        process.start()
+        timeout = self.start_timeout
+        process.wait_ready(lambda: _healthz(f"https://{HOST}:{port}/readyz"), timeout)
+        self._await(
+            process, "metrics.k8s.io served for every node", lambda: metrics.served(self), timeout
+        )
+
+    def set_usage(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        cpu: str | float | None = None,
+        memory: str | int | None = None,
+    ) -> None:
+        """Make a Pod or Node use ``cpu``/``memory`` as metrics.k8s.io will report it
+        (needs ``metrics=True``); see :func:`kubeops.testenv.metrics.set_usage`."""
+        self._need_metrics()
+        metrics.set_usage(self, obj, cpu=cpu, memory=memory)
+
+    def wait_usage(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        cpu: str | float | None = None,
+        memory: str | int | None = None,
+        timeout: float = 90.0,
+    ) -> dict[str, float]:
+        """Wait until metrics.k8s.io reports these figures for the Pod or Node; returns
+        what it reported (``{"cpu": cores, "memory": bytes}``)."""
+        self._need_metrics()
+        return metrics.wait_usage(self, obj, cpu=cpu, memory=memory, timeout=timeout)
+
+    def _need_metrics(self) -> None:
+        if not self.metrics:
+            raise ControlPlaneError(
+                f"cluster {self.name!r} does not serve metrics.k8s.io; start it with "
+                "metrics=True (the metrics_cluster fixture does)"
+            )
 
     def _write_container_logs_config(self) -> Path:
         """Give every container of every pod :attr:`container_log_file` as its log.
@@ -388,7 +472,11 @@ class Cluster:
     def _create_nodes(self) -> None:
         version = self.assets.pins.kubernetes if self.assets.pins else ""
         for index in range(self.nodes):
-            self.admin.create("/api/v1/nodes", _node(f"kwok-node-{index}", version), exist_ok=True)
+            node = _node(f"kwok-node-{index}", version)
+            if self.metrics:
+                path = metrics.METRICS_PATH.format(name=node["metadata"]["name"])
+                node["metadata"]["annotations"][metrics.METRICS_PATH_ANNOTATION] = path
+            self.admin.create("/api/v1/nodes", node, exist_ok=True)
 
     def _nodes_ready(self) -> bool:
         items: Iterable[dict[str, Any]] = self.admin.get("/api/v1/nodes")["items"]

@@ -30,7 +30,9 @@ class Environment:
     """Local clusters on 127.0.0.1: ``with Environment(clusters=2) as env: ...``.
 
     ``clusters`` is a count (named ``c1``, ``c2``, ...) or a list of names.
-    ``api_only`` skips the controller-manager, scheduler and kwok for speed.
+    ``api_only`` skips the controller-manager, scheduler and kwok for speed;
+    ``metrics`` adds metrics-server, so metrics.k8s.io reports the usage a test sets
+    with :meth:`Cluster.set_usage` (it costs a build on first use and ~15 s a start).
     ``directory`` keeps the run directory (and kubeconfigs) there instead of in
     a temporary directory that is removed on stop.  ``extra_args`` adds flags
     per component, e.g. ``{"kube-apiserver": ["--feature-gates=..."]}``.
@@ -42,6 +44,7 @@ class Environment:
         *,
         nodes: int = 1,
         api_only: bool = False,
+        metrics: bool = False,
         directory: Path | None = None,
         kubeconfig_dir: Path | None = None,
         ports: dict[str, int] | None = None,
@@ -57,6 +60,7 @@ class Environment:
         self.names = names
         self.nodes = nodes
         self.api_only = api_only
+        self.metrics = metrics
         self._keep = directory is not None
         self.run_dir = directory.resolve() if directory else None
         self.kubeconfig_dir = kubeconfig_dir
@@ -97,7 +101,10 @@ class Environment:
         started = time.monotonic()
         for stale, killed in rundir.sweep(rundir.default_base()):
             self.progress(f"cleaned {stale} left by a crashed run ({killed} process(es) ended)")
-        assets = ensure_assets(API_BINARIES if self.api_only else FULL_BINARIES, self.progress)
+        needed = API_BINARIES if self.api_only else FULL_BINARIES
+        if self.metrics:
+            needed = (*needed, "metrics-server")
+        assets = ensure_assets(needed, self.progress)
         if self.run_dir is None:
             base = rundir.default_base()
             base.mkdir(parents=True, exist_ok=True)
@@ -119,6 +126,7 @@ class Environment:
                     kube_dir / f"{name}.kubeconfig",
                     nodes=self.nodes,
                     api_only=self.api_only,
+                    metrics=self.metrics,
                     port=self.ports.get(name),
                     start_timeout=self.start_timeout,
                     extra_args=self.extra_args,

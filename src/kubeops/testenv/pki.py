@@ -3,7 +3,9 @@
 Every cluster gets its own CA, an API server serving certificate valid for the
 loopback addresses and the in-cluster service names, client certificates for
 the admin and for each control-plane component, and a service-account signing
-key.  ECDSA P-256 keys are used because they are generated in microseconds,
+key.  The aggregation layer gets what a real cluster gives it: a front-proxy CA
+and the client certificate the API server proxies to extension API servers
+(metrics-server) with, plus a client certificate metrics-server itself uses.  ECDSA P-256 keys are used because they are generated in microseconds,
 which keeps a cluster's start-up dominated by the API server, not by RSA.
 Every file is written by :func:`kubeops.config.files.write_private`: private keys
 are never readable by another user, not even while they are being written.
@@ -67,6 +69,15 @@ class ClusterPKI:
     scheduler: KeyPair
     service_account_key: Path
     service_account_pub: Path
+    front_proxy_ca: KeyPair
+    front_proxy_client: KeyPair
+    metrics_server: KeyPair
+
+
+# The name the API server's front-proxy client certificate carries, and the only
+# one extension API servers accept user headers from.
+FRONT_PROXY_CLIENT = "front-proxy-client"
+METRICS_SERVER_USER = "kubeops-testenv:metrics-server"
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -112,11 +123,9 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
     return x509.Name(attributes)
 
 
-def create_cluster_pki(directory: Path, cluster: str) -> ClusterPKI:
-    """Create the CA, serving, client and service-account material under ``directory``."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+def _create_ca(directory: Path, name: str, common_name: str) -> KeyPair:
     ca_key = _key()
-    ca_name = _name(f"kubeops-testenv-ca-{cluster}")
+    ca_name = _name(common_name)
     ca_cert = (
         _builder(ca_name, ca_name, ca_key.public_key())
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -139,38 +148,52 @@ def create_cluster_pki(directory: Path, cluster: str) -> ClusterPKI:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    ca = _write(directory, "ca", ca_cert, ca_key)
+    return _write(directory, name, ca_cert, ca_key)
 
-    def issue(
-        name: str, subject: x509.Name, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]
-    ) -> KeyPair:
-        key = _key()
-        builder = (
-            _builder(subject, ca_name, key.public_key())
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
+
+def _issue(
+    directory: Path,
+    ca: KeyPair,
+    name: str,
+    subject: x509.Name,
+    usage: x509.ObjectIdentifier,
+    sans: list[x509.GeneralName] | None = None,
+) -> KeyPair:
+    """A certificate for ``subject`` signed by ``ca``, written as ``name``.crt/.key."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
+    ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{ca.key_file} is not an ECDSA key")
+    key = _key()
+    builder = (
+        _builder(subject, ca_cert.subject, key.public_key())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
         )
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return _write(directory, name, builder.sign(ca_key, hashes.SHA256()), key)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return _write(directory, name, builder.sign(ca_key, hashes.SHA256()), key)
+
+
+def create_cluster_pki(directory: Path, cluster: str) -> ClusterPKI:
+    """Create the CA, serving, client and service-account material under ``directory``."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ca = _create_ca(directory, "ca", f"kubeops-testenv-ca-{cluster}")
 
     serving_sans: list[x509.GeneralName] = [x509.DNSName(n) for n in _SERVING_NAMES]
     serving_sans += [
         x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "::1", _SERVICE_IP)
     ]
     client = ExtendedKeyUsageOID.CLIENT_AUTH
-    apiserver = issue(
-        "apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, serving_sans
-    )
-    admin = issue("admin", _name("kubeops-admin", ("system:masters",)), client, [])
-    controller_manager = issue(
-        "controller-manager", _name("system:kube-controller-manager"), client, []
-    )
-    scheduler = issue("scheduler", _name("system:kube-scheduler"), client, [])
+    server = ExtendedKeyUsageOID.SERVER_AUTH
+    _issue(directory, ca, "apiserver", _name("kube-apiserver"), server, serving_sans)
+    _issue(directory, ca, "admin", _name("kubeops-admin", ("system:masters",)), client)
+    _issue(directory, ca, "controller-manager", _name("system:kube-controller-manager"), client)
+    _issue(directory, ca, "scheduler", _name("system:kube-scheduler"), client)
 
     sa_key = _key()
     sa_key_file = directory / "service-account.key"
@@ -183,14 +206,28 @@ def create_cluster_pki(directory: Path, cluster: str) -> ClusterPKI:
         ),
         PUBLIC_MODE,
     )
-    return ClusterPKI(ca, apiserver, admin, controller_manager, scheduler, sa_key_file, sa_pub_file)
+    _create_aggregation_pki(directory, ca, cluster)
+    return load_cluster_pki(directory)
+
+
+def _create_aggregation_pki(directory: Path, ca: KeyPair, cluster: str) -> None:
+    """The front-proxy CA and client, and metrics-server's client certificate."""
+    client = ExtendedKeyUsageOID.CLIENT_AUTH
+    front_ca = _create_ca(directory, "front-proxy-ca", f"kubeops-testenv-front-proxy-ca-{cluster}")
+    _issue(directory, front_ca, "front-proxy-client", _name(FRONT_PROXY_CLIENT), client)
+    _issue(directory, ca, "metrics-server", _name(METRICS_SERVER_USER), client)
 
 
 def load_cluster_pki(directory: Path) -> ClusterPKI:
-    """The PKI a previous :func:`create_cluster_pki` wrote (used on restart)."""
+    """The PKI a previous :func:`create_cluster_pki` wrote (used on restart); one
+    written before the aggregation layer's material existed gets it now."""
 
     def pair(name: str) -> KeyPair:
         return KeyPair(directory / f"{name}.crt", directory / f"{name}.key")
+
+    if not (directory / "metrics-server.key").exists():
+        cluster = directory.parent.name
+        _create_aggregation_pki(directory, pair("ca"), cluster)
 
     return ClusterPKI(
         pair("ca"),
@@ -200,4 +237,7 @@ def load_cluster_pki(directory: Path) -> ClusterPKI:
         pair("scheduler"),
         directory / "service-account.key",
         directory / "service-account.pub",
+        pair("front-proxy-ca"),
+        pair("front-proxy-client"),
+        pair("metrics-server"),
     )

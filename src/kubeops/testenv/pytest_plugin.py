@@ -5,6 +5,10 @@
 * ``kube_namespace`` -- a fresh namespace per test, deleted afterwards;
 * ``kube_clusters`` -- a second environment with two API-only clusters, for
   multi-cluster tests, started only when a test asks for it;
+* ``metrics_cluster`` -- a full cluster of its own that also serves metrics.k8s.io
+  (metrics-server over kwok's simulated kubelets; usage set with
+  :meth:`~kubeops.testenv.Cluster.set_usage`), started only when a test asks for it,
+  and ``metrics_namespace``, a fresh namespace on it per test;
 * ``client`` / ``sync_client`` -- a kubeops ``Client`` / ``SyncClient`` for the
   session cluster as admin, its default namespace the test's ``kube_namespace``;
 * ``postgres`` -- the session's real PostgreSQL server
@@ -150,6 +154,13 @@ def kube_clusters(request: pytest.FixtureRequest) -> list[Cluster]:
 
 
 @pytest.fixture(scope="session")
+def metrics_cluster(request: pytest.FixtureRequest) -> Cluster:
+    """A cluster with metrics.k8s.io served by a real metrics-server (one node)."""
+    env = Environment(["metrics"], nodes=1, metrics=True, progress=_progress(request.config))
+    return _start(request, env).cluster()
+
+
+@pytest.fixture(scope="session")
 def postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
     """The session's PostgreSQL server, started once and closed (stopped, its
     directory removed) at the end.  Tests may stop, start and restart it."""
@@ -182,6 +193,16 @@ def postgres_url(request: pytest.FixtureRequest, postgres: PostgresServer) -> It
 @pytest.fixture
 def kube_namespace(request: pytest.FixtureRequest, kube_cluster: Cluster) -> Iterator[str]:
     """A namespace named after the test; deleted (without waiting) when it ends."""
+    yield from _namespace(request, kube_cluster)
+
+
+@pytest.fixture
+def metrics_namespace(request: pytest.FixtureRequest, metrics_cluster: Cluster) -> Iterator[str]:
+    """A namespace named after the test on ``metrics_cluster``; deleted when it ends."""
+    yield from _namespace(request, metrics_cluster)
+
+
+def _namespace(request: pytest.FixtureRequest, kube_cluster: Cluster) -> Iterator[str]:
     stem = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"{stem}-{uuid.uuid4().hex[:6]}"
     kube_cluster.admin.create(
