@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from kubeops.respond import event as _event
 from kubeops.respond.event import Event
 from kubeops.respond.model import Trigger
-from kubeops.respond.sources import derived, events, posted, resources, schedule
+from kubeops.respond.sources import derived, events, posted, resources, schedule, usage
 
 __all__ = ["SOURCES", "SourceType", "matches", "validate"]
 
@@ -37,6 +37,7 @@ SOURCES: dict[str, SourceType] = {
         events.KubernetesEventSource, events.validate, events.matches
     ),
     _event.DERIVED: SourceType(derived.DerivedSource, derived.validate, derived.matches),
+    _event.USAGE: SourceType(usage.UsageSource, usage.validate, usage.matches),
     _event.SCHEDULE: SourceType(schedule.ScheduleSource, schedule.validate, schedule.matches),
     _event.HTTP: SourceType(None, posted.validate_http, posted.matches_http),
     _event.ALERT: SourceType(None, posted.validate_alert, posted.matches_alert),
