@@ -9,6 +9,9 @@
   (metrics-server over kwok's simulated kubelets; usage set with
   :meth:`~kubeops.testenv.Cluster.set_usage`), started only when a test asks for it,
   and ``metrics_namespace``, a fresh namespace on it per test;
+* ``start_alertmanager`` -- ``start_alertmanager(webhook_url, **options)`` starts a
+  real Alertmanager (:class:`~kubeops.testenv.alertmanager.Alertmanager`) whose
+  receiver posts to ``webhook_url``; every one started is stopped when the test ends;
 * ``client`` / ``sync_client`` -- a kubeops ``Client`` / ``SyncClient`` for the
   session cluster as admin, its default namespace the test's ``kube_namespace``;
 * ``postgres`` -- the session's real PostgreSQL server
@@ -37,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
+from kubeops.testenv.alertmanager import Alertmanager
 from kubeops.testenv.cluster import Cluster
 from kubeops.testenv.environment import Environment
 from kubeops.testenv.errors import ControlPlaneError
@@ -158,6 +162,25 @@ def metrics_cluster(request: pytest.FixtureRequest) -> Cluster:
     """A cluster with metrics.k8s.io served by a real metrics-server (one node)."""
     env = Environment(["metrics"], nodes=1, metrics=True, progress=_progress(request.config))
     return _start(request, env).cluster()
+
+
+@pytest.fixture
+def start_alertmanager(request: pytest.FixtureRequest) -> Iterator[Callable[..., Alertmanager]]:
+    """Start real Alertmanagers notifying a given webhook URL; stopped after the test."""
+    started: list[Alertmanager] = []
+
+    def start(webhook_url: str, **options: Any) -> Alertmanager:
+        manager = Alertmanager(webhook_url, progress=_progress(request.config), **options)
+        started.append(manager)
+        try:
+            manager.start()
+        except ControlPlaneError as err:
+            pytest.fail(f"kubeops testenv could not start Alertmanager: {err}", pytrace=False)
+        return manager
+
+    yield start
+    for manager in started:
+        manager.stop()
 
 
 @pytest.fixture(scope="session")
