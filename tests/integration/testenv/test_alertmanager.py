@@ -89,7 +89,8 @@ async def test_stop_ends_the_process(
     pid = manager.pid()
     assert pid is not None
     run_dir = manager.run_dir
-    assert run_dir is not None and run_dir.is_dir()
+    assert run_dir is not None
+    assert run_dir.is_dir()
     manager.stop()
     assert manager.pid() is None
     assert not run_dir.exists()
