@@ -25,6 +25,7 @@ window a limit looks at is dropped as time moves on.  :meth:`check` and
 from __future__ import annotations
 
 import bisect
+import contextlib
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -137,6 +138,19 @@ class Limits:
             self.record(rule, event, plan, now)
         return reason
 
+    def release(self, rule: Rule, event: Event, plan: Plan, now: float) -> None:
+        """Give back the counted slots of a :meth:`record` made at ``now`` whose action did
+        not run here: the ledger showed it done already (a new leader re-seeing events
+        the old one acted on, which :meth:`restore` counted once) or could not be
+        written.  Cooldown and deduplication stay: they hold from the action's time."""
+        state = self._rules.get(rule.name)
+        if state is not None:
+            _remove(state.actions, now)
+            for node in plan.nodes:
+                with contextlib.suppress(ValueError):
+                    state.nodes.remove((now, node))
+        _remove(self._global, now)
+
     def restore(self, entries: Iterable[LedgerEntry]) -> int:
         """Count the actions the ledger holds (claimed by any replica) as if recorded here,
         oldest first; returns how many were counted.  Call it on an empty instance
@@ -240,6 +254,16 @@ def _append(times: deque[float], now: float) -> None:
         bisect.insort(times, now)
     else:
         times.append(now)
+
+
+def _remove(times: deque[float], at: float) -> None:
+    """Drop the newest occurrence of ``at`` (a released slot)."""
+    for i in range(len(times) - 1, -1, -1):
+        if times[i] == at:
+            del times[i]
+            return
+        if times[i] < at:
+            return
 
 
 def _count(times: Iterable[float], now: float, span: float) -> int:

@@ -218,3 +218,20 @@ def test_restore_rebuilds_the_windows_from_the_ledger() -> None:
     assert limits.admit(r, event("new"), plan(), now) is None
     assert limits.check(r, event("newer"), plan(), now) == RULE_RATE
     assert limits.horizon == 600
+
+
+def test_a_released_slot_counts_no_more_but_cooldown_holds() -> None:
+    # A new leader restored the old leader's actions, then re-sees one of their events:
+    # the ledger says already done, and the engine gives the slot back.
+    r = rule(cooldown=60, max_actions=Window(2, 600), max_drained_nodes=Window(1, 600))
+    limits = Limits([r], GlobalLimits(max_actions=Window(2, 600)))
+    done = event("a", occurrence=1)
+    assert limits.admit(r, done, plan(nodes=("n1",)), T0) is None
+    limits.release(r, done, plan(nodes=("n1",)), T0)
+    assert limits.check(r, event("b", occurrence=2), plan(nodes=("n2",)), T0 + 1) is None
+    assert limits.admit(r, event("b", occurrence=2), plan(), T0 + 1) is None
+    assert limits.admit(r, event("c", occurrence=3), plan(), T0 + 2) is None
+    assert limits.check(r, event("d", occurrence=4), plan(), T0 + 3) == RULE_RATE
+    assert limits.check(r, event("a", occurrence=5), plan(), T0 + 3) == COOLDOWN
+    limits.release(r, event("zz"), plan(), T0 + 99)  # nothing recorded then: no change
+    assert limits.check(r, event("d", occurrence=4), plan(), T0 + 3) == RULE_RATE
