@@ -65,6 +65,8 @@ DETAIL_LIMIT = 4096
 PAYLOAD_LIMIT = 64 * 1024
 """The event's payload is kept for resuming only when its JSON is at most this long."""
 PAGE_SIZE = 500
+CLAIMED_CACHE = 4096
+"""Own claims remembered (entry and resourceVersion) so finishing one needs no read."""
 PRUNE_BATCH = 50
 _UPDATE_TRIES = 5
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -182,6 +184,7 @@ class Ledger:
         self.identity = identity
         self.run = run or uuid.uuid4().hex[:16]
         self.stale_after = stale_after
+        self._claimed: dict[str, tuple[LedgerEntry, str]] = {}
 
     def __repr__(self) -> str:
         return f"Ledger(namespace={self.namespace!r}, identity={self.identity!r})"
@@ -200,14 +203,23 @@ class Ledger:
             finished_at=None,
         )
         try:
-            await self.client.create(self._configmap(mine), self.namespace)
+            created = await self.client.create(self._configmap(mine), self.namespace)
         except AlreadyExists:
             return False
         except ApiError as err:
             raise self._error(err, "create", mine.name) from None
         except KubeopsError as err:
             raise LedgerError(f"respond ledger: cannot create {mine.name}: {err}") from None
+        self._remember(mine, created)
         return True
+
+    def _remember(self, entry: LedgerEntry, written: Object) -> None:
+        """What finish() changes, known without reading it back (one request, not two)."""
+        version = str((written.get("metadata") or {}).get("resourceVersion") or "")
+        if version:
+            if len(self._claimed) >= CLAIMED_CACHE:
+                self._claimed.pop(next(iter(self._claimed)))
+            self._claimed[entry.action_id] = (entry, version)
 
     async def get(self, action_id: str) -> LedgerEntry | None:
         """The entry for ``action_id``, or None when nobody claimed it (or it was pruned)."""
@@ -222,7 +234,8 @@ class Ledger:
         def done(entry: LedgerEntry) -> LedgerEntry:
             return replace(entry, state=state, finished_at=_now(), detail=_line(detail))
 
-        updated = await self._update(configmap_name(action_id), done, "finish")
+        known = self._claimed.pop(action_id, None)
+        updated = await self._update(configmap_name(action_id), done, "finish", known)
         if updated is None:
             raise LedgerError(
                 f"respond ledger: cannot finish {configmap_name(action_id)} in namespace "
@@ -244,11 +257,12 @@ class Ledger:
         updated = self._configmap(mine)
         updated["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion")
         try:
-            await self.client.replace(updated, self.namespace)
+            written = await self.client.replace(updated, self.namespace)
         except (Conflict, NotFound):
             return False
         except ApiError as err:
             raise self._error(err, "update", name) from None
+        self._remember(mine, written)
         return True
 
     # -- reading --------------------------------------------------------------------------------
@@ -366,22 +380,32 @@ class Ledger:
             raise self._error(err, "get", name) from None
 
     async def _update(
-        self, name: str, change: Callable[[LedgerEntry], LedgerEntry], doing: str
+        self,
+        name: str,
+        change: Callable[[LedgerEntry], LedgerEntry],
+        doing: str,
+        known: tuple[LedgerEntry, str] | None = None,
     ) -> LedgerEntry | None:
-        """Read, change and write back with the read resourceVersion, retried on conflict."""
+        """Change and write back with the resourceVersion it was read (or, ``known``,
+        created) at, read again and retried on conflict."""
         for _ in range(_UPDATE_TRIES):
-            obj = await self._read(name)
-            if obj is None:
-                return None
-            entry = from_configmap(obj)
-            if entry is None:
-                raise LedgerError(
-                    f"respond ledger: cannot {doing} {name} in namespace {self.namespace!r}: "
-                    "it is not a ledger entry kubeops can read"
-                )
+            if known is not None:
+                entry, version = known
+                known = None
+            else:
+                obj = await self._read(name)
+                if obj is None:
+                    return None
+                read = from_configmap(obj)
+                if read is None:
+                    raise LedgerError(
+                        f"respond ledger: cannot {doing} {name} in namespace "
+                        f"{self.namespace!r}: it is not a ledger entry kubeops can read"
+                    )
+                entry, version = read, str(obj["metadata"].get("resourceVersion") or "")
             changed = change(entry)
             body = self._configmap(changed)
-            body["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion")
+            body["metadata"]["resourceVersion"] = version
             try:
                 await self.client.replace(body, self.namespace)
             except Conflict:

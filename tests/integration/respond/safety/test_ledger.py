@@ -224,3 +224,20 @@ async def test_missing_permissions_are_one_line_naming_the_verb_and_namespace(
     async with Client(load_config(kube_cluster.kubeconfig)) as admin:
         with pytest.raises(LedgerError, match='namespace "no-such-ns" does not exist'):
             await Ledger(admin, "no-such-ns", "a").claim(entry(1))
+
+
+async def test_finishing_a_claim_changed_meanwhile_reads_it_again(
+    client: Client, other_client: Client, kube_namespace: str
+) -> None:
+    old = Ledger(client, kube_namespace, "replica-a")
+    new = Ledger(other_client, kube_namespace, "replica-b")
+    e = entry(1)
+    assert await old.claim(e)
+    assert await new.adopt(e)  # the version the old leader remembers is stale now
+    done = await old.finish(e.action_id, SUCCEEDED, "restarted")
+    assert (done.state, done.holder) == (SUCCEEDED, "replica-b")
+    stored = await new.get(e.action_id)
+    assert stored is not None
+    assert stored.state == SUCCEEDED
+    with pytest.raises(LedgerError, match="it is not there"):
+        await new.finish("f" * 32, SUCCEEDED)
