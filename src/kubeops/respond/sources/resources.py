@@ -5,9 +5,12 @@ only what some rule needs is watched.  The informer's store is what makes a
 reconnect quiet: after a dropped watch or a 410 relist, an object whose
 resourceVersion is unchanged produces no notification, so no event; one that
 changed meanwhile arrives as ``modified`` with its old and new state, one deleted
-meanwhile as ``deleted`` with its last known state.  On start the first list
-fires ``added`` only for objects created at or after ``since`` (the daemon's
-watermark: what the previous run may not have seen).
+meanwhile as ``deleted`` with its last known state.  ``added`` fires only for
+objects created at or after ``since`` (the daemon's watermark): on start, those
+the previous run may not have seen; later, not for an old object whose labels
+now enter a trigger's selector -- nor does one whose labels leave it fire
+``deleted``: the watch reports both alike, so under a selector a deletion is
+confirmed with a GET first.
 
 Identities: ``added`` and ``deleted`` happen once per object, so they are
 identity_of(uid, type) -- the same after a restart even if the object changed
@@ -18,13 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from kubeops.api import Client
 from kubeops.cache import DeletedFinalStateUnknown, SharedInformerFactory
-from kubeops.respond.event import RESOURCE, Event, Object, identity_of, now
+from kubeops.errors import KubeopsError, NotFound
+from kubeops.models import Selector
+from kubeops.respond.event import RESOURCE, Event, Object, ObjectRef, identity_of, now
 from kubeops.respond.model import Trigger
 from kubeops.respond.source import Emit
 from kubeops.respond.sources._params import (
@@ -34,7 +40,7 @@ from kubeops.respond.sources._params import (
     timestamp,
     watched_namespaces,
 )
-from kubeops.respond.sources._watch import Feed, Watch
+from kubeops.respond.sources._watch import Feed, Watch, log
 
 __all__ = ["ADDED", "DELETED", "MODIFIED", "NAMES", "ResourceSource", "matches", "validate"]
 
@@ -101,23 +107,27 @@ class ResourceSource:
         self.triggers = [t for t in triggers if t.source == RESOURCE]
         self.ready = asyncio.Event()
         self.feed = Feed(client, factory, since or now())
+        self._checks: set[asyncio.Task[None]] = set()
 
     async def run(self, emit: Emit) -> None:
         """Watch, then emit changes until cancelled."""
         try:
             for (kind, selector), group in _groups(self.triggers).items():
+                selected = Selector.parse(selector)
                 await self.feed.watch(
                     kind,
                     watched_namespaces(group),
                     label_selector=selector,
                     on_add=self._added,
                     on_update=self._modified,
-                    on_delete=self._deleted,
+                    on_delete=functools.partial(self._deleted, selector=selected),
                 )
             await self.feed.start()
             self.ready.set()
             await self.feed.pump(emit)
         finally:
+            for task in list(self._checks):
+                task.cancel()
             await self.feed.close()
 
     # -- informer handlers (queue only) -----------------------------------------------------
@@ -125,10 +135,9 @@ class ResourceSource:
     def _added(self, watch: Watch, obj: Any, _initial: bool) -> None:
         meta = obj.get("metadata") or {}
         created = timestamp(meta.get("creationTimestamp"))
-        # The first list: only what was created since the watermark is news.
-        if not watch.listed and (
-            created is None or created < self.feed.since.replace(microsecond=0)
-        ):
+        # Only what was created since the watermark is news: on the first list, the rest
+        # was there before; later, an old object whose new labels enter the selector.
+        if created is None or created < self.feed.since.replace(microsecond=0):
             return
         self.feed.put(
             Event(
@@ -156,21 +165,41 @@ class ResourceSource:
             )
         )
 
-    def _deleted(self, _watch: Watch, obj: Any) -> None:
+    def _deleted(self, _watch: Watch, obj: Any, *, selector: Selector) -> None:
         if isinstance(obj, DeletedFinalStateUnknown):
             if obj.obj is None:
                 return
             obj = obj.obj
+        if selector.selects_everything:
+            self.feed.put(_deleted_event(obj))
+            return
+        # Leaving a label selector looks like a deletion on the watch: ask the server.
+        task = asyncio.get_running_loop().create_task(self._confirm_deleted(obj))
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _confirm_deleted(self, obj: Object) -> None:
         meta = obj.get("metadata") or {}
-        self.feed.put(
-            Event(
-                DELETED,
-                RESOURCE,
-                now(),
-                object=obj,
-                identity=identity_of(meta.get("uid", ""), DELETED),
+        try:
+            current = await self.client.get(
+                f"{obj.get('apiVersion')}/{obj.get('kind')}",
+                str(meta.get("name") or ""),
+                meta.get("namespace") or None,
             )
-        )
+        except NotFound:
+            current = None
+        except KubeopsError as err:
+            log.warning("resource: cannot tell whether %s was deleted: %s", ObjectRef.of(obj), err)
+            current = None
+        if current is None or (current.get("metadata") or {}).get("uid") != meta.get("uid"):
+            self.feed.put(_deleted_event(obj))
+
+
+def _deleted_event(obj: Object) -> Event:
+    meta = obj.get("metadata") or {}
+    return Event(
+        DELETED, RESOURCE, now(), object=obj, identity=identity_of(meta.get("uid", ""), DELETED)
+    )
 
 
 def _groups(triggers: Sequence[Trigger]) -> dict[tuple[str, str], list[Trigger]]:

@@ -110,21 +110,30 @@ async def test_selectors_and_namespaces_narrow_and_overlaps_fire_once(
     other = f"{namespace[:50]}-other"
     sources_cluster.admin.create("/api/v1/namespaces", {"metadata": {"name": other}})
     try:
+        await client.create(cm("relabelled", {"team": "b"}))
+        await client.create(cm("leaving", {"team": "a"}))
         triggers = [
-            trigger(namespace, "added", selector="team=a"),
+            trigger(namespace, "added", "deleted", selector="team=a"),
             trigger(namespace, "added", selector="tier=web"),
         ]
-        await emitted.run(ResourceSource(client, triggers))
+        source = ResourceSource(client, triggers, since=next_second())
+        await emitted.run(source)
         assert len(emitted.events) == 0
         await client.create(cm("both", {"team": "a", "tier": "web"}))
         await client.create(cm("neither", {"team": "b"}))
         await client.create(cm("elsewhere", {"team": "a"}), namespace=other)
+        # An old object entering the selector is not new; one leaving it is not deleted.
+        await client.patch("configmaps", "relabelled", {"metadata": {"labels": {"team": "a"}}})
+        await client.patch("configmaps", "leaving", {"metadata": {"labels": {"team": "b"}}})
+        await client.delete("configmaps", "both")
         await client.create(cm("marker", {"team": "a"}))
-        await async_eventually(lambda: emitted.named("added", "marker"), message="the marker")
-        assert sorted(e.object["metadata"]["name"] for e in emitted.events if e.object) == [
-            "both",
-            "marker",
-        ]
+        await client.delete("configmaps", "marker")
+        await async_eventually(lambda: emitted.named("deleted", "marker"), message="the marker")
+        await async_eventually(lambda: emitted.named("deleted", "both"), message="both deleted")
+        await async_eventually(lambda: not source._checks, message="every deletion checked")
+        assert sorted(
+            (e.object["metadata"]["name"], e.name) for e in emitted.events if e.object
+        ) == [("both", "added"), ("both", "deleted"), ("marker", "added"), ("marker", "deleted")]
         both = emitted.named("added", "both")[0]
         assert matches(triggers[0], both)
         assert matches(triggers[1], both)
