@@ -27,7 +27,7 @@ from kubeops.respond.actions.values import Params, compile_values, has_templates
 from kubeops.respond.event import ObjectRef
 from kubeops.respond.model import ActionSpec
 
-__all__ = ["MARK_PREFIX", "ActionError", "BaseAction", "mark", "marked", "rfc3339"]
+__all__ = ["MARK_PREFIX", "ActionError", "BaseAction", "mark", "marked", "pointer", "rfc3339"]
 
 MARK_PREFIX = "respond.kubeops.io/"
 Config = TypeVar("Config")
@@ -134,6 +134,11 @@ async def mark(
         {"metadata": {where: {MARK_PREFIX + key: value}}},
         target.namespace,
     )
+
+
+def pointer(*keys: str) -> str:
+    """A JSON pointer to ``keys`` (``/metadata/labels/app.kubernetes.io~1name``)."""
+    return "".join("/" + k.replace("~", "~0").replace("/", "~1") for k in keys)
 
 
 def rfc3339(moment: datetime.datetime) -> str:

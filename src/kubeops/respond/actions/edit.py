@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeops.api import PatchType
+from kubeops.api.retry import CONFLICT_ATTEMPTS
+from kubeops.errors import Invalid
 from kubeops.respond.action import ActionContext, Plan
-from kubeops.respond.actions.base import MARK_PREFIX, BaseAction, marked
+from kubeops.respond.actions.base import MARK_PREFIX, ActionError, BaseAction, marked, pointer
 from kubeops.respond.actions.target import TargetSpec
 from kubeops.respond.actions.values import Params, Template
 
@@ -33,10 +35,6 @@ class PatchSettings:
     target: TargetSpec
     body: Any
     patch_type: PatchType
-
-
-def _escape_pointer(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 class PatchAction(BaseAction[PatchSettings]):
@@ -71,45 +69,59 @@ class PatchAction(BaseAction[PatchSettings]):
         return self.plan_of(target.ref, f"{self._what(settings)} {target.ref}{state}", done=done)
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> str:
-        """Send the patch with this action's mark (conditional, for json)."""
+        """Send the patch with this action's mark (conditional, for json: a change in
+        between fails the ``test``, and the object is read and decided again)."""
         settings = self.settings_for(ctx)
         target = await self.target(ctx, settings.target)
-        if marked(target.object, MARK) == ctx.action_id:
-            return f"{target.ref} already changed by this action"
-        meta = target.object.get("metadata") or {}
-        body: Any
-        if settings.patch_type == "json":
-            mark_ops: list[dict[str, Any]] = [
-                {
-                    "op": "test",
-                    "path": "/metadata/resourceVersion",
-                    "value": meta["resourceVersion"],
-                }
-            ]
-            if meta.get("annotations"):
-                path = "/metadata/annotations/" + _escape_pointer(MARK_PREFIX + MARK)
-                mark_ops.append({"op": "add", "path": path, "value": ctx.action_id})
-            else:
-                value = {MARK_PREFIX + MARK: ctx.action_id}
-                mark_ops.append({"op": "add", "path": "/metadata/annotations", "value": value})
-            body = [*mark_ops, *settings.body]
-        else:
-            body = copy.deepcopy(dict(settings.body))
-            metadata = body.setdefault("metadata", {})
-            metadata.setdefault("annotations", {})[MARK_PREFIX + MARK] = ctx.action_id
-        await self.guard(
-            target.ref,
-            ctx.client.patch(
-                target.resource,
-                target.name,
-                body,
-                target.namespace,
-                patch_type=settings.patch_type,
-                dry_run=ctx.dry_run,
-            ),
-        )
+        obj = target.object
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            if marked(obj, MARK) == ctx.action_id:
+                return f"{target.ref} already changed by this action"
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+            try:
+                await self.guard(
+                    target.ref,
+                    ctx.client.patch(
+                        target.resource,
+                        target.name,
+                        self._body(settings, obj, ctx.action_id),
+                        target.namespace,
+                        patch_type=settings.patch_type,
+                        dry_run=ctx.dry_run,
+                    ),
+                )
+                break
+            except ActionError as err:
+                if settings.patch_type != "json" or not isinstance(err.__cause__, Invalid):
+                    raise
+                obj = await self.guard(
+                    target.ref, ctx.client.get(target.resource, target.name, target.namespace)
+                )
+                changed = (obj.get("metadata") or {}).get("resourceVersion") != version
+                if not changed or attempt == CONFLICT_ATTEMPTS:
+                    raise
         dry = " (dry run)" if ctx.dry_run else ""
         return f"patched {target.ref} ({settings.patch_type}){dry}"
+
+    @staticmethod
+    def _body(settings: PatchSettings, obj: Mapping[str, Any], action_id: str) -> Any:
+        """The patch, carrying this action's mark (and, for json, the resourceVersion test)."""
+        meta = obj.get("metadata") or {}
+        if settings.patch_type != "json":
+            body = copy.deepcopy(dict(settings.body))
+            metadata = body.setdefault("metadata", {})
+            metadata.setdefault("annotations", {})[MARK_PREFIX + MARK] = action_id
+            return body
+        ops: list[dict[str, Any]] = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]}
+        ]
+        if meta.get("annotations"):
+            path = pointer("metadata", "annotations", MARK_PREFIX + MARK)
+            ops.append({"op": "add", "path": path, "value": action_id})
+        else:
+            value = {MARK_PREFIX + MARK: action_id}
+            ops.append({"op": "add", "path": "/metadata/annotations", "value": value})
+        return [*ops, *settings.body]
 
 
 class LabelAction(PatchAction):

@@ -16,10 +16,15 @@ TIME = datetime.datetime(2026, 3, 4, 5, 6, 7, tzinfo=datetime.UTC)
 
 
 def event_about(
-    obj: dict[str, Any] | None, name: str = "modified", source: str = "resource", **payload: Any
+    obj: dict[str, Any] | None,
+    name: str = "modified",
+    source: str = "resource",
+    *,
+    time: datetime.datetime = TIME,
+    **payload: Any,
 ) -> Event:
     """An event as a source would emit it for ``obj``."""
-    return Event(name, source, TIME, payload=payload, object=obj, identity=uuid.uuid4().hex)
+    return Event(name, source, time, payload=payload, object=obj, identity=uuid.uuid4().hex)
 
 
 def context(client: Client, event: Event, *, action_id: str | None = None, dry_run: bool = False,

@@ -3,6 +3,7 @@ planned, executed, repeated with the same action id and dry-run, read back."""
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from kubeops.errors import NotFound
 from kubeops.respond.actions import ActionError
 from kubeops.respond.actions.base import MARK_PREFIX
 from kubeops.respond.actions.isolate import ISOLATED_LABELS, POLICY_NAME, QUARANTINE_LABEL
+from kubeops.testenv import async_eventually
 
 from .helpers import context, deployment, event_about, pod, run
 
@@ -177,3 +179,95 @@ async def test_isolate_takes_the_pod_out_of_its_services_and_off_the_network(
         "app": "web",
         "tier": "front",
     }
+
+
+async def test_isolate_spares_a_successor_with_the_same_name(client: Client) -> None:
+    first = await client.create(pod("web-2", app="web"))
+    await client.delete("pods", "web-2", grace_period_seconds=0)
+
+    async def gone() -> bool:
+        with pytest.raises(NotFound):
+            await client.get("pods", "web-2")
+        return True
+
+    await async_eventually(gone, message="pod web-2 gone")
+    await client.create(pod("web-2", app="web"))
+    await run("isolate", {}, context(client, event_about(first)))
+    assert (await client.get("pods", "web-2"))["metadata"]["labels"] == {"app": "web"}
+
+
+def mounting(name: str, how: str, **labels: str) -> dict:
+    spec = pod(name, **labels)
+    container = spec["spec"]["containers"][0]
+    if how == "volume":
+        spec["spec"]["volumes"] = [{"name": "conf", "configMap": {"name": "settings"}}]
+        container["volumeMounts"] = [{"name": "conf", "mountPath": "/etc/app"}]
+    elif how == "projected":
+        spec["spec"]["volumes"] = [
+            {"name": "conf", "projected": {"sources": [{"configMap": {"name": "settings"}}]}}
+        ]
+    elif how == "envFrom":
+        container["envFrom"] = [{"configMapRef": {"name": "settings"}}]
+    elif how == "env":
+        container["env"] = [
+            {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "a"}}}
+        ]
+    elif how == "secret":
+        spec["spec"]["volumes"] = [{"name": "conf", "secret": {"secretName": "settings"}}]
+    return spec
+
+
+async def test_isolate_the_pods_using_a_changed_configmap(client: Client) -> None:
+    cm = await client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings"},
+            "data": {"a": "1"},
+        }
+    )
+    for name, how in [("p-volume", "volume"), ("p-projected", "projected"), ("p-envfrom", "envFrom"),
+                      ("p-env", "env"), ("p-secret", "secret"), ("p-none", "")]:  # fmt: skip
+        await client.create(mounting(name, how, app="web"))
+    await client.create(
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
+    )  # fmt: skip
+    # The event happened once every Pod existed (creation times are in whole seconds).
+    latest = max(p["metadata"]["creationTimestamp"] for p in (await client.list("pods"))["items"])
+    happened = datetime.datetime.fromisoformat(latest.replace("Z", "+00:00"))
+    event = event_about(cm, time=happened)
+    users = ["p-env", "p-envfrom", "p-projected", "p-volume"]
+
+    plan, _ = await run("isolate", {}, context(client, event, dry_run=True))
+    assert plan.details["pods"] == users
+    assert plan.summary == (
+        f"isolate 4 Pods using configmap/{client.namespace}/settings ({', '.join(users)}): "
+        "remove labels app, deny all traffic"
+    )
+    ctx = context(client, event)
+    await run("isolate", {}, ctx)
+    for name in [*users, "p-secret", "p-none"]:
+        labels = (await client.get("pods", name))["metadata"]["labels"]
+        assert labels == ({QUARANTINE_LABEL: "true"} if name in users else {"app": "web"}), name
+
+    # A replacement started after the event uses the ConfigMap too, but is not a suspect.
+    async def a_second_later() -> bool:
+        assert datetime.datetime.now(datetime.UTC) >= happened + datetime.timedelta(seconds=1)
+        return True
+
+    await async_eventually(a_second_later, message="the next second")
+    await client.create(mounting("p-new", "volume", app="web"))
+    again, _ = await run("isolate", {}, ctx)
+    assert again.summary.endswith(": already isolated")
+    assert (await client.get("pods", "p-new"))["metadata"]["labels"] == {"app": "web"}
+
+    other = await client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "unused"}}
+    )
+    nothing, done = await run("isolate", {}, context(client, event_about(other, time=event.time)))
+    assert (
+        nothing.summary
+        == f"isolate: no Pod uses configmap/{client.namespace}/unused; nothing to do"
+    )
+    assert done == f"no Pod uses configmap/{client.namespace}/unused; nothing isolated"
