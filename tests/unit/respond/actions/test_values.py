@@ -70,3 +70,29 @@ def test_templates_nest_in_maps_and_lists() -> None:
 def test_an_expression_failing_for_this_event_names_the_field() -> None:
     with pytest.raises(RenderError, match=r"^spec.app: CEL expression 'payload.missing'"):
         render(compile_values({"spec": {"app": "${payload.missing}"}}), EVENT.as_activation())
+
+
+def test_a_value_computed_for_an_event_is_checked_as_at_load_time() -> None:
+    from kubeops.respond.action import ActionContext
+    from kubeops.respond.actions import ActionError, build_action
+    from kubeops.respond.actions.scale import ScaleAction
+    from kubeops.respond.model import ActionSpec, Rule, Trigger
+
+    action = build_action(ActionSpec("scale", {"replicas": "${payload.service}", "max": 3}))
+    assert isinstance(action, ScaleAction)
+    ctx = ActionContext(
+        client=None, event=EVENT, rule=Rule("r", Trigger("http"), ()), action_id="a"
+    )  # type: ignore[arg-type]
+    with pytest.raises(
+        ActionError, match=r"^scale pod/prod/web-1: replicas: must be a whole number, not 'db'$"
+    ):
+        action.settings_for(ctx)
+    missing = build_action(ActionSpec("scale", {"replicas": "${payload.nothing}", "max": 3}))
+    assert isinstance(missing, ScaleAction)
+    with pytest.raises(
+        ActionError, match=r"^scale pod/prod/web-1: replicas: CEL expression 'payload.nothing': "
+    ):
+        missing.settings_for(ctx)
+    fine = build_action(ActionSpec("scale", {"replicas": "${payload.replicas - 1}", "max": 3}))
+    assert isinstance(fine, ScaleAction)
+    assert fine.settings_for(ctx).replicas == 3
