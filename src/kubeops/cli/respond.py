@@ -297,18 +297,24 @@ def _run_audit(args: argparse.Namespace) -> int:
     since = _moment(args.since, "--since")
     until = _moment(args.until, "--until")
     subject = _subject(args.object) if args.object else None
-    log = AuditLog.open(args.audit_url)
-    try:
-        records = log.query(
-            rule=args.rule,
-            subject=subject,
-            outcome=args.outcome,
-            since=since,
-            until=until,
-            limit=args.limit,
-        )
-    finally:
-        log.close()
+
+    async def read() -> list[Any]:
+        log = await AuditLog.open(args.audit_url, retry_for=5.0)
+        try:
+            return await log.query(
+                rule=args.rule,
+                subject=subject,
+                outcome=args.outcome,
+                since=since,
+                until=until,
+                limit=args.limit,
+            )
+        finally:
+            await log.close()
+
+    import asyncio
+
+    records = asyncio.run(read())
     rows = [_record_dict(r) for r in records]
     if args.output != "table":
         _dump(rows, args.output)
