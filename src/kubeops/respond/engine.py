@@ -230,7 +230,7 @@ class Engine:
         self._running = asyncio.Semaphore(max(1, concurrency))
         self._backlog = asyncio.Semaphore(max(1, backlog))
         self._tails: dict[str, asyncio.Task[None]] = {}
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending: dict[asyncio.Task[None], datetime.datetime] = {}
         self.decisions_seen = 0
 
     # -- dispatch -------------------------------------------------------------------------------
@@ -243,10 +243,10 @@ class Engine:
         previous = self._tails.get(key)
         task = asyncio.create_task(self._run_after(previous, event))
         self._tails[key] = task
-        self._pending.add(task)
+        self._pending[task] = event.time
 
         def done(finished: asyncio.Task[None]) -> None:
-            self._pending.discard(finished)
+            self._pending.pop(finished, None)
             self._backlog.release()
             if self._tails.get(key) is finished:
                 del self._tails[key]
@@ -261,6 +261,11 @@ class Engine:
                 await self.handle(event)
             except Exception:
                 log.exception("respond: handling event %s from %s failed", event.name, event.source)
+
+    def pending_since(self) -> datetime.datetime | None:
+        """The earliest time of the events submitted and not yet handled (None when
+        idle): how far back a watermark may claim everything was processed."""
+        return min(self._pending.values(), default=None)
 
     async def drain(self) -> None:
         """Wait until every submitted event has been handled."""
@@ -364,8 +369,12 @@ class Engine:
                 claimed = await self.ledger.claim(entry)
             except Exception as err:
                 self._count_ledger_error()
+                self.limits.release(rule, event, plan, now)
                 return await say(FAILED, detail=f"not run: {_one_line(err)}")
             if not claimed:
+                # Done before (by an old leader, counted once when the limits were
+                # restored): the slot taken above goes back.
+                self.limits.release(rule, event, plan, now)
                 return await say(SUPPRESSED, reason=ALREADY_DONE, detail=plan.summary)
         return await self._execute(action, ctx, plan, say)
 

@@ -153,3 +153,59 @@ async def test_dry_run_decides_everything_and_changes_nothing(
     assert await ledger_entries(client, ns) == []
     after = await client.get("ConfigMap", "storm-target", ns)
     assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+async def test_a_new_leader_re_seeing_done_events_counts_them_once(
+    client: Client, kube_namespace: str, tmp_path: Path
+) -> None:
+    ns = kube_namespace
+    await client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "storm-target"}}, ns
+    )
+    old = Engine(client, await ruleset_in(ns, tmp_path), ledger=Ledger(client, ns, "old"))
+    seen = [warning(n, ns) for n in range(ALLOWED)]
+    for event in seen:
+        assert (await old.handle(event))[1].outcome == SUCCEEDED
+    # The new leader allows 5 an hour: 3 are in the ledger, so 2 more -- however many of
+    # the old leader's events it sees again (a relist, the watermark's overlap).
+    path = tmp_path / "storm.yaml"
+    path.write_text(RULES.format(ns=ns, allowed=5))
+    new = Engine(client, load_rules([path]), ledger=Ledger(client, ns, "new"))
+    assert await new.resume() == []
+    again = [(await new.handle(e))[1] for e in seen]
+    assert {(d.outcome, d.reason) for d in again} == {(SUPPRESSED, ALREADY_DONE)}
+    fresh = [(await new.handle(warning(100 + n, ns)))[1] for n in range(3)]
+    assert [(d.outcome, d.reason) for d in fresh] == [
+        (SUCCEEDED, ""),
+        (SUCCEEDED, ""),
+        (SUPPRESSED, RULE_RATE),
+    ]
+    assert len(await ledger_entries(client, ns)) == 5
+
+
+async def test_resume_re_runs_a_claim_the_old_leader_left_unfinished(
+    client: Client, kube_namespace: str, tmp_path: Path
+) -> None:
+    ns = kube_namespace
+    await client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "storm-target"}}, ns
+    )
+    ruleset = await ruleset_in(ns, tmp_path)
+    event = warning(7, ns)
+    rule = ruleset.rules[0]
+    # The old leader claimed the action and died before running it.
+    from kubeops.respond.ledger import LedgerEntry
+
+    entry = LedgerEntry.for_action(rule.name, 0, "annotate", event)
+    assert await Ledger(client, ns, "old").claim(entry)
+    audit = Audit()
+    new = Engine(client, ruleset, audit=audit, ledger=Ledger(client, ns, "new"))
+    resumed = await new.resume()
+    assert [(d.outcome, d.action_id) for d in resumed] == [(SUCCEEDED, entry.action_id)]
+    assert resumed[0].detail.startswith("resumed: ")
+    target = await client.get("ConfigMap", "storm-target", ns)
+    assert target["metadata"]["annotations"]["storm.kubeops.io/last"] == "crash-7"
+    (stored,) = await ledger_entries(client, ns)
+    assert stored["data"]["state"] == "succeeded"
+    # Seen again, the event does nothing more.
+    assert (await new.handle(event))[1].reason == ALREADY_DONE
