@@ -46,6 +46,8 @@ WATERMARK_EVERY = 10.0
 """Seconds between two watermarks written by the leader."""
 WATERMARK_OVERLAP = datetime.timedelta(seconds=3 * WATERMARK_EVERY)
 """How far before the watermark a new leader starts looking (the ledger removes repeats)."""
+RECONCILE_BEFORE = datetime.timedelta(minutes=10)
+"""How far before the start watermark a new leader looks for actions left unaudited."""
 DRAIN_SECONDS = 20.0
 """How long a stopping leader lets running actions finish (Kubernetes gives 30 s)."""
 
@@ -545,6 +547,7 @@ class Daemon:
             since = watermark - WATERMARK_OVERLAP if watermark is not None else self.started
             LOG.info("leading: resuming from the ledger (watermark %s)", since.isoformat())
             await engine.resume()
+            await reconcile_audit(ledger, self.audit, since - RECONCILE_BEFORE)
             factory = SharedInformerFactory(self.client)
             self.sources = self._sources(since, factory)
             self.engine = engine
@@ -604,3 +607,48 @@ class Daemon:
                 LOG.warning("cannot write the watermark: %s", err)
             else:
                 LOG.debug("watermark %s (%.2fs)", moment.isoformat(), time.monotonic() - started)
+
+
+async def reconcile_audit(ledger: Any, audit: Any, since: datetime.datetime) -> int:
+    """Audit what the ledger shows done since ``since`` and the audit log lacks; how many.
+
+    A leader killed between finishing an action in the ledger and storing its audit
+    record (records are written in batches) would leave the action done and unaudited;
+    the ledger in the cluster is the truth, so the new leader writes the record,
+    naming the replica that acted.  With one audit database for every replica (the
+    HA setup) each action then has exactly one outcome in the log."""
+    from kubeops.respond.audit import AuditRecord
+    from kubeops.respond.outcome import FAILED, SUCCEEDED
+
+    done = [e for e in await ledger.entries(since) if e.state in (SUCCEEDED, FAILED)]
+    if not done:
+        return 0
+    await audit.flush(DRAIN_SECONDS)  # this replica's own records first
+    earliest = min(e.claimed_at for e in done)
+    stored = {
+        r.action_id
+        for r in await audit.query(since=earliest, limit=None)
+        if r.outcome in (SUCCEEDED, FAILED)
+    }
+    missing = [e for e in done if e.action_id not in stored]
+    for entry in missing:
+        audit.record(
+            AuditRecord(
+                time=entry.finished_at or entry.claimed_at,
+                rule=entry.rule,
+                outcome=entry.state,
+                replica=entry.holder,
+                event_name=entry.event_name,
+                event_source=entry.event_source,
+                event_identity=entry.event_identity,
+                subject=str(entry.subject) if entry.subject is not None else "",
+                action=entry.action,
+                action_id=entry.action_id,
+                detail=(entry.detail + " " if entry.detail else "")
+                + "(audited from the ledger: the replica that acted stopped first)",
+            )
+        )
+    if missing:
+        await audit.flush(DRAIN_SECONDS)
+        LOG.info("audited %d action(s) the previous leader left unaudited", len(missing))
+    return len(missing)
