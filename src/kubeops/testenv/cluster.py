@@ -424,12 +424,16 @@ class Cluster:
         *,
         cpu: str | float | None = None,
         memory: str | int | None = None,
+        tolerance: float = 0.05,
         timeout: float = 90.0,
     ) -> dict[str, float]:
-        """Wait until metrics.k8s.io reports these figures for the Pod or Node; returns
-        what it reported (``{"cpu": cores, "memory": bytes}``)."""
+        """Wait until metrics.k8s.io reports these figures (within ``tolerance``, a
+        fraction) for the Pod or Node; returns what it reported (``{"cpu": cores,
+        "memory": bytes}``)."""
         self._need_metrics()
-        return metrics.wait_usage(self, obj, cpu=cpu, memory=memory, timeout=timeout)
+        return metrics.wait_usage(
+            self, obj, cpu=cpu, memory=memory, tolerance=tolerance, timeout=timeout
+        )
 
     def _need_metrics(self) -> None:
         if not self.metrics:
