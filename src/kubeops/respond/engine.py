@@ -449,7 +449,7 @@ class Engine:
         dry_run: bool | None = None,
         target: ObjectRef | None = None,
     ) -> Decision:
-        subject = event.subject
+        subject = _subject_text(event)
         decision = Decision(
             time=(
                 datetime.datetime.fromtimestamp(self._now(event), datetime.UTC)
@@ -460,7 +460,7 @@ class Engine:
             event_name=event.name,
             event_source=event.source,
             event_identity=event.identity,
-            subject=str(subject) if subject else "",
+            subject=subject,
             outcome=outcome,
             action=action,
             action_index=index,
@@ -654,6 +654,23 @@ def audit_record(decision: Decision, replica: str = "") -> Any:
         detail=decision.detail,
         dry_run=decision.dry_run,
     )
+
+
+_SUBJECTS: dict[int, tuple[Event, str]] = {}
+
+
+def _subject_text(event: Event) -> str:
+    """``str(event.subject)``, worked out once per event (an event has several decisions)."""
+    key = id(event)
+    found = _SUBJECTS.get(key)
+    if found is not None and found[0] is event:
+        return found[1]
+    subject = event.subject
+    text = str(subject) if subject else ""
+    if len(_SUBJECTS) > 64:
+        _SUBJECTS.clear()
+    _SUBJECTS[key] = (event, text)
+    return text
 
 
 def _order_key(event: Event) -> str:

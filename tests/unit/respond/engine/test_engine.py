@@ -264,18 +264,24 @@ def test_engine_overhead_per_event_and_per_action() -> None:
     events = [event(n=n) for n in range(20_000)]
 
     async def run(e: Engine, items: list[Event]) -> float:
+        await e.handle(items[0])  # imports and caches out of the measurement
         started = time.perf_counter()
         for item in items:
             await e.handle(item)
         return (time.perf_counter() - started) / len(items)
 
     no_match = asyncio.run(run(engine, events))
+    plain = rule("plain")
+    engine, _ = engine_for(plain)
+    items = [event(obj=pod(f"p{n}"), n=n) for n in range(5_000)]
+    one_action = asyncio.run(run(engine, items))
     cond = rule("cond", conditions=("object.metadata.labels['app'] == 'web'",))
     engine, _ = engine_for(cond)
-    per_action = asyncio.run(run(engine, [event(obj=pod(f"p{n}"), n=n) for n in range(5_000)]))
+    with_cel = asyncio.run(run(engine, items))
     print(
         f"\nengine overhead: {no_match * 1e6:.1f} us/event (20 rules, none matching); "
-        f"{per_action * 1e6:.1f} us/event with one CEL condition and one in-memory action"
+        f"{one_action * 1e6:.1f} us/event firing one rule with one in-memory action; "
+        f"{with_cel * 1e6:.1f} us with a CEL condition too"
     )
     assert no_match > 0
-    assert per_action > 0
+    assert one_action > 0
