@@ -137,3 +137,37 @@ def test_replay_runs_a_recorded_storm_in_dry_run_with_the_limits_in_event_time(
     events.write_text(event_to_json(Event("x", "http", start)) + "\nnot json\n")
     with pytest.raises(ReplayError, match=rf"{events}:2: not an event: not JSON"):
         list(read_events(events))
+
+
+GUIDE = """
+from kubeops.respond.registry import listener
+
+CALLS = []
+
+@listener("server_down")
+async def failover(event):
+    CALLS.append((event.source, event.payload["host"]))
+    return "switched to the standby"
+"""
+
+
+async def test_a_listener_is_called_for_its_event_from_any_source(tmp_path: Path) -> None:
+    from typing import Any
+
+    from kubeops.respond.engine import Engine
+    from kubeops.respond.outcome import SUCCEEDED
+
+    path = tmp_path / "guide_rules.py"
+    path.write_text(GUIDE)
+    ruleset = load_rules([path])
+    client: Any = object()  # a call action needs no cluster
+    engine = Engine(client, ruleset)
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    http = await engine.handle(Event("server_down", "http", when, {"host": "db-0"}, identity="a"))
+    alert = await engine.handle(Event("server_down", "alert", when, {"host": "db-1"}, identity="b"))
+    other = await engine.handle(Event("server_up", "http", when, {"host": "db-0"}, identity="c"))
+    assert [d.outcome for d in http + alert] == [FIRED, SUCCEEDED, FIRED, SUCCEEDED]
+    assert other == []
+    module = ruleset.rules[0].functions["failover"].__globals__
+    assert module["CALLS"] == [("http", "db-0"), ("alert", "db-1")]
+    assert "switched to the standby" in http[1].detail
