@@ -42,6 +42,14 @@ LOG = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_LEASE = "kubeops-respond"
+DEFAULT_QPS = 100.0
+DEFAULT_BURST = 300
+RESTART_PAUSE = 1.0
+"""Seconds before leading again after leading failed."""
+PRUNE_EVERY = 600.0
+"""Seconds between two prunings of the ledger by the leader."""
+KEEP_LEDGER = 24 * 3600.0
+"""Ledger entries are kept at least this long (longer when a limit looks further back)."""
 WATERMARK_EVERY = 10.0
 """Seconds between two watermarks written by the leader."""
 WATERMARK_OVERLAP = datetime.timedelta(seconds=3 * WATERMARK_EVERY)
@@ -105,6 +113,8 @@ class RunOptions:
     settings: RespondSettings = field(default_factory=RespondSettings)
     record: str | None = None
     identity: str | None = None
+    qps: float = DEFAULT_QPS
+    burst: int = DEFAULT_BURST
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -141,6 +151,19 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         "--record",
         metavar="FILE",
         help="append every event as a JSON line to FILE, for `kubeops respond replay`",
+    )
+    serve.add_argument(
+        "--qps",
+        type=float,
+        default=DEFAULT_QPS,
+        help=f"requests per second to the API server, sustained (default: {DEFAULT_QPS:g}; "
+        "a storm's ledger claims and actions are paced by it)",
+    )
+    serve.add_argument(
+        "--burst",
+        type=int,
+        default=DEFAULT_BURST,
+        help=f"and in a burst (default: {DEFAULT_BURST})",
     )
     audit = parser.add_argument_group("audit log")
     audit.add_argument(
@@ -231,6 +254,8 @@ def options_from_args(args: argparse.Namespace, serving: ServingOptions) -> RunO
         event_token_file=args.event_token_file,
         settings=RespondSettings(smtp=smtp),
         record=args.record,
+        qps=args.qps,
+        burst=args.burst,
     )
 
 
@@ -285,7 +310,8 @@ async def run(options: RunOptions, stop: asyncio.Event | None = None) -> int:
     ruleset = load_rules(list(options.rules))
     port = _secure_port(options)
     try:
-        async with Client(load_config(options.kubeconfig, context=options.context)) as client:
+        config = load_config(options.kubeconfig, context=options.context)
+        async with Client(config, qps=options.qps, burst=options.burst) as client:
             daemon = Daemon(options, ruleset, client, port)
             await daemon.run(stop or asyncio.Event())
     finally:
@@ -474,7 +500,14 @@ class Daemon:
         LOG.info("stopped")
 
     async def _lead_now(self) -> None:
-        await self.lead(asyncio.Event())
+        while True:
+            try:
+                await self.lead(asyncio.Event())
+            except (
+                Exception
+            ) as err:  # a source or the ledger failed: start over, as a new leader would
+                LOG.error("leading failed: %s; starting again", _one_line(err))
+            await asyncio.sleep(RESTART_PAUSE)
 
     async def _elected(self) -> None:
         from kubeops.controller.leader_election import LeaderElectionConfig, LeaderElector
@@ -499,10 +532,10 @@ class Daemon:
         while True:
             try:
                 await LeaderElector(self.client, config).run()
-            except KubeopsError as err:
-                LOG.error("leading %s failed: %s", lease.name, err)
+            except Exception as err:  # leading failed: step down, stand again
+                LOG.error("leading %s failed: %s", lease.name, _one_line(err))
             LOG.info("leadership of %s ended; standing for election again", lease.name)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(RESTART_PAUSE)
 
     async def lead(self, stopped: asyncio.Event) -> None:
         """Lead: resume from the ledger, start the sources from its watermark, act until
@@ -529,12 +562,13 @@ class Daemon:
             )
             await kill_switch.start()
             switch = kill_switch
+            limits = Limits(self.ruleset.rules, limits_settings)
             engine = Engine(
                 self.client,
                 self.ruleset,
                 audit=self.audit,
                 ledger=ledger,
-                limits=Limits(self.ruleset.rules, limits_settings),
+                limits=limits,
                 kill_switch=kill_switch,
                 dry_run=self.options.dry_run or limits_settings.dry_run,
                 metrics=self.metrics,
@@ -545,7 +579,7 @@ class Daemon:
             # and fires no second time; what it had not yet claimed fires now.
             watermark = await ledger.watermark(self.name)
             since = watermark - WATERMARK_OVERLAP if watermark is not None else self.started
-            LOG.info("leading: resuming from the ledger (watermark %s)", since.isoformat())
+            LOG.info("leading: resuming from the ledger; sources start at %s", since.isoformat())
             await engine.resume()
             await reconcile_audit(ledger, self.audit, since - RECONCILE_BEFORE)
             factory = SharedInformerFactory(self.client)
@@ -553,7 +587,7 @@ class Daemon:
             self.engine = engine
             for source in self.sources:
                 tasks.append(asyncio.create_task(source.run(self.emit), name=source.name))
-            tasks.append(asyncio.create_task(self._watermarks(ledger), name="watermark"))
+            tasks.append(asyncio.create_task(self._watermarks(ledger, limits), name="watermark"))
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 if not task.cancelled() and (error := task.exception()) is not None:
@@ -590,8 +624,9 @@ class Daemon:
                 built.append(kind(self.client, given, since=since, factory=factory))
         return built
 
-    async def _watermarks(self, ledger: Any) -> None:
-        """Record, while leading, that events up to now were watched."""
+    async def _watermarks(self, ledger: Any, limits: Any) -> None:
+        """While leading: record that events up to now were handled, and prune old entries."""
+        pruned_at = time.monotonic()
         while True:
             await asyncio.sleep(WATERMARK_EVERY)
             moment = datetime.datetime.now(datetime.UTC)
@@ -600,13 +635,21 @@ class Daemon:
             oldest = pending() if callable(pending) else None
             if oldest is not None and oldest < moment:
                 moment = oldest
-            started = time.monotonic()
             try:
                 await ledger.set_watermark(self.name, moment)
             except KubeopsError as err:
                 LOG.warning("cannot write the watermark: %s", err)
+            if time.monotonic() - pruned_at < PRUNE_EVERY:
+                continue
+            pruned_at = time.monotonic()
+            keep = max(KEEP_LEDGER, limits.horizon, RECONCILE_BEFORE.total_seconds() * 2)
+            try:
+                count = await ledger.prune(keep)
+            except KubeopsError as err:
+                LOG.warning("cannot prune the ledger: %s", err)
             else:
-                LOG.debug("watermark %s (%.2fs)", moment.isoformat(), time.monotonic() - started)
+                if count:
+                    LOG.info("pruned %d ledger entr%s", count, "y" if count == 1 else "ies")
 
 
 async def reconcile_audit(ledger: Any, audit: Any, since: datetime.datetime) -> int:
@@ -652,3 +695,9 @@ async def reconcile_audit(ledger: Any, audit: Any, since: datetime.datetime) -> 
         await audit.flush(DRAIN_SECONDS)
         LOG.info("audited %d action(s) the previous leader left unaudited", len(missing))
     return len(missing)
+
+
+def _one_line(err: BaseException) -> str:
+    from kubeops.config.redact import printable
+
+    return printable(str(err) or type(err).__name__, one_line=True)[:500]
