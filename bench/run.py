@@ -26,11 +26,16 @@ from typing import Any
 
 from harness import clients, machine
 from harness.plan import FULL, SMOKE, Plan, scenario_specs
-from harness.suite import Suite
+from harness.suite import POD_SCENARIOS, Suite
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 CONFIGMAP_SCENARIOS = frozenset({"S1", "S2", "S3", "S4", "S5"})
+PHASE_SCENARIOS = {
+    "configmaps": CONFIGMAP_SCENARIOS,
+    "pods": frozenset({*POD_SCENARIOS, "S7-startup"}),
+    "respond": frozenset({"S9"}),
+}
 
 
 def _numbers(option: str, text: str) -> tuple[int, ...]:
@@ -84,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated client names (default: all)",
     )
     parser.add_argument(
-        "--phases", default="configmaps,pods", help="configmaps (S1-S5), pods (S6-S8), or both"
+        "--phases",
+        default="configmaps,pods,respond",
+        help="configmaps (S1-S5), pods (S6-S8), respond (S9); comma-separated",
     )
     parser.add_argument(
         "--scenarios",
@@ -138,15 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     suite = Suite(plan, prepared, progress)
     phases = set(args.phases.split(","))
     if only is not None:  # only the phases the chosen scenarios live in
-        if not only & CONFIGMAP_SCENARIOS:
-            phases.discard("configmaps")
-        if not only - CONFIGMAP_SCENARIOS:
-            phases.discard("pods")
+        phases = {phase for phase in phases if only & PHASE_SCENARIOS.get(phase, frozenset())}
     try:
         if "configmaps" in phases:
             suite.configmap_phase(only)
         if "pods" in phases:
             suite.pod_phase(only)
+        if "respond" in phases:
+            suite.respond_phase(only)
     finally:
         suite.spawner.close()
     suite.summarise()

@@ -31,6 +31,10 @@ class Plan:
     pods_per_namespace: int
     scale_sizes: tuple[int, ...]
     scale_reps: tuple[int, ...]
+    s9_reps: int = 3
+    s9_seconds: float = 30.0  # per repetition
+    s9_storm_per_minute: int = 10_000
+    s9_probe_interval: float = 0.25  # seconds between probes: 120 a repetition
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +78,10 @@ SMOKE = Plan(
     pods_per_namespace=10,
     scale_sizes=(20, 40),
     scale_reps=(1, 1),
+    s9_reps=1,
+    s9_seconds=4.0,
+    s9_storm_per_minute=600,
+    s9_probe_interval=0.5,
 )
 
 # metric: what each run's "value" is; better: which way is good.
@@ -154,6 +162,13 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "unit": "ms",
         "better": "lower",
         "targets": ["kubeops faster than Popeye", "kubeops ≤ 10 s"],
+    },
+    "S9": {
+        "title": "event to action: a ConfigMap change to the webhook request of the action it fires, under a storm of {s9_storm_per_minute:,} other ConfigMap changes a minute ({s9_reps} × {s9_seconds:.0f} s per contender)",
+        "metric": "p99 event to action",
+        "unit": "ms",
+        "better": "lower",
+        "targets": ["p99 ≤ 1 s under the storm"],
     },
 }
 

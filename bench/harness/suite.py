@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import dataset
+from harness import dataset, s9
 from harness.clients import Client, go_binary
 from harness.plan import Plan
 from harness.process import Outcome, Spawner
@@ -233,6 +233,53 @@ class Suite:
             )
 
         self._rounds("S3", list(by_name), plan.s3_reps, one)
+
+    # -- phase C: API-only cluster, kubeops respond against a watch loop ----------------------
+
+    def respond_phase(self, scenarios: frozenset[str] | None = None) -> None:
+        """S9: event to action under a storm, each contender its own process."""
+        if scenarios is not None and "S9" not in scenarios:
+            return
+        plan = self.plan
+        with Environment(api_only=True, progress=self.progress) as env:
+            kubeconfig = env.cluster().kubeconfig
+            self.server_version = self.server_version or str(
+                env.cluster().admin.get("/version").get("gitVersion", "")
+            )
+            asyncio.run(s9.prepare(kubeconfig))
+            settings = s9.Settings(
+                plan.s9_seconds, plan.s9_storm_per_minute, plan.s9_probe_interval
+            )
+            self._scenario("S9", {"settings": settings.__dict__, "namespace": s9.NAMESPACE})
+            by_name = {c.name: c for c in self._library_clients("S9")}
+
+            def one(name: str, rep: int, position: int) -> None:
+                client = by_name[name]
+                result = s9.run(lambda raw: client.argv("S9", raw), kubeconfig, settings)
+                run: dict[str, Any] = {
+                    "client": name,
+                    "rep": rep,
+                    "position": position,
+                    "ok": result.ok,
+                    "wall_seconds": result.wall_seconds,
+                    "peak_rss_bytes": result.peak_rss_bytes,
+                }
+                if result.ok:
+                    run["rss_bytes"] = result.rss_bytes
+                    run["value"] = result.p99_ms
+                    run["extra"] = result.extra()
+                    shown = (
+                        f"p99 {result.p99_ms:.0f} ms, {result.missed} missed, "
+                        f"CPU {run['extra']['cpu_percent']}%, RSS {result.rss_bytes / 2**20:.0f} MiB"
+                    )
+                else:
+                    run["error"] = result.error
+                    run["stderr_tail"] = result.stderr_tail[-2000:]
+                    shown = f"FAILED: {result.error[:200]}"
+                self.scenarios["S9"]["runs"].append(run)
+                self.progress(f"S9 {name} rep {rep + 1}: {shown}")
+
+            self._rounds("S9", list(by_name), plan.s9_reps, one)
 
     # -- phase B: full cluster, Pods on kwok nodes -------------------------------------------
 
@@ -470,8 +517,18 @@ class Suite:
                 _summarise_sizes(entry, by_client)
                 continue
             entry["summary"] = {
-                name: _stats(runs, pooled_lags=key == "S3") for name, runs in by_client.items()
+                name: _stats(runs, pooled_lags=key in ("S3", "S9"))
+                for name, runs in by_client.items()
             }
+            if key == "S9":
+                for name, runs in by_client.items():
+                    good = [r for r in runs if r["ok"]]
+                    entry["summary"][name]["process"] = {
+                        "cpu_percent": summary([r["extra"]["cpu_percent"] for r in good]),
+                        "rss_mib": summary([r["rss_bytes"] / 2**20 for r in good]),
+                        "peak_rss_mib": summary([r["peak_rss_bytes"] / 2**20 for r in good]),
+                        "storm_per_minute": summary([r["extra"]["storm_per_minute"] for r in good]),
+                    }
 
 
 def _stats(runs: list[dict[str, Any]], pooled_lags: bool = False) -> dict[str, Any]:

@@ -38,6 +38,8 @@ class Params:
     name: str = ""
     label_selector: str | None = None
     store: str = ""  # kubeops' informer store ("compact" or "dict"); others ignore it
+    url: str = ""  # S9: the webhook the action posts to
+    listen: str = ""  # S9: where kubeops' daemon serves (host:port)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from _protocol import PAYLOAD, LagRecorder, Params, Result, emit, main, settled_rss
-from kubernetes import client, config, informer
+from kubernetes import client, config, informer, watch
 
 GRACE = 0.3  # after the list, for the informer's watch request to be on the wire
 
@@ -124,5 +124,31 @@ def s6(p: Params) -> Result:
     return Result(elapsed, count, {"managed_fields_dropped": True}, rss_bytes=settled_rss())
 
 
+def s9(p: Params) -> Result:
+    """The loop a user writes instead of a respond rule: watch the ConfigMaps, and for a
+    modified probe post the same webhook kubeops' notify action posts.  Runs until the
+    harness stops it (SIGTERM), re-watching when the server closes the watch."""
+    import json
+
+    import urllib3
+
+    v1 = _api(p)
+    http = urllib3.PoolManager()
+    headers = {"Content-Type": "application/json"}
+    emit({"ready": True})
+    while True:
+        for event in watch.Watch().stream(v1.list_namespaced_config_map, p.namespace):
+            obj = event["object"]
+            data = obj.data or {}
+            if event["type"] == "MODIFIED" and data.get("kind") == "probe":
+                body = {
+                    "rule": "s9-probe",
+                    "message": data.get("seq", ""),
+                    "object": {"kind": "ConfigMap", "name": obj.metadata.name,
+                               "namespace": obj.metadata.namespace, "uid": obj.metadata.uid},
+                }  # fmt: skip
+                http.request("POST", p.url, body=json.dumps(body).encode(), headers=headers)
+
+
 if __name__ == "__main__":
-    main({"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6})
+    main({"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6, "S9": s9})

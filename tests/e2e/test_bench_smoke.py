@@ -32,6 +32,7 @@ CLI = {
     "S7-startup": ("kubeops", "kubectl"),
     "S8": ("kubeops-inspect", "popeye"),
 }
+RESPOND = ("kubeops-respond", "kubernetes")  # S9: the daemon and the watch loop
 
 # A fresh CI machine first creates the peers' venvs and builds client-go and Popeye.
 pytestmark = [pytest.mark.full, pytest.mark.timeout(3000)]
@@ -74,7 +75,26 @@ def test_every_client_completes_every_scenario(smoke: tuple[dict[str, Any], Path
     for scenario, names in CLI.items():
         for name in names:
             assert _ok_runs(results, scenario, name), f"{scenario} {name} did not complete"
+    for name in RESPOND:
+        assert _ok_runs(results, "S9", name), f"S9 {name} did not complete"
     assert "S3 kubeops-async rep 1" in stderr  # progress is shown
+
+
+def test_event_to_action_is_measured_for_both_contenders(
+    smoke: tuple[dict[str, Any], Path, str],
+) -> None:
+    results, report, _ = smoke
+    entry = results["scenarios"]["S9"]
+    for name in RESPOND:
+        [run] = _ok_runs(results, "S9", name)
+        extra = run["extra"]
+        assert extra["writes"] > 0
+        assert len(extra["lags_ms"]) + extra["missed"] == extra["writes"]
+        assert extra["storm_writes"] > 0
+        assert extra["cpu_seconds"] >= 0
+        assert run["rss_bytes"] > 0
+        assert entry["summary"][name]["pooled"]["events"] == len(extra["lags_ms"])
+    assert "### S9" in report.read_text()
 
 
 def test_growth_is_measured_at_every_size(smoke: tuple[dict[str, Any], Path, str]) -> None:
@@ -133,6 +153,7 @@ def test_results_are_well_formed(smoke: tuple[dict[str, Any], Path, str]) -> Non
         "S7",
         "S7-startup",
         "S8",
+        "S9",
     ]
     for key, entry in results["scenarios"].items():
         for field in (
