@@ -299,7 +299,7 @@ def _run_audit(args: argparse.Namespace) -> int:
     subject = _subject(args.object) if args.object else None
 
     async def read() -> list[Any]:
-        log = await AuditLog.open(args.audit_url, retry_for=5.0)
+        log = await AuditLog.open(args.audit_url, retry_for=0.0)
         try:
             return await log.query(
                 rule=args.rule,

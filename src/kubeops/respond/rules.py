@@ -191,9 +191,13 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
     problems = _Problems()
     rules: list[Placed] = []
     limits: tuple[GlobalLimits, str] | None = None
-    files = rule_files(paths)
-    if not files:
+    paths = list(paths)
+    if not paths:
         raise RuleError(["no rule files given"])
+    for given in paths:
+        if Path(given).is_dir() and not rule_files([given]):
+            problems.add(str(given), "", "", "no rule files (*.yaml, *.yml) in this directory")
+    files = rule_files(paths)
     for path in files:
         if path.suffix == ".py":
             got = _load_module(path, problems)
