@@ -6,7 +6,8 @@ controller-manager, scheduler and simulated kwok nodes) on 127.0.0.1, deploys
 deliberate faults (root and privileged containers, a mutable image tag, Pods
 that cannot be scheduled, a Service with no endpoints, an Ingress to nowhere, a
 Pending volume claim, a cluster-admin ServiceAccount, an expired and an
-expiring TLS certificate, a cordoned and a NotReady node...), runs
+expiring TLS certificate, a cordoned and a NotReady node, a cache at its memory
+limit and a node at 97% CPU, as metrics-server reports them...), runs
 ``kubeops inspect`` on it, and writes the HTML report.  ``--keep`` leaves the
 cluster up until Ctrl-C and prints how to use it with kubectl and kubeops.
 """
@@ -31,7 +32,7 @@ from kubeops.api.manifest import apply_manifests, load_manifests
 from kubeops.config import load_config
 from kubeops.inspect import InspectConfig, build_document, inspect_clusters, resolve_targets
 from kubeops.inspect.report import print_summary, render
-from kubeops.testenv import Environment, ensure_assets
+from kubeops.testenv import Cluster, Environment, ensure_assets, eventually
 
 HERE = Path(__file__).parent
 REPORTS = HERE.parent / "build" / "demo"
@@ -76,6 +77,51 @@ def tls_secret(name: str, namespace: str, host: str, days_left: int) -> dict[str
     }
 
 
+def cache_deployment() -> dict[str, Any]:
+    """legacy/cache: one Pod with a 256Mi memory limit, which it will nearly fill."""
+    container = {
+        "name": "cache",
+        "image": "registry.example/cache:7.2",
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"memory": "256Mi"},
+        },
+    }
+    labels = {"app": "cache"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "cache", "namespace": "legacy", "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+        },
+    }
+
+
+def show_usage(cluster: Cluster) -> None:
+    """Give the sample real usage figures: legacy/cache near its memory limit, node
+    kwok-node-1 at 97% of its CPU (the shop stays idle); wait until metrics.k8s.io
+    (metrics-server scraping kwok's simulated kubelets) reports them."""
+    pods = eventually(
+        lambda: cluster.admin.get("/api/v1/namespaces/legacy/pods?labelSelector=app%3Dcache")[
+            "items"
+        ],
+        timeout=60,
+        message="the legacy/cache Pod",
+    )
+    node = cluster.admin.get("/api/v1/nodes/kwok-node-1")
+    for pod in pods:
+        cluster.set_usage(pod, cpu="50m", memory="245Mi")
+    cluster.set_usage(node, cpu="31", memory="64Gi")
+    say("usage set: legacy/cache at 245Mi of its 256Mi memory limit, kwok-node-1 at 31 of 32 CPUs")
+    for pod in pods:
+        cluster.wait_usage(pod, memory="245Mi")
+    cluster.wait_usage(node, cpu="31", tolerance=0.02)
+    say("metrics.k8s.io reports them")
+
+
 def unmanaged_node(name: str) -> dict[str, Any]:
     """A Node no simulated kubelet looks after: it stops reporting, so it is NotReady."""
     return {
@@ -95,6 +141,7 @@ async def deploy_sample(client: Client) -> None:
         tls_secret("partner-tls", "legacy", "partner.example.com", 9),
     ):
         await client.create(secret)
+    await client.create(cache_deployment())
     await client.patch("node", "kwok-node-2", {"spec": {"unschedulable": True}})
     await client.create(unmanaged_node("edge-1"))
     stopped = {
@@ -176,10 +223,13 @@ async def settle(client: Client, timeout: float = 120.0) -> None:
         await asyncio.sleep(1)
 
 
-async def run(kubeconfig: Path) -> dict[str, Any]:
+async def prepare(kubeconfig: Path) -> None:
     async with Client(load_config(kubeconfig)) as client:
         await deploy_sample(client)
         await settle(client)
+
+
+async def inspect(kubeconfig: Path) -> dict[str, Any]:
     say("inspecting the cluster")
     report = await inspect_clusters(
         resolve_targets(str(kubeconfig), []), InspectConfig(), progress=say
@@ -200,9 +250,11 @@ def main() -> int:
         "kubeops demo: a local cluster, a sample with deliberate faults, a health report",
         file=sys.stderr,
     )
-    with Environment(["demo"], nodes=args.nodes, progress=say) as env:
+    with Environment(["demo"], nodes=args.nodes, metrics=True, progress=say) as env:
         cluster = env.cluster()
-        document = asyncio.run(run(cluster.kubeconfig))
+        asyncio.run(prepare(cluster.kubeconfig))
+        show_usage(cluster)
+        document = asyncio.run(inspect(cluster.kubeconfig))
         print_summary(document)
         args.output.mkdir(parents=True, exist_ok=True)
         html = args.output / "inspect-report.html"

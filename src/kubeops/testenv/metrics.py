@@ -374,8 +374,9 @@ def wait_usage(
 
 
 def _identity(obj: Mapping[str, Any]) -> tuple[str, str | None, str]:
-    kind = str(obj.get("kind") or "")
     meta = obj.get("metadata") or {}
+    # A list's items carry no kind: a namespaced one is a Pod, a cluster-wide one a Node.
+    kind = str(obj.get("kind") or ("Pod" if meta.get("namespace") else "Node"))
     name = str(meta.get("name") or "")
     if kind not in ("Pod", "Node") or not name:
         raise ValueError(f"set_usage takes a Pod or a Node object, not {kind or 'an object'!r}")
