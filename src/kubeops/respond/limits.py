@@ -96,15 +96,33 @@ class Limits:
         """The reason (a name from :mod:`kubeops.respond.outcome`) that stops this action
         now, or None when every limit lets it through.  Takes no slot (only drops
         what has left the windows)."""
+        return self._check(rule, event, plan, now, *_keys(event, plan))
+
+    def record(self, rule: Rule, event: Event, plan: Plan, now: float) -> None:
+        """Count an action taken (claimed) at ``now`` in every window."""
+        subject, target = _keys(event, plan)
+        self._record(rule.name, event.identity, event.name, subject, target, plan.nodes, now)
+
+    def admit(self, rule: Rule, event: Event, plan: Plan, now: float) -> str | None:
+        """:meth:`check`, and :meth:`record` when nothing stops the action."""
+        subject, target = _keys(event, plan)
+        reason = self._check(rule, event, plan, now, subject, target)
+        if reason is None:
+            self._record(rule.name, event.identity, event.name, subject, target, plan.nodes, now)
+        return reason
+
+    def _check(
+        self, rule: Rule, event: Event, plan: Plan, now: float, subject: str, target: str
+    ) -> str | None:
         safety = rule.safety
         state = self._rules.get(rule.name)
         if state is not None:
             if safety.dedup_window > 0:
-                seen = state.dedup.get((event.name, object_key(event.subject)))
+                seen = state.dedup.get((event.name, subject))
                 if _blocks(seen, now, safety.dedup_window, event.identity):
                     return DEDUPLICATED
             if safety.cooldown > 0:
-                seen = state.cooldown.get(object_key(_target(plan, event)))
+                seen = state.cooldown.get(target)
                 if _blocks(seen, now, safety.cooldown, event.identity):
                     return COOLDOWN
         if _too_wide(safety, state, plan, now):
@@ -118,25 +136,6 @@ class Limits:
         if window is not None and _count(self._global, now, window.seconds) >= window.count:
             return GLOBAL_RATE
         return None
-
-    def record(self, rule: Rule, event: Event, plan: Plan, now: float) -> None:
-        """Count an action taken (claimed) at ``now`` in every window."""
-        self._record(
-            rule.name,
-            event.identity,
-            event.name,
-            object_key(event.subject),
-            object_key(_target(plan, event)),
-            plan.nodes,
-            now,
-        )
-
-    def admit(self, rule: Rule, event: Event, plan: Plan, now: float) -> str | None:
-        """:meth:`check`, and :meth:`record` when nothing stops the action."""
-        reason = self.check(rule, event, plan, now)
-        if reason is None:
-            self.record(rule, event, plan, now)
-        return reason
 
     def release(self, rule: Rule, event: Event, plan: Plan, now: float) -> None:
         """Give back the counted slots of a :meth:`record` made at ``now`` whose action did
@@ -183,9 +182,8 @@ class Limits:
         state = self._rules.setdefault(rule, _RuleState())
         _append(state.actions, now)
         _append(self._global, now)
-        state.cooldown[target] = _later(state.cooldown.get(target), now, identity)
-        key = (name, subject)
-        state.dedup[key] = _later(state.dedup.get(key), now, identity)
+        _latest(state.cooldown, target, now, identity)
+        _latest(state.dedup, (name, subject), now, identity)
         for node in nodes:
             state.nodes.append((now, node))
         self._since_sweep += 1
@@ -229,8 +227,10 @@ def _span(safety: Safety) -> float:
     )
 
 
-def _target(plan: Plan, event: Event) -> ObjectRef | None:
-    return plan.target if plan.target is not None else event.subject
+def _keys(event: Event, plan: Plan) -> tuple[str, str]:
+    """The event's subject and the action's target (the plan's, else the subject)."""
+    subject = object_key(event.subject)
+    return subject, object_key(plan.target) if plan.target is not None else subject
 
 
 def _blocks(seen: tuple[float, str] | None, now: float, span: float, identity: str) -> bool:
@@ -241,11 +241,14 @@ def _blocks(seen: tuple[float, str] | None, now: float, span: float, identity: s
     return now - at < span and not (identity and identity == seen_identity)
 
 
-def _later(seen: tuple[float, str] | None, now: float, identity: str) -> tuple[float, str]:
-    """Keep the newest action (restore may feed times out of order with records)."""
-    if seen is not None and seen[0] > now:
-        return seen
-    return (now, identity)
+def _latest(latest: dict[_K, tuple[float, str]], key: _K, now: float, identity: str) -> None:
+    """Keep the newest action per key, the dict in time order (newest last) so that
+    :func:`_forget` stops at the first key still in its window."""
+    seen = latest.pop(key, None)
+    if seen is not None and seen[0] > now:  # restore may feed times out of order
+        latest[key] = seen
+    else:
+        latest[key] = (now, identity)
 
 
 def _append(times: deque[float], now: float) -> None:
@@ -280,7 +283,11 @@ def _trim(times: deque[float], before: float) -> None:
 
 
 def _forget(latest: dict[_K, tuple[float, str]], before: float) -> None:
-    for key in [k for k, (at, _) in latest.items() if at <= before]:
+    """Drop the oldest keys up to the first one still in its window."""
+    while latest:
+        key = next(iter(latest))
+        if latest[key][0] > before:
+            return
         del latest[key]
 
 
