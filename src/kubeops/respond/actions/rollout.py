@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from kubeops.api import retry_on_conflict
 from kubeops.ops.rollout import RESTARTED_AT, Revision, RevisionNotFound, Rollout, RolloutPaused
 from kubeops.ops.rollout.target import RolloutTarget
+from kubeops.ops.rollout.template import same_template
 from kubeops.respond.action import ActionContext, Plan
 from kubeops.respond.actions.base import MARK_PREFIX, BaseAction, mark, rfc3339
 from kubeops.respond.actions.target import Resolved, TargetSpec
@@ -27,6 +28,7 @@ from kubeops.respond.event import identity_of
 __all__ = ["RestartAction", "RollbackAction", "RollbackSettings"]
 
 RESTART_MARK = MARK_PREFIX + "restart"
+UNDO_ATTEMPTS = 3
 ROLLBACK_MARK = "rollback"
 
 
@@ -152,17 +154,32 @@ class RollbackAction(BaseAction[RollbackSettings]):
         )
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> str:
-        """Label the target with the action and its revision, then undo to that revision."""
+        """Label the target with the action and its revision, then undo to that revision.
+
+        Revision numbers move while the controller records a rollback, so the
+        template is compared first, and an undo that misses its number is decided again.
+        """
         target = await self.target(ctx, self.settings_for(ctx).target)
-        rollout, chosen, _, again = await self.guard(target.ref, self._choose(ctx, target))
-        if not again and not ctx.dry_run:
-            value = f"{ctx.action_id[:40]}.{_source_key(chosen)}"
-            await self.guard(
-                target.ref,
-                mark(ctx.client, target.resource, target, ROLLBACK_MARK, value, label=True),
-            )
-        result = await rollout.undo(chosen.revision, dry_run=ctx.dry_run)
         dry = " (dry run)" if ctx.dry_run else ""
-        if not result.changed:
-            return f"{target.ref} already at the template of revision {chosen.revision}"
-        return f"rolled back {target.ref} to the template of revision {chosen.revision}{dry}"
+        for attempt in range(1, UNDO_ATTEMPTS + 1):
+            rollout, chosen, _, again = await self.guard(target.ref, self._choose(ctx, target))
+            current = (target.object.get("spec") or {}).get("template") or {}
+            if again and same_template(chosen.template, current):
+                return f"{target.ref} already at the template of revision {chosen.revision}"
+            if not again and not ctx.dry_run:
+                value = f"{ctx.action_id[:40]}.{_source_key(chosen)}"
+                await self.guard(
+                    target.ref,
+                    mark(ctx.client, target.resource, target, ROLLBACK_MARK, value, label=True),
+                )
+            try:
+                result = await rollout.undo(chosen.revision, dry_run=ctx.dry_run)
+            except RevisionNotFound:
+                if attempt == UNDO_ATTEMPTS:
+                    raise
+                target = await self.target(ctx, self.settings_for(ctx).target)
+                continue
+            if not result.changed:
+                return f"{target.ref} already at the template of revision {chosen.revision}"
+            return f"rolled back {target.ref} to the template of revision {chosen.revision}{dry}"
+        raise AssertionError("unreachable")  # pragma: no cover

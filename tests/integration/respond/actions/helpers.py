@@ -58,9 +58,12 @@ def deployment(name: str, replicas: int = 2, image: str = "app:1", **labels: str
     }  # fmt: skip
 
 
-def pod(name: str, node: str | None = None, **labels: str) -> dict[str, Any]:
-    """A bare Pod (on ``node`` when given)."""
+def pod(name: str, node: str | None = None, *, held: bool = False, **labels: str) -> dict[str, Any]:
+    """A bare Pod (on ``node`` when given; ``held``: never scheduled, so no kubelet
+    -- kwok's -- acts on it by name after it is deleted)."""
     spec: dict[str, Any] = {"containers": [{"name": "app", "image": "app:1"}]}
+    if held:
+        spec["schedulingGates"] = [{"name": "kubeops.test/held"}]
     if node:
         spec["nodeName"] = node
         spec["tolerations"] = [{"operator": "Exists"}]

@@ -182,7 +182,7 @@ async def test_isolate_takes_the_pod_out_of_its_services_and_off_the_network(
 
 
 async def test_isolate_spares_a_successor_with_the_same_name(client: Client) -> None:
-    first = await client.create(pod("web-2", app="web"))
+    first = await client.create(pod("web-2", held=True, app="web"))
     await client.delete("pods", "web-2", grace_period_seconds=0)
 
     async def gone() -> bool:
@@ -191,7 +191,7 @@ async def test_isolate_spares_a_successor_with_the_same_name(client: Client) -> 
         return True
 
     await async_eventually(gone, message="pod web-2 gone")
-    await client.create(pod("web-2", app="web"))
+    await client.create(pod("web-2", held=True, app="web"))
     await run("isolate", {}, context(client, event_about(first)))
     assert (await client.get("pods", "web-2"))["metadata"]["labels"] == {"app": "web"}
 

@@ -157,7 +157,7 @@ async def test_rollback_goes_back_once_and_not_forward_again(client: Client) -> 
 
 
 async def test_delete_pod_once_and_never_its_successor(client: Client) -> None:
-    first = await client.create(pod("victim"))
+    first = await client.create(pod("victim", held=True))
     event = event_about(first)
 
     plan, done = await run("deletePod", {"gracePeriod": 0}, context(client, event, dry_run=True))
@@ -177,7 +177,7 @@ async def test_delete_pod_once_and_never_its_successor(client: Client) -> None:
     _, done_again = await run("deletePod", {"gracePeriod": 0}, ctx)
     assert done_again == f"pod/{client.namespace}/victim already gone"
 
-    successor = await client.create(pod("victim"))
+    successor = await client.create(pod("victim", held=True))
     _, done_third = await run("deletePod", {"gracePeriod": 0}, ctx)
     assert "already replaced" in done_third
     assert (await client.get("pods", "victim"))["metadata"]["uid"] == successor["metadata"]["uid"]
