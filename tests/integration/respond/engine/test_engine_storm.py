@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from kubeops.api import Client
+from kubeops.respond.audit import AuditLog
 from kubeops.respond.engine import Decision, Engine, decisions_summary
 from kubeops.respond.event import Event
 from kubeops.respond.ledger import LEDGER_LABEL, Ledger
+from kubeops.respond.metrics import RespondMetrics
 from kubeops.respond.outcome import ALREADY_DONE, DRY_RUN, FIRED, RULE_RATE, SUCCEEDED, SUPPRESSED
 from kubeops.respond.rules import RuleSet, load_rules
 from kubeops.respond.sources.events import to_event
@@ -98,19 +100,41 @@ async def test_a_storm_of_warnings_gives_exactly_the_allowed_actions_once_across
     )
     ruleset = await ruleset_in(ns, tmp_path)
     events = [warning(n, ns) for n in range(STORM)]
-    audit = Audit()
+    metrics = RespondMetrics()
+    audit = await AuditLog.open(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
     engine = Engine(
-        client, ruleset, audit=audit, ledger=Ledger(client, ns, "replica-a"), replica="replica-a"
+        client,
+        ruleset,
+        audit=audit,
+        ledger=Ledger(client, ns, "replica-a"),
+        metrics=metrics,
+        replica="replica-a",
     )
     started = time.perf_counter()
     await storm(engine, events)
     elapsed = time.perf_counter() - started
     print(f"\nstorm: {STORM} events through submit() in {elapsed:.1f} s")
+    await audit.flush()
+    records = await audit.query(limit=None)
+    await audit.close()
 
-    assert outcomes(audit.records) == {
+    assert outcomes(records) == {
         FIRED: STORM,
         SUCCEEDED: ALLOWED,
         f"{SUPPRESSED}/{RULE_RATE}": STORM - ALLOWED,
+    }
+    assert {r.replica for r in records} == {"replica-a"}
+    rule = "mark-on-backoff"
+    counted = {
+        (outcome, reason): metrics.value(
+            "kubeops_respond_decisions_total", {"rule": rule, "outcome": outcome, "reason": reason}
+        )
+        for outcome, reason in [(FIRED, ""), (SUCCEEDED, ""), (SUPPRESSED, RULE_RATE)]
+    }
+    assert counted == {
+        (FIRED, ""): STORM,
+        (SUCCEEDED, ""): ALLOWED,
+        (SUPPRESSED, RULE_RATE): STORM - ALLOWED,
     }
     entries = await ledger_entries(client, ns)
     assert len(entries) == ALLOWED
@@ -124,7 +148,7 @@ async def test_a_storm_of_warnings_gives_exactly_the_allowed_actions_once_across
     decided = await leader.handle(warning(STORM + 1, ns))
     assert (decided[1].outcome, decided[1].reason) == (SUPPRESSED, RULE_RATE)
     # A replica without those windows still cannot repeat an action: the ledger says done.
-    acted = {r.event_identity for r in audit.records if r.outcome == SUCCEEDED}
+    acted = {r.event_identity for r in records if r.outcome == SUCCEEDED}
     again = Engine(client, ruleset, audit=Audit(), ledger=Ledger(client, ns, "replica-c"))
     repeated = [await again.handle(e) for e in events if e.identity in acted]
     assert [(d[1].outcome, d[1].reason) for d in repeated] == [(SUPPRESSED, ALREADY_DONE)] * ALLOWED
