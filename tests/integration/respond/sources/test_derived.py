@@ -5,16 +5,19 @@ cluster's own timestamps after a restart of the source."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from typing import Any
 
 from kubeops.api import Client
-from kubeops.respond.event import DERIVED, now
+from kubeops.respond.event import DERIVED, KUBERNETES_EVENT, now
 from kubeops.respond.model import Trigger
 from kubeops.respond.sources.derived import DerivedSource, matches
+from kubeops.respond.sources.events import KubernetesEventSource
 from kubeops.testenv import Cluster, async_eventually
 
 from .conftest import Emitted
+from .test_events import core_event
 
 
 def stamp(moment: datetime.datetime) -> str:
@@ -278,3 +281,41 @@ async def test_deployment_job_and_claim_states(
     assert emitted.named("JobFailed")[0].payload["reason"] == "BackoffLimitExceeded"
     assert emitted.named("DeploymentUnavailable")[0].payload["availableReplicas"] == 0
     assert len(emitted.events) == 3
+
+
+async def test_an_api_server_restart_refires_no_state_and_no_event(
+    client: Client, namespace: str, sources_cluster: Cluster, emitted: Emitted
+) -> None:
+    crashing = [await client.create(pod(f"crash-{i}")) for i in range(5)]
+    for obj in crashing:
+        await with_status(client, obj, pod_status(container(5, "CrashLoopBackOff")))
+    await client.create(core_event("backoff", "BackOff", namespace=namespace))
+    derived = DerivedSource(
+        client, [Trigger(DERIVED, names=("CrashLoop",), namespaces=(namespace,))]
+    )
+    events = Emitted()
+    await emitted.run(derived)
+    await events.run(
+        KubernetesEventSource(
+            client,
+            [Trigger(KUBERNETES_EVENT, names=("BackOff",), namespaces=(namespace,))],
+            since=now() - datetime.timedelta(minutes=1),
+        )
+    )
+    try:
+        await async_eventually(
+            lambda: len(emitted.named("CrashLoop")) == 5, message="five crash loops"
+        )
+        await async_eventually(lambda: events.about("backoff"), message="the BackOff Event")
+        before = (len(emitted.events), len(events.events))
+        await asyncio.get_running_loop().run_in_executor(None, sources_cluster.restart_apiserver)
+        marker = await async_eventually(
+            lambda: client.create(pod("marker")), timeout=30, message="writes after the restart"
+        )
+        await with_status(client, marker, pod_status(container(3, "CrashLoopBackOff")))
+        await client.create(core_event("after", "BackOff", namespace=namespace))
+        await async_eventually(lambda: emitted.about("marker"), timeout=60, message="marker")
+        await async_eventually(lambda: events.about("after"), timeout=60, message="event after")
+        assert (len(emitted.events), len(events.events)) == (before[0] + 1, before[1] + 1)
+    finally:
+        await events.stop()
