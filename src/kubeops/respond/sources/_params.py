@@ -10,6 +10,7 @@ prefixes the file, line and rule.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -125,8 +126,8 @@ class Scope:
 
     @classmethod
     def of(cls, trigger: Trigger) -> Scope:
-        """The scope a (validated) trigger names."""
-        return cls(frozenset(trigger.namespaces), Selector.parse(trigger.selector or ""))
+        """The scope a (validated) trigger names (parsed once per namespaces and selector)."""
+        return _scope(tuple(trigger.namespaces), trigger.selector or "")
 
     def matches(self, obj: Object | None) -> bool:
         """Whether ``obj`` is in these namespaces (cluster-scoped objects always are) and selected."""
@@ -137,6 +138,12 @@ class Scope:
         if self.namespaces and namespace and namespace not in self.namespaces:
             return False
         return self.selector.matches(meta.get("labels") or {})
+
+
+@functools.lru_cache(maxsize=1024)
+def _scope(namespaces: tuple[str, ...], selector: str) -> Scope:
+    # Matching runs for every event and rule: parse a selector once, not each time.
+    return Scope(frozenset(namespaces), Selector.parse(selector))
 
 
 def watched_namespaces(triggers: Iterable[Trigger]) -> tuple[str, ...] | None:
