@@ -33,6 +33,9 @@ MAX_RULE_FILE = 4 * 1024 * 1024
 """Largest rule file read (bytes)."""
 NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?")
 
+NAME_RULE = (
+    "must be 1-253 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+)
 RULE_KEYS = ("name", "description", "trigger", "conditions", "actions", "safety")
 TRIGGER_KEYS = (
     "source",
@@ -365,12 +368,9 @@ def _yaml_rule(item: Any, file: str, line: int, index: int, problems: _Problems)
     if name is None:
         report("name", "required")
         name = f"#{index + 1}"
-    elif not isinstance(name, str) or not NAME.fullmatch(name):
-        report(
-            "name",
-            "must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
-        )
-        name = str(name)
+    elif not isinstance(name, str):
+        report("name", f"must be a string, not {_type(name)}")
+        name = f"#{index + 1}"
     description = _string(item.get("description", ""), "description", report)
     trigger = _trigger(item.get("trigger"), report)  # None: reported
     conditions = _strings(item.get("conditions"), "conditions", report)
@@ -619,6 +619,13 @@ def build_ruleset(
         ) -> None:
             problems.add(where(path), label, path, cause)
 
+        # "#N": a YAML rule without a name, reported already.
+        if not isinstance(rule.name, str) or not (
+            rule.name.startswith("#") or NAME.fullmatch(rule.name)
+        ):
+            report("name", NAME_RULE)
+        if not _check_code_types(rule, report):
+            continue
         if rule.name in seen:
             report("name", f"defined twice (first at {seen[rule.name]}); rule names must be unique")
         else:
@@ -630,6 +637,37 @@ def build_ruleset(
     if problems.lines:
         raise RuleError(_in_file_order(problems.lines))
     return RuleSet(rules=tuple(rule for rule, _ in rules), limits=limits, actions=built)
+
+
+def _check_code_types(rule: Rule, report: Report) -> bool:
+    """What YAML parsing guarantees and code may get wrong (``names="x"``, a condition
+    that is not a string, an action that is not an ActionSpec); False when one is wrong."""
+    found: list[str] = []
+
+    def note(path: str, cause: str) -> None:
+        found.append(path)
+        report(path, cause)
+
+    trigger = rule.trigger
+    if not isinstance(trigger, Trigger):
+        note("trigger", f"must be a Trigger, not {type(trigger).__name__}")
+        return False
+    for path, value in (("trigger.names", trigger.names), ("trigger.namespaces", trigger.namespaces),
+                        ("conditions", rule.conditions)):  # fmt: skip
+        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            note(path, "must be a tuple of strings")
+    for path, text in (
+        ("trigger.selector", trigger.selector),
+        ("trigger.condition", trigger.condition),
+    ):
+        if not isinstance(text, str):
+            note(path, f"must be a string, not {type(text).__name__}")
+    for index, spec in enumerate(rule.actions):
+        if not isinstance(spec, ActionSpec):
+            note(f"actions[{index}]", f"must be an ActionSpec, not {type(spec).__name__}")
+    if not isinstance(rule.safety, Safety):
+        note("safety", f"must be a Safety, not {type(rule.safety).__name__}")
+    return not found
 
 
 def _named_schedule(rule: Rule) -> Rule:

@@ -171,3 +171,39 @@ async def test_a_listener_is_called_for_its_event_from_any_source(tmp_path: Path
     module = ruleset.rules[0].functions["failover"].__globals__
     assert module["CALLS"] == [("http", "db-0"), ("alert", "db-1")]
     assert "switched to the standby" in http[1].detail
+
+
+def test_rules_built_in_code_are_checked_like_yaml_ones() -> None:
+    from typing import Any
+
+    from kubeops.respond import Rule, Trigger
+    from kubeops.respond.model import ActionSpec
+    from kubeops.respond.registry import ruleset_from_rules
+
+    wrong: Any = "added"
+    bad = [
+        Rule(
+            "bad name!",
+            Trigger("resource", kind="Pod"),
+            (ActionSpec("restart"),),
+            origin="ops.py:3",
+        ),
+        Rule("types", Trigger("resource", names=wrong, kind="Pod"), (wrong,), origin="ops.py:9"),
+        Rule(
+            "cel",
+            Trigger("http", condition="payload.x >"),
+            (ActionSpec("restart", {"targt": "owner"}),),
+            origin="ops.py:12",
+        ),
+    ]
+    with pytest.raises(RuleError) as caught:
+        ruleset_from_rules(bad)
+    found = caught.value.problems
+    assert found[0].startswith("ops.py:3: rule bad name!: name: must be 1-253 letters")
+    assert found[1] == "ops.py:9: rule types: trigger.names: must be a tuple of strings"
+    assert found[2] == "ops.py:9: rule types: actions[0]: must be an ActionSpec, not str"
+    assert found[3].startswith("ops.py:12: rule cel: trigger.condition: invalid CEL")
+    assert found[4].startswith("ops.py:12: rule cel: actions[0].restart.targt: ") or found[
+        4
+    ].startswith("ops.py:12: rule cel: actions[0].restart")
+    assert len(found) == 5, found
