@@ -14,7 +14,8 @@ record, and one task writes the queue in batches (a storm of events is a few
 transactions, not thousands).  :meth:`AuditLog.flush` waits until everything
 recorded so far is stored, :meth:`AuditLog.close` flushes first.  A batch that
 cannot be written (the database down for longer than the retries last) stays
-queued and is tried again; each failure is logged and counted.
+queued and is tried again; each failure is logged and counted, and past
+``MAX_PENDING`` waiting records new ones are dropped and counted.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 BATCH = 500
 """Records written per transaction."""
 DEFAULT_LIMIT = 100
+MAX_PENDING = 200_000
+"""Records held while the database is unreachable; beyond, new ones are dropped
+(counted and logged) rather than the daemon running out of memory."""
 DETAIL_LIMIT = 8192
 CLOSE_TIMEOUT = 30.0
 _RETRY_PAUSE_FIRST = 0.5
@@ -165,6 +169,9 @@ class AuditLog:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
+        self.max_pending = MAX_PENDING
+        self.dropped = 0
+        """Records dropped because :data:`MAX_PENDING` were waiting already."""
 
     @classmethod
     async def open(
@@ -209,6 +216,17 @@ class AuditLog:
         """Queue ``record`` to be stored; returns at once (see :meth:`flush`)."""
         if self._closed:
             raise AuditError(f"respond audit {self.url}: closed; cannot record any more")
+        if len(self._queue) >= self.max_pending:
+            if self.dropped == 0:
+                log.error(
+                    "respond audit %s: %d records wait for the database; dropping new ones",
+                    self.url,
+                    len(self._queue),
+                )
+            self.dropped += 1
+            if self.metrics is not None:
+                self.metrics.audit_errors.inc()
+            return
         self._queue.append(record)
         self._accepted += 1
         self._wake.set()

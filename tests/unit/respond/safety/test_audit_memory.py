@@ -38,3 +38,19 @@ async def test_an_in_memory_log_stores_and_queries() -> None:
 def test_repr_masks_the_password() -> None:
     audit = AuditLog("postgresql://kubeops:s3cret@db/audit")
     assert repr(audit) == "AuditLog('postgresql://kubeops:***@db/audit')"
+
+
+async def test_past_the_bound_new_records_are_dropped_and_counted() -> None:
+    from kubeops.respond.metrics import RespondMetrics
+
+    metrics = RespondMetrics()
+    audit = await AuditLog.open("sqlite:///:memory:", metrics=metrics)
+    audit.max_pending = 10
+    now = datetime.datetime.now(datetime.UTC)
+    for _ in range(15):  # the writer has not run yet: all wait
+        audit.record(AuditRecord(time=now, rule="r", outcome="fired"))
+    assert (audit.pending, audit.dropped) == (10, 5)
+    assert metrics.value("kubeops_respond_audit_errors_total") == 5
+    await audit.flush(timeout=30)
+    assert await audit.count() == 10
+    await audit.close()
