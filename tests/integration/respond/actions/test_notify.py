@@ -173,3 +173,44 @@ async def test_email_over_smtp(client: Client, smtp: Any) -> None:
         match=r"^notify email to oncall@example.com, db@example.com: SMTP server 127\.0\.0\.1:\d+: ",
     ):
         await run("notify", params, context(client, event, settings=down))
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_email_with_credentials_from_a_file(client: Client, tmp_path: Any) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=True)
+
+    mailbox = Mailbox()
+    controller = Controller(  # plain text, as only a test on 127.0.0.1 may
+        mailbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+        auth_require_tls=False, auth_required=True,
+    )  # fmt: skip
+    controller.start()
+    try:
+        credentials = tmp_path / "smtp"
+        credentials.write_text("robot\npa ss\n")
+        settings = NotifySettings(
+            smtp_host="127.0.0.1", smtp_port=controller.port, smtp_credentials_file=str(credentials)
+        )
+        params = {"email": {"to": "oncall@example.com"}}
+        event = event_about(None, "server_down", "http")
+        await run("notify", params, context(client, event, settings=settings))
+        assert logins == [(b"robot", b"pa ss")]
+        assert len(mailbox.messages) == 1
+
+        credentials.write_text("only-one-line")
+        with pytest.raises(
+            ActionError,
+            match=r"^notify email to oncall@example.com: SMTP credentials file .*: write the user name on the first line",
+        ):
+            await run("notify", params, context(client, event, settings=settings))
+    finally:
+        controller.stop()
