@@ -115,6 +115,7 @@ class RunOptions:
     identity: str | None = None
     qps: float = DEFAULT_QPS
     burst: int = DEFAULT_BURST
+    usage_interval: float = 15.0
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -164,6 +165,13 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_BURST,
         help=f"and in a burst (default: {DEFAULT_BURST})",
+    )
+    serve.add_argument(
+        "--usage-interval",
+        metavar="DURATION",
+        default="15s",
+        help="how often usage rules read the metrics API (default: 15s; metrics-server "
+        "scrapes every 10s to 60s)",
     )
     audit = parser.add_argument_group("audit log")
     audit.add_argument(
@@ -222,6 +230,10 @@ def options_from_args(args: argparse.Namespace, serving: ServingOptions) -> RunO
             renew_deadline=duration * 2 / 3,
             retry_period=duration / 7.5,
         )
+    try:
+        usage_interval = parse_duration(args.usage_interval, positive=True)
+    except DurationError as err:
+        raise DaemonError(f"--usage-interval: {err}") from None
     smtp = None
     if args.smtp_host:
         password = None
@@ -256,6 +268,7 @@ def options_from_args(args: argparse.Namespace, serving: ServingOptions) -> RunO
         record=args.record,
         qps=args.qps,
         burst=args.burst,
+        usage_interval=usage_interval,
     )
 
 
@@ -621,7 +634,15 @@ class Daemon:
         for name, given in triggers.items():
             kind = SOURCES[name].cls if name in SOURCES else None
             if kind is not None:
-                built.append(kind(self.client, given, since=since, factory=factory))
+                built.append(
+                    kind(
+                        self.client,
+                        given,
+                        since=since,
+                        factory=factory,
+                        interval=self.options.usage_interval,
+                    )
+                )
         return built
 
     async def _watermarks(self, ledger: Any, limits: Any) -> None:
