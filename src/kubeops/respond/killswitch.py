@@ -21,6 +21,7 @@ from typing import Any
 from kubeops.api import Client
 from kubeops.errors import Forbidden, KubeopsError, NotFound
 from kubeops.ops.hot_reload import ConfigData, Subscription
+from kubeops.respond.event import ObjectRef
 from kubeops.respond.metrics import RespondMetrics
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,19 @@ def object_paused(obj: Mapping[str, Any] | None) -> bool:
         return False
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     return isinstance(annotations, Mapping) and _true(annotations.get(PAUSED_ANNOTATION))
+
+
+async def ref_paused(client: Client, ref: ObjectRef | None) -> bool:
+    """The object ``ref`` names (an action's target) carries the pause annotation; an
+    object that is not there is not paused (the action will say why it cannot act)."""
+    if ref is None or not ref.kind or not ref.name:
+        return False
+    kind = f"{ref.api_version}/{ref.kind}" if ref.api_version else ref.kind
+    try:
+        obj = await client.get(kind, ref.name, ref.namespace or None)
+    except NotFound:
+        return False
+    return object_paused(obj)
 
 
 class KillSwitch:

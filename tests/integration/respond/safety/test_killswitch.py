@@ -69,3 +69,26 @@ async def test_no_permission_to_watch_the_switch_is_one_clear_error(
         f'"{kube_namespace}": Forbidden'
     ), message
     assert message.endswith("give the daemon's identity get, list and watch on configmaps there")
+
+
+async def test_a_target_annotated_paused_is_paused(client: Client, kube_namespace: str) -> None:
+    from kubeops.respond.event import ObjectRef
+    from kubeops.respond.killswitch import ref_paused
+
+    await client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "held", "annotations": {"respond.kubeops.io/paused": "true"}},
+        },
+        kube_namespace,
+    )
+    await client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "free"}}, kube_namespace
+    )
+    assert await ref_paused(
+        client, ObjectRef("ConfigMap", "held", kube_namespace, api_version="v1")
+    )
+    assert not await ref_paused(client, ObjectRef("ConfigMap", "free", kube_namespace))
+    assert not await ref_paused(client, ObjectRef("ConfigMap", "gone", kube_namespace))
+    assert not await ref_paused(client, None)
