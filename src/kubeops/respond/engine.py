@@ -674,15 +674,19 @@ def _subject_text(event: Event) -> str:
 
 
 def _order_key(event: Event) -> str:
-    """Events with the same key are handled in order: one object's, or one name's."""
+    """Events with the same key are handled in order: one object's (a Kubernetes
+    Event's involved object's), or one name's."""
     obj = event.object
-    if obj is not None:
-        meta = obj.get("metadata") or {}
-        uid = meta.get("uid")
-        if uid:
-            return f"uid:{uid}"
-        return f"obj:{obj.get('kind')}/{meta.get('namespace')}/{meta.get('name')}"
-    return f"name:{event.source}/{event.name}"
+    if obj is None:
+        return f"name:{event.source}/{event.name}"
+    kind, meta = obj.get("kind"), obj.get("metadata") or {}
+    involved = obj.get("involvedObject") if kind == "Event" else None
+    if isinstance(involved, Mapping):
+        kind, meta = involved.get("kind"), involved
+    uid = meta.get("uid")
+    if uid:
+        return f"uid:{uid}"
+    return f"obj:{kind}/{meta.get('namespace')}/{meta.get('name')}"
 
 
 def _selectors(rules: Sequence[Rule]) -> dict[str, Selector]:

@@ -285,3 +285,17 @@ def test_engine_overhead_per_event_and_per_action() -> None:
     )
     assert no_match > 0
     assert one_action > 0
+
+
+def test_kubernetes_events_are_ordered_by_the_object_they_are_about() -> None:
+    from kubeops.respond.engine import _order_key
+
+    def k8s_event(uid: str, about: str) -> Event:
+        obj = {"kind": "Event", "metadata": {"uid": uid, "namespace": "prod"},
+               "involvedObject": {"kind": "Pod", "name": about, "namespace": "prod", "uid": f"pod-{about}"}}  # fmt: skip
+        return Event("BackOff", "event", T0, object=obj)
+
+    assert _order_key(k8s_event("e1", "web-1")) == _order_key(k8s_event("e2", "web-1"))
+    assert _order_key(k8s_event("e1", "web-1")) != _order_key(k8s_event("e3", "web-2"))
+    assert _order_key(event()) == "uid:uid-web-1"
+    assert _order_key(Event("server_down", "http", T0)) == "name:http/server_down"
