@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,63 @@ async def test_leader_killed_mid_storm_no_duplicate_no_missing_action(
         f"succeeded per replica {sorted(by_replica.values())}; suppressed {dict(reasons)}; "
         f"{recovered} audited by the successor from the ledger"
     )
+
+
+async def test_sigterm_releases_the_lease_for_the_other_replica_at_once(
+    spawn: Spawn,
+    http: aiohttp.ClientSession,
+    kubeconfig: str,
+    kube_namespace: str,
+    tmp_path: Path,
+) -> None:
+    """A replica stopped as Kubernetes stops a Pod hands over within a retry, not after
+    the lease runs out: it stops its sources, lets actions finish and releases the Lease."""
+    lease_seconds = 30
+    rules = write_rules(tmp_path / "rules", storm_rules(kube_namespace))
+    lease = f"respond-{uuid.uuid4().hex[:8]}"
+    replicas = [
+        await spawn(
+            "--kubeconfig",
+            kubeconfig,
+            "--rules",
+            str(rules),
+            "--audit-url",
+            f"sqlite:///{tmp_path / f'audit-{i}.db'}",
+            "--leader-elect",
+            "--lease-name",
+            lease,
+            "--lease-namespace",
+            kube_namespace,
+            "--lease-duration",
+            f"{lease_seconds}s",
+        )
+        for i in range(2)
+    ]
+
+    async def ready_leader() -> list[int]:
+        states = [await r.healthz(http) for r in replicas if r.running]
+        leaders = [i for i, s in enumerate(states) if s["leader"]]
+        assert len(leaders) == 1, states
+        assert await replicas[leaders[0]].ready(http)
+        return leaders
+
+    (leader,) = await async_eventually(
+        ready_leader, timeout=60, interval=0.2, message="one ready leader", ignore=NOT_YET
+    )
+    successor = replicas[1 - leader]
+    stopped = time.monotonic()
+    assert await replicas[leader].stop() == 0, replicas[leader].log
+    assert "released lease" in replicas[leader].log
+
+    async def took_over() -> bool:
+        return bool((await successor.healthz(http))["leader"]) and await successor.ready(http)
+
+    await async_eventually(
+        took_over,
+        timeout=lease_seconds,
+        interval=0.2,
+        message="the successor leads",
+        ignore=NOT_YET,
+    )
+    assert time.monotonic() - stopped < lease_seconds / 2
+    assert await successor.stop() == 0, successor.log
