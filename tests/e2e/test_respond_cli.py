@@ -176,7 +176,7 @@ def test_audit_queries_by_rule_object_outcome_and_time(tmp_path: Path) -> None:
     ]
     assert [line.split()[4] for line in lines[1:]] == ["pod/shop/web-2", "pod/shop/web-1"]
     found = json.loads(kubeops(
-        "respond", "audit", "--audit-url", url, "--object", "Pod/shop/web-1", "--outcome",
+        "respond", "audit", "--audit-url", url, "--object", "po/shop/web-1", "--outcome",
         "suppressed", "-o", "json",
     ).stdout)  # fmt: skip
     assert [(r["outcome"], r["reason"]) for r in found] == [("suppressed", "cooldown")]

@@ -376,8 +376,8 @@ def _moment(text: str | None, flag: str) -> Any:
 
 
 def _subject(text: str) -> str:
-    """``Pod/shop/web-1`` (or ``pod/web-1`` for a cluster-scoped or unnamespaced
-    object) as the audit log writes a subject: ``pod/shop/web-1``."""
+    """``Pod/shop/web-1``, ``po/shop/web-1`` or ``pods/shop/web-1`` (``node/n1`` for a
+    cluster-scoped object) as the audit log writes a subject: ``pod/shop/web-1``."""
     from kubeops.errors import KubeopsError
 
     parts = text.split("/")
@@ -386,7 +386,12 @@ def _subject(text: str) -> str:
             f"respond audit: --object {text!r}: write KIND/NAMESPACE/NAME "
             "(or KIND/NAME for a cluster-scoped object)"
         )
-    return "/".join([parts[0].lower(), *parts[1:]])
+    from kubeops.api.mapper import Mapper
+    from kubeops.api.resource import BUILTIN
+
+    known = Mapper(BUILTIN).find(parts[0])  # deploy, po, svc... as kubectl takes them
+    kind = known.kind if known is not None else parts[0]
+    return "/".join([kind.lower(), *parts[1:]])
 
 
 def _record_dict(record: Any) -> dict[str, Any]:
