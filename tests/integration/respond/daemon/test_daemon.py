@@ -4,6 +4,9 @@ and a graceful stop on SIGTERM."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -75,6 +78,8 @@ async def test_probes_receiver_and_graceful_stop(
         str(token_file(tmp_path, TOKEN)),
         "--log-format",
         "json",
+        "--record",
+        str(tmp_path / "events.jsonl"),
     )
     await async_eventually(
         lambda: daemon.ready(http), timeout=30, interval=0.2, message="ready", ignore=NOT_YET
@@ -133,6 +138,20 @@ async def test_probes_receiver_and_graceful_stop(
     done = [r for r in records if r.outcome == outcome.SUCCEEDED]
     assert len(done) == 1, records
     assert {r.reason for r in records if r.outcome == outcome.SUPPRESSED} == {outcome.ALREADY_DONE}
+
+    # What was recorded replays through the same rules: one decision per post, nothing done.
+    replay = subprocess.run(
+        [sys.executable, "-m", "kubeops", "respond", "replay", "--rules", str(rules),
+         "--events", str(tmp_path / "events.jsonl"), "-o", "json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr
+    decisions = json.loads(replay.stdout)
+    items = decisions["decisions"] if isinstance(decisions, dict) else decisions
+    assert [d["outcome"] for d in items if d["outcome"] != outcome.FIRED] == [
+        outcome.DRY_RUN,
+        outcome.DRY_RUN,
+    ], replay.stdout
 
 
 async def test_rule_errors_stop_the_daemon_before_it_starts(
