@@ -1,9 +1,10 @@
 """``isolate``: take Pods out of service and off the network, and keep them for forensics.
 
 The target is a Pod, or a ConfigMap or Secret -- then every Pod of its namespace
-that uses it (volumes, projected volumes, ``envFrom``, ``env.valueFrom``) and
-existed when the event happened (replacements started after it are not the
-suspects, so a re-run does not isolate them too).
+that uses it (volumes, projected volumes, ``envFrom``, ``env.valueFrom``).  Each
+isolated Pod is annotated with the action id and the time; a re-run takes only
+Pods created before that time, so the replacements the isolation caused are not
+isolated too (:func:`suspects`).
 
 Each Pod loses the labels its Services select on (so no traffic reaches it, and
 its ReplicaSet, which selects on the same labels, starts a replacement), gains
@@ -31,17 +32,20 @@ from kubeops.respond.actions.values import Params
 from kubeops.respond.event import ObjectRef
 
 __all__ = [
+    "ISOLATED_BY",
     "ISOLATED_LABELS",
     "POLICY_NAME",
     "QUARANTINE_LABEL",
     "IsolateAction",
     "deny_all_policy",
     "selected_keys",
+    "suspects",
     "uses",
 ]
 
 QUARANTINE_LABEL = MARK_PREFIX + "quarantine"
 ISOLATED_LABELS = MARK_PREFIX + "isolated-labels"
+ISOLATED_BY = MARK_PREFIX + "isolated-by"
 POLICY_NAME = "kubeops-respond-quarantine"
 
 
@@ -102,14 +106,45 @@ def deny_all_policy(namespace: str) -> dict[str, Any]:
     }
 
 
-def _created(obj: Mapping[str, Any]) -> datetime.datetime | None:
-    text = (obj.get("metadata") or {}).get("creationTimestamp")
+def _time(text: Any) -> datetime.datetime | None:
     if not isinstance(text, str):
         return None
     try:
         return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def suspects(pods: Iterable[Mapping[str, Any]], action_id: str) -> list[Mapping[str, Any]]:
+    """Of the Pods using the object, those this action isolates.
+
+    On a first run, all.  On a re-run, those it isolated already (marked with its
+    id) and those created before its first isolation: a Pod created since -- in the
+    same second too, creation times having whole seconds -- is a replacement the
+    isolation itself caused, not a suspect.
+    """
+    pods = list(pods)
+    stamps = []
+    for pod in pods:
+        by, _, when = str(_annotation(pod, ISOLATED_BY)).partition(" ")
+        moment = _time(when) if by == action_id else None
+        if moment is not None:
+            stamps.append(moment)
+    if not stamps:
+        return pods
+    cutoff = min(stamps).replace(microsecond=0)
+    chosen = []
+    for pod in pods:
+        created = _time((pod.get("metadata") or {}).get("creationTimestamp"))
+        mine = str(_annotation(pod, ISOLATED_BY)).startswith(action_id + " ")
+        if mine or created is None or created < cutoff:
+            chosen.append(pod)
+    return chosen
+
+
+def _annotation(obj: Mapping[str, Any], key: str) -> str | None:
+    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(key)
+    return str(value) if value is not None else None
 
 
 class IsolateAction(BaseAction[TargetSpec]):
@@ -134,14 +169,12 @@ class IsolateAction(BaseAction[TargetSpec]):
         listed = await self.guard(target.ref, ctx.client.list("pods", target.namespace))
         found = []
         for pod in listed.get("items") or []:
-            created = _created(pod)
-            if created is not None and created > ctx.event.time:
-                continue  # started after the event: not a suspect (a replacement)
             if uses(pod, kind, target.name):
                 pod.setdefault("kind", "Pod")
                 pod.setdefault("apiVersion", "v1")
                 found.append(pod)
-        return sorted(found, key=lambda p: str(p["metadata"]["name"]))
+        chosen = suspects(found, ctx.action_id)
+        return sorted(chosen, key=lambda p: str(p["metadata"]["name"]))  # type: ignore[arg-type]
 
     async def _look(self, ctx: ActionContext) -> tuple[Resolved, list[tuple[Object, set[str]]]]:
         target = await self.target(ctx, self.settings_for(ctx))
@@ -195,7 +228,10 @@ class IsolateAction(BaseAction[TargetSpec]):
         done = []
         for pod, keys in found:
             ref = ObjectRef.of(pod)
-            if await self._relabel(ctx, pod, keys, ref):
+            mine = str(_annotation(pod, ISOLATED_BY)).startswith(ctx.action_id + " ")
+            if mine and not keys:
+                done.append(ref.name)  # isolated by this action already: its time stays
+            elif await self._relabel(ctx, pod, keys, ref):
                 done.append(ref.name)
         dry = " (dry run)" if ctx.dry_run else ""
         return f"isolated {', '.join(f'pod/{namespace}/{n}' for n in done) or 'no Pod'} (NetworkPolicy {POLICY_NAME}){dry}"
@@ -223,24 +259,19 @@ class IsolateAction(BaseAction[TargetSpec]):
             ops.append(
                 {"op": "add", "path": "/metadata/labels", "value": {QUARANTINE_LABEL: "true"}}
             )
+        stamp = datetime.datetime.now(datetime.UTC).isoformat()
+        notes = {ISOLATED_BY: f"{ctx.action_id} {stamp}"}
         if keys:
-            record = json.dumps({k: labels[k] for k in sorted(keys)}, sort_keys=True)
-            if meta.get("annotations"):
-                ops.append(
-                    {
-                        "op": "add",
-                        "path": pointer("metadata", "annotations", ISOLATED_LABELS),
-                        "value": record,
-                    }
-                )
-            else:
-                ops.append(
-                    {
-                        "op": "add",
-                        "path": "/metadata/annotations",
-                        "value": {ISOLATED_LABELS: record},
-                    }
-                )
+            notes[ISOLATED_LABELS] = json.dumps(
+                {k: labels[k] for k in sorted(keys)}, sort_keys=True
+            )
+        if meta.get("annotations"):
+            ops += [
+                {"op": "add", "path": pointer("metadata", "annotations", k), "value": v}
+                for k, v in notes.items()
+            ]
+        else:
+            ops.append({"op": "add", "path": "/metadata/annotations", "value": notes})
         try:
             await self.guard(
                 ref,

@@ -49,3 +49,25 @@ def test_the_labels_services_select_a_pod_by() -> None:
     labels = {"app": "web", "tier": "front", "metrics": "on", "keep": "x"}
     assert selected_keys(labels, services) == {"app", "tier", "metrics"}
     assert selected_keys({"keep": "x"}, services) == set()
+
+
+def test_a_rerun_spares_the_replacements_the_isolation_caused() -> None:
+    from kubeops.respond.actions.isolate import ISOLATED_BY, suspects
+
+    def pod(name: str, created: str, by: str | None = None) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": name, "creationTimestamp": created}
+        if by is not None:
+            meta["annotations"] = {ISOLATED_BY: by}
+        return {"metadata": meta}
+
+    first_run = [pod("a", "2026-01-01T10:00:00Z"), pod("b", "2026-01-01T10:00:00Z")]
+    assert suspects(first_run, "act") == first_run
+
+    rerun = [
+        pod("a", "2026-01-01T10:00:00Z", by="act 2026-01-01T10:05:00.400000+00:00"),
+        pod("b", "2026-01-01T10:00:00Z"),  # the run stopped before relabelling it
+        pod("a-new", "2026-01-01T10:05:00Z"),  # same second as the isolation: a replacement
+        pod("b-new", "2026-01-01T10:06:00Z"),
+        pod("c", "2026-01-01T10:01:00Z", by="other-action 2026-01-01T10:02:00+00:00"),
+    ]
+    assert [p["metadata"]["name"] for p in suspects(rerun, "act")] == ["a", "b", "c"]
