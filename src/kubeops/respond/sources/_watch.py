@@ -17,8 +17,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from kubeops.api import Client
-from kubeops.cache import Registration, SharedInformer, SharedInformerFactory
+from kubeops.api import Client, ResourceType
+from kubeops.cache import Registration, SharedInformer, SharedInformerFactory, strip_managed_fields
+from kubeops.errors import UnknownKind
 from kubeops.respond.event import Event, now
 from kubeops.respond.source import Emit
 
@@ -67,6 +68,8 @@ class Feed:
     recent: Recent = field(default_factory=Recent)
     watches: list[Watch] = field(default_factory=list)
     _owns_factory: bool = False
+    _own: list[SharedInformer] = field(default_factory=list)
+    """Informers of kinds not served yet (a CRD to come), outside the factory."""
 
     def __post_init__(self) -> None:
         if self.factory is None:
@@ -91,18 +94,36 @@ class Feed:
     ) -> list[Watch]:
         """Informers for ``kind`` in each of ``namespaces`` (None: all), handlers bound to each."""
         assert self.factory is not None
-        resource = await self.client.resource(kind)
+        try:
+            resource: ResourceType | None = await self.client.resource(kind)
+        except UnknownKind as err:
+            # Not served yet (its CRD may come later): watched all the same, across
+            # namespaces (the engine matches the trigger's), syncing once it is served.
+            log.warning("%s; watching for it", err)
+            resource = None
         spaces: list[str | None] = (
-            [None] if namespaces is None or not resource.namespaced else list(namespaces)
+            [None]
+            if namespaces is None or resource is None or not resource.namespaced
+            else list(namespaces)
         )
         added = []
         for namespace in spaces:
-            informer = await self.factory.informer(
-                resource,
-                namespace=namespace,
-                label_selector=label_selector or None,
-                field_selector=field_selector or None,
-            )
+            if resource is None:
+                informer = SharedInformer(
+                    self.client,
+                    kind,
+                    label_selector=label_selector or None,
+                    field_selector=field_selector or None,
+                    transform=strip_managed_fields,
+                )
+                self._own.append(informer)
+            else:
+                informer = await self.factory.informer(
+                    resource,
+                    namespace=namespace,
+                    label_selector=label_selector or None,
+                    field_selector=field_selector or None,
+                )
             watch = Watch(informer, Registration(None, None, None, 0.0))
             watch.registration = informer.add_handler(
                 _bind(on_add, watch),
@@ -114,13 +135,30 @@ class Feed:
             added.append(watch)
         return added
 
-    async def start(self) -> None:
-        """Start the informers and wait until each handler has had its first list."""
+    def start(self) -> None:
+        """Start the informers (the factory's not started yet, and this feed's own)."""
         assert self.factory is not None
         self.factory.start()
+        for informer in self._own:
+            informer.start()
+
+    async def synced(self) -> None:
+        """Wait until each handler has had its first list (a kind not served: until it is)."""
         for watch in self.watches:
             await watch.informer.wait_for_sync(registration=watch.registration)
             watch.listed = True
+
+    async def run(self, emit: Emit, ready: asyncio.Event) -> None:
+        """Start, emit as events come (during the first lists too), set ``ready`` once synced."""
+        self.start()
+        pump = asyncio.create_task(self.pump(emit))
+        try:
+            await self.synced()
+            ready.set()
+            await pump
+        finally:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
 
     async def pump(self, emit: Emit) -> None:
         """Hand queued events to ``emit`` one by one, for ever."""
@@ -132,7 +170,8 @@ class Feed:
                 log.exception("emitting %s %s failed", event.source, event.name)
 
     async def close(self) -> None:
-        """Stop the informers if the factory is this feed's own."""
+        """Stop this feed's own informers, and the factory's if the factory is its own."""
+        await asyncio.gather(*(informer.stop() for informer in self._own))
         if self._owns_factory and self.factory is not None:
             await self.factory.shutdown()
 

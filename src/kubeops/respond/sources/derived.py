@@ -143,9 +143,7 @@ class DerivedSource:
                     on_add=lambda w, o, _i: self._check(w, o),
                     on_update=lambda w, _old, new: self._check(w, new),
                 )
-            await self.feed.start()
-            self.ready.set()
-            await self.feed.pump(emit)
+            await self.feed.run(emit, self.ready)
         finally:
             for timer in self._timers.values():
                 timer.cancel()

@@ -143,9 +143,7 @@ class KubernetesEventSource:
                     on_add=self._added,
                     on_update=self._updated,
                 )
-            await self.feed.start()
-            self.ready.set()
-            await self.feed.pump(emit)
+            await self.feed.run(emit, self.ready)
         finally:
             await self.feed.close()
 

@@ -122,9 +122,7 @@ class ResourceSource:
                     on_update=self._modified,
                     on_delete=functools.partial(self._deleted, selector=selected),
                 )
-            await self.feed.start()
-            self.ready.set()
-            await self.feed.pump(emit)
+            await self.feed.run(emit, self.ready)
         finally:
             for task in list(self._checks):
                 task.cancel()

@@ -237,9 +237,10 @@ class UsageSource:
                 )
             if "Node" in kinds:
                 self._stores["Node"] = await self.feed.watch("v1/Node", None)
-            await self.feed.start()
+            self.feed.start()
             pump = asyncio.create_task(self.feed.pump(emit))
             try:
+                await self.feed.synced()
                 while True:
                     await self.poll()
                     self.ready.set()

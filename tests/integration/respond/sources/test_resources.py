@@ -207,3 +207,65 @@ async def test_a_reconnect_or_relist_refires_nothing_for_unchanged_objects(
     finally:
         await emitted.stop()
         await factory.shutdown()
+
+
+async def test_a_kind_not_served_yet_is_watched_from_when_its_crd_appears(
+    client: Client, namespace: str, sources_cluster: Cluster, emitted: Emitted
+) -> None:
+    group = f"{namespace[-6:]}.sources.kubeops.dev"
+    crd = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}"
+    source = ResourceSource(
+        client,
+        [
+            Trigger(
+                RESOURCE,
+                names=("added",),
+                kind="Widget",
+                api_version=f"{group}/v1",
+                namespaces=(namespace,),
+            )
+        ],
+    )
+    emitted.task = asyncio.create_task(source.run(emitted))
+    try:
+        await async_eventually(
+            lambda: source.feed.watches, message="the source watches for the unknown kind"
+        )
+        assert not source.ready.is_set()
+        assert not emitted.task.done()
+        sources_cluster.admin.create(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"widgets.{group}"},
+                "spec": {
+                    "group": group,
+                    "scope": "Namespaced",
+                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                    "versions": [
+                        {
+                            "name": "v1",
+                            "served": True,
+                            "storage": True,
+                            "schema": {
+                                "openAPIV3Schema": {
+                                    "type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                }
+                            },
+                        }
+                    ],
+                },
+            },
+        )
+        await async_eventually(source.ready.is_set, timeout=60, message="synced once served")
+        widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w"}}
+        await async_eventually(
+            lambda: client.create(widget), timeout=30, message="the widget is created"
+        )
+        await async_eventually(lambda: emitted.named("added", "w"), message="the widget's add")
+    finally:
+        await emitted.stop()
+        if sources_cluster.admin.exists(crd):
+            sources_cluster.admin.delete(crd)
