@@ -42,6 +42,7 @@ from kubeops.testenv.gotools import (
     locked,
     required_version,
     run_go,
+    stop_builds,
 )
 
 Progress = Callable[[str], None]
@@ -231,13 +232,17 @@ def ensure_assets(needed: Iterable[str] = EVERY_BINARY, progress: Progress = _qu
         control: Future[Assets] | None = (
             pool.submit(_cached_build, source, core, progress) if core else None
         )
-        # Every build runs to its end; then the first failure is raised.
-        paths = {name: future.result() for name, future in built.items()}
-        if control is not None:
-            base = control.result()
-        else:
-            pins = read_pins(source)
-            base = Assets(cache_root() / "controlplane" / cache_key(source, pins), "", pins)
+        try:
+            # The extras first, then the control plane; the first failure is raised.
+            paths = {name: future.result() for name, future in built.items()}
+            if control is not None:
+                base = control.result()
+            else:
+                pins = read_pins(source)
+                base = Assets(cache_root() / "controlplane" / cache_key(source, pins), "", pins)
+        except BaseException:
+            stop_builds()  # Ctrl-C or a failure: the other builds end now, not in minutes
+            raise
     assets = Assets(base.directory, "build cache", base.pins, paths)
     broken = _verify(assets, extras)
     if broken:

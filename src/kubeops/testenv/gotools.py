@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,16 @@ GO_ENV = {
     "GOFLAGS": "-mod=readonly -buildvcs=false",
 }
 _HEARTBEAT_SECONDS = 30.0
+# Builds under way in this process, so an interrupted caller can end them all.
+_running: set[subprocess.Popen[bytes]] = set()
+_running_lock = threading.Lock()
+
+
+def stop_builds() -> None:
+    """Kill every ``go`` command this process is running (their callers then fail)."""
+    with _running_lock:
+        for proc in _running:
+            proc.kill()
 
 
 @dataclass(frozen=True)
@@ -156,7 +167,13 @@ def run_go(
             stdout=subprocess.PIPE,
             stderr=output,
         )
-        stdout = _wait_with_heartbeat(proc, what, progress, started)
+        with _running_lock:
+            _running.add(proc)
+        try:
+            stdout = _wait_with_heartbeat(proc, what, progress, started)
+        finally:
+            with _running_lock:
+                _running.discard(proc)
         if proc.returncode != 0:
             output.seek(0)
             tail = output.read().decode(errors="replace").strip().splitlines()[-25:]
