@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from fuzz.strategies import trees, yaml_documents
 from kubeops.config import safe_yaml
 from kubeops.config.safe_yaml import MarkedDict, MarkedList, YAMLInputError
 
@@ -62,3 +64,23 @@ def test_lines_mode_refuses_what_the_plain_mode_refuses() -> None:
         )
     with pytest.raises(YAMLInputError, match="alias bomb"):
         safe_yaml.load(bomb, "t", lines=True)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(yaml_documents(trees()))
+def test_lines_mode_agrees_with_the_plain_mode_on_any_stream(data: bytes) -> None:
+    """The same documents or the same refusal, whatever the stream (the fuzzing's
+    generator: anchors, tags, bombs, deep nesting, mutations)."""
+    try:
+        plain = [d.value for d in safe_yaml.load_all(data, "t")]
+    except YAMLInputError as err:
+        refusal = str(err)
+    else:
+        refusal = ""
+    if refusal:
+        with pytest.raises(YAMLInputError) as caught:
+            safe_yaml.load_all(data, "t", lines=True)
+        assert str(caught.value) == refusal
+        return
+    marked = [d.value for d in safe_yaml.load_all(data, "t", lines=True)]
+    assert json.dumps(marked, sort_keys=True) == json.dumps(plain, sort_keys=True)
