@@ -29,6 +29,7 @@ from kubeops.respond.sources._watch import log
 __all__ = ["PARAMS", "ScheduleSource", "due", "event_name", "matches", "validate"]
 
 PARAMS = ("cron", "timezone")
+_NAP = 60.0
 
 
 def validate(trigger: Trigger) -> list[str]:
@@ -140,8 +141,9 @@ class ScheduleSource:
                 self._queue.put_nowait(self._event(trigger, missed))
                 last = missed
                 continue
-            # Sleep to the next time; wake early is harmless (the loop checks again).
-            await asyncio.sleep(max(0.0, (upcoming - now()).total_seconds()))
+            # Sleep to the next time, a minute at most so a wall clock that jumps is
+            # followed; waking early is harmless (the loop checks again).
+            await asyncio.sleep(min(_NAP, max(0.0, (upcoming - now()).total_seconds())))
 
     def _event(self, trigger: Trigger, scheduled: datetime.datetime) -> Event:
         name = event_name(trigger)
