@@ -41,7 +41,8 @@ class Alertmanager:
     """One Alertmanager whose single receiver posts every notification to ``webhook_url``.
 
     ``bearer_token`` makes it send ``Authorization: Bearer <token>`` (its
-    ``http_config``); ``send_resolved`` sends resolved notifications too.
+    ``http_config``), ``bearer_token_file`` the same with the token read from that
+    file (``credentials_file``); ``send_resolved`` sends resolved notifications too.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class Alertmanager:
         webhook_url: str,
         *,
         bearer_token: str | None = None,
+        bearer_token_file: Path | None = None,
         send_resolved: bool = True,
         group_by: Sequence[str] = ("alertname",),
         group_wait: str = "1s",
@@ -60,7 +62,10 @@ class Alertmanager:
         if not webhook_url.startswith(("http://", "https://")):
             raise ValueError(f"webhook_url must be an http(s) URL, not {webhook_url!r}")
         self.webhook_url = webhook_url
+        if bearer_token is not None and bearer_token_file is not None:
+            raise ValueError("give bearer_token or bearer_token_file, not both")
         self.bearer_token = bearer_token
+        self.bearer_token_file = bearer_token_file
         self.send_resolved = send_resolved
         self.group_by = list(group_by)
         self.group_wait = group_wait
@@ -98,6 +103,9 @@ class Alertmanager:
             webhook["http_config"] = {
                 "authorization": {"type": "Bearer", "credentials": self.bearer_token}
             }
+        elif self.bearer_token_file is not None:
+            path = str(Path(self.bearer_token_file).resolve())
+            webhook["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": path}}
         return {
             "route": {
                 "receiver": "webhook",

@@ -4,6 +4,7 @@ in its own webhook payload: firing, then resolved, with the bearer token it was 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,6 +81,19 @@ async def test_a_posted_alert_reaches_the_webhook_firing_then_resolved(
         timeout=30,
         message="Alertmanager's resolved notification",
     )
+
+
+async def test_the_token_can_come_from_a_file(
+    receiver: Receiver, start_alertmanager: Callable[..., Alertmanager], tmp_path: Path
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("from-a-file\n")
+    manager = start_alertmanager(receiver.url, bearer_token_file=token)
+    manager.fire("DiskFull", instance="db-1")
+    await async_eventually(
+        lambda: receiver.statuses("DiskFull"), timeout=30, message="the notification"
+    )
+    assert receiver.authorizations == ["Bearer from-a-file"]
 
 
 async def test_stop_ends_the_process(
