@@ -59,6 +59,8 @@ class Environment:
             raise ValueError(f"cluster names must be unique and at least one: {names}")
         self.names = names
         self.nodes = nodes
+        if metrics and api_only:
+            raise ValueError("metrics need kwok's simulated nodes; they cannot be API only")
         self.api_only = api_only
         self.metrics = metrics
         self._keep = directory is not None
