@@ -535,14 +535,17 @@ class Engine:
                 detail=detail,
                 dry_run=False,
             )
-        say = _Sayer(self, rule, event, entry.action_index, entry.action, entry.action_id, False)
+        dry = self._dry(rule)
+        say = _Sayer(self, rule, event, entry.action_index, entry.action, entry.action_id, dry)
         say.resumed = True
+        if self._paused(event):  # the claim stays: a later leader resumes it once unpaused
+            return await say(SUPPRESSED, reason=PAUSED, detail="not run: paused")
         ctx = ActionContext(
             client=self.client,  # type: ignore[arg-type]
             event=event,
             rule=rule,
             action_id=entry.action_id,
-            dry_run=False,
+            dry_run=dry,
             settings=self.settings,
         )
         try:
@@ -556,6 +559,8 @@ class Engine:
                 self._count_ledger_error()
             return await say(FAILED, detail=detail)
         say.target = plan.target
+        if dry:  # this replica changes nothing; the claim stays for one that may
+            return await say(DRY_RUN, detail=plan.summary)
         return await self._execute(action, ctx, plan, say)
 
     async def _event_of(self, entry: LedgerEntry) -> Event:

@@ -16,7 +16,15 @@ from kubeops.respond.engine import Decision, Engine, decisions_summary
 from kubeops.respond.event import Event
 from kubeops.respond.ledger import LEDGER_LABEL, Ledger
 from kubeops.respond.metrics import RespondMetrics
-from kubeops.respond.outcome import ALREADY_DONE, DRY_RUN, FIRED, RULE_RATE, SUCCEEDED, SUPPRESSED
+from kubeops.respond.outcome import (
+    ALREADY_DONE,
+    DRY_RUN,
+    FIRED,
+    PAUSED,
+    RULE_RATE,
+    SUCCEEDED,
+    SUPPRESSED,
+)
 from kubeops.respond.rules import RuleSet, load_rules
 from kubeops.respond.sources.events import to_event
 
@@ -222,6 +230,14 @@ async def test_resume_re_runs_a_claim_the_old_leader_left_unfinished(
 
     entry = LedgerEntry.for_action(rule.name, 0, "annotate", event)
     assert await Ledger(client, ns, "old").claim(entry)
+
+    # A leader that finds the kill switch on leaves the claim for later.
+    class Paused:
+        paused = True
+
+    held = Engine(client, ruleset, ledger=Ledger(client, ns, "held"), kill_switch=Paused())
+    assert [(d.outcome, d.reason) for d in await held.resume()] == [(SUPPRESSED, PAUSED)]
+    assert [e["data"]["state"] for e in await ledger_entries(client, ns)] == ["claimed"]
     audit = Audit()
     new = Engine(client, ruleset, audit=audit, ledger=Ledger(client, ns, "new"))
     resumed = await new.resume()
