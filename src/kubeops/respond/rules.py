@@ -145,9 +145,9 @@ class _Problems:
         self.lines.append(f"{head}{path}: {cause}" if path else f"{head}{cause}")
 
 
-def did_you_mean(word: str, known: Iterable[str]) -> str:
+def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:
     """`` (did you mean 'x'?)`` when ``word`` is close to a known word, else ``""``."""
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=cutoff)
     if not close:
         lowered = {k.lower(): k for k in known}
         close = [lowered[word.lower()]] if word.lower() in lowered else []
@@ -703,6 +703,8 @@ def check_trigger(trigger: Trigger, report: Report) -> None:
             f"unknown source {trigger.source!r}{did_you_mean(trigger.source, SOURCES)}; "
             f"known: {', '.join(SOURCES)}",
         )
+    if trigger.kind:
+        _check_kind(trigger, report)
     if trigger.selector:
         try:
             parse_selector(trigger.selector)
@@ -722,6 +724,20 @@ def check_trigger(trigger: Trigger, report: Report) -> None:
     for problem in found:
         path, cause = _split_field(problem)
         report(f"trigger.{path}" if path else "trigger", cause)
+
+
+def _check_kind(trigger: Trigger, report: Report) -> None:
+    """A kind that is no built-in one but close to one is a typo (``Deploymnet``); any
+    other unknown kind may be a custom resource's, found when the source starts."""
+    from kubeops.api.mapper import Mapper
+    from kubeops.api.resource import BUILTIN
+
+    if Mapper(BUILTIN).find(trigger.kind) is not None:
+        return
+    kinds = sorted({resource.kind for resource in BUILTIN})
+    hint = did_you_mean(trigger.kind, kinds, cutoff=0.8)
+    if hint:
+        report("trigger.kind", f"unknown kind {trigger.kind!r}{hint}")
 
 
 def _source_validator(source: str) -> Callable[[Trigger], list[str]] | None:

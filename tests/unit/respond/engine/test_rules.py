@@ -85,7 +85,7 @@ rules:
       - restart: [1]
     safety: {cooldown: 5 minutes, maxActions: {count: 1}, dryRun: "yes", maxScalePercent: -5}
   - name: web
-    trigger: {source: resource, kind: Deployment, names: [modified, changed]}
+    trigger: {source: resource, kind: Deploymnet, names: [modified, changed]}
     actions: [restart]
   - name: web
     trigger: {source: event, names: [BackOff], params: {type: Sometimes}}
@@ -109,6 +109,7 @@ limits: {maxActions: {count: 20, per: 0}, nmespace: x}
         "F:14: rule bad: safety.dryRun: must be true or false, not a string",
         "F:14: rule bad: safety.maxScalePercent: must be a number greater than 0",
         "F:16: rule web: trigger.names: unknown event 'changed'",
+        "F:16: rule web: trigger.kind: unknown kind 'Deploymnet' (did you mean 'Deployment'?)",
         "F:18: rule web: name: defined twice (first at F:15)",
         "F:19: rule web: trigger.params.type: ",
         "F:21: rule #4: name: required",
