@@ -5,6 +5,7 @@ and a graceful stop on SIGTERM."""
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 import uuid
@@ -169,3 +170,57 @@ async def test_rule_errors_stop_the_daemon_before_it_starts(
     assert await daemon.wait(30) == 1
     assert "rules.yaml" in daemon.log
     assert "Traceback" not in daemon.log
+
+
+async def test_https_metrics_behind_a_token_and_the_receiver_behind_its_own(
+    spawn: Spawn, kubeconfig: str, kube_namespace: str, client: Client, tmp_path: Path
+) -> None:
+    """The port as `inspect serve` serves it (TLS, --auth token, JSON logs), the receiver
+    taking only the event token and the probes open."""
+    from kubeops.testenv.pki import create_cluster_pki
+
+    await configmap(client, kube_namespace)
+    pki = create_cluster_pki(tmp_path / "pki", "respond")
+    scrape_token = "scrape-" + uuid.uuid4().hex
+    scrape_file = tmp_path / "scrape-token"
+    scrape_file.write_text(scrape_token)
+    rules = write_rules(tmp_path / "rules", ping_rules(kube_namespace))
+    daemon = await spawn(
+        "--kubeconfig", kubeconfig, "--rules", str(rules),
+        "--audit-url", f"sqlite:///{tmp_path / 'audit.db'}",
+        "--auth", "token", "--auth-token-file", str(scrape_file),
+        "--event-token-file", str(token_file(tmp_path, TOKEN)),
+        "--tls-cert-file", str(pki.apiserver.cert_file),
+        "--tls-private-key-file", str(pki.apiserver.key_file),
+        "--log-format", "json",
+    )  # fmt: skip
+    base = daemon.url.replace("http://", "https://")
+    context = ssl.create_default_context(cafile=str(pki.ca.cert_file))
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+
+        async def call(method: str, path: str, token: str | None = None) -> int:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            body = {"name": "server_down", "payload": {"server": "db-9"}}
+            async with http.request(
+                method, base + path, headers=headers, ssl=context, json=body
+            ) as response:
+                return response.status
+
+        async def ready() -> bool:
+            assert daemon.running, daemon.log
+            return await call("GET", "/readyz") == 200
+
+        await async_eventually(ready, timeout=30, interval=0.2, message="ready", ignore=NOT_YET)
+        assert await call("GET", "/healthz") == 200
+        assert await call("GET", "/metrics") == 401
+        assert await call("GET", "/metrics", TOKEN) == 401  # the event token reads nothing
+        assert await call("GET", "/metrics", scrape_token) == 200
+        assert await call("POST", "/events", scrape_token) == 401  # nor posts the other
+        assert await call("POST", "/events", TOKEN) == 200
+    cm = await client.get("v1/ConfigMap", "target", kube_namespace)
+    assert cm["metadata"]["annotations"]["example.com/down"] == "db-9"
+    assert await daemon.stop() == 0, daemon.log
+    lines = [json.loads(line) for line in daemon.log.splitlines()]  # every line one object
+    assert any(e["msg"].startswith("serving https://127.0.0.1") for e in lines)
+    assert scrape_token not in daemon.log
+    assert TOKEN not in daemon.log
