@@ -249,7 +249,9 @@ def options_from_args(args: argparse.Namespace, serving: ServingOptions) -> RunO
             ssl=args.smtp_ssl,
         )
     elif any((args.smtp_port, args.smtp_from, args.smtp_username, args.smtp_password_file)):
-        raise DaemonError("--smtp-port, --smtp-from and --smtp-username need --smtp-host")
+        raise DaemonError(
+            "--smtp-port, --smtp-from, --smtp-username and --smtp-password-file need --smtp-host"
+        )
     if args.event_token_file and not Path(args.event_token_file).is_file():
         raise DaemonError(f"--event-token-file {args.event_token_file}: no such file")
     return RunOptions(
