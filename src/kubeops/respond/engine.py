@@ -10,7 +10,8 @@ and whose CEL conditions hold *fires*; then for each of its actions, in order:
    annotation on the event's object) -> suppressed/paused;
 3. the limits that need no plan (deduplication, rule and global rates) ->
    suppressed/<limit>, so a storm's suppressed events cost no API request;
-4. plan (reads only; a planning error fails the action), then every limit
+4. plan (reads only; a planning error fails the action); the pause annotation on
+   the plan's target when it is another object -> suppressed/paused; then every limit
    (cooldown per target and blast radius too), admitted and recorded in one
    synchronous step so concurrent events cannot share a last slot;
 5. dry run (global, the rule set's, or the rule's) -> dry-run: nothing written;
@@ -347,6 +348,8 @@ class Engine:
         except Exception as err:
             return await say(FAILED, detail=f"plan: {_one_line(err)}")
         say.target = plan.target
+        if await self._target_paused(plan, event):
+            return await say(SUPPRESSED, reason=PAUSED, detail=f"{plan.summary} (target paused)")
         reason = self.limits.admit(rule, event, plan, now)
         if reason is not None:
             return await say(SUPPRESSED, reason=reason, detail=plan.summary)
@@ -430,6 +433,27 @@ class Engine:
             if by_object is not None and by_object(event.object):
                 return True
         return paused_by_annotation(event.object)
+
+    async def _target_paused(self, plan: Plan, event: Event) -> bool:
+        """The action's target (when it is not the event's own object, checked already)
+        carries the pause annotation."""
+        target = plan.target
+        if self.client is None or target is None:
+            return False
+        subject = event.subject
+        if subject is not None and (target.kind, target.namespace, target.name) == (
+            subject.kind,
+            subject.namespace,
+            subject.name,
+        ):
+            return False
+        from kubeops.respond.killswitch import ref_paused
+
+        try:
+            return await ref_paused(self.client, target)
+        except Exception as err:  # the action itself will meet and report the problem
+            log.debug("respond: cannot read %s for its pause annotation: %s", target, err)
+            return False
 
     def _count_ledger_error(self) -> None:
         if self.metrics is not None:

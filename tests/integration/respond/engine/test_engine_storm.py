@@ -249,3 +249,26 @@ async def test_resume_re_runs_a_claim_the_old_leader_left_unfinished(
     assert stored["data"]["state"] == "succeeded"
     # Seen again, the event does nothing more.
     assert (await new.handle(event))[1].reason == ALREADY_DONE
+
+
+async def test_an_action_whose_target_is_annotated_paused_does_not_run(
+    client: Client, kube_namespace: str, tmp_path: Path
+) -> None:
+    ns = kube_namespace
+    paused = {"respond.kubeops.io/paused": "true"}
+    target = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "storm-target", "annotations": paused},
+    }
+    created = await client.create(target, ns)
+    audit = Audit()
+    engine = Engine(
+        client, await ruleset_in(ns, tmp_path), audit=audit, ledger=Ledger(client, ns, "p")
+    )
+    decided = await engine.handle(warning(1, ns))
+    assert (decided[1].outcome, decided[1].reason) == (SUPPRESSED, PAUSED)
+    assert decided[1].detail.endswith("(target paused)")
+    assert await ledger_entries(client, ns) == []
+    after = await client.get("ConfigMap", "storm-target", ns)
+    assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
