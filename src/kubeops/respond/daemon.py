@@ -578,14 +578,16 @@ class Daemon:
             await kill_switch.start()
             switch = kill_switch
             limits = Limits(self.ruleset.rules, limits_settings)
+            dry_run = self.options.dry_run or limits_settings.dry_run
             engine = Engine(
                 self.client,
                 self.ruleset,
                 audit=self.audit,
-                ledger=ledger,
+                # A dry run claims nothing and must not adopt a live daemon's claims.
+                ledger=None if dry_run else ledger,
                 limits=limits,
                 kill_switch=kill_switch,
-                dry_run=self.options.dry_run or limits_settings.dry_run,
+                dry_run=dry_run,
                 metrics=self.metrics,
                 settings=self.options.settings,
                 replica=self.identity,
@@ -596,13 +598,17 @@ class Daemon:
             since = watermark - WATERMARK_OVERLAP if watermark is not None else self.started
             LOG.info("leading: resuming from the ledger; sources start at %s", since.isoformat())
             await engine.resume()
-            await reconcile_audit(ledger, self.audit, since - RECONCILE_BEFORE)
+            if not dry_run:
+                await reconcile_audit(ledger, self.audit, since - RECONCILE_BEFORE)
             factory = SharedInformerFactory(self.client)
             self.sources = self._sources(since, factory)
             self.engine = engine
             for source in self.sources:
                 tasks.append(asyncio.create_task(source.run(self.emit), name=source.name))
-            tasks.append(asyncio.create_task(self._watermarks(ledger, limits), name="watermark"))
+            if not dry_run:  # a dry run writes nothing, its own state included
+                tasks.append(
+                    asyncio.create_task(self._watermarks(ledger, limits), name="watermark")
+                )
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 if not task.cancelled() and (error := task.exception()) is not None:

@@ -224,3 +224,38 @@ async def test_https_metrics_behind_a_token_and_the_receiver_behind_its_own(
     assert any(e["msg"].startswith("serving https://127.0.0.1") for e in lines)
     assert scrape_token not in daemon.log
     assert TOKEN not in daemon.log
+
+
+async def test_dry_run_decides_and_audits_and_changes_nothing(
+    spawn: Spawn,
+    http: aiohttp.ClientSession,
+    kubeconfig: str,
+    kube_namespace: str,
+    client: Client,
+    tmp_path: Path,
+) -> None:
+    await configmap(client, kube_namespace)
+    before = await client.get("v1/ConfigMap", "target", kube_namespace)
+    rules = write_rules(tmp_path / "rules", ping_rules(kube_namespace))
+    audit = f"sqlite:///{tmp_path / 'audit.db'}"
+    daemon = await spawn(
+        "--kubeconfig", kubeconfig, "--rules", str(rules), "--audit-url", audit, "--dry-run"
+    )  # fmt: skip
+    await async_eventually(
+        lambda: daemon.ready(http), timeout=30, interval=0.2, message="ready", ignore=NOT_YET
+    )
+    assert (await daemon.healthz(http))["dryRun"] is True
+    async with http.post(
+        daemon.url + "/events", json={"name": "server_down", "payload": {"server": "db-1"}}
+    ) as response:
+        assert response.status == 200, await response.text()
+    assert await daemon.stop() == 0, daemon.log
+    after = await client.get("v1/ConfigMap", "target", kube_namespace)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    ledger = await client.list(
+        "v1/ConfigMap", kube_namespace, label_selector="respond.kubeops.io/ledger=true"
+    )
+    assert ledger["items"] == []
+    records = await audit_records(audit, rule="mark-server-down")
+    assert sorted(r.outcome for r in records) == [outcome.DRY_RUN, outcome.FIRED]
+    assert "example.com/down" in next(r.detail for r in records if r.outcome == outcome.DRY_RUN)
