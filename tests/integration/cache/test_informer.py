@@ -287,3 +287,19 @@ async def test_a_failing_fill_does_not_leave_the_collector_paused(client: Client
         assert gc.get_threshold() == thresholds
     assert not collector_paused()
     assert gc.get_threshold() == thresholds
+
+
+async def test_a_reflector_on_its_own_lets_the_collector_go_at_its_replace(client: Client) -> None:
+    await client.create(cm("own-pause"))
+    thresholds = gc.get_threshold()
+    store = Store()
+    reflector = Reflector(client, "configmaps", store, namespace=client.namespace)
+    run = asyncio.create_task(reflector.run())
+    try:
+        key = f"{client.namespace}/own-pause"
+        await async_eventually(lambda: key in store, message="the list to be stored")
+        assert not reflector.fill_pause.held
+        assert gc.get_threshold() == thresholds
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
