@@ -407,7 +407,8 @@ class Daemon:
         """Whether this replica does its part: a follower stands by, a leader has resumed
         and every source knows its initial state."""
         if not self.leading:
-            return True, "standing by"
+            # A replica without leader election that is not leading is starting (over).
+            return (True, "standing by") if self.options.lease else (False, "starting")
         if self.engine is None:
             return False, "resuming"
         waiting = [s.name for s in self.sources if not s.ready.is_set()]
@@ -609,10 +610,11 @@ class Daemon:
                 tasks.append(
                     asyncio.create_task(self._watermarks(ledger, limits), name="watermark")
                 )
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                if not task.cancelled() and (error := task.exception()) is not None:
-                    raise error
+            if tasks:  # a source that fails ends this leadership (another starts over)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    if not task.cancelled() and (error := task.exception()) is not None:
+                        raise error
             await asyncio.Event().wait()
         finally:
             self.engine = None

@@ -248,7 +248,7 @@ async def test_dry_run_decides_and_audits_and_changes_nothing(
     async with http.post(
         daemon.url + "/events", json={"name": "server_down", "payload": {"server": "db-1"}}
     ) as response:
-        assert response.status == 200, await response.text()
+        assert response.status == 200, (await response.text()) + daemon.log
     assert await daemon.stop() == 0, daemon.log
     after = await client.get("v1/ConfigMap", "target", kube_namespace)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
