@@ -253,68 +253,38 @@ class _BoundedComposer(Composer):
 
 if _CParser is not None:
 
-    class _Loader(
-        _BoundedComposer,
-        _CParser,  # type: ignore[misc]
-        _JSONConstructor,
-        yaml.resolver.Resolver,
-    ):
+    class _Parsing(_BoundedComposer, _CParser):  # type: ignore[misc]
+        """The bounded composer on libyaml's parser."""
+
         def __init__(self, stream: str | bytes) -> None:
             _CParser.__init__(self, stream)
-            _JSONConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
             Composer.__init__(self)
 
 else:  # pragma: no cover - PyYAML without libyaml
 
-    class _Loader(  # type: ignore[no-redef]
-        _BoundedComposer,
-        yaml.reader.Reader,
-        yaml.scanner.Scanner,
-        yaml.parser.Parser,
-        _JSONConstructor,
-        yaml.resolver.Resolver,
+    class _Parsing(  # type: ignore[no-redef]
+        _BoundedComposer, yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser
     ):
+        """The bounded composer on PyYAML's own parser."""
+
         def __init__(self, stream: str | bytes) -> None:
             yaml.reader.Reader.__init__(self, stream)
             yaml.scanner.Scanner.__init__(self)
             yaml.parser.Parser.__init__(self)
             Composer.__init__(self)
-            _JSONConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
 
 
-if _CParser is not None:
+class _Loader(_Parsing, _JSONConstructor, yaml.resolver.Resolver):
+    """Parser, bounded composer, JSON constructor and resolver: one loader."""
 
-    class _MarkingLoader(
-        _BoundedComposer,
-        _CParser,  # type: ignore[misc]
-        _MarkingConstructor,
-        yaml.resolver.Resolver,
-    ):
-        def __init__(self, stream: str | bytes) -> None:
-            _CParser.__init__(self, stream)
-            _MarkingConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
-            Composer.__init__(self)
+    def __init__(self, stream: str | bytes) -> None:
+        _Parsing.__init__(self, stream)
+        _JSONConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
 
-else:  # pragma: no cover - PyYAML without libyaml
 
-    class _MarkingLoader(  # type: ignore[no-redef]
-        _BoundedComposer,
-        yaml.reader.Reader,
-        yaml.scanner.Scanner,
-        yaml.parser.Parser,
-        _MarkingConstructor,
-        yaml.resolver.Resolver,
-    ):
-        def __init__(self, stream: str | bytes) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            Composer.__init__(self)
-            _MarkingConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
+class _MarkingLoader(_Loader, _MarkingConstructor):
+    """The loader whose dicts and lists carry their lines."""
 
 
 @dataclass(frozen=True)
