@@ -1,6 +1,7 @@
 """The README's first command ends with `examples/demo.py`: a local cluster, the sample
 with its deliberate faults, and the health report.  Every fault must be found, and the
-healthy shop must come out clean."""
+healthy shop must come out clean, and the usage findings metrics-server reports (the demo's
+cluster serves metrics.k8s.io) are among them: nothing is left not run."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ DEMO = Path(__file__).parents[2] / "examples" / "demo.py"
 
 # What the sample's deliberate faults must produce: (check, kind, namespace, name).
 # (Its Pending Pods are not among them: pod-pending waits 15 minutes by default.)
-EXPECTED: set[tuple[str, str, str | None, str]] = {
+# A name of None matches any object of that check, kind and namespace (generated names).
+EXPECTED: set[tuple[str, str, str | None, str | None]] = {
     ("node-not-ready", "Node", None, "edge-1"),
     ("node-cordoned", "Node", None, "kwok-node-2"),
     ("sec-privileged", "Deployment", "legacy", "billing"),
@@ -37,6 +39,8 @@ EXPECTED: set[tuple[str, str, str | None, str]] = {
     ("config-certificate-expiry", "Secret", "legacy", "partner-tls"),
     ("config-unused-configmap", "ConfigMap", "legacy", "forgotten"),
     ("namespace-no-networkpolicy", "Namespace", None, "legacy"),
+    ("usage-node-cpu", "Node", None, "kwok-node-1"),
+    ("usage-container-memory-limit", "Pod", "legacy", None),
 }
 
 
@@ -71,8 +75,4 @@ def test_the_demo_reports_every_deliberate_fault_and_a_clean_shop(tmp_path: Path
     ]
     assert not shop, f"the healthy shop was flagged: {shop}"
     assert document["grade"] in {"C", "D", "F"}
-    assert {n["check"] for n in document["not_run"]} == {
-        "usage-node-cpu",
-        "usage-node-memory",
-        "usage-container-memory-limit",
-    }
+    assert not document["not_run"], document["not_run"]
