@@ -110,6 +110,12 @@ class _JSONConstructor(SafeConstructor):
             mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
 
+    def construct_sequence(self, node: SequenceNode, deep: bool = False) -> list[Any]:
+        """A list; a value tagged ``!!seq`` that is none is refused with its line."""
+        if not isinstance(node, SequenceNode):
+            raise _Refused(f"the value tagged {_shown_tag(node.tag)} is not a list", _line(node))
+        return super().construct_sequence(node, deep=deep)
+
     def construct_yaml_str(self, node: ScalarNode) -> str:
         """A string; an escaped lone surrogate (no character, no UTF-8) is refused."""
         if not isinstance(node, ScalarNode):  # `!!str {=: x}` is PyYAML's, not JSON's
@@ -215,8 +221,6 @@ class _MarkingConstructor(_JSONConstructor):
 
     def construct_marked_seq(self, node: SequenceNode) -> Any:
         """A :class:`MarkedList` with the line of the list and of each item."""
-        if not isinstance(node, SequenceNode):
-            raise _Refused(f"the value tagged {_shown_tag(node.tag)} is not a list", _line(node))
         data = MarkedList()
         data.line = _line(node)
         yield data

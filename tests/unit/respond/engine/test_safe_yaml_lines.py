@@ -84,3 +84,10 @@ def test_lines_mode_agrees_with_the_plain_mode_on_any_stream(data: bytes) -> Non
         return
     marked = [d.value for d in safe_yaml.load_all(data, "t", lines=True)]
     assert json.dumps(marked, sort_keys=True) == json.dumps(plain, sort_keys=True)
+
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_a_seq_tag_on_a_scalar_is_refused_alike_with_its_line(lines: bool) -> None:
+    with pytest.raises(YAMLInputError) as caught:
+        safe_yaml.load("a: 1\nb: &x [!!seq None]\n", "t", lines=lines)
+    assert str(caught.value) == "t, line 2: the value tagged !!seq is not a list"
