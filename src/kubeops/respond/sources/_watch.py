@@ -14,13 +14,15 @@ import asyncio
 import datetime
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubeops.api import Client, ResourceType
 from kubeops.cache import Registration, SharedInformer, SharedInformerFactory, strip_managed_fields
 from kubeops.errors import UnknownKind
 from kubeops.respond.event import Event, now
+from kubeops.respond.model import Trigger
 from kubeops.respond.source import Emit
 
 log = logging.getLogger("kubeops.respond.sources")
@@ -148,14 +150,13 @@ class Feed:
             await watch.informer.wait_for_sync(registration=watch.registration)
             watch.listed = True
 
-    async def run(self, emit: Emit, ready: asyncio.Event) -> None:
-        """Start, emit as events come (during the first lists too), set ``ready`` once synced."""
+    async def run(self, emit: Emit, then: Callable[[], Awaitable[None]]) -> None:
+        """Start, emit as events come (during the first lists too), run ``then`` once synced."""
         self.start()
         pump = asyncio.create_task(self.pump(emit))
         try:
             await self.synced()
-            ready.set()
-            await pump
+            await then()
         finally:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
@@ -174,6 +175,51 @@ class Feed:
         await asyncio.gather(*(informer.stop() for informer in self._own))
         if self._owns_factory and self.factory is not None:
             await self.factory.shutdown()
+
+
+class WatchingSource:
+    """What every informer-fed source shares: its own triggers, ``ready``, a feed, the run loop.
+
+    A subclass names itself (``name``), binds its informers in ``watch`` and cancels
+    its own timers or tasks in ``stop``; ``follow`` runs once the first lists are in.
+    """
+
+    name = ""
+
+    def __init__(
+        self,
+        client: Client,
+        triggers: Sequence[Trigger],
+        *,
+        since: datetime.datetime | None = None,
+        factory: SharedInformerFactory | None = None,
+        **_settings: Any,
+    ) -> None:
+        self.client = client
+        self.triggers = [t for t in triggers if t.source == self.name]
+        self.ready = asyncio.Event()
+        self.feed = Feed(client, factory, since or now())
+
+    async def run(self, emit: Emit) -> None:
+        """Watch, then emit until cancelled."""
+        try:
+            await self.watch()
+            await self.feed.run(emit, self.follow)
+        finally:
+            self.stop()
+            await self.feed.close()
+
+    async def watch(self) -> None:
+        """Bind the informers the triggers need (``self.feed.watch``)."""
+        raise NotImplementedError
+
+    async def follow(self) -> None:
+        """Once synced: ready, and the informers' events flow until cancelled."""
+        self.ready.set()
+        await asyncio.Event().wait()
+
+    def stop(self) -> None:
+        """Cancel what the source scheduled besides its informers (nothing by default)."""
 
 
 def _bind(handler: Callable[..., None] | None, watch: Watch) -> Callable[..., None] | None:

@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubeops.api import Client
-from kubeops.cache import SharedInformerFactory, deletion_handling_key
+from kubeops.cache import deletion_handling_key
 from kubeops.respond.event import DERIVED, Event, Object, now
 from kubeops.respond.model import Trigger
-from kubeops.respond.source import Emit
 from kubeops.respond.sources._params import (
     Scope,
     check_names,
@@ -32,7 +31,7 @@ from kubeops.respond.sources._params import (
     number_param,
     watched_namespaces,
 )
-from kubeops.respond.sources._watch import Feed, Watch
+from kubeops.respond.sources._watch import Watch, WatchingSource
 from kubeops.respond.sources.states import (
     CRASH_LOOP,
     DEFAULT_RESTARTS,
@@ -104,24 +103,13 @@ def matches(trigger: Trigger, event: Event) -> bool:
     return Scope.of(trigger).matches(event.object)
 
 
-class DerivedSource:
+class DerivedSource(WatchingSource):
     """Fires the derived states the derived triggers name."""
 
     name = DERIVED
 
-    def __init__(
-        self,
-        client: Client,
-        triggers: Sequence[Trigger],
-        *,
-        since: datetime.datetime | None = None,
-        factory: SharedInformerFactory | None = None,
-        **_settings: Any,
-    ) -> None:
-        self.client = client
-        self.triggers = [t for t in triggers if t.source == DERIVED]
-        self.ready = asyncio.Event()
-        self.feed = Feed(client, factory, since or now())
+    def __init__(self, client: Client, triggers: Sequence[Trigger], **settings: Any) -> None:
+        super().__init__(client, triggers, **settings)
         # Each detector and the scopes of the triggers that asked for it.
         self.detectors: dict[Detector, list[Scope]] = {}
         for trigger in self.triggers:
@@ -129,26 +117,25 @@ class DerivedSource:
                 self.detectors.setdefault(detector, []).append(Scope.of(trigger))
         self._timers: dict[str, asyncio.TimerHandle] = {}  # identity -> pending re-check
 
-    async def run(self, emit: Emit) -> None:
-        """Watch the kinds needed, then emit states as objects enter them, until cancelled."""
-        try:
-            for kind in sorted({d.kind for d in self.detectors}):
-                group = [t for t in self.triggers if kind in {d.kind for d in detectors(t)}]
-                selectors = {t.selector or "" for t in group}
-                await self.feed.watch(
-                    kind,
-                    watched_namespaces(group),
-                    # The server can select only when every trigger wants the same labels.
-                    label_selector=selectors.pop() if len(selectors) == 1 else None,
-                    on_add=lambda w, o, _i: self._check(w, o),
-                    on_update=lambda w, _old, new: self._check(w, new),
-                )
-            await self.feed.run(emit, self.ready)
-        finally:
-            for timer in self._timers.values():
-                timer.cancel()
-            self._timers.clear()
-            await self.feed.close()
+    async def watch(self) -> None:
+        """Watch the kinds the detectors need; states fire as objects enter them."""
+        for kind in sorted({d.kind for d in self.detectors}):
+            group = [t for t in self.triggers if kind in {d.kind for d in detectors(t)}]
+            selectors = {t.selector or "" for t in group}
+            await self.feed.watch(
+                kind,
+                watched_namespaces(group),
+                # The server can select only when every trigger wants the same labels.
+                label_selector=selectors.pop() if len(selectors) == 1 else None,
+                on_add=lambda w, o, _i: self._check(w, o),
+                on_update=lambda w, _old, new: self._check(w, new),
+            )
+
+    def stop(self) -> None:
+        """Cancel the pending re-checks."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
     def _check(self, watch: Watch, obj: Any) -> None:
         kind = str(obj.get("kind") or "")

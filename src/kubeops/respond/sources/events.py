@@ -14,19 +14,14 @@ type, message, count and the involved object.
 
 from __future__ import annotations
 
-import asyncio
-import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from kubeops.api import Client
-from kubeops.cache import SharedInformerFactory
 from kubeops.ops.events import event_time
 from kubeops.respond.event import KUBERNETES_EVENT, Event, Object, identity_of, now
 from kubeops.respond.model import Trigger
-from kubeops.respond.source import Emit
 from kubeops.respond.sources._params import check_scope, watched_namespaces
-from kubeops.respond.sources._watch import Feed, Watch
+from kubeops.respond.sources._watch import Watch, WatchingSource
 
 __all__ = ["PARAMS", "TYPES", "KubernetesEventSource", "count_of", "matches", "validate"]
 
@@ -110,42 +105,24 @@ def field_selector(trigger: Trigger) -> str:
     return ",".join(fields)
 
 
-class KubernetesEventSource:
+class KubernetesEventSource(WatchingSource):
     """Kubernetes Events the event triggers name."""
 
     name = KUBERNETES_EVENT
 
-    def __init__(
-        self,
-        client: Client,
-        triggers: Sequence[Trigger],
-        *,
-        since: datetime.datetime | None = None,
-        factory: SharedInformerFactory | None = None,
-        **_settings: Any,
-    ) -> None:
-        self.client = client
-        self.triggers = [t for t in triggers if t.source == KUBERNETES_EVENT]
-        self.ready = asyncio.Event()
-        self.feed = Feed(client, factory, since or now())
-
-    async def run(self, emit: Emit) -> None:
-        """Watch Events, then emit the matching ones until cancelled."""
-        try:
-            groups: dict[str, list[Trigger]] = {}
-            for trigger in self.triggers:
-                groups.setdefault(field_selector(trigger), []).append(trigger)
-            for selector, group in groups.items():
-                await self.feed.watch(
-                    "v1/Event",
-                    watched_namespaces(group),
-                    field_selector=selector,
-                    on_add=self._added,
-                    on_update=self._updated,
-                )
-            await self.feed.run(emit, self.ready)
-        finally:
-            await self.feed.close()
+    async def watch(self) -> None:
+        """Watch Events, a field selector per group of triggers; the matching ones fire."""
+        groups: dict[str, list[Trigger]] = {}
+        for trigger in self.triggers:
+            groups.setdefault(field_selector(trigger), []).append(trigger)
+        for selector, group in groups.items():
+            await self.feed.watch(
+                "v1/Event",
+                watched_namespaces(group),
+                field_selector=selector,
+                on_add=self._added,
+                on_update=self._updated,
+            )
 
     def _added(self, watch: Watch, obj: Any, _initial: bool) -> None:
         if not watch.listed:

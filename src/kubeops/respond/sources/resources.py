@@ -20,19 +20,17 @@ since; ``modified`` is identity_of(uid, resourceVersion, type).
 from __future__ import annotations
 
 import asyncio
-import datetime
 import functools
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from kubeops.api import Client
-from kubeops.cache import DeletedFinalStateUnknown, SharedInformerFactory
+from kubeops.cache import DeletedFinalStateUnknown
 from kubeops.errors import KubeopsError, NotFound
 from kubeops.models import Selector
 from kubeops.respond.event import RESOURCE, Event, Object, ObjectRef, identity_of, now
 from kubeops.respond.model import Trigger
-from kubeops.respond.source import Emit
 from kubeops.respond.sources._params import (
     Scope,
     check_names,
@@ -40,7 +38,7 @@ from kubeops.respond.sources._params import (
     timestamp,
     watched_namespaces,
 )
-from kubeops.respond.sources._watch import Feed, Watch, log
+from kubeops.respond.sources._watch import Watch, WatchingSource, log
 
 __all__ = ["ADDED", "DELETED", "MODIFIED", "NAMES", "ResourceSource", "matches", "validate"]
 
@@ -89,44 +87,32 @@ def _same_kind(trigger: Trigger, obj: Object) -> bool:
     return True
 
 
-class ResourceSource:
+class ResourceSource(WatchingSource):
     """Added/modified/deleted objects of the kinds resource triggers name."""
 
     name = RESOURCE
 
-    def __init__(
-        self,
-        client: Client,
-        triggers: Sequence[Trigger],
-        *,
-        since: datetime.datetime | None = None,
-        factory: SharedInformerFactory | None = None,
-        **_settings: Any,
-    ) -> None:
-        self.client = client
-        self.triggers = [t for t in triggers if t.source == RESOURCE]
-        self.ready = asyncio.Event()
-        self.feed = Feed(client, factory, since or now())
+    def __init__(self, client: Client, triggers: Sequence[Trigger], **settings: Any) -> None:
+        super().__init__(client, triggers, **settings)
         self._checks: set[asyncio.Task[None]] = set()
 
-    async def run(self, emit: Emit) -> None:
-        """Watch, then emit changes until cancelled."""
-        try:
-            for (kind, selector), group in _groups(self.triggers).items():
-                selected = Selector.parse(selector)
-                await self.feed.watch(
-                    kind,
-                    watched_namespaces(group),
-                    label_selector=selector,
-                    on_add=self._added,
-                    on_update=self._modified,
-                    on_delete=functools.partial(self._deleted, selector=selected),
-                )
-            await self.feed.run(emit, self.ready)
-        finally:
-            for task in list(self._checks):
-                task.cancel()
-            await self.feed.close()
+    async def watch(self) -> None:
+        """Watch each kind and selector the triggers name; changes fire."""
+        for (kind, selector), group in _groups(self.triggers).items():
+            selected = Selector.parse(selector)
+            await self.feed.watch(
+                kind,
+                watched_namespaces(group),
+                label_selector=selector,
+                on_add=self._added,
+                on_update=self._modified,
+                on_delete=functools.partial(self._deleted, selector=selected),
+            )
+
+    def stop(self) -> None:
+        """Cancel the deletions still being confirmed."""
+        for task in list(self._checks):
+            task.cancel()
 
     # -- informer handlers (queue only) -----------------------------------------------------
 

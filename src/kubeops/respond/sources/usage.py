@@ -27,12 +27,10 @@ from fractions import Fraction
 from typing import Any
 
 from kubeops.api import Client
-from kubeops.cache import SharedInformerFactory
 from kubeops.errors import KubeopsError, NotFound, UnknownKind
 from kubeops.models import Quantity, QuantityError
-from kubeops.respond.event import USAGE, Event, Object, identity_of, now
+from kubeops.respond.event import USAGE, Event, Object, identity_of
 from kubeops.respond.model import Trigger
-from kubeops.respond.source import Emit
 from kubeops.respond.sources._params import (
     Scope,
     check_names,
@@ -43,7 +41,7 @@ from kubeops.respond.sources._params import (
     timestamp,
     watched_namespaces,
 )
-from kubeops.respond.sources._watch import Feed, Watch, log
+from kubeops.respond.sources._watch import Watch, WatchingSource, log
 from kubeops.respond.sources.window import Window, window_start
 
 __all__ = [
@@ -191,7 +189,7 @@ def _sample_time(metrics: Object) -> float:
 # -- the source -----------------------------------------------------------------------------
 
 
-class UsageSource:
+class UsageSource(WatchingSource):
     """Polls the metrics API and fires ``UsageHigh`` for the usage triggers."""
 
     name = USAGE
@@ -201,16 +199,11 @@ class UsageSource:
         client: Client,
         triggers: Sequence[Trigger],
         *,
-        since: datetime.datetime | None = None,
-        factory: SharedInformerFactory | None = None,
         interval: float = DEFAULT_INTERVAL,
-        **_settings: Any,
+        **settings: Any,
     ) -> None:
-        self.client = client
-        self.triggers = [t for t in triggers if t.source == USAGE]
+        super().__init__(client, triggers, **settings)
         self.interval = max(1.0, float(interval))
-        self.ready = asyncio.Event()
-        self.feed = Feed(client, factory, since or now())
         self.meters: dict[Meter, list[Scope]] = {}
         for trigger in self.triggers:
             self.meters.setdefault(meters(trigger), []).append(Scope.of(trigger))
@@ -223,33 +216,26 @@ class UsageSource:
     def _namespaces(self, kinds: Iterable[str]) -> tuple[str, ...] | None:
         return watched_namespaces(t for t in self.triggers if t.kind in kinds)
 
-    async def run(self, emit: Emit) -> None:
-        """Watch the objects measured, then poll and emit until cancelled."""
-        try:
-            kinds = {m.kind for m in self.meters}
-            if kinds & {"Pod", "Deployment"}:
-                self._stores["Pod"] = await self.feed.watch(
-                    "v1/Pod", self._namespaces(kinds - {"Node"})
-                )
-            if "Deployment" in kinds:
-                self._stores["Deployment"] = await self.feed.watch(
-                    "apps/v1/Deployment", self._namespaces({"Deployment"})
-                )
-            if "Node" in kinds:
-                self._stores["Node"] = await self.feed.watch("v1/Node", None)
-            self.feed.start()
-            pump = asyncio.create_task(self.feed.pump(emit))
-            try:
-                await self.feed.synced()
-                while True:
-                    await self.poll()
-                    self.ready.set()
-                    await asyncio.sleep(self.interval)
-            finally:
-                pump.cancel()
-                await asyncio.gather(pump, return_exceptions=True)
-        finally:
-            await self.feed.close()
+    async def watch(self) -> None:
+        """Watch the objects measured (their metrics are polled, not watched)."""
+        kinds = {m.kind for m in self.meters}
+        if kinds & {"Pod", "Deployment"}:
+            self._stores["Pod"] = await self.feed.watch(
+                "v1/Pod", self._namespaces(kinds - {"Node"})
+            )
+        if "Deployment" in kinds:
+            self._stores["Deployment"] = await self.feed.watch(
+                "apps/v1/Deployment", self._namespaces({"Deployment"})
+            )
+        if "Node" in kinds:
+            self._stores["Node"] = await self.feed.watch("v1/Node", None)
+
+    async def follow(self) -> None:
+        """Poll every ``interval``; ready once the first poll is done."""
+        while True:
+            await self.poll()
+            self.ready.set()
+            await asyncio.sleep(self.interval)
 
     async def poll(self) -> None:
         """Read the metrics once and feed every meter's windows."""
