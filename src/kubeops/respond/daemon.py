@@ -180,6 +180,12 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         help="sqlite:///PATH or any SQLAlchemy URL "
         "(default: sqlite:///~/.local/share/kubeops/respond-audit.db)",
     )
+    audit.add_argument(
+        "--audit-url-file",
+        metavar="PATH",
+        help="read the audit database URL from this file (e.g. a mounted Secret: the "
+        "password stays out of the process list)",
+    )
     mail = parser.add_argument_group("email (notify: {email: ...})")
     mail.add_argument("--smtp-host", metavar="HOST", help="the SMTP server")
     mail.add_argument(
@@ -252,6 +258,13 @@ def options_from_args(args: argparse.Namespace, serving: ServingOptions) -> RunO
         raise DaemonError(
             "--smtp-port, --smtp-from, --smtp-username and --smtp-password-file need --smtp-host"
         )
+    audit_url = args.audit_url
+    if args.audit_url_file:
+        from kubeops.respond.audit import read_url_file
+
+        if audit_url:
+            raise DaemonError("give --audit-url or --audit-url-file, not both")
+        audit_url = read_url_file(args.audit_url_file)
     if args.event_token_file and not Path(args.event_token_file).is_file():
         raise DaemonError(f"--event-token-file {args.event_token_file}: no such file")
     return RunOptions(
@@ -264,7 +277,7 @@ def options_from_args(args: argparse.Namespace, serving: ServingOptions) -> RunO
         auth_kubeconfig=getattr(args, "auth_kubeconfig", None),
         auth_context=getattr(args, "auth_context", None),
         lease=lease,
-        audit_url=args.audit_url,
+        audit_url=audit_url,
         event_token_file=args.event_token_file,
         settings=RespondSettings(smtp=smtp),
         record=args.record,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from sqlalchemy import make_url
 
 from kubeops.api import Client
 from kubeops.respond import outcome
@@ -100,14 +101,18 @@ async def test_leader_killed_mid_storm_no_duplicate_no_missing_action(
     rules = write_rules(tmp_path / "rules", storm_rules(kube_namespace))
     lease = f"respond-{uuid.uuid4().hex[:8]}"
     audit = postgres_url
+    # As in a cluster: the URL, password included, comes from a mounted Secret.
+    url_file = tmp_path / "audit-url"
+    url_file.write_text(audit + "\n")
+    url_file.chmod(0o600)
     replicas: list[Daemon] = [
         await spawn(
             "--kubeconfig",
             kubeconfig,
             "--rules",
             str(rules),
-            "--audit-url",
-            audit,
+            "--audit-url-file",
+            str(url_file),
             "--leader-elect",
             "--lease-name",
             lease,
@@ -188,6 +193,9 @@ async def test_leader_killed_mid_storm_no_duplicate_no_missing_action(
     assert await handled(client, kube_namespace) == ALLOWED
     reasons = collections.Counter(r.reason for r in records if r.outcome == outcome.SUPPRESSED)
     by_replica = collections.Counter(r.replica for r in records if r.outcome == outcome.SUCCEEDED)
+    password = make_url(audit).password
+    assert password
+    assert all(password not in r.log for r in replicas)
     recovered = sum("audited from the ledger" in r.detail for r in records)
     print(
         f"\nstorm {STORM} events, limit {ALLOWED}: leader killed after {killed_at} actions; "
