@@ -403,6 +403,22 @@ class Database:
             command.upgrade(config, "heads")
 
 
+def run_migrations(version_table: str) -> None:
+    """The body of each schema's Alembic ``env.py``: run the revisions on the connection
+    :meth:`Database.migrate` hands over in ``config.attributes``, inside the transaction
+    that holds its database lock (Alembic then neither begins nor commits one of its own)."""
+    from alembic import context
+
+    config = context.config
+    context.configure(
+        connection=config.attributes["connection"],
+        target_metadata=config.attributes.get("metadata"),
+        version_table=version_table,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def _make_private(path: Path) -> None:
     """A kubeops database holds cluster data: it is created 0600 before SQLite opens it
     (SQLite gives its -wal and -shm files the database's mode), and an existing one of
