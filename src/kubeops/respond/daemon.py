@@ -498,7 +498,8 @@ class Daemon:
         """Serve, stand for election (or lead at once), until ``stop``."""
         from kubeops.respond.audit import AuditLog
 
-        self.audit = await AuditLog.open(self.options.audit_url)
+        self.audit = await AuditLog.open(self.options.audit_url, metrics=self.metrics)
+        LOG.info("audit log %s", self.audit.url)  # its password masked
         if self.options.record:
             self._record = open(self.options.record, "a", encoding="utf-8")  # noqa: SIM115
         try:
