@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -54,6 +54,17 @@ _RETRY_PAUSE_FIRST = 0.5
 _RETRY_PAUSE_MAX = 10.0
 # pg_advisory_xact_lock's key for the audit schema (the history has its own).
 _MIGRATION_LOCK = 0x6B7265737061  # "kresp" "a"
+
+
+class Filters(TypedDict, total=False):
+    """What :meth:`AuditLog.query` and :meth:`AuditLog.count` select on; None: anything."""
+
+    rule: str | None
+    subject: str | None
+    outcome: str | None
+    action_id: str | None
+    since: datetime.datetime | None
+    until: datetime.datetime | None
 
 
 class AuditError(KubeopsError):
@@ -326,19 +337,11 @@ class AuditLog:
     # -- reading ----------------------------------------------------------------------------
 
     async def query(
-        self,
-        *,
-        rule: str | None = None,
-        subject: str | None = None,
-        outcome: str | None = None,
-        action_id: str | None = None,
-        since: datetime.datetime | None = None,
-        until: datetime.datetime | None = None,
-        limit: int | None = DEFAULT_LIMIT,
+        self, *, limit: int | None = DEFAULT_LIMIT, **filters: Unpack[Filters]
     ) -> list[AuditRecord]:
         """The stored records matching every filter given, newest first, at most ``limit``
         (None: all).  ``since`` is inclusive, ``until`` exclusive."""
-        query = _filtered(sa.select(_audit), rule, subject, outcome, action_id, since, until)
+        query = _filtered(sa.select(_audit), filters)
         query = query.order_by(_audit.c.at.desc(), _audit.c.id.desc())
         if limit is not None:
             query = query.limit(max(0, limit))
@@ -348,26 +351,9 @@ class AuditLog:
 
         return [_record(row) for row in await self._db.run("read the audit log", read)]
 
-    async def count(
-        self,
-        *,
-        rule: str | None = None,
-        subject: str | None = None,
-        outcome: str | None = None,
-        action_id: str | None = None,
-        since: datetime.datetime | None = None,
-        until: datetime.datetime | None = None,
-    ) -> int:
+    async def count(self, **filters: Unpack[Filters]) -> int:
         """How many records match the :meth:`query` filters."""
-        query = _filtered(
-            sa.select(sa.func.count()).select_from(_audit),
-            rule,
-            subject,
-            outcome,
-            action_id,
-            since,
-            until,
-        )
+        query = _filtered(sa.select(sa.func.count()).select_from(_audit), filters)
 
         async def read(conn: AsyncConnection) -> int:
             return int((await conn.execute(query)).scalar() or 0)
@@ -375,23 +361,12 @@ class AuditLog:
         return await self._db.run("count the audit records", read)
 
 
-def _filtered(
-    query: sa.Select[Any],
-    rule: str | None,
-    subject: str | None,
-    outcome: str | None,
-    action_id: str | None,
-    since: datetime.datetime | None,
-    until: datetime.datetime | None,
-) -> sa.Select[Any]:
-    for column, value in (
-        (_audit.c.rule, rule),
-        (_audit.c.subject, subject),
-        (_audit.c.outcome, outcome),
-        (_audit.c.action_id, action_id),
-    ):
+def _filtered(query: sa.Select[Any], filters: Filters) -> sa.Select[Any]:
+    for name in ("rule", "subject", "outcome", "action_id"):
+        value = filters.get(name)
         if value is not None:
-            query = query.where(column == value)
+            query = query.where(_audit.c[name] == value)
+    since, until = filters.get("since"), filters.get("until")
     if since is not None:
         query = query.where(_audit.c.at >= _seconds(since))
     if until is not None:
