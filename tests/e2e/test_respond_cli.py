@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,10 +37,13 @@ rules:
 """
 
 
-def kubeops(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def kubeops(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kubeops", *args],
         capture_output=True, text=True, timeout=120, check=False, input=stdin,
+        env=None if env is None else {**os.environ, **env},
     )  # fmt: skip
 
 
@@ -202,6 +206,25 @@ def test_audit_queries_by_rule_object_outcome_and_time(tmp_path: Path) -> None:
         assert len(bad.stderr.splitlines()) == 1
 
 
+def test_audit_on_a_log_not_written_yet_answers_empty_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    env = {"XDG_DATA_HOME": str(tmp_path)}
+    default = tmp_path / "kubeops" / "respond-audit.db"
+    told = f"no audit log at {default} yet (kubeops respond run writes it)\n"
+    done = kubeops("respond", "audit", "--rule", "restart-web", env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", told)
+    as_json = kubeops("respond", "audit", "-o", "json", env=env)
+    assert (as_json.returncode, json.loads(as_json.stdout), as_json.stderr) == (0, [], told)
+    elsewhere = tmp_path / "other.db"
+    named = kubeops("respond", "audit", "--audit-url", f"sqlite:///{elsewhere}", env=env)
+    assert named.returncode == 0
+    assert named.stderr == f"no audit log at {elsewhere} yet (kubeops respond run writes it)\n"
+    assert list(tmp_path.iterdir()) == []  # neither the files nor their directory
+    bad = kubeops("respond", "audit", "--since", "soon", env=env)
+    assert bad.returncode == 1  # bad flags are still refused first
+
+
 def test_run_refuses_bad_rules_before_starting(tmp_path: Path, kube_cluster: Cluster) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD)
@@ -215,3 +238,4 @@ def test_run_refuses_bad_rules_before_starting(tmp_path: Path, kube_cluster: Clu
     assert helped.returncode == 0
     for command in ("check", "replay", "audit", "run"):
         assert command in helped.stdout
+    assert "``" not in helped.stdout  # plain text, no reStructuredText markup

@@ -32,7 +32,9 @@ def register(groups: Any) -> None:
     parser = groups.add_parser(
         "respond",
         help="event-driven automated response: rules that watch the cluster and act",
-        description=(__doc__ or "").split("::")[0].strip(),
+        description="Rules that watch the cluster and act, safely, with an audit trail. "
+        "Rule problems are printed one per line (file:line: rule NAME: field: cause), "
+        "every one of them, and the command exits 1.",
     )
     commands = parser.add_subparsers(dest="respond_command", metavar="COMMAND", required=True)
     _check(commands)
@@ -52,6 +54,15 @@ def _rules_flag(parser: argparse.ArgumentParser, required: bool = True) -> None:
     )
 
 
+def _common_flags(
+    parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]
+) -> None:
+    """``-o``, the connection flags and the handler: the tail every reading command shares."""
+    parser.add_argument("-o", "--output", choices=OUTPUTS, default="table")
+    add_connection_flags(parser)
+    parser.set_defaults(handler=handler)
+
+
 def _check(commands: Any) -> None:
     check = commands.add_parser(
         "check",
@@ -60,9 +71,7 @@ def _check(commands: Any) -> None:
         "selectors, CEL, sources, actions and their settings; every problem on its own line.",
     )
     _rules_flag(check)
-    check.add_argument("-o", "--output", choices=OUTPUTS, default="table")
-    add_connection_flags(check)
-    check.set_defaults(handler=_rule_errors(_run_check))
+    _common_flags(check, _rule_errors(_run_check))
 
 
 def _replay(commands: Any) -> None:
@@ -82,9 +91,7 @@ def _replay(commands: Any) -> None:
         help="plan each action against the current context's cluster (reads only); "
         "default: no cluster is contacted",
     )
-    replay.add_argument("-o", "--output", choices=OUTPUTS, default="table")
-    add_connection_flags(replay)
-    replay.set_defaults(handler=_rule_errors(_run_replay))
+    _common_flags(replay, _rule_errors(_run_replay))
 
 
 def _audit(commands: Any) -> None:
@@ -115,9 +122,7 @@ def _audit(commands: Any) -> None:
         help="sqlite:///PATH or any SQLAlchemy URL "
         "(default: sqlite:///~/.local/share/kubeops/respond-audit.db)",
     )
-    audit.add_argument("-o", "--output", choices=OUTPUTS, default="table")
-    add_connection_flags(audit)
-    audit.set_defaults(handler=_run_audit)
+    _common_flags(audit, _run_audit)
 
 
 def _run(commands: Any) -> None:
@@ -283,8 +288,9 @@ def _run_replay(args: argparse.Namespace) -> int:
 
 
 def _run_audit(args: argparse.Namespace) -> int:
+    from kubeops.config.database import sqlite_file
     from kubeops.errors import KubeopsError
-    from kubeops.respond.audit import AuditLog
+    from kubeops.respond.audit import AuditLog, default_url
     from kubeops.respond.outcome import OUTCOMES
 
     complete(args)
@@ -297,6 +303,13 @@ def _run_audit(args: argparse.Namespace) -> int:
     since = _moment(args.since, "--since")
     until = _moment(args.until, "--until")
     subject = _subject(args.object) if args.object else None
+    missing = sqlite_file(args.audit_url or default_url())
+    if missing is not None and not missing.exists():
+        # A query creates nothing: like `kubectl get` on nothing, an empty answer.
+        print(f"no audit log at {missing} yet (kubeops respond run writes it)", file=sys.stderr)
+        if args.output != "table":
+            _dump([], args.output)
+        return 0
 
     async def read() -> list[Any]:
         log = await AuditLog.open(args.audit_url, retry_for=0.0)

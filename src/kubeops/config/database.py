@@ -181,6 +181,22 @@ def normalise(url: str, naming: Naming) -> tuple[sa.URL, str]:
     return parsed, shown
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite ``url`` (or a plain path) names, ``~`` expanded; None for another
+    database or an in-memory one.  Unlike :func:`normalise`, creates nothing: a reader
+    can tell a database not written yet from an empty one."""
+    text = url.strip()
+    if "://" not in text:
+        return Path(text).expanduser() if text else None
+    try:
+        parsed = sa.make_url(text)
+    except (sa_exc.ArgumentError, ValueError):
+        return None  # normalise says why when the database is opened
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
 def reason(err: BaseException, secrets: tuple[str, ...] = ()) -> str:
     """The driver's own words on one line, without SQLAlchemy's SQL echo and background
     link, and without any secret that might have crept in."""
