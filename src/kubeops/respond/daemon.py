@@ -52,7 +52,7 @@ KEEP_LEDGER = 24 * 3600.0
 """Ledger entries are kept at least this long (longer when a limit looks further back)."""
 WATERMARK_EVERY = 10.0
 """Seconds between two watermarks written by the leader."""
-WATERMARK_OVERLAP = datetime.timedelta(seconds=3 * WATERMARK_EVERY)
+WATERMARK_OVERLAP = datetime.timedelta(seconds=WATERMARK_EVERY)
 """How far before the watermark a new leader starts looking (the ledger removes repeats)."""
 RECONCILE_BEFORE = datetime.timedelta(minutes=10)
 """How far before the start watermark a new leader looks for actions left unaudited."""
