@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kubeops.errors import KubeopsError
+from kubeops.models.cron import CronError, is_cron, next_after
 from kubeops.models.duration import DurationError, format_duration, parse_duration
 
 MIN_INTERVAL = 1.0
@@ -60,10 +61,7 @@ class Cron:
     expression: str
 
     def __post_init__(self) -> None:
-        from croniter import croniter  # type: ignore[import-untyped]
-
-        fields = self.expression.split()
-        if len(fields) not in (5, 6) or not croniter.is_valid(self.expression):
+        if not is_cron(self.expression):
             raise ScheduleError(
                 f"--cron {self.expression!r}: not a cron expression (five fields: minute hour "
                 'day-of-month month day-of-week, e.g. "*/15 * * * *")'
@@ -72,14 +70,12 @@ class Cron:
 
     def after(self, anchor: float, now: float) -> float:
         """The expression's next time after ``now``."""
-        from croniter import CroniterError, croniter
-
         start = datetime.datetime.fromtimestamp(now).astimezone()
         try:
-            return float(croniter(self.expression, start).get_next(float))
-        except CroniterError as err:
+            return next_after(self.expression, start).timestamp()
+        except CronError as err:
             # A valid expression naming a date that never comes ("* * 31 2 *").
-            raise ScheduleError(f"--cron {self.expression!r}: never fires ({err})") from None
+            raise ScheduleError(f"--cron {self.expression!r}: {err}") from None
 
     def describe(self) -> str:
         """``cron '*/15 * * * *'`` and the like."""

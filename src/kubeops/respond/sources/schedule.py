@@ -6,7 +6,7 @@ time fired before a restart or by another leader is recognised by the ledger.
 On start, times at or before ``since`` (the daemon's watermark) are not fired
 again; of the times missed between ``since`` and now only the latest fires, as a
 CronJob catches up -- a daemon down for a week does not fire a week of minutes.
-Cron syntax is croniter's (five fields, an optional sixth for seconds);
+Cron syntax is :mod:`kubeops.models.cron`'s (five fields, an optional sixth for seconds);
 ``params.timezone`` is an IANA zone (default UTC).
 """
 
@@ -18,9 +18,8 @@ import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
-from croniter import CroniterError, croniter  # type: ignore[import-untyped]
-
 from kubeops.api import Client
+from kubeops.models.cron import CronError, is_cron, latest_at, next_after
 from kubeops.respond.event import SCHEDULE, Event, identity_of, now
 from kubeops.respond.model import Trigger
 from kubeops.respond.source import Emit
@@ -42,12 +41,12 @@ def validate(trigger: Trigger) -> list[str]:
     cron = params.get("cron")
     if not isinstance(cron, str) or not cron.strip():
         problems.append("params.cron: is required (a cron expression like '*/5 * * * *')")
-    elif len(cron.split()) not in (5, 6) or not croniter.is_valid(cron):
+    elif not is_cron(cron):
         problems.append(f"params.cron: {cron!r} is not a cron expression like '*/5 * * * *'")
     else:
         try:
             due(cron, "UTC", now(), now())
-        except CroniterError:
+        except CronError:
             problems.append(f"params.cron: {cron!r} never fires")
     zone = params.get("timezone")
     if zone is not None:
@@ -88,11 +87,9 @@ def due(
     cron: str, zone: str, since: datetime.datetime, at: datetime.datetime
 ) -> tuple[datetime.datetime | None, datetime.datetime]:
     """The latest scheduled time in (since, at] (None if none) and the first after ``at``."""
-    tz = zoneinfo.ZoneInfo(zone)
-    upcoming: datetime.datetime = croniter(cron, at.astimezone(tz)).get_next(datetime.datetime)
-    latest: datetime.datetime = croniter(
-        cron, at.astimezone(tz) + datetime.timedelta(microseconds=1)
-    ).get_prev(datetime.datetime)
+    local = at.astimezone(zoneinfo.ZoneInfo(zone))
+    upcoming = next_after(cron, local)
+    latest = latest_at(cron, local)
     missed = latest if since < latest <= at else None
     return missed, upcoming
 
