@@ -43,7 +43,7 @@ def register(groups: Any) -> None:
     parser = groups.add_parser(
         "inspect",
         help="check clusters (or manifests) for health, security and configuration problems",
-        description=(__doc__ or "").split("::")[0].strip(),
+        description="Health checks over clusters or manifests, as reports.",
     )
     add_connection_flags(parser, **CONNECTION_HELP)
     parser.add_argument(
