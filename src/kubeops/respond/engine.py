@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeops.respond.action import ActionContext, Plan
 from kubeops.respond.event import DERIVED, RESOURCE, USAGE, Event, ObjectRef, identity_of
+from kubeops.respond.killswitch import object_paused, ref_paused
 from kubeops.respond.model import Rule, Trigger
 from kubeops.respond.outcome import (
     ALREADY_DONE,
@@ -67,8 +68,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PAUSE_ANNOTATION = "respond.kubeops.io/paused"
-"""``"true"`` on an event's object pauses every action about it."""
 DEFAULT_CONCURRENCY = 16
 """Events handled at once (about different objects)."""
 DEFAULT_BACKLOG = 10_000
@@ -173,14 +172,6 @@ def _load_matcher(source: str) -> Callable[[Trigger, Event], bool] | None:
         return None
     entry = SOURCES.get(source)
     return getattr(entry, "matches", None) if entry is not None else None
-
-
-def paused_by_annotation(obj: Mapping[str, Any] | None) -> bool:
-    """Whether ``obj`` carries ``respond.kubeops.io/paused: "true"``."""
-    if obj is None:
-        return False
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(PAUSE_ANNOTATION, "")).lower() == "true"
 
 
 # --- the engine --------------------------------------------------------------------------------
@@ -429,10 +420,7 @@ class Engine:
                 paused = paused()
             if paused:
                 return True
-            by_object = getattr(switch, "object_paused", None)
-            if by_object is not None and by_object(event.object):
-                return True
-        return paused_by_annotation(event.object)
+        return object_paused(event.object)
 
     async def _target_paused(self, plan: Plan, event: Event) -> bool:
         """The action's target (when it is not the event's own object, checked already)
@@ -447,8 +435,6 @@ class Engine:
             subject.name,
         ):
             return False
-        from kubeops.respond.killswitch import ref_paused
-
         try:
             return await ref_paused(self.client, target)
         except Exception as err:  # the action itself will meet and report the problem
@@ -749,6 +735,5 @@ __all__ = [
     "Engine",
     "audit_record",
     "decisions_summary",
-    "paused_by_annotation",
     "trigger_matches",
 ]
