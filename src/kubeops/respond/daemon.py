@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import gc
 import logging
 import signal
 import sys
@@ -44,6 +45,9 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_LEASE = "kubeops-respond"
 DEFAULT_QPS = 100.0
 DEFAULT_BURST = 300
+FREEZE_WAIT = 60.0
+"""Seconds the start-up objects wait for the sources' first sync before being frozen."""
+_FROZEN = False
 RESTART_PAUSE = 1.0
 """Seconds before leading again after leading failed."""
 PRUNE_EVERY = 600.0
@@ -620,6 +624,7 @@ class Daemon:
             self.engine = engine
             for source in self.sources:
                 tasks.append(asyncio.create_task(source.run(self.emit), name=source.name))
+            tasks.append(asyncio.create_task(self._freeze_when_ready(), name="gc freeze"))
             if not dry_run:  # a dry run writes nothing, its own state included
                 tasks.append(
                     asyncio.create_task(self._watermarks(ledger, limits), name="watermark")
@@ -645,6 +650,21 @@ class Daemon:
             self.sources = []
             self.leading = False
             self.leader_gauge.set(0)
+
+    async def _freeze_when_ready(self) -> None:
+        """Once the sources have synced, move what start-up made (modules, rules, the
+        first lists) out of the collector's way: a storm's full collections then take
+        milliseconds instead of a tenth of a second (perf's S9 measurement)."""
+        global _FROZEN
+        if _FROZEN:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FREEZE_WAIT):
+                await asyncio.gather(*(s.ready.wait() for s in self.sources))
+        gc.collect()
+        gc.freeze()
+        _FROZEN = True
+        LOG.debug("%d start-up objects frozen out of garbage collection", gc.get_freeze_count())
 
     def _sources(self, since: datetime.datetime, factory: Any) -> list[Any]:
         """One source per source name some rule's trigger uses, sharing ``factory``'s
