@@ -6,7 +6,6 @@ though the new Pods are as busy."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -52,22 +51,17 @@ def deployment(replicas: int) -> dict[str, Any]:
 
 
 async def test_busy_pods_are_scaled_out_within_bounds_once_per_cooldown(
-    spawn: Spawn, http: aiohttp.ClientSession, metrics_cluster: Cluster, tmp_path: Path
+    spawn: Spawn,
+    http: aiohttp.ClientSession,
+    metrics_cluster: Cluster,
+    metrics_namespace: str,
+    tmp_path: Path,
 ) -> None:
-    namespace = f"cpu-overload-{uuid.uuid4().hex[:6]}"
     kubeconfig = str(metrics_cluster.kubeconfig)
     async with Client(load_config(kubeconfig)) as client:
-        await client.create(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        await _scenario(
+            spawn, http, metrics_cluster, client, kubeconfig, metrics_namespace, tmp_path
         )
-        await client.create(
-            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}},
-            namespace,
-        )
-        try:
-            await _scenario(spawn, http, metrics_cluster, client, kubeconfig, namespace, tmp_path)
-        finally:
-            await client.delete("v1/Namespace", namespace)
 
 
 async def _scenario(
