@@ -277,12 +277,10 @@ def options(args: argparse.Namespace) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import asyncio
     import logging
-    import signal
     import sys
 
-    from kubeops.controller.serving import log_formatter
+    from kubeops.controller.serving import log_formatter, run_until_signalled
     from kubeops.inspect.serve import serve
 
     settings = options(args)
@@ -297,19 +295,5 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("kubeops.controller.leader_election").setLevel(logging.INFO)
     logging.getLogger("kubeops.controller.serving").setLevel(logging.INFO)
 
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        signals = (signal.SIGINT, signal.SIGTERM)
-
-        def stopping() -> None:
-            # Stop gracefully (release the Lease, deliver webhooks); a second signal kills.
-            stop.set()
-            for sig in signals:
-                loop.remove_signal_handler(sig)
-
-        for sig in signals:
-            loop.add_signal_handler(sig, stopping)
-        return await serve(settings, stop)
-
-    return asyncio.run(main())
+    # Stop gracefully (release the Lease, deliver webhooks); a second signal kills.
+    return run_until_signalled(lambda stop: serve(settings, stop))

@@ -22,7 +22,6 @@ import contextlib
 import datetime
 import gc
 import logging
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -304,7 +303,7 @@ def _read_secret(path: str, flag: str) -> str:
 
 def run_from_args(args: argparse.Namespace, serving: ServingOptions) -> int:
     """Run the daemon as the CLI asked until SIGTERM or SIGINT; the exit status."""
-    from kubeops.controller.serving import log_formatter
+    from kubeops.controller.serving import log_formatter, run_until_signalled
 
     options = options_from_args(args, serving)
     handler = logging.StreamHandler(sys.stderr)
@@ -315,22 +314,8 @@ def run_from_args(args: argparse.Namespace, serving: ServingOptions) -> int:
     for name in ("kubeops.respond", "kubeops.controller"):
         logging.getLogger(name).setLevel(logging.INFO)
 
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        signals = (signal.SIGINT, signal.SIGTERM)
-
-        def stopping() -> None:
-            # Gracefully: finish running actions, release the Lease; a second signal kills.
-            stop.set()
-            for sig in signals:
-                loop.remove_signal_handler(sig)
-
-        for sig in signals:
-            loop.add_signal_handler(sig, stopping)
-        return await run(options, stop)
-
-    return asyncio.run(main())
+    # Gracefully: finish running actions, release the Lease; a second signal kills.
+    return run_until_signalled(lambda stop: run(options, stop))
 
 
 async def run(options: RunOptions, stop: asyncio.Event | None = None) -> int:

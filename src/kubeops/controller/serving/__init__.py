@@ -7,7 +7,8 @@ traceback.  The counterpart of kube-rbac-proxy and of the Kubernetes components'
 
 A daemon builds a :class:`SecurePort` from :class:`ServingOptions`, adds its
 routes to :meth:`SecurePort.application` and calls :meth:`SecurePort.start`;
-:func:`log_formatter` gives its ``--log-format text|json`` lines.
+:func:`log_formatter` gives its ``--log-format text|json`` lines, and
+:func:`run_until_signalled` its graceful stop on SIGTERM.
 """
 
 from kubeops.controller.serving.authn import TokenFile, TokenReviewAuthenticator, User
@@ -26,6 +27,7 @@ from kubeops.controller.serving.options import (
     parse_resource_attributes,
 )
 from kubeops.controller.serving.server import USER, SecurePort, log_event, plain
+from kubeops.controller.serving.signals import run_until_signalled
 
 __all__ = [
     "ALWAYS_ALLOW",
@@ -52,4 +54,5 @@ __all__ = [
     "path_name",
     "plain",
     "query_int",
+    "run_until_signalled",
 ]
