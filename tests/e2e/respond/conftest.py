@@ -4,16 +4,13 @@ endpoints pointed at the test's)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
 import yaml
 
-from integration.respond.daemon.harness import Spawn, daemons, write_rules
-from kubeops.testenv import Cluster
+from integration.respond.daemon.harness import http, kubeconfig, spawn, write_rules
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "respond"
 
@@ -38,18 +35,4 @@ def example_rules(
     return write_rules(directory, walk(document))
 
 
-@pytest.fixture
-def kubeconfig(kube_cluster: Cluster) -> str:
-    return str(kube_cluster.kubeconfig)
-
-
-@pytest.fixture
-async def spawn() -> AsyncIterator[Spawn]:
-    async with daemons() as start:
-        yield start
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
+__all__ = ["example_rules", "http", "kubeconfig", "spawn"]

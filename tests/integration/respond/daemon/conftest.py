@@ -1,30 +1,9 @@
 """Fixtures for the daemon tests: the session cluster's kubeconfig, daemons started as
-subprocesses (killed at the end), an HTTP session."""
+subprocesses (killed at the end), an HTTP session (defined in the harness, shared with
+the end-to-end scenarios)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from .harness import http, kubeconfig, spawn
 
-import aiohttp
-import pytest
-
-from kubeops.testenv import Cluster
-
-from .harness import Spawn, daemons
-
-
-@pytest.fixture
-def kubeconfig(kube_cluster: Cluster) -> str:
-    return str(kube_cluster.kubeconfig)
-
-
-@pytest.fixture
-async def spawn() -> AsyncIterator[Spawn]:
-    async with daemons() as start:
-        yield start
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
+__all__ = ["http", "kubeconfig", "spawn"]

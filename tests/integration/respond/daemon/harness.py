@@ -20,6 +20,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from kubeops.testenv import Cluster
 from kubeops.testenv.ports import free_port
 
 NOT_YET = (aiohttp.ClientError, OSError, AssertionError)
@@ -204,3 +205,27 @@ async def audit_records(url: str, **query: Any) -> list[Any]:
         return records
     finally:
         await audit.close()
+
+
+# The fixtures every daemon test module shares (imported by the daemon tests' and the
+# end-to-end scenarios' conftest files).
+
+
+@pytest.fixture
+def kubeconfig(kube_cluster: Cluster) -> str:
+    """The session cluster's admin kubeconfig, for ``--kubeconfig``."""
+    return str(kube_cluster.kubeconfig)
+
+
+@pytest.fixture
+async def spawn() -> AsyncIterator[Spawn]:
+    """Start ``kubeops respond run`` subprocesses; every one is killed at the end."""
+    async with daemons() as start:
+        yield start
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session for the daemons' ports and the receivers."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
