@@ -149,10 +149,24 @@ class Cluster:
     def restart_apiserver(self) -> None:
         """Stop the API server and start it again on the same port over the same data."""
         self.progress(f"cluster {self.name}: restarting kube-apiserver")
+        self.stop_apiserver()
+        self._start_apiserver()
+
+    def stop_apiserver(self) -> None:
+        """Stop only the API server: the cluster is unreachable until :meth:`start_apiserver`.
+
+        Its data stays in etcd and its port is kept, as when a member cluster's
+        control plane goes down and comes back.
+        """
         process = self.processes.pop("kube-apiserver", None)
         if process is not None:
+            self.progress(f"cluster {self.name}: stopping kube-apiserver")
             process.stop()
-        self._start_apiserver()
+
+    def start_apiserver(self) -> None:
+        """Start the API server stopped by :meth:`stop_apiserver`, on the same port."""
+        if "kube-apiserver" not in self.processes:
+            self._start_apiserver()
 
     def running(self) -> dict[str, int | None]:
         """Each component's pid, None for one that has exited."""

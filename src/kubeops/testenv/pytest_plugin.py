@@ -5,6 +5,8 @@
 * ``kube_namespace`` -- a fresh namespace per test, deleted afterwards;
 * ``kube_clusters`` -- a second environment with two API-only clusters, for
   multi-cluster tests, started only when a test asks for it;
+* ``sync_env`` -- an environment of four API-only clusters (``hub``, ``cluster-a``,
+  ``cluster-b``, ``cluster-c``) for multi-cluster sync, started only when a test asks;
 * ``metrics_cluster`` -- a full cluster of its own that also serves metrics.k8s.io
   (metrics-server over kwok's simulated kubelets; usage set with
   :meth:`~kubeops.testenv.Cluster.set_usage`), started only when a test asks for it,
@@ -155,6 +157,17 @@ def kube_clusters(request: pytest.FixtureRequest) -> list[Cluster]:
     """Two API-only clusters, ``member-a`` and ``member-b``, for multi-cluster tests."""
     env = Environment(["member-a", "member-b"], api_only=True, progress=_progress(request.config))
     return _start(request, env).clusters
+
+
+SYNC_CLUSTERS = ("hub", "cluster-a", "cluster-b", "cluster-c")
+
+
+@pytest.fixture(scope="session")
+def sync_env(request: pytest.FixtureRequest) -> Environment:
+    """Four API-only clusters for multi-cluster sync: ``hub``, ``cluster-a`` (the usual
+    source), ``cluster-b`` and ``cluster-c``, sharing one etcd; started on first use."""
+    env = Environment(list(SYNC_CLUSTERS), api_only=True, progress=_progress(request.config))
+    return _start(request, env)
 
 
 @pytest.fixture(scope="session")
