@@ -39,6 +39,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "events": ("events",),
     "inspect": ("inspect",),
     "respond": ("respond",),
+    "sync": ("sync",),
     "testenv": ("testenv",),
     "watch": ("watch",),
 }
