@@ -1,0 +1,190 @@
+"""The sync executor: carries out one :class:`~kubeops.sync.operation.Operation` on one cluster.
+
+Every write is guarded so a stale view can never do harm: a create that finds
+the name taken reads the object and decides again (it may be foreign); a
+replace carries the actual's resourceVersion and a delete its uid and
+resourceVersion, and a conflict on either reads and decides again.  Updates
+are server-side applies with ``force`` under :data:`~kubeops.sync.ownership.FIELD_MANAGER`.
+A namespace the target lacks is created (labelled, never pruned).
+
+Connection failures and an open circuit breaker become
+:class:`~kubeops.sync.target.TargetDown`, which pauses the target's queue
+instead of failing the object; every other error names the object, the
+operation and the cause.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from kubeops.api import Client, Object
+from kubeops.errors import (
+    AlreadyExists,
+    ApiError,
+    Conflict,
+    ConnectionFailed,
+    KubeopsError,
+    NotFound,
+    ServiceUnavailable,
+)
+from kubeops.sync.operation import Action, Operation
+from kubeops.sync.ownership import (
+    FIELD_MANAGER,
+    HASH_ANNOTATION,
+    POLICY_LABEL,
+    SOURCE_ANNOTATION,
+    ObjectKey,
+)
+from kubeops.sync.store import kind_name, store_transform
+from kubeops.sync.target import TargetDown
+
+__all__ = ["CREATED_BY_LABEL", "ClusterSink", "Redecide", "SyncWriteError"]
+
+CREATED_BY_LABEL = "sync.kubeops.io/created-by"
+"""On a namespace the sync created on a target (``kubeops-sync``); such namespaces are never pruned."""
+
+Redecide = Callable[[dict[str, Any] | None], Operation]
+"""Decides again from the target's current object (None: it has none), after a conflict."""
+
+
+class SyncWriteError(KubeopsError):
+    """A write the target refused for a reason retrying the same decision cannot fix."""
+
+
+class ClusterSink:
+    """Writes operations to one cluster through its own client (rate limit, circuit breaker)."""
+
+    def __init__(self, client: Client, cluster: str) -> None:
+        self.client = client
+        self.cluster = cluster
+
+    async def execute(
+        self, op: Operation, redecide: Redecide | None = None
+    ) -> tuple[Operation, Object | None]:
+        """Carry out ``op``; returns the operation done (decided again after a conflict) and
+        the object the server returned (None for delete, none, or a vanished object)."""
+        try:
+            return await self._execute(op, redecide)
+        except (ConnectionFailed, ServiceUnavailable) as err:
+            raise TargetDown(f"target {self.cluster}: {err}") from err
+
+    async def _execute(
+        self, op: Operation, redecide: Redecide | None
+    ) -> tuple[Operation, Object | None]:
+        action = op.action
+        if action is Action.NONE:
+            return op, None
+        try:
+            if action is Action.CREATE:
+                return op, await self._with_namespace(op, self._create)
+            if action is Action.APPLY:
+                return op, await self._with_namespace(op, self._apply)
+            if action is Action.REPLACE:
+                return op, await self._replace(op)
+            if action is Action.DELETE:
+                await self._delete(op)
+                return op, None
+            if action is Action.ORPHAN:
+                return op, await self._orphan(op)
+        except (AlreadyExists, Conflict) as err:
+            if redecide is None:
+                raise SyncWriteError(
+                    f"{self.cluster}: {action} {op.key}: the object changed again meanwhile: {err}"
+                ) from err
+            return await self._execute(redecide(await self.read(op.key)), None)
+        except NotFound:
+            if action in (Action.DELETE, Action.ORPHAN):
+                return op, None  # gone already: what was wanted
+            if redecide is None:
+                raise
+            return await self._execute(redecide(await self.read(op.key)), None)
+        raise SyncWriteError(f"{self.cluster}: {op.key}: unknown action {action!r}")
+
+    async def read(self, key: ObjectKey) -> dict[str, Any] | None:
+        """The cluster's current object of ``key`` (as the state store would hold it), or None."""
+        try:
+            found = await self.client.get(
+                kind_name(key.group, key.kind), key.name, key.namespace or None
+            )
+        except NotFound:
+            return None
+        return store_transform(found)
+
+    async def _create(self, op: Operation) -> Object:
+        return await self.client.create(_body(op), field_manager=FIELD_MANAGER)
+
+    async def _apply(self, op: Operation) -> Object:
+        return await self.client.apply(_body(op), field_manager=FIELD_MANAGER, force=True)
+
+    async def _replace(self, op: Operation) -> Object:
+        body = _body(op)
+        actual = op.actual or {}
+        meta = dict(body.get("metadata") or {})
+        meta["resourceVersion"] = (actual.get("metadata") or {}).get("resourceVersion")
+        return await self.client.replace({**body, "metadata": meta}, field_manager=FIELD_MANAGER)
+
+    async def _delete(self, op: Operation) -> None:
+        meta = (op.actual or {}).get("metadata") or {}
+        preconditions = {
+            k: str(meta[k]) for k in ("uid", "resourceVersion") if meta.get(k) is not None
+        }
+        await self.client.delete(
+            kind_name(op.key.group, op.key.kind),
+            op.key.name,
+            op.key.namespace or None,
+            propagation_policy="Background",
+            preconditions=preconditions or None,
+        )
+
+    async def _orphan(self, op: Operation) -> Object:
+        meta = (op.actual or {}).get("metadata") or {}
+        patch: dict[str, Any] = {
+            "metadata": {
+                "labels": {POLICY_LABEL: None},
+                "annotations": {SOURCE_ANNOTATION: None, HASH_ANNOTATION: None},
+            }
+        }
+        if meta.get("uid"):
+            patch["metadata"]["uid"] = meta["uid"]  # immutable: a recreated object refuses it
+        return await self.client.patch(
+            kind_name(op.key.group, op.key.kind),
+            op.key.name,
+            patch,
+            op.key.namespace or None,
+            patch_type="merge",
+            field_manager=FIELD_MANAGER,
+        )
+
+    async def _with_namespace(self, op: Operation, write: Callable[[Operation], Any]) -> Object:
+        """Write; when the target lacks the object's namespace, create it and write again."""
+        try:
+            result: Object = await write(op)
+            return result
+        except NotFound as err:
+            if not op.key.namespace or not _missing_namespace(err):
+                raise
+        await self.ensure_namespace(op.key.namespace)
+        again: Object = await write(op)
+        return again
+
+    async def ensure_namespace(self, name: str) -> None:
+        """Create namespace ``name`` on the target (labelled as the sync's) unless it exists."""
+        namespace = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": {CREATED_BY_LABEL: FIELD_MANAGER}},
+        }
+        with contextlib.suppress(AlreadyExists):
+            await self.client.create(namespace, field_manager=FIELD_MANAGER)
+
+
+def _body(op: Operation) -> dict[str, Any]:
+    if op.desired is None:
+        raise SyncWriteError(f"{op.target}: {op.action} {op.key}: the operation has no object")
+    return op.desired
+
+
+def _missing_namespace(err: ApiError) -> bool:
+    return err.details.get("kind") == "namespaces"

@@ -1,0 +1,162 @@
+"""A Push member as the controller drives it: its own client, state store and executor.
+
+The target's store watches only what the sync owns there, so ``actual`` for a
+key comes from memory, and :func:`~kubeops.sync.diff.decide` turns desired
+against it into one operation that :class:`~kubeops.sync.executor.ClusterSink`
+carries out.  A change made there by someone else (drift, a hand deletion)
+reaches the controller through ``on_change``; the echoes of the sync's own
+writes do not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from kubeops.api import Client, Object, RetryPolicy, Timeouts
+from kubeops.cache import DeletedFinalStateUnknown
+from kubeops.errors import KubeopsError
+from kubeops.sync.diff import decide
+from kubeops.sync.executor import ClusterSink
+from kubeops.sync.model import SyncPolicy
+from kubeops.sync.operation import Action, Operation
+from kubeops.sync.ownership import POLICY_LABEL, ObjectKey
+from kubeops.sync.store import ClusterStore, object_key
+from kubeops.sync.target import Changed, TargetDown
+
+__all__ = ["PushTarget"]
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT = 2.0
+
+
+class PushTarget:
+    """One member the hub reaches directly: store, diff and executor over one client."""
+
+    def __init__(self, name: str, client: Client, *, owns_client: bool = True) -> None:
+        self.name = name
+        self.client = client
+        self.store = ClusterStore(client, name, owned_only=True)
+        self.sink = ClusterSink(client, name)
+        self._owns_client = owns_client
+        self._on_change: Changed | None = None
+        self._written: dict[ObjectKey, str] = {}
+        """resourceVersion of the sync's last write per key: its watch echo is not a change."""
+        self._deleted: set[str] = set()
+        """uids the sync deleted: their deletion events are not a change."""
+        # The probe has a client of its own: no retries, and no circuit breaker holding
+        # it back for the breaker's cooldown when the member is back.
+        self._prober = Client(
+            client.config,
+            qps=-1,
+            retry=RetryPolicy(max_retries=0),
+            timeouts=Timeouts(request=PROBE_TIMEOUT, connect=PROBE_TIMEOUT),
+            pool_size=1,
+        )
+
+    async def start(self, on_change: Changed) -> None:
+        """Remember whom to tell about changes made by others; kinds are watched on demand."""
+        self._on_change = on_change
+
+    async def stop(self) -> None:
+        """Stop the informers and close the clients."""
+        await self.store.stop()
+        await self._prober.close()
+        if self._owns_client:
+            await self.client.close()
+
+    async def watch_kind(self, group: str, kind: str) -> None:
+        """Watch the sync's objects of ``group``/``kind`` on this member."""
+        informer, new = await self.store.informer(group, kind)
+        if new:
+
+            def added(obj: Object, initial: bool) -> None:
+                if not initial:
+                    self._changed(obj, group, kind, "add")
+
+            def updated(old: Object, new: Object) -> None:
+                self._changed(new, group, kind, "update", old)
+
+            def deleted(obj: Object | DeletedFinalStateUnknown) -> None:
+                self._changed(obj, group, kind, "delete")
+
+            informer.add_handler(added, updated, deleted)
+
+    def owned(self, policy: str) -> list[ObjectKey]:
+        """Every object the store holds as ``policy``'s."""
+        return self.store.owned(policy)
+
+    def synced(self) -> bool:
+        """Whether every watched kind has a complete first list."""
+        return self.store.synced()
+
+    async def reconcile(
+        self, policy: SyncPolicy, key: ObjectKey, desired: dict[str, Any] | None
+    ) -> Operation:
+        """Decide from the store's copy and carry the operation out (see :class:`Target`)."""
+        if not self.store.kind_synced(key.group, key.kind):
+            await self.watch_kind(key.group, key.kind)
+            raise TargetDown(f"target {self.name}: the store of {key.kind} has not synced yet")
+        actual = self.store.get(key)
+
+        def redecide(current: dict[str, Any] | None) -> Operation:
+            return decide(policy, self.name, key, desired, current)
+
+        op = decide(policy, self.name, key, desired, actual)
+        done, written = await self.sink.execute(op, redecide)
+        if done.action is Action.DELETE:
+            uid = ((done.actual or {}).get("metadata") or {}).get("uid")
+            if uid:
+                self._deleted.add(str(uid))
+        elif written is not None:
+            version = (written.get("metadata") or {}).get("resourceVersion")
+            if version:
+                self._written[key] = str(version)
+        return done
+
+    async def probe(self) -> bool:
+        """Whether the member answers ``/readyz`` now; a success closes the client's breaker."""
+        try:
+            response = await self._prober.request("GET", "/readyz")
+        except KubeopsError:
+            return False
+        if response.status != 200:
+            return False
+        with contextlib.suppress(AttributeError):
+            self.client.transport.breaker.record_success()
+        return True
+
+    def _changed(
+        self,
+        obj: Object | DeletedFinalStateUnknown,
+        group: str,
+        kind: str,
+        event: str,
+        old: Object | None = None,
+    ) -> None:
+        key = object_key(obj, group, kind)
+        if key is None or self._on_change is None:
+            return
+        inner = (obj.obj or {}) if isinstance(obj, DeletedFinalStateUnknown) else obj
+        meta = inner.get("metadata") or {}
+        version = meta.get("resourceVersion")
+        if event == "delete":
+            uid = meta.get("uid")
+            if uid in self._deleted:
+                self._deleted.discard(str(uid))
+                return  # our own deletion
+            self._written.pop(key, None)
+        elif version and self._written.get(key) == version:
+            return  # the echo of our own write
+        policies = {(meta.get("labels") or {}).get(POLICY_LABEL)}
+        if old is not None:
+            if (old.get("metadata") or {}).get("resourceVersion") == version:
+                return  # a resync: nothing changed
+            policies.add(((old.get("metadata") or {}).get("labels") or {}).get(POLICY_LABEL))
+        policies.discard(None)
+        # A label removed by hand makes the watch report a deletion of an object without
+        # the label: "" asks the controller for every policy syncing this kind here.
+        for policy in policies or {""}:
+            self._on_change(str(policy), key)
