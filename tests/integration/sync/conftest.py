@@ -220,6 +220,12 @@ def install_sync(hub: Cluster) -> None:
             await install(client)
 
     asyncio.run(main())
+    # Established is not yet served: the new storage answers 429 for a moment.
+    eventually(
+        lambda: hub.admin.get(POLICIES) and hub.admin.get(MEMBER_PATH),
+        timeout=30,
+        message="the sync CRDs served on the hub",
+    )
 
 
 def member_object(
