@@ -98,6 +98,28 @@ def _quantity(value: Any) -> Quantity | None:
         return None
 
 
+def project(actual: Any, desired: Any, path: tuple[str | int, ...] = ()) -> Any:
+    """``actual`` cut to the shape of ``desired``: only the fields desired names, and values
+    equal by :func:`differences`' rules written as desired writes them -- what a diff of the
+    two shows is then only what the sync would change."""
+    if isinstance(desired, Mapping) and isinstance(actual, Mapping):
+        return {
+            name: project(actual[name], value, (*path, name)) if name in actual else value
+            for name, value in desired.items()
+            if name in actual or value in (None, {}, [])  # missing equals empty
+        }
+    if isinstance(desired, list) and isinstance(actual, list):
+        return [
+            project(item, desired[i], (*path, i)) if i < len(desired) else item
+            for i, item in enumerate(actual)
+        ]
+    if desired is None or (
+        not isinstance(desired, Mapping | list) and _same_scalar(desired, actual, path)
+    ):
+        return desired
+    return actual
+
+
 def _dotted(path: tuple[str | int, ...]) -> str:
     text = ""
     for part in path:
