@@ -1,0 +1,287 @@
+"""The pull agent: beside a member the hub cannot reach, it fetches its work and reports back.
+
+The push controller writes one ``SyncWork`` per (policy, object) into the
+member's namespace on the hub (:mod:`kubeops.sync.work`).  The agent watches
+those works, brings the member's objects to their manifests through the very
+target the push mode drives (:class:`kubeops.sync.push.PushTarget`: the same
+state store, :func:`~kubeops.sync.diff.decide` and executor), and writes each
+work's status.  A work being deleted is pruned (or orphaned) on the member
+before the agent removes its finalizer; drift on a member object re-evaluates
+its work.  Every 10 s the agent's heartbeat and counts go to the
+``MemberCluster``'s ``status.agent``, which is how the hub knows it is alive.
+
+The hub going away changes nothing on the member: the works' store keeps what
+it holds, no work is ever read as deleted because a list failed, and the
+statuses not written yet are written when the hub answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kubeops.api import Client, Object
+from kubeops.cache import SharedInformer
+from kubeops.controller import Controller, Request, Result
+from kubeops.errors import (
+    Conflict,
+    ConnectionFailed,
+    Invalid,
+    KubeopsError,
+    NotFound,
+    ServiceUnavailable,
+)
+from kubeops.sync.model import Conflict as ConflictRule
+from kubeops.sync.model import Deletion, Drift, SyncPolicy, work_namespace
+from kubeops.sync.operation import Operation, State
+from kubeops.sync.ownership import HASH_ANNOTATION, WORK_FINALIZER, ObjectKey
+from kubeops.sync.target import Target, TargetDown
+from kubeops.sync.work import (
+    MEMBER_RESOURCE,
+    WORK_RESOURCE,
+    format_time,
+    work_key,
+    work_name,
+)
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL = 10.0
+"""Seconds between two heartbeats (the hub calls a member down after 60 s without one)."""
+RETRY_HUB = 1.0
+"""Seconds before a status the hub did not take is sent again."""
+RETRY_MEMBER = 1.0
+"""Seconds before a work whose member did not answer is tried again."""
+
+_HUB_DOWN = (ConnectionFailed, ServiceUnavailable)
+
+
+def work_policy(work: Mapping[str, Any]) -> SyncPolicy:
+    """The rules a work carries, as the policy value :func:`~kubeops.sync.diff.decide` reads."""
+    spec = work.get("spec") or {}
+    source = spec.get("source") or {}
+    return SyncPolicy(
+        name=str(spec.get("policy") or ""),
+        source_cluster=str(source.get("cluster") or ""),
+        target_clusters=(str(spec.get("member") or ""),),
+        conflict=ConflictRule(spec.get("conflictResolution") or ConflictRule.ABORT.value),
+        deletion=Deletion(spec.get("deletion") or Deletion.PRUNE.value),
+        drift=Drift(spec.get("drift") or Drift.CORRECT.value),
+    )
+
+
+def work_status(work: Mapping[str, Any], op: Operation) -> dict[str, Any]:
+    """The status the agent reports for ``work`` after ``op`` (without ``lastSyncTime``)."""
+    manifest = (work.get("spec") or {}).get("manifest") or {}
+    applied = _hash(manifest) if op.state is State.IN_SYNC else _hash(op.actual or {})
+    return {
+        "state": op.state.value,
+        "message": op.reason,
+        "appliedHash": applied,
+        "observedGeneration": (work.get("metadata") or {}).get("generation"),
+    }
+
+
+def _hash(obj: Mapping[str, Any]) -> str:
+    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
+    return value if isinstance(value, str) else ""
+
+
+def _reported(work: Mapping[str, Any]) -> dict[str, Any]:
+    status = work.get("status") or {}
+    return {k: status.get(k) for k in ("state", "message", "appliedHash", "observedGeneration")}
+
+
+def default_identity() -> str:
+    """``<hostname>_<pid>``: tells two agent replicas apart in the heartbeat and the Lease."""
+    return f"{socket.gethostname()}_{os.getpid()}"
+
+
+class Agent:
+    """Brings one member's objects to the works the hub holds for it, and reports back."""
+
+    def __init__(
+        self,
+        hub: Client,
+        member_client: Client,
+        member: str,
+        *,
+        workers: int = 4,
+        registry: CollectorRegistry | None = None,
+        identity: str = "",
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+    ) -> None:
+        self.hub = hub
+        self.member_client = member_client
+        self.member = member
+        self.namespace = work_namespace(member)
+        self.identity = identity or default_identity()
+        self.heartbeat_interval = heartbeat_interval
+        self.registry = registry
+        self.works = SharedInformer(hub, WORK_RESOURCE, namespace=self.namespace)
+        self.target: Target = _member_target(member_client, member, registry)
+        self.controller = Controller(f"sync-agent-{member}", self._reconcile, workers=workers)
+        self.controller.watch(self.works)
+        self.states: dict[str, State] = {}
+        """Each work's last state on the member, by work name (the heartbeat's counts)."""
+        self.heartbeats = 0
+        """Heartbeats the hub accepted."""
+        self._target_started = False
+
+    def synced(self) -> bool:
+        """Whether the works and the member's owned objects are both completely listed."""
+        return self.works.has_synced() and self.target.synced()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Converge the member until ``stop`` is set; nothing is written after it returns."""
+        await self.target.start(self._member_changed)
+        self._target_started = True
+        controller = asyncio.create_task(self.controller.run(), name=f"{self.member} agent")
+        heartbeat = asyncio.create_task(self._heartbeats(), name=f"{self.member} heartbeat")
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({controller, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (heartbeat, stopping, controller):
+                task.cancel()
+            for task in (heartbeat, stopping, controller):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.works.stop()
+            if self._target_started:
+                await self.target.stop()
+        if controller.done() and not controller.cancelled():
+            controller.result()  # the controller's own failure (a cache that never synced)
+
+    # -- one work -------------------------------------------------------------------------------
+
+    async def _reconcile(self, request: Request) -> Result | None:
+        work = self.works.store.get_by_key(f"{request.namespace}/{request.name}")
+        if work is None:
+            # Gone from the hub (its finalizer removed): the member keeps what it holds.
+            self.states.pop(request.name, None)
+            return None
+        meta = work.get("metadata") or {}
+        deleting = bool(meta.get("deletionTimestamp"))
+        if deleting and WORK_FINALIZER not in (meta.get("finalizers") or []):
+            return None
+        policy, key = work_policy(work), work_key(work)[1]
+        desired = None if deleting else dict((work.get("spec") or {}).get("manifest") or {})
+        await self.target.watch_kind(key.group, key.kind)
+        if not self.target.synced():
+            return Result(requeue_after=0.1)  # never act on a partial view of the member
+        try:
+            op = await self.target.reconcile(policy, key, desired)
+        except TargetDown as err:
+            log.warning("agent %s: %s: the member is unreachable: %s", self.member, key, err)
+            return Result(requeue_after=RETRY_MEMBER)
+        except KubeopsError as err:
+            self.states[request.name] = State.FAILED
+            await self._report(work, {**_failure(work, err)})
+            raise
+        if deleting:
+            return await self._release(work, op)
+        self.states[request.name] = op.state
+        if not await self._report(work, work_status(work, op)):
+            return Result(requeue_after=RETRY_HUB)
+        return None
+
+    async def _report(self, work: Object, status: dict[str, Any]) -> bool:
+        """Write ``status`` when it differs from the work's; False when the hub did not take it."""
+        if _reported(work) == status:
+            return True
+        meta = work.get("metadata") or {}
+        body = {"status": {**status, "lastSyncTime": format_time()}}
+        try:
+            await self.hub.patch(
+                WORK_RESOURCE, meta["name"], body, self.namespace, subresource="status"
+            )
+        except NotFound:
+            return True  # the work is gone; nothing to report on
+        except _HUB_DOWN as err:
+            log.info("agent %s: status of %s waits for the hub: %s", self.member, meta["name"], err)
+            return False
+        return True
+
+    async def _release(self, work: Object, op: Operation) -> Result | None:
+        """The member's object is pruned or orphaned: let the hub delete the work."""
+        meta = work.get("metadata") or {}
+        finalizers = list(meta.get("finalizers") or [])
+        index = finalizers.index(WORK_FINALIZER)
+        patch = [
+            {"op": "test", "path": f"/metadata/finalizers/{index}", "value": WORK_FINALIZER},
+            {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+        ]
+        try:
+            await self.hub.patch(
+                WORK_RESOURCE, meta["name"], patch, self.namespace, patch_type="json"
+            )
+        except NotFound:
+            pass
+        except (Conflict, Invalid):
+            return Result(requeue_after=0.1)  # the finalizers moved; read them again
+        except _HUB_DOWN:
+            return Result(requeue_after=RETRY_HUB)
+        self.states.pop(meta["name"], None)
+        log.info("agent %s: %s: %s (%s)", self.member, op.key, op.action.value, op.reason)
+        return None
+
+    def _member_changed(self, policy: str, key: ObjectKey) -> None:
+        """A member object changed by someone else: its work is evaluated again."""
+        self.controller.queue.add(Request(self.namespace, work_name(policy, key)))
+
+    # -- heartbeat ------------------------------------------------------------------------------
+
+    def agent_status(self) -> dict[str, Any]:
+        """What the heartbeat says: who, when, and how the member's objects stand."""
+        counts = Counter(self.states.values())
+        return {
+            "identity": self.identity,
+            "heartbeatTime": format_time(),
+            "objects": len(self.states),
+            "inSync": counts[State.IN_SYNC],
+            "drifted": counts[State.DRIFTED],
+            "failed": counts[State.FAILED] + counts[State.CONFLICT],
+        }
+
+    async def heartbeat(self) -> bool:
+        """Patch the ``MemberCluster``'s ``status.agent`` once; False when the hub did not take it."""
+        body = {"status": {"agent": self.agent_status()}}
+        try:
+            await self.hub.patch(MEMBER_RESOURCE, self.member, body, subresource="status")
+        except KubeopsError as err:
+            log.warning("agent %s: heartbeat not sent: %s", self.member, err)
+            return False
+        self.heartbeats += 1
+        return True
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await self.heartbeat()
+            await asyncio.sleep(self.heartbeat_interval)
+
+
+def _failure(work: Mapping[str, Any], err: BaseException) -> dict[str, Any]:
+    return {
+        "state": State.FAILED.value,
+        "message": str(err),
+        "appliedHash": (work.get("status") or {}).get("appliedHash") or "",
+        "observedGeneration": (work.get("metadata") or {}).get("generation"),
+    }
+
+
+def _member_target(client: Client, member: str, registry: CollectorRegistry | None) -> Target:
+    """The member as the push mode drives a target: its owned-object store, diff and executor."""
+    from kubeops.sync.push import PushTarget
+
+    target: Target = PushTarget(member, client, owns_client=False)
+    return target

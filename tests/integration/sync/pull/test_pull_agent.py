@@ -1,0 +1,387 @@
+"""The pull agent against real servers: works the hub holds for a Pull member reach it.
+
+The hub side is :class:`~kubeops.sync.work.PullTarget` (what the push controller
+drives for a Pull member); the member is ``cluster-c``, registered once more per
+test as a Pull member of a fresh name, so its works live in a namespace of their
+own.  The agent runs in the test's event loop with a 1 s heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from kubeops.api import Client
+from kubeops.errors import NotFound
+from kubeops.sync.agent import Agent
+from kubeops.sync.desired import desired_object
+from kubeops.sync.model import Conflict, Deletion, Drift, SyncPolicy, work_namespace
+from kubeops.sync.operation import Action, State
+from kubeops.sync.ownership import (
+    HASH_ANNOTATION,
+    POLICY_LABEL,
+    SOURCE_ANNOTATION,
+    WORK_FINALIZER,
+    ObjectKey,
+)
+from kubeops.sync.work import MEMBER_RESOURCE, WORK_RESOURCE, PullTarget, work_name
+from kubeops.testenv import async_eventually
+
+from ..conftest import (
+    SOURCE,
+    RegisterMember,
+    SyncWorld,
+    deployment,
+)
+
+MEMBER_CLUSTER = "cluster-c"
+
+
+@dataclass
+class PullWorld:
+    """A Pull member backed by cluster-c, the hub's side of it, and a running agent."""
+
+    member: str
+    hub: Client
+    cluster: Client
+    target: PullTarget
+    agent: Agent
+    changes: list[tuple[str, ObjectKey]] = field(default_factory=list)
+
+    async def work(self, policy: str, key: ObjectKey) -> dict[str, Any] | None:
+        """The work of ``key`` on the hub, or None."""
+        try:
+            found: dict[str, Any] = await self.hub.get(
+                WORK_RESOURCE, work_name(policy, key), work_namespace(self.member)
+            )
+        except NotFound:
+            return None
+        return found
+
+    async def status(self, policy: str, key: ObjectKey) -> dict[str, Any]:
+        """The work's status as the agent wrote it (empty before)."""
+        work = await self.work(policy, key)
+        return dict((work or {}).get("status") or {})
+
+    async def actual(self, key: ObjectKey) -> dict[str, Any] | None:
+        """cluster-c's Deployment of ``key``, or None."""
+        try:
+            found: dict[str, Any] = await self.cluster.get(
+                "Deployment.apps", key.name, key.namespace
+            )
+        except NotFound:
+            return None
+        return found
+
+
+def policy_for(member: str, **rules: Any) -> SyncPolicy:
+    """A policy syncing from cluster-a to ``member`` (rules: conflict, deletion, drift)."""
+    return SyncPolicy(
+        name=f"pull-{member}", source_cluster=SOURCE, target_clusters=(member,), **rules
+    )
+
+
+def desired_of(source: dict[str, Any], policy: SyncPolicy, member: str) -> dict[str, Any]:
+    """What the controller would write into the work for ``source``."""
+    return desired_object(source, policy, member, {}, SOURCE)
+
+
+@pytest.fixture
+async def pull(sync_world: SyncWorld, register_member: RegisterMember) -> AsyncIterator[PullWorld]:
+    """cluster-c as a fresh Pull member, its PullTarget started and its agent running."""
+    cluster = sync_world.cluster(MEMBER_CLUSTER)
+    member = register_member(cluster, mode="Pull")
+    async with (
+        Client.from_kubeconfig(sync_world.hub.kubeconfig) as hub,
+        Client.from_kubeconfig(cluster.kubeconfig) as member_client,
+    ):
+        target = PullTarget(hub, member)
+        agent = Agent(hub, member_client, member, heartbeat_interval=1.0, identity="agent-test")
+        world = PullWorld(member, hub, member_client, target, agent)
+        await target.start(lambda policy, key: world.changes.append((policy, key)))
+        stop = asyncio.Event()
+        running = asyncio.create_task(agent.run(stop))
+        await async_eventually(
+            lambda: target.synced() and agent.synced(), message="the agent's and target's caches"
+        )
+        try:
+            yield world
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 30)
+            await target.stop()
+            # Let the works go: nobody removes their finalizer once the agent stopped.
+            with contextlib.suppress(Exception):
+                for work in (await hub.list(WORK_RESOURCE, work_namespace(member)))["items"]:
+                    await hub.patch(
+                        WORK_RESOURCE,
+                        work["metadata"]["name"],
+                        {"metadata": {"finalizers": None}},
+                        work_namespace(member),
+                    )
+                await hub.delete("v1/Namespace", work_namespace(member))
+
+
+async def _in_sync(world: PullWorld, policy: SyncPolicy, key: ObjectKey, desired: dict) -> bool:
+    """The agent reports InSync for the work's current generation with the manifest's hash."""
+    work = await world.work(policy.name, key)
+    status = (work or {}).get("status") or {}
+    return (
+        status.get("state") == "InSync"
+        and status.get("observedGeneration") == work["metadata"]["generation"]  # type: ignore[index]
+        and status.get("appliedHash") == desired["metadata"]["annotations"][HASH_ANNOTATION]
+    )
+
+
+async def test_a_work_written_on_the_hub_is_created_on_the_member_and_reported_in_sync(
+    pull: PullWorld, sync_ns: str
+) -> None:
+    policy = policy_for(pull.member)
+    source = deployment("web", sync_ns, replicas=2)
+    key = ObjectKey.of(source)
+    desired = desired_of(source, policy, pull.member)
+
+    op = await pull.target.reconcile(policy, key, desired)
+    assert op.action is Action.CREATE
+    assert op.state is State.PENDING
+
+    work = await pull.work(policy.name, key)
+    assert work is not None
+    assert work["metadata"]["finalizers"] == [WORK_FINALIZER]
+    await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="work InSync")
+    actual = await pull.actual(key)
+    assert actual is not None
+    assert actual["spec"]["replicas"] == 2
+    assert actual["metadata"]["labels"][POLICY_LABEL] == policy.name
+    assert actual["metadata"]["annotations"][SOURCE_ANNOTATION] == f"{SOURCE}/{sync_ns}/web"
+
+    # The hub now reads the agent's report: nothing to write, in sync.
+    async def reported() -> bool:
+        again = await pull.target.reconcile(policy, key, desired)
+        return again.action is Action.NONE and again.state is State.IN_SYNC
+
+    await async_eventually(reported, message="PullTarget reading InSync from the work")
+
+    # The heartbeat names the agent and counts the object; the hub's probe sees it.
+    async def heartbeat() -> dict[str, Any]:
+        member = await pull.hub.get(MEMBER_RESOURCE, pull.member)
+        agent = dict((member.get("status") or {}).get("agent") or {})
+        return agent if agent.get("inSync") == 1 else {}
+
+    agent = await async_eventually(heartbeat, message="the agent's heartbeat counting 1 in sync")
+    assert agent["identity"] == "agent-test"
+    assert agent["objects"] == 1
+    assert agent["failed"] == 0
+    assert await pull.target.probe()
+
+
+async def test_a_changed_manifest_updates_the_member(pull: PullWorld, sync_ns: str) -> None:
+    policy = policy_for(pull.member)
+    source = deployment("web", sync_ns, replicas=1)
+    key = ObjectKey.of(source)
+    first = desired_of(source, policy, pull.member)
+    await pull.target.reconcile(policy, key, first)
+    await async_eventually(lambda: _in_sync(pull, policy, key, first), message="first InSync")
+
+    source["spec"]["replicas"] = 3
+    source["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27"
+    second = desired_of(source, policy, pull.member)
+    op = await pull.target.reconcile(policy, key, second)
+    assert op.action is Action.APPLY
+    assert op.reason == "source changed"
+
+    await async_eventually(lambda: _in_sync(pull, policy, key, second), message="second InSync")
+    actual = await pull.actual(key)
+    assert actual is not None
+    assert actual["spec"]["replicas"] == 3
+    assert actual["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+
+
+async def test_deleting_a_work_prunes_the_member_object_before_the_work_goes(
+    pull: PullWorld, sync_ns: str
+) -> None:
+    policy = policy_for(pull.member)
+    source = deployment("web", sync_ns)
+    key = ObjectKey.of(source)
+    desired = desired_of(source, policy, pull.member)
+    await pull.target.reconcile(policy, key, desired)
+    await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="InSync")
+
+    op = await pull.target.reconcile(policy, key, None)
+    assert op.action is Action.DELETE
+
+    async def gone() -> bool:
+        return await pull.work(policy.name, key) is None and await pull.actual(key) is None
+
+    await async_eventually(gone, message="the work and the member's Deployment gone")
+
+
+async def test_orphan_leaves_the_member_object_without_the_marks(
+    pull: PullWorld, sync_ns: str
+) -> None:
+    policy = policy_for(pull.member)
+    source = deployment("web", sync_ns)
+    key = ObjectKey.of(source)
+    desired = desired_of(source, policy, pull.member)
+    await pull.target.reconcile(policy, key, desired)
+    await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="InSync")
+
+    # The policy says Orphan only now: the work learns it before it is deleted.
+    orphaning = policy_for(pull.member, deletion=Deletion.ORPHAN)
+    op = await pull.target.reconcile(orphaning, key, None)
+    assert op.action is Action.ORPHAN
+
+    async def orphaned() -> dict[str, Any] | None:
+        if await pull.work(policy.name, key) is not None:
+            return None
+        return await pull.actual(key)
+
+    actual = await async_eventually(orphaned, message="the work gone, the Deployment kept")
+    assert POLICY_LABEL not in (actual["metadata"].get("labels") or {})
+    assert SOURCE_ANNOTATION not in (actual["metadata"].get("annotations") or {})
+    assert HASH_ANNOTATION not in (actual["metadata"].get("annotations") or {})
+    await pull.cluster.delete("Deployment.apps", key.name, key.namespace)
+
+
+async def test_drift_on_the_member_is_corrected(pull: PullWorld, sync_ns: str) -> None:
+    policy = policy_for(pull.member)
+    source = deployment("web", sync_ns, replicas=2)
+    key = ObjectKey.of(source)
+    desired = desired_of(source, policy, pull.member)
+    await pull.target.reconcile(policy, key, desired)
+    await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="InSync")
+
+    await pull.cluster.patch("Deployment.apps", "web", {"spec": {"replicas": 7}}, sync_ns)
+
+    async def corrected() -> bool:
+        actual = await pull.actual(key)
+        return actual is not None and actual["spec"]["replicas"] == 2
+
+    await async_eventually(corrected, message="replicas set back to 2")
+    status = await pull.status(policy.name, key)
+    assert status["state"] == "InSync"
+
+
+async def test_drift_is_reported_to_the_hub_when_the_work_says_report(
+    pull: PullWorld, sync_ns: str
+) -> None:
+    policy = policy_for(pull.member, drift=Drift.REPORT)
+    source = deployment("web", sync_ns, replicas=2)
+    key = ObjectKey.of(source)
+    desired = desired_of(source, policy, pull.member)
+    await pull.target.reconcile(policy, key, desired)
+    await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="InSync")
+    pull.changes.clear()
+
+    await pull.cluster.patch("Deployment.apps", "web", {"spec": {"replicas": 7}}, sync_ns)
+
+    async def drifted() -> dict[str, Any]:
+        status = await pull.status(policy.name, key)
+        return status if status.get("state") == "Drifted" else {}
+
+    status = await async_eventually(drifted, message="the work reported Drifted")
+    assert "spec.replicas" in status["message"]
+    await async_eventually(
+        lambda: (policy.name, key) in pull.changes, message="the hub's target told of the drift"
+    )
+    op = await pull.target.reconcile(policy, key, desired)
+    assert op.action is Action.NONE
+    assert op.state is State.DRIFTED
+    actual = await pull.actual(key)
+    assert actual is not None
+    assert actual["spec"]["replicas"] == 7
+
+
+async def test_a_foreign_object_is_left_alone_and_reported_as_a_conflict(
+    pull: PullWorld, sync_ns: str
+) -> None:
+    policy = policy_for(pull.member, conflict=Conflict.ABORT)
+    source = deployment("web", sync_ns, replicas=2)
+    key = ObjectKey.of(source)
+    foreign = deployment("web", sync_ns, replicas=5)
+    await pull.cluster.create(foreign)
+    desired = desired_of(source, policy, pull.member)
+    await pull.target.reconcile(policy, key, desired)
+
+    async def conflict() -> dict[str, Any]:
+        status = await pull.status(policy.name, key)
+        return status if status.get("state") == "Conflict" else {}
+
+    status = await async_eventually(conflict, message="the work reported Conflict")
+    assert status["message"] == "not created by the sync"
+    actual = await pull.actual(key)
+    assert actual is not None
+    assert actual["spec"]["replicas"] == 5
+    assert POLICY_LABEL not in (actual["metadata"].get("labels") or {})
+    op = await pull.target.reconcile(policy, key, desired)
+    assert op.state is State.CONFLICT
+
+    # Deleting the work never deletes what the sync did not create.
+    await pull.target.reconcile(policy, key, None)
+    await async_eventually(
+        lambda: _absent(pull, policy, key), message="the conflicting work removed"
+    )
+    assert await pull.actual(key) is not None
+
+
+async def _absent(world: PullWorld, policy: SyncPolicy, key: ObjectKey) -> bool:
+    return await world.work(policy.name, key) is None
+
+
+async def test_the_hub_going_away_leaves_the_member_alone_and_the_agent_catches_up(
+    pull: PullWorld, sync_ns: str, sync_world: SyncWorld
+) -> None:
+    policy = policy_for(pull.member, drift=Drift.REPORT)
+    source = deployment("web", sync_ns, replicas=2)
+    key = ObjectKey.of(source)
+    desired = desired_of(source, policy, pull.member)
+    await pull.target.reconcile(policy, key, desired)
+    await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="InSync")
+    beats = pull.agent.heartbeats
+
+    await asyncio.to_thread(sync_world.hub.stop_apiserver)
+    try:
+        # While the hub is away a hand edit on the member is seen (drift Report) and the
+        # object stays; the agent keeps its work from memory and never reads it as gone.
+        await pull.cluster.patch("Deployment.apps", "web", {"spec": {"replicas": 4}}, sync_ns)
+        await async_eventually(
+            lambda: pull.agent.states.get(work_name(policy.name, key)) is State.DRIFTED,
+            message="the agent seeing the drift with the hub down",
+        )
+        await async_eventually(
+            lambda: pull.agent.works.last_error is not None,
+            message="the agent's watch of its works failing",
+        )
+        assert pull.agent.works.store.get_by_key(
+            f"{work_namespace(pull.member)}/{work_name(policy.name, key)}"
+        ), "the agent kept its work"
+        actual = await pull.actual(key)
+        assert actual is not None
+        assert actual["metadata"]["labels"][POLICY_LABEL] == policy.name
+    finally:
+        await asyncio.to_thread(sync_world.hub.start_apiserver)
+
+    async def reported() -> dict[str, Any]:
+        status = await pull.status(policy.name, key)
+        return status if status.get("state") == "Drifted" else {}
+
+    status = await async_eventually(reported, timeout=60, message="the drift reported when back")
+    assert "spec.replicas" in status["message"]
+    await async_eventually(
+        lambda: pull.agent.heartbeats > beats, timeout=60, message="heartbeats again"
+    )
+    assert await pull.actual(key) is not None
+
+    # And new work written after the outage is carried out.
+    source["spec"]["replicas"] = 1
+    newer = desired_of(source, policy, pull.member)
+    await async_eventually(pull.target.synced, timeout=60, message="the hub's works watched again")
+    await pull.target.reconcile(policy, key, newer)
+    await async_eventually(
+        lambda: _in_sync(pull, policy, key, newer), timeout=60, message="InSync after the outage"
+    )
