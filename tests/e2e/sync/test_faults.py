@@ -1,0 +1,214 @@
+"""Faults: a target down for a minute, the source's API server restarted and its etcd
+compacted, and a list on the source that fails -- none of them loses or deletes anything."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from integration.sync.conftest import (
+    TARGETS,
+    MakePolicy,
+    RegisterMember,
+    StartController,
+    SyncWorld,
+    configmap,
+    create,
+    delete,
+    patch,
+    policy_status,
+    read,
+    target_status,
+)
+from kubeops.testenv import Cluster, eventually
+
+OUTAGE = 60.0
+
+
+def configmaps(namespace: str) -> list[dict[str, Any]]:
+    return [{"apiGroup": "", "kind": "ConfigMap", "namespaces": [namespace]}]
+
+
+def contents(cluster: Cluster, namespace: str) -> dict[str, dict[str, str]]:
+    """Every ConfigMap's data in ``namespace`` (kube-root-ca.crt left out), by name."""
+    items = cluster.admin.get(f"/api/v1/namespaces/{namespace}/configmaps")["items"]
+    return {
+        item["metadata"]["name"]: dict(item.get("data") or {})
+        for item in items
+        if item["metadata"]["name"] != "kube-root-ca.crt"
+    }
+
+
+def converged(world: SyncWorld, namespace: str, timeout: float = 60.0) -> float:
+    """Wait until every target holds exactly the source's ConfigMaps; the seconds it took."""
+    started = time.monotonic()
+    expected = contents(world.source, namespace)
+    for target in TARGETS:
+        eventually(
+            lambda t=target: contents(world.targets[t], namespace) == expected,
+            timeout=timeout,
+            message=f"{target} holding the source's {len(expected)} ConfigMaps",
+        )
+    return time.monotonic() - started
+
+
+def one_change(
+    source: Cluster, watched: Cluster, namespace: str, step: int
+) -> tuple[str, Callable[[], bool]]:
+    """Step ``step`` of a stream of changes on the source: a deletion, a creation or an
+    update in turn; the object's name and the condition saying ``watched`` has it."""
+    if step % 3 == 0 and step // 3 < 8:
+        name = f"cm-{step // 3}"
+        delete(source, "ConfigMap", namespace, name)
+        return name, lambda: read(watched, "ConfigMap", namespace, name) is None
+    if step % 3 == 1:
+        name = f"new-{step}"
+        create(source, configmap(name, namespace, {"v": str(step)}))
+        return name, lambda: read(watched, "ConfigMap", namespace, name) is not None
+    value = str(step)
+    patch(source, "ConfigMap", namespace, "cm-9", {"data": {"v": value}})
+
+    def updated() -> bool:
+        found = read(watched, "ConfigMap", namespace, "cm-9") or {}
+        return bool(found.get("data") == {"v": value})
+
+    return "cm-9", updated
+
+
+def test_a_target_down_for_a_minute_is_caught_up_and_the_other_never_waits(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    source = sync_world.source
+    down_name, up_name = TARGETS
+    down, up = sync_world.targets[down_name], sync_world.targets[up_name]
+    for i in range(10):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    policy = make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns))
+    start_controller()
+    converged(sync_world, sync_ns)
+
+    latencies: list[float] = []
+    reported: dict[str, Any] = {}
+    down.stop_apiserver()
+    try:
+        stopped = time.monotonic()
+        step = 0
+        while time.monotonic() - stopped < OUTAGE:
+            step += 1
+            started = time.monotonic()
+            name, done = one_change(source, up, sync_ns, step)
+            eventually(done, timeout=15, message=f"change {step} ({name}) on {up_name}")
+            latencies.append(time.monotonic() - started)
+            if not reported:
+                entry = target_status(sync_world.hub, policy, down_name)
+                if entry.get("lastError") or entry.get("pending"):
+                    reported = entry
+    finally:
+        down.start_apiserver()
+    returned = time.monotonic()
+    catch_up = converged(sync_world, sync_ns)
+    latencies.sort()
+    print(
+        f"\noutage {OUTAGE:.0f}s: {len(latencies)} changes reached {up_name}, "
+        f"median {latencies[len(latencies) // 2]:.3f}s, max {latencies[-1]:.3f}s; "
+        f"{down_name} caught up {catch_up:.2f}s after its API server returned "
+        f"({time.monotonic() - returned:.2f}s)"
+    )
+    assert len(latencies) >= 30, latencies
+    assert latencies[-1] < 5.0, latencies
+    assert catch_up < 30.0
+    assert reported, "the policy's status never said the target was down"
+
+
+def test_the_source_restarted_and_compacted_mid_sync_loses_nothing(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    source = sync_world.source
+    for i in range(20):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns))
+    start_controller()
+    converged(sync_world, sync_ns)
+
+    # Written just before the restart: some may still be in flight when the server goes.
+    for i in range(20, 30):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    for i in range(5):
+        patch(source, "ConfigMap", sync_ns, f"cm-{i}", {"data": {"v": "1"}})
+    source.restart_apiserver()
+    for i in range(30, 40):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    for i in range(5, 10):
+        delete(source, "ConfigMap", sync_ns, f"cm-{i}")
+    revision = sync_world.env.compact()  # every API server restarts; old versions are gone
+    assert revision > 0
+    for i in range(40, 50):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    for i in range(10, 15):
+        patch(source, "ConfigMap", sync_ns, f"cm-{i}", {"data": {"v": "2"}})
+    for i in range(15, 18):
+        delete(source, "ConfigMap", sync_ns, f"cm-{i}")
+
+    converged(sync_world, sync_ns)
+    final = contents(source, sync_ns)
+    assert len(final) == 50 - 5 - 3
+    for target in TARGETS:
+        held = contents(sync_world.targets[target], sync_ns)
+        assert held == final
+        assert all(held[f"cm-{i}"] == {"v": "1"} for i in range(5))
+        assert all(held[f"cm-{i}"] == {"v": "2"} for i in range(10, 15))
+
+
+def test_a_failed_list_on_the_source_deletes_nothing_on_the_targets(
+    sync_world: SyncWorld,
+    sync_ns: str,
+    make_policy: MakePolicy,
+    register_member: RegisterMember,
+    start_controller: StartController,
+) -> None:
+    source = sync_world.source
+    reader = f"reader-{uuid.uuid4().hex[:6]}"
+    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
+    kubeconfig = source.service_account_kubeconfig(reader, rules, cluster_wide=True)
+    member = register_member(source, kubeconfig)
+    for i in range(5):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    policy = make_policy(
+        sourceCluster=member, targetClusters=list(TARGETS), resources=configmaps(sync_ns)
+    )
+    controller = start_controller()
+    converged(sync_world, sync_ns)
+    everything = set(contents(source, sync_ns))
+
+    # Revoke the controller's list on the source; a restarted API server ends its watches,
+    # so it lists again -- and is refused.
+    binding = f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kubeops-testenv:{reader}"
+    saved = source.admin.get(binding)
+    source.admin.delete(binding)
+    source.restart_apiserver()
+    eventually(
+        lambda: "forbidden" in str(policy_status(sync_world.hub, policy)).lower(),
+        timeout=60,
+        message="the policy's status reporting the refused list",
+    )
+    for target in TARGETS:
+        assert set(contents(sync_world.targets[target], sync_ns)) == everything
+    blind = time.monotonic()
+
+    # Given back: the controller lists again, and a real deletion is pruned.
+    body = {k: saved[k] for k in ("apiVersion", "kind", "roleRef", "subjects")}
+    body["metadata"] = {"name": saved["metadata"]["name"]}
+    source.admin.create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body)
+    delete(source, "ConfigMap", sync_ns, "cm-0")
+    for target in TARGETS:
+        eventually(
+            lambda t=target: set(contents(sync_world.targets[t], sync_ns)) == everything - {"cm-0"},
+            timeout=60,
+            message=f"cm-0 pruned on {target}, the others kept",
+        )
+    deletions = [r for r in controller.writes(policy) if r.action == "delete"]
+    assert deletions, "the controller recorded no deletion"
+    assert all(r.at > blind for r in deletions)
+    assert {str(r.operation.key.name) for r in deletions} == {"cm-0"}
