@@ -668,3 +668,47 @@ def write_yaml(path: Path, document: Any) -> Path:
     """``document`` as YAML at ``path``."""
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+# -- least privilege ----------------------------------------------------------------------------
+
+_RBAC = "/apis/rbac.authorization.k8s.io/v1"
+_COLLECTIONS = {
+    "Namespace": lambda ns: "/api/v1/namespaces",
+    "ServiceAccount": lambda ns: f"/api/v1/namespaces/{ns}/serviceaccounts",
+    "ClusterRole": lambda ns: f"{_RBAC}/clusterroles",
+    "ClusterRoleBinding": lambda ns: f"{_RBAC}/clusterrolebindings",
+    "Role": lambda ns: f"{_RBAC}/namespaces/{ns}/roles",
+    "RoleBinding": lambda ns: f"{_RBAC}/namespaces/{ns}/rolebindings",
+}
+
+
+def apply_objects(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
+    """Server-side apply each of ``objects`` (namespaces, accounts, roles, bindings) as
+    admin, as an operator applies what ``kubeops sync install``/``rbac`` print."""
+    for obj in objects:
+        meta = obj["metadata"]
+        path = f"{_COLLECTIONS[obj['kind']](meta.get('namespace'))}/{meta['name']}"
+        cluster.admin.request(
+            "PATCH",
+            f"{path}?fieldManager=sync-e2e&force=true",
+            obj,
+            content_type="application/apply-patch+yaml",
+        )
+
+
+def token_kubeconfig(cluster: Cluster, namespace: str, account: str) -> Path:
+    """A kubeconfig for ``cluster`` carrying a fresh token of the ServiceAccount
+    ``namespace/account`` (a TokenRequest), so a daemon has exactly its RBAC."""
+    from kubeops.config.kubeconfig import write_kubeconfig
+    from kubeops.testenv import kubeconfig
+
+    token = cluster.admin.create(
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token",
+        {"spec": {"expirationSeconds": 3600}},
+    )["status"]["token"]
+    config = kubeconfig.kubeconfig(
+        cluster.name, cluster.server, cluster.pki.ca.cert_pem, account, {"token": token}, namespace
+    )
+    path = cluster.kubeconfig.with_name(f"{cluster.name}-{namespace}-{account}.token.kubeconfig")
+    return write_kubeconfig(path, config)
