@@ -148,7 +148,7 @@ def _plan(commands: Any) -> None:
     plan.add_argument("--target", metavar="NAME", help="only this target cluster")
     _output(plan)
     add_connection_flags(plan)
-    plan.set_defaults(handler=_connected(_run_plan))
+    plan.set_defaults(handler=_run_plan)
 
 
 def _status(commands: Any) -> None:
@@ -258,11 +258,13 @@ def _run_join(args: argparse.Namespace) -> int:
 
     async def join(client: Client, args: argparse.Namespace) -> int:
         members = _sync_module("members")
-        member = await members.join(client, args.name, kubeconfig, labels=labels, mode=mode)
+        objects = await members.join(client, args.name, kubeconfig, labels=labels, mode=mode)
         if args.output in ("json", "yaml"):
-            _dump(member, args.output)
-        else:
-            print(f"{_name(member)} joined ({mode.value})")
+            _dump({"apiVersion": "v1", "kind": "List", "items": objects}, args.output)
+            return 0
+        for obj in objects:
+            joined = obj.get("kind") == "MemberCluster"
+            print(f"{_name(obj)} {f'joined ({mode.value})' if joined else 'applied'}")
         return 0
 
     return _connected(join)(args)
@@ -289,24 +291,26 @@ def _run_rbac(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run_plan(client: Client, args: argparse.Namespace) -> int:
-    plan, render = _sync_module("plan"), _sync_module("render")
-    if args.filename:
-        policies = _policy_file(args.filename, args.policy)
-    else:
-        policies = await _hub_policies(client, args.policy)
-    operations: list[Operation] = []
-    for policy in policies:
-        operations.extend(await plan.plan(client, policy, target=args.target))
-    changes = [op for op in operations if op.writes]
-    if args.output in ("json", "yaml"):
-        _dump([render.operation_dict(op) for op in operations], args.output)
-    else:
-        text = render.render_plan(operations, wide=args.output == "wide")
-        if text:
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        print(render.summary(operations), file=sys.stderr)
-    return PLAN_CHANGES if changes else 0
+def _run_plan(args: argparse.Namespace) -> int:
+    from kubeops.sync import render
+
+    plan = _sync_module("plan")
+    # A file is read before connecting: its mistakes need no hub.
+    from_file = _policy_file(args.filename, args.policy) if args.filename else None
+
+    async def compare(client: Client, args: argparse.Namespace) -> int:
+        policies = from_file or await _hub_policies(client, args.policy)
+        operations: list[Operation] = []
+        for policy in policies:
+            operations.extend(await plan.plan(client, policy, target=args.target))
+        if args.output in ("json", "yaml"):
+            _dump(render.plan_as_dict(operations), args.output)
+        else:
+            sys.stdout.write(render.render_plan(operations, wide=args.output == "wide"))
+            print(render.summary(operations))
+        return PLAN_CHANGES if any(op.writes for op in operations) else 0
+
+    return _connected(compare)(args)
 
 
 async def _run_status(client: Client, args: argparse.Namespace) -> int:
