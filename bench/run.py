@@ -35,6 +35,7 @@ PHASE_SCENARIOS = {
     "configmaps": CONFIGMAP_SCENARIOS,
     "pods": frozenset({*POD_SCENARIOS, "S7-startup"}),
     "respond": frozenset({"S9"}),
+    "sync": frozenset({"S10"}),
 }
 
 
@@ -90,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--phases",
-        default="configmaps,pods,respond",
-        help="configmaps (S1-S5), pods (S6-S8), respond (S9); comma-separated",
+        default="configmaps,pods,respond,sync",
+        help="configmaps (S1-S5), pods (S6-S8), respond (S9), sync (S10); comma-separated",
     )
     parser.add_argument(
         "--scenarios",
@@ -153,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             suite.pod_phase(only)
         if "respond" in phases:
             suite.respond_phase(only)
+        if "sync" in phases:
+            suite.sync_phase(only)
     finally:
         suite.spawner.close()
     suite.summarise()

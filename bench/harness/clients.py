@@ -69,12 +69,19 @@ CLIENTS: list[Client] = [
         ("S9",),
         runner="kubeops_respond.py",
     ),
+    Client(
+        "kubeops-sync-run",
+        "kubeops sync run (engine)",
+        "kubeops",
+        ("S10",),
+        runner="kubeops_sync_run.py",
+    ),
     Client("client-go", "client-go", "go"),
     Client(
         "kubernetes",
         "kubernetes",
         "peer",
-        (*LIBRARY, "S9"),
+        (*LIBRARY, "S9", "S10"),
         runner="kubernetes_runner.py",
         venv="kubernetes",
         distribution="kubernetes",
@@ -100,6 +107,13 @@ CLIENTS: list[Client] = [
     ),
     Client("floor-python", "floor: aiohttp + orjson", "floor", runner="floor_python.py"),
     Client("floor-server", "floor: curl (server)", "floor", ("S1", "S5"), runner="floor_curl.py"),
+    Client(
+        "floor-sync",
+        "floor: the same applies, no engine",
+        "floor",
+        ("S10",),
+        runner="s10_floor.py",
+    ),
 ]
 
 
@@ -138,7 +152,7 @@ def prepare(selected: list[str], progress: Callable[[str], None]) -> list[Client
 def _local_version(client: Client) -> str:
     from importlib import metadata
 
-    if client.group == "kubeops":
+    if client.group == "kubeops" or client.name == "floor-sync":
         return metadata.version("kubeops")
     if client.name == "floor-python":
         return f"aiohttp {metadata.version('aiohttp')}, orjson {metadata.version('orjson')}"

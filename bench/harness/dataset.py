@@ -22,7 +22,8 @@ def client(kubeconfig: Path) -> Client:
     return Client(load_config(kubeconfig), qps=-1)
 
 
-async def _bounded(count: int, make: Callable[[int], Awaitable[Any]]) -> None:
+async def bounded(count: int, make: Callable[[int], Awaitable[Any]]) -> None:
+    """``make(i)`` for every i below ``count``, CONCURRENCY of them at a time."""
     indices = iter(range(count))
 
     async def worker() -> None:
@@ -63,7 +64,7 @@ async def configmaps(
             }
             await c.create(body, ns)
 
-        await _bounded(count, make)
+        await bounded(count, make)
     return time.perf_counter() - start
 
 
@@ -118,7 +119,7 @@ async def pods(kubeconfig: Path, first: int, count: int, per_namespace: int, nod
             body = pod(f"pod-{index}", f"kwok-node-{index % nodes}", index)
             await c.create(body, f"bench-pods-{index // per_namespace}")
 
-        await _bounded(count, make)
+        await bounded(count, make)
     return time.perf_counter() - start
 
 

@@ -35,6 +35,15 @@ class Plan:
     s9_seconds: float = 30.0  # per repetition
     s9_storm_per_minute: int = 10_000
     s9_probe_interval: float = 0.25  # seconds between probes: 120 a repetition
+    s10_deployments: int = 1_000
+    s10_targets: tuple[int, ...] = (3, 10, 20)  # the first is the comparison's, all are growth's
+    s10_changes: int = 200  # per run, at s10_rate a second
+    s10_rate: float = 10.0
+    s10_outage_seconds: float = 60.0
+    s10_reps: int = 3  # comparison runs per contender (each with an outage)
+    s10_growth_reps: int = 2  # kubeops' runs at each further number of targets
+    s10_converge_timeout: float = 600.0
+    s10_catchup_timeout: float = 60.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +91,15 @@ SMOKE = Plan(
     s9_seconds=4.0,
     s9_storm_per_minute=600,
     s9_probe_interval=0.5,
+    s10_deployments=20,
+    s10_targets=(2, 3),
+    s10_changes=10,
+    s10_rate=5.0,
+    s10_outage_seconds=2.0,
+    s10_reps=1,
+    s10_growth_reps=1,
+    s10_converge_timeout=120.0,
+    s10_catchup_timeout=10.0,
 )
 
 # metric: what each run's "value" is; better: which way is good.
@@ -170,6 +188,18 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "better": "lower",
         "targets": ["p99 ≤ 1 s under the storm"],
     },
+    "S10": {
+        "title": "multi-cluster sync: {s10_deployments:,} Deployments from a source to {s10_first} API-only targets ({s10_changes} changes at {s10_rate:g}/s, one target down {s10_outage_seconds:.0f} s; {s10_reps} runs per contender); growth over {s10_target_titles} targets",
+        "metric": "initial convergence",
+        "unit": "s",
+        "better": "lower",
+        "targets": [
+            "convergence ≤ 10 s at {s10_first} targets",
+            "propagation p99 ≤ 1 s at {s10_first} targets",
+            "catch-up ≤ 10 s after a {s10_outage_seconds:.0f} s outage",
+            "cost grows no worse than linearly in targets",
+        ],
+    },
 }
 
 
@@ -178,6 +208,8 @@ def scenario_specs(plan: Plan) -> dict[str, dict[str, Any]]:
     sizes = plan.as_dict()
     sizes["scale_titles"] = ", ".join(f"{n:,}" for n in plan.scale_sizes)
     sizes["scale_largest"] = f"{max(plan.scale_sizes):,}"
+    sizes["s10_first"] = plan.s10_targets[0]
+    sizes["s10_target_titles"] = ", ".join(str(n) for n in plan.s10_targets)
     return {
         k: {
             **v,

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -30,6 +28,10 @@ from typing import Any
 from aiohttp import web
 
 from harness import dataset
+from harness.procfs import alive as _alive
+from harness.procfs import cpu_seconds as _cpu_seconds
+from harness.procfs import memory as _memory
+from harness.procfs import stop as _stop
 from harness.stats import percentile
 
 NAMESPACE = "bench-s9"
@@ -245,41 +247,3 @@ async def _storm(c: Any, per_minute: int, start: float, stop_at: float) -> int:
 
 def _configmap(name: str, data: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of the process so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _memory(pid: int) -> tuple[int, int]:
-    """VmRSS and VmHWM (the process's high-water mark since exec), in bytes."""
-    found: dict[str, int] = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(value.split()[0]) * 1024
-    return found.get("VmRSS", 0), found.get("VmHWM", 0)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (both shut down on it), then SIGKILL after 15 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()

@@ -5,6 +5,7 @@ the two cores); S6-S8 on a full cluster with kwok nodes, Pods added in steps."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import dataset, s9
+from harness import dataset, s9, s10
 from harness.clients import Client, go_binary
 from harness.plan import Plan
 from harness.process import Outcome, Spawner
@@ -281,6 +282,106 @@ class Suite:
 
             self._rounds("S9", list(by_name), plan.s9_reps, one)
 
+    # -- phase D: API-only clusters (hub, source, targets), multi-cluster sync ---------------
+
+    def sync_phase(self, scenarios: frozenset[str] | None = None) -> None:
+        """S10: the comparison at the first number of targets (each run with an outage),
+        then kubeops' engine alone at each further number (growth)."""
+        if scenarios is not None and "S10" not in scenarios:
+            return
+        plan = self.plan
+        sizes = plan.s10_targets
+        settings = s10.Settings(
+            deployments=plan.s10_deployments,
+            changes=plan.s10_changes,
+            rate=plan.s10_rate,
+            outage_seconds=plan.s10_outage_seconds,
+            converge_timeout=plan.s10_converge_timeout,
+            catchup_timeout=plan.s10_catchup_timeout,
+        )
+        entry = self._scenario(
+            "S10",
+            {"settings": s10.settings_dict(settings), "namespace": s10.fleet.NAMESPACE,
+             "sizes": list(sizes)},
+        )  # fmt: skip
+        start = time.perf_counter()
+        with Environment(s10.env_names(max(sizes)), api_only=True, progress=self.progress) as env:
+            self.setup["s10_clusters_start_seconds"] = time.perf_counter() - start
+            self.server_version = self.server_version or str(
+                env.cluster().admin.get("/version").get("gitVersion", "")
+            )
+            source = env.cluster(s10.SOURCE)
+            targets = [env.cluster(name) for name in s10.target_names(max(sizes))]
+            made = time.perf_counter()
+            revisions = asyncio.run(s10.fleet.make_source(source.kubeconfig, settings.deployments))
+            self.setup["s10_source_deployments"] = {
+                "count": settings.deployments,
+                "seconds": time.perf_counter() - made,
+            }
+            for target in targets[sizes[0] :]:  # idle API servers would take CPU from the runs
+                target.stop_apiserver()
+            changes = s10.Changes(source, revisions)
+            contenders = self._s10_contenders(env, entry)
+            self._s10_rounds(
+                contenders, targets[: sizes[0]], changes, settings, plan.s10_reps, True
+            )
+            engine = [c for c in contenders if c.name == "kubeops-sync-run"]
+            for before, size in itertools.pairwise(sizes):
+                for target in targets[before:size]:
+                    target.start_apiserver()
+                self._s10_rounds(
+                    engine, targets[:size], changes, settings, plan.s10_growth_reps, False
+                )
+        s10.summarise(entry, sizes[0])
+
+    def _s10_contenders(self, env: Environment, entry: dict[str, Any]) -> list[s10.Contender]:
+        by_name = {c.name: c for c in self._library_clients("S10")}
+        source = env.cluster(s10.SOURCE)
+        contenders: list[s10.Contender] = []
+        for name, client in by_name.items():
+
+            def argv_for(raw: str, client: Client = client) -> list[str]:
+                return client.argv("S10", raw)
+
+            if name == "kubeops-sync-run":
+                why = s10.EngineContender.available()
+                if why:
+                    entry["skipped"][name] = f"not available: {why}"
+                    continue
+                engine = s10.EngineContender(argv_for, env.cluster(s10.HUB), source)
+                engine.install()
+                contenders.append(engine)
+            else:
+                contenders.append(s10.StdinContender(name, argv_for, source))
+        return contenders
+
+    def _s10_rounds(
+        self,
+        contenders: list[s10.Contender],
+        targets: list[Any],
+        changes: s10.Changes,
+        settings: s10.Settings,
+        reps: int,
+        outage: bool,
+    ) -> None:
+        by_name = {c.name: c for c in contenders}
+
+        def one(name: str, rep: int, position: int) -> None:
+            record = asyncio.run(
+                s10.measure(by_name[name], targets, changes, settings, outage, self.progress)
+            )
+            record = {"client": name, "rep": rep, "position": position, **record}
+            record.setdefault("peak_rss_bytes", 0)
+            self.scenarios["S10"]["runs"].append(record)
+            shown = (
+                f"converged in {record['value']:.2f}s"
+                if record["ok"]
+                else f"FAILED: {record['error'][:200]}"
+            )
+            self.progress(f"S10 {name} rep {rep + 1} at {len(targets)} targets: {shown}")
+
+        self._rounds(f"S10 at {len(targets)} targets:", list(by_name), reps, one)
+
     # -- phase B: full cluster, Pods on kwok nodes -------------------------------------------
 
     def pod_phase(self, scenarios: frozenset[str] | None = None) -> None:
@@ -510,6 +611,8 @@ class Suite:
 
     def summarise(self) -> None:
         for key, entry in self.scenarios.items():
+            if key == "S10":
+                continue  # summarised by sync_phase (s10.summarise)
             by_client: dict[str, list[dict[str, Any]]] = {}
             for run in entry["runs"]:
                 by_client.setdefault(run["client"], []).append(run)

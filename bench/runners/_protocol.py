@@ -40,6 +40,9 @@ class Params:
     store: str = ""  # kubeops' informer store ("compact" or "dict"); others ignore it
     url: str = ""  # S9: the webhook the action posts to
     listen: str = ""  # S9: where kubeops' daemon serves (host:port)
+    targets: tuple[str, ...] = ()  # S10: the targets' kubeconfigs (kubeconfig is the source's)
+    source_cluster: str = ""  # S10: the source's name, for the ownership marks
+    workers: int = 4  # S10: writers per target (the engine's default)
 
 
 @dataclass

@@ -150,5 +150,43 @@ def s9(p: Params) -> Result:
                 http.request("POST", p.url, body=json.dumps(body).encode(), headers=headers)
 
 
+def s10(p: Params) -> Result:
+    """The sync loop a user writes by hand today: watch the source's Deployments and, for
+    each event, apply the object (server-side, marks as the engine's) to every target in
+    turn, or delete it.  A failed write is logged and skipped, as such loops do: nothing
+    remembers it.  Runs until the harness stops it (SIGTERM)."""
+    import sys
+
+    from _s10 import desired, ready_then_wait
+
+    def apps(kubeconfig: str) -> client.AppsV1Api:
+        configuration = client.Configuration()
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        return client.AppsV1Api(client.ApiClient(configuration))
+
+    source = apps(p.kubeconfig)
+    targets = [apps(path) for path in p.targets]
+    ready_then_wait()
+    while True:
+        for event in watch.Watch().stream(source.list_namespaced_deployment, p.namespace):
+            obj = source.api_client.sanitize_for_serialization(event["object"])
+            name = obj["metadata"]["name"]
+            for target in targets:
+                try:
+                    if event["type"] == "DELETED":
+                        target.delete_namespaced_deployment(name, p.namespace)
+                    else:
+                        target.patch_namespaced_deployment(
+                            name,
+                            p.namespace,
+                            desired(obj, p.source_cluster),
+                            field_manager="s10-hand-written",
+                            force=True,
+                            _content_type="application/apply-patch+yaml",
+                        )
+                except Exception as err:
+                    print(f"{name}: {type(err).__name__}: {err}"[:300], file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main({"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6, "S9": s9})
+    main({"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6, "S9": s9, "S10": s10})
