@@ -83,7 +83,7 @@ async def test_plan_shows_every_create_update_delete_and_conflict_and_writes_not
         sync_world.targets["cluster-c"],
     )
     web = create(source, deployment("web", sync_ns, labels=PROD))
-    api = create(source, deployment("api", sync_ns, labels=PROD, image="api:1"))
+    create(source, deployment("api", sync_ns, labels=PROD, image="api:1"))
     create(source, deployment("dev-only", sync_ns, labels={"env": "dev"}))
     # cluster-b: a foreign "api" (conflict), and an owned copy of a source that is gone
     create(b, deployment("api", sync_ns, labels=PROD))
