@@ -9,6 +9,7 @@ values are never printed, only whether they change.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import io
 import os
@@ -23,6 +24,7 @@ from kubeops.config.redact import printable
 from kubeops.sync.desired import strip_server_fields
 from kubeops.sync.diff import MARKS, project
 from kubeops.sync.operation import Action, Operation, State
+from kubeops.sync.ownership import FIELD_MANAGER
 
 PULL_NOTE: Final = "pull member: applied by its agent"
 """Ends the reason of every operation planned for a Pull member (its agent carries it out)."""
@@ -109,8 +111,9 @@ def _reason(op: Operation) -> str:
 def diff_lines(op: Operation) -> list[str]:
     """The unified diff of ``op``'s target object against its desired one (empty if none).
 
-    An update shows only the fields the sync sets; a replace (Overwrite) the whole
-    object, since the fields it does not set are removed.
+    An update shows the fields the sync sets, and those it applied last time and no
+    longer sets (read from the object's managed fields); a replace (Overwrite) the
+    whole object, since the fields it does not set are removed.
     """
     if op.desired is None or op.actual is None:
         return []
@@ -118,12 +121,46 @@ def diff_lines(op: Operation) -> list[str]:
     if op.action is Action.REPLACE:
         before = _shown(strip_server_fields(op.actual))
     else:
-        before = project(_shown(op.actual), desired)
+        actual = _shown(op.actual)
+        before = project(actual, desired)
+        _add_applied(before, actual, desired, _applied_fields(op.actual))
     _hide_secrets(before, desired)
     old = _yaml(before).splitlines()
     new = _yaml(desired).splitlines()
     lines = list(difflib.unified_diff(old, new, op.target, "desired", n=2, lineterm=""))
     return [printable(line, one_line=True) for line in lines]
+
+
+def _applied_fields(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The fields the sync last applied (its server-side apply entry's ``fieldsV1``)."""
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply":
+            fields = entry.get("fieldsV1")
+            return fields if isinstance(fields, Mapping) else {}
+    return {}
+
+
+def _add_applied(
+    before: dict[str, Any],
+    actual: Mapping[str, Any],
+    desired: Mapping[str, Any],
+    applied: Mapping[str, Any],
+) -> None:
+    """Put back into ``before`` the fields the sync applied last time and no longer sets:
+    the apply removes them, so the diff shows them going."""
+    for raw, inner in applied.items():
+        name = raw[2:]
+        if not raw.startswith("f:") or name not in actual:
+            continue
+        if name not in desired:
+            before[name] = copy.deepcopy(actual[name])
+        elif (
+            isinstance(inner, Mapping)
+            and isinstance(actual[name], Mapping)
+            and isinstance(desired[name], Mapping)
+            and isinstance(before.get(name), dict)
+        ):
+            _add_applied(before[name], actual[name], desired[name], inner)
 
 
 def _shown(obj: Mapping[str, Any]) -> dict[str, Any]:

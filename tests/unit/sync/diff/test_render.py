@@ -198,3 +198,33 @@ def test_summary_and_plan_as_dict() -> None:
 def test_an_empty_plan_is_empty() -> None:
     assert render_plan([], color=False) == ""
     assert summary([]) == "plan: 0 to create, 0 to update, 0 to delete, 0 in sync (0 targets)"
+
+
+def test_fields_the_sync_applied_and_no_longer_sets_show_as_removed() -> None:
+    p = policy()
+    before = deployment()
+    before["metadata"]["annotations"]["release"] = "0"
+    actual = server_copy(desired_object(before, p, "cluster-b", {}, "cluster-a"))
+    actual["metadata"]["annotations"]["by-hand"] = "kept"  # another manager's: stays
+    actual["metadata"]["managedFields"] = [
+        {
+            "manager": "kubectl",
+            "operation": "Update",
+            "fieldsV1": {"f:metadata": {"f:annotations": {"f:by-hand": {}}}},
+        },
+        {
+            "manager": "kubeops-sync",
+            "operation": "Apply",
+            "fieldsV1": {
+                "f:metadata": {"f:annotations": {"f:release": {}, "f:team": {}}},
+                "f:spec": {"f:replicas": {}},
+            },
+        },
+    ]
+    desired = desired_object(deployment(), p, "cluster-b", {}, "cluster-a")
+    op = decide(p, "cluster-b", _key("web"), desired, actual)
+    assert op.reason == "source changed"
+    changed = [
+        line for line in diff_lines(op) if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert changed == ["-    release: '0'"]
