@@ -5,7 +5,9 @@ Everything is written with server-side apply under the field manager
 touches the fields it owns.  The controller's ClusterRole names each resource
 and verb it uses -- no wildcards -- and Secrets (member kubeconfigs) and Leases
 are granted only inside ``kubeops-sync``.  A Pull agent gets a Role in its own
-work namespace and may patch only its own ``MemberCluster``'s status.
+work namespace and may patch only its own ``MemberCluster``'s status.  What RBAC
+cannot express -- the controller may create namespaces, but only
+``kubeops-member-*`` -- a ValidatingAdmissionPolicy enforces.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ LEASE = "kubeops-sync"
 RBAC = "rbac.authorization.k8s.io"
 PART_OF = {"app.kubernetes.io/part-of": "kubeops-sync"}
 READ = ["get", "list", "watch"]
+WORK_NAMESPACE_PREFIX = work_namespace("")
 
 
 def rule(
@@ -88,7 +91,7 @@ def controller_rules() -> list[dict[str, Any]]:
         ),
         rule(GROUP, [WORK_PLURAL], [*READ, "create", "update", "patch", "delete"]),
         # Work namespaces (kubeops-member-<name>) are created on demand; RBAC cannot
-        # restrict a create by name, so get + create is the least that works.
+        # restrict a create by name: namespace_guard() does.
         rule("", ["namespaces"], ["get", "create"]),
         rule("", ["events"], ["create", "patch"]),
         rule("events.k8s.io", ["events"], ["create", "patch"]),
@@ -103,6 +106,52 @@ def controller_namespaced_rules() -> list[dict[str, Any]]:
     ]
 
 
+def namespace_guard() -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy (and its binding) that lets the controller's
+    ServiceAccount create only ``kubeops-member-*`` namespaces: what RBAC cannot say."""
+    name = "kubeops-sync-work-namespaces"
+    account = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{CONTROLLER}"
+    admission = "admissionregistration.k8s.io/v1"
+    policy = {
+        "apiVersion": admission,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": _meta(name),
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["namespaces"],
+                    }
+                ]
+            },
+            "matchConditions": [
+                {
+                    "name": "the-sync-controller",
+                    "expression": f"request.userInfo.username == '{account}'",
+                }
+            ],
+            "validations": [
+                {
+                    "expression": f"object.metadata.name.startsWith('{WORK_NAMESPACE_PREFIX}')",
+                    "message": f"{CONTROLLER} may create only namespaces {WORK_NAMESPACE_PREFIX}<member>",
+                    "reason": "Forbidden",
+                }
+            ],
+        },
+    }
+    policy_binding = {
+        "apiVersion": admission,
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": _meta(name),
+        "spec": {"policyName": name, "validationActions": ["Deny"]},
+    }
+    return [policy, policy_binding]
+
+
 def controller_objects() -> list[dict[str, Any]]:
     """The hub's namespace and the controller's ServiceAccount, roles and bindings."""
     return [
@@ -112,6 +161,7 @@ def controller_objects() -> list[dict[str, Any]]:
         binding(CONTROLLER, "ClusterRole", CONTROLLER, SYSTEM_NAMESPACE),
         role(CONTROLLER, controller_namespaced_rules(), SYSTEM_NAMESPACE),
         binding(CONTROLLER, "Role", CONTROLLER, SYSTEM_NAMESPACE, SYSTEM_NAMESPACE),
+        *namespace_guard(),
     ]
 
 

@@ -26,7 +26,7 @@ from kubeops.sync.members import (
 )
 from kubeops.sync.model import SYSTEM_NAMESPACE, ResourceSelector, SyncPolicy
 from kubeops.sync.rbac import member_rbac, resolve_resources
-from kubeops.testenv import Cluster, Environment
+from kubeops.testenv import Cluster, Environment, async_eventually
 from kubeops.testenv import kubeconfig as testenv_kubeconfig
 
 MEMBERS = "memberclusters.sync.kubeops.io"
@@ -174,6 +174,16 @@ async def test_the_controllers_hub_rbac_is_enough_and_no_more(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubeops-member-x"}},
             dry_run=True,
         )
+
+        async def elsewhere_refused() -> str:
+            elsewhere = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "elsewhere"}}
+            with pytest.raises(Forbidden) as refused:
+                await controller.create(elsewhere, dry_run=True)
+            assert "may create only namespaces kubeops-member-<member>" in str(refused.value)
+            return str(refused.value)
+
+        # The admission policy takes effect once the API server has loaded it.
+        await async_eventually(elsewhere_refused, message="the namespace guard in force")
         with pytest.raises(Forbidden):
             await controller.list("secrets", "default")
         with pytest.raises(Forbidden):

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from kubeops.sync.install import agent_objects, controller_objects, install_objects
+from kubeops.sync.install import (
+    agent_objects,
+    controller_objects,
+    install_objects,
+    namespace_guard,
+)
 from kubeops.sync.model import SYSTEM_NAMESPACE, ResourceSelector, SyncPolicy
 from kubeops.sync.rbac import (
     agent_lease_role,
@@ -163,3 +168,19 @@ def test_group_kinds_are_unique_and_sorted() -> None:
         ("example.com", "NetworkPolicy"),
         ("networking.k8s.io", "Ingress"),
     ]
+
+
+def test_the_controller_may_create_only_work_namespaces() -> None:
+    policy, policy_binding = namespace_guard()
+    spec = policy["spec"]
+    assert spec["matchConditions"][0]["expression"] == (
+        "request.userInfo.username == 'system:serviceaccount:kubeops-sync:kubeops-sync'"
+    )
+    assert spec["validations"][0]["expression"] == (
+        "object.metadata.name.startsWith('kubeops-member-')"
+    )
+    assert policy_binding["spec"] == {
+        "policyName": policy["metadata"]["name"],
+        "validationActions": ["Deny"],
+    }
+    assert policy in controller_objects()
