@@ -48,7 +48,11 @@ COMMON_SERVER_FIELDS: Final[tuple[Path, ...]] = (
 _JOB_UID_LABELS: Final = ("controller-uid", "batch.kubernetes.io/controller-uid")
 
 KIND_SERVER_FIELDS: Final[Mapping[tuple[str, str], tuple[Path, ...]]] = {
-    ("", "Service"): (("spec", "clusterIP"), ("spec", "clusterIPs")),
+    ("", "Service"): (
+        ("spec", "clusterIP"),
+        ("spec", "clusterIPs"),
+        ("spec", "healthCheckNodePort"),
+    ),
     ("", "PersistentVolumeClaim"): (
         ("spec", "volumeName"),
         ("metadata", "annotations", "pv.kubernetes.io/bind-completed"),

@@ -49,9 +49,14 @@ def test_each_server_set_field_is_stripped(path: tuple[str, ...]) -> None:
         (
             "v1",
             "Service",
-            {"clusterIP": "10.0.0.7", "clusterIPs": ["10.0.0.7"], "ports": [{"port": 80}]},
+            {
+                "clusterIP": "10.0.0.7",
+                "healthCheckNodePort": 31000,
+                "clusterIPs": ["10.0.0.7"],
+                "ports": [{"port": 80}],
+            },
             {},
-            [("spec", "clusterIP"), ("spec", "clusterIPs")],
+            [("spec", "clusterIP"), ("spec", "clusterIPs"), ("spec", "healthCheckNodePort")],
         ),
         (
             "v1",
