@@ -19,7 +19,7 @@ from typing import Any
 
 from kubeops.api import Client, RetryPolicy
 from kubeops.config import ConfigError, resolve_config, safe_yaml
-from kubeops.config.kubeconfig import Kubeconfig, _entries
+from kubeops.config.kubeconfig import Kubeconfig, KubeconfigEntry, _entries
 from kubeops.errors import KubeopsError, NotFound
 from kubeops.sync.crds import MEMBER_PLURAL
 from kubeops.sync.install import PART_OF
@@ -78,11 +78,13 @@ def join_objects(
     *,
     labels: Mapping[str, str] | None = None,
     mode: SyncMode | str = SyncMode.PUSH,
+    source: str | None = None,
 ) -> list[dict[str, Any]]:
     """The Secret (Push only) and the ``MemberCluster`` that register ``name`` on the hub.
 
     The kubeconfig is parsed first, so a bad file is refused here rather than
-    when the controller first connects.
+    when the controller first connects; ``source`` (its file name) is what
+    messages call it.
     """
     mode = SyncMode(mode)
     spec: dict[str, Any] = {"syncMode": mode.value}
@@ -92,7 +94,9 @@ def join_objects(
             raise MemberError(f"MemberCluster {name!r}: a Push member needs a kubeconfig")
         secret = secret_name(name)
         try:
-            resolve_config(parse_kubeconfig(kubeconfig_text, f"for member {name}"))
+            parsed = parse_kubeconfig(kubeconfig_text, source or f"(member {name})")
+            _check_self_contained(name, parsed)
+            resolve_config(parsed)
         except ConfigError as err:
             raise MemberError(f"MemberCluster {name!r}: {err}") from None
         encoded = base64.b64encode(kubeconfig_text.encode()).decode()
@@ -124,6 +128,26 @@ def join_objects(
     return [*objects, member]
 
 
+_FILE_FIELDS = {
+    "clusters": ("certificate-authority",),
+    "users": ("client-certificate", "client-key", "tokenFile"),
+}
+
+
+def _check_self_contained(name: str, kubeconfig: Kubeconfig) -> None:
+    """The controller reads the kubeconfig far from the files it might name: refuse those."""
+    for section, fields in _FILE_FIELDS.items():
+        entries: Mapping[str, KubeconfigEntry] = getattr(kubeconfig, section)
+        for entry in entries.values():
+            for field in fields:
+                if entry.fields.get(field):
+                    raise MemberError(
+                        f"MemberCluster {name!r}: the kubeconfig's {section[:-1]} "
+                        f"{entry.name!r} reads {field} from a file; inline it "
+                        "(kubectl config view --minify --flatten)"
+                    )
+
+
 async def join(
     hub: Client,
     name: str,
@@ -131,10 +155,11 @@ async def join(
     *,
     labels: Mapping[str, str] | None = None,
     mode: SyncMode | str = SyncMode.PUSH,
+    source: str | None = None,
 ) -> list[dict[str, Any]]:
     """Register ``name`` on the hub (server-side apply, so joining again updates it);
     the objects as the server returned them."""
-    objects = join_objects(name, kubeconfig_text, labels=labels, mode=mode)
+    objects = join_objects(name, kubeconfig_text, labels=labels, mode=mode, source=source)
     return [await hub.apply(obj, field_manager=FIELD_MANAGER, force=True) for obj in objects]
 
 

@@ -62,6 +62,10 @@ def test_a_pull_member_has_no_secret() -> None:
         ("clusters: 3", "clusters must be a list"),
         ("- a", "the top level must be a mapping"),
         (KUBECONFIG.replace("current-context: b", "current-context: x"), "context 'x'"),
+        (
+            KUBECONFIG.replace("token: t0k3n", "tokenFile: /var/run/token"),
+            "user 'u' reads tokenFile from a file; inline it",
+        ),
     ],
 )
 def test_a_bad_kubeconfig_is_refused_before_anything_is_written(
