@@ -3,6 +3,7 @@ on a target (drift Correct or Report)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from integration.sync.conftest import (
@@ -67,8 +68,6 @@ def test_abort_adopt_and_overwrite_of_foreign_objects(
         message="the Abort policy's status counting the conflict on b",
     )
     assert conflict.get("inSync", 0) == 0
-    status = policy_status(sync_world.hub, policies["Abort"])
-    assert "not created by the sync" in str(status), status
     after = read(on_b, "ConfigMap", sync_ns, "abort")
     assert after is not None
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
@@ -92,6 +91,9 @@ def test_abort_adopt_and_overwrite_of_foreign_objects(
             lambda m=mode: target_status(sync_world.hub, policies[m], b).get("inSync") == 1,
             message=f"the {mode} policy's status: in sync on b",
         )
+    # Last, what a user reads: the status names why the Abort policy left it alone.
+    status = policy_status(sync_world.hub, policies["Abort"])
+    assert "not created by the sync" in str(status), json.dumps(status, indent=1)
 
 
 def test_drift_made_by_hand_is_corrected_or_reported(
