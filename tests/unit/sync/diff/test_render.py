@@ -228,3 +228,16 @@ def test_fields_the_sync_applied_and_no_longer_sets_show_as_removed() -> None:
         line for line in diff_lines(op) if line[:1] in "+-" and line[:3] not in ("+++", "---")
     ]
     assert changed == ["-    release: '0'"]
+
+
+def test_a_list_that_changes_length_shows_the_items_that_come_and_go() -> None:
+    p = policy()
+    desired = desired_object(deployment(), p, "cluster-b", {}, "cluster-a")
+    old_source = deployment()
+    old_source["spec"]["template"]["spec"]["containers"].pop()  # no sidecar before
+    actual = server_copy(desired_object(old_source, p, "cluster-b", {}, "cluster-a"))
+    lines = diff_lines(decide(p, "cluster-b", _key("web"), desired, actual))
+    changed = [line for line in lines if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == ["+      - name: sidecar", "+        image: envoy:1.30"]
+    body = "\n".join(lines)
+    assert "imagePullPolicy" not in body  # the kept item is cut to what the sync sets
