@@ -13,7 +13,7 @@ import pytest
 
 from kubeops.api import Client
 from kubeops.config import write_kubeconfig
-from kubeops.errors import Forbidden, NotFound
+from kubeops.errors import AlreadyExists, Forbidden, NotFound
 from kubeops.sync.install import CONTROLLER, install
 from kubeops.sync.members import (
     MemberError,
@@ -254,3 +254,37 @@ async def test_a_members_rbac_lets_the_sync_write_its_kinds_and_nothing_else(
             with pytest.raises(Forbidden):
                 await sync.delete("namespaces", ns)
         await admin.delete("namespaces", ns)
+
+
+async def test_an_agents_member_rbac_holds_its_lease_and_no_other(
+    sync_env: Environment, tmp_path: Path
+) -> None:
+    c = sync_env.cluster("cluster-c")
+    policy = SyncPolicy(
+        "cm", "cluster-a", ("cluster-c",), resources=(ResourceSelector("", "ConfigMap"),)
+    )
+    async with Client.from_kubeconfig(c.kubeconfig) as admin:
+        for obj in member_rbac([policy], agent=True):
+            await admin.apply(obj, field_manager="test", force=True)
+        async with await _account_client(
+            admin, c, "kubeops-sync-agent", SYSTEM_NAMESPACE, tmp_path / "agent"
+        ) as agent:
+            lease = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": "kubeops-sync-agent", "namespace": SYSTEM_NAMESPACE},
+                "spec": {"holderIdentity": "me"},
+            }
+            with contextlib.suppress(AlreadyExists):
+                await agent.create(lease)
+            held = await agent.get("leases", "kubeops-sync-agent", SYSTEM_NAMESPACE)
+            await agent.replace({**held, "spec": {"holderIdentity": "me-again"}})
+            other = {**lease, "metadata": {**lease["metadata"], "name": "someone-elses"}}
+            await admin.create(other)
+            try:
+                with pytest.raises(Forbidden):
+                    await agent.get("leases", "someone-elses", SYSTEM_NAMESPACE)
+                with pytest.raises(Forbidden):
+                    await agent.list("leases", "kube-system")
+            finally:
+                await admin.delete("leases", "someone-elses", SYSTEM_NAMESPACE)
