@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kubeops.api import Client, Object
-from kubeops.cache import SharedInformer
+from kubeops.api import Client, Object, RetryPolicy, Timeouts
+from kubeops.cache import ReflectorBackoff, SharedInformer
 from kubeops.controller import Controller, Request, Result
 from kubeops.errors import (
     Conflict,
@@ -37,6 +39,7 @@ from kubeops.errors import (
     NotFound,
     ServiceUnavailable,
 )
+from kubeops.sync.metrics import SyncMetrics
 from kubeops.sync.model import Conflict as ConflictRule
 from kubeops.sync.model import Deletion, Drift, SyncPolicy, work_namespace
 from kubeops.sync.operation import Operation, State
@@ -61,6 +64,11 @@ RETRY_HUB = 1.0
 """Seconds before a status the hub did not take is sent again."""
 RETRY_MEMBER = 1.0
 """Seconds before a work whose member did not answer is tried again."""
+PROBE_TIMEOUT = 2.0
+"""Seconds a probe of a hub that went away may take."""
+HUB_WATCH_BACKOFF = ReflectorBackoff(initial=0.2, cap=1.0)
+"""The works' watch retries a lost hub within 2 s (client-go's 30 s cap would leave new
+work unseen for up to a minute after the hub returns; one small namespaced list is cheap)."""
 
 _HUB_DOWN = (ConnectionFailed, ServiceUnavailable)
 
@@ -126,13 +134,19 @@ class Agent:
         self.namespace = work_namespace(member)
         self.identity = identity or default_identity()
         self.heartbeat_interval = heartbeat_interval
-        self.registry = registry
+        self.metrics = SyncMetrics(registry)
         self.works = SharedInformer(hub, WORK_RESOURCE, namespace=self.namespace)
-        self.target: Target = _member_target(member_client, member, registry)
+        self.works.reflector.backoff = dataclasses.replace(HUB_WATCH_BACKOFF)
+        self.works.add_handler(on_add=self._work_seen, on_update=self._work_changed)
+        self.target: Target = _member_target(member_client, member)
         self.controller = Controller(f"sync-agent-{member}", self._reconcile, workers=workers)
         self.controller.watch(self.works)
         self.states: dict[str, State] = {}
         """Each work's last state on the member, by work name (the heartbeat's counts)."""
+        self._policies: dict[str, str] = {}
+        """Each work's policy, by work name (the metrics' labels)."""
+        self._seen: dict[tuple[str, int], float] = {}
+        """When each (work, generation) was first seen: the propagation histogram's start."""
         self.heartbeats = 0
         """Heartbeats the hub accepted."""
         self._target_started = False
@@ -168,7 +182,7 @@ class Agent:
         work = self.works.store.get_by_key(f"{request.namespace}/{request.name}")
         if work is None:
             # Gone from the hub (its finalizer removed): the member keeps what it holds.
-            self.states.pop(request.name, None)
+            self._forget(request.name)
             return None
         meta = work.get("metadata") or {}
         deleting = bool(meta.get("deletionTimestamp"))
@@ -183,14 +197,22 @@ class Agent:
             op = await self.target.reconcile(policy, key, desired)
         except TargetDown as err:
             log.warning("agent %s: %s: the member is unreachable: %s", self.member, key, err)
+            self.metrics.set_up(self.member, False)
             return Result(requeue_after=RETRY_MEMBER)
         except KubeopsError as err:
-            self.states[request.name] = State.FAILED
+            self.metrics.operation(policy.name, self.member, "unknown", "error")
+            self._record(request.name, policy.name, State.FAILED)
             await self._report(work, {**_failure(work, err)})
             raise
+        self.metrics.set_up(self.member, True)
+        started = self._seen.pop((request.name, int(meta.get("generation") or 0)), None)
+        if op.writes:
+            self.metrics.operation(policy.name, self.member, op.action.value, "success")
+            if started is not None:
+                self.metrics.propagated(self.member, time.monotonic() - started)
         if deleting:
             return await self._release(work, op)
-        self.states[request.name] = op.state
+        self._record(request.name, policy.name, op.state)
         if not await self._report(work, work_status(work, op)):
             return Result(requeue_after=RETRY_HUB)
         return None
@@ -231,9 +253,28 @@ class Agent:
             return Result(requeue_after=0.1)  # the finalizers moved; read them again
         except _HUB_DOWN:
             return Result(requeue_after=RETRY_HUB)
-        self.states.pop(meta["name"], None)
+        self._forget(meta["name"])
         log.info("agent %s: %s: %s (%s)", self.member, op.key, op.action.value, op.reason)
         return None
+
+    def _record(self, work: str, policy: str, state: State) -> None:
+        self.states[work] = state
+        self._policies[work] = policy
+
+    def _forget(self, work: str) -> None:
+        self.states.pop(work, None)
+        self._policies.pop(work, None)
+        for seen in [s for s in self._seen if s[0] == work]:
+            del self._seen[seen]
+
+    def _work_seen(self, work: Object, _initial: bool = False) -> None:
+        meta = work.get("metadata") or {}
+        generation = int(meta.get("generation") or 0)
+        if (work.get("status") or {}).get("observedGeneration") != generation:
+            self._seen.setdefault((str(meta.get("name")), generation), time.monotonic())
+
+    def _work_changed(self, _old: Object, new: Object) -> None:
+        self._work_seen(new)
 
     def _member_changed(self, policy: str, key: ObjectKey) -> None:
         """A member object changed by someone else: its work is evaluated again."""
@@ -253,8 +294,20 @@ class Agent:
             "failed": counts[State.FAILED] + counts[State.CONFLICT],
         }
 
+    def _count(self) -> None:
+        """Set the objects gauge per policy and state from the works' last states."""
+        counts: dict[str, dict[str, int]] = {}
+        for work, state in self.states.items():
+            policy = self._policies.get(work, "")
+            by_state = counts.setdefault(policy, {s.value: 0 for s in State})
+            by_state[state.value] += 1
+        for policy, by_state in counts.items():
+            self.metrics.set_objects(policy, self.member, by_state)
+        self.metrics.set_depth(self.member, len(self.controller.queue))
+
     async def heartbeat(self) -> bool:
         """Patch the ``MemberCluster``'s ``status.agent`` once; False when the hub did not take it."""
+        self._count()
         body = {"status": {"agent": self.agent_status()}}
         try:
             await self.hub.patch(MEMBER_RESOURCE, self.member, body, subresource="status")
@@ -265,9 +318,39 @@ class Agent:
         return True
 
     async def _heartbeats(self) -> None:
-        while True:
-            await self.heartbeat()
-            await asyncio.sleep(self.heartbeat_interval)
+        """Beat every interval; while the hub is away, ask it every second whether it is back.
+
+        The hub client's circuit breaker would hold every request back for its
+        cooldown after the hub returns; a probe that gets through closes it at
+        once, so statuses and the heartbeat are written within a second or two.
+        """
+        prober = Client(
+            self.hub.config,
+            qps=-1,
+            retry=RetryPolicy(max_retries=0),
+            timeouts=Timeouts(request=PROBE_TIMEOUT, connect=PROBE_TIMEOUT),
+            pool_size=1,
+        )
+        try:
+            while True:
+                if await self.heartbeat():
+                    await asyncio.sleep(self.heartbeat_interval)
+                    continue
+                while not await _answers(prober):
+                    await asyncio.sleep(RETRY_HUB)
+                with contextlib.suppress(AttributeError):
+                    self.hub.transport.breaker.record_success()
+        finally:
+            await prober.close()
+
+
+async def _answers(client: Client) -> bool:
+    """Whether the cluster answers ``/readyz`` with 200 now."""
+    try:
+        response = await client.request("GET", "/readyz")
+    except KubeopsError:
+        return False
+    return response.status == 200
 
 
 def _failure(work: Mapping[str, Any], err: BaseException) -> dict[str, Any]:
@@ -279,7 +362,7 @@ def _failure(work: Mapping[str, Any], err: BaseException) -> dict[str, Any]:
     }
 
 
-def _member_target(client: Client, member: str, registry: CollectorRegistry | None) -> Target:
+def _member_target(client: Client, member: str) -> Target:
     """The member as the push mode drives a target: its owned-object store, diff and executor."""
     from kubeops.sync.push import PushTarget
 

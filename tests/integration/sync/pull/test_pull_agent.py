@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from kubeops.api import Client
 from kubeops.errors import NotFound
@@ -51,7 +52,17 @@ class PullWorld:
     cluster: Client
     target: PullTarget
     agent: Agent
+    registry: CollectorRegistry
     changes: list[tuple[str, ObjectKey]] = field(default_factory=list)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the agent's samples of ``name`` matching ``labels``."""
+        return sum(
+            sample.value
+            for family in self.registry.collect()
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
 
     async def work(self, policy: str, key: ObjectKey) -> dict[str, Any] | None:
         """The work of ``key`` on the hub, or None."""
@@ -101,8 +112,16 @@ async def pull(sync_world: SyncWorld, register_member: RegisterMember) -> AsyncI
         Client.from_kubeconfig(cluster.kubeconfig) as member_client,
     ):
         target = PullTarget(hub, member)
-        agent = Agent(hub, member_client, member, heartbeat_interval=1.0, identity="agent-test")
-        world = PullWorld(member, hub, member_client, target, agent)
+        registry = CollectorRegistry()
+        agent = Agent(
+            hub,
+            member_client,
+            member,
+            registry=registry,
+            heartbeat_interval=1.0,
+            identity="agent-test",
+        )
+        world = PullWorld(member, hub, member_client, target, agent, registry)
         await target.start(lambda policy, key: world.changes.append((policy, key)))
         stop = asyncio.Event()
         running = asyncio.create_task(agent.run(stop))
@@ -178,6 +197,12 @@ async def test_a_work_written_on_the_hub_is_created_on_the_member_and_reported_i
     assert agent["objects"] == 1
     assert agent["failed"] == 0
     assert await pull.target.probe()
+    created = pull.metric(
+        "kubeops_sync_operations_total", policy=policy.name, action="create", result="success"
+    )
+    assert created == 1
+    assert pull.metric("kubeops_sync_propagation_seconds_count", target=pull.member) == 1
+    assert pull.metric("kubeops_sync_objects", policy=policy.name, state="InSync") == 1
 
 
 async def test_a_changed_manifest_updates_the_member(pull: PullWorld, sync_ns: str) -> None:
@@ -370,10 +395,11 @@ async def test_the_hub_going_away_leaves_the_member_alone_and_the_agent_catches_
         status = await pull.status(policy.name, key)
         return status if status.get("state") == "Drifted" else {}
 
-    status = await async_eventually(reported, timeout=60, message="the drift reported when back")
+    # Caught up within seconds of the hub's return (its probe closes the client's breaker).
+    status = await async_eventually(reported, timeout=20, message="the drift reported when back")
     assert "spec.replicas" in status["message"]
     await async_eventually(
-        lambda: pull.agent.heartbeats > beats, timeout=60, message="heartbeats again"
+        lambda: pull.agent.heartbeats > beats, timeout=20, message="heartbeats again"
     )
     assert await pull.actual(key) is not None
 
