@@ -61,14 +61,25 @@ def print_objects(
         if single and objects
         else {"apiVersion": "v1", "kind": "List", "items": list(objects)}
     )
+    print_document(document, output)
+
+
+def one_line(text: str, width: int = 80) -> str:
+    """``text`` on one line for a table cell: whitespace collapsed, cut to ``width`` with "..."."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def print_document(data: Any, output: str) -> None:
+    """Print ``data`` as ``-o json`` (indented) or ``-o yaml`` (keys in their order) does."""
     if output == "json":
         import orjson
 
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         import yaml
 
-        sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
 
 
 def print_table(table: dict[str, Any], *, wide: bool, namespace_column: bool) -> int:

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kubeops.cli.cluster import one_line, print_document
 from kubeops.cli.connection import add_connection_flags, complete
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def _run_check(args: argparse.Namespace) -> int:
     ruleset = _load(args)
     rows = [_rule_row(rule, ruleset) for rule in ruleset.rules]
     if args.output != "table":
-        _dump({"rules": rows, "limits": _limits(ruleset)}, args.output)
+        print_document({"rules": rows, "limits": _limits(ruleset)}, args.output)
         return 0
     if rows:
         from kubeops.cli.cluster import print_columns
@@ -262,7 +263,7 @@ def _run_replay(args: argparse.Namespace) -> int:
 
     decisions = asyncio.run(main())
     if args.output != "table":
-        _dump([d.as_dict() for d in decisions], args.output)
+        print_document([d.as_dict() for d in decisions], args.output)
         return 0
     _print_decisions(
         [
@@ -308,7 +309,7 @@ def _run_audit(args: argparse.Namespace) -> int:
         # A query creates nothing: like `kubectl get` on nothing, an empty answer.
         print(f"no audit log at {missing} yet (kubeops respond run writes it)", file=sys.stderr)
         if args.output != "table":
-            _dump([], args.output)
+            print_document([], args.output)
         return 0
 
     async def read() -> list[Any]:
@@ -330,7 +331,7 @@ def _run_audit(args: argparse.Namespace) -> int:
     records = asyncio.run(read())
     rows = [_record_dict(r) for r in records]
     if args.output != "table":
-        _dump(rows, args.output)
+        print_document(rows, args.output)
         return 0
     if not rows:
         print("No decisions found.", file=sys.stderr)
@@ -435,20 +436,4 @@ def _print_decisions(rows: Sequence[Sequence[str]], *, with_time: bool) -> None:
     if not rows:
         print("No decisions: no rule matched these events.", file=sys.stderr)
         return
-    print_columns([header, *[[*row[:-1], _clip(row[-1])] for row in rows]])
-
-
-def _clip(text: str, width: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _dump(data: Any, output: str) -> None:
-    if output == "json":
-        import orjson
-
-        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        import yaml
-
-        sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
+    print_columns([header, *[[*row[:-1], one_line(row[-1])] for row in rows]])

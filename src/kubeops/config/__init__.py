@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         Kubeconfig,
         KubeconfigEntry,
         load_kubeconfig,
+        parse_kubeconfig,
         write_kubeconfig,
     )
     from kubeops.config.redact import printable, redact_url, strip_userinfo
@@ -62,6 +63,7 @@ _MODULE_OF = {
     "load_config": "kubeops.config.client_config",
     "load_incluster_config": "kubeops.config.incluster",
     "load_kubeconfig": "kubeops.config.kubeconfig",
+    "parse_kubeconfig": "kubeops.config.kubeconfig",
     "printable": "kubeops.config.redact",
     "read_bounded": "kubeops.config.inputs",
     "redact_url": "kubeops.config.redact",
@@ -90,6 +92,7 @@ __all__ = [
     "load_config",
     "load_incluster_config",
     "load_kubeconfig",
+    "parse_kubeconfig",
     "printable",
     "read_bounded",
     "redact_url",

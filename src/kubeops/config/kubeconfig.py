@@ -151,6 +151,38 @@ def load_kubeconfig(paths: PathLike | Sequence[PathLike] | None = None) -> Kubec
     )
 
 
+def parse_kubeconfig(text: str | bytes, origin: str) -> Kubeconfig:
+    """A kubeconfig held in memory (a Secret's value, say), parsed as a file would be.
+
+    Messages name ``origin``.  Relative file paths in it resolve against the
+    current directory, since it has no file of its own: a kubeconfig kept in a
+    Secret should inline its certificates and token.
+    """
+    document = safe_yaml.load(text, f"kubeconfig {origin}", error=ConfigError)
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"kubeconfig {origin}: the top level must be a mapping, not {type_name(document)}"
+        )
+    where = Path(origin)
+    sections = _entries(document, where, base=Path.cwd())
+    current = document.get("current-context")
+    if current is not None and not isinstance(current, str):
+        raise ConfigError(
+            f"kubeconfig {origin}: current-context must be a string, not {type_name(current)}"
+        )
+    return Kubeconfig(
+        searched=(where,),
+        files=(where,),
+        clusters=sections["clusters"],
+        users=sections["users"],
+        contexts=sections["contexts"],
+        current_context=current or None,
+        current_context_origin=where if current else None,
+    )
+
+
 def _read(path: Path, *, required: bool) -> dict[str, Any] | None:
     """The parsed top level of ``path``; None if it does not exist and is not required."""
     try:
@@ -171,7 +203,9 @@ def _read(path: Path, *, required: bool) -> dict[str, Any] | None:
     return document
 
 
-def _entries(document: Mapping[str, Any], path: Path) -> dict[str, dict[str, KubeconfigEntry]]:
+def _entries(
+    document: Mapping[str, Any], path: Path, base: Path | None = None
+) -> dict[str, dict[str, KubeconfigEntry]]:
     result: dict[str, dict[str, KubeconfigEntry]] = {}
     for section, body_key in _SECTIONS.items():
         items = document.get(section)
@@ -200,7 +234,9 @@ def _entries(document: Mapping[str, Any], path: Path) -> dict[str, dict[str, Kub
                 raise ConfigError(
                     f"{where} ({name!r}): {body_key} must be a mapping, not {type_name(body)}"
                 )
-            entries[name] = KubeconfigEntry(name, _absolute_paths(section, body, path.parent), path)
+            entries[name] = KubeconfigEntry(
+                name, _absolute_paths(section, body, base or path.parent), path
+            )
         result[section] = entries
     return result
 

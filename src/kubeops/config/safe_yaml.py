@@ -32,7 +32,7 @@ from __future__ import annotations
 import importlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -200,6 +200,49 @@ class MarkedList(list[Any]):
         """The line item ``index`` starts on (the list's own line when out of range)."""
         lines: list[int] = getattr(self, "item_lines", [])
         return lines[index] if 0 <= index < len(lines) else self.line
+
+
+def field_lines(value: Any, prefix: str = "") -> dict[str, int]:
+    """The line of every key and item below ``value`` (loaded with ``lines=True``), by field
+    path: ``{"spec": 3, "spec.resources": 4, "spec.resources[0].kind": 5, ...}``."""
+    found: dict[str, int] = {}
+    _index_lines(value, prefix, found)
+    return found
+
+
+def _index_lines(value: Any, prefix: str, into: dict[str, int]) -> None:
+    if isinstance(value, MarkedDict):
+        for key, item in value.items():
+            path = f"{prefix}.{key}" if prefix else key
+            into[path] = value.line_of(key)
+            _index_lines(item, path, into)
+    elif isinstance(value, MarkedList):
+        for index, item in enumerate(value):
+            path = f"{prefix}[{index}]"
+            into[path] = value.line_of(index)
+            _index_lines(item, path, into)
+
+
+class Locator:
+    """Turns a field path (``spec.resources[0].kind``) into ``file:line`` for messages.
+
+    A path with no line of its own takes its nearest parent's; with none at all,
+    ``line`` (where the document starts).
+    """
+
+    def __init__(self, file: str, line: int, lines: Mapping[str, int] | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.lines = dict(lines or {})
+
+    def __call__(self, path: str) -> str:
+        probe = path
+        while probe:
+            if probe in self.lines:
+                return f"{self.file}:{self.lines[probe]}"
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+        return f"{self.file}:{self.line}"
 
 
 class _MarkingConstructor(_JSONConstructor):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kubeops.config.safe_yaml import Locator, field_lines
 from kubeops.errors import KubeopsError
 from kubeops.respond.event import SOURCES
 from kubeops.respond.model import ActionSpec, GlobalLimits, Rule, Safety, Trigger, Window
@@ -100,38 +101,13 @@ Placed = tuple[Rule, Callable[[str], str]]
 # --- locating problems -------------------------------------------------------------------------
 
 
-class _Where:
-    """Turns a field path of one rule (``trigger.params.for``) into ``file:line``."""
-
-    def __init__(self, file: str, line: int, lines: Mapping[str, int] | None = None) -> None:
-        self.file = file
-        self.line = line
-        self.lines = dict(lines or {})
-
-    def __call__(self, path: str) -> str:
-        probe = path
-        while probe:
-            if probe in self.lines:
-                return f"{self.file}:{self.lines[probe]}"
-            cut = max(probe.rfind("."), probe.rfind("["))
-            probe = probe[:cut] if cut > 0 else ""
-        return f"{self.file}:{self.line}"
+_Where = Locator
+"""Turns a field path of one rule (``trigger.params.for``) into ``file:line``."""
 
 
 def _index_lines(value: Any, prefix: str, into: dict[str, int]) -> None:
     """Record the line of every key and item below ``value`` under its field path."""
-    from kubeops.config.safe_yaml import MarkedDict, MarkedList
-
-    if isinstance(value, MarkedDict):
-        for key, item in value.items():
-            path = f"{prefix}.{key}" if prefix else key
-            into[path] = value.line_of(key)
-            _index_lines(item, path, into)
-    elif isinstance(value, MarkedList):
-        for index, item in enumerate(value):
-            path = f"{prefix}[{index}]"
-            into[path] = value.line_of(index)
-            _index_lines(item, path, into)
+    into.update(field_lines(value, prefix))
 
 
 class _Problems:

@@ -213,3 +213,21 @@ def test_entry_repr_does_not_show_its_fields(tmp_path: Path) -> None:
     text = repr(load_kubeconfig(path))
     assert "s3cr3t" not in text
     assert f"KubeconfigEntry(name='u', origin={path!r})" in text  # which entry, from where
+
+
+def test_parse_kubeconfig_reads_text_and_names_its_origin_in_errors() -> None:
+    from kubeops.config import ConfigError, parse_kubeconfig
+
+    text = """
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+    parsed = parse_kubeconfig(text, "Secret kubeops-sync/member-b")
+    assert parsed.current_context == "x"
+    assert parsed.clusters["c"].fields["server"] == "https://127.0.0.1:6443"
+    with pytest.raises(ConfigError, match="Secret kubeops-sync/member-b: clusters must be a list"):
+        parse_kubeconfig("clusters: {}", "Secret kubeops-sync/member-b")
+    with pytest.raises(ConfigError, match="member-b: the top level must be a mapping"):
+        parse_kubeconfig("- a", "Secret kubeops-sync/member-b")
