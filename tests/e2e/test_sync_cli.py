@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,11 +125,12 @@ def namespace(sync_env: Environment) -> Iterator[str]:
 
 
 def policy_file(path: Path, hub: Hub, namespace: str, **spec: Any) -> Path:
-    """The guide's policy (Deployments labelled env=production) between this module's members."""
+    """The guide's policy (Deployments labelled env=production) between this module's
+    members, named after the namespace (what one test's policy owns is not another's)."""
     document = {
         "apiVersion": "sync.kubeops.io/v1alpha1",
         "kind": "ClusterSyncPolicy",
-        "metadata": {"name": "production-web"},
+        "metadata": {"name": f"web-{namespace}"},
         "spec": {
             "sourceCluster": hub.names["cluster-a"],
             "targetClusters": [hub.names["cluster-b"]],
@@ -222,7 +224,7 @@ def test_plan_from_a_file_shows_each_change_as_a_diff_and_exits_2(
     )
     # `api` is already on the target, owned by this policy but from an older source.
     owned = deployment(
-        "api", namespace, 1, {**production, "sync.kubeops.io/policy": "production-web"}
+        "api", namespace, 1, {**production, "sync.kubeops.io/policy": f"web-{namespace}"}
     )
     owned["metadata"]["annotations"] = {
         "sync.kubeops.io/source": f"{hub.names['cluster-a']}/{namespace}/api",
@@ -235,7 +237,7 @@ def test_plan_from_a_file_shows_each_change_as_a_diff_and_exits_2(
     lines = ok(kubeops("sync", "plan", "-f", str(policy), "--kubeconfig", hub.kubeconfig), 2)
 
     text = "\n".join(lines)
-    assert f"policy production-web -> {hub.names['cluster-b']}" in lines
+    assert f"policy web-{namespace} -> {hub.names['cluster-b']}" in lines
     assert any(
         line.split()[:3] == ["+", "create", "Deployment.apps"] and f"{namespace}/web" in line
         for line in lines
@@ -267,6 +269,27 @@ def test_plan_with_nothing_to_change_exits_0(hub: Hub, namespace: str, tmp_path:
     policy = policy_file(tmp_path / "policy.yaml", hub, namespace)  # the namespace is empty
     lines = ok(kubeops("--kubeconfig", hub.kubeconfig, "sync", "plan", "-f", str(policy)), 0)
     assert lines[-1].startswith("plan: 0 to create, 0 to update, 0 to delete")
+
+
+def test_rbac_prints_what_a_member_grants_for_the_policies(hub: Hub, tmp_path: Path) -> None:
+    policy = policy_file(tmp_path / "policy.yaml", hub, "shop")
+    document = yaml.safe_load("\n".join(ok(kubeops("sync", "rbac", "-f", str(policy)))))
+    roles = [i for i in document["items"] if i["kind"] == "ClusterRole"]
+    (role,) = roles
+    deployments = [r for r in role["rules"] if r["apiGroups"] == ["apps"]]
+    assert deployments == [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        }
+    ]
+    assert all("*" not in r["resources"] + r["verbs"] for r in role["rules"])
+    source = orjson.loads(
+        "\n".join(ok(kubeops("sync", "rbac", "-f", str(policy), "--source", "-o", "json")))
+    )
+    (read_only,) = source["items"]
+    assert {v for r in read_only["rules"] for v in r["verbs"]} == {"get", "list", "watch"}
 
 
 # -- status -------------------------------------------------------------------------------------
@@ -437,7 +460,7 @@ def test_an_unknown_member_is_one_line(hub: Hub, namespace: str, tmp_path: Path)
     error = one_line_error(
         kubeops("sync", "plan", "-f", str(policy), "--kubeconfig", hub.kubeconfig)
     )
-    assert "MemberCluster 'no-such-member'" in error
+    assert "'no-such-member' is not a MemberCluster on the hub" in error
 
 
 def test_an_unreachable_hub_is_one_line(hub: Hub, tmp_path: Path) -> None:
@@ -467,3 +490,40 @@ def test_join_errors_are_one_line(hub: Hub, tmp_path: Path) -> None:
         )
     )
     assert "'x'" in error
+
+
+# -- the example --------------------------------------------------------------------------------
+
+
+def test_the_guides_example_installs_plans_syncs_and_reports() -> None:
+    """``examples/sync/run.py`` as a user runs it: its own four clusters, the CLI all
+    the way, the Deployment on both targets at the end."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "sync" / "run.py"
+    done = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=300, check=False
+    )
+    lines = ok(done)
+    text = "\n".join(lines)
+    plan = lines.index("$ kubeops sync plan production-web --kubeconfig hub.kubeconfig")
+    assert lines[plan + 1 : plan + 3] == [
+        "policy production-web -> cluster-b",
+        "  + create   Deployment.apps shop/web  (not on the target)",
+    ]
+    assert "plan: 2 to create, 0 to update, 0 to delete, 0 in sync (2 targets)" in lines
+    assert "(exit code 2)" in lines
+    rows = [line.split() for line in lines if line.startswith("production-web ")]
+    assert [row[:6] for row in rows] == [
+        ["production-web", "cluster-a", "cluster-b", "Push", "1", "1"],
+        ["production-web", "cluster-a", "cluster-c", "Push", "1", "1"],
+    ]
+    assert "plan: 0 to create, 0 to update, 0 to delete, 2 in sync (2 targets)" in lines
+    assert (
+        "create Deployment.apps shop/web on cluster-b (not on the target; policy production-web)"
+        in text
+    )
+    assert lines[-2:] == [
+        "cluster-b: deployment web, 3 replicas",
+        "cluster-c: deployment web, 3 replicas",
+    ]
+    assert str(example.parents[2]) not in text  # files shown relative, kubeconfigs by name
+    assert tempfile.gettempdir() not in text

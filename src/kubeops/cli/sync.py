@@ -19,10 +19,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from kubeops.cli.cluster import one_line as _clip
+from kubeops.cli.cluster import print_document as _dump
 from kubeops.cli.connection import add_connection_flags, complete
-from kubeops.cli.respond import _clip, _dump
 from kubeops.errors import KubeopsError
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from kubeops.sync.model import SyncPolicy
     from kubeops.sync.operation import Operation
 
+T = TypeVar("T")
 OUTPUTS = ("table", "wide", "json", "yaml")
 POLICY_FILE_LIMIT = 1024 * 1024
 KUBECONFIG_LIMIT = 1024 * 1024
@@ -126,11 +128,20 @@ def _rbac(commands: Any) -> None:
     rbac = commands.add_parser(
         "rbac",
         help="the least-privilege ClusterRole a member must grant for these policies",
-        description="Print the ClusterRole the controller's (or with --agent, the agent's) "
-        "identity needs on a member cluster to sync what the policies select.",
+        description="Print what a target member applies so the controller (or with --agent, "
+        "its pull agent) may sync what the policies select and nothing else: the "
+        "kubeops-sync namespace, a ServiceAccount, its ClusterRole and binding (no "
+        "wildcards).  Pipe it to `kubectl apply -f -` on the member.",
     )
     _policy_source(rbac)
-    rbac.add_argument("--agent", action="store_true", help="the pull agent's role")
+    rbac.add_argument(
+        "--agent", action="store_true", help="what a Pull member grants its agent instead"
+    )
+    rbac.add_argument(
+        "--source",
+        action="store_true",
+        help="the read-only ClusterRole a source member grants the controller instead",
+    )
     _output(rbac, default="yaml")
     add_connection_flags(rbac)
     rbac.set_defaults(handler=_run_rbac)
@@ -200,6 +211,28 @@ def _agent(commands: Any) -> None:
 # --- handlers ----------------------------------------------------------------------------------
 
 
+def _with_hub(
+    args: argparse.Namespace, read: Callable[[Client, argparse.Namespace], Awaitable[T]]
+) -> T:
+    """``read(client, args)`` with a client for the hub, for a command that prints afterwards."""
+    import asyncio
+
+    from kubeops.api import Client
+    from kubeops.config import load_config
+
+    async def main() -> T:
+        config = load_config(args.kubeconfig, context=args.context)
+        async with Client(config) as client:
+            return await read(client, args)
+
+    return asyncio.run(main())
+
+
+def _document_output(args: argparse.Namespace) -> str:
+    """``json`` or ``yaml`` for a command that prints objects (table and wide: yaml)."""
+    return "json" if args.output == "json" else "yaml"
+
+
 def _connected(
     handler: Callable[[Client, argparse.Namespace], Awaitable[int]],
 ) -> Callable[[argparse.Namespace], int]:
@@ -257,7 +290,8 @@ def _run_join(args: argparse.Namespace) -> int:
     labels = _labels(args.labels) if args.labels else {}
 
     async def join(client: Client, args: argparse.Namespace) -> int:
-        members = _sync_module("members")
+        from kubeops.sync import members
+
         objects = await members.join(client, args.name, kubeconfig, labels=labels, mode=mode)
         if args.output in ("json", "yaml"):
             _dump({"apiVersion": "v1", "kind": "List", "items": objects}, args.output)
@@ -271,30 +305,30 @@ def _run_join(args: argparse.Namespace) -> int:
 
 
 def _run_rbac(args: argparse.Namespace) -> int:
-    rbac = _sync_module("rbac")
+    from kubeops.sync import rbac
+
     complete(args)
+    if args.agent and args.source:
+        raise SyncCommandError("sync rbac: give --agent or --source, not both")
     if args.filename:
         policies = _policy_file(args.filename, args.policy)
     else:
-        import asyncio
 
-        async def read() -> list[SyncPolicy]:
-            from kubeops.api import Client
-            from kubeops.config import load_config
+        async def read(client: Client, args: argparse.Namespace) -> list[SyncPolicy]:
+            return await _hub_policies(client, args.policy)
 
-            async with Client(load_config(args.kubeconfig, context=args.context)) as client:
-                return await _hub_policies(client, args.policy)
-
-        policies = asyncio.run(read())
-    role = rbac.member_cluster_role(policies, agent=args.agent)
-    _dump(role, "json" if args.output == "json" else "yaml")
+        policies = _with_hub(args, read)
+    if args.source:
+        objects = [rbac.source_cluster_role(policies)]
+    else:
+        objects = rbac.member_rbac(policies, agent=args.agent)
+    _dump({"apiVersion": "v1", "kind": "List", "items": objects}, _document_output(args))
     return 0
 
 
 def _run_plan(args: argparse.Namespace) -> int:
-    from kubeops.sync import render
+    from kubeops.sync import plan, render
 
-    plan = _sync_module("plan")
     # A file is read before connecting: its mistakes need no hub.
     from_file = _policy_file(args.filename, args.policy) if args.filename else None
 
@@ -401,13 +435,6 @@ def _print_status(rows: Sequence[dict[str, Any]], *, wide: bool) -> None:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _sync_module(name: str) -> Any:
-    """``kubeops.sync.<name>``, imported by name while its helper writes it."""
-    import importlib
-
-    return importlib.import_module(f"kubeops.sync.{name}")
 
 
 def _policy_kind() -> str:

@@ -107,6 +107,8 @@ class DaemonOptions:
     qps: float = DEFAULT_QPS
     burst: int = DEFAULT_BURST
     identity: str | None = None
+    json_logs: bool = False
+    """``--log-format json``: log lines are records (operations carry their fields)."""
 
 
 # -- flags ------------------------------------------------------------------------------------
@@ -238,6 +240,7 @@ def options_from_args(
         qps=args.qps,
         burst=args.burst,
         identity=args.identity or None,
+        json_logs=getattr(args, "log_format", "text") == "json",
     )
 
 
@@ -305,7 +308,7 @@ def _controller_factory(options: DaemonOptions, hub: Client) -> WorkerFactory:
             registry=registry,
             workers=options.workers,
             identity=identity,
-            on_operation=_operation_logger(identity),
+            on_operation=_operation_logger(identity, options.json_logs),
         )
         return controller
 
@@ -325,15 +328,29 @@ def _agent_factory(options: DaemonOptions, hub: Client, member: Client) -> Worke
     return build
 
 
-def _operation_logger(identity: str) -> Callable[..., None]:
-    """What the controller calls after each operation: one JSON log line per write or
-    failure (``--log-format json`` keeps it a record), naming this replica, so an
-    operator -- or a test -- sees which replica wrote what and when."""
+def _operation_logger(identity: str, as_record: bool) -> Callable[..., None]:
+    """What the controller calls after each operation: one log line per write or
+    failure, naming this replica, so an operator -- or a test -- sees which replica
+    wrote what and when (with ``--log-format json``, a record of its fields)."""
     from kubeops.controller.serving import log_event
 
     def logged(operation: Any, *extra: Any) -> None:
         error = next((e for e in extra if isinstance(e, BaseException)), None)
         if not operation.writes and error is None:
+            return
+        level = logging.WARNING if error else logging.INFO
+        cause = _one_line(error) if error is not None else ""
+        if not as_record:
+            LOG.log(
+                level,
+                "%s %s on %s (%s; policy %s)%s",
+                operation.action,
+                operation.key,
+                operation.target,
+                operation.reason,
+                operation.policy,
+                f": failed: {cause}" if error is not None else "",
+            )
             return
         fields: dict[str, Any] = {
             "event": "operation",
@@ -347,8 +364,8 @@ def _operation_logger(identity: str) -> Callable[..., None]:
             "time": time.time(),
         }
         if error is not None:
-            fields["error"] = _one_line(error)
-        log_event(LOG, logging.WARNING if error else logging.INFO, "operation", **fields)
+            fields["error"] = cause
+        log_event(LOG, level, "operation", **fields)
 
     return logged
 
@@ -419,6 +436,11 @@ class SyncDaemon:
         self.leading = False
         self.leader: str | None = None
         self.leaderships = 0
+
+    @property
+    def noun(self) -> str:
+        """What a leader runs: ``controller`` (run) or ``agent``."""
+        return "controller" if self.options.role == "run" else "agent"
 
     # -- status -----------------------------------------------------------------------------
 
@@ -565,15 +587,17 @@ class SyncDaemon:
             worker = self.build(registry, self.identity)
             self.worker_registry = registry
             self.worker = worker
-            noun = "controller" if self.options.role == "run" else "agent"
-            log_event(
-                LOG,
-                logging.INFO,
-                f"leading: the {noun} starts",
-                event="leading",
-                identity=self.identity,
-                time=time.time(),
-            )
+            if self.options.json_logs:
+                log_event(
+                    LOG,
+                    logging.INFO,
+                    f"leading: the {self.noun} starts",
+                    event="leading",
+                    identity=self.identity,
+                    time=time.time(),
+                )
+            else:
+                LOG.info("leading: the %s starts", self.noun)
             await worker.run(stopped)
             if not stopped.is_set():  # a worker that ends by itself failed: step down
                 raise DaemonError(f"sync {self.options.role}: the worker stopped by itself")
@@ -581,7 +605,7 @@ class SyncDaemon:
             self.worker = None
             self.leading = False
             self.leader_gauge.set(0)
-            LOG.info("no longer leading: the %s stopped", self.options.role)
+            LOG.info("no longer leading: the %s stopped", self.noun)
 
 
 class _Current:
