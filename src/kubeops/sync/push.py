@@ -16,9 +16,9 @@ from typing import Any
 
 from kubeops.api import Client, Object, RetryPolicy, Timeouts
 from kubeops.cache import DeletedFinalStateUnknown
-from kubeops.errors import KubeopsError
 from kubeops.sync.diff import decide
 from kubeops.sync.executor import ClusterSink
+from kubeops.sync.members import probe
 from kubeops.sync.model import SyncPolicy
 from kubeops.sync.operation import Action, Operation
 from kubeops.sync.ownership import POLICY_LABEL, ObjectKey
@@ -118,15 +118,17 @@ class PushTarget:
 
     async def probe(self) -> bool:
         """Whether the member answers ``/readyz`` now; a success closes the client's breaker."""
-        try:
-            response = await self._prober.request("GET", "/readyz")
-        except KubeopsError:
-            return False
-        if response.status != 200:
-            return False
-        with contextlib.suppress(AttributeError):
-            self.client.transport.breaker.record_success()
-        return True
+        ready, _ = await self.health()
+        return ready
+
+    async def health(self) -> tuple[bool, str]:
+        """``/readyz`` and the version (or why it is not ready), as the member's status shows."""
+        ready, message = await probe(self._prober, timeout=PROBE_TIMEOUT)
+        if ready:
+            # The member is back: let requests through now, not after the breaker's cooldown.
+            with contextlib.suppress(AttributeError):
+                self.client.transport.breaker.record_success()
+        return ready, message
 
     def _changed(
         self,
