@@ -35,9 +35,17 @@ from kubeops.testenv import async_eventually
 
 from ..conftest import (
     SOURCE,
+    MakePolicy,
     RegisterMember,
+    StartController,
     SyncWorld,
+    content,
+    create,
+    delete,
     deployment,
+    patch,
+    read,
+    target_status,
 )
 
 MEMBER_CLUSTER = "cluster-c"
@@ -411,3 +419,61 @@ async def test_the_hub_going_away_leaves_the_member_alone_and_the_agent_catches_
     await async_eventually(
         lambda: _in_sync(pull, policy, key, newer), timeout=60, message="InSync after the outage"
     )
+
+
+async def test_with_the_engine_a_pull_member_converges_as_a_push_member_does(
+    pull: PullWorld,
+    sync_ns: str,
+    sync_world: SyncWorld,
+    make_policy: MakePolicy,
+    start_controller: StartController,
+) -> None:
+    push = "cluster-b"
+    name = make_policy(
+        targetClusters=[push, pull.member],
+        resources=[{"apiGroup": "apps", "kind": "Deployment", "namespaces": [sync_ns]}],
+    )
+    start_controller(workers=2)
+    source, pushed = sync_world.source, sync_world.cluster(push)
+    create(source, deployment("web", sync_ns, replicas=2))
+    pulled = sync_world.cluster(MEMBER_CLUSTER)
+
+    def alike(replicas: int) -> bool:
+        on_push = read(pushed, "Deployment", sync_ns, "web")
+        on_pull = read(pulled, "Deployment", sync_ns, "web")
+        return (
+            on_push is not None
+            and on_pull is not None
+            and on_push["spec"]["replicas"] == replicas
+            and content(on_push) == content(on_pull)
+        )
+
+    await async_eventually(lambda: alike(2), message="the Push and the Pull member alike")
+
+    def in_sync() -> bool:
+        entry = target_status(sync_world.hub, name, pull.member)
+        return entry.get("inSync") == 1 and entry.get("pending", 0) == 0
+
+    await async_eventually(in_sync, message="the policy's status: the Pull member in sync")
+
+    patch(source, "Deployment", sync_ns, "web", {"spec": {"replicas": 3}})
+    await async_eventually(lambda: alike(3), message="the change on both members")
+
+    patch(pulled, "Deployment", sync_ns, "web", {"spec": {"replicas": 9}})
+    await async_eventually(lambda: alike(3), message="the Pull member's drift corrected")
+
+    delete(source, "Deployment", sync_ns, "web")
+
+    def pruned() -> bool:
+        return (
+            read(pushed, "Deployment", sync_ns, "web") is None
+            and read(pulled, "Deployment", sync_ns, "web") is None
+        )
+
+    await async_eventually(pruned, message="the deletion on both members")
+    key = ObjectKey("apps", "Deployment", sync_ns, "web")
+    await async_eventually(lambda: _absent_named(pull, name, key), message="the work removed")
+
+
+async def _absent_named(world: PullWorld, policy: str, key: ObjectKey) -> bool:
+    return await world.work(policy, key) is None
