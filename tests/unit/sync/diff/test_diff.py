@@ -300,7 +300,7 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     data=st.dictionaries(st.text(min_size=1, max_size=6), JSON, max_size=4),
     labels=st.dictionaries(
