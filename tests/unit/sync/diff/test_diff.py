@@ -330,3 +330,45 @@ def test_property_desired_against_itself_as_served_is_in_sync(
         served["spec"].setdefault(name, value)
     op = decide(p, "cluster-b", ObjectKey.of(source), desired, served)
     assert (op.action, op.state, op.differences) == (Action.NONE, State.IN_SYNC, ())
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, (*path, i))]
+    return [] if value is None else [path]
+
+
+def _changed(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    return f"{value}~"  # never a quantity
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    spec=st.dictionaries(
+        st.from_regex(r"[a-z]{1,6}", fullmatch=True), JSON, min_size=1, max_size=4
+    ),
+    pick=st.data(),
+)
+def test_property_a_changed_leaf_is_always_reported_at_its_path(
+    spec: dict[str, Any], pick: Any
+) -> None:
+    desired = {"spec": spec}
+    leaves = _leaves(desired)
+    if not leaves:
+        return
+    path = pick.draw(st.sampled_from(leaves))
+    actual = copy.deepcopy(desired)
+    node = actual
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = _changed(node[path[-1]])
+    found = differences(desired, actual)
+    dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    assert dotted in found
+    assert len(found) == 1
