@@ -569,6 +569,8 @@ def render(results: Results, source: str, chart: str | None = None) -> str:
     )
     lines += ["", "## Results", ""]
     for key, entry in results["scenarios"].items():
+        if key == "S10":
+            continue  # its own part, between markers (harness.s10_report), added by write()
         if key == "S6-scale":
             lines += _scale_section(entry, results, chart)
         else:
@@ -576,12 +578,30 @@ def render(results: Results, source: str, chart: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(results: Results, results_path: Path, out: Path) -> None:
-    """Regenerate ``out`` from ``results``, keeping the hand-written analysis below the marker."""
+def _source(results_path: Path) -> str:
     try:
-        source = str(results_path.resolve().relative_to(REPO))
+        return str(results_path.resolve().relative_to(REPO))
     except ValueError:
-        source = str(results_path)
+        return str(results_path)
+
+
+def _s10_part(results: Results, results_path: Path, out: Path) -> str:
+    """S10's part of the report, its growth chart written next to ``out``."""
+    from harness import s10_report
+
+    chart = s10_report.chart_name(out)
+    entry = results["scenarios"]["S10"]
+    label = str(results["contenders"].get(s10_report.ENGINE, {}).get("label", s10_report.ENGINE))
+    (out.parent / chart).write_text(s10_report.growth_chart(entry, label))
+    return "\n".join(s10_report.section(results, _source(results_path), chart))
+
+
+def write(results: Results, results_path: Path, out: Path) -> None:
+    """Regenerate ``out`` from ``results``, keeping the hand-written analysis below the marker
+    (and S10's part of the report when ``results`` has no S10)."""
+    from harness import s10_report
+
+    source = _source(results_path)
     chart = None
     scale = results["scenarios"].get("S6-scale")
     if scale and scale.get("by_size"):
@@ -589,10 +609,25 @@ def write(results: Results, results_path: Path, out: Path) -> None:
         (out.parent / chart).write_text(growth_chart(scale, results["contenders"]))
     text = render(results, source, chart)
     previous = out.read_text() if out.exists() else ""
+    if "S10" in results["scenarios"]:
+        part = _s10_part(results, results_path, out)
+    else:
+        part = s10_report.kept(previous)
+    if part:
+        text += "\n" + part + "\n"
     analysis = (
         previous.split(MARKER, 1)[1] if MARKER in previous else "\n\n## Analysis\n\n(none yet)\n"
     )
     out.write_text(text + "\n" + MARKER + analysis)
+
+
+def write_s10(results: Results, results_path: Path, out: Path) -> None:
+    """Rewrite only S10's part of ``out`` (a targeted run: the rest is another run's)."""
+    from harness import s10_report
+
+    previous = out.read_text() if out.exists() else ""
+    part = _s10_part(results, results_path, out)
+    out.write_text(s10_report.splice(previous, part, MARKER))
 
 
 def newest_full_run() -> Path:

@@ -40,6 +40,7 @@ from kubeops.transport.errors import NotFound
 HUB = "hub"
 SOURCE = "source"
 POLICY = "s10"
+GROUP = "sync.kubeops.io/v1alpha1"
 SYSTEM_NAMESPACE = "kubeops-sync"
 LEASE = "kubeops-sync"
 READY_TIMEOUT = 120.0
@@ -131,10 +132,26 @@ class EngineContender:
         done = subprocess.run(
             [_kubeops(), "sync", "run", "--help"], capture_output=True, text=True, check=False
         )
-        return "" if done.returncode == 0 else "`kubeops sync run` does not exist yet"
+        if done.returncode == 0:
+            return ""
+        last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        return f"`kubeops sync run --help` failed: {last[-300:]}"
 
     def install(self) -> None:
+        """The CRDs and RBAC on the hub, then a wait until the hub serves the new kinds (their
+        storage starts after the CRDs are established: a controller started earlier backs off)."""
         _cli("sync", "install", "--kubeconfig", str(self.hub.kubeconfig))
+
+        async def served() -> None:
+            async with fleet.client(self.hub.kubeconfig) as c:
+                for plural in ("clustersyncpolicies", "memberclusters"):
+                    await async_eventually(
+                        lambda plural=plural: c.request("GET", f"/apis/{GROUP}/{plural}"),
+                        timeout=READY_TIMEOUT,
+                        message=f"the hub serving {plural}",
+                    )
+
+        asyncio.run(served())
 
     def join(self, clusters: Sequence[Cluster]) -> None:
         for cluster in clusters:
@@ -183,7 +200,7 @@ class EngineContender:
 
     async def go(self) -> None:
         policy = {
-            "apiVersion": "sync.kubeops.io/v1alpha1",
+            "apiVersion": GROUP,
             "kind": "ClusterSyncPolicy",
             "metadata": {"name": POLICY},
             "spec": {
@@ -234,7 +251,8 @@ def _kubeops() -> str:
 def _cli(*args: str) -> None:
     done = subprocess.run([_kubeops(), *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"kubeops {' '.join(args[:2])}: {done.stderr.strip()[-500:]}")
+        last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise RuntimeError(f"kubeops {' '.join(args[:2])}: {last[-500:]}")
 
 
 def _free_port() -> int:

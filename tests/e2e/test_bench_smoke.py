@@ -1,6 +1,8 @@
 """The benchmark harness must never rot: its smoke mode (tiny sizes, one repetition) runs
-every client through every scenario (S6-scale: its growth clients at each of two sizes).  Checked: that each one completed and that the
-results file is well-formed.  Never timings: CI machines are shared and noisy."""
+every client through every scenario (S6-scale: its growth clients at each of two sizes;
+S10: its three contenders at two targets, kubeops' engine at three too).  Checked: that
+each one completed and that the results file is well-formed.  Never timings: CI machines
+are shared and noisy."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ CLI = {
     "S8": ("kubeops-inspect", "popeye"),
 }
 RESPOND = ("kubeops-respond", "kubernetes")  # S9: the daemon and the watch loop
+SYNC = ("kubeops-sync-run", "floor-sync", "kubernetes")  # S10: engine, floor, hand-written loop
 
 # A fresh CI machine first creates the peers' venvs and builds client-go and Popeye.
 pytestmark = [pytest.mark.full, pytest.mark.timeout(3000)]
@@ -77,6 +80,8 @@ def test_every_client_completes_every_scenario(smoke: tuple[dict[str, Any], Path
             assert _ok_runs(results, scenario, name), f"{scenario} {name} did not complete"
     for name in RESPOND:
         assert _ok_runs(results, "S9", name), f"S9 {name} did not complete"
+    for name in SYNC:
+        assert _ok_runs(results, "S10", name), f"S10 {name} did not complete"
     assert "S3 kubeops-async rep 1" in stderr  # progress is shown
 
 
@@ -95,6 +100,75 @@ def test_event_to_action_is_measured_for_both_contenders(
         assert run["rss_bytes"] > 0
         assert entry["summary"][name]["pooled"]["events"] == len(extra["lags_ms"])
     assert "### S9" in report.read_text()
+
+
+def test_multi_cluster_sync_is_measured_for_every_contender(
+    smoke: tuple[dict[str, Any], Path, str],
+) -> None:
+    results, report, _ = smoke
+    entry = results["scenarios"]["S10"]
+    first, *more = results["plan"]["s10_targets"]
+    deployments = results["plan"]["s10_deployments"]
+    for name in SYNC:
+        [run] = [r for r in _ok_runs(results, "S10", name) if r["targets"] == first]
+        extra = run["extra"]
+        assert run["value"] > 0
+        assert sorted(extra["per_target_convergence_s"]) == [
+            f"t{i:02d}" for i in range(1, first + 1)
+        ]
+        assert extra["changes"] == results["plan"]["s10_changes"]
+        assert len(extra["lags_ms"]) + extra["missed"] == extra["changes"]
+        assert run["rss_bytes"] > 0
+        outage = extra["outage"]
+        assert outage["target"] == "t01"
+        assert outage["stale_at_restart"] > 0  # the changes went on while it was down
+        assert outage["server_start_s"] > 0
+        assert len(outage["others_lags_ms"]) + outage["others_missed"] == outage["changes"]
+        assert entry["summary"][name]["pooled"]["events"] == len(extra["lags_ms"])
+    for name in ("kubeops-sync-run", "floor-sync"):  # both catch up from what they queued
+        [run] = [r for r in _ok_runs(results, "S10", name) if r["targets"] == first]
+        assert run["extra"]["outage"]["catch_up_s"] is not None
+    for size in more:  # growth: the engine alone, no outage
+        [run] = [r for r in _ok_runs(results, "S10", "kubeops-sync-run") if r["targets"] == size]
+        assert len(run["extra"]["per_target_convergence_s"]) == size
+        assert "outage" not in run["extra"]
+        assert entry["by_targets"]["kubeops-sync-run"][str(size)]["n"] == 1
+    assert entry["params"]["settings"]["deployments"] == deployments
+    text = report.read_text()
+    assert "### S10 " in text
+    assert text.count("<!-- S10: begin") == 1
+    assert "](benchmarks-s10-growth.svg)" in text
+    assert report.with_name("benchmarks-s10-growth.svg").read_text().startswith("<svg")
+
+
+def test_a_targeted_sync_run_rewrites_only_its_part(
+    smoke: tuple[dict[str, Any], Path, str], tmp_path: Path
+) -> None:
+    """What `bench/run.py --scenarios S10` does to docs/benchmarks.md: S10's part replaced,
+    every other line kept; and a full report from a run without S10 keeps S10's part."""
+    results, report_path, _ = smoke
+    sys.path.insert(0, str(REPO / "bench"))
+    import report
+
+    begin, end = "<!-- S10: begin", "<!-- S10: end -->"
+    full = report_path.read_text().replace("### S1 ", "### S1 (edited by hand) ")
+    head, tail = full.split(begin)[0], full.split(end)[1]
+    out = tmp_path / "benchmarks.md"
+    out.write_text(head + tail)  # a report from before S10: its part goes above the analysis
+    source = next(report_path.parent.glob("smoke-*.json"))
+    report.write_s10(results, source, out)
+    report.write_s10(results, source, out)
+    after = out.read_text()
+    assert after.count(begin) == 1
+    assert after.split(begin)[0].rstrip() == head.rstrip()
+    assert after.split(end)[1].strip() == tail.strip()
+    assert after.index(end) < after.index("<!-- analysis:")
+    without = {
+        **results,
+        "scenarios": {k: v for k, v in results["scenarios"].items() if k != "S10"},
+    }
+    report.write(without, source, out)
+    assert "### S10 " in out.read_text()
 
 
 def test_growth_is_measured_at_every_size(smoke: tuple[dict[str, Any], Path, str]) -> None:
@@ -154,6 +228,7 @@ def test_results_are_well_formed(smoke: tuple[dict[str, Any], Path, str]) -> Non
         "S7-startup",
         "S8",
         "S9",
+        "S10",
     ]
     for key, entry in results["scenarios"].items():
         for field in (
