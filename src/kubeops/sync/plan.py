@@ -8,6 +8,7 @@ then does.  Objects the policy owns on a target whose source is gone (or no
 longer selected) are planned for deletion or orphaning -- a failed list raises
 instead, so a plan never shows deletions inferred from an error.  A Pull member
 is compared with its ``SyncWork`` manifests on the hub: its agent applies them.
+A paused policy is planned all the same, each change saying that ``run`` waits.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from kubeops.sync.members import connect, list_members
 from kubeops.sync.model import Member, PolicyError, ResourceSelector, SyncMode, SyncPolicy
 from kubeops.sync.operation import Action, Operation, State
 from kubeops.sync.ownership import POLICY_LABEL, ObjectKey, is_owned, source_reference
-from kubeops.sync.render import PULL_NOTE
+from kubeops.sync.render import PAUSED_NOTE, PULL_NOTE
 from kubeops.sync.work import WORK_RESOURCE, work_key, work_state
 
 Objects = dict[ObjectKey, dict[str, Any]]
@@ -121,6 +122,11 @@ def _decide_all(
             have, policy.name, source_reference(policy.source_cluster, key)
         ):
             ops.append(decide(policy, target, key, None, have))
+    if policy.paused:
+        ops = [
+            dataclasses.replace(op, reason=f"{op.reason}; {PAUSED_NOTE}") if op.writes else op
+            for op in ops
+        ]
     return ops
 
 

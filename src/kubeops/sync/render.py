@@ -29,6 +29,9 @@ from kubeops.sync.ownership import FIELD_MANAGER
 PULL_NOTE: Final = "pull member: applied by its agent"
 """Ends the reason of every operation planned for a Pull member (its agent carries it out)."""
 
+PAUSED_NOTE: Final = "policy paused: run does nothing until it resumes"
+"""Ends the reason of every change planned for a paused policy."""
+
 _MARKERS: Final[Mapping[str, tuple[str, str, str]]] = {
     # kind of line: (marker, verb, rich style)
     "create": ("+", "create", "green"),

@@ -29,7 +29,7 @@ from kubeops.sync.model import (
 from kubeops.sync.operation import Action, Operation, State
 from kubeops.sync.ownership import POLICY_LABEL
 from kubeops.sync.plan import PlanError, plan
-from kubeops.sync.render import PULL_NOTE, render_plan
+from kubeops.sync.render import PAUSED_NOTE, PULL_NOTE, render_plan
 from kubeops.sync.work import work_object
 
 from ..conftest import (
@@ -150,6 +150,9 @@ async def test_modes_change_the_plan(hub: Client, sync_world: SyncWorld, sync_ns
     )
     assert overwrite["cluster-b", "web"].action is Action.REPLACE
     assert overwrite["cluster-b", "left"].action is Action.DELETE
+    paused = _by(await plan(hub, dataclasses.replace(base, paused=True), target="cluster-b"))
+    assert paused["cluster-b", "left"].reason == f"source deleted; {PAUSED_NOTE}"
+    assert paused["cluster-b", "web"].reason == "not created by the sync"  # writes nothing
 
 
 async def test_drift_on_the_target_is_planned_as_correct_or_report(
