@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry
 
 from kubeops.api import Client, Object
 from kubeops.cache import DeletedFinalStateUnknown
-from kubeops.errors import ConnectionFailed, KubeopsError, NotFound, ServiceUnavailable
+from kubeops.errors import KubeopsError, NotFound
 from kubeops.sync import members as member_api
 from kubeops.sync.desired import desired_object
 from kubeops.sync.metrics import SyncMetrics
@@ -208,7 +208,8 @@ class _Lane:
                 queue.add(item)  # kept, no backoff: worked off when the target is back
             except _NotReady:
                 queue.add_after(item, _NOT_READY_DELAY)
-            except _SourceDown:
+            except _SourceDown as err:
+                self.controller.book.record(item[0], self.name, item[1], State.PENDING, str(err))
                 queue.add_after(item, _SOURCE_DOWN_DELAY)
             except asyncio.CancelledError:
                 raise
@@ -587,10 +588,11 @@ class SyncController:
             )
         except NotFound:
             return None
-        except (ConnectionFailed, ServiceUnavailable) as err:
-            raise _SourceDown(str(err)) from err
         except KubeopsError as err:
-            raise _SourceDown(str(err)) from err
+            raise _SourceDown(
+                f"{key}: not in source {run.policy.source_cluster}'s store, and the source "
+                f"cannot confirm it is gone: {err}"
+            ) from err
         current = store_transform(found)
         return current if run.selects(current, key) else None
 

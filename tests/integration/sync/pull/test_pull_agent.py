@@ -12,16 +12,26 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from kubeops.api import Client
+from kubeops.config.kubeconfig import write_kubeconfig
 from kubeops.errors import NotFound
 from kubeops.sync.agent import Agent
 from kubeops.sync.desired import desired_object
-from kubeops.sync.model import Conflict, Deletion, Drift, SyncPolicy, work_namespace
+from kubeops.sync.install import agent_name, install
+from kubeops.sync.model import (
+    Conflict,
+    Deletion,
+    Drift,
+    ResourceSelector,
+    SyncPolicy,
+    work_namespace,
+)
 from kubeops.sync.operation import Action, State
 from kubeops.sync.ownership import (
     HASH_ANNOTATION,
@@ -30,8 +40,10 @@ from kubeops.sync.ownership import (
     WORK_FINALIZER,
     ObjectKey,
 )
+from kubeops.sync.rbac import member_cluster_role
 from kubeops.sync.work import MEMBER_RESOURCE, WORK_RESOURCE, PullTarget, work_name
 from kubeops.testenv import async_eventually
+from kubeops.testenv.kubeconfig import kubeconfig
 
 from ..conftest import (
     SOURCE,
@@ -110,19 +122,21 @@ def desired_of(source: dict[str, Any], policy: SyncPolicy, member: str) -> dict[
     return desired_object(source, policy, member, {}, SOURCE)
 
 
-@pytest.fixture
-async def pull(sync_world: SyncWorld, register_member: RegisterMember) -> AsyncIterator[PullWorld]:
-    """cluster-c as a fresh Pull member, its PullTarget started and its agent running."""
-    cluster = sync_world.cluster(MEMBER_CLUSTER)
-    member = register_member(cluster, mode="Pull")
+@contextlib.asynccontextmanager
+async def running_agent(
+    sync_world: SyncWorld, member: str, hub_kubeconfig: Path, member_kubeconfig: Path
+) -> AsyncIterator[PullWorld]:
+    """The hub's PullTarget of ``member`` (as admin) and its agent (with the credentials
+    given), both started; the member's works are let go when it ends."""
     async with (
         Client.from_kubeconfig(sync_world.hub.kubeconfig) as hub,
-        Client.from_kubeconfig(cluster.kubeconfig) as member_client,
+        Client.from_kubeconfig(hub_kubeconfig) as agent_hub,
+        Client.from_kubeconfig(member_kubeconfig) as member_client,
     ):
         target = PullTarget(hub, member)
         registry = CollectorRegistry()
         agent = Agent(
-            hub,
+            agent_hub,
             member_client,
             member,
             registry=registry,
@@ -133,10 +147,11 @@ async def pull(sync_world: SyncWorld, register_member: RegisterMember) -> AsyncI
         await target.start(lambda policy, key: world.changes.append((policy, key)))
         stop = asyncio.Event()
         running = asyncio.create_task(agent.run(stop))
-        await async_eventually(
-            lambda: target.synced() and agent.synced(), message="the agent's and target's caches"
-        )
         try:
+            await async_eventually(
+                lambda: target.synced() and agent.synced(),
+                message="the agent's and target's caches",
+            )
             yield world
         finally:
             stop.set()
@@ -152,6 +167,17 @@ async def pull(sync_world: SyncWorld, register_member: RegisterMember) -> AsyncI
                         work_namespace(member),
                     )
                 await hub.delete("v1/Namespace", work_namespace(member))
+
+
+@pytest.fixture
+async def pull(sync_world: SyncWorld, register_member: RegisterMember) -> AsyncIterator[PullWorld]:
+    """cluster-c as a fresh Pull member, its PullTarget started and its agent running (admin)."""
+    cluster = sync_world.cluster(MEMBER_CLUSTER)
+    member = register_member(cluster, mode="Pull")
+    async with running_agent(
+        sync_world, member, sync_world.hub.kubeconfig, cluster.kubeconfig
+    ) as world:
+        yield world
 
 
 async def _in_sync(world: PullWorld, policy: SyncPolicy, key: ObjectKey, desired: dict) -> bool:
@@ -477,3 +503,54 @@ async def test_with_the_engine_a_pull_member_converges_as_a_push_member_does(
 
 async def _absent_named(world: PullWorld, policy: str, key: ObjectKey) -> bool:
     return await world.work(policy, key) is None
+
+
+async def test_the_agent_works_with_the_least_privilege_its_manifests_grant(
+    sync_world: SyncWorld, register_member: RegisterMember, sync_ns: str, tmp_path: Path
+) -> None:
+    hub, cluster = sync_world.hub, sync_world.cluster(MEMBER_CLUSTER)
+    member = register_member(cluster, mode="Pull")
+    policy = policy_for(member, resources=(ResourceSelector("apps", "Deployment"),))
+    # The hub: what `kubeops sync install --agent <member>` writes, and its ServiceAccount's token.
+    async with Client.from_kubeconfig(hub.kubeconfig) as admin:
+        await install(admin, agent=member)
+    account, namespace = agent_name(member), work_namespace(member)
+    token = hub.admin.create(
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token",
+        {"spec": {"expirationSeconds": 3600}},
+    )["status"]["token"]
+    hub_kubeconfig = write_kubeconfig(
+        tmp_path / "agent-hub.kubeconfig",
+        kubeconfig(hub.name, hub.server, hub.pki.ca.cert_pem, account, {"token": token}),
+    )
+    # The member: the ClusterRole `kubeops sync rbac --agent` prints for the policy's kinds.
+    role = member_cluster_role([policy], agent=True)
+    member_kubeconfig = cluster.service_account_kubeconfig(
+        f"agent-{member}", role["rules"], "default", cluster_wide=True
+    )
+
+    async with running_agent(sync_world, member, hub_kubeconfig, member_kubeconfig) as pull:
+        source = deployment("web", sync_ns, replicas=2)
+        key = ObjectKey.of(source)
+        desired = desired_of(source, policy, member)
+        await pull.target.reconcile(policy, key, desired)
+        await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="InSync")
+        await async_eventually(
+            lambda: pull.agent.heartbeats > 0, message="a heartbeat the hub took"
+        )
+        assert await pull.target.probe()
+
+        await pull.cluster.patch("Deployment.apps", "web", {"spec": {"replicas": 5}}, sync_ns)
+
+        async def corrected() -> bool:
+            actual = await pull.actual(key)
+            return actual is not None and actual["spec"]["replicas"] == 2
+
+        await async_eventually(corrected, message="drift corrected as the agent's account")
+
+        await pull.target.reconcile(policy, key, None)
+
+        async def gone() -> bool:
+            return await pull.work(policy.name, key) is None and await pull.actual(key) is None
+
+        await async_eventually(gone, message="pruned and the finalizer removed")
