@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime
 import re
 
+from kubeops.sync.agent import work_policy, work_status
 from kubeops.sync.model import API_VERSION, Conflict, Deletion, Drift, SyncPolicy, work_namespace
-from kubeops.sync.operation import State
+from kubeops.sync.operation import Action, Operation, State
 from kubeops.sync.ownership import HASH_ANNOTATION, POLICY_LABEL, WORK_FINALIZER, ObjectKey
 from kubeops.sync.work import (
     format_time,
@@ -148,3 +149,44 @@ def test_times_round_trip_as_the_api_server_writes_them() -> None:
     assert parse_time(format_time(moment)) == moment
     assert parse_time(None) is None
     assert parse_time("") is None
+
+
+def test_an_agent_reads_the_rules_of_a_work_as_a_policy() -> None:
+    work = work_object(POLICY, "cluster-c", KEY, DESIRED, "cluster-a")
+    policy = work_policy(work)
+    assert policy.name == "prod"
+    assert policy.source_cluster == "cluster-a"
+    assert policy.conflict is Conflict.ADOPT
+    assert policy.deletion is Deletion.ORPHAN
+    assert policy.drift is Drift.REPORT
+    bare = work_policy({"spec": {"policy": "p", "source": {"cluster": "a"}}})
+    assert (bare.conflict, bare.deletion, bare.drift) == (
+        Conflict.ABORT,
+        Deletion.PRUNE,
+        Drift.CORRECT,
+    )
+
+
+def test_the_status_an_agent_writes_names_the_hash_it_holds() -> None:
+    work = work_object(POLICY, "cluster-c", KEY, DESIRED, "cluster-a")
+    work["metadata"]["generation"] = 3
+    applied = Operation("prod", "cluster-c", KEY, Action.APPLY, "source changed")
+    assert work_status(work, applied) == {
+        "state": "InSync",
+        "message": "source changed",
+        "appliedHash": "abc",
+        "observedGeneration": 3,
+    }
+    foreign = {"metadata": {"name": "web", "annotations": {}}}
+    refused = Operation(
+        "prod",
+        "cluster-c",
+        KEY,
+        Action.NONE,
+        "not created by the sync",
+        State.CONFLICT,
+        actual=foreign,
+    )
+    status = work_status(work, refused)
+    assert status["state"] == "Conflict"
+    assert status["appliedHash"] == ""
