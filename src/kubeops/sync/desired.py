@@ -141,12 +141,23 @@ def desired_object(
     for index, override in enumerate(policy.overrides):
         if override_applies(override, target, target_labels, source):
             _apply_override(obj, override, key, policy.name, target, index)
+            if _identity(obj) != _identity(source):
+                raise PolicyError(
+                    f"ClusterSyncPolicy {policy.name!r}: spec.overrides[{index}] changes the "
+                    f"apiVersion, kind, name or namespace of {key} for target {target!r}; "
+                    "an override may not move an object"
+                )
     meta = obj.setdefault("metadata", {})
     meta.setdefault("labels", {})[POLICY_LABEL] = policy.name
     annotations = meta.setdefault("annotations", {})
     annotations[SOURCE_ANNOTATION] = source_reference(source_cluster, key)
     annotations[HASH_ANNOTATION] = desired_hash(obj)
     return obj
+
+
+def _identity(obj: Mapping[str, Any]) -> tuple[Any, ...]:
+    meta = obj.get("metadata") or {}
+    return (obj.get("apiVersion"), obj.get("kind"), meta.get("name"), meta.get("namespace"))
 
 
 def _apply_override(

@@ -395,3 +395,20 @@ def test_strip_server_fields_keeps_metadata_when_it_empties() -> None:
         "kind": "ConfigMap",
         "metadata": {"name": "c"},
     }
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        {"op": "replace", "path": "/metadata/name", "value": "other"},
+        {"op": "remove", "path": "/metadata/namespace"},
+        {"op": "replace", "path": "/kind", "value": "StatefulSet"},
+    ],
+    ids=["name", "namespace", "kind"],
+)
+def test_an_override_may_not_move_the_object(op: dict[str, Any]) -> None:
+    with pytest.raises(
+        PolicyError,
+        match=r"spec.overrides\[0\] changes the apiVersion, kind, name or namespace of Deployment.apps shop/web for target 'cluster-b'",
+    ):
+        _desired(deployment(), overrides=[{"jsonPatch": [op]}])
