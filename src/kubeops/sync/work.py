@@ -307,7 +307,13 @@ class PullTarget:
         self, policy: SyncPolicy, key: ObjectKey, current: Object | None
     ) -> Operation:
         if current is None:
-            return self._operation(policy, key, Action.NONE, "not on the target", State.IN_SYNC)
+            # The store may not have seen a work written a moment ago: a deletion asks.
+            try:
+                current = await self.hub.get(
+                    WORK_RESOURCE, work_name(policy.name, key), self.namespace
+                )
+            except NotFound:
+                return self._operation(policy, key, Action.NONE, "not on the target", State.IN_SYNC)
         meta = current.get("metadata") or {}
         if meta.get("deletionTimestamp"):
             state, message = work_state(current)

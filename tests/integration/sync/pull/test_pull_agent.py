@@ -280,6 +280,26 @@ async def test_deleting_a_work_prunes_the_member_object_before_the_work_goes(
     await async_eventually(gone, message="the work and the member's Deployment gone")
 
 
+async def test_a_deletion_finds_a_work_the_hub_store_has_not_seen_yet(
+    pull: PullWorld, sync_ns: str
+) -> None:
+    cold = PullTarget(pull.hub, pull.member)  # never started: its store stays empty
+    policy = policy_for(pull.member)
+    source = deployment("web", sync_ns)
+    key = ObjectKey.of(source)
+    desired = desired_of(source, policy, pull.member)
+    assert (await cold.reconcile(policy, key, desired)).action is Action.CREATE
+    await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="InSync")
+
+    op = await cold.reconcile(policy, key, None)
+    assert op.action is Action.DELETE
+
+    async def gone() -> bool:
+        return await pull.work(policy.name, key) is None and await pull.actual(key) is None
+
+    await async_eventually(gone, message="the work and the member's Deployment gone")
+
+
 async def test_orphan_leaves_the_member_object_without_the_marks(
     pull: PullWorld, sync_ns: str
 ) -> None:
