@@ -1,0 +1,229 @@
+"""What the issue's scenarios imply at their edges: Orphan deletion, an object leaving
+the selector, a namespace missing on the target, an object deleted by hand on a target,
+a Service (server-set clusterIP), a paused policy and targets chosen by label."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from integration.sync.conftest import (
+    MEMBER_PATH,
+    POLICIES,
+    TARGETS,
+    MakePolicy,
+    StartController,
+    SyncWorld,
+    configmap,
+    create,
+    delete,
+    patch,
+    read,
+    target_status,
+)
+from kubeops.sync.ownership import HASH_ANNOTATION, POLICY_LABEL, SOURCE_ANNOTATION
+from kubeops.testenv import eventually
+
+
+def configmaps(namespace: str, **extra: Any) -> list[dict[str, Any]]:
+    return [{"apiGroup": "", "kind": "ConfigMap", "namespaces": [namespace], **extra}]
+
+
+def on_targets(world: SyncWorld, namespace: str, name: str, kind: str = "ConfigMap") -> bool:
+    return all(read(world.targets[t], kind, namespace, name) is not None for t in TARGETS)
+
+
+def gone_from_targets(world: SyncWorld, namespace: str, name: str) -> bool:
+    return all(read(world.targets[t], "ConfigMap", namespace, name) is None for t in TARGETS)
+
+
+def test_orphan_leaves_the_object_without_the_marks(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    create(sync_world.source, configmap("kept", sync_ns, {"v": "0"}))
+    make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns), deletion="Orphan")
+    controller = start_controller()
+    eventually(lambda: on_targets(sync_world, sync_ns, "kept"), message="kept on the targets")
+    delete(sync_world.source, "ConfigMap", sync_ns, "kept")
+
+    def orphaned(target: str) -> bool:
+        found = read(sync_world.targets[target], "ConfigMap", sync_ns, "kept")
+        assert found is not None, f"the orphan was deleted on {target}"
+        meta = found["metadata"]
+        return POLICY_LABEL not in (meta.get("labels") or {}) and SOURCE_ANNOTATION not in (
+            meta.get("annotations") or {}
+        )
+
+    for target in TARGETS:
+        eventually(lambda t=target: orphaned(t), message=f"kept orphaned on {target}")
+        held = read(sync_world.targets[target], "ConfigMap", sync_ns, "kept")
+        assert held is not None
+        assert held["data"] == {"v": "0"}
+    assert {r.action for r in controller.writes()} >= {"create", "orphan"}
+    assert "delete" not in {r.action for r in controller.writes()}
+
+
+def test_an_object_leaving_the_selector_is_pruned(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    create(sync_world.source, configmap("moving", sync_ns, {"v": "0"}, labels={"sync": "yes"}))
+    create(sync_world.source, configmap("staying", sync_ns, {"v": "0"}, labels={"sync": "yes"}))
+    make_policy(
+        targetClusters=list(TARGETS), resources=configmaps(sync_ns, matchLabels={"sync": "yes"})
+    )
+    start_controller()
+    eventually(lambda: on_targets(sync_world, sync_ns, "moving"), message="moving synced")
+    patch(
+        sync_world.source, "ConfigMap", sync_ns, "moving", {"metadata": {"labels": {"sync": "no"}}}
+    )
+    eventually(
+        lambda: gone_from_targets(sync_world, sync_ns, "moving"),
+        message="the object that left the selector pruned",
+    )
+    assert on_targets(sync_world, sync_ns, "staying")
+    assert read(sync_world.source, "ConfigMap", sync_ns, "moving") is not None
+
+
+def test_a_namespace_missing_on_a_target_is_created(
+    sync_world: SyncWorld, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    namespace = f"only-on-source-{uuid.uuid4().hex[:6]}"
+    sync_world.source.admin.create(
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+    )
+    try:
+        create(sync_world.source, configmap("settings", namespace, {"v": "0"}))
+        make_policy(targetClusters=list(TARGETS), resources=configmaps(namespace))
+        start_controller()
+        eventually(lambda: on_targets(sync_world, namespace, "settings"), message="synced")
+        for target in TARGETS:
+            made = sync_world.targets[target].admin.get(f"/api/v1/namespaces/{namespace}")
+            assert made["metadata"]["labels"]["sync.kubeops.io/created-by"] == "kubeops-sync"
+    finally:
+        for cluster in sync_world.members.values():
+            cluster.admin.delete(f"/api/v1/namespaces/{namespace}")
+
+
+def test_an_object_deleted_by_hand_on_a_target_comes_back(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    create(sync_world.source, configmap("settings", sync_ns, {"v": "0"}))
+    make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns))
+    start_controller()
+    eventually(lambda: on_targets(sync_world, sync_ns, "settings"), message="synced")
+    b = sync_world.targets[TARGETS[0]]
+    first = read(b, "ConfigMap", sync_ns, "settings")
+    assert first is not None
+    delete(b, "ConfigMap", sync_ns, "settings")
+    eventually(
+        lambda: (
+            (read(b, "ConfigMap", sync_ns, "settings") or first)["metadata"]["uid"]
+            != first["metadata"]["uid"]
+        ),
+        message="settings created again on b",
+    )
+
+
+def service(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+
+
+def test_a_service_keeps_its_own_cluster_ip_and_is_written_once(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    source = sync_world.source
+    made = source.admin.create(f"/api/v1/namespaces/{sync_ns}/services", service("web", sync_ns))
+    make_policy(
+        targetClusters=list(TARGETS),
+        resources=[{"apiGroup": "", "kind": "Service", "namespaces": [sync_ns]}],
+    )
+    controller = start_controller()
+
+    def copy(target: str) -> dict[str, Any]:
+        found: dict[str, Any] = sync_world.targets[target].admin.get(
+            f"/api/v1/namespaces/{sync_ns}/services/web"
+        )
+        return found
+
+    for target in TARGETS:
+        held = eventually(lambda t=target: copy(t), message=f"the Service on {target}")
+        assert held["spec"]["ports"][0]["targetPort"] == 8080
+        assert held["spec"]["clusterIP"]
+    # A change to the Service's ports reaches the targets; nothing in between was rewritten.
+    source.admin.patch(
+        f"/api/v1/namespaces/{sync_ns}/services/web",
+        {"spec": {"ports": [{"port": 80, "targetPort": 9090}]}},
+    )
+    for target in TARGETS:
+        eventually(
+            lambda t=target: copy(t)["spec"]["ports"][0]["targetPort"] == 9090,
+            message=f"the new port on {target}",
+        )
+    writes = [(r.target, r.action) for r in controller.writes()]
+    assert sorted(writes) == sorted(
+        [(t, "create") for t in TARGETS] + [(t, "apply") for t in TARGETS]
+    ), writes
+    assert made["spec"]["clusterIP"]
+
+
+def test_a_paused_policy_writes_nothing_until_resumed(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    create(sync_world.source, configmap("first", sync_ns, {"v": "0"}))
+    create(sync_world.source, configmap("witness", sync_ns, {"v": "0"}))
+    paused = make_policy(
+        targetClusters=list(TARGETS), resources=configmaps(sync_ns, names=["first"]), paused=True
+    )
+    make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns, names=["witness"]))
+    controller = start_controller()
+    # The other policy's object arrived, so the paused one was seen too.
+    eventually(lambda: on_targets(sync_world, sync_ns, "witness"), message="the witness synced")
+    eventually(
+        lambda: (
+            target_status(sync_world.hub, paused, TARGETS[0]) != {}
+            or bool(sync_world.hub.admin.get(f"{POLICIES}/{paused}").get("status"))
+        ),
+        message="the paused policy's status written",
+    )
+    assert gone_from_targets(sync_world, sync_ns, "first")
+    assert not controller.writes(paused)
+    sync_world.hub.admin.patch(f"{POLICIES}/{paused}", {"spec": {"paused": False}})
+    eventually(lambda: on_targets(sync_world, sync_ns, "first"), message="resumed")
+
+
+def test_targets_chosen_by_member_labels_follow_the_labels(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    b, c = TARGETS
+    create(sync_world.source, configmap("settings", sync_ns, {"v": "0"}))
+    make_policy(targetSelector={"matchLabels": {"name": b}}, resources=configmaps(sync_ns))
+    start_controller()
+    eventually(
+        lambda: read(sync_world.targets[b], "ConfigMap", sync_ns, "settings") is not None,
+        message="settings on the selected member",
+    )
+    create(sync_world.source, configmap("later", sync_ns, {"v": "0"}))
+    eventually(lambda: read(sync_world.targets[b], "ConfigMap", sync_ns, "later") is not None)
+    assert read(sync_world.targets[c], "ConfigMap", sync_ns, "settings") is None
+    # c joins the selection by a label: it gets everything.
+    extra = {"metadata": {"labels": {"name": b}}}
+    sync_world.hub.admin.patch(f"{MEMBER_PATH}/{c}", extra)
+    try:
+        eventually(
+            lambda: (
+                read(sync_world.targets[c], "ConfigMap", sync_ns, "later") is not None
+                and read(sync_world.targets[c], "ConfigMap", sync_ns, "settings") is not None
+            ),
+            message="c holding the policy's objects once selected",
+        )
+    finally:
+        sync_world.hub.admin.patch(f"{MEMBER_PATH}/{c}", {"metadata": {"labels": {"name": c}}})
+    held = read(sync_world.targets[c], "ConfigMap", sync_ns, "settings")
+    assert held is not None
+    assert HASH_ANNOTATION in held["metadata"]["annotations"]
