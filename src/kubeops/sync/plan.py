@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kubeops.api import Client, UnknownKind
+from kubeops.api import Client, RetryPolicy, UnknownKind
 from kubeops.errors import KubeopsError, NotFound
 from kubeops.sync.desired import desired_object
 from kubeops.sync.diff import decide
@@ -30,6 +30,9 @@ from kubeops.sync.render import PAUSED_NOTE, PULL_NOTE
 from kubeops.sync.work import WORK_RESOURCE, work_key, work_state
 
 Objects = dict[ObjectKey, dict[str, Any]]
+
+PLAN_RETRY = RetryPolicy(max_retries=2)
+"""A plan is read by someone waiting: a member that does not answer fails it in seconds."""
 
 
 class PlanError(KubeopsError):
@@ -67,7 +70,7 @@ async def plan(hub: Client, policy: SyncPolicy, *, target: str | None = None) ->
             raise PolicyError(f"{where}: {target!r} is not one of its targets ({listed})")
         names = (target,)
     try:
-        async with await connect(hub, source) as client:
+        async with await connect(hub, source, retry=PLAN_RETRY) as client:
             sources = await _selected(client, policy)
     except (PolicyError, PlanError):
         raise
@@ -89,7 +92,7 @@ async def _plan_target(
     try:
         if member.mode is SyncMode.PULL:
             return await _plan_pull(hub, policy, member, desired)
-        async with await connect(hub, member) as client:
+        async with await connect(hub, member, retry=PLAN_RETRY) as client:
             actual, unserved = await _target_objects(client, policy)
     except (PolicyError, PlanError):
         raise
