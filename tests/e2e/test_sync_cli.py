@@ -484,12 +484,30 @@ def test_join_errors_are_one_line(hub: Hub, tmp_path: Path) -> None:
     assert error.startswith("--labels 'a b': ")
     garbage = tmp_path / "garbage.kubeconfig"
     garbage.write_text("clusters: 7\n")
-    error = one_line_error(
-        kubeops(
-            "sync", "join", "x", "--member-kubeconfig", str(garbage), "--kubeconfig", hub.kubeconfig
-        )
-    )
+    error = one_line_error(kubeops("sync", "join", "x", "--member-kubeconfig", str(garbage)))
     assert "'x'" in error
+    assert str(garbage) in error
+    assert not hub.cluster.admin.exists(f"{MEMBERS}/x")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--lease-duration", "1s"], "--lease-duration 1s: at least 3s"),
+        (["--lease-duration", "soon"], "--lease-duration: "),
+        (["--workers", "0"], "--workers 0: at least 1"),
+        (["--listen", "nowhere"], "--listen 'nowhere': expected HOST:PORT"),
+        (
+            ["--listen", ":0", "--auth", "none"],
+            "--listen 0.0.0.0:0 is reachable from other machines",
+        ),
+    ],
+)
+def test_bad_daemon_flags_are_one_line_before_anything_starts(
+    flags: list[str], message: str
+) -> None:
+    error = one_line_error(kubeops("sync", "run", *flags, "--kubeconfig", "/nonexistent"))
+    assert error.startswith(message), error
 
 
 # -- the example --------------------------------------------------------------------------------

@@ -21,8 +21,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kubeops.cli.cluster import one_line as _clip
-from kubeops.cli.cluster import print_document as _dump
+from kubeops.cli.cluster import one_line, print_document
 from kubeops.cli.connection import add_connection_flags, complete
 from kubeops.errors import KubeopsError
 
@@ -268,7 +267,7 @@ def _run_install(args: argparse.Namespace) -> int:
 
 def _print_applied(objects: list[dict[str, Any]], output: str, *, dry_run: bool = False) -> None:
     if output in ("json", "yaml"):
-        _dump({"apiVersion": "v1", "kind": "List", "items": objects}, output)
+        print_document({"apiVersion": "v1", "kind": "List", "items": objects}, output)
         return
     done = "would be applied (dry run)" if dry_run else "applied"
     for obj in objects:
@@ -288,13 +287,24 @@ def _run_join(args: argparse.Namespace) -> int:
             "(or give --mode Pull and run `kubeops sync agent` beside it)"
         )
     labels = _labels(args.labels) if args.labels else {}
+    from kubeops.sync import members
+
+    # Checked before connecting: a bad kubeconfig file needs no hub to be refused.
+    members.join_objects(
+        args.name, kubeconfig, labels=labels, mode=mode, source=args.member_kubeconfig
+    )
 
     async def join(client: Client, args: argparse.Namespace) -> int:
-        from kubeops.sync import members
-
-        objects = await members.join(client, args.name, kubeconfig, labels=labels, mode=mode)
+        objects = await members.join(
+            client,
+            args.name,
+            kubeconfig,
+            labels=labels,
+            mode=mode,
+            source=args.member_kubeconfig,
+        )
         if args.output in ("json", "yaml"):
-            _dump({"apiVersion": "v1", "kind": "List", "items": objects}, args.output)
+            print_document({"apiVersion": "v1", "kind": "List", "items": objects}, args.output)
             return 0
         for obj in objects:
             joined = obj.get("kind") == "MemberCluster"
@@ -322,7 +332,7 @@ def _run_rbac(args: argparse.Namespace) -> int:
         objects = [rbac.source_cluster_role(policies)]
     else:
         objects = rbac.member_rbac(policies, agent=args.agent)
-    _dump({"apiVersion": "v1", "kind": "List", "items": objects}, _document_output(args))
+    print_document({"apiVersion": "v1", "kind": "List", "items": objects}, _document_output(args))
     return 0
 
 
@@ -338,7 +348,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         for policy in policies:
             operations.extend(await plan.plan(client, policy, target=args.target))
         if args.output in ("json", "yaml"):
-            _dump(render.plan_as_dict(operations), args.output)
+            print_document(render.plan_as_dict(operations), args.output)
         else:
             sys.stdout.write(render.render_plan(operations, wide=args.output == "wide"))
             print(render.summary(operations))
@@ -357,7 +367,7 @@ async def _run_status(client: Client, args: argparse.Namespace) -> int:
         objects = (await client.list(kind)).get("items") or []
     rows = [policy_status(obj) for obj in objects]
     if args.output in ("json", "yaml"):
-        _dump(rows, args.output)
+        print_document(rows, args.output)
         return 0
     if not rows:
         print(f"No {POLICY_KIND} objects on the hub.", file=sys.stderr)
@@ -423,14 +433,14 @@ def _print_status(rows: Sequence[dict[str, Any]], *, wide: bool) -> None:
             line = [row["name"], row["source"], "-", "-", *["-"] * len(COUNTS)]
             if wide:
                 line += [row["ready"], "-"]
-            lines.append([*line, _clip(why)])
+            lines.append([*line, one_line(why, 60)])
             continue
         for target in row["targets"]:
             line = [row["name"], row["source"], target["name"], target["mode"] or "-"]
             line += [str(target[count]) for count in COUNTS]
             if wide:
                 line += [row["ready"], age(target["lastSyncTime"]) or "-"]
-            lines.append([*line, _clip(target["lastError"] or row["message"]) or "-"])
+            lines.append([*line, one_line(target["lastError"] or row["message"], 60) or "-"])
     print_columns(lines)
 
 
@@ -487,13 +497,11 @@ def _line_of_error(document: Any, message: str) -> int:
     or of the nearest enclosing field written in the file."""
     import re
 
-    from kubeops.respond.rules import _index_lines, _Where
+    from kubeops.config.safe_yaml import Locator, field_lines
 
     found = re.search(r"\b((?:spec|metadata|kind)(?:[.\[][\w\-./\]\[]*)?)", message)
-    lines: dict[str, int] = {}
-    _index_lines(document, "", lines)
-    where = _Where("", document.line, lines)(found.group(1).rstrip(".:") if found else "")
-    return int(where.rpartition(":")[2])
+    locate = Locator("", document.line, field_lines(document))
+    return int(locate(found.group(1).rstrip(".:") if found else "").rpartition(":")[2])
 
 
 def _labels(text: str) -> dict[str, str]:

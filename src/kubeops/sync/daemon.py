@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import sys
 import time
@@ -301,9 +300,9 @@ WorkerFactory = Callable[["CollectorRegistry", str], Worker]
 
 def _controller_factory(options: DaemonOptions, hub: Client) -> WorkerFactory:
     def build(registry: CollectorRegistry, identity: str) -> Worker:
-        # Imported by name until sync/engine.py lands (its helper writes it alongside).
-        engine = importlib.import_module("kubeops.sync.engine")
-        controller: Worker = engine.SyncController(
+        from kubeops.sync.engine import SyncController
+
+        controller: Worker = SyncController(
             hub,
             registry=registry,
             workers=options.workers,
@@ -320,10 +319,11 @@ def _agent_factory(options: DaemonOptions, hub: Client, member: Client) -> Worke
     name = options.member
 
     def build(registry: CollectorRegistry, identity: str) -> Worker:
-        agent: Worker = importlib.import_module("kubeops.sync.agent").Agent(
+        from kubeops.sync.agent import Agent
+
+        return Agent(
             hub, member, name, workers=options.workers, registry=registry, identity=identity
         )
-        return agent
 
     return build
 

@@ -32,15 +32,16 @@ def holder(cluster: Cluster, name: str, namespace: str = SYSTEM_NAMESPACE) -> st
     return str((found.get("spec") or {}).get("holderIdentity") or "")
 
 
-def one_ready_leader(replicas: list[Replica]) -> int:
-    """The index of the one leader, once it is ready and every other replica stands by."""
+def one_ready_leader(replicas: list[Replica]) -> list[int]:
+    """``[index]`` of the one leader (a list: index 0 is falsy), once it is ready and
+    every other replica stands by."""
     (leader,) = leaders(replicas)
     assert replicas[leader].ready()
     for i, replica in enumerate(replicas):
         if i != leader and replica.process.running:
             status, body = replica.get("/readyz")
             assert (status, body.strip()) == (200, "200: standing by"), body
-    return leader
+    return [leader]
 
 
 def run_replicas(
@@ -70,7 +71,9 @@ def test_two_replicas_one_leads_syncs_and_hands_over_on_sigterm(
     lease_seconds = 30
     lease = lease_name()
     replicas = run_replicas(spawn_sync, sync_world, lease, lease_seconds)
-    leader = eventually(lambda: one_ready_leader(replicas), timeout=60, message="one ready leader")
+    (leader,) = eventually(
+        lambda: one_ready_leader(replicas), timeout=60, message="one ready leader"
+    )
     standby = replicas[1 - leader]
     assert holder(sync_world.hub, lease) == f"replica-{leader}"
     health = replicas[leader].healthz()
@@ -123,7 +126,9 @@ def test_the_standby_takes_over_when_the_leader_is_killed(
     lease_seconds = 6
     lease = lease_name()
     replicas = run_replicas(spawn_sync, sync_world, lease, lease_seconds)
-    leader = eventually(lambda: one_ready_leader(replicas), timeout=60, message="one ready leader")
+    (leader,) = eventually(
+        lambda: one_ready_leader(replicas), timeout=60, message="one ready leader"
+    )
     standby = replicas[1 - leader]
     synced_policy(make_policy, sync_ns)
     create(sync_world.source, deployment("api", sync_ns, replicas=1))
