@@ -56,9 +56,17 @@ class SyncWriteError(KubeopsError):
 class ClusterSink:
     """Writes operations to one cluster through its own client (rate limit, circuit breaker)."""
 
-    def __init__(self, client: Client, cluster: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        cluster: str,
+        *,
+        on_written: Callable[[ObjectKey, Object], None] | None = None,
+    ) -> None:
         self.client = client
         self.cluster = cluster
+        self.on_written = on_written
+        """Called with every object a write returned (a store tells its echoes from changes)."""
 
     async def execute(
         self, op: Operation, redecide: Redecide | None = None
@@ -112,18 +120,51 @@ class ClusterSink:
             return None
         return store_transform(found)
 
+    def _wrote(self, key: ObjectKey, obj: Object) -> Object:
+        if self.on_written is not None and obj.get("metadata"):
+            self.on_written(key, obj)
+        return obj
+
     async def _create(self, op: Operation) -> Object:
-        return await self.client.create(_body(op), field_manager=FIELD_MANAGER)
+        return self._wrote(op.key, await self.client.create(_body(op), field_manager=FIELD_MANAGER))
 
     async def _apply(self, op: Operation) -> Object:
-        return await self.client.apply(_body(op), field_manager=FIELD_MANAGER, force=True)
+        body = _body(op)
+        applied = self._wrote(
+            op.key, await self.client.apply(body, field_manager=FIELD_MANAGER, force=True)
+        )
+        entries = (applied.get("metadata") or {}).get("managedFields") or []
+        if not any(_is_update_entry(e) for e in entries):
+            return applied
+        # The fields our create (POST) or replace (PUT) set are held by an Update entry
+        # of our manager, so an apply leaving one out would not remove it: fold that entry
+        # into our Apply entry, then apply again so what the source dropped goes.
+        folded = await self.client.patch(
+            kind_name(op.key.group, op.key.kind),
+            op.key.name,
+            {
+                "metadata": {
+                    "managedFields": _folded(entries),
+                    "resourceVersion": applied["metadata"].get("resourceVersion"),
+                }
+            },
+            op.key.namespace or None,
+            patch_type="merge",
+        )
+        self._wrote(op.key, folded)
+        return self._wrote(
+            op.key, await self.client.apply(body, field_manager=FIELD_MANAGER, force=True)
+        )
 
     async def _replace(self, op: Operation) -> Object:
         body = _body(op)
         actual = op.actual or {}
         meta = dict(body.get("metadata") or {})
         meta["resourceVersion"] = (actual.get("metadata") or {}).get("resourceVersion")
-        return await self.client.replace({**body, "metadata": meta}, field_manager=FIELD_MANAGER)
+        replaced = await self.client.replace(
+            {**body, "metadata": meta}, field_manager=FIELD_MANAGER
+        )
+        return self._wrote(op.key, replaced)
 
     async def _delete(self, op: Operation) -> None:
         meta = (op.actual or {}).get("metadata") or {}
@@ -148,7 +189,7 @@ class ClusterSink:
         }
         if meta.get("uid"):
             patch["metadata"]["uid"] = meta["uid"]  # immutable: a recreated object refuses it
-        return await self.client.patch(
+        orphaned = await self.client.patch(
             kind_name(op.key.group, op.key.kind),
             op.key.name,
             patch,
@@ -156,6 +197,7 @@ class ClusterSink:
             patch_type="merge",
             field_manager=FIELD_MANAGER,
         )
+        return self._wrote(op.key, orphaned)
 
     async def _with_namespace(self, op: Operation, write: Callable[[Operation], Any]) -> Object:
         """Write; when the target lacks the object's namespace, create it and write again."""
@@ -184,6 +226,39 @@ def _body(op: Operation) -> dict[str, Any]:
     if op.desired is None:
         raise SyncWriteError(f"{op.target}: {op.action} {op.key}: the operation has no object")
     return op.desired
+
+
+def _is_update_entry(entry: dict[str, Any]) -> bool:
+    return (
+        entry.get("manager") == FIELD_MANAGER
+        and entry.get("operation") == "Update"
+        and not entry.get("subresource")
+    )
+
+
+def _folded(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``managedFields`` with our Update entries merged into our Apply entry."""
+    ours = [e for e in entries if e.get("manager") == FIELD_MANAGER and not e.get("subresource")]
+    kept = [e for e in entries if e not in ours]
+    applied = next((e for e in ours if e.get("operation") == "Apply"), None)
+    merged = dict(applied or {**ours[0], "operation": "Apply"})
+    fields: dict[str, Any] = {}
+    for entry in ours:
+        if entry.get("apiVersion") == merged.get("apiVersion"):
+            fields = _merge(fields, entry.get("fieldsV1") or {})
+    merged["fieldsV1"] = fields
+    return [*kept, merged]
+
+
+def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    """The union of two ``fieldsV1`` tries."""
+    out = dict(left)
+    for key, value in right.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out.setdefault(key, value)
+    return out
 
 
 def _missing_namespace(err: ApiError) -> bool:

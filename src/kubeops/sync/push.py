@@ -39,11 +39,13 @@ class PushTarget:
         self.name = name
         self.client = client
         self.store = ClusterStore(client, name, owned_only=True)
-        self.sink = ClusterSink(client, name)
+        self.sink = ClusterSink(client, name, on_written=self._wrote)
         self._owns_client = owns_client
         self._on_change: Changed | None = None
-        self._written: dict[ObjectKey, str] = {}
-        """resourceVersion of the sync's last write per key: its watch echo is not a change."""
+        self._written: dict[ObjectKey, set[str]] = {}
+        """resourceVersions the sync's writes made, per key: their watch echoes are not changes."""
+        self._inflight: dict[ObjectKey, list[tuple[str, set[str]]]] = {}
+        """Changes seen while the sync writes a key, judged once the writes' answers are in."""
         self._deleted: set[str] = set()
         """uids the sync deleted: their deletion events are not a change."""
         # The probe has a client of its own: no retries, and no circuit breaker holding
@@ -105,16 +107,37 @@ class PushTarget:
             return decide(policy, self.name, key, desired, current)
 
         op = decide(policy, self.name, key, desired, actual)
-        done, written = await self.sink.execute(op, redecide)
-        if done.action is Action.DELETE:
-            uid = ((done.actual or {}).get("metadata") or {}).get("uid")
-            if uid:
-                self._deleted.add(str(uid))
-        elif written is not None:
-            version = (written.get("metadata") or {}).get("resourceVersion")
-            if version:
-                self._written[key] = str(version)
+        uid = ((actual or {}).get("metadata") or {}).get("uid")
+        if op.action is Action.DELETE and uid:
+            self._deleted.add(str(uid))  # before the delete: its event may beat the answer
+        self._inflight[key] = []
+        try:
+            done, _ = await self.sink.execute(op, redecide)
+        except BaseException:
+            self._deleted.discard(str(uid))
+            raise
+        finally:
+            self._release(key)
         return done
+
+    def _release(self, key: ObjectKey) -> None:
+        """Pass on the changes seen while writing ``key`` that were not our writes' echoes."""
+        written = self._written.get(key, set())
+        for version, policies in self._inflight.pop(key, []):
+            if version and version in written:
+                written.discard(version)
+                continue
+            if self._on_change is not None:
+                for policy in policies:
+                    self._on_change(policy, key)
+
+    def _wrote(self, key: ObjectKey, obj: Object) -> None:
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if version:
+            versions = self._written.setdefault(key, set())
+            if len(versions) > 8:  # echoes lost (a relist): keep only what may still come
+                versions.clear()
+            versions.add(str(version))
 
     async def probe(self) -> bool:
         """Whether the member answers ``/readyz`` now; a success closes the client's breaker."""
@@ -150,7 +173,8 @@ class PushTarget:
                 self._deleted.discard(str(uid))
                 return  # our own deletion
             self._written.pop(key, None)
-        elif version and self._written.get(key) == version:
+        elif version and version in self._written.get(key, ()):
+            self._written[key].discard(version)
             return  # the echo of our own write
         policies = {(meta.get("labels") or {}).get(POLICY_LABEL)}
         if old is not None:
@@ -160,5 +184,10 @@ class PushTarget:
         policies.discard(None)
         # A label removed by hand makes the watch report a deletion of an object without
         # the label: "" asks the controller for every policy syncing this kind here.
-        for policy in policies or {""}:
-            self._on_change(str(policy), key)
+        named = {str(p) for p in policies} or {""}
+        held = self._inflight.get(key)
+        if held is not None:
+            held.append((str(version or ""), named))  # our write's answer may not be in yet
+            return
+        for policy in named:
+            self._on_change(policy, key)

@@ -70,7 +70,7 @@ async def test_create_update_drift_delete(member: Client, target: Any) -> None:
     pushed, changes = target
     namespace = f"push-{uuid.uuid4().hex[:6]}"  # not on the target yet: created there
     policy = _policy(f"p-{uuid.uuid4().hex[:6]}")
-    source = _source("web", namespace, {"a": "1"})
+    source = _source("web", namespace, {"a": "1", "gone": "1"})
     key = ObjectKey("", "ConfigMap", namespace, "web")
 
     op = await _reconcile(pushed, policy, source, key)
@@ -78,17 +78,20 @@ async def test_create_update_drift_delete(member: Client, target: Any) -> None:
     ns = await member.get("namespaces", namespace)
     assert ns["metadata"]["labels"][CREATED_BY_LABEL] == "kubeops-sync"
     made = await member.get("configmaps", "web", namespace)
-    assert made["data"] == {"a": "1"}
+    assert made["data"] == {"a": "1", "gone": "1"}
     assert made["metadata"]["labels"][POLICY_LABEL] == policy.name
 
     await async_eventually(lambda: pushed.store.get(key) is not None, timeout=10)
     op = await _reconcile(pushed, policy, source, key)
     assert (op.action, op.state) == (Action.NONE, State.IN_SYNC)
 
-    source["data"] = {"a": "2"}
+    source["data"] = {"a": "2"}  # a key the create (a POST) set is dropped by the source
     op = await _reconcile(pushed, policy, source, key)
     assert (op.action, op.reason) == (Action.APPLY, "source changed")
-    assert (await member.get("configmaps", "web", namespace))["data"] == {"a": "2"}
+    applied = await member.get("configmaps", "web", namespace)
+    assert applied["data"] == {"a": "2"}
+    managers = [(e["manager"], e["operation"]) for e in applied["metadata"]["managedFields"]]
+    assert managers == [("kubeops-sync", "Apply")]
     assert not changes, "the echoes of the sync's own writes are not changes"
 
     await member.patch("configmaps", "web", {"data": {"a": "by hand"}}, namespace)
