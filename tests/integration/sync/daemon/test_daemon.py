@@ -4,6 +4,7 @@ SIGTERM and SIGKILL."""
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Any
 
@@ -223,3 +224,69 @@ def test_a_missing_lease_namespace_is_one_line_and_exit_1(
         "kubeops: error: sync run: the Lease's namespace 'no-such-namespace' does not exist "
         "on the hub (run `kubeops sync install`); create it or give --lease-namespace"
     ], replica.process.log
+
+
+def take_lease(cluster: Cluster, name: str, identity: str, seconds: int) -> None:
+    """Write ``identity`` into the Lease as its holder, as another elector winning would."""
+    path = LEASES.format(namespace=SYSTEM_NAMESPACE, name=name)
+    lease = cluster.admin.get(path)
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    lease["spec"].update(
+        holderIdentity=identity, leaseDurationSeconds=seconds, acquireTime=now, renewTime=now
+    )
+    cluster.admin.request("PUT", path, lease)
+
+
+def test_a_leader_that_loses_its_lease_stops_its_controller(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, spawn_sync: SpawnSync
+) -> None:
+    """The Lease taken by someone else: the leader stops its controller (the worker has
+    returned when it says it stopped), both replicas stand by, and when the Lease is
+    free again the next leader syncs what changed while nobody led."""
+    lease = lease_name()
+    replicas = run_replicas(spawn_sync, sync_world, lease, 6)
+    (leader,) = eventually(lambda: one_ready_leader(replicas), timeout=60, message="a leader")
+    synced_policy(make_policy, sync_ns)
+    create(sync_world.source, deployment("db", sync_ns, replicas=1))
+    eventually(
+        lambda: replicas_on(sync_world.targets["cluster-b"], sync_ns, "db") == 1,
+        timeout=30,
+        message="db on cluster-b",
+    )
+
+    take_lease(sync_world.hub, lease, "intruder", 3600)
+    eventually(lambda: leaders(replicas) == [], timeout=30, message="nobody leads")
+    former = replicas[leader]
+    eventually(
+        lambda: "no longer leading: the controller stopped" in former.process.log,
+        timeout=30,
+        message="the former leader's controller stopped",
+    )
+    assert former.metric("kubeops_sync_leader") == 0.0
+    assert all(r.ready() for r in replicas)  # standing by is ready
+    _, idle = former.get("/metrics")
+    assert "kubeops_sync_operations_total" not in idle  # its controller's registry is gone
+
+    patch(sync_world.source, "Deployment", sync_ns, "db", {"spec": {"replicas": 5}})
+    released = time.time()
+    take_lease(sync_world.hub, lease, "", 1)  # released, as an elector leaving does
+    (successor,) = eventually(lambda: one_ready_leader(replicas), timeout=30, message="a leader")
+    eventually(
+        lambda: replicas_on(sync_world.targets["cluster-b"], sync_ns, "db") == 5,
+        timeout=30,
+        message="the change made while nobody led",
+    )
+
+    def applied() -> list[dict[str, Any]]:
+        return [
+            r
+            for replica in replicas
+            for r in replica.records("operation")
+            if r["key"].endswith(f"{sync_ns}/db") and r["action"] == "apply"
+        ]
+
+    # Its log line follows the write: wait for it, then see who wrote and when.
+    (record,) = eventually(applied, timeout=10, message="the apply's log record")
+    assert record["identity"] == f"replica-{successor}", [r.process.log for r in replicas]
+    assert record["time"] >= released
+    assert len(replicas[successor].records("leading")) == (2 if successor == leader else 1)
