@@ -9,11 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from integration.sync.conftest import (
+    SOURCE,
     TARGETS,
     MakePolicy,
     RegisterMember,
     StartController,
     SyncWorld,
+    condition,
     configmap,
     create,
     delete,
@@ -212,3 +214,49 @@ def test_a_failed_list_on_the_source_deletes_nothing_on_the_targets(
     assert deletions, "the controller recorded no deletion"
     assert all(r.at > blind for r in deletions)
     assert {str(r.operation.key.name) for r in deletions} == {"cm-0"}
+
+
+def test_the_source_api_server_stopped_deletes_nothing(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    source = sync_world.source
+    for i in range(5):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    policy = make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns))
+    controller = start_controller()
+    converged(sync_world, sync_ns)
+    everything = set(contents(source, sync_ns))
+    source.stop_apiserver()
+    stopped = time.monotonic()
+    try:
+        eventually(
+            lambda: condition_false(sync_world, policy),
+            timeout=60,
+            message="the policy's status reporting the unreachable source",
+        )
+        for target in TARGETS:
+            assert set(contents(sync_world.targets[target], sync_ns)) == everything
+        noticed = time.monotonic() - stopped
+    finally:
+        source.start_apiserver()
+    back = time.monotonic()
+    delete(source, "ConfigMap", sync_ns, "cm-4")
+    for target in TARGETS:
+        eventually(
+            lambda t=target: set(contents(sync_world.targets[t], sync_ns)) == everything - {"cm-4"},
+            timeout=60,
+            message=f"cm-4 pruned on {target} once the source is back",
+        )
+    print(
+        f"\nsource down: reported in {noticed:.1f}s; a deletion pruned "
+        f"{time.monotonic() - back:.1f}s after it returned"
+    )
+    assert {r.operation.key.name for r in controller.writes(policy) if r.action == "delete"} == {
+        "cm-4"
+    }
+
+
+def condition_false(world: SyncWorld, policy: str) -> bool:
+    """Whether the policy's Ready condition is False naming the source."""
+    ready = condition(world.hub, policy, "Ready")
+    return ready.get("status") == "False" and SOURCE in str(ready.get("message", ""))
