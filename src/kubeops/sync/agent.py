@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kubeops.api import Client, Object, RetryPolicy, Timeouts
-from kubeops.cache import ReflectorBackoff, SharedInformer
+from kubeops.cache import DeletedFinalStateUnknown, ReflectorBackoff, SharedInformer
 from kubeops.controller import Controller, Request, Result
 from kubeops.errors import (
     Conflict,
@@ -137,10 +137,9 @@ class Agent:
         self.metrics = SyncMetrics(registry)
         self.works = SharedInformer(hub, WORK_RESOURCE, namespace=self.namespace)
         self.works.reflector.backoff = dataclasses.replace(HUB_WATCH_BACKOFF)
-        self.works.add_handler(on_add=self._work_seen, on_update=self._work_changed)
+        self.works.add_handler(self._work_added, self._work_updated, self._work_deleted)
         self.target: Target = _member_target(member_client, member)
         self.controller = Controller(f"sync-agent-{member}", self._reconcile, workers=workers)
-        self.controller.watch(self.works)
         self.states: dict[str, State] = {}
         """Each work's last state on the member, by work name (the heartbeat's counts)."""
         self._policies: dict[str, str] = {}
@@ -159,6 +158,7 @@ class Agent:
         """Converge the member until ``stop`` is set; nothing is written after it returns."""
         await self.target.start(self._member_changed)
         self._target_started = True
+        self.works.start()
         controller = asyncio.create_task(self.controller.run(), name=f"{self.member} agent")
         heartbeat = asyncio.create_task(self._heartbeats(), name=f"{self.member} heartbeat")
         stopping = asyncio.create_task(stop.wait())
@@ -267,14 +267,24 @@ class Agent:
         for seen in [s for s in self._seen if s[0] == work]:
             del self._seen[seen]
 
-    def _work_seen(self, work: Object, _initial: bool = False) -> None:
+    def _work_added(self, work: Object, _initial: bool = False) -> None:
         meta = work.get("metadata") or {}
         generation = int(meta.get("generation") or 0)
         if (work.get("status") or {}).get("observedGeneration") != generation:
             self._seen.setdefault((str(meta.get("name")), generation), time.monotonic())
+        self.controller.queue.add(Request(self.namespace, str(meta.get("name"))))
 
-    def _work_changed(self, _old: Object, new: Object) -> None:
-        self._work_seen(new)
+    def _work_updated(self, old: Object, new: Object) -> None:
+        """A changed spec, a deletion begun or finalizers changed; not the echo of a status write."""
+        if _intent(old) != _intent(new):
+            self._work_added(new)
+
+    def _work_deleted(self, work: Object | DeletedFinalStateUnknown) -> None:
+        if isinstance(work, DeletedFinalStateUnknown):
+            name = work.key.rpartition("/")[2]
+        else:
+            name = str((work.get("metadata") or {}).get("name"))
+        self.controller.queue.add(Request(self.namespace, name))
 
     def _member_changed(self, policy: str, key: ObjectKey) -> None:
         """A member object changed by someone else: its work is evaluated again."""
@@ -351,6 +361,12 @@ async def _answers(client: Client) -> bool:
     except KubeopsError:
         return False
     return response.status == 200
+
+
+def _intent(work: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What the agent acts on in a work: its spec's generation, its deletion, its finalizers."""
+    meta = work.get("metadata") or {}
+    return (meta.get("generation"), meta.get("deletionTimestamp"), meta.get("finalizers"))
 
 
 def _failure(work: Mapping[str, Any], err: BaseException) -> dict[str, Any]:
