@@ -473,6 +473,19 @@ def test_an_unreachable_hub_is_one_line(hub: Hub, tmp_path: Path) -> None:
     assert "127.0.0.1" in error
 
 
+def test_a_missing_policy_or_a_hub_without_the_sync_api_is_one_line(hub: Hub) -> None:
+    ok(hub.install)
+    for command in ("status", "plan"):
+        error = one_line_error(kubeops("sync", command, "nope", "--kubeconfig", hub.kubeconfig))
+        assert error == "ClusterSyncPolicy 'nope' not found on the hub"
+    member = hub.env.cluster("cluster-a")  # a member, not the hub: no sync API there
+    error = one_line_error(kubeops("sync", "status", "--kubeconfig", str(member.kubeconfig)))
+    assert error == (
+        f"the hub {member.server} does not serve ClusterSyncPolicy (run `kubeops sync "
+        "install`, or give the hub's --kubeconfig/--context)"
+    )
+
+
 def test_join_errors_are_one_line(hub: Hub, tmp_path: Path) -> None:
     error = one_line_error(kubeops("sync", "join", "x", "--kubeconfig", hub.kubeconfig))
     assert error.startswith("sync join x: a Push member needs --member-kubeconfig FILE")

@@ -360,11 +360,7 @@ def _run_plan(args: argparse.Namespace) -> int:
 async def _run_status(client: Client, args: argparse.Namespace) -> int:
     from kubeops.sync.model import POLICY_KIND
 
-    kind = _policy_kind()
-    if args.policy:
-        objects = [await client.get(kind, args.policy)]
-    else:
-        objects = (await client.list(kind)).get("items") or []
+    objects = await _read_policies(client, args.policy)
     rows = [policy_status(obj) for obj in objects]
     if args.output in ("json", "yaml"):
         print_document(rows, args.output)
@@ -447,19 +443,33 @@ def _print_status(rows: Sequence[dict[str, Any]], *, wide: bool) -> None:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _policy_kind() -> str:
+async def _read_policies(client: Client, name: str | None) -> list[dict[str, Any]]:
+    """The named ``ClusterSyncPolicy`` on the hub, or every one; one line when the hub
+    does not serve the sync API or has no such policy."""
+    from kubeops.api import UnknownKind
+    from kubeops.errors import NotFound
     from kubeops.sync.model import API_VERSION, POLICY_KIND
 
-    return f"{API_VERSION}/{POLICY_KIND}"
+    kind = f"{API_VERSION}/{POLICY_KIND}"
+    try:
+        if name:
+            return [await client.get(kind, name)]
+        items: list[dict[str, Any]] = (await client.list(kind)).get("items") or []
+        return items
+    except UnknownKind:
+        raise SyncCommandError(
+            f"the hub {client.config.server} does not serve {POLICY_KIND} "
+            "(run `kubeops sync install`, or give the hub's --kubeconfig/--context)"
+        ) from None
+    except NotFound:
+        raise SyncCommandError(f"{POLICY_KIND} {name!r} not found on the hub") from None
 
 
 async def _hub_policies(client: Client, name: str | None) -> list[SyncPolicy]:
     """The named policy on the hub, or every one of them."""
     from kubeops.sync.model import policy_from_object
 
-    if name:
-        return [policy_from_object(await client.get(_policy_kind(), name))]
-    items = (await client.list(_policy_kind())).get("items") or []
+    items = await _read_policies(client, name)
     if not items:
         raise SyncCommandError("no ClusterSyncPolicy on the hub: name a file with -f")
     return [policy_from_object(obj) for obj in items]
