@@ -14,12 +14,16 @@ import base64
 import binascii
 import datetime
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from kubeops.api import Client, RetryPolicy
-from kubeops.config import ConfigError, resolve_config, safe_yaml
-from kubeops.config.kubeconfig import Kubeconfig, KubeconfigEntry, _entries
+from kubeops.config import (
+    ConfigError,
+    Kubeconfig,
+    KubeconfigEntry,
+    parse_kubeconfig,
+    resolve_config,
+)
 from kubeops.errors import KubeopsError, NotFound
 from kubeops.sync.crds import MEMBER_PLURAL
 from kubeops.sync.install import PART_OF
@@ -47,29 +51,6 @@ class MemberError(PolicyError):
 def secret_name(member: str) -> str:
     """The hub Secret holding a Push member's kubeconfig."""
     return f"member-{member}"
-
-
-def parse_kubeconfig(text: str | bytes, origin: str) -> Kubeconfig:
-    """A kubeconfig held in memory (a Secret's value), parsed as a file would be;
-    messages name ``origin``.  File paths in it are meaningless off the machine that
-    wrote it: the kubeconfig should inline its certificates and token."""
-    document = safe_yaml.load(text, f"kubeconfig {origin}", error=ConfigError)
-    if not isinstance(document, dict):
-        raise ConfigError(f"kubeconfig {origin}: the top level must be a mapping")
-    where = Path(origin)
-    sections = _entries(document, where)
-    current = document.get("current-context")
-    if current is not None and not isinstance(current, str):
-        raise ConfigError(f"kubeconfig {origin}: current-context must be a string")
-    return Kubeconfig(
-        searched=(where,),
-        files=(where,),
-        clusters=sections["clusters"],
-        users=sections["users"],
-        contexts=sections["contexts"],
-        current_context=current or None,
-        current_context_origin=where if current else None,
-    )
 
 
 def join_objects(

@@ -8,12 +8,10 @@ import datetime
 import pytest
 import yaml
 
-from kubeops.config import ConfigError
 from kubeops.sync.members import (
     MemberError,
     join_objects,
     member_status,
-    parse_kubeconfig,
     set_condition,
 )
 from kubeops.sync.model import SyncMode, member_from_object
@@ -77,12 +75,6 @@ def test_a_bad_kubeconfig_is_refused_before_anything_is_written(
     assert message.startswith("MemberCluster 'cluster-b': ")
     assert cause in message
     assert "\n" not in message
-
-
-def test_parse_names_its_origin() -> None:
-    with pytest.raises(ConfigError, match="Secret kubeops-sync/member-b"):
-        parse_kubeconfig("users: {}", "Secret kubeops-sync/member-b")
-    assert parse_kubeconfig(KUBECONFIG, "x").current_context == "b"
 
 
 def test_a_condition_keeps_its_transition_time_while_its_status_holds() -> None:
