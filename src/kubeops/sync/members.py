@@ -139,9 +139,19 @@ async def join(
     source: str | None = None,
 ) -> list[dict[str, Any]]:
     """Register ``name`` on the hub (server-side apply, so joining again updates it);
-    the objects as the server returned them."""
+    the objects as the server returned them, the Secret without its data (they get
+    printed, and a kubeconfig is a credential)."""
     objects = join_objects(name, kubeconfig_text, labels=labels, mode=mode, source=source)
-    return [await hub.apply(obj, field_manager=FIELD_MANAGER, force=True) for obj in objects]
+    applied = []
+    for obj in objects:
+        written = await hub.apply(obj, field_manager=FIELD_MANAGER, force=True)
+        if written.get("kind") == "Secret":
+            written = {k: v for k, v in written.items() if k not in ("data", "stringData")}
+            written["metadata"] = {
+                k: v for k, v in written["metadata"].items() if k != "managedFields"
+            }
+        applied.append(written)
+    return applied
 
 
 async def get_member(hub: Client, name: str) -> Member:

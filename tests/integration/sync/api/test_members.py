@@ -57,8 +57,11 @@ async def test_join_then_connect_reaches_the_member(
 ) -> None:
     b = sync_env.cluster("cluster-b")
     text = b.kubeconfig.read_text()
-    await join(hub, name, text, labels={"region": "b"})
+    secret, _ = await join(hub, name, text, labels={"region": "b"})
     try:
+        assert secret["metadata"]["name"] == f"member-{name}"
+        assert "data" not in secret  # what join returns is printed
+        assert "managedFields" not in secret["metadata"]
         await join(hub, name, text, labels={"region": "b2"})  # joining again updates
         member = await get_member(hub, name)
         assert member.labels == {"region": "b2"}
