@@ -1,0 +1,149 @@
+"""The pull mode at its edges: a foreign object on the member (Abort), a hand edit there
+(Correct), and the agent down while the source changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integration.sync.conftest import (
+    MakePolicy,
+    RegisterMember,
+    SpawnSync,
+    StartController,
+    SyncProcess,
+    SyncWorld,
+    configmap,
+    create,
+    delete,
+    patch,
+    read,
+    target_status,
+)
+from kubeops.sync.model import work_namespace
+from kubeops.testenv import Cluster, eventually
+from kubeops.testenv.ports import free_port
+
+
+def start_agent(spawn_sync: SpawnSync, hub: Cluster, member: str, cluster: Cluster) -> SyncProcess:
+    cluster.admin.create(
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubeops-sync"}},
+        exist_ok=True,
+    )
+    return spawn_sync(
+        "agent",
+        "--hub", str(hub.kubeconfig),
+        "--member", member,
+        "--kubeconfig", str(cluster.kubeconfig),
+        "--listen", f"127.0.0.1:{free_port()}",
+        "--lease-duration", "3s",
+        "--log-format", "json",
+    )  # fmt: skip
+
+
+def data(cluster: Cluster, namespace: str, name: str) -> dict[str, str] | None:
+    found = read(cluster, "ConfigMap", namespace, name)
+    return None if found is None else dict(found.get("data") or {})
+
+
+def works(world: SyncWorld, member: str) -> list[dict[str, Any]]:
+    path = f"/apis/sync.kubeops.io/v1alpha1/namespaces/{work_namespace(member)}/syncworks"
+    items: list[dict[str, Any]] = world.hub.admin.get(path)["items"]
+    return items
+
+
+def test_pull_conflicts_and_drift_are_handled_on_the_member(
+    sync_world: SyncWorld,
+    sync_ns: str,
+    make_policy: MakePolicy,
+    register_member: RegisterMember,
+    start_controller: StartController,
+    spawn_sync: SpawnSync,
+) -> None:
+    source, member_cluster = sync_world.source, sync_world.cluster("cluster-c")
+    member = register_member(member_cluster, mode="Pull")
+    create(source, configmap("ours", sync_ns, {"v": "0"}))
+    create(source, configmap("theirs", sync_ns, {"v": "0"}))
+    create(member_cluster, configmap("theirs", sync_ns, {"v": "foreign"}))
+    policy = make_policy(
+        targetClusters=[member],
+        resources=[{"apiGroup": "", "kind": "ConfigMap", "namespaces": [sync_ns]}],
+    )
+    start_controller()
+    agent = start_agent(spawn_sync, sync_world.hub, member, member_cluster)
+    eventually(
+        lambda: agent.running and data(member_cluster, sync_ns, "ours") == {"v": "0"},
+        timeout=60,
+        message="ours on the pull member",
+    )
+    eventually(
+        lambda: target_status(sync_world.hub, policy, member).get("conflicts") == 1,
+        timeout=30,
+        message="the conflict on the pull member in the policy's status",
+    )
+    states = {
+        w["spec"]["source"]["name"]: (w.get("status") or {}).get("state")
+        for w in works(sync_world, member)
+    }
+    assert states == {"ours": "InSync", "theirs": "Conflict"}, states
+    assert data(member_cluster, sync_ns, "theirs") == {"v": "foreign"}
+
+    # Drift by hand on the member: the agent corrects it.
+    patch(member_cluster, "ConfigMap", sync_ns, "ours", {"data": {"v": "by hand"}})
+    eventually(
+        lambda: data(member_cluster, sync_ns, "ours") == {"v": "0"},
+        timeout=30,
+        message="the agent correcting the hand edit",
+    )
+
+
+def test_a_pull_member_whose_agent_was_down_catches_up(
+    sync_world: SyncWorld,
+    sync_ns: str,
+    make_policy: MakePolicy,
+    register_member: RegisterMember,
+    start_controller: StartController,
+    spawn_sync: SpawnSync,
+) -> None:
+    source, member_cluster = sync_world.source, sync_world.cluster("cluster-c")
+    member = register_member(member_cluster, mode="Pull")
+    for i in range(5):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    make_policy(
+        targetClusters=[member],
+        resources=[{"apiGroup": "", "kind": "ConfigMap", "namespaces": [sync_ns]}],
+    )
+    start_controller()
+    agent = start_agent(spawn_sync, sync_world.hub, member, member_cluster)
+    eventually(
+        lambda: all(data(member_cluster, sync_ns, f"cm-{i}") for i in range(5)),
+        timeout=60,
+        message="the first five on the member",
+    )
+    agent.kill()
+    patch(source, "ConfigMap", sync_ns, "cm-0", {"data": {"v": "1"}})
+    delete(source, "ConfigMap", sync_ns, "cm-1")
+    create(source, configmap("cm-5", sync_ns, {"v": "0"}))
+    # The hub's works follow the source while nobody applies them.
+    eventually(
+        lambda: (
+            {w["spec"]["source"]["name"] for w in works(sync_world, member)} >= {"cm-0", "cm-5"}
+        ),
+        message="the works on the hub following the source",
+    )
+    assert data(member_cluster, sync_ns, "cm-0") == {"v": "0"}
+    again = start_agent(spawn_sync, sync_world.hub, member, member_cluster)
+    eventually(
+        lambda: (
+            again.running
+            and data(member_cluster, sync_ns, "cm-0") == {"v": "1"}
+            and data(member_cluster, sync_ns, "cm-1") is None
+            and data(member_cluster, sync_ns, "cm-5") == {"v": "0"}
+        ),
+        timeout=60,
+        message="the member caught up by the new agent",
+    )
+    eventually(
+        lambda: "cm-1" not in {w["spec"]["source"]["name"] for w in works(sync_world, member)},
+        message="the deleted object's work gone once the agent pruned it",
+    )
