@@ -149,6 +149,7 @@ class Agent:
         self.heartbeats = 0
         """Heartbeats the hub accepted."""
         self._target_started = False
+        self._member_probed = 0.0
 
     def synced(self) -> bool:
         """Whether the works and the member's owned objects are both completely listed."""
@@ -197,7 +198,7 @@ class Agent:
             op = await self.target.reconcile(policy, key, desired)
         except TargetDown as err:
             log.warning("agent %s: %s: the member is unreachable: %s", self.member, key, err)
-            self.metrics.set_up(self.member, False)
+            await self._probe_member()
             return Result(requeue_after=RETRY_MEMBER)
         except KubeopsError as err:
             self.metrics.operation(policy.name, self.member, "unknown", "error")
@@ -256,6 +257,18 @@ class Agent:
         self._forget(meta["name"])
         log.info("agent %s: %s: %s (%s)", self.member, op.key, op.action.value, op.reason)
         return None
+
+    async def _probe_member(self) -> None:
+        """Ask the member whether it is back, at most once a second over all works.
+
+        A probe that gets through closes the member client's circuit breaker, so
+        the works waiting on it are carried out at once instead of after its cooldown.
+        """
+        now = time.monotonic()
+        if now - self._member_probed < RETRY_MEMBER:
+            return
+        self._member_probed = now
+        self.metrics.set_up(self.member, await self.target.probe())
 
     def _record(self, work: str, policy: str, state: State) -> None:
         self.states[work] = state

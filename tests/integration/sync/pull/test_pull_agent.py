@@ -408,6 +408,67 @@ async def test_a_foreign_object_is_left_alone_and_reported_as_a_conflict(
     assert await pull.actual(key) is not None
 
 
+async def test_a_manifest_the_member_refuses_is_reported_failed_and_then_fixed(
+    pull: PullWorld, sync_ns: str
+) -> None:
+    policy = policy_for(pull.member)
+    source = deployment("web", sync_ns, replicas=-1)
+    key = ObjectKey.of(source)
+    await pull.target.reconcile(policy, key, desired_of(source, policy, pull.member))
+
+    async def failed() -> dict[str, Any]:
+        status = await pull.status(policy.name, key)
+        return status if status.get("state") == "Failed" else {}
+
+    status = await async_eventually(failed, message="the work reported Failed")
+    assert "replicas" in status["message"]
+    op = await pull.target.reconcile(policy, key, desired_of(source, policy, pull.member))
+    assert op.state is State.FAILED
+
+    async def counted() -> bool:
+        member = await pull.hub.get(MEMBER_RESOURCE, pull.member)
+        return ((member.get("status") or {}).get("agent") or {}).get("failed") == 1
+
+    await async_eventually(counted, message="the heartbeat counting one failed object")
+
+    source["spec"]["replicas"] = 1
+    fixed = desired_of(source, policy, pull.member)
+    await pull.target.reconcile(policy, key, fixed)
+    await async_eventually(lambda: _in_sync(pull, policy, key, fixed), message="InSync once fixed")
+
+
+async def test_work_written_while_the_member_is_down_is_applied_when_it_returns(
+    pull: PullWorld, sync_ns: str, sync_world: SyncWorld
+) -> None:
+    policy = policy_for(pull.member)
+    source = deployment("web", sync_ns, replicas=1)
+    key = ObjectKey.of(source)
+    first = desired_of(source, policy, pull.member)
+    await pull.target.reconcile(policy, key, first)
+    await async_eventually(lambda: _in_sync(pull, policy, key, first), message="InSync")
+
+    cluster = sync_world.cluster(MEMBER_CLUSTER)
+    await asyncio.to_thread(cluster.stop_apiserver)
+    try:
+        source["spec"]["replicas"] = 4
+        second = desired_of(source, policy, pull.member)
+        await pull.target.reconcile(policy, key, second)
+        await async_eventually(
+            lambda: pull.metric("kubeops_sync_target_up", target=pull.member) == 0,
+            message="the agent finding its member down",
+        )
+        assert not await _in_sync(pull, policy, key, second)
+    finally:
+        await asyncio.to_thread(cluster.start_apiserver)
+    # Caught up within seconds: a probe closes the member client's breaker.
+    await async_eventually(
+        lambda: _in_sync(pull, policy, key, second), timeout=20, message="InSync when back"
+    )
+    actual = await pull.actual(key)
+    assert actual is not None
+    assert actual["spec"]["replicas"] == 4
+
+
 async def _absent(world: PullWorld, policy: SyncPolicy, key: ObjectKey) -> bool:
     return await world.work(policy.name, key) is None
 
