@@ -306,7 +306,11 @@ class Agent:
     # -- heartbeat ------------------------------------------------------------------------------
 
     def agent_status(self) -> dict[str, Any]:
-        """What the heartbeat says: who, when, and how the member's objects stand."""
+        """What the heartbeat says: who, when, and how the member's objects stand.
+
+        ``objects`` counts the works evaluated; ``failed`` counts both the works that
+        failed and those refused as conflicts (neither is on the member as desired).
+        """
         counts = Counter(self.states.values())
         return {
             "identity": self.identity,
