@@ -372,11 +372,14 @@ def _operation_logger(identity: str, as_record: bool) -> Callable[..., None]:
 
 async def check_lease_namespace(client: Client, namespace: str, role: str) -> None:
     """Refuse to start, in one line, when the Lease's namespace does not exist: a replica
-    would otherwise stand for election for ever without saying why."""
-    from kubeops.errors import NotFound
+    would otherwise stand for election for ever without saying why.  An identity not
+    allowed to read namespaces (least privilege needs only its Lease) is not checked."""
+    from kubeops.errors import Forbidden, NotFound
 
     try:
         await client.get("v1/Namespace", namespace)
+    except Forbidden:
+        LOG.debug("may not read namespace %s; the Lease's own errors will tell", namespace)
     except NotFound:
         where = "hub (run `kubeops sync install`)" if role == "run" else "member"
         raise DaemonError(
