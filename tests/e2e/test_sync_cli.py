@@ -314,6 +314,12 @@ def test_status_shows_each_policy_and_target_from_the_hub(hub: Hub) -> None:
         lines = ok(kubeops("sync", "status", name, "--kubeconfig", hub.kubeconfig))
         assert lines[1].split()[:3] == [name, "cluster-a", "-"]
         assert lines[1].endswith("no status yet")
+        # rbac reads the same policy from the hub.
+        rbac = yaml.safe_load(
+            "\n".join(ok(kubeops("sync", "rbac", name, "--kubeconfig", hub.kubeconfig)))
+        )
+        (role,) = [i for i in rbac["items"] if i["kind"] == "ClusterRole"]
+        assert ["deployments"] in [r["resources"] for r in role["rules"]]
 
         # The status a controller writes (here by hand: status needs no controller).
         now = "2026-01-02T03:04:05Z"

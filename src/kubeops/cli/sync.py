@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.cluster import one_line, print_document
 from kubeops.cli.connection import add_connection_flags, complete
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from kubeops.sync.model import SyncPolicy
     from kubeops.sync.operation import Operation
 
-T = TypeVar("T")
 OUTPUTS = ("table", "wide", "json", "yaml")
 POLICY_FILE_LIMIT = 1024 * 1024
 KUBECONFIG_LIMIT = 1024 * 1024
@@ -210,28 +209,6 @@ def _agent(commands: Any) -> None:
 # --- handlers ----------------------------------------------------------------------------------
 
 
-def _with_hub(
-    args: argparse.Namespace, read: Callable[[Client, argparse.Namespace], Awaitable[T]]
-) -> T:
-    """``read(client, args)`` with a client for the hub, for a command that prints afterwards."""
-    import asyncio
-
-    from kubeops.api import Client
-    from kubeops.config import load_config
-
-    async def main() -> T:
-        config = load_config(args.kubeconfig, context=args.context)
-        async with Client(config) as client:
-            return await read(client, args)
-
-    return asyncio.run(main())
-
-
-def _document_output(args: argparse.Namespace) -> str:
-    """``json`` or ``yaml`` for a command that prints objects (table and wide: yaml)."""
-    return "json" if args.output == "json" else "yaml"
-
-
 def _connected(
     handler: Callable[[Client, argparse.Namespace], Awaitable[int]],
 ) -> Callable[[argparse.Namespace], int]:
@@ -317,23 +294,25 @@ def _run_join(args: argparse.Namespace) -> int:
 def _run_rbac(args: argparse.Namespace) -> int:
     from kubeops.sync import rbac
 
-    complete(args)
     if args.agent and args.source:
         raise SyncCommandError("sync rbac: give --agent or --source, not both")
-    if args.filename:
-        policies = _policy_file(args.filename, args.policy)
-    else:
 
-        async def read(client: Client, args: argparse.Namespace) -> list[SyncPolicy]:
-            return await _hub_policies(client, args.policy)
+    def show(policies: list[SyncPolicy]) -> int:
+        if args.source:
+            objects = [rbac.source_cluster_role(policies)]
+        else:
+            objects = rbac.member_rbac(policies, agent=args.agent)
+        items = {"apiVersion": "v1", "kind": "List", "items": objects}
+        print_document(items, "json" if args.output == "json" else "yaml")
+        return 0
 
-        policies = _with_hub(args, read)
-    if args.source:
-        objects = [rbac.source_cluster_role(policies)]
-    else:
-        objects = rbac.member_rbac(policies, agent=args.agent)
-    print_document({"apiVersion": "v1", "kind": "List", "items": objects}, _document_output(args))
-    return 0
+    if args.filename:  # no hub needed
+        return show(_policy_file(args.filename, args.policy))
+
+    async def from_hub(client: Client, args: argparse.Namespace) -> int:
+        return show(await _hub_policies(client, args.policy))
+
+    return _connected(from_hub)(args)
 
 
 def _run_plan(args: argparse.Namespace) -> int:
