@@ -191,10 +191,10 @@ class Agent:
             return None
         policy, key = work_policy(work), work_key(work)[1]
         desired = None if deleting else dict((work.get("spec") or {}).get("manifest") or {})
-        await self.target.watch_kind(key.group, key.kind)
-        if not self.target.synced():
-            return Result(requeue_after=0.1)  # never act on a partial view of the member
         try:
+            await self._watch_kind(key)
+            if not self.target.synced():
+                return Result(requeue_after=0.1)  # never act on a partial view of the member
             op = await self.target.reconcile(policy, key, desired)
         except TargetDown as err:
             log.warning("agent %s: %s: the member is unreachable: %s", self.member, key, err)
@@ -217,6 +217,13 @@ class Agent:
         if not await self._report(work, work_status(work, op)):
             return Result(requeue_after=RETRY_HUB)
         return None
+
+    async def _watch_kind(self, key: ObjectKey) -> None:
+        """Watch the member's objects of the key's kind (discovery failing is the member down)."""
+        try:
+            await self.target.watch_kind(key.group, key.kind)
+        except (ConnectionFailed, ServiceUnavailable) as err:
+            raise TargetDown(f"member {self.member}: {err}") from err
 
     async def _report(self, work: Object, status: dict[str, Any]) -> bool:
         """Write ``status`` when it differs from the work's; False when the hub did not take it."""

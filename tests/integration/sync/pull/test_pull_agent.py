@@ -437,6 +437,27 @@ async def test_a_manifest_the_member_refuses_is_reported_failed_and_then_fixed(
     await async_eventually(lambda: _in_sync(pull, policy, key, fixed), message="InSync once fixed")
 
 
+async def test_a_kind_the_member_does_not_serve_is_reported_failed(
+    pull: PullWorld, sync_ns: str
+) -> None:
+    policy = policy_for(pull.member)
+    source = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": sync_ns},
+        "spec": {"size": 1},
+    }
+    key = ObjectKey.of(source)
+    await pull.target.reconcile(policy, key, desired_of(source, policy, pull.member))
+
+    async def failed() -> dict[str, Any]:
+        status = await pull.status(policy.name, key)
+        return status if status.get("state") == "Failed" else {}
+
+    status = await async_eventually(failed, message="the work reported Failed")
+    assert "Widget" in status["message"]
+
+
 async def test_work_written_while_the_member_is_down_is_applied_when_it_returns(
     pull: PullWorld, sync_ns: str, sync_world: SyncWorld
 ) -> None:
