@@ -88,8 +88,9 @@ def test_a_target_down_for_a_minute_is_caught_up_and_the_other_never_waits(
     for i in range(10):
         create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
     policy = make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns))
-    start_controller()
+    controller = start_controller()
     converged(sync_world, sync_ns)
+    assert controller.metric("kubeops_sync_target_up", target=down_name) == 1
 
     latencies: list[float] = []
     reported: dict[str, Any] = {}
@@ -107,6 +108,7 @@ def test_a_target_down_for_a_minute_is_caught_up_and_the_other_never_waits(
                 entry = target_status(sync_world.hub, policy, down_name)
                 if entry.get("lastError") or entry.get("pending"):
                     reported = entry
+        marked_down = controller.metric("kubeops_sync_target_up", target=down_name)
     finally:
         down.start_apiserver()
     returned = time.monotonic()
@@ -122,6 +124,11 @@ def test_a_target_down_for_a_minute_is_caught_up_and_the_other_never_waits(
     assert latencies[-1] < 5.0, latencies
     assert catch_up < 30.0
     assert reported, "the policy's status never said the target was down"
+    assert marked_down == 0
+    eventually(lambda: controller.metric("kubeops_sync_target_up", target=down_name) == 1)
+    assert controller.metric("kubeops_sync_propagation_seconds_count", target=up_name) >= len(
+        latencies
+    )
 
 
 def test_the_source_restarted_and_compacted_mid_sync_loses_nothing(

@@ -215,5 +215,15 @@ def test_the_pull_agent_converges_a_member_as_the_push_mode_does(
         lambda: target_status(sync_world.hub, policy, pull_name).get("inSync") == 1,
         message="the pull member in sync in the policy's status",
     )
-    member = sync_world.hub.admin.get(f"/apis/sync.kubeops.io/v1alpha1/memberclusters/{pull_name}")
-    assert member["status"]["agent"]["heartbeatTime"], member
+    member_path = f"/apis/sync.kubeops.io/v1alpha1/memberclusters/{pull_name}"
+
+    def agent_report() -> dict[str, Any]:
+        report: dict[str, Any] = sync_world.hub.admin.get(member_path)["status"]["agent"]
+        return report
+
+    report = eventually(
+        lambda: agent_report()["objects"] == 1 and agent_report(),
+        message="the agent reporting the one object it holds",
+    )
+    assert report["heartbeatTime"], report
+    assert report["inSync"] == 1, report

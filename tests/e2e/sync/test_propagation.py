@@ -48,7 +48,7 @@ def test_create_update_and_delete_on_the_source_reach_every_target(
     create(source, configmap("settings", sync_ns, {"mode": "a"}, labels=PRODUCTION))
     create(source, configmap("staging-only", sync_ns, {"mode": "s"}, labels={"env": "staging"}))
     policy = make_policy(targetClusters=list(TARGETS), resources=selected(sync_ns))
-    start_controller()
+    controller = start_controller()
 
     def copied(target: str, kind: str, name: str) -> dict[str, Any]:
         found = read(targets[target], kind, sync_ns, name)
@@ -98,6 +98,11 @@ def test_create_update_and_delete_on_the_source_reach_every_target(
             lambda t=target: target_status(sync_world.hub, policy, t).get("inSync") == 2,
             message=f"the policy's status: 2 objects in sync on {target}",
         )
+    # Its metrics count the same writes: web, settings and late created, settings deleted.
+    operations = "kubeops_sync_operations_total"
+    assert controller.metric(operations, policy=policy, action="create") == 6
+    assert controller.metric(operations, policy=policy, action="delete") == 2
+    assert controller.metric(operations, policy=policy, action="apply") >= 4
 
 
 def test_overrides_land_only_on_the_targets_they_name(
