@@ -92,7 +92,7 @@ def controller_rules() -> list[dict[str, Any]]:
         rule(GROUP, [WORK_PLURAL], [*READ, "create", "update", "patch", "delete"]),
         # Work namespaces (kubeops-member-<name>) are created on demand; RBAC cannot
         # restrict a create by name: namespace_guard() does.
-        rule("", ["namespaces"], ["get", "create"]),
+        rule("", ["namespaces"], ["create"]),
         rule("", ["events"], ["create", "patch"]),
         rule("events.k8s.io", ["events"], ["create", "patch"]),
     ]
