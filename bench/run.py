@@ -4,6 +4,8 @@
     .venv/bin/python bench/run.py --smoke    # tiny sizes, one repetition: the harness still works
     .venv/bin/python bench/run.py --scenarios S6-scale --scale-sizes 1000,3000 --report out.md
                                              # one scenario at sizes of your choice
+    .venv/bin/python bench/run.py --scenarios S10   # multi-cluster sync alone (~40 min):
+                                             # rewrites S10's part of docs/benchmarks.md only
 
 Starts its own testenv clusters, runs every scenario for every client in alternating
 order, writes ``bench/results/<timestamp>.json`` and regenerates ``docs/benchmarks.md``
@@ -68,6 +70,29 @@ def _scale_options(plan: Plan, sizes: str | None, reps: str | None) -> Plan:
     return replace(plan, scale_sizes=scale_sizes, scale_reps=scale_reps)
 
 
+def _s10_options(plan: Plan, args: argparse.Namespace) -> Plan:
+    """The plan with S10's sizes from the command line, if given."""
+    changes: dict[str, Any] = {}
+    if args.s10_deployments is not None:
+        if args.s10_deployments < 1:
+            raise ValueError(f"--s10-deployments: {args.s10_deployments} is below 1")
+        changes["s10_deployments"] = args.s10_deployments
+    if args.s10_targets:
+        targets = _numbers("--s10-targets", args.s10_targets)
+        if list(targets) != sorted(set(targets)):
+            raise ValueError(f"--s10-targets: {args.s10_targets!r} must increase")
+        changes["s10_targets"] = targets
+    if args.s10_reps is not None:
+        if args.s10_reps < 1:
+            raise ValueError(f"--s10-reps: {args.s10_reps} is below 1")
+        changes["s10_reps"] = changes["s10_growth_reps"] = args.s10_reps
+    if args.s10_outage is not None:
+        if args.s10_outage <= 0:
+            raise ValueError(f"--s10-outage: {args.s10_outage} must be above 0 seconds")
+        changes["s10_outage_seconds"] = args.s10_outage
+    return replace(plan, **changes)
+
+
 def compile_like_an_install() -> None:
     """Measure kubeops as pip leaves it: with bytecode.
 
@@ -107,6 +132,20 @@ def main(argv: list[str] | None = None) -> int:
         help="repetitions at each S6-scale size, comma-separated (default 5,3,3; smoke 1,1)",
     )
     parser.add_argument(
+        "--s10-deployments", type=int, help="S10's Deployments on the source (default 1000)"
+    )
+    parser.add_argument(
+        "--s10-targets",
+        help="S10's numbers of targets, comma-separated: the first is the comparison's, every"
+        " one a growth point (default 3,10,20; smoke 2,3)",
+    )
+    parser.add_argument(
+        "--s10-reps", type=int, help="S10's runs per contender at each number of targets"
+    )
+    parser.add_argument(
+        "--s10-outage", type=float, help="seconds S10's first target is down (default 60)"
+    )
+    parser.add_argument(
         "--results-dir",
         type=Path,
         help="where the JSON goes (default: bench/results; smoke runs: a temporary directory)",
@@ -126,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         plan = replace(plan, reps=args.reps)
     try:
         plan = _scale_options(plan, args.scale_sizes, args.scale_reps)
+    except ValueError as err:
+        parser.error(str(err))
+    try:
+        plan = _s10_options(plan, args)
     except ValueError as err:
         parser.error(str(err))
     only = frozenset(k.strip() for k in args.scenarios.split(",")) if args.scenarios else None

@@ -387,6 +387,7 @@ async def _run(
     await asyncio.sleep(SETTLE)
     sent = await changes.steady(settings.changes, settings.rate)
     lags, missed = await _lags(views, sent)
+    per_target = {v.name: _percentiles((await _lags([v], sent))[0]) for v in views}
     window = time.monotonic() - began
     cpu = cpu_seconds(pid) - cpu_before
     rss, _ = memory(pid)
@@ -399,6 +400,7 @@ async def _run(
         "lags_ms": [round(v, 2) for v in lags],
         "missed": missed,
         **_percentiles(lags),
+        "per_target_p99_ms": {name: p["p99_ms"] for name, p in per_target.items()},
         "cpu_seconds": round(cpu, 3),
         "cpu_percent": round(cpu / window * 100, 1),
     }

@@ -90,7 +90,7 @@ def steps(rows: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def growth_chart(entry: dict[str, Any], label: str) -> str:
+def growth_chart(entry: dict[str, Any], label: str, floor_label: str = FLOOR) -> str:
     """Convergence, p99 propagation and RSS against the number of targets, each beside the
     first interval's slope carried on (a point above that line costs more than linear)."""
     rows = growth(entry)
@@ -102,6 +102,13 @@ def growth_chart(entry: dict[str, Any], label: str) -> str:
     ):
         points = [(float(r["targets"]), float(r[what])) for r in rows if r[what] is not None]
         series = {label: points}
+        floor = [
+            (float(r["targets"]), float(r[what]))
+            for r in growth(entry, FLOOR)
+            if r[what] is not None
+        ]
+        if len(floor) > 1:
+            series[floor_label] = floor
         if len(points) >= 3:  # the first interval's slope carried on: where linear would be
             (n0, y0), (n1, y1) = points[0], points[1]
             slope = (y1 - y0) / (n1 - n0)
@@ -124,13 +131,14 @@ def section(results: dict[str, Any], source: str, chart: str | None) -> list[str
     load_end = results["machine"].get("load_end", {}).get("loadavg_1m", 0)
 
     def label(name: str) -> str:
-        return str(contenders.get(name, {}).get("label", name))
+        text = str(contenders.get(name, {}).get("label", name))
+        return f"hand-written loop (`{text}` client)" if name == HAND else text
 
     lines = [BEGIN, "", f"### S10 — {entry['title']}", ""]
     lines += [
         f"From `{source}`: a {results['mode']} run started {results['started']}"
         f" (load average {load:.2f} at the start, {load_end:.2f} at the end)."
-        + (" **Smoke sizes: not the issue's figures.**" if results["mode"] == "smoke" else ""),
+        + _reduced(results["mode"], settings, sizes),
         "",
         "How: a testenv Environment of API-only clusters sharing one etcd -- `hub`, `source` and",
         "the targets `t01`...; targets not in a run have their API server stopped. Each contender",
@@ -241,9 +249,15 @@ def section(results: dict[str, Any], source: str, chart: str | None) -> list[str
     lines += _table(header, table)
     for name, reason in entry.get("skipped", {}).items():
         lines += ["", f"- {label(name)}: {reason}"]
-    lines += ["", "Growth (kubeops sync run, the same Deployments to more targets):", ""]
+    lines += [
+        "",
+        "Growth: kubeops sync run, the same Deployments to more targets, the floor beside it",
+        "(what the two cores themselves do with more targets):",
+        "",
+    ]
     if chart and rows:
         lines += [f"![S10: convergence, p99 propagation and RSS against targets]({chart})", ""]
+    floor_at = {r["targets"]: r for r in growth(entry, FLOOR)}
     growth_rows = [
         [
             str(r["targets"]),
@@ -253,6 +267,8 @@ def section(results: dict[str, Any], source: str, chart: str | None) -> list[str
             _f(r["p99"], 1),
             _f(r["RSS"], 1),
             _f(r.get("RSS_added"), 2),
+            _f(floor_at.get(r["targets"], {}).get("convergence")),
+            _f(floor_at.get(r["targets"], {}).get("p99"), 1),
         ]
         for r in rows
     ]
@@ -265,6 +281,8 @@ def section(results: dict[str, Any], source: str, chart: str | None) -> list[str
             "p99 ms",
             "RSS MiB",
             "MiB per added target",
+            "floor: convergence s",
+            "floor: p99 ms",
         ],
         growth_rows,
     )
@@ -285,6 +303,21 @@ def section(results: dict[str, Any], source: str, chart: str | None) -> list[str
         END,
     ]
     return lines
+
+
+ISSUE_SIZES = {"deployments": 1_000, "outage_seconds": 60.0, "changes": 200}
+
+
+def _reduced(mode: str, settings: dict[str, Any], sizes: list[int]) -> str:
+    """A warning when the run is smaller than the issue's S10."""
+    if mode == "smoke":
+        return " **Smoke sizes: not the issue's figures.**"
+    small = [k for k, v in ISSUE_SIZES.items() if settings.get(k, v) < v]
+    if sizes != [3, 10, 20]:
+        small.append("targets")
+    if not small:
+        return ""
+    return f" **Reduced sizes ({', '.join(small)}): not the issue's figures.**"
 
 
 def _verdict(target: str, ok: bool | None, figure: str) -> list[str]:

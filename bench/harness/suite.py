@@ -286,7 +286,7 @@ class Suite:
 
     def sync_phase(self, scenarios: frozenset[str] | None = None) -> None:
         """S10: the comparison at the first number of targets (each run with an outage),
-        then kubeops' engine alone at each further number (growth)."""
+        then kubeops' engine and the floor at each further number (growth)."""
         if scenarios is not None and "S10" not in scenarios:
             return
         plan = self.plan
@@ -325,12 +325,14 @@ class Suite:
             self._s10_rounds(
                 contenders, targets[: sizes[0]], changes, settings, plan.s10_reps, True
             )
-            engine = [c for c in contenders if c.name == "kubeops-sync-run"]
+            # Growth: the engine, and the floor beside it (what the machine itself does with
+            # more targets, so the engine's growth can be told from the two cores').
+            growing = [c for c in contenders if c.name in ("kubeops-sync-run", "floor-sync")]
             for before, size in itertools.pairwise(sizes):
                 for target in targets[before:size]:
                     target.start_apiserver()
                 self._s10_rounds(
-                    engine, targets[:size], changes, settings, plan.s10_growth_reps, False
+                    growing, targets[:size], changes, settings, plan.s10_growth_reps, False
                 )
         s10.summarise(entry, sizes[0])
 
