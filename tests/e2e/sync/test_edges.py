@@ -5,6 +5,7 @@ a Service (server-set clusterIP), a paused policy and targets chosen by label.""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from integration.sync.conftest import (
@@ -12,8 +13,10 @@ from integration.sync.conftest import (
     POLICIES,
     TARGETS,
     MakePolicy,
+    RegisterMember,
     StartController,
     SyncWorld,
+    condition,
     configmap,
     create,
     delete,
@@ -24,6 +27,7 @@ from integration.sync.conftest import (
 )
 from kubeops.sync.ownership import HASH_ANNOTATION, POLICY_LABEL, SOURCE_ANNOTATION
 from kubeops.testenv import eventually
+from kubeops.testenv.ports import free_port
 
 
 def configmaps(namespace: str, **extra: Any) -> list[dict[str, Any]]:
@@ -319,3 +323,106 @@ def test_a_changed_policy_reapplies_its_overrides(
         lambda: (replicas(b), replicas(c)) == (2, 7),
         message="b back to the source's replicas, c overridden",
     )
+
+
+def test_the_sync_label_removed_by_hand_is_drift_not_a_foreign_object(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    create(sync_world.source, configmap("settings", sync_ns, {"v": "0"}, labels={"app": "web"}))
+    policy = make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns))
+    start_controller()
+    eventually(lambda: on_targets(sync_world, sync_ns, "settings"), message="synced")
+    b = sync_world.targets[TARGETS[0]]
+    unlabelled = {"metadata": {"labels": {POLICY_LABEL: None, "app": None}}}
+    patch(b, "ConfigMap", sync_ns, "settings", unlabelled)
+
+    def labels() -> dict[str, str]:
+        found = read(b, "ConfigMap", sync_ns, "settings")
+        assert found is not None, "the object was deleted"
+        return dict(found["metadata"].get("labels") or {})
+
+    eventually(
+        lambda: labels().get(POLICY_LABEL) == policy and labels().get("app") == "web",
+        message="both labels put back on b",
+    )
+    eventually(
+        lambda: target_status(sync_world.hub, policy, TARGETS[0]).get("inSync") == 1,
+        message="in sync (not a conflict) on b",
+    )
+
+
+def test_an_object_deleted_and_created_again_on_the_source_ends_as_the_new_one(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    source = sync_world.source
+    create(source, configmap("phoenix", sync_ns, {"life": "1"}))
+    make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns))
+    start_controller()
+    eventually(lambda: on_targets(sync_world, sync_ns, "phoenix"), message="synced")
+    for life in ("2", "3"):
+        delete(source, "ConfigMap", sync_ns, "phoenix")
+        create(source, configmap("phoenix", sync_ns, {"life": life}))
+    for target in TARGETS:
+        eventually(
+            lambda t=target: (
+                (read(sync_world.targets[t], "ConfigMap", sync_ns, "phoenix") or {}).get("data")
+                == {"life": "3"}
+            ),
+            message=f"the last life on {target}",
+        )
+    create(source, configmap("witness", sync_ns, {"v": "0"}))
+    eventually(lambda: on_targets(sync_world, sync_ns, "witness"), message="the witness")
+    assert on_targets(sync_world, sync_ns, "phoenix")
+
+
+def test_a_policy_naming_no_member_is_invalid(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    create(sync_world.source, configmap("settings", sync_ns, {"v": "0"}))
+    broken = make_policy(
+        sourceCluster="no-such-member", targetClusters=list(TARGETS), resources=configmaps(sync_ns)
+    )
+    start_controller()
+    valid = eventually(
+        lambda: (
+            condition(sync_world.hub, broken, "Valid").get("status") == "False"
+            and condition(sync_world.hub, broken, "Valid")
+        ),
+        message="Valid False on the policy naming no member",
+    )
+    assert "no-such-member" in valid["message"], valid
+    assert gone_from_targets(sync_world, sync_ns, "settings")
+
+
+def test_an_unreachable_member_holds_back_only_itself(
+    sync_world: SyncWorld,
+    sync_ns: str,
+    make_policy: MakePolicy,
+    register_member: RegisterMember,
+    start_controller: StartController,
+    tmp_path: Path,
+) -> None:
+    c = sync_world.targets[TARGETS[1]]
+    text = c.kubeconfig.read_text().replace(c.server, f"https://127.0.0.1:{free_port()}")
+    (tmp_path / "nowhere.kubeconfig").write_text(text)
+    nowhere = register_member(c, tmp_path / "nowhere.kubeconfig")
+    create(sync_world.source, configmap("settings", sync_ns, {"v": "0"}))
+    policy = make_policy(targetClusters=[TARGETS[0], nowhere], resources=configmaps(sync_ns))
+    start_controller()
+    b = sync_world.targets[TARGETS[0]]
+    eventually(
+        lambda: read(b, "ConfigMap", sync_ns, "settings") is not None, message="settings on b"
+    )
+    ready = eventually(
+        lambda: (
+            condition(sync_world.hub, policy, "Ready").get("status") == "False"
+            and nowhere in condition(sync_world.hub, policy, "Ready").get("message", "")
+            and condition(sync_world.hub, policy, "Ready")
+        ),
+        timeout=30,
+        message="Ready False naming the unreachable member",
+    )
+    assert TARGETS[0] not in ready["message"], ready
+    member = sync_world.hub.admin.get(f"{MEMBER_PATH}/{nowhere}")
+    conditions = {x["type"]: x for x in (member.get("status") or {}).get("conditions") or []}
+    assert conditions["Ready"]["status"] == "False", member
