@@ -159,7 +159,6 @@ class _Lane:
             self.seen.setdefault(item, seen)
         self.controller.book.pending(item[0], self.name, item[1])
         self.queue.add(item)
-        self.controller.metrics.set_depth(self.name, len(self.queue))
 
     def changed(self, policy: str, key: ObjectKey) -> None:
         """A change on the target by someone else: reconcile the key for its policy (all, if "")."""
@@ -218,7 +217,6 @@ class _Lane:
                 queue.add_rate_limited(item)
             finally:
                 queue.done(item)
-                self.controller.metrics.set_depth(self.name, len(queue))
 
 
 class SyncController:
@@ -289,7 +287,7 @@ class SyncController:
             loop.create_task(self._policy_loop(), name="sync policies"),
             loop.create_task(writer.run(stop), name="sync status"),
             loop.create_task(self._member_health(stop), name="sync member health"),
-            loop.create_task(self._source_health(), name="sync source health"),
+            loop.create_task(self._housekeeping(), name="sync housekeeping"),
         ]
         try:
             await members.wait_for_sync()
@@ -403,6 +401,7 @@ class SyncController:
             if old is not None:
                 old.active = False
                 del self._runs[name]
+                self.metrics.forget_policy(name, list(old.targets), _ALL_STATES)
             self.book.drop_policy(name)
             return
         try:
@@ -612,7 +611,6 @@ class SyncController:
             self.book.record(
                 name, lane.name, key, op.state, f"{key}: {op.reason}" if problem else ""
             )
-        self.metrics.set_objects(name, lane.name, _states(self.book.counts(name, lane.name)))
         if self.on_operation is not None:
             self.on_operation(op)
 
@@ -623,16 +621,21 @@ class SyncController:
         log.warning("sync %s -> %s: %s", name, lane.name, message)
         self.book.record(name, lane.name, key, State.FAILED, message)
         self.metrics.operation(name, lane.name, "unknown", "error")
-        self.metrics.set_objects(name, lane.name, _states(self.book.counts(name, lane.name)))
         if self.on_operation is not None:
             op = Operation(name, lane.name, key, Action.NONE, str(err), State.FAILED)
             self.on_operation(op, err)
 
-    async def _source_health(self) -> None:
-        """Put each source's list/watch error into its policies' status while it lasts."""
+    async def _housekeeping(self) -> None:
+        """Every second: each source's list/watch error into its policies' status while it
+        lasts, and the gauges (objects by state, queue depths) -- not on every operation."""
         while True:
             await asyncio.sleep(PROBE_INTERVAL)
+            for lane in list(self._lanes.values()):
+                self.metrics.set_depth(lane.name, len(lane.queue))
             for name, run in list(self._runs.items()):
+                for target in run.targets:
+                    counts = _states(self.book.counts(name, target))
+                    self.metrics.set_objects(name, target, counts)
                 errors = {
                     str(informer.last_error)
                     for group, kind in run.kinds()
@@ -671,19 +674,19 @@ class SyncController:
             return
         lane = self._lanes.get(name)
         try:
+            version = ""
             if lane is not None and isinstance(lane.target, PushTarget):
                 ready, message = await lane.target.health()
+                version, message = (message, "/readyz ok") if ready else ("", message)
             elif lane is not None:
                 ready = await lane.target.probe()
                 message = "agent heartbeat is fresh" if ready else "no fresh agent heartbeat"
             elif name in self._sources:
                 ready, message = await member_api.probe(self._sources[name][1].client)
+                version, message = (message, "/readyz ok") if ready else ("", message)
             else:
                 return
-            version = message if ready else ""
-            await member_api.update_member_status(
-                self.hub, name, ready, "ready" if ready else message, version
-            )
+            await member_api.update_member_status(self.hub, name, ready, message, version)
         except asyncio.CancelledError:
             raise
         except Exception as err:
