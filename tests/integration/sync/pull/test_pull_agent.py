@@ -241,7 +241,7 @@ async def test_a_work_written_on_the_hub_is_created_on_the_member_and_reported_i
 
 async def test_a_changed_manifest_updates_the_member(pull: PullWorld, sync_ns: str) -> None:
     policy = policy_for(pull.member)
-    source = deployment("web", sync_ns, replicas=1)
+    source = deployment("web", sync_ns, replicas=1, labels={"tier": "web"})
     key = ObjectKey.of(source)
     first = desired_of(source, policy, pull.member)
     await pull.target.reconcile(policy, key, first)
@@ -249,6 +249,7 @@ async def test_a_changed_manifest_updates_the_member(pull: PullWorld, sync_ns: s
 
     source["spec"]["replicas"] = 3
     source["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27"
+    del source["metadata"]["labels"]["tier"]
     second = desired_of(source, policy, pull.member)
     op = await pull.target.reconcile(policy, key, second)
     assert op.action is Action.APPLY
@@ -259,6 +260,10 @@ async def test_a_changed_manifest_updates_the_member(pull: PullWorld, sync_ns: s
     assert actual is not None
     assert actual["spec"]["replicas"] == 3
     assert actual["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert "tier" not in actual["metadata"]["labels"], "a field the source dropped is dropped"
+    work = await pull.work(policy.name, key)
+    assert work is not None
+    assert "tier" not in work["spec"]["manifest"]["metadata"]["labels"]
 
 
 async def test_deleting_a_work_prunes_the_member_object_before_the_work_goes(
