@@ -3,6 +3,7 @@ member to the same objects the push mode does."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -227,3 +228,54 @@ def test_the_pull_agent_converges_a_member_as_the_push_mode_does(
     )
     assert report["heartbeatTime"], report
     assert report["inSync"] == 1, report
+
+
+def test_plan_and_status_never_print_a_secret_value(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    value = "s3cr3t-" + sync_ns[-5:]
+    encoded = base64.b64encode(value.encode()).decode()
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": sync_ns},
+        "data": {"password": encoded},
+    }
+    sync_world.source.admin.create(f"/api/v1/namespaces/{sync_ns}/secrets", secret)
+    policy = make_policy(
+        targetClusters=list(TARGETS),
+        resources=[{"apiGroup": "", "kind": "Secret", "namespaces": [sync_ns], "names": ["db"]}],
+    )
+    hub = str(sync_world.hub.kubeconfig)
+    outputs = ("plan", "plan -o wide", "plan -o json", "plan -o yaml")
+    printed = {
+        what: kubeops_cli("sync", *what.split(), policy, "--kubeconfig", hub, ok=(2,)).stdout
+        for what in outputs
+    }
+    assert all("db" in text for text in printed.values()), printed
+    start_controller()
+    for target in TARGETS:
+        eventually(
+            lambda t=target: (
+                sync_world.targets[t]
+                .admin.request("GET", f"/api/v1/namespaces/{sync_ns}/secrets/db", ok=(404,))
+                .get("data")
+                == {"password": encoded}
+            ),
+            message=f"the Secret on {target}",
+        )
+    # A Secret changed by hand: the plan shows the change without either value.
+    changed = base64.b64encode(b"by-hand-" + sync_ns[-5:].encode()).decode()
+    sync_world.targets[TARGETS[0]].admin.patch(
+        f"/api/v1/namespaces/{sync_ns}/secrets/db", {"data": {"password": changed}}
+    )
+    for what in ("plan", "plan -o wide", "plan -o json"):
+        done = kubeops_cli("sync", *what.split(), policy, "--kubeconfig", hub, ok=(0, 2))
+        printed[f"{what} (drifted)"] = done.stdout
+    status = kubeops_cli("sync", "status", policy, "-o", "yaml", "--kubeconfig", hub)
+    printed["status -o yaml"] = status.stdout
+    leaks = {
+        what: [s for s in (value, encoded, changed, "by-hand-") if s in text]
+        for what, text in printed.items()
+    }
+    assert not {what: found for what, found in leaks.items() if found}, printed
