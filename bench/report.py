@@ -633,7 +633,11 @@ def write_s10(results: Results, results_path: Path, out: Path) -> None:
 
 
 def newest_full_run() -> Path:
-    runs = sorted(p for p in (BENCH / "results").glob("*.json") if not p.name.startswith("smoke-"))
+    runs = sorted(
+        p
+        for p in (BENCH / "results").glob("*.json")
+        if not p.name.startswith(("smoke-", "targeted-"))
+    )
     if not runs:
         raise SystemExit("no results in bench/results/; run `make bench` first")
     return runs[-1]

@@ -242,17 +242,19 @@ def main(argv: list[str] | None = None) -> int:
         args.results_dir = smoke_dir if args.smoke else BENCH / "results"
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = begun.strftime("%Y%m%dT%H%M%SZ")
-    path = args.results_dir / f"{'smoke-' if args.smoke else ''}{stamp}.json"
-    # Compact: S3 alone holds tens of thousands of samples per client.
-    path.write_text(json.dumps(results, separators=(",", ":")) + "\n")
-    progress(f"results: {path}")
-    # A targeted run (some scenarios, clients or phases) must not replace the full run's report.
-    targeted = (
+    # A targeted run (some scenarios, clients or phases) must not replace the full run's report,
+    # nor be taken for a full run by `bench/report.py` (which reads the newest plain file).
+    targeted = bool(
         args.smoke
         or args.scenarios
         or args.clients != parser.get_default("clients")
         or args.phases != parser.get_default("phases")
     )
+    prefix = "smoke-" if args.smoke else ("targeted-" if targeted else "")
+    path = args.results_dir / f"{prefix}{stamp}.json"
+    # Compact: S3 alone holds tens of thousands of samples per client.
+    path.write_text(json.dumps(results, separators=(",", ":")) + "\n")
+    progress(f"results: {path}")
     report_path = args.report or (None if targeted else REPO / "docs" / "benchmarks.md")
     if report_path is not None:
         import report

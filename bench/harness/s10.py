@@ -108,7 +108,9 @@ class StdinContender:
         self._proc.stdin.flush()
 
     async def stop(self) -> str:
-        return _stop(self._proc, self._stderr)
+        tail = _stop(self._proc, self._stderr)
+        self._proc = self._stderr = None
+        return tail
 
 
 class EngineContender:
@@ -216,6 +218,7 @@ class EngineContender:
 
     async def stop(self) -> str:
         tail = _stop(self._proc, self._stderr)
+        self._proc = self._stderr = None
         async with fleet.client(self.hub.kubeconfig) as c:
             with contextlib.suppress(NotFound):
                 await c.delete("clustersyncpolicies", POLICY)
