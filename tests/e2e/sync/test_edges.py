@@ -426,3 +426,100 @@ def test_an_unreachable_member_holds_back_only_itself(
     member = sync_world.hub.admin.get(f"{MEMBER_PATH}/{nowhere}")
     conditions = {x["type"]: x for x in (member.get("status") or {}).get("conditions") or []}
     assert conditions["Ready"]["status"] == "False", member
+
+
+def test_cluster_scoped_objects_are_synced_and_pruned(
+    sync_world: SyncWorld, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    mark = f"sync-e2e-{uuid.uuid4().hex[:6]}"
+    roles = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+
+    def cluster_role(name: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": {"sync-e2e": mark}},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+        }
+
+    names = [f"{mark}-reader", f"{mark}-other"]
+    for name in names:
+        sync_world.source.admin.create(roles, cluster_role(name))
+    try:
+        make_policy(
+            targetClusters=list(TARGETS),
+            resources=[
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "matchLabels": {"sync-e2e": mark},
+                }
+            ],
+        )
+        start_controller()
+        for target in TARGETS:
+            for name in names:
+                eventually(
+                    lambda t=target, n=name: sync_world.targets[t].admin.exists(f"{roles}/{n}"),
+                    message=f"ClusterRole {name} on {target}",
+                )
+        sync_world.source.admin.delete(f"{roles}/{names[1]}")
+        for target in TARGETS:
+            eventually(
+                lambda t=target: not sync_world.targets[t].admin.exists(f"{roles}/{names[1]}"),
+                message=f"the deleted ClusterRole pruned on {target}",
+            )
+            held = sync_world.targets[target].admin.get(f"{roles}/{names[0]}")
+            assert held["rules"][0]["verbs"] == ["get"]
+            assert held["metadata"]["annotations"][SOURCE_ANNOTATION].endswith(names[0])
+    finally:
+        for cluster in sync_world.members.values():
+            for name in names:
+                cluster.admin.delete(f"{roles}/{name}")
+
+
+def test_an_override_by_member_labels_and_a_label_expression_selector(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    b, c = TARGETS
+    for name, tier in (("web", "front"), ("api", "back"), ("batch", "jobs")):
+        create(sync_world.source, deployment(name, sync_ns, labels={"tier": tier}, replicas=1))
+    make_policy(
+        targetClusters=list(TARGETS),
+        resources=[
+            {
+                "apiGroup": "apps",
+                "kind": "Deployment",
+                "namespaces": [sync_ns],
+                "labelSelector": {
+                    "matchExpressions": [
+                        {"key": "tier", "operator": "In", "values": ["front", "back"]}
+                    ]
+                },
+            }
+        ],
+        overrides=[
+            {
+                "targetSelector": {"matchLabels": {"name": c}},
+                "resources": [
+                    {"apiGroup": "apps", "kind": "Deployment", "matchLabels": {"tier": "front"}}
+                ],
+                "replicas": 4,
+            }
+        ],
+    )
+    start_controller()
+
+    def replicas(target: str, name: str) -> int | None:
+        found = read(sync_world.targets[target], "Deployment", sync_ns, name)
+        return None if found is None else int(found["spec"]["replicas"])
+
+    eventually(
+        lambda: (
+            [replicas(c, "web"), replicas(c, "api"), replicas(b, "web"), replicas(b, "api")]
+            == [4, 1, 1, 1]
+        ),
+        message="web overridden on c only",
+    )
+    assert replicas(b, "batch") is None
+    assert replicas(c, "batch") is None
