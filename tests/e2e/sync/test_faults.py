@@ -21,7 +21,9 @@ from integration.sync.conftest import (
     delete,
     patch,
     policy_status,
+    put_member,
     read,
+    remove_member,
     target_status,
 )
 from kubeops.testenv import Cluster, eventually
@@ -267,3 +269,38 @@ def condition_false(world: SyncWorld, policy: str) -> bool:
     """Whether the policy's Ready condition is False naming the source."""
     ready = condition(world.hub, policy, "Ready")
     return ready.get("status") == "False" and SOURCE in str(ready.get("message", ""))
+
+
+def test_the_source_member_removed_from_the_hub_deletes_nothing(
+    sync_world: SyncWorld,
+    sync_ns: str,
+    make_policy: MakePolicy,
+    register_member: RegisterMember,
+    start_controller: StartController,
+) -> None:
+    source = sync_world.source
+    member = register_member(source)
+    for i in range(3):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    policy = make_policy(
+        sourceCluster=member, targetClusters=list(TARGETS), resources=configmaps(sync_ns)
+    )
+    controller = start_controller()
+    converged(sync_world, sync_ns)
+    everything = set(contents(source, sync_ns))
+    remove_member(sync_world.hub, member)
+    eventually(
+        lambda: condition(sync_world.hub, policy, "Valid").get("status") == "False",
+        message="the policy invalid without its source",
+    )
+    for target in TARGETS:
+        assert set(contents(sync_world.targets[target], sync_ns)) == everything
+    assert not [r for r in controller.writes(policy) if r.action == "delete"]
+    put_member(sync_world.hub, member, source.kubeconfig)
+    delete(source, "ConfigMap", sync_ns, "cm-0")
+    for target in TARGETS:
+        eventually(
+            lambda t=target: set(contents(sync_world.targets[t], sync_ns)) == everything - {"cm-0"},
+            timeout=60,
+            message=f"cm-0 pruned on {target} once the source is a member again",
+        )
