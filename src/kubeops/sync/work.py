@@ -55,6 +55,9 @@ MEMBER_RESOURCE = f"memberclusters.{GROUP}"
 """How a client names the ``MemberCluster`` resource."""
 MEMBER_LABEL = f"{GROUP}/member"
 """On every work: the member it is for."""
+DEFAULT_QPS = 200.0
+"""A member's default ``spec.rateLimit.qps``: its works are written to the hub at this rate."""
+DEFAULT_BURST = 400
 HEARTBEAT_TTL = 60.0
 """A Pull member is up while its agent's heartbeat is younger than this (seconds)."""
 
@@ -188,13 +191,21 @@ _DOWN = (ConnectionFailed, ServiceUnavailable)
 
 
 class PullTarget:
-    """A Pull member as the push controller sees it: its ``SyncWork`` objects on the hub."""
+    """A Pull member as the push controller sees it: its ``SyncWork`` objects on the hub.
 
-    def __init__(self, hub: Client, member: str) -> None:
+    Like a Push target it has a client of its own -- to the hub, limited to the
+    member's ``spec.rateLimit`` -- so one member's burst of work never eats the
+    rate the controller's other targets and watches share.
+    """
+
+    def __init__(
+        self, hub: Client, member: str, *, qps: float = DEFAULT_QPS, burst: int = DEFAULT_BURST
+    ) -> None:
         self.name = member
-        self.hub = hub
+        self.hub = Client(hub.config, qps=qps, burst=burst)
+        """The target's own client of the hub: the member's rate limit, its own breaker."""
         self.namespace = work_namespace(member)
-        self.informer = SharedInformer(hub, WORK_RESOURCE, namespace=self.namespace)
+        self.informer = SharedInformer(self.hub, WORK_RESOURCE, namespace=self.namespace)
         self._on_change: Changed | None = None
         self._namespace_ready = False
         self._started = False
@@ -209,10 +220,11 @@ class PullTarget:
         self._started = True
 
     async def stop(self) -> None:
-        """Stop watching the works."""
+        """Stop watching the works and close the target's client."""
         if self._started:
             await self.informer.stop()
             self._started = False
+        await self.hub.close()
 
     async def watch_kind(self, group: str, kind: str) -> None:
         """Nothing to watch here: the agent watches the member's objects."""

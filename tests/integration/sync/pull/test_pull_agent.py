@@ -293,10 +293,12 @@ async def test_a_deletion_finds_a_work_the_hub_store_has_not_seen_yet(
     source = deployment("web", sync_ns)
     key = ObjectKey.of(source)
     desired = desired_of(source, policy, pull.member)
-    assert (await cold.reconcile(policy, key, desired)).action is Action.CREATE
-    await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="InSync")
-
-    op = await cold.reconcile(policy, key, None)
+    try:
+        assert (await cold.reconcile(policy, key, desired)).action is Action.CREATE
+        await async_eventually(lambda: _in_sync(pull, policy, key, desired), message="InSync")
+        op = await cold.reconcile(policy, key, None)
+    finally:
+        await cold.stop()
     assert op.action is Action.DELETE
 
     async def gone() -> bool:
