@@ -29,7 +29,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kubeops.api import Client, Object, RetryPolicy, Timeouts
-from kubeops.cache import DeletedFinalStateUnknown, ReflectorBackoff, SharedInformer
+from kubeops.cache import (
+    DeletedFinalStateUnknown,
+    ReflectorBackoff,
+    SharedInformer,
+    strip_managed_fields,
+)
 from kubeops.controller import Controller, Request, Result
 from kubeops.errors import (
     Conflict,
@@ -135,7 +140,9 @@ class Agent:
         self.identity = identity or default_identity()
         self.heartbeat_interval = heartbeat_interval
         self.metrics = SyncMetrics(registry)
-        self.works = SharedInformer(hub, WORK_RESOURCE, namespace=self.namespace)
+        self.works = SharedInformer(
+            hub, WORK_RESOURCE, namespace=self.namespace, transform=strip_managed_fields
+        )
         self.works.reflector.backoff = dataclasses.replace(HUB_WATCH_BACKOFF)
         self.works.add_handler(self._work_added, self._work_updated, self._work_deleted)
         self.target: Target = _member_target(member_client, member)

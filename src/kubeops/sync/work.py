@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubeops.api import Client, Object
-from kubeops.cache import DeletedFinalStateUnknown, SharedInformer
+from kubeops.cache import DeletedFinalStateUnknown, SharedInformer, strip_managed_fields
 from kubeops.errors import (
     AlreadyExists,
     ConnectionFailed,
@@ -205,7 +205,9 @@ class PullTarget:
         self.hub = Client(hub.config, qps=qps, burst=burst)
         """The target's own client of the hub: the member's rate limit, its own breaker."""
         self.namespace = work_namespace(member)
-        self.informer = SharedInformer(self.hub, WORK_RESOURCE, namespace=self.namespace)
+        self.informer = SharedInformer(
+            self.hub, WORK_RESOURCE, namespace=self.namespace, transform=strip_managed_fields
+        )
         self._on_change: Changed | None = None
         self._namespace_ready = False
         self._started = False
