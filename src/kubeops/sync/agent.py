@@ -33,6 +33,7 @@ from kubeops.cache import (
     DeletedFinalStateUnknown,
     ReflectorBackoff,
     SharedInformer,
+    is_fatal_watch_error,
     strip_managed_fields,
 )
 from kubeops.controller import Controller, Request, Result
@@ -49,7 +50,8 @@ from kubeops.sync.model import Conflict as ConflictRule
 from kubeops.sync.model import Deletion, Drift, SyncPolicy, work_namespace
 from kubeops.sync.operation import Operation, State
 from kubeops.sync.ownership import HASH_ANNOTATION, WORK_FINALIZER, ObjectKey
-from kubeops.sync.target import Target, TargetDown
+from kubeops.sync.push import PushTarget
+from kubeops.sync.target import TargetDown
 from kubeops.sync.work import (
     MEMBER_RESOURCE,
     WORK_RESOURCE,
@@ -71,6 +73,8 @@ RETRY_MEMBER = 1.0
 """Seconds before a work whose member did not answer is tried again."""
 PROBE_TIMEOUT = 2.0
 """Seconds a probe of a hub that went away may take."""
+RETRY_REFUSED = 5.0
+"""Seconds before a work whose kind the member refuses to list (RBAC, not served) is retried."""
 HUB_WATCH_BACKOFF = ReflectorBackoff(initial=0.2, cap=1.0)
 """The works' watch retries a lost hub within 2 s (client-go's 30 s cap would leave new
 work unseen for up to a minute after the hub returns; one small namespaced list is cheap)."""
@@ -145,7 +149,7 @@ class Agent:
         )
         self.works.reflector.backoff = dataclasses.replace(HUB_WATCH_BACKOFF)
         self.works.add_handler(self._work_added, self._work_updated, self._work_deleted)
-        self.target: Target = _member_target(member_client, member)
+        self.target = _member_target(member_client, member)
         self.controller = Controller(f"sync-agent-{member}", self._reconcile, workers=workers)
         self.states: dict[str, State] = {}
         """Each work's last state on the member, by work name (the heartbeat's counts)."""
@@ -200,8 +204,9 @@ class Agent:
         desired = None if deleting else dict((work.get("spec") or {}).get("manifest") or {})
         try:
             await self._watch_kind(key)
-            if not self.target.synced():
-                return Result(requeue_after=0.1)  # never act on a partial view of the member
+            if not self.target.store.kind_synced(key.group, key.kind):
+                # Never act on a partial view of the member; say why when it cannot be had.
+                return await self._not_watched(work, policy, key)
             op = await self.target.reconcile(policy, key, desired)
         except TargetDown as err:
             log.warning("agent %s: %s: the member is unreachable: %s", self.member, key, err)
@@ -210,7 +215,7 @@ class Agent:
         except KubeopsError as err:
             self.metrics.operation(policy.name, self.member, "unknown", "error")
             self._record(request.name, policy.name, State.FAILED)
-            await self._report(work, {**_failure(work, err)})
+            await self._report(work, _failure(work, str(err)))
             raise
         self.metrics.set_up(self.member, True)
         started = self._seen.pop((request.name, int(meta.get("generation") or 0)), None)
@@ -224,6 +229,25 @@ class Agent:
         if not await self._report(work, work_status(work, op)):
             return Result(requeue_after=RETRY_HUB)
         return None
+
+    async def _not_watched(self, work: Object, policy: SyncPolicy, key: ObjectKey) -> Result:
+        """The member's objects of the key's kind are not listed yet: wait, or report why not."""
+        errors = [
+            informer.last_error
+            for informer in self.target.store.informers(key.group, key.kind)
+            if informer.last_error is not None
+        ]
+        if not errors:
+            return Result(requeue_after=0.1)
+        fatal = next((e for e in errors if is_fatal_watch_error(e)), None)
+        if fatal is None:
+            await self._probe_member()
+            return Result(requeue_after=RETRY_MEMBER)
+        name = str((work.get("metadata") or {}).get("name"))
+        self._record(name, policy.name, State.FAILED)
+        message = f"{key.kind} cannot be listed on member {self.member}: {fatal}"
+        await self._report(work, _failure(work, message))
+        return Result(requeue_after=RETRY_REFUSED)
 
     async def _watch_kind(self, key: ObjectKey) -> None:
         """Watch the member's objects of the key's kind (discovery failing is the member down)."""
@@ -400,18 +424,15 @@ def _intent(work: Mapping[str, Any]) -> tuple[Any, ...]:
     return (meta.get("generation"), meta.get("deletionTimestamp"), meta.get("finalizers"))
 
 
-def _failure(work: Mapping[str, Any], err: BaseException) -> dict[str, Any]:
+def _failure(work: Mapping[str, Any], message: str) -> dict[str, Any]:
     return {
         "state": State.FAILED.value,
-        "message": str(err),
+        "message": message,
         "appliedHash": (work.get("status") or {}).get("appliedHash") or "",
         "observedGeneration": (work.get("metadata") or {}).get("generation"),
     }
 
 
-def _member_target(client: Client, member: str) -> Target:
+def _member_target(client: Client, member: str) -> PushTarget:
     """The member as the push mode drives a target: its owned-object store, diff and executor."""
-    from kubeops.sync.push import PushTarget
-
-    target: Target = PushTarget(member, client, owns_client=False)
-    return target
+    return PushTarget(member, client, owns_client=False)

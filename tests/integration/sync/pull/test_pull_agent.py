@@ -614,12 +614,12 @@ async def _absent_named(world: PullWorld, policy: str, key: ObjectKey) -> bool:
     return await world.work(policy, key) is None
 
 
-async def test_the_agent_works_with_the_least_privilege_its_manifests_grant(
-    sync_world: SyncWorld, register_member: RegisterMember, sync_ns: str, tmp_path: Path
-) -> None:
+async def least_privilege(
+    sync_world: SyncWorld, member: str, policy: SyncPolicy, tmp_path: Path
+) -> tuple[Path, Path]:
+    """Kubeconfigs of the agent's own accounts on the hub and on cluster-c, granted only
+    what ``kubeops sync install --agent`` and ``kubeops sync rbac --agent`` grant."""
     hub, cluster = sync_world.hub, sync_world.cluster(MEMBER_CLUSTER)
-    member = register_member(cluster, mode="Pull")
-    policy = policy_for(member, resources=(ResourceSelector("apps", "Deployment"),))
     # The hub: what `kubeops sync install --agent <member>` writes, and its ServiceAccount's token.
     async with Client.from_kubeconfig(hub.kubeconfig) as admin:
         await install(admin, agent=member)
@@ -637,6 +637,15 @@ async def test_the_agent_works_with_the_least_privilege_its_manifests_grant(
     member_kubeconfig = cluster.service_account_kubeconfig(
         f"agent-{member}", role["rules"], "default", cluster_wide=True
     )
+    return hub_kubeconfig, member_kubeconfig
+
+
+async def test_the_agent_works_with_the_least_privilege_its_manifests_grant(
+    sync_world: SyncWorld, register_member: RegisterMember, sync_ns: str, tmp_path: Path
+) -> None:
+    member = register_member(sync_world.cluster(MEMBER_CLUSTER), mode="Pull")
+    policy = policy_for(member, resources=(ResourceSelector("apps", "Deployment"),))
+    hub_kubeconfig, member_kubeconfig = await least_privilege(sync_world, member, policy, tmp_path)
 
     async with running_agent(sync_world, member, hub_kubeconfig, member_kubeconfig) as pull:
         source = deployment("web", sync_ns, replicas=2)
@@ -663,3 +672,37 @@ async def test_the_agent_works_with_the_least_privilege_its_manifests_grant(
             return await pull.work(policy.name, key) is None and await pull.actual(key) is None
 
         await async_eventually(gone, message="pruned and the finalizer removed")
+
+
+async def test_a_kind_the_agent_may_not_list_is_reported_and_stalls_no_other(
+    sync_world: SyncWorld, register_member: RegisterMember, sync_ns: str, tmp_path: Path
+) -> None:
+    member = register_member(sync_world.cluster(MEMBER_CLUSTER), mode="Pull")
+    policy = policy_for(member, resources=(ResourceSelector("apps", "Deployment"),))
+    hub_kubeconfig, member_kubeconfig = await least_privilege(sync_world, member, policy, tmp_path)
+    async with running_agent(sync_world, member, hub_kubeconfig, member_kubeconfig) as pull:
+        # The member granted Deployments only: a ConfigMap's work cannot be carried out.
+        configmap = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": sync_ns},
+            "data": {"a": "1"},
+        }
+        refused = ObjectKey.of(configmap)
+        await pull.target.reconcile(policy, refused, desired_of(configmap, policy, member))
+
+        async def failed() -> dict[str, Any]:
+            status = await pull.status(policy.name, refused)
+            return status if status.get("state") == "Failed" else {}
+
+        status = await async_eventually(failed, message="the ConfigMap's work reported Failed")
+        assert "ConfigMap cannot be listed" in status["message"]
+        assert "Forbidden" in status["message"] or "forbidden" in status["message"]
+
+        source = deployment("web", sync_ns)
+        key = ObjectKey.of(source)
+        desired = desired_of(source, policy, member)
+        await pull.target.reconcile(policy, key, desired)
+        await async_eventually(
+            lambda: _in_sync(pull, policy, key, desired), message="the Deployment still synced"
+        )
