@@ -304,3 +304,32 @@ def test_the_source_member_removed_from_the_hub_deletes_nothing(
             timeout=60,
             message=f"cm-0 pruned on {target} once the source is a member again",
         )
+
+
+def test_the_hub_down_for_a_while_changes_nothing_and_loses_nothing(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    source, hub = sync_world.source, sync_world.hub
+    for i in range(5):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    policy = make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns))
+    controller = start_controller()
+    converged(sync_world, sync_ns)
+    hub.stop_apiserver()
+    try:
+        patch(source, "ConfigMap", sync_ns, "cm-0", {"data": {"v": "1"}})
+        create(source, configmap("cm-5", sync_ns, {"v": "0"}))
+        delete(source, "ConfigMap", sync_ns, "cm-1")
+        # The policy and members are cached: syncing goes on without the hub.
+        converged(sync_world, sync_ns)
+        assert controller.alive
+    finally:
+        hub.start_apiserver()
+    create(source, configmap("cm-6", sync_ns, {"v": "0"}))
+    converged(sync_world, sync_ns)
+    controller.check()
+    eventually(
+        lambda: target_status(hub, policy, TARGETS[0]).get("inSync") == 6,
+        timeout=30,
+        message="the status written again once the hub is back",
+    )
