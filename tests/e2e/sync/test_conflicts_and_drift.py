@@ -13,6 +13,7 @@ from integration.sync.conftest import (
     SyncWorld,
     configmap,
     create,
+    delete,
     patch,
     policy_status,
     read,
@@ -151,3 +152,27 @@ def test_drift_made_by_hand_is_corrected_or_reported(
     # A source change is still applied over the reported drift (it is an update, not drift).
     patch(source, "ConfigMap", sync_ns, "report", {"data": {"y": "changed"}})
     eventually(lambda: data("report")["y"] == "changed", message="the source change on b")
+
+
+def test_a_conflict_ends_when_the_foreign_object_goes(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    b = sync_world.targets[TARGETS[0]]
+    create(sync_world.source, configmap("taken", sync_ns, {"x": "source"}))
+    create(b, configmap("taken", sync_ns, {"x": "foreign"}))
+    policy = make_policy(targetClusters=list(TARGETS), resources=one_configmap(sync_ns, "taken"))
+    start_controller()
+    eventually(
+        lambda: target_status(sync_world.hub, policy, TARGETS[0]).get("conflicts") == 1,
+        message="the conflict counted",
+    )
+    delete(b, "ConfigMap", sync_ns, "taken")  # its owner gives the name up
+    eventually(
+        lambda: (read(b, "ConfigMap", sync_ns, "taken") or {}).get("data") == {"x": "source"},
+        timeout=60,
+        message="the sync creating its own once the foreign object is gone",
+    )
+    eventually(
+        lambda: target_status(sync_world.hub, policy, TARGETS[0]).get("inSync") == 1,
+        message="in sync on b",
+    )
