@@ -523,3 +523,49 @@ def test_an_override_by_member_labels_and_a_label_expression_selector(
     )
     assert replicas(b, "batch") is None
     assert replicas(c, "batch") is None
+
+
+def test_an_object_a_target_refuses_is_failed_with_the_cause_until_fixed(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    b, c = TARGETS
+    create(sync_world.source, deployment("web", sync_ns, replicas=1))
+    policy = make_policy(
+        targetClusters=list(TARGETS),
+        resources=[{"apiGroup": "apps", "kind": "Deployment", "namespaces": [sync_ns]}],
+        overrides=[
+            {
+                "targetClusters": [b],
+                "jsonPatch": [{"op": "replace", "path": "/spec/replicas", "value": -1}],
+            }
+        ],
+    )
+    start_controller()
+    eventually(
+        lambda: read(sync_world.targets[c], "Deployment", sync_ns, "web") is not None,
+        message="web on c",
+    )
+    failed = eventually(
+        lambda: (
+            target_status(sync_world.hub, policy, b).get("failed") == 1
+            and target_status(sync_world.hub, policy, b)
+        ),
+        timeout=30,
+        message="the refused object counted failed on b",
+    )
+    assert "replicas" in failed["lastError"], failed
+    assert "web" in failed["lastError"], failed
+    assert read(sync_world.targets[b], "Deployment", sync_ns, "web") is None
+    sync_world.hub.admin.patch(f"{POLICIES}/{policy}", {"spec": {"overrides": []}})
+    eventually(
+        lambda: read(sync_world.targets[b], "Deployment", sync_ns, "web") is not None,
+        timeout=30,
+        message="web on b once the policy is fixed",
+    )
+    eventually(
+        lambda: (
+            target_status(sync_world.hub, policy, b).get("inSync") == 1
+            and not target_status(sync_world.hub, policy, b).get("lastError")
+        ),
+        message="b in sync, the error cleared",
+    )
