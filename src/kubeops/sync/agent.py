@@ -108,6 +108,21 @@ def work_status(work: Mapping[str, Any], op: Operation) -> dict[str, Any]:
     }
 
 
+def manifest_mismatch(key: ObjectKey, manifest: Mapping[str, Any]) -> str | None:
+    """Why a work's manifest is not the object its ``spec.source`` names, or None.
+
+    The agent writes what the manifest says; one naming another object (a hand-made
+    or damaged work) would write where no policy meant to, so it is refused.
+    """
+    try:
+        actual = ObjectKey.of(manifest)
+    except (KeyError, TypeError):
+        return "spec.manifest has no metadata.name"
+    if actual != key:
+        return f"spec.manifest is {actual}, not {key} as spec.source says"
+    return None
+
+
 def _hash(obj: Mapping[str, Any]) -> str:
     value = ((obj.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
     return value if isinstance(value, str) else ""
@@ -202,6 +217,11 @@ class Agent:
             return None
         policy, key = work_policy(work), work_key(work)[1]
         desired = None if deleting else dict((work.get("spec") or {}).get("manifest") or {})
+        wrong = manifest_mismatch(key, desired) if desired is not None else None
+        if wrong is not None:
+            self._record(request.name, policy.name, State.FAILED)
+            await self._report(work, _failure(work, wrong))
+            return None  # a new spec brings the work back
         try:
             await self._watch_kind(key)
             if not self.target.store.kind_synced(key.group, key.kind):

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from kubeops.api import Client
 from kubeops.config.kubeconfig import write_kubeconfig
-from kubeops.errors import NotFound
+from kubeops.errors import AlreadyExists, NotFound
 from kubeops.sync.agent import Agent
 from kubeops.sync.desired import desired_object
 from kubeops.sync.install import agent_name, install
@@ -41,7 +41,13 @@ from kubeops.sync.ownership import (
     ObjectKey,
 )
 from kubeops.sync.rbac import member_cluster_role
-from kubeops.sync.work import MEMBER_RESOURCE, WORK_RESOURCE, PullTarget, work_name
+from kubeops.sync.work import (
+    MEMBER_RESOURCE,
+    WORK_RESOURCE,
+    PullTarget,
+    work_name,
+    work_object,
+)
 from kubeops.testenv import async_eventually
 from kubeops.testenv.kubeconfig import kubeconfig
 
@@ -463,6 +469,36 @@ async def test_a_kind_the_member_does_not_serve_is_reported_failed(
 
     status = await async_eventually(failed, message="the work reported Failed")
     assert "Widget" in status["message"]
+
+
+async def test_a_work_whose_manifest_names_another_object_is_refused(
+    pull: PullWorld, sync_ns: str
+) -> None:
+    policy = policy_for(pull.member)
+    source = deployment("web", sync_ns)
+    key = ObjectKey.of(source)
+    elsewhere = desired_of(deployment("elsewhere", sync_ns), policy, pull.member)
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": work_namespace(pull.member)},
+    }
+    with contextlib.suppress(AlreadyExists):
+        await pull.hub.create(namespace)
+    await pull.hub.apply(
+        work_object(policy, pull.member, key, elsewhere, SOURCE),
+        field_manager="by-hand",
+        force=True,
+    )
+
+    async def failed() -> dict[str, Any]:
+        status = await pull.status(policy.name, key)
+        return status if status.get("state") == "Failed" else {}
+
+    status = await async_eventually(failed, message="the work refused")
+    assert "spec.manifest is Deployment.apps" in status["message"]
+    assert await pull.actual(ObjectKey("apps", "Deployment", sync_ns, "elsewhere")) is None
+    assert await pull.actual(key) is None
 
 
 async def test_work_written_while_the_member_is_down_is_applied_when_it_returns(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from kubeops.sync.agent import work_policy, work_status
+from kubeops.sync.agent import manifest_mismatch, work_policy, work_status
 from kubeops.sync.model import API_VERSION, Conflict, Deletion, Drift, SyncPolicy, work_namespace
 from kubeops.sync.operation import Action, Operation, State
 from kubeops.sync.ownership import HASH_ANNOTATION, POLICY_LABEL, WORK_FINALIZER, ObjectKey
@@ -190,3 +190,17 @@ def test_the_status_an_agent_writes_names_the_hash_it_holds() -> None:
     status = work_status(work, refused)
     assert status["state"] == "Conflict"
     assert status["appliedHash"] == ""
+
+
+def test_an_agent_refuses_a_manifest_that_names_another_object_than_its_source() -> None:
+    assert manifest_mismatch(KEY, DESIRED) is None
+    renamed = {**DESIRED, "metadata": {**DESIRED["metadata"], "name": "other"}}
+    assert manifest_mismatch(KEY, renamed) == (
+        "spec.manifest is Deployment.apps shop/other, not Deployment.apps shop/web "
+        "as spec.source says"
+    )
+    moved = {**DESIRED, "metadata": {**DESIRED["metadata"], "namespace": "kube-system"}}
+    assert "kube-system/web" in str(manifest_mismatch(KEY, moved))
+    rekinded = {**DESIRED, "apiVersion": "v1", "kind": "Secret"}
+    assert "Secret shop/web" in str(manifest_mismatch(KEY, rekinded))
+    assert manifest_mismatch(KEY, {"kind": "Deployment"}) == "spec.manifest has no metadata.name"
