@@ -68,6 +68,7 @@ PROBE_INTERVAL = 1.0
 MEMBER_STATUS_INTERVAL = 10.0
 _NOT_READY_DELAY = 0.5
 _SOURCE_DOWN_DELAY = 1.0
+_POLICY_RETRY = 5.0
 _ALL_STATES = [s.value for s in State]
 
 
@@ -442,12 +443,25 @@ class SyncController:
         )
         for lane in lanes:
             for group, kind in {(r.group, r.kind) for r in policy.resources}:
-                await lane.target.watch_kind(group, kind)
-        for selector in policy.resources:
-            text = None if selector.selector.selects_everything else str(selector.selector)
-            run.selectors.append((selector, text))
-            informer, _ = await source.informer(selector.group, selector.kind, text)
-            self._subscribe(run, selector, informer)
+                try:
+                    await lane.target.watch_kind(group, kind)
+                except KubeopsError as err:  # its reconciles ask again, or pause it
+                    log.warning("sync: target %s: cannot watch %s yet: %s", lane.name, kind, err)
+        try:
+            for selector in policy.resources:
+                text = None if selector.selector.selects_everything else str(selector.selector)
+                informer, _ = await source.informer(selector.group, selector.kind, text)
+                run.selectors.append((selector, text))
+                self._subscribe(run, selector, informer)
+        except KubeopsError as err:
+            # The source cannot say what it serves (it is down, or the kind is not there yet).
+            run.active = False
+            self._runs.pop(name, None)
+            self.book.set_source_error(name, f"source {policy.source_cluster}: {err}")
+            asyncio.get_running_loop().call_later(
+                _POLICY_RETRY, self._dirty_policies.put_nowait, name
+            )
+            return
         asyncio.get_running_loop().create_task(self._enqueue_owned(run, lanes))
 
     def _invalid(self, name: str, obj: Object, reason: str, old: _PolicyRun | None) -> None:

@@ -134,11 +134,12 @@ class ClusterSink:
             op.key, await self.client.apply(body, field_manager=FIELD_MANAGER, force=True)
         )
         entries = (applied.get("metadata") or {}).get("managedFields") or []
-        if not any(_is_update_entry(e) for e in entries):
+        if not _stale_fields(entries):
             return applied
         # The fields our create (POST) or replace (PUT) set are held by an Update entry
-        # of our manager, so an apply leaving one out would not remove it: fold that entry
-        # into our Apply entry, then apply again so what the source dropped goes.
+        # of our manager, so this apply, which left some out, did not remove them: fold
+        # that entry into our Apply entry, then apply again so what the source dropped goes.
+        # (Until a field is dropped, the entry costs nothing and is left alone.)
         folded = await self.client.patch(
             kind_name(op.key.group, op.key.kind),
             op.key.name,
@@ -234,6 +235,29 @@ def _is_update_entry(entry: dict[str, Any]) -> bool:
         and entry.get("operation") == "Update"
         and not entry.get("subresource")
     )
+
+
+def _stale_fields(entries: list[dict[str, Any]]) -> bool:
+    """Whether our Update entry holds a field our Apply entry does not (one the source dropped)."""
+    applied: dict[str, Any] = {}
+    for entry in entries:
+        if entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply":
+            applied = entry.get("fieldsV1") or {}
+    return any(
+        not _within(e.get("fieldsV1") or {}, applied) for e in entries if _is_update_entry(e)
+    )
+
+
+def _within(fields: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether every path of the ``fieldsV1`` trie ``fields`` is in ``other``."""
+    for key, value in fields.items():
+        if key == ".":
+            continue
+        if key not in other:
+            return False
+        if isinstance(value, dict) and value and not _within(value, other[key] or {}):
+            return False
+    return True
 
 
 def _folded(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from kubeops.api import Client, Object, RetryPolicy, Timeouts
 from kubeops.cache import DeletedFinalStateUnknown
+from kubeops.errors import KubeopsError
 from kubeops.sync.diff import decide
 from kubeops.sync.executor import ClusterSink
 from kubeops.sync.members import probe
@@ -99,7 +100,10 @@ class PushTarget:
     ) -> Operation:
         """Decide from the store's copy and carry the operation out (see :class:`Target`)."""
         if not self.store.kind_synced(key.group, key.kind):
-            await self.watch_kind(key.group, key.kind)
+            try:
+                await self.watch_kind(key.group, key.kind)
+            except KubeopsError as err:
+                raise TargetDown(f"target {self.name}: cannot watch {key.kind}: {err}") from err
             raise TargetDown(f"target {self.name}: the store of {key.kind} has not synced yet")
         actual = self.store.get(key)
 

@@ -186,3 +186,65 @@ async def test_unreachable_member_raises_target_down(sync_env: Environment, targ
     op = await _reconcile(pushed, policy, _source("down", namespace, {"a": "1"}), key)
     assert op.action is Action.CREATE
     await pushed.client.delete("namespaces", namespace)
+
+
+async def test_an_update_writes_once_until_the_source_drops_a_field(
+    sync_env: Environment, member: Client, target: Any
+) -> None:
+    pushed, _ = target
+    namespace = f"push-{uuid.uuid4().hex[:6]}"
+    policy = SyncPolicy(
+        name=f"p-{uuid.uuid4().hex[:6]}",
+        source_cluster="cluster-a",
+        target_clusters=(TARGET,),
+        resources=(ResourceSelector("apps", "Deployment"),),
+    )
+    await pushed.watch_kind("apps", "Deployment")
+    await async_eventually(pushed.synced, timeout=30)
+    deployment: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace, "labels": {"a": "1", "b": "1"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]},
+            },
+        },
+    }
+    key = ObjectKey("apps", "Deployment", namespace, "web")
+    # The source as its server holds it: defaulted, so the create's fields are all desired.
+    async with Client.from_kubeconfig(sync_env.cluster("cluster-a").kubeconfig) as origin:
+        await origin.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        )
+        source = await origin.create(deployment)
+        assert (await _reconcile(pushed, policy, source, key)).action is Action.CREATE
+        await async_eventually(lambda: pushed.store.get(key) is not None, timeout=10)
+        source = await origin.patch("deployments.apps", "web", {"spec": {"replicas": 3}}, namespace)
+        assert (await _reconcile(pushed, policy, source, key)).action is Action.APPLY
+        after = await member.get("deployments.apps", "web", namespace)
+        assert after["spec"]["replicas"] == 3
+        managers = sorted(
+            (e["manager"], e["operation"]) for e in after["metadata"]["managedFields"]
+        )
+        # Nothing dropped: one apply, the create's entry left as it is.
+        assert managers == [("kubeops-sync", "Apply"), ("kubeops-sync", "Update")]
+
+        await async_eventually(
+            lambda: (pushed.store.get(key) or {}).get("spec", {}).get("replicas") == 3, timeout=10
+        )
+        # Dropped: the create's ownership is folded into the apply's, and b goes.
+        source = await origin.patch(
+            "deployments.apps", "web", {"metadata": {"labels": {"b": None}}}, namespace
+        )
+        assert (await _reconcile(pushed, policy, source, key)).action is Action.APPLY
+        dropped = await member.get("deployments.apps", "web", namespace)
+        assert "b" not in dropped["metadata"]["labels"]
+        assert dropped["metadata"]["labels"]["a"] == "1"
+        assert dropped["spec"]["replicas"] == 3
+        assert dropped["spec"]["progressDeadlineSeconds"] == 600  # defaults stay
+        await origin.delete("namespaces", namespace)
+    await member.delete("namespaces", namespace)
