@@ -147,3 +147,34 @@ def test_a_pull_member_whose_agent_was_down_catches_up(
         lambda: "cm-1" not in {w["spec"]["source"]["name"] for w in works(sync_world, member)},
         message="the deleted object's work gone once the agent pruned it",
     )
+
+
+def test_a_pull_conflict_ends_when_the_foreign_object_goes(
+    sync_world: SyncWorld,
+    sync_ns: str,
+    make_policy: MakePolicy,
+    register_member: RegisterMember,
+    start_controller: StartController,
+    spawn_sync: SpawnSync,
+) -> None:
+    source, member_cluster = sync_world.source, sync_world.cluster("cluster-c")
+    member = register_member(member_cluster, mode="Pull")
+    create(source, configmap("taken", sync_ns, {"v": "source"}))
+    create(member_cluster, configmap("taken", sync_ns, {"v": "foreign"}))
+    policy = make_policy(
+        targetClusters=[member],
+        resources=[{"apiGroup": "", "kind": "ConfigMap", "namespaces": [sync_ns]}],
+    )
+    start_controller()
+    start_agent(spawn_sync, sync_world.hub, member, member_cluster)
+    eventually(
+        lambda: target_status(sync_world.hub, policy, member).get("conflicts") == 1,
+        timeout=60,
+        message="the conflict on the pull member",
+    )
+    delete(member_cluster, "ConfigMap", sync_ns, "taken")
+    eventually(
+        lambda: data(member_cluster, sync_ns, "taken") == {"v": "source"},
+        timeout=60,
+        message="the agent creating the object once the foreign one is gone",
+    )
