@@ -390,14 +390,23 @@ class Agent:
             self.metrics.set_objects(policy, self.member, by_state)
         self.metrics.set_depth(self.member, len(self.controller.queue))
 
-    async def heartbeat(self) -> bool:
-        """Patch the ``MemberCluster``'s ``status.agent`` once; False when the hub did not take it."""
+    async def heartbeat(self) -> bool | None:
+        """Patch the ``MemberCluster``'s ``status.agent`` once.
+
+        True when the hub took it, None when the hub is unreachable, False when it
+        refused (no such member, no permission: said in the log).
+        """
         self._count()
         body = {"status": {"agent": self.agent_status()}}
         try:
             await self.hub.patch(MEMBER_RESOURCE, self.member, body, subresource="status")
+        except _HUB_DOWN as err:
+            log.warning(
+                "agent %s: heartbeat not sent, the hub is unreachable: %s", self.member, err
+            )
+            return None
         except KubeopsError as err:
-            log.warning("agent %s: heartbeat not sent: %s", self.member, err)
+            log.warning("agent %s: heartbeat refused: %s", self.member, err)
             return False
         self.heartbeats += 1
         return True
@@ -418,9 +427,10 @@ class Agent:
         )
         try:
             while True:
-                if await self.heartbeat():
+                if await self.heartbeat() is not None:
                     await asyncio.sleep(self.heartbeat_interval)
                     continue
+                await asyncio.sleep(RETRY_HUB)
                 while not await _answers(prober):
                     await asyncio.sleep(RETRY_HUB)
                 with contextlib.suppress(AttributeError):
