@@ -4,11 +4,13 @@ member to the same objects the push mode does."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from integration.sync.conftest import (
+    POLICIES,
     TARGETS,
     MakePolicy,
     RegisterMember,
@@ -22,8 +24,10 @@ from integration.sync.conftest import (
     deployment,
     kubeops_cli,
     patch,
+    policy_object,
     read,
     target_status,
+    write_yaml,
 )
 from kubeops.sync.ownership import HASH_ANNOTATION, POLICY_LABEL
 from kubeops.testenv import eventually
@@ -279,3 +283,72 @@ def test_plan_and_status_never_print_a_secret_value(
         for what, text in printed.items()
     }
     assert not {what: found for what, found in leaks.items() if found}, printed
+
+
+def test_plan_of_an_edited_policy_file_shows_the_prune_run_then_does(
+    sync_world: SyncWorld,
+    sync_ns: str,
+    make_policy: MakePolicy,
+    start_controller: StartController,
+    tmp_path: Path,
+) -> None:
+    source = sync_world.source
+    for i, tier in enumerate("aabb"):
+        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}, labels={"tier": tier}))
+    resources = configmaps(sync_ns)
+    policy = make_policy(targetClusters=list(TARGETS), resources=resources)
+    first = start_controller()
+    for target in TARGETS:
+        eventually(
+            lambda t=target: all(
+                read(sync_world.targets[t], "ConfigMap", sync_ns, f"cm-{i}") for i in range(4)
+            ),
+            message=f"four on {target}",
+        )
+    first.stop()
+    # The edit a user previews: only tier a from now on.
+    edited = policy_object(
+        policy,
+        targetClusters=list(TARGETS),
+        resources=[{**resources[0], "matchLabels": {"tier": "a"}}],
+    )
+    policy_file = write_yaml(tmp_path / "policy.yaml", edited)
+    hub = str(sync_world.hub.kubeconfig)
+    done = kubeops_cli(
+        "sync", "plan", "-f", str(policy_file), "-o", "json", "--kubeconfig", hub, ok=(2,)
+    )
+    planned = {
+        (op["target"], op["name"], op["action"])
+        for entry in orjson.loads(done.stdout)["targets"]
+        for op in entry["operations"]
+        if op["action"] != "none"
+    }
+    assert planned == {(t, f"cm-{i}", "delete") for t in TARGETS for i in (2, 3)}
+    text = kubeops_cli("sync", "plan", "-f", str(policy_file), "--kubeconfig", hub, ok=(2,))
+    assert "cm-2" in text.stdout
+    assert "delete" in text.stdout
+    for target in TARGETS:  # the plan deleted nothing
+        assert read(sync_world.targets[target], "ConfigMap", sync_ns, "cm-2") is not None
+
+    sync_world.hub.admin.patch(f"{POLICIES}/{policy}", {"spec": edited["spec"]})
+    second = start_controller()
+    for target in TARGETS:
+        eventually(
+            lambda t=target: (
+                read(sync_world.targets[t], "ConfigMap", sync_ns, "cm-3") is None
+                and read(sync_world.targets[t], "ConfigMap", sync_ns, "cm-2") is None
+            ),
+            message=f"tier b pruned on {target}",
+        )
+    create(source, configmap("witness", sync_ns, {"v": "0"}, labels={"tier": "a"}))
+    for target in TARGETS:
+        eventually(
+            lambda t=target: read(sync_world.targets[t], "ConfigMap", sync_ns, "witness"),
+            message=f"the witness on {target}",
+        )
+    done_ops = {
+        (r.target, r.operation.key.name, r.action)
+        for r in second.writes(policy)
+        if r.operation.key.name != "witness"
+    }
+    assert done_ops == planned
