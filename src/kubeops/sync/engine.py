@@ -290,16 +290,19 @@ class SyncController:
             loop.create_task(self._member_health(stop), name="sync member health"),
             loop.create_task(self._housekeeping(), name="sync housekeeping"),
         ]
-        try:
+
+        async def hub_synced() -> None:
             await members.wait_for_sync()
             await policies.wait_for_sync()
             self._synced = True
+
+        self._tasks.append(loop.create_task(hub_synced(), name="sync hub synced"))
+        try:
             await stop.wait()
         finally:
             self._dirty_policies.put_nowait(None)
             for task in self._tasks:
-                if task.get_name() != "sync status":
-                    task.cancel()
+                task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await asyncio.gather(*(lane.stop() for lane in self._lanes.values()))
             await self._hub_store.stop()

@@ -260,11 +260,12 @@ class StatusWriter:
         self._written: dict[str, dict[str, Any]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Write every ``interval`` until ``stop`` is set, and once more at the end."""
+        """Write every ``interval`` until ``stop`` is set; nothing after (the lease may be lost)."""
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
-            await self.flush()
+            if not stop.is_set():
+                await self.flush()
 
     async def flush(self) -> None:
         """Write the status of every policy changed since the last flush."""
