@@ -151,25 +151,28 @@ def test_the_source_restarted_and_compacted_mid_sync_loses_nothing(
     sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
 ) -> None:
     source = sync_world.source
-    for i in range(20):
+    for i in range(150):
         create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
     make_policy(targetClusters=list(TARGETS), resources=configmaps(sync_ns))
     start_controller()
-    converged(sync_world, sync_ns)
-
-    # Written just before the restart: some may still be in flight when the server goes.
-    for i in range(20, 30):
-        create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    # While the first 300 writes are under way: changes, then the source restarts.
+    eventually(
+        lambda: contents(sync_world.targets[TARGETS[-1]], sync_ns),
+        message="the first copies arriving",
+    )
     for i in range(5):
         patch(source, "ConfigMap", sync_ns, f"cm-{i}", {"data": {"v": "1"}})
+    in_flight = len(contents(sync_world.targets[TARGETS[-1]], sync_ns))
     source.restart_apiserver()
-    for i in range(30, 40):
+    for i in range(150, 160):
         create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
     for i in range(5, 10):
         delete(source, "ConfigMap", sync_ns, f"cm-{i}")
+    for i in range(20, 120):
+        patch(source, "ConfigMap", sync_ns, f"cm-{i}", {"data": {"v": "3"}})
     revision = sync_world.env.compact()  # every API server restarts; old versions are gone
     assert revision > 0
-    for i in range(40, 50):
+    for i in range(160, 170):
         create(source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
     for i in range(10, 15):
         patch(source, "ConfigMap", sync_ns, f"cm-{i}", {"data": {"v": "2"}})
@@ -178,12 +181,14 @@ def test_the_source_restarted_and_compacted_mid_sync_loses_nothing(
 
     converged(sync_world, sync_ns)
     final = contents(source, sync_ns)
-    assert len(final) == 50 - 5 - 3
+    print(f"\n{in_flight} of 150 ConfigMaps on {TARGETS[-1]} when the source restarted")
+    assert len(final) == 170 - 5 - 3
     for target in TARGETS:
         held = contents(sync_world.targets[target], sync_ns)
         assert held == final
         assert all(held[f"cm-{i}"] == {"v": "1"} for i in range(5))
         assert all(held[f"cm-{i}"] == {"v": "2"} for i in range(10, 15))
+        assert all(held[f"cm-{i}"] == {"v": "3"} for i in range(20, 120))
 
 
 def test_a_failed_list_on_the_source_deletes_nothing_on_the_targets(
