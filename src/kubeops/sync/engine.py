@@ -66,6 +66,8 @@ OperationHook = Callable[..., None]
 
 PROBE_INTERVAL = 1.0
 MEMBER_STATUS_INTERVAL = 10.0
+CONFLICT_RECHECK = 10.0
+"""Seconds between looks at a name a foreign object holds (Abort): it may have gone."""
 _NOT_READY_DELAY = 0.5
 _SOURCE_DOWN_DELAY = 1.0
 _POLICY_RETRY = 5.0
@@ -77,7 +79,7 @@ async def default_target(hub: Client, member: Member) -> Target:
     if member.mode is SyncMode.PULL:
         from kubeops.sync.work import PullTarget
 
-        return PullTarget(hub, member.name)
+        return PullTarget(hub, member.name, qps=member.qps, burst=member.burst)
     client = await member_api.connect(hub, member)
     return PushTarget(member.name, client)
 
@@ -240,6 +242,7 @@ class SyncController:
         on_operation: OperationHook | None = None,
         status_interval: float = 2.0,
         member_status_interval: float = MEMBER_STATUS_INTERVAL,
+        conflict_recheck: float = CONFLICT_RECHECK,
     ) -> None:
         self.hub = hub
         self.workers = workers
@@ -250,6 +253,7 @@ class SyncController:
         self.on_operation = on_operation
         self.status_interval = status_interval
         self.member_status_interval = member_status_interval
+        self.conflict_recheck = conflict_recheck
         self._hub_store = ClusterStore(hub, "hub")
         self._members: dict[str, Member] = {}
         self._member_objects: dict[str, Object] = {}
@@ -621,6 +625,10 @@ class SyncController:
                 self.metrics.propagated(lane.name, time.monotonic() - seen)
         else:
             lane.seen.pop(item, None)
+        if op.state is State.CONFLICT:
+            # The foreign object holding the name is not in the target's store (it holds
+            # only what the sync owns), so nothing reports it gone: look again later.
+            lane.queue.add_after(item, self.conflict_recheck)
         if gone and (op.action in (Action.DELETE, Action.ORPHAN) or op.action is Action.NONE):
             self.book.forget(name, lane.name, key)
         else:

@@ -23,7 +23,7 @@ from kubeops.sync.members import probe
 from kubeops.sync.model import SyncPolicy
 from kubeops.sync.operation import Action, Operation
 from kubeops.sync.ownership import POLICY_LABEL, ObjectKey
-from kubeops.sync.store import ClusterStore, object_key
+from kubeops.sync.store import ClusterStore, object_key, store_transform
 from kubeops.sync.target import Changed, TargetDown
 
 __all__ = ["PushTarget"]
@@ -47,6 +47,9 @@ class PushTarget:
         """resourceVersions the sync's writes made, per key: their watch echoes are not changes."""
         self._inflight: dict[ObjectKey, list[tuple[str, set[str]]]] = {}
         """Changes seen while the sync writes a key, judged once the writes' answers are in."""
+        self._fresh: dict[ObjectKey, tuple[str | None, Object | None]] = {}
+        """Per key: the store copy's resourceVersion when the sync last wrote it, and what
+        that write returned (None: deleted) -- used while the store still holds that copy."""
         self._deleted: set[str] = set()
         """uids the sync deleted: their deletion events are not a change."""
         # The probe has a client of its own: no retries, and no circuit breaker holding
@@ -105,7 +108,12 @@ class PushTarget:
             except KubeopsError as err:
                 raise TargetDown(f"target {self.name}: cannot watch {key.kind}: {err}") from err
             raise TargetDown(f"target {self.name}: the store of {key.kind} has not synced yet")
-        actual = self.store.get(key)
+        stored = self.store.get(key)
+        seen = _version(stored)
+        fresh = self._fresh.pop(key, None)
+        # Until the store shows our last write of this key (its watch may lag, or it is
+        # still in backoff after an outage), that write's answer is the truer copy.
+        actual = fresh[1] if fresh is not None and fresh[0] == seen else stored
 
         def redecide(current: dict[str, Any] | None) -> Operation:
             return decide(policy, self.name, key, desired, current)
@@ -116,7 +124,11 @@ class PushTarget:
             self._deleted.add(str(uid))  # before the delete: its event may beat the answer
         self._inflight[key] = []
         try:
-            done, _ = await self.sink.execute(op, redecide)
+            done, written = await self.sink.execute(op, redecide)
+            if done.action is Action.DELETE:
+                self._fresh[key] = (seen, None)
+            elif written is not None:
+                self._fresh[key] = (seen, store_transform(written))
         except BaseException:
             self._deleted.discard(str(uid))
             raise
@@ -171,6 +183,7 @@ class PushTarget:
         inner = (obj.obj or {}) if isinstance(obj, DeletedFinalStateUnknown) else obj
         meta = inner.get("metadata") or {}
         version = meta.get("resourceVersion")
+        self._fresh.pop(key, None)  # the store moved on: it is the truer copy again
         if event == "delete":
             uid = meta.get("uid")
             if uid in self._deleted:
@@ -195,3 +208,8 @@ class PushTarget:
             return
         for policy in named:
             self._on_change(policy, key)
+
+
+def _version(obj: Object | None) -> str | None:
+    version = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+    return str(version) if version else None
