@@ -147,6 +147,7 @@ def test_drift_made_by_hand_is_corrected_or_reported(
     )
     assert reported.get("inSync", 0) == 0
     assert data("report")["x"] == "by hand"
+    assert "data.x" in reported.get("lastError", ""), reported  # what drifted, by path
     # c was not edited: in sync there.
     assert target_status(sync_world.hub, policies["Report"], c).get("inSync") == 1
     # A source change is still applied over the reported drift (it is an update, not drift).
