@@ -358,6 +358,8 @@ class SyncController:
     # -- policies -------------------------------------------------------------------------
 
     async def _policy_loop(self) -> None:
+        while not self._synced:  # judge no policy on a partial view of the members
+            await asyncio.sleep(0.05)
         while True:
             name = await self._dirty_policies.get()
             if name is None:
