@@ -137,9 +137,9 @@ def test_a_target_down_for_a_minute_is_caught_up_and_the_other_never_waits(
         for r in writes
         if caught_up.count(r.operation.key.name) > 1
     ]
-    # No full resync: nothing unchanged is written.  (A key written twice -- the store's
-    # relist after the catch-up still held the pre-outage copy -- is reported, not failed.)
-    print(f"catch-up writes on {down_name}: {len(writes)} for {len(changed)} keys; twice: {twice}")
+    # No full resync: nothing unchanged is written, and each changed key once.
+    print(f"catch-up writes on {down_name}: {len(writes)} for {len(changed)} keys")
+    assert not twice, twice
     assert marked_down == 0
     eventually(lambda: controller.metric("kubeops_sync_target_up", target=down_name) == 1)
     assert controller.metric("kubeops_sync_propagation_seconds_count", target=up_name) >= len(
