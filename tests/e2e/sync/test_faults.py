@@ -352,3 +352,34 @@ def test_the_hub_down_for_a_while_changes_nothing_and_loses_nothing(
         timeout=30,
         message="the status written again once the hub is back",
     )
+
+
+def test_a_rate_limited_target_is_slow_alone(
+    sync_world: SyncWorld,
+    sync_ns: str,
+    make_policy: MakePolicy,
+    register_member: RegisterMember,
+    start_controller: StartController,
+) -> None:
+    fast_name = TARGETS[0]
+    fast, slow_cluster = sync_world.targets[fast_name], sync_world.targets[TARGETS[1]]
+    slow = register_member(slow_cluster, rate_limit={"qps": 5, "burst": 1})
+    count = 40
+    for i in range(count):
+        create(sync_world.source, configmap(f"cm-{i}", sync_ns, {"v": "0"}))
+    make_policy(targetClusters=[fast_name, slow], resources=configmaps(sync_ns))
+    started = time.monotonic()
+    start_controller()
+
+    def all_on(cluster: Cluster) -> bool:
+        return len(contents(cluster, sync_ns)) == count
+
+    eventually(lambda: all_on(fast), timeout=30, message=f"{count} on {fast_name}")
+    fast_took = time.monotonic() - started
+    eventually(lambda: all_on(slow_cluster), timeout=60, message=f"{count} on the slow member")
+    slow_took = time.monotonic() - started
+    print(
+        f"\n{count} objects: {fast_name} in {fast_took:.1f}s, the member at 5 qps in {slow_took:.1f}s"
+    )
+    assert slow_took >= count / 5 * 0.7, slow_took  # its own limit held
+    assert fast_took < slow_took / 2, (fast_took, slow_took)  # and held only it back

@@ -234,9 +234,12 @@ def member_object(
     mode: str = "Push",
     secret: str | None = None,
     labels: Mapping[str, str] | None = None,
+    rate_limit: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """A ``MemberCluster`` (Push members read their kubeconfig from ``secret``)."""
     spec: dict[str, Any] = {"syncMode": mode}
+    if rate_limit is not None:
+        spec["rateLimit"] = dict(rate_limit)
     if secret is not None:
         spec["kubeconfigSecretRef"] = {"namespace": SYSTEM_NAMESPACE, "name": secret}
     return {
@@ -254,9 +257,10 @@ def put_member(
     *,
     mode: str = "Push",
     labels: Mapping[str, str] | None = None,
+    rate_limit: Mapping[str, float] | None = None,
 ) -> None:
     """Create (or replace) a member and its kubeconfig Secret on the hub, as ``kubeops
-    sync join`` does."""
+    sync join`` does (``rate_limit``: its ``spec.rateLimit``)."""
     hub.admin.create(
         "/api/v1/namespaces",
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}},
@@ -280,7 +284,8 @@ def put_member(
         timeout=10,
         message=f"member {name} gone before it is registered again",
     )
-    hub.admin.create(MEMBER_PATH, member_object(name, mode=mode, secret=secret, labels=labels))
+    member = member_object(name, mode=mode, secret=secret, labels=labels, rate_limit=rate_limit)
+    hub.admin.create(MEMBER_PATH, member)
 
 
 def remove_member(hub: Cluster, name: str) -> None:
@@ -369,8 +374,9 @@ RegisterMember = Callable[..., str]
 def register_member(
     request: pytest.FixtureRequest, sync_world: SyncWorld
 ) -> Iterator[RegisterMember]:
-    """``register_member(cluster, kubeconfig=None, mode="Push", labels=None)`` registers
-    ``cluster`` once more under a fresh member name (returned); removed at the end."""
+    """``register_member(cluster, kubeconfig=None, mode="Push", labels=None,
+    rate_limit=None)`` registers ``cluster`` once more under a fresh member name
+    (returned); removed at the end."""
     made: list[str] = []
 
     def register(
@@ -379,11 +385,14 @@ def register_member(
         *,
         mode: str = "Push",
         labels: Mapping[str, str] | None = None,
+        rate_limit: Mapping[str, float] | None = None,
     ) -> str:
         name = f"m-{uuid.uuid4().hex[:8]}"
         if kubeconfig is None and mode == "Push":
             kubeconfig = cluster.kubeconfig
-        put_member(sync_world.hub, name, kubeconfig, mode=mode, labels=labels)
+        put_member(
+            sync_world.hub, name, kubeconfig, mode=mode, labels=labels, rate_limit=rate_limit
+        )
         made.append(name)
         return name
 
