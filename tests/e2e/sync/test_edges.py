@@ -105,6 +105,11 @@ def test_a_namespace_missing_on_a_target_is_created(
         for target in TARGETS:
             made = sync_world.targets[target].admin.get(f"/api/v1/namespaces/{namespace}")
             assert made["metadata"]["labels"]["sync.kubeops.io/created-by"] == "kubeops-sync"
+        # Its objects go with the source's; the namespace the sync made stays.
+        delete(sync_world.source, "ConfigMap", namespace, "settings")
+        eventually(lambda: gone_from_targets(sync_world, namespace, "settings"), message="pruned")
+        for target in TARGETS:
+            assert sync_world.targets[target].admin.exists(f"/api/v1/namespaces/{namespace}")
     finally:
         for cluster in sync_world.members.values():
             cluster.admin.delete(f"/api/v1/namespaces/{namespace}")
@@ -569,3 +574,31 @@ def test_an_object_a_target_refuses_is_failed_with_the_cause_until_fixed(
         ),
         message="b in sync, the error cleared",
     )
+
+
+def test_a_status_change_on_the_source_writes_nothing(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    source = sync_world.source
+    create(source, deployment("web", sync_ns, replicas=3))
+    policy = make_policy(
+        targetClusters=list(TARGETS),
+        resources=[{"apiGroup": "apps", "kind": "Deployment", "namespaces": [sync_ns]}],
+    )
+    controller = start_controller()
+    eventually(lambda: on_targets(sync_world, sync_ns, "web", "Deployment"), message="synced")
+    # What a kubelet and the deployment controller write all day long.
+    status_path = f"/apis/apps/v1/namespaces/{sync_ns}/deployments/web/status"
+    for ready in (1, 2, 3):
+        source.admin.patch(
+            status_path,
+            {"status": {"replicas": 3, "readyReplicas": ready, "observedGeneration": 1}},
+        )
+    create(source, deployment("witness", sync_ns))
+    eventually(lambda: on_targets(sync_world, sync_ns, "witness", "Deployment"))
+    web = [r.action for r in controller.writes(policy) if r.operation.key.name == "web"]
+    assert web == ["create", "create"], web
+    for target in TARGETS:
+        held = read(sync_world.targets[target], "Deployment", sync_ns, "web")
+        assert held is not None
+        assert "readyReplicas" not in (held.get("status") or {})
