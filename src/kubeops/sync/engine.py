@@ -284,9 +284,13 @@ class SyncController:
         """Sync until ``stop`` is set; then stop every informer, worker and target."""
         loop = asyncio.get_running_loop()
         members, _ = await self._hub_store.informer(GROUP, MEMBER_KIND)
-        members.add_handler(self._member_event, self._member_update, self._member_deleted)
+        member_handler = members.add_handler(
+            self._member_event, self._member_update, self._member_deleted
+        )
         policies, _ = await self._hub_store.informer(GROUP, POLICY_KIND)
-        policies.add_handler(self._policy_event, self._policy_update, self._policy_deleted)
+        policy_handler = policies.add_handler(
+            self._policy_event, self._policy_update, self._policy_deleted
+        )
         writer = StatusWriter(self.hub, self.book, interval=self.status_interval)
         self._tasks = [
             loop.create_task(self._policy_loop(), name="sync policies"),
@@ -296,8 +300,8 @@ class SyncController:
         ]
 
         async def hub_synced() -> None:
-            await members.wait_for_sync()
-            await policies.wait_for_sync()
+            await members.wait_for_sync(registration=member_handler)
+            await policies.wait_for_sync(registration=policy_handler)
             self._synced = True
 
         self._tasks.append(loop.create_task(hub_synced(), name="sync hub synced"))
@@ -365,12 +369,9 @@ class SyncController:
             if name is None:
                 return
             try:
-                if name == "":
-                    await self._sync_members()
-                    for policy in self._policy_names():
-                        await self._sync_policy(policy)
-                else:
-                    await self._sync_policy(name)
+                await self._sync_members()  # cheap; a policy is judged on the current members
+                for policy in self._policy_names() if name == "" else (name,):
+                    await self._sync_policy(policy)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -61,6 +61,8 @@ class PushTarget:
             timeouts=Timeouts(request=PROBE_TIMEOUT, connect=PROBE_TIMEOUT),
             pool_size=1,
         )
+        # Never held back by its own breaker either: one probe a second is the whole load.
+        self._prober.transport.breaker.failure_threshold = 2**31
 
     async def start(self, on_change: Changed) -> None:
         """Remember whom to tell about changes made by others; kinds are watched on demand."""
