@@ -186,3 +186,43 @@ def test_a_pull_conflict_ends_when_the_foreign_object_goes(
         timeout=60,
         message="the agent creating the object once the foreign one is gone",
     )
+
+
+def test_two_agent_replicas_hand_over_when_the_leader_dies(
+    sync_world: SyncWorld,
+    sync_ns: str,
+    make_policy: MakePolicy,
+    register_member: RegisterMember,
+    start_controller: StartController,
+    spawn_sync: SpawnSync,
+) -> None:
+    source, member_cluster = sync_world.source, sync_world.cluster("cluster-c")
+    member = register_member(member_cluster, mode="Pull")
+    make_policy(
+        targetClusters=[member],
+        resources=[{"apiGroup": "", "kind": "ConfigMap", "namespaces": [sync_ns]}],
+    )
+    start_controller()
+    agents = [start_agent(spawn_sync, sync_world.hub, member, member_cluster) for _ in range(2)]
+    lease = "/apis/coordination.k8s.io/v1/namespaces/kubeops-sync/leases/kubeops-sync-agent"
+
+    def leader() -> SyncProcess:
+        holder = member_cluster.admin.get(lease)["spec"]["holderIdentity"]
+        led = [
+            a for a in agents if a.running and f'"identity":"{holder}"' in a.log.replace(" ", "")
+        ]
+        assert len(led) == 1, (holder, [a.log[-500:] for a in agents])
+        return led[0]
+
+    create(source, configmap("before", sync_ns, {"v": "0"}))
+    eventually(lambda: data(member_cluster, sync_ns, "before"), timeout=60, message="before")
+    first = eventually(leader, timeout=30, message="one agent leading")
+    first.kill()
+    create(source, configmap("after", sync_ns, {"v": "0"}))
+    eventually(
+        lambda: data(member_cluster, sync_ns, "after") == {"v": "0"},
+        timeout=60,
+        message="the other agent applying once the leader died",
+    )
+    second = eventually(leader, timeout=30, message="the other agent leading")
+    assert second is not first
