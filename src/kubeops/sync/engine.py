@@ -443,6 +443,8 @@ class SyncController:
         if old is not None:
             old.active = False
         run = _PolicyRun(policy, source, targets)
+        # Every selector from the start: a key is never judged on half the policy's kinds.
+        run.selectors = [(r, _selector_text(r)) for r in policy.resources]
         self._runs[name] = run
         self.book.set_policy(
             name,
@@ -458,10 +460,8 @@ class SyncController:
                 except KubeopsError as err:  # its reconciles ask again, or pause it
                     log.warning("sync: target %s: cannot watch %s yet: %s", lane.name, kind, err)
         try:
-            for selector in policy.resources:
-                text = None if selector.selector.selects_everything else str(selector.selector)
+            for selector, text in run.selectors:
                 informer, _ = await source.informer(selector.group, selector.kind, text)
-                run.selectors.append((selector, text))
                 self._subscribe(run, selector, informer)
         except KubeopsError as err:
             # The source cannot say what it serves (it is down, or the kind is not there yet).
@@ -581,14 +581,17 @@ class SyncController:
         if policy.paused:
             lane.seen.pop(item, None)
             return
-        if not run.synced(key):
+        # A kind the policy no longer selects at all: its objects left the selector (the
+        # policy says so; no list is involved).
+        selected = (key.group, key.kind) in run.kinds()
+        if selected and not run.synced(key):
             raise _NotReady(f"the source store of {key.kind} has not synced")
         if not lane.target.synced():
             if not await lane.target.probe():
                 raise TargetDown(f"target {lane.name} does not answer")
             raise _NotReady(f"the store of target {lane.name} has not synced")
-        source = run.lookup(key)
-        if source is None:
+        source = run.lookup(key) if selected else None
+        if source is None and selected:
             source = await self._confirm_gone(run, key)
         try:
             desired = (
@@ -719,6 +722,11 @@ class SyncController:
             raise
         except Exception as err:
             log.warning("sync: MemberCluster %s: writing its status failed: %s", name, err)
+
+
+def _selector_text(selector: ResourceSelector) -> str | None:
+    """The label selector the source informer lists with (None: every object of the kind)."""
+    return None if selector.selector.selects_everything else str(selector.selector)
 
 
 def _member_spec(obj: Object) -> tuple[Any, Any]:

@@ -263,3 +263,35 @@ def test_status_member_health_and_metrics(
         timeout=15,
         message="the pruned object no longer desired",
     )
+
+
+def test_a_kind_dropped_from_the_policy_is_pruned_and_the_rest_stays(
+    sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
+) -> None:
+    source, target, hub = sync_world.source, sync_world.targets["cluster-b"], sync_world.hub
+    create(source, configmap("settings", sync_ns, {"v": "0"}, labels=SELECTED))
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "token", "namespace": sync_ns, "labels": SELECTED},
+        "stringData": {"t": "1"},
+    }
+    create(source, secret)
+    resources = [
+        *configmaps(sync_ns),
+        {"kind": "Secret", "namespaces": [sync_ns], "matchLabels": SELECTED},
+    ]
+    policy = make_policy(targetClusters=["cluster-b"], resources=resources)
+    controller = start_controller()
+    eventually(lambda: read(target, "Secret", sync_ns, "token") is not None, message="synced")
+    eventually(lambda: read(target, "ConfigMap", sync_ns, "settings") is not None)
+    path = f"/apis/sync.kubeops.io/v1alpha1/clustersyncpolicies/{policy}"
+    hub.admin.patch(path, {"spec": {"resources": configmaps(sync_ns)}})
+    eventually(
+        lambda: read(target, "Secret", sync_ns, "token") is None,
+        message="the Secret pruned once its kind left the policy",
+    )
+    assert read(target, "ConfigMap", sync_ns, "settings") is not None
+    assert read(source, "Secret", sync_ns, "token") is not None
+    deletes = [r.operation.key.kind for r in controller.writes(policy) if r.action == "delete"]
+    assert deletes == ["Secret"]
