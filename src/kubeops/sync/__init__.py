@@ -10,12 +10,15 @@ member the hub cannot reach.
 
 ::
 
-    from kubeops.sync import SyncController, plan, policy_from_object
+    from kubeops.sync import SyncController, policy_from_object
+    from kubeops.sync.plan import plan
 
     ops = await plan(hub, policy_from_object(obj))     # what run would do; writes nothing
     await SyncController(hub).run(stop)                 # the push controller (no Lease)
 
-Names are imported on first use, so ``import kubeops.sync`` stays cheap.
+Names are imported on first use, so ``import kubeops.sync`` stays cheap; a name that
+is also a module's (``plan``, ``install``) is not re-exported, so the module stays
+reachable as ``kubeops.sync.plan``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ if TYPE_CHECKING:
     from kubeops.sync.desired import desired_object
     from kubeops.sync.diff import decide, differences
     from kubeops.sync.engine import SyncController
-    from kubeops.sync.install import install
     from kubeops.sync.members import connect, join
     from kubeops.sync.model import (
         Conflict,
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     )
     from kubeops.sync.operation import Action, Operation, State
     from kubeops.sync.ownership import ObjectKey
-    from kubeops.sync.plan import PlanError, plan
+    from kubeops.sync.plan import PlanError
 
 _MODULE_OF = {
     "Agent": "kubeops.sync.agent",
@@ -52,7 +54,6 @@ _MODULE_OF = {
     "decide": "kubeops.sync.diff",
     "differences": "kubeops.sync.diff",
     "SyncController": "kubeops.sync.engine",
-    "install": "kubeops.sync.install",
     "connect": "kubeops.sync.members",
     "join": "kubeops.sync.members",
     "Conflict": "kubeops.sync.model",
@@ -69,7 +70,6 @@ _MODULE_OF = {
     "State": "kubeops.sync.operation",
     "ObjectKey": "kubeops.sync.ownership",
     "PlanError": "kubeops.sync.plan",
-    "plan": "kubeops.sync.plan",
 }
 
 __all__ = [
@@ -91,10 +91,8 @@ __all__ = [
     "decide",
     "desired_object",
     "differences",
-    "install",
     "join",
     "member_from_object",
-    "plan",
     "policy_from_object",
 ]
 
