@@ -351,7 +351,11 @@ class Suite:
                     entry["skipped"][name] = f"not available: {why}"
                     continue
                 engine = s10.EngineContender(argv_for, env.cluster(s10.HUB), source)
-                engine.install()
+                try:
+                    engine.install()
+                except Exception as err:  # the others still run
+                    entry["skipped"][name] = f"not available: {err}"
+                    continue
                 contenders.append(engine)
             else:
                 contenders.append(s10.StdinContender(name, argv_for, source))
