@@ -51,7 +51,7 @@ from kubeops.sync.model import Deletion, Drift, SyncPolicy, work_namespace
 from kubeops.sync.operation import Operation, State
 from kubeops.sync.ownership import HASH_ANNOTATION, WORK_FINALIZER, ObjectKey
 from kubeops.sync.push import PushTarget
-from kubeops.sync.target import TargetDown
+from kubeops.sync.target import CONFLICT_RECHECK, TargetDown
 from kubeops.sync.work import (
     MEMBER_RESOURCE,
     WORK_RESOURCE,
@@ -248,6 +248,10 @@ class Agent:
         self._record(request.name, policy.name, op.state)
         if not await self._report(work, work_status(work, op)):
             return Result(requeue_after=RETRY_HUB)
+        if op.state is State.CONFLICT:
+            # The member's store holds only owned objects: the foreign one going is never an
+            # event here, so look again later.
+            return Result(requeue_after=CONFLICT_RECHECK)
         return None
 
     async def _not_watched(self, work: Object, policy: SyncPolicy, key: ObjectKey) -> Result:

@@ -51,7 +51,7 @@ from kubeops.sync.ownership import ObjectKey
 from kubeops.sync.push import PushTarget
 from kubeops.sync.status import StatusBook, StatusWriter
 from kubeops.sync.store import ClusterStore, kind_name, object_key, store_transform
-from kubeops.sync.target import Target, TargetDown
+from kubeops.sync.target import CONFLICT_RECHECK, Target, TargetDown
 from kubeops.workqueue import RateLimitingQueue
 
 __all__ = ["OperationHook", "SyncController", "TargetFactory", "default_target"]
@@ -66,8 +66,6 @@ OperationHook = Callable[..., None]
 
 PROBE_INTERVAL = 1.0
 MEMBER_STATUS_INTERVAL = 10.0
-CONFLICT_RECHECK = 10.0
-"""Seconds between looks at a name a foreign object holds (Abort): it may have gone."""
 _NOT_READY_DELAY = 0.5
 _SOURCE_DOWN_DELAY = 1.0
 _POLICY_RETRY = 5.0

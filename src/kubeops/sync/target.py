@@ -19,6 +19,10 @@ from kubeops.sync.model import SyncPolicy
 from kubeops.sync.operation import Operation
 from kubeops.sync.ownership import ObjectKey
 
+CONFLICT_RECHECK = 10.0
+"""Seconds between looks at a name a foreign object holds (Abort): it may have gone, and a
+target's store holds only owned objects, so its deletion is never seen as an event."""
+
 Changed = Callable[[str, ObjectKey], None]
 """Called with ``(policy name, key)`` when a target's copy changed by itself (drift, deletion)."""
 
