@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from kubeops.api import Client, Object, RetryPolicy, Timeouts
 from kubeops.cache import (
     DeletedFinalStateUnknown,
-    ReflectorBackoff,
     SharedInformer,
     is_fatal_watch_error,
     strip_managed_fields,
@@ -51,6 +50,7 @@ from kubeops.sync.model import Deletion, Drift, SyncPolicy, work_namespace
 from kubeops.sync.operation import Operation, State
 from kubeops.sync.ownership import HASH_ANNOTATION, WORK_FINALIZER, ObjectKey
 from kubeops.sync.push import PushTarget
+from kubeops.sync.store import WATCH_BACKOFF
 from kubeops.sync.target import CONFLICT_RECHECK, TargetDown
 from kubeops.sync.work import (
     MEMBER_RESOURCE,
@@ -75,9 +75,6 @@ PROBE_TIMEOUT = 2.0
 """Seconds a probe of a hub that went away may take."""
 RETRY_REFUSED = 5.0
 """Seconds before a work whose kind the member refuses to list (RBAC, not served) is retried."""
-HUB_WATCH_BACKOFF = ReflectorBackoff(initial=0.2, cap=1.0)
-"""The works' watch retries a lost hub within 2 s (client-go's 30 s cap would leave new
-work unseen for up to a minute after the hub returns; one small namespaced list is cheap)."""
 
 _HUB_DOWN = (ConnectionFailed, ServiceUnavailable)
 
@@ -162,7 +159,7 @@ class Agent:
         self.works = SharedInformer(
             hub, WORK_RESOURCE, namespace=self.namespace, transform=strip_managed_fields
         )
-        self.works.reflector.backoff = dataclasses.replace(HUB_WATCH_BACKOFF)
+        self.works.reflector.backoff = dataclasses.replace(WATCH_BACKOFF)
         self.works.add_handler(self._work_added, self._work_updated, self._work_deleted)
         self.target = _member_target(member_client, member)
         self.controller = Controller(f"sync-agent-{member}", self._reconcile, workers=workers)

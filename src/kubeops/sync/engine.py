@@ -66,6 +66,8 @@ OperationHook = Callable[..., None]
 
 PROBE_INTERVAL = 1.0
 MEMBER_STATUS_INTERVAL = 10.0
+SOURCE_BREAKER_COOLDOWN = 2.0
+"""Seconds a source's open circuit breaker waits before letting one request try (default 10)."""
 _NOT_READY_DELAY = 0.5
 _SOURCE_DOWN_DELAY = 1.0
 _POLICY_RETRY = 5.0
@@ -540,6 +542,8 @@ class SyncController:
             await found[1].stop()
             await found[1].client.close()
         client = await member_api.connect(self.hub, member)
+        # A source that returns must be relisted in seconds: its deletions wait on that relist.
+        client.transport.breaker.cooldown = SOURCE_BREAKER_COOLDOWN
         store = ClusterStore(client, member.name)
         self._sources[member.name] = (member, store)
         return store

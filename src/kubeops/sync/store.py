@@ -15,13 +15,19 @@ before it deletes anything on a target.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from kubeops.api import Client, Object
-from kubeops.cache import DeletedFinalStateUnknown, SharedInformer
+from kubeops.cache import DeletedFinalStateUnknown, ReflectorBackoff, SharedInformer
 from kubeops.sync.ownership import POLICY_LABEL, ObjectKey
 
-__all__ = ["ClusterStore", "kind_name", "object_key", "store_transform"]
+__all__ = ["WATCH_BACKOFF", "ClusterStore", "kind_name", "object_key", "store_transform"]
+
+WATCH_BACKOFF = ReflectorBackoff(initial=0.2, cap=2.0)
+"""The sync's informers retry a lost cluster within about 4 s.  client-go's 30 s cap sheds
+load from thousands of clients; a sync holds a few informers per member, and a member
+that returns must be caught up in seconds (the engine's catch-up reads these stores)."""
 
 
 def store_transform(obj: Object) -> Object:
@@ -84,6 +90,7 @@ class ClusterStore:
             transform=store_transform,
             store="dict",
         )
+        informer.reflector.backoff = dataclasses.replace(WATCH_BACKOFF)
         self._informers[index] = informer
         informer.start()
         return informer, True
