@@ -591,10 +591,9 @@ def _s10_part(results: Results, results_path: Path, out: Path) -> str:
 
     chart = s10_report.chart_name(out)
     entry = results["scenarios"]["S10"]
-    labels = {n: str(c.get("label", n)) for n, c in results["contenders"].items()}
-    engine = labels.get(s10_report.ENGINE, s10_report.ENGINE)
-    floor = labels.get(s10_report.FLOOR, s10_report.FLOOR)
-    (out.parent / chart).write_text(s10_report.growth_chart(entry, engine, floor))
+    (out.parent / chart).write_text(
+        s10_report.growth_chart(entry, "kubeops sync run", "floor (no engine)")
+    )
     return "\n".join(s10_report.section(results, _source(results_path), chart))
 
 
