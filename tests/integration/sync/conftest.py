@@ -660,7 +660,7 @@ SpawnSync = Callable[..., SyncProcess]
 @pytest.fixture
 def spawn_sync() -> Iterator[SpawnSync]:
     """``spawn_sync("run", "--kubeconfig", ...)`` starts ``kubeops sync ...``; every one
-    still running at the end is killed."""
+    still running at the end is stopped (SIGTERM, then SIGKILL after 10 s)."""
     started: list[SyncProcess] = []
 
     def spawn(*argv: str) -> SyncProcess:
@@ -669,7 +669,14 @@ def spawn_sync() -> Iterator[SpawnSync]:
         return process
 
     yield spawn
+    # SIGTERM first: a replica that stops gracefully releases its Lease, so the next
+    # test's daemon on the same cluster need not wait the Lease out.
     for process in started:
+        if process.running:
+            process.process.send_signal(signal.SIGTERM)
+    for process in started:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.process.wait(10)
         process.kill()
 
 
