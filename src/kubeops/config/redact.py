@@ -98,3 +98,9 @@ def printable(text: str, *, one_line: bool = False) -> str:
     ``\\t``), for a name or key from a file quoted in a message that must stay one line.
     """
     return (_CONTROL_IN_LINE if one_line else _CONTROL).sub(_escape, text)
+
+
+def error_line(err: BaseException, limit: int | None = 500) -> str:
+    """An error as one printable log line (its type when it has no message), cut to ``limit``."""
+    text = printable(str(err) or type(err).__name__, one_line=True)
+    return text if limit is None else text[:limit]

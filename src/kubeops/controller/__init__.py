@@ -1,6 +1,6 @@
 """Controllers: the reconcile loop and leader election on Leases, as client-go's tools/leaderelection."""
 
-from kubeops.controller.elected import run_elected
+from kubeops.controller.elected import run_elected, stand_for_election
 from kubeops.controller.leader_election import (
     InvalidLeaderElectionConfig,
     LeaderElectionConfig,
@@ -16,4 +16,5 @@ __all__ = [
     "Request",
     "Result",
     "run_elected",
+    "stand_for_election",
 ]

@@ -68,3 +68,22 @@ async def run_elected(
         identity=identity or default_identity(),
     )
     await LeaderElector(client, config).run()
+
+
+async def stand_for_election(
+    client: Client, config: LeaderElectionConfig, *, pause: float = 1.0
+) -> None:
+    """Compete for ``config``'s Lease again each time a leadership ends, until cancelled.
+
+    A daemon's replicas stand for as long as they run: a leader that lost the Lease,
+    or whose work failed, steps down and after ``pause`` seconds stands again.
+    """
+    from kubeops.config.redact import error_line
+
+    while True:
+        try:
+            await LeaderElector(client, config).run()
+        except Exception as err:  # leading failed: step down, stand again
+            log.error("leading %s failed: %s", config.name, error_line(err))
+        log.info("leadership of %s ended; standing for election again", config.name)
+        await asyncio.sleep(pause)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from kubeops.config.redact import error_line
 from kubeops.errors import KubeopsError
 
 if TYPE_CHECKING:
@@ -503,14 +504,10 @@ class Daemon:
                 ", dry run" if self.options.dry_run else "",
                 self.identity,
             )
+            from kubeops.controller.serving.signals import run_until_stopped
+
             work = asyncio.create_task(self._elected() if self.options.lease else self._lead_now())
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            work.cancel()
-            (outcome,) = await asyncio.gather(work, return_exceptions=True)
-            if isinstance(outcome, Exception):
-                raise outcome
+            await run_until_stopped(work, stop)
         finally:
             await self.port.stop()
             await self.audit.close()
@@ -525,11 +522,12 @@ class Daemon:
             except (
                 Exception
             ) as err:  # a source or the ledger failed: start over, as a new leader would
-                LOG.error("leading failed: %s; starting again", _one_line(err))
+                LOG.error("leading failed: %s; starting again", error_line(err))
             await asyncio.sleep(RESTART_PAUSE)
 
     async def _elected(self) -> None:
-        from kubeops.controller.leader_election import LeaderElectionConfig, LeaderElector
+        from kubeops.controller.elected import stand_for_election
+        from kubeops.controller.leader_election import LeaderElectionConfig
 
         lease = self.options.lease
         assert lease is not None
@@ -548,13 +546,7 @@ class Daemon:
             on_stopped_leading=lambda: None,
             on_new_leader=new_leader,
         )
-        while True:
-            try:
-                await LeaderElector(self.client, config).run()
-            except Exception as err:  # leading failed: step down, stand again
-                LOG.error("leading %s failed: %s", lease.name, _one_line(err))
-            LOG.info("leadership of %s ended; standing for election again", lease.name)
-            await asyncio.sleep(RESTART_PAUSE)
+        await stand_for_election(self.client, config, pause=RESTART_PAUSE)
 
     async def lead(self, stopped: asyncio.Event) -> None:
         """Lead: resume from the ledger, start the sources from its watermark, act until
@@ -745,9 +737,3 @@ async def reconcile_audit(ledger: Any, audit: Any, since: datetime.datetime) -> 
         await audit.flush(DRAIN_SECONDS)
         LOG.info("audited %d action(s) the previous leader left unaudited", len(missing))
     return len(missing)
-
-
-def _one_line(err: BaseException) -> str:
-    from kubeops.config.redact import printable
-
-    return printable(str(err) or type(err).__name__, one_line=True)[:500]

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from kubeops.config.redact import error_line
 from kubeops.respond.action import ActionContext, Plan
 from kubeops.respond.event import DERIVED, RESOURCE, USAGE, Event, ObjectRef, identity_of
 from kubeops.respond.killswitch import object_paused, ref_paused
@@ -337,7 +338,7 @@ class Engine:
         try:
             plan = await self._plan(action, ctx)
         except Exception as err:
-            return await say(FAILED, detail=f"plan: {_one_line(err)}")
+            return await say(FAILED, detail=f"plan: {error_line(err, None)}")
         say.target = plan.target
         if await self._target_paused(plan, event):
             return await say(SUPPRESSED, reason=PAUSED, detail=f"{plan.summary} (target paused)")
@@ -364,7 +365,7 @@ class Engine:
             except Exception as err:
                 self._count_ledger_error()
                 self.limits.release(rule, event, plan, now)
-                return await say(FAILED, detail=f"not run: {_one_line(err)}")
+                return await say(FAILED, detail=f"not run: {error_line(err, None)}")
             if not claimed:
                 # Done before (by an old leader, counted once when the limits were
                 # restored): the slot taken above goes back.
@@ -384,7 +385,7 @@ class Engine:
         try:
             done = await action.execute(ctx, plan)
         except Exception as err:
-            outcome, detail = FAILED, _one_line(err)
+            outcome, detail = FAILED, error_line(err, None)
         else:
             outcome, detail = SUCCEEDED, str(done or plan.summary)
         finally:
@@ -398,7 +399,9 @@ class Engine:
                 await self.ledger.finish(ctx.action_id, outcome, detail)
             except Exception as err:
                 self._count_ledger_error()
-                log.warning("respond: ledger: cannot finish %s: %s", ctx.action_id, _one_line(err))
+                log.warning(
+                    "respond: ledger: cannot finish %s: %s", ctx.action_id, error_line(err, None)
+                )
         return await say(outcome, detail=detail)
 
     async def _plan(self, action: Action, ctx: ActionContext) -> Plan:
@@ -497,7 +500,9 @@ class Engine:
             if self.metrics is not None:
                 self.metrics.audit_errors.inc()
             log.warning(
-                "respond: audit: cannot record a decision of %s: %s", decision.rule, _one_line(err)
+                "respond: audit: cannot record a decision of %s: %s",
+                decision.rule,
+                error_line(err, None),
             )
 
     # -- leadership ---------------------------------------------------------------------------------
@@ -561,7 +566,7 @@ class Engine:
         try:
             plan = await self._plan(action, ctx)
         except Exception as err:
-            detail = f"plan: {_one_line(err)}"
+            detail = f"plan: {error_line(err, None)}"
             assert self.ledger is not None
             try:
                 await self.ledger.finish(entry.action_id, FAILED, detail)
@@ -712,13 +717,6 @@ def _selectors(rules: Sequence[Rule]) -> dict[str, Selector]:
         for rule in rules
         if rule.trigger.selector
     }
-
-
-def _one_line(err: BaseException) -> str:
-    from kubeops.config.redact import printable
-
-    text = str(err) or type(err).__name__
-    return printable(text, one_line=True)
 
 
 def decisions_summary(decisions: Iterable[Decision]) -> dict[str, int]:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kubeops.config.redact import error_line
 from kubeops.errors import KubeopsError
 from kubeops.sync.model import SYSTEM_NAMESPACE
 
@@ -339,7 +340,7 @@ def _operation_logger(identity: str, as_record: bool) -> Callable[..., None]:
         if not operation.writes and error is None:
             return
         level = logging.WARNING if error else logging.INFO
-        cause = _one_line(error) if error is not None else ""
+        cause = error_line(error) if error is not None else ""
         if not as_record:
             LOG.log(
                 level,
@@ -455,7 +456,7 @@ class SyncDaemon:
         try:
             return bool(worker.synced())
         except Exception as err:  # a probe never fails on a worker's bug
-            LOG.warning("synced() failed: %s", _one_line(err))
+            LOG.warning("synced() failed: %s", error_line(err))
             return False
 
     def status(self) -> dict[str, Any]:
@@ -535,20 +536,17 @@ class SyncDaemon:
                 self.options.lease.namespace,
                 self.options.lease.name,
             )
+            from kubeops.controller.serving.signals import run_until_stopped
+
             work = asyncio.create_task(self._elected(), name="sync election")
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            work.cancel()
-            (outcome,) = await asyncio.gather(work, return_exceptions=True)
-            if isinstance(outcome, Exception):
-                raise outcome
+            await run_until_stopped(work, stop)
         finally:
             await self.port.stop()
         LOG.info("stopped")
 
     async def _elected(self) -> None:
-        from kubeops.controller.leader_election import LeaderElectionConfig, LeaderElector
+        from kubeops.controller.elected import stand_for_election
+        from kubeops.controller.leader_election import LeaderElectionConfig
 
         lease = self.options.lease
 
@@ -566,13 +564,7 @@ class SyncDaemon:
             on_stopped_leading=lambda: None,
             on_new_leader=new_leader,
         )
-        while True:
-            try:
-                await LeaderElector(self.client, config).run()
-            except Exception as err:  # leading failed: step down, stand again
-                LOG.error("leading %s failed: %s", lease.name, _one_line(err))
-            LOG.info("leadership of %s ended; standing for election again", lease.name)
-            await asyncio.sleep(RESTART_PAUSE)
+        await stand_for_election(self.client, config, pause=RESTART_PAUSE)
 
     async def lead(self, stopped: asyncio.Event) -> None:
         """Build a worker and run it until leadership ends (``stopped`` set, or this
@@ -626,9 +618,3 @@ class _Current:
     def describe(self) -> list[Any]:
         """Nothing up front: the worker's metrics come and go with leadership."""
         return []
-
-
-def _one_line(err: BaseException) -> str:
-    from kubeops.config.redact import printable
-
-    return printable(str(err) or type(err).__name__, one_line=True)[:500]

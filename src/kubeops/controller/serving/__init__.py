@@ -27,7 +27,7 @@ from kubeops.controller.serving.options import (
     parse_resource_attributes,
 )
 from kubeops.controller.serving.server import USER, SecurePort, log_event, plain
-from kubeops.controller.serving.signals import run_until_signalled
+from kubeops.controller.serving.signals import run_until_signalled, run_until_stopped
 
 __all__ = [
     "ALWAYS_ALLOW",
@@ -55,4 +55,5 @@ __all__ = [
     "plain",
     "query_int",
     "run_until_signalled",
+    "run_until_stopped",
 ]

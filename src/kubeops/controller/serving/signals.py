@@ -28,3 +28,16 @@ def run_until_signalled(body: Callable[[asyncio.Event], Awaitable[int]]) -> int:
         return await body(stop)
 
     return asyncio.run(main())
+
+
+async def run_until_stopped(work: Awaitable[None], stop: asyncio.Event) -> None:
+    """Run ``work`` until it returns or ``stop`` is set, then cancel it and wait for it; a
+    failure of ``work`` itself is raised.  A daemon's body between serving and stopping."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    task.cancel()
+    (outcome,) = await asyncio.gather(task, return_exceptions=True)
+    if isinstance(outcome, Exception):
+        raise outcome
