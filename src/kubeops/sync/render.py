@@ -220,7 +220,9 @@ def _lines(operations: Sequence[Operation], wide: bool) -> list[tuple[str, str]]
             if kind in ("update", "replace", "drifted") or (wide and kind == "conflict"):
                 out.extend((f"      {line}", _diff_style(line)) for line in diff_lines(op))
             elif kind == "create" and wide and op.desired is not None:
-                body = _yaml(_shown(op.desired)).splitlines()
+                shown = _shown(op.desired)
+                _hide_secrets({}, shown)
+                body = _yaml(shown).splitlines()
                 out.extend((f"      +{printable(line, one_line=True)}", "green") for line in body)
         out.append((f"  {target}: {_summary_text(counts(ops))}", "bold"))
     return out

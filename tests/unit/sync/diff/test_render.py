@@ -148,6 +148,25 @@ def test_wide_lists_objects_in_sync_and_what_a_create_sends() -> None:
     assert "      +kind: Deployment" in text
 
 
+def test_wide_never_prints_what_a_created_secret_holds() -> None:
+    p = policy(resources=[{"apiGroup": "", "kind": "Secret"}])
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "shop"},
+        "data": {"password": base64.b64encode(b"hunter2").decode()},
+        "stringData": {"token": "plain-token-value"},
+    }
+    desired = desired_object(secret, p, "cluster-b", {}, "cluster-a")
+    op = decide(p, "cluster-b", ObjectKey("", "Secret", "shop", "s"), desired, None)
+    text = render_plan([op], color=False, wide=True)
+    assert "      +kind: Secret" in text
+    assert secret["data"]["password"] not in text
+    assert "plain-token-value" not in text
+    assert "password: (hidden" in text
+    assert desired["data"]["password"] == secret["data"]["password"]  # the operation is intact
+
+
 def test_color_when_asked() -> None:
     text = render_plan(_ops(), color=True)
     assert "\x1b[32m  + create" in text
