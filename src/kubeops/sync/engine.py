@@ -68,6 +68,8 @@ PROBE_INTERVAL = 1.0
 MEMBER_STATUS_INTERVAL = 10.0
 SOURCE_BREAKER_COOLDOWN = 2.0
 """Seconds a source's open circuit breaker waits before letting one request try (default 10)."""
+SOURCE_PROBE_TIMEOUT = 2.0
+"""Seconds one probe of a source may take before the source counts as unreachable."""
 _NOT_READY_DELAY = 0.5
 _SOURCE_DOWN_DELAY = 1.0
 _POLICY_RETRY = 5.0
@@ -659,10 +661,13 @@ class SyncController:
             self.on_operation(op, err)
 
     async def _housekeeping(self) -> None:
-        """Every second: each source's list/watch error into its policies' status while it
-        lasts, and the gauges (objects by state, queue depths) -- not on every operation."""
+        """Every second: each source's state into its policies' status while it lasts --
+        unreachable (probed directly, so an outage shows in seconds rather than once the
+        informers' retries run out) or its list/watch errors -- and the gauges (objects by
+        state, queue depths), not on every operation."""
         while True:
             await asyncio.sleep(PROBE_INTERVAL)
+            down = await self._unreachable_sources()
             for lane in list(self._lanes.values()):
                 self.metrics.set_depth(lane.name, len(lane.queue))
             for name, run in list(self._runs.items()):
@@ -675,9 +680,26 @@ class SyncController:
                     for informer in run.source.informers(group, kind)
                     if informer.last_error is not None
                 }
+                if run.policy.source_cluster in down:
+                    errors.add(f"unreachable: {down[run.policy.source_cluster]}")
                 message = "; ".join(sorted(errors))
                 where = f"source {run.policy.source_cluster}: " if message else ""
                 self.book.set_source_error(name, where + message)
+
+    async def _unreachable_sources(self) -> dict[str, str]:
+        """Each source that does not answer one probe now, with why."""
+        sources = [(name, store.client) for name, (_, store) in self._sources.items()]
+        answers = await asyncio.gather(
+            *(member_api.probe(client, timeout=SOURCE_PROBE_TIMEOUT) for _, client in sources),
+            return_exceptions=True,
+        )
+        down: dict[str, str] = {}
+        for (name, _), answer in zip(sources, answers, strict=True):
+            if isinstance(answer, BaseException):
+                down[name] = str(answer) or type(answer).__name__
+            elif not answer[0]:
+                down[name] = answer[1]
+        return down
 
     # -- member health --------------------------------------------------------------------
 
