@@ -246,7 +246,10 @@ async def test_cancelling_the_leader_releases_the_lease_and_the_other_takes_over
     # Typically half a second.  Without the release b would wait a whole lease duration
     # after its last look at a's renews: never less than LEASE - RETRY after the cancel.
     assert took_over - cancelled < LEASE - RETRY - 0.2
-    assert b_calls.started.is_set()
+    # on_started_leading runs as a task of its own, just after is_leader() turns true.
+    await async_eventually(
+        b_calls.started.is_set, timeout=2, interval=POLL, message="b's leading callback"
+    )
     assert (await election.read())["leaseTransitions"] == 1
 
 

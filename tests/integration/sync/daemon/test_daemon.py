@@ -81,7 +81,12 @@ def test_two_replicas_one_leads_syncs_and_hands_over_on_sigterm(
     assert health["role"] == "run"
     assert health["synced"] is True
     assert health["lease"] == f"{SYSTEM_NAMESPACE}/{lease}"
-    assert standby.healthz()["leaderIdentity"] == f"replica-{leader}"
+    # The standby learns the holder at its next try (every lease/7.5 s, jittered).
+    eventually(
+        lambda: standby.healthz()["leaderIdentity"] == f"replica-{leader}",
+        timeout=lease_seconds / 2,
+        message="the standby sees the leader",
+    )
 
     # The leader's controller syncs; the standby writes nothing.
     synced_policy(make_policy, sync_ns)
