@@ -491,32 +491,12 @@ class SyncDaemon:
         """The port's routes: probes and metrics."""
         from aiohttp import web
 
+        from kubeops.controller.serving import add_probe_routes
+
         app = self.port.application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/livez", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics)
+        add_probe_routes(app, self.status, self.ready, self.registry)
         assert isinstance(app, web.Application)
         return app
-
-    async def _healthz(self, request: web.Request) -> web.StreamResponse:
-        from aiohttp import web
-
-        return web.json_response(self.status())
-
-    async def _readyz(self, request: web.Request) -> web.StreamResponse:
-        from kubeops.controller.serving import plain
-
-        ready, why = self.ready()
-        return plain(200 if ready else 503, why)
-
-    async def _metrics(self, request: web.Request) -> web.StreamResponse:
-        from aiohttp import web
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        return web.Response(
-            body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
 
     # -- running ----------------------------------------------------------------------------
 

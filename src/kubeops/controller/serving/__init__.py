@@ -26,7 +26,7 @@ from kubeops.controller.serving.options import (
     parse_listen,
     parse_resource_attributes,
 )
-from kubeops.controller.serving.server import USER, SecurePort, log_event, plain
+from kubeops.controller.serving.server import USER, SecurePort, add_probe_routes, log_event, plain
 from kubeops.controller.serving.signals import run_until_signalled, run_until_stopped
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "TokenFile",
     "TokenReviewAuthenticator",
     "User",
+    "add_probe_routes",
     "is_loopback",
     "log_event",
     "log_formatter",

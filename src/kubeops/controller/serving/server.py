@@ -62,6 +62,36 @@ def plain(status: int, text: str, **headers: str) -> web.Response:
     return web.Response(status=status, text=f"{status}: {text}\n", headers=headers)
 
 
+def add_probe_routes(
+    app: web.Application,
+    status: Callable[[], dict[str, Any]],
+    ready: Callable[[], tuple[bool, str]],
+    registry: Any,
+) -> None:
+    """The routes every daemon serves: ``/healthz`` and ``/livez`` (``status()`` as JSON),
+    ``/readyz`` (200, or 503 with why not) and ``/metrics`` (``registry``, a
+    prometheus_client ``CollectorRegistry``, in Prometheus' text format)."""
+
+    async def healthz(request: web.Request) -> web.StreamResponse:
+        return web.json_response(status())
+
+    async def readyz(request: web.Request) -> web.StreamResponse:
+        is_ready, why = ready()
+        return plain(200 if is_ready else 503, why)
+
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/livez", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+
+
 class SecurePort:
     """A daemon's HTTP port set up by :class:`ServingOptions`.
 
