@@ -1,6 +1,6 @@
 """Controllers: the reconcile loop and leader election on Leases, as client-go's tools/leaderelection."""
 
-from kubeops.controller.elected import run_elected, stand_for_election
+from kubeops.controller.elected import LeaseSettings, run_elected, stand_for_election
 from kubeops.controller.leader_election import (
     InvalidLeaderElectionConfig,
     LeaderElectionConfig,
@@ -13,6 +13,7 @@ __all__ = [
     "InvalidLeaderElectionConfig",
     "LeaderElectionConfig",
     "LeaderElector",
+    "LeaseSettings",
     "Request",
     "Result",
     "run_elected",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from kubeops.api import Client
 from kubeops.controller.leader_election import (
@@ -87,3 +89,39 @@ async def stand_for_election(
             log.error("leading %s failed: %s", config.name, error_line(err))
         log.info("leadership of %s ended; standing for election again", config.name)
         await asyncio.sleep(pause)
+
+
+@dataclass(frozen=True)
+class LeaseSettings:
+    """The Lease a daemon's replicas compete for (client-go's default timings)."""
+
+    name: str
+    namespace: str | None = None
+    """None: the client's default namespace."""
+    duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+    @classmethod
+    def for_duration(cls, name: str, namespace: str | None, duration: float) -> LeaseSettings:
+        """The daemons' ``--lease-duration`` rule: renew within 2/3 of it, retry every 1/7.5."""
+        return cls(name, namespace, duration, duration * 2 / 3, duration / 7.5)
+
+    def config(
+        self,
+        identity: str,
+        lead: Callable[[asyncio.Event], Awaitable[None]],
+        on_new_leader: Callable[[str], None],
+    ) -> LeaderElectionConfig:
+        """The election of this Lease for ``identity``, running ``lead`` while it leads."""
+        return LeaderElectionConfig(
+            name=self.name,
+            namespace=self.namespace,
+            identity=identity,
+            lease_duration=self.duration,
+            renew_deadline=self.renew_deadline,
+            retry_period=self.retry_period,
+            on_started_leading=lead,
+            on_stopped_leading=lambda: None,
+            on_new_leader=on_new_leader,
+        )

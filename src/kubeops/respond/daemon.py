@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from kubeops.api import Client
+    from kubeops.controller.elected import LeaseSettings
     from kubeops.controller.serving import SecurePort, ServingOptions
     from kubeops.respond.event import Event
 
@@ -86,17 +87,6 @@ class RespondSettings:
     """Daemon-wide settings the actions read from ``ActionContext.settings``."""
 
     smtp: SmtpSettings | None = None
-
-
-@dataclass(frozen=True)
-class LeaseSettings:
-    """The Lease the replicas compete for (client-go's default timings)."""
-
-    name: str = DEFAULT_LEASE
-    namespace: str | None = None
-    duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -233,13 +223,7 @@ def options_from_args(args: argparse.Namespace, serving: ServingOptions) -> RunO
             raise DaemonError(f"--lease-duration: {err}") from None
         if duration < 3:
             raise DaemonError(f"--lease-duration {args.lease_duration}: at least 3s")
-        lease = LeaseSettings(
-            name=args.lease_name,
-            namespace=args.lease_namespace,
-            duration=duration,
-            renew_deadline=duration * 2 / 3,
-            retry_period=duration / 7.5,
-        )
+        lease = _lease_settings(args.lease_name, args.lease_namespace, duration)
     try:
         usage_interval = parse_duration(args.usage_interval, positive=True)
     except DurationError as err:
@@ -506,7 +490,6 @@ class Daemon:
 
     async def _elected(self) -> None:
         from kubeops.controller.elected import stand_for_election
-        from kubeops.controller.leader_election import LeaderElectionConfig
 
         lease = self.options.lease
         assert lease is not None
@@ -514,17 +497,7 @@ class Daemon:
         def new_leader(holder: str) -> None:
             self.leader = holder or None
 
-        config = LeaderElectionConfig(
-            name=lease.name,
-            namespace=lease.namespace,
-            identity=self.identity,
-            lease_duration=lease.duration,
-            renew_deadline=lease.renew_deadline,
-            retry_period=lease.retry_period,
-            on_started_leading=self.lead,
-            on_stopped_leading=lambda: None,
-            on_new_leader=new_leader,
-        )
+        config = lease.config(self.identity, self.lead, new_leader)
         await stand_for_election(self.client, config, pause=RESTART_PAUSE)
 
     async def lead(self, stopped: asyncio.Event) -> None:
@@ -716,3 +689,9 @@ async def reconcile_audit(ledger: Any, audit: Any, since: datetime.datetime) -> 
         await audit.flush(DRAIN_SECONDS)
         LOG.info("audited %d action(s) the previous leader left unaudited", len(missing))
     return len(missing)
+
+
+def _lease_settings(name: str, namespace: str | None, duration: float) -> LeaseSettings:
+    from kubeops.controller.elected import LeaseSettings  # the controller loads on use only
+
+    return LeaseSettings.for_duration(name, namespace, duration)

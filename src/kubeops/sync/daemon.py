@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from kubeops.api import Client
+    from kubeops.controller.elected import LeaseSettings
     from kubeops.controller.serving import SecurePort, ServingOptions
 
 LOG = logging.getLogger(__name__)
@@ -70,17 +71,6 @@ class Worker(Protocol):
 
     def synced(self) -> bool:
         """Whether every cache the worker reads has its first complete list."""
-
-
-@dataclass(frozen=True)
-class LeaseSettings:
-    """The Lease the replicas compete for (client-go's default timings)."""
-
-    name: str
-    namespace: str = SYSTEM_NAMESPACE
-    duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -216,13 +206,7 @@ def options_from_args(
         raise DaemonError(f"--workers {args.workers}: at least 1")
     if args.qps <= 0 or args.burst < 1:
         raise DaemonError("--qps and --burst must be positive")
-    lease = LeaseSettings(
-        name=args.lease_name,
-        namespace=args.lease_namespace,
-        duration=duration,
-        renew_deadline=duration * 2 / 3,
-        retry_period=duration / 7.5,
-    )
+    lease = _lease_settings(args.lease_name, args.lease_namespace, duration)
     agent = role == "agent"
     return DaemonOptions(
         role=role,
@@ -291,7 +275,9 @@ async def _serve(
     build: WorkerFactory,
     stop: asyncio.Event,
 ) -> None:
-    await check_lease_namespace(lease_client, options.lease.namespace, options.role)
+    await check_lease_namespace(
+        lease_client, options.lease.namespace or SYSTEM_NAMESPACE, options.role
+    )
     await SyncDaemon(options, lease_client, port, build).run(stop)
 
 
@@ -526,24 +512,13 @@ class SyncDaemon:
 
     async def _elected(self) -> None:
         from kubeops.controller.elected import stand_for_election
-        from kubeops.controller.leader_election import LeaderElectionConfig
 
         lease = self.options.lease
 
         def new_leader(holder: str) -> None:
             self.leader = holder or None
 
-        config = LeaderElectionConfig(
-            name=lease.name,
-            namespace=lease.namespace,
-            identity=self.identity,
-            lease_duration=lease.duration,
-            renew_deadline=lease.renew_deadline,
-            retry_period=lease.retry_period,
-            on_started_leading=self.lead,
-            on_stopped_leading=lambda: None,
-            on_new_leader=new_leader,
-        )
+        config = lease.config(self.identity, self.lead, new_leader)
         await stand_for_election(self.client, config, pause=RESTART_PAUSE)
 
     async def lead(self, stopped: asyncio.Event) -> None:
@@ -598,3 +573,9 @@ class _Current:
     def describe(self) -> list[Any]:
         """Nothing up front: the worker's metrics come and go with leadership."""
         return []
+
+
+def _lease_settings(name: str, namespace: str | None, duration: float) -> LeaseSettings:
+    from kubeops.controller.elected import LeaseSettings  # the controller loads on use only
+
+    return LeaseSettings.for_duration(name, namespace, duration)

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from prometheus_client import Counter, generate_latest
 
-from kubeops.sync.daemon import DaemonError, DaemonOptions, LeaseSettings, SyncDaemon
+from kubeops.controller import LeaseSettings
+from kubeops.sync.daemon import DaemonError, DaemonOptions, SyncDaemon
+from kubeops.sync.model import SYSTEM_NAMESPACE
 from kubeops.testenv import async_eventually
 
 
@@ -47,7 +49,9 @@ def replica(**build: Any) -> tuple[SyncDaemon, list[Worker]]:
         built.append(Worker(registry, **build))
         return built[-1]
 
-    options = DaemonOptions(role="run", lease=LeaseSettings(name="test"), identity="me")
+    options = DaemonOptions(
+        role="run", lease=LeaseSettings(name="test", namespace=SYSTEM_NAMESPACE), identity="me"
+    )
     daemon = SyncDaemon(options, None, None, make)  # type: ignore[arg-type]
     return daemon, built
 
