@@ -16,7 +16,7 @@ install: $(BIN)/kubeops
 
 # Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and
 # kubectl from the pinned sources once, and beside them (at the same time) the
-# Alertmanager and metrics-server some tests run; later runs reuse the cache.
+# Alertmanager, metrics-server and opa some tests run; later runs reuse the cache.
 controlplane: install
 	$(BIN)/kubeops testenv assets
 

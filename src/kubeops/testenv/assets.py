@@ -9,8 +9,8 @@ Two sources, in this order:
   ``go build`` from the Go modules under ``controlplane/``, which pin one release
   each of Kubernetes, etcd and kwok.  The key changes whenever a pin or a
   ``go.sum`` changes, so a changed pin rebuilds and an unchanged one is reused.
-  Two extra servers some tests run, Alertmanager and metrics-server, are pinned
-  there too and cached beside it (``controlplane/<name>-<key>/``); they build in
+  The extra programs some tests run -- Alertmanager, metrics-server, and ``opa``
+  (the Rego oracle) -- are pinned there too and cached beside it (``controlplane/<name>-<key>/``); they build in
   parallel with the control plane, and only when asked for.
 
 Every binary is run with ``--version`` once per process before it is used, so
@@ -56,7 +56,7 @@ FULL_BINARIES: tuple[str, ...] = (
 )
 ALL_BINARIES: tuple[str, ...] = (*FULL_BINARIES, "kubectl")
 # Servers beside the control plane that only some tests run.
-EXTRA_BINARIES: tuple[str, ...] = ("alertmanager", "metrics-server")
+EXTRA_BINARIES: tuple[str, ...] = ("alertmanager", "metrics-server", "opa")
 EVERY_BINARY: tuple[str, ...] = (*ALL_BINARIES, *EXTRA_BINARIES)
 KWOK_STAGES = "kwok-stages.yaml"
 
@@ -78,6 +78,8 @@ _PIN_MODULES = {
 }
 # Bump when the way binaries are built changes, so old caches are not reused.
 _BUILD_RECIPE = "1"
+# Programs whose version is a subcommand rather than ``--version``.
+_VERSION_ARGS: dict[str, list[str]] = {"kubectl": ["version", "--client"], "opa": ["version"]}
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,13 @@ _EXTRAS: dict[str, _Extra] = {
         "sigs.k8s.io/metrics-server/cmd/metrics-server",
         "k8s.io/client-go/pkg/version.gitVersion",
     ),
+    # The Rego oracle: kubeops.policy's in-process evaluation is tested against it.
+    "opa": _Extra(
+        "github.com/open-policy-agent/opa",
+        "github.com/open-policy-agent/opa",
+        "github.com/open-policy-agent/opa/v1/version.Version",
+        bare_version=True,
+    ),
 }
 
 
@@ -133,7 +142,7 @@ class Assets:
     directory: Path
     source: str  # "KUBEOPS_ASSETS" or "build cache"
     pins: Pins | None
-    # Built extra servers (alertmanager, metrics-server) cached outside ``directory``.
+    # Built extra programs (alertmanager, metrics-server, opa) cached outside ``directory``.
     extras: Mapping[str, Path] = field(default_factory=dict)
 
     def path(self, binary: str) -> Path:
@@ -406,9 +415,7 @@ def _verify(assets: Assets, binaries: Iterable[str]) -> dict[str, str]:
 
 
 def _version_problem(path: Path) -> str | None:
-    args = (
-        [str(path), "version", "--client"] if path.name == "kubectl" else [str(path), "--version"]
-    )
+    args = [str(path), *_VERSION_ARGS.get(path.name, ["--version"])]
     try:
         out = subprocess.run(args, capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
