@@ -11,6 +11,7 @@ the policies can look up.  Engines are imported only when a file needs them.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,7 @@ def read_documents(paths: Iterable[str | Path]) -> Sorted:
             try:
                 documents = safe_yaml.load_all(data, str(file), error=_Unreadable, lines=True)
             except _Unreadable as err:
-                problems.append(Problem(Source(str(file)), "", str(err).split(": ", 1)[-1]))
+                problems.append(_yaml_problem(str(file), str(err)))
                 continue
             for loaded in documents:
                 if loaded.value is not None:
@@ -82,6 +83,18 @@ def read_documents(paths: Iterable[str | Path]) -> Sorted:
 
 class _Unreadable(Exception):
     pass
+
+
+_YAML_PLACE = re.compile(r"^, line (\d+)(?:, column \d+)?: ")
+
+
+def _yaml_problem(file: str, message: str) -> Problem:
+    """safe_yaml's ``FILE, line L, column C: cause`` as a Problem at ``FILE:L``."""
+    rest = message.removeprefix(file)
+    place = _YAML_PLACE.match(rest)
+    if place:
+        return Problem(Source(file, int(place.group(1))), "", rest[place.end() :])
+    return Problem(Source(file), "", rest.removeprefix(": "))
 
 
 def _files(path: Path, problems: list[Problem]) -> list[Path]:
