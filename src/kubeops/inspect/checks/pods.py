@@ -8,7 +8,7 @@ The status checks judge Pods only; the spec checks judge every Pod template once
 from __future__ import annotations
 
 import datetime
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from kubeops.inspect.catalog import CheckContext, Hit, PodSpecOwner, register_check
@@ -290,37 +290,56 @@ def _names(text: str) -> list[str]:
     return [n.strip() for n in str(text).split(",") if n.strip()]
 
 
-def _limit_range_defaults(ctx: CheckContext) -> dict[str | None, tuple[set[str], set[str]]]:
-    """Per namespace, the resources a LimitRange fills in for Containers that give
-    none: (default limits, default requests).  Requests default to the default
-    limit, which defaults to the max, as the API server does."""
-    found: dict[str | None, tuple[set[str], set[str]]] = {}
-    for limit_range in ctx.objects("limitranges"):
-        limits, requests = found.setdefault(namespace(limit_range), (set(), set()))
+def limit_range_fills(limit_ranges: Iterable[Object]) -> tuple[set[str], set[str]]:
+    """The resources one namespace's LimitRanges fill in for Containers that give none:
+    (default limits, default requests).  Requests default to the default limit,
+    which defaults to the max, as the API server does."""
+    limits: set[str] = set()
+    requests: set[str] = set()
+    for limit_range in limit_ranges:
         for item in (limit_range.get("spec") or {}).get("limits") or []:
-            if item.get("type") != "Container":
+            if not isinstance(item, dict) or item.get("type") != "Container":
                 continue
             limit_keys = set(item.get("default") or {}) | set(item.get("max") or {})
             limits |= limit_keys
             requests |= set(item.get("defaultRequest") or {}) | limit_keys
-    return found
+    return limits, requests
+
+
+def missing_resources(
+    container: Object,
+    field: str,
+    wanted: Iterable[str],
+    fills: tuple[set[str], set[str]] = (set(), set()),
+) -> list[str]:
+    """The ``wanted`` resources a container gives no ``field`` (requests or limits) for,
+    counting what its namespace's LimitRanges fill in (``fills``, from
+    :func:`limit_range_fills`) and, for requests, its own limits (a request left out
+    defaults to the limit)."""
+    resources = container.get("resources") or {}
+    filled_limits, filled_requests = fills
+    given = set(resources.get(field) or {})
+    if field == "requests":
+        given |= set(resources.get("limits") or {}) | filled_requests
+    else:
+        given |= filled_limits
+    return [r for r in wanted if r not in given]
+
+
+def _limit_range_defaults(ctx: CheckContext) -> dict[str | None, tuple[set[str], set[str]]]:
+    by_namespace: dict[str | None, list[Object]] = {}
+    for limit_range in ctx.objects("limitranges"):
+        by_namespace.setdefault(namespace(limit_range), []).append(limit_range)
+    return {ns: limit_range_fills(ranges) for ns, ranges in by_namespace.items()}
 
 
 def _resources_check(ctx: CheckContext, field: str) -> Iterator[Hit]:
     wanted = _names(ctx.threshold("resources"))
     defaults = _limit_range_defaults(ctx)
     for owner in ctx.pod_specs():
-        filled_limits, filled_requests = defaults.get(namespace(owner.obj), (set(), set()))
+        fills = defaults.get(namespace(owner.obj), (set(), set()))
         for kind, c in owner.containers():
-            resources = c.get("resources") or {}
-            given = set(resources.get(field) or {})
-            if field == "requests":
-                # A request left out defaults to the container's limit.
-                given |= set(resources.get("limits") or {})
-                given |= filled_requests
-            else:
-                given |= filled_limits
-            missing = [r for r in wanted if r not in given]
+            missing = missing_resources(c, field, wanted, fills)
             if missing:
                 what = " or ".join(f"{r} {field[:-1]}" for r in missing)
                 yield Hit(owner.obj, f"{container_label(kind, c)} has no {what}")
@@ -407,6 +426,33 @@ def no_readiness(ctx: CheckContext) -> Iterator[Hit]:
     yield from _probe_check(ctx, "readinessProbe")
 
 
+def image_tag_problem(image: str) -> str | None:
+    """Why ``image`` is not pinned: ``with no tag (latest)`` or ``tagged latest``; None
+    when it has a digest or another tag (or is not a valid reference at all: that is
+    for whoever parses it to say)."""
+    try:
+        ref = ImageReference.parse(image)
+    except ValueError:
+        return None
+    if ref.digest:
+        return None
+    if ref.tag is None:
+        return "with no tag (latest)"
+    return "tagged latest" if ref.tag == "latest" else None
+
+
+def image_registry_problem(image: str, allowed: Sequence[str]) -> str | None:
+    """Why ``image`` is not from one of the ``allowed`` registries (or repository
+    prefixes); None when it is."""
+    try:
+        ref = ImageReference.parse(image)
+    except ValueError as err:
+        return f"is not a valid image reference ({err})"
+    if ref.comes_from(allowed):
+        return None
+    return f"comes from {ref.name}, not from the allowed registries ({', '.join(allowed)})"
+
+
 @register_check(
     "container-image-latest",
     title="Container image tagged latest or untagged",
@@ -423,21 +469,9 @@ def image_latest(ctx: CheckContext) -> Iterator[Hit]:
             image = c.get("image")
             if not image:
                 continue
-            try:
-                ref = ImageReference.parse(str(image))
-            except ValueError:
-                continue  # an invalid name is pod-image-pull-error's business
-            if ref.digest:
-                continue
-            if ref.tag is None:
-                yield Hit(
-                    owner.obj,
-                    f'{container_label(kind, c)} uses image "{image}" with no tag (latest)',
-                )
-            elif ref.tag == "latest":
-                yield Hit(
-                    owner.obj, f'{container_label(kind, c)} uses image "{image}" tagged latest'
-                )
+            problem = image_tag_problem(str(image))
+            if problem is not None:
+                yield Hit(owner.obj, f'{container_label(kind, c)} uses image "{image}" {problem}')
 
 
 @register_check(
@@ -454,7 +488,6 @@ def image_registry(ctx: CheckContext) -> Iterator[Hit]:
     allowed = [str(a) for a in ctx.settings.get("allowed_registries") or []]
     if not allowed:
         return
-    shown = ", ".join(allowed)
     verdicts: dict[str, str | None] = {}  # image → why not allowed (None: allowed)
     for owner in ctx.pod_specs():
         for kind, c in owner.containers():
@@ -463,16 +496,7 @@ def image_registry(ctx: CheckContext) -> Iterator[Hit]:
                 continue
             image = str(image)
             if image not in verdicts:
-                try:
-                    ref = ImageReference.parse(image)
-                except ValueError as err:
-                    verdicts[image] = f"is not a valid image reference ({err})"
-                else:
-                    verdicts[image] = (
-                        None
-                        if ref.comes_from(allowed)
-                        else f"comes from {ref.name}, not from the allowed registries ({shown})"
-                    )
+                verdicts[image] = image_registry_problem(image, allowed)
             why = verdicts[image]
             if why is not None:
                 yield Hit(owner.obj, f'{container_label(kind, c)} image "{image}" {why}')

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kubeops.inspect.catalog import CheckContext, Hit, PodSpecOwner, register_check
 from kubeops.inspect.checks.fields import container_label, namespace
@@ -19,13 +19,84 @@ if TYPE_CHECKING:
     from kubeops.api import Object
 
 
+# ---------------------------------------------------------------------------
+# The definitions: pure functions of a Pod spec or a container, shared with the
+# policy library's Pod Security Standards so both judge a field the same way.
+# ---------------------------------------------------------------------------
+
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+
+
+def security_context(item: Object) -> Object:
+    """A container's (or a Pod spec's) ``securityContext``, {} when absent or malformed."""
+    value = item.get("securityContext")
+    return value if isinstance(value, dict) else {}
+
+
+def is_windows(spec: Object) -> bool:
+    """Whether a Pod spec says it runs on Windows (``spec.os.name``): Windows Pods have
+    none of the Linux user, privilege, capability or seccomp controls."""
+    os_field = spec.get("os")
+    return isinstance(os_field, dict) and str(os_field.get("name") or "").lower() == "windows"
+
+
+def is_privileged(container: Object) -> bool:
+    """Whether a container sets ``securityContext.privileged: true``."""
+    return security_context(container).get("privileged") is True
+
+
+def host_namespaces(spec: Object) -> list[str]:
+    """The host namespaces a Pod spec shares: ``hostNetwork``, ``hostPID``, ``hostIPC``."""
+    return [field for field in HOST_NAMESPACES if spec.get(field) is True]
+
+
+def host_path_volumes(spec: Object) -> list[tuple[str, str]]:
+    """(volume name, host path) of every hostPath volume of a Pod spec."""
+    found: list[tuple[str, str]] = []
+    for volume in spec.get("volumes") or []:
+        if isinstance(volume, dict) and isinstance(volume.get("hostPath"), dict):
+            found.append((str(volume.get("name", "")), str(volume["hostPath"].get("path") or "")))
+    return found
+
+
+def host_ports(container: Object) -> list[Object]:
+    """The container's ports that bind a host port (``hostPort`` set and not 0)."""
+    return [p for p in container.get("ports") or [] if isinstance(p, dict) and p.get("hostPort")]
+
+
+def added_capabilities(container: Object) -> list[str]:
+    """``securityContext.capabilities.add`` exactly as written (the Pod Security
+    Standards compare them verbatim; :func:`capability_name` normalises for people)."""
+    capabilities = security_context(container).get("capabilities") or {}
+    return [str(c) for c in capabilities.get("add") or [] if str(c).strip()]
+
+
+def dropped_capabilities(container: Object) -> list[str]:
+    """``securityContext.capabilities.drop`` exactly as written."""
+    capabilities = security_context(container).get("capabilities") or {}
+    return [str(c) for c in capabilities.get("drop") or []]
+
+
+def escalation_allowed(container: Object) -> bool:
+    """Whether a container may gain privileges: anything but an explicit
+    ``allowPrivilegeEscalation: false``."""
+    return security_context(container).get("allowPrivilegeEscalation") is not False
+
+
+def run_as(spec: Object, container: Object) -> tuple[Any, Any]:
+    """The (``runAsUser``, ``runAsNonRoot``) a container runs with: its own, else the Pod's."""
+    pod, own = security_context(spec), security_context(container)
+    user = own.get("runAsUser", pod.get("runAsUser"))
+    non_root = own.get("runAsNonRoot")
+    return user, pod.get("runAsNonRoot") if non_root is None else non_root
+
+
 def _context(container: Object) -> Object:
-    return container.get("securityContext") or {}
+    return security_context(container)
 
 
 def _windows(owner: PodSpecOwner) -> bool:
-    """Windows Pods have none of the Linux user, privilege or filesystem controls."""
-    return ((owner.spec.get("os") or {}).get("name") or "").lower() == "windows"
+    return is_windows(owner.spec)
 
 
 def _what(owner: PodSpecOwner) -> str:
@@ -46,13 +117,8 @@ def run_as_root(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         if _windows(owner):
             continue
-        pod = owner.spec.get("securityContext") or {}
         for kind, c in owner.containers():
-            own = _context(c)
-            user = own.get("runAsUser", pod.get("runAsUser"))
-            non_root = own.get("runAsNonRoot")
-            if non_root is None:
-                non_root = pod.get("runAsNonRoot")
+            user, non_root = run_as(owner.spec, c)
             if user == 0:
                 yield Hit(
                     owner.obj,
@@ -80,7 +146,7 @@ def run_as_root(ctx: CheckContext) -> Iterator[Hit]:
 def privileged(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         for kind, c in owner.containers():
-            if _context(c).get("privileged") is True:
+            if is_privileged(c):
                 yield Hit(owner.obj, f"{container_label(kind, c)} is privileged")
 
 
@@ -99,8 +165,8 @@ def privilege_escalation(ctx: CheckContext) -> Iterator[Hit]:
         if _windows(owner):
             continue
         for kind, c in owner.containers():
-            value = _context(c).get("allowPrivilegeEscalation")
-            if value is not False:
+            if escalation_allowed(c):
+                value = _context(c).get("allowPrivilegeEscalation")
                 state = (
                     "sets allowPrivilegeEscalation: true"
                     if value is True
@@ -111,7 +177,7 @@ def privilege_escalation(ctx: CheckContext) -> Iterator[Hit]:
 
 def _host_namespace(ctx: CheckContext, field: str, what: str) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
-        if owner.spec.get(field) is True:
+        if field in host_namespaces(owner.spec):
             yield Hit(owner.obj, f"{_what(owner)} shares the node's {what} ({field}: true)")
 
 
@@ -201,15 +267,11 @@ def sensitive_host_path(path: str) -> bool:
 )
 def host_path(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
-        for volume in owner.spec.get("volumes") or []:
-            source = volume.get("hostPath")
-            if not isinstance(source, dict):
-                continue
-            path = str(source.get("path") or "")
+        for name, path in host_path_volumes(owner.spec):
             risky = sensitive_host_path(path)
             yield Hit(
                 owner.obj,
-                f'volume "{volume.get("name", "")}" mounts host path "{path}"'
+                f'volume "{name}" mounts host path "{path}"'
                 + (" (a sensitive node path)" if risky else ""),
                 Severity.ERROR if risky else None,
             )
@@ -251,8 +313,7 @@ def capability_name(name: str) -> str:
 def capabilities_added(ctx: CheckContext) -> Iterator[Hit]:
     for owner in ctx.pod_specs():
         for kind, c in owner.containers():
-            added = (_context(c).get("capabilities") or {}).get("add") or []
-            names = list(dict.fromkeys(capability_name(n) for n in added if str(n).strip()))
+            names = list(dict.fromkeys(capability_name(n) for n in added_capabilities(c)))
             if not names:
                 continue
             if any(n in DANGEROUS_CAPABILITIES for n in names):
@@ -355,11 +416,9 @@ def host_port(ctx: CheckContext) -> Iterator[Hit]:
         if owner.spec.get("hostNetwork") is True:
             continue
         for kind, c in owner.containers():
-            for port in c.get("ports") or []:
-                host = port.get("hostPort")
-                if host:
-                    protocol = port.get("protocol") or "TCP"
-                    yield Hit(
-                        owner.obj,
-                        f"{container_label(kind, c)} binds host port {host}/{protocol} (container port {port.get('containerPort')})",
-                    )
+            for port in host_ports(c):
+                protocol = port.get("protocol") or "TCP"
+                yield Hit(
+                    owner.obj,
+                    f"{container_label(kind, c)} binds host port {port['hostPort']}/{protocol} (container port {port.get('containerPort')})",
+                )
