@@ -40,6 +40,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "inspect": ("inspect",),
     "respond": ("respond",),
     "sync": ("sync",),
+    "policy": ("policy",),
     "testenv": ("testenv",),
     "watch": ("watch",),
 }

@@ -46,8 +46,18 @@ def register(groups: Any) -> None:
     )
     apply.add_argument("--field-manager", default="kubeops")
     apply.add_argument("--dry-run", choices=("none", "server"), default="none")
+    apply.add_argument(
+        "--policies",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="judge every manifest with these policies first (kubeops policy test's): "
+        "when one is denied, print each denial and apply nothing (exit 2); warnings are "
+        "printed and the set applied",
+    )
     add_connection_flags(apply)
-    apply.set_defaults(handler=_manifests_first(run(_apply)))
+    apply.set_defaults(handler=_manifests_first(_policies_first(run(_apply))))
 
     delete = groups.add_parser("delete", help="delete objects by kind and name, or from manifests")
     delete.add_argument("kind", nargs="?", help="kind of the objects to delete")
@@ -84,6 +94,29 @@ def _manifests_first(
         args.manifests = load_manifests(args.filename) if args.filename else []
         if args.filename and not args.manifests:
             raise ManifestError(f"no objects found in {', '.join(args.filename)}")
+        return command(args)
+
+    return loaded
+
+
+def _policies_first(
+    command: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """Load ``--policies`` before connecting: a policy that cannot be loaded fails with
+    each problem on its own line, even when no cluster is reachable."""
+
+    def loaded(args: argparse.Namespace) -> int:
+        args.policy_set = None
+        if not getattr(args, "policies", None):
+            return command(args)
+        from kubeops.cli.policy import load_policy_set, print_load_error
+        from kubeops.policy.model import PolicyLoadError
+
+        try:
+            args.policy_set = load_policy_set(args.policies, (), builtins=False)
+        except PolicyLoadError as err:
+            print_load_error(err)
+            return 1
         return command(args)
 
     return loaded
@@ -134,6 +167,9 @@ async def _get(client: Client, args: argparse.Namespace) -> int:
 async def _apply(client: Client, args: argparse.Namespace) -> int:
     from kubeops.api.manifest import apply_manifests
 
+    if args.policy_set is not None and not await _admitted(client, args):
+        return POLICY_DENIED
+
     for applied in await apply_manifests(
         client,
         args.manifests,
@@ -143,6 +179,66 @@ async def _apply(client: Client, args: argparse.Namespace) -> int:
     ):
         print(applied)
     return 0
+
+
+POLICY_DENIED = 2
+"""``apply --policies``' exit code when a policy denied a manifest (nothing applied)."""
+
+
+async def _admitted(client: Client, args: argparse.Namespace) -> bool:
+    """Judge the whole set before anything is sent: each denial and warning printed
+    (``FILE:LINE: Kind ns/name: policy NAME: message``), False when any is denied.
+    The policies see the cluster's Namespaces of the manifests, for their selectors."""
+    from kubeops.cli.policy import review_manifests
+
+    results = review_manifests(
+        args.policy_set,
+        args.manifests,
+        namespace=args.namespace or client.namespace,
+        known=await _namespaces_of(client, args.manifests, args.namespace or client.namespace),
+    )
+    for violation, review in results.violations:
+        shown = _violation_line(violation, review)
+        if violation.denies:
+            print(f"kubeops: denied: {shown}", file=sys.stderr)
+        else:
+            print(f"Warning: {shown}", file=sys.stderr)
+    if results.denials:
+        count = results.denied_objects
+        print(
+            f"kubeops: error: {count} of {len(args.manifests)} object(s) denied by policy; "
+            "nothing was applied",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _violation_line(violation: Any, review: Any) -> str:
+    where = violation.location or review.location
+    namespace = f"{review.namespace}/" if review.namespace else ""
+    return printable(
+        f"{where}: {review.kind.kind} {namespace}{review.name}: "
+        f"policy {violation.policy}: {violation.message}",
+        one_line=True,
+    )
+
+
+async def _namespaces_of(client: Client, manifests: Any, default: str) -> list[dict[str, Any]]:
+    """The cluster's Namespace objects the manifests go to (those it has and lets us read)."""
+    from kubeops.errors import KubeopsError
+
+    names = {(m.object.get("metadata") or {}).get("namespace") or default for m in manifests}
+    found = []
+    for name in sorted(names):
+        try:
+            namespace = await client.get("v1/Namespace", name)
+        except KubeopsError:  # not there yet (the set may create it), or not ours to read
+            continue
+        namespace.setdefault("apiVersion", "v1")
+        namespace.setdefault("kind", "Namespace")
+        found.append(namespace)
+    return found
 
 
 async def _delete(client: Client, args: argparse.Namespace) -> int:

@@ -1,0 +1,567 @@
+"""``kubeops policy``: one policy set run in CI, before apply, at admission and on what
+already runs; in CEL (ValidatingAdmissionPolicy), Rego (conftest, Gatekeeper) or
+from the built-in library.
+
+::
+
+    kubeops policy test -f k8s/ --policies policy/            # CI: findings with file:line
+    kubeops policy test -f k8s/ --scan trivy.json -o sarif    # built-ins + the CVSS gate
+    kubeops policy export --policies policy/ | kubectl apply -f -   # CEL, enforced natively
+    kubeops policy audit --policies policy/ -A -o json        # what already runs
+    kubeops policy audit --policies policy/ --serve --interval 5m  # as Prometheus metrics
+    kubeops policy webhook --policies policy/ ...             # the admission webhook
+
+Exit codes (``test`` and ``audit``): 0 nothing at or above ``--fail-on`` (default:
+nothing denied); 1 the command could not run -- bad input, a policy that cannot be
+loaded (each problem on its own line, ``FILE:LINE: policy NAME: cause``), no cluster;
+2 a policy denied something (conftest exits 1 for both failures and errors; kubeops
+keeps them apart, as ``kubeops inspect --fail-on`` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kubeops.cli.connection import add_connection_flags, complete
+
+if TYPE_CHECKING:
+    from kubeops.policy.findings import Results
+    from kubeops.policy.loader import PolicySet
+    from kubeops.policy.model import PolicyLoadError
+
+DENIED = 2
+"""Exit code when a policy denied something (``--fail-on``)."""
+REPORTS = ("table", "json", "junit", "sarif", "html")
+FAIL_ON = ("deny", "warn", "any", "never")
+PROGRESS_FROM = 500
+"""``policy test`` reports progress on stderr from this many objects."""
+EXIT_CODES = (
+    "exit codes: 0 no violation at or above --fail-on; 1 the command could not run "
+    "(bad input, a policy that cannot be loaded, no cluster); 2 a policy denied something "
+    "(--fail-on deny, the default), or warned (warn), or recorded anything (any)"
+)
+
+
+def register(groups: Any) -> None:
+    """Add ``kubeops policy`` and its commands to the command groups."""
+    parser = groups.add_parser(
+        "policy",
+        help="policy as code: test manifests, export, audit the cluster, admission webhook",
+        description="One policy set -- ValidatingAdmissionPolicy (CEL), Rego (conftest, "
+        "Gatekeeper) or the built-in library -- run in CI, before apply, at admission and "
+        "on what already runs. Policy load problems are printed one per line "
+        "(FILE:LINE: policy NAME: cause) and the command exits 1.",
+        epilog=EXIT_CODES,
+    )
+    commands = parser.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
+    _test(commands)
+    _export(commands)
+    _audit(commands)
+    _webhook(commands)
+
+
+# --- flags -------------------------------------------------------------------------------------
+
+
+def add_policies_flag(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """``--policies PATH`` (repeatable): policy files or directories."""
+    parser.add_argument(
+        "--policies",
+        action="extend",
+        nargs="+",
+        required=required,
+        default=[],
+        metavar="PATH",
+        help="policy files or directories: .rego, ValidatingAdmissionPolicy + bindings, "
+        "Gatekeeper ConstraintTemplates + constraints, PolicyLibrary settings, and the "
+        "objects they look up (params, Namespaces, quotas) (repeatable)",
+    )
+
+
+def _builtins_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scan",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a Trivy or Grype JSON report: the built-in vulnerability gate judges the "
+        "images it scanned (repeatable)",
+    )
+    parser.add_argument(
+        "--builtins",
+        action="store_true",
+        help="run the built-in library's defaults besides --policies (without --policies "
+        "they always run; a PolicyLibrary document in --policies configures them)",
+    )
+
+
+def _report_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=REPORTS,
+        default="table",
+        metavar="FORMAT",
+        help="table (default), json, junit, sarif or html: the kubeops inspect report "
+        "formats, one finding per violation",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="deny",
+        help="exit 2 when a violation denies (deny, the default), denies or warns (warn), "
+        "is found at all (any, Audit-only ones too) -- or never",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _test(commands: Any) -> None:
+    test = commands.add_parser(
+        "test",
+        help="judge manifests before they are applied (CI): findings with file and line",
+        description="Judge manifests with the policies, as the API server would judge "
+        "their creation: every finding with its file and line. Without --policies the "
+        "built-in library runs with its defaults.",
+        epilog=EXIT_CODES,
+    )
+    test.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="manifests: a file, a directory or - for stdin (repeatable)",
+    )
+    add_policies_flag(test)
+    _builtins_flags(test)
+    _report_flags(test)
+    add_connection_flags(
+        test, namespace="the namespace of manifests that name none (default: default)"
+    )
+    test.set_defaults(handler=policy_errors(_run_test))
+
+
+def _export(commands: Any) -> None:
+    export = commands.add_parser(
+        "export",
+        help="print the CEL policies as ValidatingAdmissionPolicy objects for kubectl apply",
+        description="The ValidatingAdmissionPolicy and binding objects of --policies, ready "
+        "for `kubectl apply -f -`: the API server then enforces them with no webhook.",
+    )
+    add_policies_flag(export, required=True)
+    export.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    add_connection_flags(export)
+    export.set_defaults(handler=policy_errors(_run_export))
+
+
+def _audit(commands: Any) -> None:
+    from kubeops.cli.inspect_serve import add_serving_flags
+
+    audit = commands.add_parser(
+        "audit",
+        help="report which live objects violate which policy (Gatekeeper's audit)",
+        description="Read the cluster and judge each live object with the policies, "
+        "reviewed as an UPDATE of itself as Gatekeeper's audit does. Once, as a report; "
+        "or with --serve on an interval, as Prometheus metrics on /metrics "
+        "(kubeops_policy_audit_violations{policy,engine,action}).",
+        epilog=EXIT_CODES + " (without --serve)",
+    )
+    add_policies_flag(audit)
+    _builtins_flags(audit)
+    audit.add_argument(
+        "--kinds",
+        metavar="KIND,...",
+        help="audit only these kinds (pods,deployments.apps,...); default: the kinds the "
+        "policies match, or every listable kind when a policy may match any",
+    )
+    audit.add_argument(
+        "--operation",
+        choices=("UPDATE", "CREATE"),
+        default="UPDATE",
+        help="review each object as an UPDATE of itself (default, as Gatekeeper) or a CREATE",
+    )
+    _report_flags(audit)
+    daemon = audit.add_argument_group("on an interval (--serve)")
+    daemon.add_argument(
+        "--serve",
+        action="store_true",
+        help="audit on an interval until stopped; serve /metrics, /healthz, /readyz and "
+        "/report (the last audit as JSON)",
+    )
+    daemon.add_argument(
+        "--interval", default="5m", metavar="DURATION", help="between audits (default: 5m)"
+    )
+    daemon.add_argument(
+        "--listen", default="127.0.0.1:8080", metavar="HOST:PORT", help="default: 127.0.0.1:8080"
+    )
+    daemon.add_argument(
+        "--runs", type=int, metavar="N", help="stop after N audits (default: until stopped)"
+    )
+    add_serving_flags(audit)
+    add_connection_flags(audit, all_namespaces="audit every namespace (the default without -n)")
+    audit.set_defaults(handler=policy_errors(_run_audit))
+
+
+def _webhook(commands: Any) -> None:
+    import importlib
+
+    try:  # the webhook's own module registers its command
+        policy_webhook = importlib.import_module("kubeops.cli.policy_webhook")
+    except ModuleNotFoundError:
+        webhook = commands.add_parser(
+            "webhook", help="serve the policies as a validating admission webhook"
+        )
+        webhook.set_defaults(handler=_no_webhook)
+        return
+    policy_webhook.register(commands)
+
+
+def _no_webhook(args: argparse.Namespace) -> int:
+    from kubeops.errors import KubeopsError
+
+    raise KubeopsError("policy webhook: the admission webhook is not part of this build yet")
+
+
+# --- shared with apply --policies --------------------------------------------------------------
+
+
+def policy_errors(
+    handler: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """Print every policy load problem on its own line (stderr) and exit 1: nothing ran."""
+
+    def command(args: argparse.Namespace) -> int:
+        from kubeops.policy.model import PolicyLoadError
+
+        try:
+            return handler(args)
+        except PolicyLoadError as err:
+            print_load_error(err)
+            return 1
+
+    return command
+
+
+def print_load_error(err: PolicyLoadError) -> None:
+    """``FILE:LINE: policy NAME: cause`` per problem, then one ``kubeops: error:`` line."""
+    from kubeops.config.redact import printable
+
+    for problem in err.problems:
+        print(printable(str(problem), one_line=True), file=sys.stderr)
+    count = len(err.problems)
+    print(
+        f"kubeops: error: {count} problem{'s' if count != 1 else ''} in the policies; "
+        "nothing was evaluated",
+        file=sys.stderr,
+    )
+
+
+def load_policy_set(paths: Sequence[str], scans: Sequence[str], builtins: bool) -> PolicySet:
+    """The policies under ``paths`` (the built-in library's defaults when there are none,
+    or when ``builtins``), with the scanner reports ``scans`` for its vulnerability gate."""
+    from kubeops.policy.loader import load_policies
+
+    reports = [_load_scan(path) for path in scans]
+    return load_policies(paths, scans=reports, builtins_by_default=builtins or not paths)
+
+
+def _load_scan(path: str) -> Any:
+    from kubeops.errors import KubeopsError
+    from kubeops.policy import scan
+
+    load_scan = getattr(scan, "load_scan", None)
+    if load_scan is None:
+        raise KubeopsError(f"--scan {path}: scanner reports are not supported in this build yet")
+    return load_scan(path)
+
+
+def review_manifests(
+    policies: PolicySet,
+    manifests: Sequence[Any],
+    *,
+    namespace: str,
+    cluster: str = "manifests",
+    known: Sequence[dict[str, Any]] = (),
+    progress: Callable[[str], None] | None = None,
+) -> Results:
+    """Every manifest reviewed as its creation would be (in ``namespace`` when it names
+    none, as the API server puts it there), with the manifests, the policy
+    directory's objects and ``known`` ones (the cluster's Namespaces) answering the
+    policies' lookups."""
+    from kubeops.policy.context import StaticContext
+    from kubeops.policy.findings import results_for
+    from kubeops.policy.model import Review, Source
+    from kubeops.policy.verdict import evaluate
+
+    objects = [_in_namespace(m.object, namespace) for m in manifests]
+    context = StaticContext([*objects, *policies.objects, *known])
+    results = results_for(policies, cluster, mode="static")
+    started = last = time.monotonic()
+    for count, (manifest, obj) in enumerate(zip(manifests, objects, strict=True), start=1):
+        review = Review.of_object(obj, location=Source(manifest.source, manifest.line))
+        results.add(evaluate(policies, review, context))
+        if progress is not None and time.monotonic() - last >= 2:
+            last = time.monotonic()
+            progress(f"{count}/{len(manifests)} objects judged")
+    if progress is not None:
+        progress(f"{len(manifests)} objects judged in {time.monotonic() - started:.1f}s")
+    return results
+
+
+def _in_namespace(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+    from kubeops.policy.model import GroupVersionKind, resource_of
+
+    meta = obj.get("metadata") or {}
+    if meta.get("namespace") or not resource_of(GroupVersionKind.of(obj))[1]:
+        return obj
+    return {**obj, "metadata": {**meta, "namespace": namespace}}
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+
+def _run_test(args: argparse.Namespace) -> int:
+    from kubeops.api.manifest import ManifestError, load_manifests
+
+    complete(args)
+    manifests = load_manifests(args.filename)
+    if not manifests:
+        raise ManifestError(f"no objects found in {', '.join(args.filename)}")
+    policies = load_policy_set(args.policies, args.scan, args.builtins)
+    progress = None
+    if not args.quiet and len(manifests) >= PROGRESS_FROM:
+        progress = _progress
+        engines = ", ".join(f"{e} {n}" for e, n in sorted(policies.engines().items()))
+        progress(f"{len(manifests)} objects, {len(policies)} policies ({engines})")
+    results = review_manifests(
+        policies, manifests, namespace=args.namespace or "default", progress=progress
+    )
+    write_results(results, args.output)
+    return gate(results, args.fail_on)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from kubeops.cli.cluster import print_document
+    from kubeops.errors import KubeopsError
+
+    complete(args)
+    import importlib
+
+    try:
+        export = importlib.import_module("kubeops.policy.export")
+    except ModuleNotFoundError:
+        raise KubeopsError("policy export is not part of this build yet") from None
+    objects = export.export_policies(args.policies)
+    if not objects:
+        raise KubeopsError(
+            f"no ValidatingAdmissionPolicy in {', '.join(args.policies)}: only CEL policies "
+            "can be enforced by the API server itself"
+        )
+    if args.output == "json":
+        print_document({"apiVersion": "v1", "kind": "List", "items": objects}, "json")
+    else:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True))
+    return 0
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    from kubeops.policy.audit import AuditError, AuditOptions, parse_kinds
+    from kubeops.policy.model import Operation
+
+    complete(args)
+    if args.all_namespaces and args.namespaces:
+        raise AuditError("give -A or -n, not both")
+    if args.runs is not None and args.runs < 1:
+        raise AuditError(f"--runs {args.runs}: give at least 1")
+    policies = load_policy_set(args.policies, args.scan, args.builtins)
+    options = AuditOptions(
+        policies=policies,
+        cluster=args.context or "cluster",
+        namespaces=tuple(dict.fromkeys(args.namespaces)) or None,
+        kinds=tuple(parse_kinds(args.kinds)) if args.kinds else None,
+        operation=Operation(args.operation),
+    )
+    if args.serve:
+        return _serve_audit(args, options)
+    return _audit_once(args, options)
+
+
+def _audit_once(args: argparse.Namespace, options: Any) -> int:
+    import asyncio
+
+    from kubeops.api import Client
+    from kubeops.config import load_config
+    from kubeops.config.redact import printable
+    from kubeops.policy.audit import audit
+
+    progress = None if args.quiet else _progress
+
+    async def main() -> Any:
+        config = load_config(args.kubeconfig, context=args.context)
+        async with Client(config) as client:
+            return await audit(client, options, progress)
+
+    done = asyncio.run(main())
+    for name, why in sorted(done.unreadable.items()):
+        print(f"kubeops: warning: {name} not audited: {printable(why)}", file=sys.stderr)
+    write_results(done.results, args.output, document=done.document())
+    return gate(done.results, args.fail_on)
+
+
+def _serve_audit(args: argparse.Namespace, options: Any) -> int:
+    import logging
+
+    from kubeops.cli.inspect_serve import serving_options
+    from kubeops.controller.serving import log_formatter, parse_listen, run_until_signalled
+    from kubeops.models import DurationError, parse_duration
+    from kubeops.policy.audit import AuditError, ServeOptions, serve
+
+    try:
+        interval = parse_duration(args.interval, positive=True)
+    except DurationError as err:
+        raise AuditError(f"--interval: {err}") from None
+    host, port = parse_listen(args.listen)
+    serving = serving_options(args)
+    from dataclasses import replace
+
+    settings = ServeOptions(
+        audit=options,
+        interval=interval,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        serving=replace(serving, host=host, port=port),
+        auth_kubeconfig=args.auth_kubeconfig,
+        auth_context=args.auth_context,
+        runs=args.runs,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter(args.log_format))
+    root = logging.getLogger("kubeops")
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in ("kubeops.policy", "kubeops.controller.serving"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    return run_until_signalled(lambda stop: serve(settings, stop))
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def write_results(results: Results, output: str, document: dict[str, Any] | None = None) -> None:
+    """The results as a table (one row per violation, then the counts) or a report."""
+    from kubeops.config.redact import printable
+    from kubeops.policy.findings import document_of
+
+    if output == "table":
+        print_violations(results)
+        return
+    from kubeops.inspect.report import render
+
+    text = render(document or document_of(results), output)
+    if sys.stdout.isatty():
+        text = printable(text)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def print_violations(results: Results, *, file: Any = None) -> None:
+    """One row per violation (where, object, policy, action, message) and a count line."""
+    from kubeops.cli.cluster import print_columns
+    from kubeops.policy.findings import actions_of
+
+    out = file or sys.stdout
+    static = results.mode == "static"
+    rows = [["LOCATION", "OBJECT", "POLICY", "ACTION", "MESSAGE"]]
+    if not static:
+        rows[0] = rows[0][1:]
+    for violation, review in results.violations:
+        where = violation.location or review.location
+        row = [
+            str(where) if where else "",
+            _object_name(review),
+            violation.policy,
+            ",".join(actions_of(violation)),
+            " ".join(violation.message.split()),
+        ]
+        rows.append(row if static else row[1:])
+    if len(rows) > 1:
+        if out is sys.stdout:
+            print_columns(rows)
+        else:
+            _columns_to(rows, out)
+    print(summary_line(results), file=out)
+
+
+def _columns_to(rows: list[list[str]], out: Any) -> None:
+    from kubeops.config.redact import printable
+
+    cells = [[printable(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+def _object_name(review: Any) -> str:
+    where = f"{review.namespace}/" if review.namespace else ""
+    return f"{review.kind.kind}/{where}{review.name or '(generated)'}"
+
+
+def summary_line(results: Results) -> str:
+    """``12 objects, 4 policies: 2 denied (1 object), 1 warning`` -- or ``no violations``."""
+    summary = results.summary()
+    head = f"{_count(summary['objects'], 'object')}, {_count(summary['policies'], 'policy')}: "
+    parts = []
+    if summary["denied"]:
+        parts.append(f"{summary['denied']} denied ({_count(summary['deniedObjects'], 'object')})")
+    if summary["warnings"]:
+        parts.append(_count(summary["warnings"], "warning"))
+    if summary["audits"]:
+        parts.append(f"{summary['audits']} audited")
+    if summary["ignoredErrors"]:
+        parts.append(f"{summary['ignoredErrors']} ignored evaluation error(s)")
+    return head + (", ".join(parts) if parts else "no violations")
+
+
+def _count(n: int, noun: str) -> str:
+    plural = "policies" if noun == "policy" else f"{noun}s"
+    return f"{n} {noun if n == 1 else plural}"
+
+
+def gate(results: Results, fail_on: str) -> int:
+    """The exit code ``--fail-on`` gives these results (0 or :data:`DENIED`)."""
+    from kubeops.policy.model import Action
+
+    violations = [v for v, _ in results.violations]
+    failing = {
+        "deny": [v for v in violations if v.denies],
+        "warn": [v for v in violations if v.denies or Action.WARN in v.actions],
+        "any": violations,
+        "never": [],
+    }[fail_on]
+    return DENIED if failing else 0
+
+
+def _progress(line: str) -> None:
+    from kubeops.config.redact import printable
+
+    print(f"  {printable(line)}", file=sys.stderr, flush=True)
+
+
+__all__ = [
+    "DENIED",
+    "add_policies_flag",
+    "gate",
+    "load_policy_set",
+    "policy_errors",
+    "print_load_error",
+    "print_violations",
+    "register",
+    "review_manifests",
+    "summary_line",
+    "write_results",
+]
