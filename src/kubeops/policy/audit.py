@@ -3,7 +3,8 @@ audit reports it -- once as a report, or on an interval as Prometheus metrics.
 
 What is read: every listable resource the cluster serves (Gatekeeper's default),
 or only the kinds the policies say they match when every policy says so
-(an engine's optional ``audit_kinds()``), or the kinds ``--kinds`` names.
+(an engine's optional ``audit_kinds()``, or the ``admission_rules()`` the webhook
+registers), or the kinds ``--kinds`` names.
 Events are never audited.  Namespaces, ResourceQuotas and LimitRanges are always
 read, so policies that look at a namespace or its quota have their answers.
 
@@ -64,15 +65,34 @@ class AuditError(KubeopsError, ValueError):
 
 def policy_kinds(policies: Iterable[Policy]) -> set[tuple[str, str]] | None:
     """The (API group, kind or resource) pairs the policies match, from each engine's
-    optional ``audit_kinds()``; None when any policy may match any kind (or does not say)."""
+    optional ``audit_kinds()`` or else the ``admission_rules()`` the webhook registers;
+    None when any policy may match any kind (or does not say)."""
     wanted: set[tuple[str, str]] = set()
     for policy in policies:
-        ask = getattr(policy, "audit_kinds", None)
-        kinds = ask() if callable(ask) else None
+        kinds = _kinds_of(policy)
         if kinds is None:
             return None
-        wanted.update((str(g), str(k)) for g, k in kinds)
+        wanted.update(kinds)
     return wanted
+
+
+def _kinds_of(policy: Policy) -> set[tuple[str, str]] | None:
+    ask = getattr(policy, "audit_kinds", None)
+    if callable(ask):
+        kinds = ask()
+        return None if kinds is None else {(str(g), str(k)) for g, k in kinds}
+    rules = getattr(policy, "admission_rules", None)
+    if not callable(rules):
+        return None
+    found: set[tuple[str, str]] = set()
+    for rule in rules() or []:
+        for group in rule.get("apiGroups") or [ALL_KINDS]:
+            for resource in rule.get("resources") or [ALL_KINDS]:
+                name = str(resource).partition("/")[0] or ALL_KINDS
+                if name == ALL_KINDS and group == ALL_KINDS:
+                    return None
+                found.add((str(group), name))
+    return found or None
 
 
 def parse_kinds(text: str) -> list[tuple[str, str]]:

@@ -99,7 +99,7 @@ def test_kinds_named_by_the_user() -> None:
     kinds = parse_kinds("po, deployments.apps,")
     assert kinds == [("*", "po"), ("apps", "deployments")]
     assert "deployments.apps" in _names(resources_to_audit(SERVED, kinds, named=True))
-    with pytest.raises(AuditError, match="serves no resource 'widgets.example.com'"):
+    with pytest.raises(AuditError, match=r"serves no resource 'widgets\.example\.com'"):
         resources_to_audit(SERVED, parse_kinds("widgets.example.com"), named=True)
     with pytest.raises(AuditError, match="name at least one kind"):
         parse_kinds(" , ")
@@ -109,7 +109,8 @@ def test_a_live_object_is_reviewed_as_an_update_of_itself() -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"}}
     review = review_of_live(pod, Operation.UPDATE, PODS)
     assert review.operation == Operation.UPDATE
-    assert review.object is pod and review.old_object is pod
+    assert review.object is pod
+    assert review.old_object is pod
     assert (review.resource.resource, review.namespace) == ("pods", "n")
     created = review_of_live(pod, Operation.CREATE, PODS)
     assert created.old_object is None
@@ -177,3 +178,29 @@ def test_strongest_action() -> None:
     assert strongest({Action.AUDIT, Action.DENY}) == Action.DENY
     assert strongest({Action.AUDIT, Action.WARN}) == Action.WARN
     assert strongest({Action.AUDIT}) == Action.AUDIT
+
+
+@dataclass
+class Ruled:
+    """A policy that says what it matches only as admission rules (as the webhook reads)."""
+
+    rules: list[dict[str, list[str]]]
+    name: str = "ruled"
+    engine: str = "cel"
+    failure_policy: FailurePolicy = FailurePolicy.FAIL
+    source: Source = field(default_factory=lambda: Source("p.yaml", 1))
+
+    def admission_rules(self) -> list[dict[str, list[str]]]:
+        return self.rules
+
+    def evaluate(self, review: Review, context: Context) -> list[Violation]:
+        return []
+
+
+def test_the_kinds_of_the_webhook_admission_rules() -> None:
+    ruled = Ruled([{"apiGroups": ["apps", ""], "resources": ["deployments", "pods/status"]}])
+    assert policy_kinds([ruled]) == {
+        ("apps", "deployments"), ("apps", "pods"), ("", "deployments"), ("", "pods"),
+    }  # fmt: skip
+    assert policy_kinds([Ruled([{"apiGroups": ["*"], "resources": ["*"]}])]) is None
+    assert policy_kinds([Ruled([])]) is None
