@@ -91,11 +91,16 @@ def _builtins_flags(parser: argparse.ArgumentParser) -> None:
         help="a Trivy or Grype JSON report: the built-in vulnerability gate judges the "
         "images it scanned (repeatable)",
     )
+    add_builtins_flag(parser)
+
+
+def add_builtins_flag(parser: argparse.ArgumentParser) -> None:
+    """``--no-builtins``, as ``kubeops policy webhook`` has it."""
     parser.add_argument(
-        "--builtins",
+        "--no-builtins",
         action="store_true",
-        help="run the built-in library's defaults besides --policies (without --policies "
-        "they always run; a PolicyLibrary document in --policies configures them)",
+        help="without a PolicyLibrary document, run no built-in policy (default: the "
+        "built-in library's defaults run besides --policies, as at admission)",
     )
 
 
@@ -124,8 +129,9 @@ def _test(commands: Any) -> None:
         "test",
         help="judge manifests before they are applied (CI): findings with file and line",
         description="Judge manifests with the policies, as the API server would judge "
-        "their creation: every finding with its file and line. Without --policies the "
-        "built-in library runs with its defaults.",
+        "their creation: every finding with its file and line. The built-in library runs "
+        "with its defaults unless --no-builtins or a PolicyLibrary document in --policies "
+        "configures it.",
         epilog=EXIT_CODES,
     )
     test.add_argument(
@@ -261,12 +267,16 @@ def print_load_error(err: PolicyLoadError) -> None:
 
 
 def load_policy_set(paths: Sequence[str], scans: Sequence[str], builtins: bool) -> PolicySet:
-    """The policies under ``paths`` (the built-in library's defaults when there are none,
-    or when ``builtins``), with the scanner reports ``scans`` for its vulnerability gate."""
+    """The policies under ``paths`` and, with ``builtins``, the built-in library's
+    defaults unless a PolicyLibrary document configures it; the scanner reports
+    ``scans`` feed its vulnerability gate."""
+    from kubeops.errors import KubeopsError
     from kubeops.policy.loader import load_policies
 
+    if not paths and not builtins:
+        raise KubeopsError("--no-builtins leaves no policy: give --policies PATH")
     reports = [_load_scan(path) for path in scans]
-    return load_policies(paths, scans=reports, builtins_by_default=builtins or not paths)
+    return load_policies(paths, scans=reports, builtins_by_default=builtins)
 
 
 def _load_scan(path: str) -> Any:
@@ -331,7 +341,7 @@ def _run_test(args: argparse.Namespace) -> int:
     manifests = load_manifests(args.filename)
     if not manifests:
         raise ManifestError(f"no objects found in {', '.join(args.filename)}")
-    policies = load_policy_set(args.policies, args.scan, args.builtins)
+    policies = load_policy_set(args.policies, args.scan, not args.no_builtins)
     progress = None
     if not args.quiet and len(manifests) >= PROGRESS_FROM:
         progress = _progress
@@ -379,7 +389,7 @@ def _run_audit(args: argparse.Namespace) -> int:
         raise AuditError("give -A or -n, not both")
     if args.runs is not None and args.runs < 1:
         raise AuditError(f"--runs {args.runs}: give at least 1")
-    policies = load_policy_set(args.policies, args.scan, args.builtins)
+    policies = load_policy_set(args.policies, args.scan, not args.no_builtins)
     options = AuditOptions(
         policies=policies,
         cluster=args.context or "cluster",

@@ -52,10 +52,13 @@ def register(groups: Any) -> None:
         nargs="+",
         default=[],
         metavar="PATH",
-        help="judge every manifest with these policies first (kubeops policy test's): "
-        "when one is denied, print each denial and apply nothing (exit 2); warnings are "
-        "printed and the set applied",
+        help="judge every manifest with these policies (and the built-in library's "
+        "defaults, as kubeops policy test does) first: when one is denied, print each "
+        "denial and apply nothing (exit 2); warnings are printed and the set applied",
     )
+    from kubeops.cli.policy import add_builtins_flag
+
+    add_builtins_flag(apply)
     add_connection_flags(apply)
     apply.set_defaults(handler=_manifests_first(_policies_first(run(_apply))))
 
@@ -113,7 +116,7 @@ def _policies_first(
         from kubeops.policy.model import PolicyLoadError
 
         try:
-            args.policy_set = load_policy_set(args.policies, (), builtins=False)
+            args.policy_set = load_policy_set(args.policies, (), builtins=not args.no_builtins)
         except PolicyLoadError as err:
             print_load_error(err)
             return 1
