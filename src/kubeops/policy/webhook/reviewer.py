@@ -1,0 +1,251 @@
+"""One admission review under a deadline: every policy evaluated in a worker thread,
+each judged by its failure policy when it cannot decide in time.
+
+The API server waits ``timeoutSeconds`` for the webhook and then applies the
+configuration's failurePolicy to the whole request -- so the webhook must
+answer first, and answer what the policies (not a timeout) decide.  A review
+has a deadline (80% of ``timeoutSeconds`` by default); the policies run
+concurrently on a bounded thread pool, so the event loop keeps answering probes
+and other reviews; a policy still running at the deadline is abandoned (a thread
+cannot be stopped: it finishes in the background) and judged by its own
+failurePolicy, and until that run ends the policy is judged the same way at once
+rather than given another thread.  A review that cannot even start before its
+deadline (too many in flight) is answered by the webhook's failure mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kubeops.controller.serving import log_event
+from kubeops.policy.model import (
+    Action,
+    Context,
+    FailurePolicy,
+    Policy,
+    PolicyEvaluationError,
+    Review,
+    Violation,
+)
+from kubeops.policy.verdict import evaluate
+from kubeops.policy.webhook.answer import Found, response, verdict_response
+from kubeops.policy.webhook.metrics import WebhookMetrics
+
+LOG = logging.getLogger(__name__)
+
+
+class Reviewer:
+    """Decides admission reviews with ``policies`` and ``context``.
+
+    ``deadline`` is the seconds a review may take; ``failure_policy`` what a review
+    that cannot be decided in time answers (``Fail``: refuse, ``Ignore``: allow
+    with a warning); ``workers`` threads evaluate policies; at most ``max_in_flight``
+    reviews are evaluated at once, the others wait for a place within their deadline.
+    """
+
+    def __init__(
+        self,
+        policies: Sequence[Policy],
+        context: Context,
+        *,
+        deadline: float,
+        failure_policy: FailurePolicy = FailurePolicy.FAIL,
+        workers: int = 4,
+        max_in_flight: int = 64,
+        metrics: WebhookMetrics | None = None,
+    ) -> None:
+        self.policies = tuple(policies)
+        self.context = context
+        self.deadline = deadline
+        self.failure_policy = failure_policy
+        self.metrics = metrics or WebhookMetrics()
+        self.metrics.policies.set(len(self.policies))
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="policy"
+        )
+        self._places = asyncio.Semaphore(max_in_flight)
+        self._running: dict[str, int] = {}
+        """Abandoned evaluations still running, per policy."""
+        self._lock = threading.Lock()
+        self.in_flight = 0
+
+    def close(self) -> None:
+        """Stop taking work; abandoned evaluations finish in the background."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def review(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The AdmissionReview answering ``request`` (an AdmissionReview's request)."""
+        started = time.monotonic()
+        uid = str(request.get("uid") or "")
+        self.in_flight += 1
+        self.metrics.in_flight.inc()
+        try:
+            answer = await self._review(request, uid, started)
+        finally:
+            self.in_flight -= 1
+            self.metrics.in_flight.dec()
+            self.metrics.latency.observe(time.monotonic() - started)
+        return answer
+
+    async def _review(self, request: Mapping[str, Any], uid: str, started: float) -> dict[str, Any]:
+        try:
+            review = Review.of_admission(request)
+        except ValueError as err:  # an operation this model does not know
+            return self._undecided(uid, f"cannot read the request: {err}")
+        try:
+            await asyncio.wait_for(self._places.acquire(), self._left(started))
+        except TimeoutError:
+            return self._undecided(uid, f"{self.in_flight} reviews in flight; no place in time")
+        try:
+            found, warnings = await self._evaluate(review, started)
+        finally:
+            self._places.release()
+        answer = verdict_response(uid, found, warnings)
+        self._record(review, found, answer)
+        return answer
+
+    def _left(self, started: float) -> float:
+        return max(0.0, started + self.deadline - time.monotonic())
+
+    async def _evaluate(self, review: Review, started: float) -> tuple[list[Found], list[str]]:
+        found: list[Found] = []
+        warnings: list[str] = []
+        submitted: dict[
+            asyncio.Future[list[Found]], tuple[Policy, concurrent.futures.Future[Any]]
+        ] = {}
+        for policy in self.policies:
+            if self._still_running(policy.name):
+                found.extend(
+                    self._judge(policy, review, "busy", "still deciding an earlier request")
+                )
+                continue
+            job = self._pool.submit(self._run, policy, review)
+            submitted[asyncio.wrap_future(job)] = (policy, job)
+        if submitted:
+            done, pending = await asyncio.wait(submitted, timeout=self._left(started))
+            for waited in done:
+                found.extend(waited.result())
+            for waited in pending:
+                policy, job = submitted[waited]
+                waited.cancel()
+                if not job.cancel():  # running: it finishes on its own, once
+                    self._abandon(policy.name, job)
+                cause = f"did not decide within {self.deadline:g}s"
+                found.extend(self._judge(policy, review, "timeout", cause))
+                if policy.failure_policy == FailurePolicy.IGNORE:
+                    warnings.append(f"policy {policy.name} {cause}; ignored (failurePolicy Ignore)")
+        return found, warnings
+
+    def _run(self, policy: Policy, review: Review) -> list[Found]:
+        """One policy on one review, in a worker thread; never raises."""
+        try:
+            verdict = evaluate((policy,), review, self.context)
+        except Exception as err:  # a bug in an engine is that policy's failure, not ours
+            return self._judge(policy, review, "error", f"{type(err).__name__}: {err}")
+        for error in verdict.ignored_errors:
+            self.metrics.errors.labels(policy.name, "error").inc()
+            log_event(
+                LOG,
+                logging.WARNING,
+                "policy error ignored",
+                policy=policy.name,
+                error=error.cause,
+                subject=review.describe(),
+            )
+        for violation in verdict.violations:
+            if violation.reason == "InternalError":
+                self.metrics.errors.labels(policy.name, "error").inc()
+        return [Found(policy.engine, v) for v in verdict.violations]
+
+    def _judge(self, policy: Policy, review: Review, cause: str, why: str) -> list[Found]:
+        """A policy that could not decide, by its failurePolicy: a denial, or nothing."""
+        self.metrics.errors.labels(policy.name, cause).inc()
+        error = PolicyEvaluationError(policy.name, why)
+        log_event(
+            LOG,
+            logging.WARNING,
+            "policy could not decide",
+            policy=policy.name,
+            cause=cause,
+            error=why,
+            subject=review.describe(),
+            failurePolicy=str(policy.failure_policy),
+        )
+        if policy.failure_policy == FailurePolicy.IGNORE:
+            return []
+        violation = Violation(
+            policy=policy.name,
+            message=f"policy {policy.name} could not be evaluated: {error.cause}",
+            reason="InternalError",
+            subject=review.describe(),
+        )
+        return [Found("webhook", violation)]
+
+    def _still_running(self, name: str) -> bool:
+        with self._lock:
+            return self._running.get(name, 0) > 0
+
+    def _abandon(self, name: str, job: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._running[name] = self._running.get(name, 0) + 1
+
+        def finished(_: concurrent.futures.Future[Any]) -> None:
+            with self._lock:
+                self._running[name] -= 1
+
+        job.add_done_callback(finished)
+
+    def _undecided(self, uid: str, why: str) -> dict[str, Any]:
+        """A review not decided in time: the webhook's failure mode answers."""
+        text = f"kubeops policy webhook could not decide: {why}"
+        log_event(
+            LOG,
+            logging.WARNING,
+            "review not decided",
+            uid=uid,
+            error=why,
+            failurePolicy=str(self.failure_policy),
+        )
+        if self.failure_policy == FailurePolicy.FAIL:
+            self.metrics.reviews.labels("failed_closed").inc()
+            return response(uid, allowed=False, message=f"{text} (fail-closed)")
+        self.metrics.reviews.labels("failed_open").inc()
+        return response(uid, allowed=True, warnings=[f"{text}; allowed (fail-open)"])
+
+    def _record(self, review: Review, found: Sequence[Found], answer: Mapping[str, Any]) -> None:
+        allowed = bool(answer["response"]["allowed"])
+        self.metrics.reviews.labels("allowed" if allowed else "denied").inc()
+        user = str(review.user_info.get("username") or "")
+        for item in found:
+            violation = item.violation
+            for action in sorted(violation.actions):
+                self.metrics.decisions.labels(violation.policy, action.value.lower()).inc()
+            if Action.AUDIT in violation.actions:
+                log_event(
+                    LOG,
+                    logging.INFO,
+                    "audit",
+                    policy=violation.policy,
+                    violation=violation.message,
+                    subject=review.describe(),
+                    operation=str(review.operation),
+                    user=user,
+                    uid=review.uid,
+                )
+        if not allowed:
+            log_event(
+                LOG,
+                logging.INFO,
+                "denied",
+                subject=review.describe(),
+                operation=str(review.operation),
+                user=user,
+                uid=review.uid,
+                policies=sorted({f.violation.policy for f in found if f.violation.denies}),
+            )

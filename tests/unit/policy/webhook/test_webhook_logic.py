@@ -1,0 +1,286 @@
+"""The webhook's pure parts: certificates and their renewal, the AdmissionReview answer,
+the registered configuration, and a review's deadline (on a static context)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+
+from kubeops.policy.context import StaticContext
+from kubeops.policy.model import (
+    Action,
+    FailurePolicy,
+    PolicyEvaluationError,
+    Review,
+    Source,
+    Violation,
+)
+from kubeops.policy.webhook import (
+    WEBHOOK_NAME,
+    GeneratedTLS,
+    InvalidReview,
+    Registration,
+    Reviewer,
+    ServiceRef,
+    admission_rules,
+    certs,
+    request_of,
+)
+from kubeops.policy.webhook.answer import Found, annotation_key, verdict_response
+
+
+class Rule:
+    """A test policy: ``check(review)`` gives its violations; it may wait on ``gate``."""
+
+    engine = "builtin"
+    source = Source("test.py", 1)
+
+    def __init__(
+        self,
+        name: str,
+        actions: frozenset[Action] = frozenset({Action.DENY}),
+        *,
+        failure_policy: FailurePolicy = FailurePolicy.FAIL,
+        hold: threading.Event | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.name = name
+        self.actions = actions
+        self.failure_policy = failure_policy
+        self.hold = hold
+        self.error = error
+        self.calls = 0
+
+    def evaluate(self, review: Review, context: Any) -> list[Violation]:
+        self.calls += 1
+        if self.hold is not None:
+            self.hold.wait(10)
+        if self.error is not None:
+            raise self.error
+        return [Violation(self.name, f"{self.name} says no", actions=self.actions)]
+
+
+def admission(uid: str = "u-1") -> dict[str, Any]:
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}}
+    return {
+        "uid": uid,
+        "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+        "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+        "name": "c",
+        "namespace": "n",
+        "operation": "CREATE",
+        "userInfo": {"username": "alice"},
+        "object": obj,
+    }
+
+
+# -- certificates ---------------------------------------------------------------------------
+
+
+def _cert(path: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(Path(path).read_bytes())
+
+
+def test_generated_pair_is_valid_for_its_hosts_and_renews_from_the_same_ca(tmp_path: Path) -> None:
+    tls = GeneratedTLS(
+        tmp_path, ["127.0.0.1", "localhost", "hook.ns.svc"], validity=3600, ca_validity=86400
+    )
+    first = _cert(tls.cert_file)
+    names = first.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} == {"127.0.0.1"}
+    assert set(names.get_values_for_type(x509.DNSName)) == {"localhost", "hook.ns.svc"}
+    assert 2350 < tls.renew_in() <= 2400  # 2/3 of the lifetime
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls.cert_file, tls.key_file)  # the pair matches
+    bundle = tls.ca_bundle
+    assert tls.renew() is False
+    second = _cert(tls.cert_file)
+    assert second.serial_number != first.serial_number
+    assert tls.ca_bundle == bundle
+    second.verify_directly_issued_by(x509.load_pem_x509_certificate(bundle))
+    assert oct((tmp_path / "tls.key").stat().st_mode & 0o777) == "0o600"
+    # A restart with the same directory keeps the CA (the registered caBundle stays valid).
+    again = GeneratedTLS(tmp_path, ["127.0.0.1"], validity=3600, ca_validity=86400)
+    assert again.ca_bundle == bundle
+
+
+def test_a_ca_near_its_end_is_published_beside_the_old_one_before_it_signs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tls = GeneratedTLS(tmp_path, ["127.0.0.1"], validity=100, ca_validity=300)
+    old_ca = x509.load_pem_x509_certificate(tls.ca_bundle)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=150)
+    monkeypatch.setattr(certs, "_now", lambda: later)  # the CA has < 2 lifetimes left
+    assert tls.renew() is True  # a successor is published...
+    assert len(x509.load_pem_x509_certificates(tls.ca_bundle)) == 2
+    _cert(tls.cert_file).verify_directly_issued_by(old_ca)  # ...but the old CA still signs
+    tls.renew()
+    new_ca = x509.load_pem_x509_certificates(tls.ca_bundle)[-1]
+    _cert(tls.cert_file).verify_directly_issued_by(new_ca)
+
+
+# -- the answer -----------------------------------------------------------------------------
+
+
+def test_request_of_refuses_what_is_not_an_admission_review() -> None:
+    with pytest.raises(InvalidReview, match="AdmissionReview"):
+        request_of({"apiVersion": "v1", "kind": "Pod"})
+    with pytest.raises(InvalidReview, match="uid"):
+        request_of({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"})
+    with pytest.raises(InvalidReview, match="JSON object"):
+        request_of([1])
+
+
+def test_deny_warn_and_audit_become_status_warnings_and_annotations() -> None:
+    found = [
+        Found("rego", Violation("no-latest", "image uses :latest")),
+        Found("rego", Violation("owner", "no owner label", actions=frozenset({Action.WARN}))),
+        Found(
+            "gatekeeper",
+            Violation("cost/centre", "no cost centre", actions=frozenset({Action.AUDIT})),
+        ),
+    ]
+    answer = verdict_response("u-9", found)["response"]
+    assert answer["uid"] == "u-9"
+    assert answer["allowed"] is False
+    assert answer["status"]["message"] == "[no-latest] image uses :latest"
+    assert answer["status"]["code"] == 403
+    assert answer["warnings"] == ["[owner] no owner label"]
+    assert answer["auditAnnotations"] == {"cost-centre": "no cost centre"}
+    assert annotation_key("--é/x--") == "x"
+    assert verdict_response("u", [])["response"] == {"uid": "u", "allowed": True}
+
+
+# -- the configuration ----------------------------------------------------------------------
+
+
+def test_configuration_scopes_namespaces_and_maps_the_failure_mode() -> None:
+    registration = Registration(
+        "kubeops-policy",
+        "kubeops-system",
+        service=ServiceRef("kubeops-system", "hook", 8443),
+        namespace_selector={"matchLabels": {"team": "a"}},
+        timeout_seconds=5,
+        fail_closed=False,
+    )
+    rules = [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]
+    (hook,) = registration.configuration(b"CA", rules)["webhooks"]
+    assert hook["name"] == WEBHOOK_NAME
+    assert hook["failurePolicy"] == "Ignore"
+    assert hook["timeoutSeconds"] == 5
+    assert hook["sideEffects"] == "None"
+    assert hook["admissionReviewVersions"] == ["v1"]
+    assert hook["clientConfig"]["service"] == {
+        "namespace": "kubeops-system",
+        "name": "hook",
+        "port": 8443,
+        "path": "/validate",
+    }
+    assert hook["clientConfig"]["caBundle"] == "Q0E="
+    assert hook["namespaceSelector"] == {
+        "matchLabels": {"team": "a"},
+        "matchExpressions": [
+            {
+                "key": "kubernetes.io/metadata.name",
+                "operator": "NotIn",
+                "values": ["kube-system", "kubeops-system"],
+            }
+        ],
+    }
+
+
+def test_rules_are_the_union_of_the_policies_or_every_namespaced_resource() -> None:
+    class Declares(Rule):
+        def __init__(self, name: str, resources: list[str]) -> None:
+            super().__init__(name)
+            self.resources = resources
+
+        def admission_rules(self) -> list[dict[str, Any]]:
+            return [{"apiGroups": [""], "resources": self.resources}]
+
+    assert admission_rules([Declares("a", ["pods"]), Declares("b", ["pods"])]) == [
+        {"apiGroups": [""], "resources": ["pods"]}
+    ]
+    (rule,) = admission_rules([Declares("a", ["pods"]), Rule("c")])
+    assert rule["resources"] == ["*"]
+    assert rule["scope"] == "Namespaced"
+
+
+# -- the deadline ---------------------------------------------------------------------------
+
+
+async def test_a_slow_policy_is_abandoned_at_the_deadline_and_judged_by_its_failure_policy() -> (
+    None
+):
+    gate = threading.Event()
+    slow_fail = Rule("slow-fail", hold=gate)
+    slow_ignore = Rule("slow-ignore", hold=gate, failure_policy=FailurePolicy.IGNORE)
+    warns = Rule("warns", frozenset({Action.WARN}))
+    reviewer = Reviewer([slow_fail, slow_ignore, warns], StaticContext(), deadline=0.3)
+    try:
+        started = time.monotonic()
+        answer = (await reviewer.review(admission()))["response"]
+        took = time.monotonic() - started
+        assert took < 0.6
+        assert answer["allowed"] is False
+        assert (
+            "policy slow-fail could not be evaluated: did not decide within 0.3s"
+            in (answer["status"]["message"])
+        )
+        assert "[warns] warns says no" in answer["warnings"]
+        assert any("slow-ignore did not decide" in w for w in answer["warnings"])
+        # Still running: judged at once, not given another thread.
+        started = time.monotonic()
+        again = (await reviewer.review(admission("u-2")))["response"]
+        assert time.monotonic() - started < 0.2
+        assert "still deciding an earlier request" in again["status"]["message"]
+        assert slow_fail.calls == 1
+    finally:
+        gate.set()
+        reviewer.close()
+
+
+async def test_errors_follow_the_failure_policy_and_a_full_webhook_follows_its_mode() -> None:
+    broken = Rule("broken", error=PolicyEvaluationError("broken", "no params"))
+    crashing = Rule("crashing", error=KeyError("spec"), failure_policy=FailurePolicy.IGNORE)
+    reviewer = Reviewer([broken, crashing], StaticContext(), deadline=1.0)
+    try:
+        answer = (await reviewer.review(admission()))["response"]
+        assert answer["status"]["message"] == (
+            "[broken] policy broken could not be evaluated: no params"
+        )
+    finally:
+        reviewer.close()
+    gate = threading.Event()
+    for mode, allowed in ((FailurePolicy.FAIL, False), (FailurePolicy.IGNORE, True)):
+        full = Reviewer(
+            [Rule("slow", hold=gate)],
+            StaticContext(),
+            deadline=0.2,
+            failure_policy=mode,
+            max_in_flight=1,
+        )
+        try:
+            first = asyncio.create_task(full.review(admission()))
+            await asyncio.sleep(0)
+            second = (await full.review(admission("u-2")))["response"]
+            assert second["allowed"] is allowed
+            assert "no place in time" in str(second)
+            await first
+        finally:
+            full.close()
+    gate.set()
+
+
+def test_service_hosts_and_expiry_are_reported(tmp_path: Path) -> None:
+    tls = GeneratedTLS(tmp_path, ["hook.ns.svc"], validity=60, ca_validity=600)
+    left = tls.not_after - datetime.datetime.now(datetime.UTC)
+    assert 55 < left.total_seconds() <= 60
