@@ -293,7 +293,7 @@ def _names(text: str) -> list[str]:
 def limit_range_fills(limit_ranges: Iterable[Object]) -> tuple[set[str], set[str]]:
     """The resources one namespace's LimitRanges fill in for Containers that give none:
     (default limits, default requests).  Requests default to the default limit,
-    which defaults to the max, as the API server does."""
+    which defaults to the max, or else to the min, as the API server does."""
     limits: set[str] = set()
     requests: set[str] = set()
     for limit_range in limit_ranges:
@@ -302,7 +302,8 @@ def limit_range_fills(limit_ranges: Iterable[Object]) -> tuple[set[str], set[str
                 continue
             limit_keys = set(item.get("default") or {}) | set(item.get("max") or {})
             limits |= limit_keys
-            requests |= set(item.get("defaultRequest") or {}) | limit_keys
+            requests |= set(item.get("defaultRequest") or {}) | set(item.get("min") or {})
+            requests |= limit_keys
     return limits, requests
 
 

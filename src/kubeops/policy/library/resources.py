@@ -1,0 +1,370 @@
+"""Resources: every container asks for what it needs (requests and limits present),
+within its namespace's LimitRange (min, max, maxLimitRequestRatio per Container
+and per Pod) and, with the namespace's other workloads, within its ResourceQuota.
+
+The quota is judged as far as the set shows: the requests of every workload the
+context knows in the namespace (the manifests under review in CI, the cluster's
+objects at admission), times their replicas, against the quota's hard limits.
+Objects a controller owns (a Deployment's ReplicaSets and Pods) are counted
+through their owner only; a DaemonSet counts as one Pod (its nodes are unknown);
+quotas with scopes are left out (which Pods they cover depends on the cluster).
+
+Defaults are applied as the API server applies them before it judges: a request
+left out is the container's limit, then the LimitRange's ``defaultRequest``
+(which defaults to its ``default``, then ``max``, then ``min``); a limit left
+out is the LimitRange's ``default`` (or ``max``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from kubeops.inspect.checks.pods import limit_range_fills, missing_resources
+from kubeops.models import Quantity, QuantityError
+from kubeops.policy.library.base import Check, Finding, PodSpec, pod_spec
+from kubeops.policy.library.settings import Environment, Reader
+from kubeops.policy.model import Context, Object, Review
+
+Resources = dict[str, Quantity]
+
+# Kinds whose objects make Pods, with their apiVersion (the context is asked by both).
+WORKLOADS = (
+    ("v1", "Pod"),
+    ("v1", "ReplicationController"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("apps/v1", "ReplicaSet"),
+    ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"),
+)
+_STANDARD = ("cpu", "memory", "ephemeral-storage")
+
+
+def quantity(value: object) -> Quantity | None:
+    """A manifest's quantity (``"500m"``, ``1``, ``0.5``); None when it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return Quantity(value if isinstance(value, str) else str(value))
+    except (QuantityError, TypeError):
+        return None
+
+
+def _resources(value: object) -> Resources:
+    found: Resources = {}
+    if isinstance(value, dict):
+        for name, raw in value.items():
+            parsed = quantity(raw)
+            if parsed is not None:
+                found[str(name)] = parsed
+    return found
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One namespace's LimitRange items of type Container and Pod, defaults resolved."""
+
+    container: Sequence[tuple[str, Object]]  # (LimitRange name, item)
+    pod: Sequence[tuple[str, Object]]
+
+    @classmethod
+    def of(cls, limit_ranges: Iterable[Object]) -> Limits:
+        """The items of ``limit_ranges`` with the API server's defaults for Container items."""
+        container: list[tuple[str, Object]] = []
+        pod: list[tuple[str, Object]] = []
+        for limit_range in limit_ranges:
+            name = str((limit_range.get("metadata") or {}).get("name", ""))
+            for item in (limit_range.get("spec") or {}).get("limits") or []:
+                if not isinstance(item, dict):
+                    continue
+                if item.get("type") == "Container":
+                    default = {**_resources(item.get("max")), **_resources(item.get("default"))}
+                    request = {
+                        **_resources(item.get("min")),
+                        **default,
+                        **_resources(item.get("defaultRequest")),
+                    }
+                    container.append(
+                        (name, {**item, "default": default, "defaultRequest": request})
+                    )
+                elif item.get("type") == "Pod":
+                    pod.append((name, item))
+        return cls(container, pod)
+
+
+def effective(container: Object, limits: Limits) -> tuple[Resources, Resources]:
+    """A container's (requests, limits) once the API server has defaulted them."""
+    resources = container.get("resources") or {}
+    own_limits = _resources(resources.get("limits"))
+    requests = {**own_limits, **_resources(resources.get("requests"))}
+    given_limits = dict(own_limits)
+    for _, item in limits.container:
+        for name, value in item["default"].items():
+            given_limits.setdefault(name, value)
+        for name, value in item["defaultRequest"].items():
+            requests.setdefault(name, value)
+    return requests, given_limits
+
+
+def pod_resources(pod: PodSpec, limits: Limits) -> tuple[Resources, Resources]:
+    """What one Pod asks for: its containers' sum, or its largest init container if that
+    is more (init containers run one at a time, before the others; native sidecars,
+    init containers that keep running, add to both)."""
+    totals: tuple[Resources, Resources] = ({}, {})
+    init_peak: tuple[Resources, Resources] = ({}, {})
+    sidecars: tuple[Resources, Resources] = ({}, {})
+    for field_name in ("containers", "initContainers"):
+        for container in pod.spec.get(field_name) or []:
+            if not isinstance(container, dict):
+                continue
+            pair = effective(container, limits)
+            sidecar = field_name == "initContainers" and container.get("restartPolicy") == "Always"
+            for index in (0, 1):
+                for name, value in pair[index].items():
+                    if field_name == "containers" or sidecar:
+                        target = totals if field_name == "containers" else sidecars
+                        target[index][name] = target[index].get(name, Quantity()) + value
+                    else:
+                        current = init_peak[index].get(name, Quantity())
+                        init_peak[index][name] = max(
+                            current, value + sidecars[index].get(name, Quantity())
+                        )
+    result: tuple[Resources, Resources] = ({}, {})
+    for index in (0, 1):
+        names = set(totals[index]) | set(init_peak[index]) | set(sidecars[index])
+        for name in names:
+            running = totals[index].get(name, Quantity()) + sidecars[index].get(name, Quantity())
+            result[index][name] = max(running, init_peak[index].get(name, Quantity()))
+    return result
+
+
+def replicas(obj: Object) -> int:
+    """How many Pods a workload runs at once, as far as its manifest says."""
+    spec = obj.get("spec") or {}
+    kind = obj.get("kind")
+    if kind == "Job":
+        value = spec.get("parallelism", 1)
+    elif kind == "CronJob":
+        value = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("parallelism", 1)
+    elif kind in ("Pod", "DaemonSet"):
+        value = 1
+    else:
+        value = spec.get("replicas", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 1
+
+
+def _pods(count: int) -> str:
+    return f"{count} Pod" if count == 1 else f"{count} Pods"
+
+
+def _owned(obj: Object) -> bool:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(isinstance(r, dict) and r.get("controller") for r in refs)
+
+
+def _key(obj: Object) -> tuple[str, str]:
+    return str(obj.get("kind") or ""), str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _usage(pod: PodSpec, count: int, limits: Limits) -> Resources:
+    """What ``count`` Pods of ``pod`` charge to a quota, by quota resource name."""
+    requests, pod_limits = pod_resources(pod, limits)
+    usage: Resources = {"pods": Quantity(count)}
+    for name, value in requests.items():
+        usage[f"requests.{name}"] = value * count
+        if name in _STANDARD:
+            usage[name] = value * count
+    for name, value in pod_limits.items():
+        usage[f"limits.{name}"] = value * count
+    return usage
+
+
+def _required_by_quota(resource: str) -> tuple[str, str] | None:
+    """(field, resource) every container must give when a quota tracks ``resource``."""
+    if resource in _STANDARD:
+        return "requests", resource
+    field, dot, name = resource.partition(".")
+    if dot and field in ("requests", "limits") and name in _STANDARD:
+        return field, name
+    return None
+
+
+def _quota_findings(
+    review: Review, pod: PodSpec, context: Context, limits: Limits
+) -> list[Finding]:
+    namespace = review.namespace
+    quotas = [
+        q
+        for q in context.objects("v1", "ResourceQuota", namespace)
+        if not (q.get("spec") or {}).get("scopes")
+        and not (q.get("spec") or {}).get("scopeSelector")
+    ]
+    if not quotas:
+        return []
+    subject = review.subject
+    own = _usage(pod, replicas(subject), limits)
+    others: Resources = {}
+    counted = 0
+    for api_version, kind in WORKLOADS:
+        for obj in context.objects(api_version, kind, namespace):
+            if _owned(obj) or _key(obj) == _key(subject):
+                continue
+            other = pod_spec(obj)
+            if other is None:
+                continue
+            counted += 1
+            for name, value in _usage(other, replicas(obj), limits).items():
+                others[name] = others.get(name, Quantity()) + value
+    findings: list[Finding] = []
+    for quota in quotas:
+        meta = quota.get("metadata") or {}
+        label = f"ResourceQuota {namespace}/{meta.get('name', '')}"
+        hard = _resources((quota.get("spec") or {}).get("hard"))
+        for resource in sorted(hard):
+            required = _required_by_quota(resource)
+            if required is not None:
+                field, name = required
+                for container_label, path, container in pod.containers():
+                    if "ephemeral" in container_label:
+                        continue
+                    pair = effective(container, limits)
+                    if name not in pair[0 if field == "requests" else 1]:
+                        findings.append(
+                            Finding(
+                                f"{label} tracks {resource}, so every container must give "
+                                f"{field}.{name}; {container_label} gives none",
+                                f"{path}.resources",
+                            )
+                        )
+            mine = own.get(resource)
+            if mine is None or mine.is_zero():
+                continue
+            total = mine + others.get(resource, Quantity())
+            if total > hard[resource]:
+                shared = (
+                    f" with the namespace's {counted} other workload{'s' if counted != 1 else ''}"
+                    f" ({others.get(resource, Quantity())})"
+                    if counted
+                    else ""
+                )
+                findings.append(
+                    Finding(
+                        f"{label}: {resource} would be {total}, above its hard limit "
+                        f"{hard[resource]} ({_pods(replicas(subject))} of this "
+                        f"{subject.get('kind')} ask {mine} in all{shared})",
+                        pod.path,
+                    )
+                )
+    return findings
+
+
+def _bounds(
+    label: str, what: str, requests: Resources, limits: Resources, item: Object
+) -> list[str]:
+    """LimitRanger's min / max / maxLimitRequestRatio checks of one item."""
+    problems: list[str] = []
+    kind = item.get("type")
+    for name, low in sorted(_resources(item.get("min")).items()):
+        request, limit = requests.get(name), limits.get(name)
+        if request is None:
+            problems.append(
+                f"{label}: minimum {name} usage per {kind} is {low}; {what} has no request"
+            )
+        elif request < low:
+            problems.append(
+                f"{label}: minimum {name} usage per {kind} is {low}, but {what} requests {request}"
+            )
+        if limit is not None and limit < low:
+            problems.append(
+                f"{label}: minimum {name} usage per {kind} is {low}, but {what} limit is {limit}"
+            )
+    for name, high in sorted(_resources(item.get("max")).items()):
+        request, limit = requests.get(name), limits.get(name)
+        if limit is None:
+            problems.append(
+                f"{label}: maximum {name} usage per {kind} is {high}; {what} has no limit"
+            )
+        elif limit > high:
+            problems.append(
+                f"{label}: maximum {name} usage per {kind} is {high}, but {what} limit is {limit}"
+            )
+        if request is not None and request > high:
+            problems.append(
+                f"{label}: maximum {name} usage per {kind} is {high}, but {what} requests {request}"
+            )
+    for name, ratio in sorted(_resources(item.get("maxLimitRequestRatio")).items()):
+        request, limit = requests.get(name), limits.get(name)
+        if request is None or limit is None:
+            missing = "request" if request is None else "limit"
+            problems.append(
+                f"{label}: {name} max limit to request ratio per {kind} is {ratio}; {what} has no {missing}"
+            )
+        elif request.is_zero() or limit.as_fraction() / request.as_fraction() > ratio.as_fraction():
+            problems.append(
+                f"{label}: {name} max limit to request ratio per {kind} is {ratio}, but {what} "
+                f"has limit {limit} and request {request}"
+            )
+    return problems
+
+
+def _limit_range_findings(pod: PodSpec, limits: Limits, namespace: str) -> list[Finding]:
+    findings: list[Finding] = []
+    for container_label, path, container in pod.containers():
+        if "ephemeral" in container_label:
+            continue
+        requests, given = effective(container, limits)
+        for name, item in limits.container:
+            label = f"LimitRange {namespace}/{name}"
+            findings += [
+                Finding(m, f"{path}.resources")
+                for m in _bounds(label, container_label, requests, given, item)
+            ]
+    if limits.pod:
+        requests, given = pod_resources(pod, limits)
+        for name, item in limits.pod:
+            label = f"LimitRange {namespace}/{name}"
+            findings += [
+                Finding(m, pod.path) for m in _bounds(label, "the Pod", requests, given, item)
+            ]
+    return findings
+
+
+def configure(settings: Reader, environment: Environment) -> Check:
+    """The resources check: ``requests`` and ``limits`` (resource names every container
+    must give; cpu,memory and memory by default), ``quota`` and ``limitRange``
+    (judge the namespace's ResourceQuotas and LimitRanges; both true by default)."""
+    settings.only(("requests", "limits", "quota", "limitRange"))
+    wanted: Mapping[str, Sequence[str]] = {
+        "requests": settings.strings("requests", ("cpu", "memory")),
+        "limits": settings.strings("limits", ("memory",)),
+    }
+    judge_quota = settings.boolean("quota", True)
+    judge_ranges = settings.boolean("limitRange", True)
+
+    def check(review: Review, context: Context) -> list[Finding]:
+        pod = pod_spec(review.subject)
+        if pod is None:
+            return []
+        ranges = context.objects("v1", "LimitRange", review.namespace) if review.namespace else []
+        limits = Limits.of(ranges)
+        fills = limit_range_fills(ranges)
+        findings: list[Finding] = []
+        for container_label, path, container in pod.containers():
+            if "ephemeral" in container_label:
+                continue  # ephemeral containers take no resources
+            for field, names in wanted.items():
+                missing = missing_resources(container, field, names, fills)
+                if missing:
+                    what = " or ".join(f"{r} {field[:-1]}" for r in missing)
+                    findings.append(
+                        Finding(f"{container_label} has no {what}", f"{path}.resources")
+                    )
+        if judge_ranges and (limits.container or limits.pod):
+            findings += _limit_range_findings(pod, limits, review.namespace)
+        if judge_quota and review.namespace:
+            findings += _quota_findings(review, pod, context, limits)
+        return findings
+
+    return check
