@@ -1,7 +1,8 @@
 """Builds the benchmark suite's Go programs and caches them.
 
 ``binary("clientgo")`` is the client-go runner (``bench/clientgo``), ``binary("popeye")``
-is Popeye at the version ``bench/popeye/go.mod`` pins.  Each is built through testenv's
+is Popeye at the version ``bench/popeye/go.mod`` pins, ``binary("conftest")`` conftest at
+the version ``bench/conftest/go.mod`` pins (S11's peer).  Each is built through testenv's
 one owner of pinned Go builds (:mod:`kubeops.testenv.gotools`): CGO-free,
 ``go build -trimpath``, into ``<cache>/bench/<name>-<key>/<name>``, where ``<cache>`` is
 testenv's cache root (``~/.cache/kubeops`` unless ``KUBEOPS_CACHE_DIR`` or
@@ -25,12 +26,14 @@ BENCH_DIR = Path(__file__).resolve().parent
 _PACKAGES: dict[str, str] = {
     "clientgo": ".",
     "popeye": "github.com/derailed/popeye",
+    "conftest": "github.com/open-policy-agent/conftest",
 }
 _POPEYE = "github.com/derailed/popeye"
+_CONFTEST = "github.com/open-policy-agent/conftest"
 
 
 def binary(name: str, progress: Callable[[str], None] | None = None) -> Path:
-    """The path of the built program ``name`` ("clientgo" or "popeye"), building it
+    """The path of the built program ``name`` ("clientgo", "popeye" or "conftest"), building it
     first if the cache lacks it.  Raises AssetsError if ``go`` is missing or fails."""
     if name not in _PACKAGES:
         raise ValueError(f"unknown Go program {name!r}; expected one of {sorted(_PACKAGES)}")
@@ -43,6 +46,9 @@ def _program(name: str) -> GoProgram:
     if name == "popeye":
         # Popeye reports "dev" unless its release stamps the version in.
         ldflags += f" -X {_POPEYE}/cmd.version={required_version(module / 'go.mod', _POPEYE)}"
+    elif name == "conftest":  # likewise "dev" without the release's stamp
+        version = required_version(module / "go.mod", _CONFTEST)
+        ldflags += f" -X {_CONFTEST}/internal/version.Version={version}"
     return GoProgram(name, module, _PACKAGES[name], ldflags)
 
 

@@ -39,6 +39,9 @@ type params struct {
 	Duration      float64 `json:"duration"`
 	Name          string  `json:"name"`
 	LabelSelector string  `json:"label_selector"`
+	File          string  `json:"file"`   // load: JSON lines of objects to create
+	Rate          float64 `json:"rate"`   // load: requests a second
+	Warmup        float64 `json:"warmup"` // load: seconds at the rate before measuring
 }
 
 func (p params) duration() time.Duration {
@@ -66,6 +69,7 @@ var scenarios = map[string]scenario{
 	"S5":     getMany,
 	"S6":     podMemory,
 	"writer": writer,
+	"load":   load,
 }
 
 func main() {
