@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kubeops.policy.findings import Results
     from kubeops.policy.loader import PolicySet
     from kubeops.policy.model import PolicyLoadError
+    from kubeops.policy.verdict import Verdict
 
 DENIED = 2
 """Exit code when a policy denied something (``--fail-on``)."""
@@ -311,15 +312,93 @@ def review_manifests(
     context = StaticContext([*objects, *policies.objects, *known])
     results = results_for(policies, cluster, mode="static")
     started = last = time.monotonic()
+    lines = FieldLines()
     for count, (manifest, obj) in enumerate(zip(manifests, objects, strict=True), start=1):
         review = Review.of_object(obj, location=Source(manifest.source, manifest.line))
-        results.add(evaluate(policies, review, context))
+        results.add(lines.located(evaluate(policies, review, context), manifest))
         if progress is not None and time.monotonic() - last >= 2:
             last = time.monotonic()
             progress(f"{count}/{len(manifests)} objects judged")
+    for violation in _unmatched_scans(policies, objects):
+        results.add_unreviewed(violation)
     if progress is not None:
         progress(f"{len(manifests)} objects judged in {time.monotonic() - started:.1f}s")
     return results
+
+
+class FieldLines:
+    """Moves a violation that names a field (``field_path``) to that field's line in its
+    manifest's file, read again with lines the first time a file needs it (a manifest
+    from stdin keeps its document's line)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, list[dict[str, int]] | None] = {}
+
+    def located(self, verdict: Verdict, manifest: Any) -> Verdict:
+        """``verdict`` with each violation at its field's line where that is known."""
+        import dataclasses
+
+        from kubeops.policy.model import Source
+
+        if not any(v.field_path for v in verdict.violations):
+            return verdict
+        moved = []
+        for found in verdict.violations:
+            line = self.line(manifest, found.field_path) if found.field_path else 0
+            at = Source(manifest.source, line)
+            moved.append(dataclasses.replace(found, location=at) if line else found)
+        return dataclasses.replace(verdict, violations=tuple(moved))
+
+    def line(self, manifest: Any, field_path: str) -> int:
+        """The line of ``field_path`` (or of its nearest parent) in ``manifest``; 0 if unknown."""
+        documents = self._documents(manifest.source)
+        if documents is None or not 0 < manifest.index <= len(documents):
+            return 0
+        lines = documents[manifest.index - 1]
+        prefix = manifest.item.removeprefix(".")
+        probe = f"{prefix}.{field_path}" if prefix else field_path
+        while probe:
+            if probe in lines:
+                return int(lines[probe])
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+        return 0
+
+    def _documents(self, file: str) -> list[dict[str, int]] | None:
+        if file not in self._files:
+            self._files[file] = _read_lines(file)
+        return self._files[file]
+
+
+def _read_lines(file: str) -> list[dict[str, int]] | None:
+    from kubeops.config import safe_yaml
+    from kubeops.config.inputs import MANIFEST_LIMIT, read_bounded
+
+    if file == "<stdin>":
+        return None
+    try:
+        data = read_bounded(file, limit=MANIFEST_LIMIT, what="manifest")
+        loaded = safe_yaml.load_all(data, file, lines=True)
+    except Exception:  # changed or gone since it was read: keep the document's line
+        return None
+    # Numbered as load_manifests numbers documents: empty ones count too.
+    return [safe_yaml.field_lines(d.value) for d in loaded]
+
+
+def _unmatched_scans(policies: PolicySet, objects: Sequence[dict[str, Any]]) -> list[Any]:
+    """The vulnerability gate's verdicts on scanner reports of images no manifest runs
+    (a report given is never silently ignored)."""
+    from kubeops.policy.library import unmatched_violations
+    from kubeops.policy.library.base import pod_spec
+
+    if not any(p.engine == "builtin" for p in policies.policies):
+        return []
+    images = []
+    for obj in objects:
+        spec = pod_spec(obj)
+        if spec is not None:
+            images += [str(c.get("image") or "") for _, _, c in spec.containers()]
+    return unmatched_violations(policies.policies, images)
 
 
 def _in_namespace(obj: dict[str, Any], namespace: str) -> dict[str, Any]:

@@ -92,6 +92,14 @@ class Results:
         self.verdicts.append(verdict)
         self.examined[verdict.review.namespace] += 1
 
+    def add_unreviewed(self, violation: Violation) -> None:
+        """Record a violation about no reviewed object -- a scanner report whose image no
+        manifest runs (subject ``image NAME``) -- as one about that image, at its file."""
+        name = violation.subject.removeprefix("image ") or violation.policy
+        image = {"apiVersion": "v1", "kind": "Image", "metadata": {"name": name}}
+        review = Review.of_object(image, location=violation.location, namespaced=False)
+        self.verdicts.append(Verdict(review, (violation,)))
+
     @property
     def violations(self) -> list[tuple[Violation, Review]]:
         """Every violation with the review it is about, in review order."""
@@ -114,7 +122,7 @@ class Results:
     def summary(self) -> dict[str, Any]:
         """The counts every output ends with."""
         return {
-            "objects": len(self.verdicts),
+            "objects": sum(self.examined.values()),
             "policies": len(self.policies),
             "engines": dict(Counter(p.engine for p in self.policies)),
             "violations": len(self.violations),
