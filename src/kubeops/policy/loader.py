@@ -169,9 +169,10 @@ def build_set(
         collect(_engine("rego").load, found.rego)
     if found.library or builtins_by_default or scans:
         collect(_engine("library").load, found.library, scans)
-    names: dict[tuple[str, str], Source] = {}
+    names: dict[tuple[str, str, str], Source] = {}
     for policy in policies:
-        key = (policy.engine, policy.name)
+        # A VAP is one policy per binding: (engine, name, binding) is what must be unique.
+        key = (policy.engine, policy.name, str(getattr(policy, "binding", "")))
         if key in names:
             problems.append(
                 Problem(policy.source, policy.name, f"defined twice (first at {names[key]})")

@@ -330,7 +330,13 @@ class Context(Protocol):
 
 @runtime_checkable
 class Policy(Protocol):
-    """One loaded policy of any engine."""
+    """One loaded policy of any engine.
+
+    Engines may also give a policy ``admission_rules() -> list[dict]`` (the
+    admissionregistration.k8s.io/v1 RuleWithOperations it can match): the webhook
+    registers their union and the audit lists only those kinds.  A policy without it
+    may match anything.  A CEL policy also has ``binding`` (its binding's name).
+    """
 
     name: str
     engine: str  # "cel", "rego", "gatekeeper" or "builtin"
