@@ -550,12 +550,32 @@ def write_results(results: Results, output: str, document: dict[str, Any] | None
     if output == "table":
         print_violations(results)
         return
-    from kubeops.inspect.report import render
-
-    text = render(document or document_of(results), output)
+    text = render_report(document or document_of(results), output)
     if sys.stdout.isatty():
         text = printable(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def render_report(document: dict[str, Any], output: str) -> str:
+    """The document in an inspect report format, named as kubeops policy's."""
+    from kubeops.inspect.report import render
+
+    if output == "sarif":
+        import orjson
+
+        from kubeops.inspect.report.sarif import sarif
+
+        log = sarif(document)
+        run = log["runs"][0]
+        run["tool"]["driver"]["name"] = "kubeops policy"
+        run["automationDetails"]["id"] = f"kubeops-policy/{document.get('generated', '')}"
+        return orjson.dumps(log, option=orjson.OPT_INDENT_2).decode() + "\n"
+    text = render(document, output)
+    if output == "junit":
+        text = text.replace(
+            '<testsuites name="kubeops inspect"', '<testsuites name="kubeops policy"', 1
+        )
+    return text
 
 
 def print_violations(results: Results, *, file: Any = None) -> None:

@@ -1,0 +1,5 @@
+package main
+
+deny[msg] {
+	input.kind ==
+}
