@@ -8,9 +8,13 @@ has a deadline (80% of ``timeoutSeconds`` by default); the policies run
 concurrently on a bounded thread pool, so the event loop keeps answering probes
 and other reviews; a policy still running at the deadline is abandoned (a thread
 cannot be stopped: it finishes in the background) and judged by its own
-failurePolicy, and until that run ends the policy is judged the same way at once
-rather than given another thread.  A review that cannot even start before its
-deadline (too many in flight) is answered by the webhook's failure mode.
+failurePolicy.  The pool has room for as many abandoned runs as it has workers;
+once that room is full, a policy with a run still going is judged at once rather
+than given another thread -- so slow policies can never take every thread, and
+until then a slow policy still decides the requests it does not match.  A
+review that cannot even
+start before its deadline (too many in flight) is answered by the webhook's
+failure mode.
 """
 
 from __future__ import annotations
@@ -67,13 +71,20 @@ class Reviewer:
         self.metrics = metrics or WebhookMetrics()
         self.metrics.policies.set(len(self.policies))
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="policy"
+            max_workers=2 * workers, thread_name_prefix="policy"
         )
+        self.workers = workers
         self._places = asyncio.Semaphore(max_in_flight)
         self._running: dict[str, int] = {}
         """Abandoned evaluations still running, per policy."""
         self._lock = threading.Lock()
         self.in_flight = 0
+
+    @property
+    def abandoned(self) -> int:
+        """Runs past their deadline still holding a thread."""
+        with self._lock:
+            return sum(self._running.values())
 
     def close(self) -> None:
         """Stop taking work; abandoned evaluations finish in the background."""
@@ -120,7 +131,7 @@ class Reviewer:
             asyncio.Future[list[Found]], tuple[Policy, concurrent.futures.Future[Any]]
         ] = {}
         for policy in self.policies:
-            if self._still_running(policy.name):
+            if self._too_busy(policy.name):
                 found.extend(
                     self._judge(policy, review, "busy", "still deciding an earlier request")
                 )
@@ -187,9 +198,11 @@ class Reviewer:
         )
         return [Found("webhook", violation)]
 
-    def _still_running(self, name: str) -> bool:
+    def _too_busy(self, name: str) -> bool:
+        """Whether ``name`` must not get another thread: the pool's room for runs past
+        their deadline is full, and one of them is this policy's."""
         with self._lock:
-            return self._running.get(name, 0) > 0
+            return self._running.get(name, 0) > 0 and sum(self._running.values()) >= self.workers
 
     def _abandon(self, name: str, job: concurrent.futures.Future[Any]) -> None:
         with self._lock:

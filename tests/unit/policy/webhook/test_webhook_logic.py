@@ -224,7 +224,7 @@ async def test_a_slow_policy_is_abandoned_at_the_deadline_and_judged_by_its_fail
     slow_fail = Rule("slow-fail", hold=gate)
     slow_ignore = Rule("slow-ignore", hold=gate, failure_policy=FailurePolicy.IGNORE)
     warns = Rule("warns", frozenset({Action.WARN}))
-    reviewer = Reviewer([slow_fail, slow_ignore, warns], StaticContext(), deadline=0.3)
+    reviewer = Reviewer([slow_fail, slow_ignore, warns], StaticContext(), deadline=0.3, workers=3)
     try:
         started = time.monotonic()
         answer = (await reviewer.review(admission()))["response"]
@@ -237,12 +237,14 @@ async def test_a_slow_policy_is_abandoned_at_the_deadline_and_judged_by_its_fail
         )
         assert "[warns] warns says no" in answer["warnings"]
         assert any("slow-ignore did not decide" in w for w in answer["warnings"])
-        # Still running: judged at once, not given another thread.
-        started = time.monotonic()
+        # Room for a third run past its deadline; then the room is full.
         again = (await reviewer.review(admission("u-2")))["response"]
+        assert "did not decide within 0.3s" in again["status"]["message"]
+        started = time.monotonic()
+        third = (await reviewer.review(admission("u-3")))["response"]
         assert time.monotonic() - started < 0.2
-        assert "still deciding an earlier request" in again["status"]["message"]
-        assert slow_fail.calls == 1
+        assert "still deciding an earlier request" in third["status"]["message"]
+        assert slow_fail.calls == 2
     finally:
         gate.set()
         reviewer.close()
