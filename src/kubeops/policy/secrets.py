@@ -87,7 +87,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(rf"(?i)aws.{{0,24}}secret.{{0,24}}?[=:]\s*[\"']?[{_B64}]{{40}}(?![{_B64}])"),
     ),
     ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])")),
-    ("Azure storage account key", re.compile(rf"AccountKey=[{_B64}]{{86}}==")),
+    ("Azure storage account key", re.compile(rf"AccountKey=[{_B64}]{{40,}}={{0,2}}")),
     ("Azure shared access key", re.compile(rf"SharedAccessKey=[{_B64}]{{42,44}}=?")),
     ("Azure SAS token", re.compile(r"[?&;]sig=[A-Za-z0-9%+/]{40,}")),
     ("Azure client secret", re.compile(r"(?<![\w~.-])[\w~.-]{3}\dQ~[\w~.-]{31,34}(?![\w~.-])")),
@@ -189,7 +189,7 @@ _NOT_THE_SECRET = frozenset(
     }
 )
 _ASSIGNMENT = re.compile(
-    r"""^\s*(?:export\s+|-{1,2})?["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*[:=]\s*["']?([^"'\s,#;]+)"""
+    r"""^\s*(?:export\s+|-{1,2})?["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*[:=]\s*["']?([^"'\s,;]+)"""
 )
 _K8S_NAME = re.compile(r"^[a-z0-9]+(?:[-._][a-z0-9]+)+$")
 

@@ -144,6 +144,8 @@ def _document(
             {}, entry.where(), name, entry.field("settings"), problems
         )
         settings.policy = name
+        actions = _actions(entry, default_actions)
+        match = _match(entry, default_match)
         check = builtin.configure(settings, environment)
         policies.append(
             BuiltinPolicy(
@@ -151,8 +153,8 @@ def _document(
                 kind,
                 entry.where(),
                 check,
-                actions=_actions(entry, default_actions),
-                match=_match(entry, default_match),
+                actions=actions,
+                match=match,
                 kinds=builtin.kinds,
                 settings=dict(settings.value),
             )

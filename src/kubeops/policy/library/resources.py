@@ -244,16 +244,16 @@ def _quota_findings(
             total = mine + others.get(resource, Quantity())
             if total > hard[resource]:
                 shared = (
-                    f" with the namespace's {counted} other workload{'s' if counted != 1 else ''}"
-                    f" ({others.get(resource, Quantity())})"
+                    f"; {counted} other workload{'s' if counted != 1 else ''} in the namespace: "
+                    f"{others.get(resource, Quantity())}"
                     if counted
                     else ""
                 )
                 findings.append(
                     Finding(
                         f"{label}: {resource} would be {total}, above its hard limit "
-                        f"{hard[resource]} ({_pods(replicas(subject))} of this "
-                        f"{subject.get('kind')} ask {mine} in all{shared})",
+                        f"{hard[resource]} (this {subject.get('kind')}'s "
+                        f"{_pods(replicas(subject))}: {mine}{shared})",
                         pod.path,
                     )
                 )

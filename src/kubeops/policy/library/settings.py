@@ -53,7 +53,8 @@ class Reader:
 
     def problem(self, key: str | None, cause: str) -> None:
         """Record a problem with ``key`` (the mapping itself when None)."""
-        what = f"{self.field(key)}: " if key is not None else ""
+        path = self.field(key) if key is not None else self.path
+        what = f"{path}: " if path else ""
         self.problems.append(Problem(self.where(key), self.policy, what + cause))
 
     def only(self, allowed: Sequence[str]) -> None:

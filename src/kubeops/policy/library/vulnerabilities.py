@@ -51,7 +51,7 @@ class Gate:
         """``severity >= CRITICAL or CVSS > 7.0``, for messages."""
         parts = [f"severity >= {self.severity}"]
         if self.cvss_above is not None:
-            parts.append(f"CVSS > {self.cvss_above:g}")
+            parts.append(f"CVSS > {self.cvss_above:.1f}")
         return " or ".join(parts)
 
     def blocks(self, vulnerability: Vulnerability) -> bool:
@@ -123,7 +123,7 @@ def _judge(
 def _vulnerability(v: Vulnerability) -> str:
     facts = [v.severity]
     if v.cvss is not None:
-        facts.append(f"CVSS {v.cvss:g}")
+        facts.append(f"CVSS {v.cvss:.1f}")
     package = f"{v.package} {v.installed}".strip()
     if package:
         facts.append(package + (f", fixed in {v.fixed}" if v.fixed else ", no fix"))
