@@ -1,15 +1,17 @@
 """Compiled CEL expressions over plain JSON-shaped values, on Google's cel-cpp.
 
-One environment per set of variable names, built once: every variable is ``dyn``
-(objects are the API server's JSON, not typed messages), with Kubernetes' choice
-of extensions -- optional fields (``object.?spec.x.orValue(0)``), the strings
-library (version 2) -- its quantity library, and kubeops' ``sha256``/``canonical``.  Compiling type-checks, so an
+One environment per set of variables, built once: a variable is ``dyn`` unless
+given a type (objects are the API server's JSON, not typed messages), with the
+CEL that Kubernetes 1.37's ValidatingAdmissionPolicy compiles against: optional
+fields (``object.?spec.x.orValue(0)``), cross-type numeric comparisons, the
+strings (v2), sets, lists (v2) and two-variable comprehension extensions, and
+Kubernetes' lists, regex, URL, IP, CIDR, format, semver, quantity and authorizer
+libraries -- plus kubeops' ``sha256``/``canonical``.  Compiling type-checks, so an
 unknown variable or ``size(1)`` fails when a rule is loaded, not when it fires.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -17,7 +19,19 @@ from typing import Any, Final
 from cel_expr_python import cel  # type: ignore[import-untyped]
 from cel_expr_python.ext import ext_optional, ext_strings  # type: ignore[import-untyped]
 
-from kubeops.cel import content, quantity
+from kubeops.cel import (
+    authorizer,
+    content,
+    formats,
+    lists,
+    net,
+    overloads,
+    quantity,
+    regex,
+    semver,
+    standard,
+    urls,
+)
 from kubeops.cel.errors import CelError, CelEvaluationError
 
 __all__ = ["VARIABLES", "Program", "compile"]
@@ -40,6 +54,12 @@ _REWORDED: Final = (
         r"no function or operator \1 for these types",
     ),
     (re.compile(r" \(in container ''\)"), ""),
+    (
+        re.compile(r"^Non-CEL value type for 'Python function '<function _(\w+).*': (\S+)\.?$"),
+        r"kubeops' CEL (cel-expr-python) cannot return a \2 from \1",
+    ),
+    (re.compile(r"kubeopsValidate"), "validate"),
+    (re.compile(r"format\.kubeopsNamed"), "format.named"),
 )
 
 
@@ -60,13 +80,74 @@ def _compile_cause(message: str) -> str:
     return "; ".join(causes) or _reword(message)
 
 
-@functools.cache
-def _environment(variables: tuple[str, ...]) -> Any:
-    return cel.NewEnv(
-        variables=dict.fromkeys(variables, cel.Type.DYN),
-        extensions=[ext_optional.ExtOptional(), ext_strings.ExtStrings(2)],
-        functions=quantity.declarations() + content.declarations(),
-    )
+_CONFIG: Final = "\n".join(
+    [
+        "stdlib:",
+        "  exclude_functions:",
+        *(f'    - name: "{name}"' for name in standard.REDECLARED),
+        "extensions:",
+        "  - name: cel.lib.ext.sets",
+        "  - name: cel.lib.ext.comprev2",
+        "  - name: cel.lib.ext.lists",
+        "    version: 2",
+        "",
+    ]
+)
+"""What cel-expr-python takes as configuration: the extensions, and the standard
+functions :mod:`kubeops.cel.standard` declares again (cross-type comparisons)."""
+
+_TYPED: Final = {
+    "authorizer": authorizer.AUTHORIZER.type,
+    authorizer.REQUEST_RESOURCE: authorizer.REQUEST_RESOURCE_TYPE,
+}
+
+
+def _overloads() -> list[overloads.Fn]:
+    return [
+        *standard.overloads(),
+        *quantity.overloads(),
+        *lists.overloads(),
+        *regex.overloads(),
+        *urls.overloads(),
+        *net.overloads(),
+        *formats.overloads(),
+        *semver.overloads(),
+        *authorizer.overloads(),
+    ]
+
+
+_ENVIRONMENTS: dict[tuple[tuple[str, str], ...], Any] = {}
+
+
+def _environment(variables: tuple[tuple[str, Any], ...]) -> Any:
+    key = tuple((name, str(kind.name())) for name, kind in variables)
+    env = _ENVIRONMENTS.get(key)
+    if env is None:
+        env = _ENVIRONMENTS[key] = cel.NewEnv(
+            config=cel.NewEnvConfigFromYaml(_CONFIG),
+            variables=dict(variables),
+            extensions=[
+                ext_optional.ExtOptional(),
+                ext_strings.ExtStrings(2),
+                # names the strings extension declares too: only an extension may add to them
+                cel.CelExtension(
+                    "kubernetes.lists", overloads.declare(lists.extension_overloads())
+                ),
+            ],
+            functions=overloads.declare(_overloads()) + content.declarations(),
+        )
+    return env
+
+
+def _declared(variables: Iterable[str] | Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Each variable with its CEL type: given, Kubernetes' (``authorizer``), or ``dyn``."""
+    if isinstance(variables, Mapping):
+        typed = dict(variables)
+    else:
+        typed = {name: _TYPED.get(name, cel.Type.DYN) for name in variables}
+    if "authorizer" in typed:
+        typed.setdefault(authorizer.REQUEST_RESOURCE, _TYPED[authorizer.REQUEST_RESOURCE])
+    return tuple(sorted(typed.items()))
 
 
 def _json_shaped(value: Any) -> Any:
@@ -79,10 +160,12 @@ def _json_shaped(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """A result as plain Python: quantities as their canonical text, bytes as bytes."""
+    """A result as plain Python: quantities as their canonical text, IPs and CIDRs as
+    theirs, semvers as their version, bytes as bytes."""
     if isinstance(value, dict):
-        if len(value) == 1 and quantity.TAG in value:
-            return str(quantity.from_cel(value))
+        opaque, shown = overloads.shown(value)
+        if opaque:
+            return shown
         return {_plain(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(item) for item in value]
@@ -106,16 +189,24 @@ class Program:
     def __repr__(self) -> str:
         return f"Program({self.expression!r})"
 
+    @property
+    def result_type(self) -> Any:
+        """The type the checker gave the expression's result (a ``cel.Type``)."""
+        return self._compiled.return_type()
+
     def evaluate(self, activation: Mapping[str, Any]) -> Any:
         """The expression's value over ``activation`` (JSON-shaped values), as plain Python.
 
         Timestamps come back as aware datetimes, durations as timedeltas.  A missing key,
         a field of null, a type mismatch: :class:`CelEvaluationError`, one line.
         """
-        value = self._compiled.eval(data=activation)
-        if value.type() == _ERROR and "Non-CEL value type" in str(value):
-            # Python callers may hand over tuples or read-only mappings: retry as JSON shapes.
-            value = self._compiled.eval(data=_json_shaped(activation))
+        binding = activation.get("authorizer")
+        if isinstance(binding, authorizer.Binding):
+            data = {**activation, **authorizer.values(binding, activation.get("request"))}
+            with authorizer.bound(binding):
+                value = self._run(data)
+        else:
+            value = self._run(activation)
         try:
             result = value.plain_value()
         except TypeError:  # an optional (cel-expr-python types it as an error)
@@ -126,6 +217,17 @@ class Program:
         if value.type() == _ERROR:
             raise CelEvaluationError(self.expression, _reword(str(result)))
         return result if isinstance(result, bool | int | str | float) else _plain(result)
+
+    def _run(self, activation: Mapping[str, Any]) -> Any:
+        value = self._compiled.eval(data=activation)
+        if (
+            value.type() == _ERROR
+            and "Non-CEL value type for '" in str(value)
+            and "Python function" not in str(value)
+        ):
+            # Python callers may hand over tuples or read-only mappings: retry as JSON shapes.
+            value = self._compiled.eval(data=_json_shaped(activation))
+        return value
 
     def matches(self, activation: Mapping[str, Any]) -> bool:
         """The expression as a condition: true or false, and anything else an error."""
@@ -143,22 +245,35 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
-def compile(expression: str, *, variables: Iterable[str] = VARIABLES) -> Program:
+def compile(
+    expression: str, *, variables: Iterable[str] | Mapping[str, Any] = VARIABLES
+) -> Program:
     """``expression`` compiled and type-checked for ``variables``; cached by its text.
 
+    ``variables`` are names (each ``dyn``; ``authorizer`` is Kubernetes' authorizer,
+    with ``authorizer.requestResource``) or a mapping of names to ``cel.Type``.
     Raises :class:`CelError` naming the expression and the cause (with its column).
     """
-    return _compiled(expression, tuple(sorted(set(variables))))
+    declared = _declared(variables)
+    key = tuple((name, str(kind.name())) for name, kind in declared)
+    program = _CACHE.get((expression, key))
+    if program is None:
+        if len(_CACHE) >= 4096:
+            _CACHE.clear()
+        program = _CACHE[(expression, key)] = _compiled(expression, declared)
+    return program
 
 
-@functools.lru_cache(maxsize=4096)
-def _compiled(expression: str, variables: tuple[str, ...]) -> Program:
+_CACHE: dict[tuple[str, tuple[tuple[str, str], ...]], Program] = {}
+
+
+def _compiled(expression: str, variables: tuple[tuple[str, Any], ...]) -> Program:
     if not isinstance(expression, str):
         raise CelError(
             repr(expression), f"an expression is a string, not {type(expression).__name__}"
         )
     try:
-        compiled = _environment(variables).compile(expression)
+        compiled = _environment(variables).compile(formats.rewrite(expression))
     except RuntimeError as error:
         raise CelError(expression, _compile_cause(str(error))) from None
-    return Program(expression, variables, compiled)
+    return Program(expression, tuple(name for name, _ in variables), compiled)

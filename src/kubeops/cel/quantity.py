@@ -18,11 +18,20 @@ from typing import Any, Final
 
 from cel_expr_python import cel  # type: ignore[import-untyped]
 
+from kubeops.cel.overloads import Fn, Opaque, fn, method, register
 from kubeops.models.quantity import Quantity, QuantityError
 
-__all__ = ["TAG", "declarations", "from_cel", "to_cel"]
+__all__ = ["QUANTITY", "TAG", "from_cel", "overloads", "to_cel"]
 
 TAG: Final = "kubernetes.Quantity"
+QUANTITY: Final = register(
+    Opaque(
+        TAG,
+        cel.Type.Map(cel.Type.STRING, cel.Type.STRING),
+        TAG,
+        show=lambda n: str(from_cel({TAG: n})),
+    )
+)
 _NANO: Final = 10**9
 _INT64: Final = 2**63
 
@@ -82,40 +91,28 @@ def _sub(left: object, right: object) -> dict[str, str]:
     return to_cel(from_cel(left) - other)
 
 
-def declarations() -> list[Any]:
-    """The library's functions, declared with their overloads for cel-expr-python."""
+def overloads() -> list[Fn]:
+    """The library's overloads."""
     t = cel.Type
-    q = t.Map(t.STRING, t.STRING)
+    q = QUANTITY.type
 
-    def member(name: str, result: Any, params: list[Any], impl: Callable[..., Any]) -> Any:
-        return cel.Overload(f"quantity_{name}", result, params, is_member=True, impl=impl)
+    def member(name: str, result: Any, params: list[Any], impl: Callable[..., Any]) -> Fn:
+        return method(name, f"quantity_{name}", result, params, impl)
 
     return [
-        cel.FunctionDecl(
-            "quantity", [cel.Overload("string_to_quantity", q, [t.STRING], impl=_parse)]
+        fn("quantity", "string_to_quantity", q, [t.STRING], _parse),
+        fn("isQuantity", "is_quantity_string", t.BOOL, [t.STRING], _is_quantity),
+        member("sign", t.INT, [q], lambda v: from_cel(v).sign()),
+        member("isInteger", t.BOOL, [q], _is_integer),
+        member("asInteger", t.INT, [q], _as_integer),
+        member("asApproximateFloat", t.DOUBLE, [q], lambda v: float(from_cel(v))),
+        method("add", "quantity_add", q, [q, q], _add),
+        method("add", "quantity_add_int", q, [q, t.INT], _add),
+        method("sub", "quantity_sub", q, [q, q], _sub),
+        method("sub", "quantity_sub_int", q, [q, t.INT], _sub),
+        method("isLessThan", "quantity_less", t.BOOL, [q, q], lambda a, b: _compare(a, b) < 0),
+        method(
+            "isGreaterThan", "quantity_greater", t.BOOL, [q, q], lambda a, b: _compare(a, b) > 0
         ),
-        cel.FunctionDecl(
-            "isQuantity",
-            [cel.Overload("is_quantity_string", t.BOOL, [t.STRING], impl=_is_quantity)],
-        ),
-        cel.FunctionDecl("sign", [member("sign", t.INT, [q], lambda v: from_cel(v).sign())]),
-        cel.FunctionDecl("isInteger", [member("is_integer", t.BOOL, [q], _is_integer)]),
-        cel.FunctionDecl("asInteger", [member("as_integer", t.INT, [q], _as_integer)]),
-        cel.FunctionDecl(
-            "asApproximateFloat",
-            [member("as_approximate_float", t.DOUBLE, [q], lambda v: float(from_cel(v)))],
-        ),
-        cel.FunctionDecl(
-            "add", [member("add", q, [q, q], _add), member("add_int", q, [q, t.INT], _add)]
-        ),
-        cel.FunctionDecl(
-            "sub", [member("sub", q, [q, q], _sub), member("sub_int", q, [q, t.INT], _sub)]
-        ),
-        cel.FunctionDecl(
-            "isLessThan", [member("less", t.BOOL, [q, q], lambda a, b: _compare(a, b) < 0)]
-        ),
-        cel.FunctionDecl(
-            "isGreaterThan", [member("greater", t.BOOL, [q, q], lambda a, b: _compare(a, b) > 0)]
-        ),
-        cel.FunctionDecl("compareTo", [member("compare_to", t.INT, [q, q], _compare)]),
+        method("compareTo", "quantity_compare_to", t.INT, [q, q], _compare),
     ]
