@@ -8,11 +8,13 @@ admission's warnings do) and returns ``(reason, detail)`` when it forbids it.
 Where ``kubeops inspect`` judges the same field (privileged, host namespaces,
 hostPath volumes, host ports, added capabilities, privilege escalation,
 Windows Pods), both call one definition in
-:mod:`kubeops.inspect.checks.security`.
+:mod:`kubeops.inspect.checks.security`.  A Pod is judged as the API server
+stores it (:func:`as_created`: deprecated AppArmor annotations become fields).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -27,7 +29,7 @@ from kubeops.inspect.checks.security import (
     is_windows,
     security_context,
 )
-from kubeops.policy.library.base import Check, Finding, PodSpec, pod_spec
+from kubeops.policy.library.base import CONTAINER_FIELDS, Check, Finding, PodSpec, pod_spec
 from kubeops.policy.library.settings import Environment, Reader
 from kubeops.policy.model import Context, Object, Review
 
@@ -600,6 +602,44 @@ def evaluate_pod(pod: PodSpec, level: str) -> list[tuple[Control, str, str]]:
     return found
 
 
+def _apparmor_field(annotation: str) -> Object | None:
+    if annotation == "runtime/default":
+        return {"type": "RuntimeDefault"}
+    if annotation == "unconfined":
+        return {"type": "Unconfined"}
+    name = annotation.removeprefix("localhost/")
+    if annotation.startswith("localhost/") and name.strip():
+        return {"type": "Localhost", "localhostProfile": name}
+    return None
+
+
+def as_created(pod: PodSpec) -> PodSpec:
+    """The Pod spec as the API server stores a new Pod before admission judges it: a
+    container with a deprecated AppArmor annotation and no ``appArmorProfile``
+    gets the field the annotation means (unless it equals the Pod's own)."""
+    annotations = pod.meta.get("annotations") or {}
+    if is_windows(pod.spec) or not isinstance(annotations, dict):
+        return pod
+    pod_profile = security_context(pod.spec).get("appArmorProfile")
+    spec = copy.deepcopy(pod.spec)
+    for field_name, _ in CONTAINER_FIELDS:
+        for container in spec.get(field_name) or []:
+            if not isinstance(container, dict):
+                continue
+            annotation = annotations.get(_APPARMOR_PREFIX + str(container.get("name", "")))
+            if not isinstance(annotation, str) or security_context(container).get(
+                "appArmorProfile"
+            ):
+                continue
+            profile = _apparmor_field(annotation)
+            if profile is not None and profile != pod_profile:
+                context = container.get("securityContext")
+                if not isinstance(context, dict):
+                    context = container["securityContext"] = {}
+                context["appArmorProfile"] = profile
+    return PodSpec(spec, pod.meta, pod.path)
+
+
 def configure(settings: Reader, environment: Environment) -> Check:
     """The pod-security check: ``level`` baseline (default) or restricted."""
     settings.only(("level",))
@@ -609,6 +649,8 @@ def configure(settings: Reader, environment: Environment) -> Check:
         pod = pod_spec(review.subject)
         if pod is None:
             return []
+        if review.kind.kind == "Pod":
+            pod = as_created(pod)
         return [
             Finding(f'violates PodSecurity "{level}:latest": {reason} ({detail})', pod.path)
             for _, reason, detail in evaluate_pod(pod, level)

@@ -28,6 +28,17 @@ def first(spec: Object) -> Object:
     return spec["containers"][0]
 
 
+def windows(spec: Object, host_process: bool = False) -> None:
+    """A valid Windows Pod: none of the Linux-only fields; a HostProcess Pod on the host network."""
+    spec["os"] = {"name": "windows"}
+    spec["securityContext"] = {}
+    for c in spec["containers"]:
+        c.pop("securityContext", None)
+    if host_process:
+        spec["securityContext"]["windowsOptions"] = {"hostProcess": True}
+        spec["hostNetwork"] = True
+
+
 def both(*reasons: str) -> tuple[set[str], set[str]]:
     return set(reasons), set(reasons)
 
@@ -37,19 +48,30 @@ CASES: list[tuple[str, Change, set[str], set[str]]] = [
     ("compliant", lambda s: None, set(), set()),
     (
         "hostProcess-pod",
-        lambda s: s["securityContext"].update(windowsOptions={"hostProcess": True}),
-        *both("hostProcess"),
+        lambda s: windows(s, host_process=True),
+        {"hostProcess", "host namespaces"},
+        {"hostProcess", "host namespaces", "runAsNonRoot != true"},
     ),
     (
         "hostProcess-container",
-        lambda s: sc(first(s)).update(windowsOptions={"hostProcess": True}),
-        *both("hostProcess"),
+        lambda s: (
+            windows(s),
+            s.update(hostNetwork=True),
+            sc(first(s)).update(windowsOptions={"hostProcess": True}),
+        ),
+        {"hostProcess", "host namespaces"},
+        {"hostProcess", "host namespaces", "runAsNonRoot != true"},
     ),
     ("hostNetwork", lambda s: s.update(hostNetwork=True), *both("host namespaces")),
     ("hostPID", lambda s: s.update(hostPID=True), *both("host namespaces")),
     ("hostIPC", lambda s: s.update(hostIPC=True), *both("host namespaces")),
     ("hostNetwork-false", lambda s: s.update(hostNetwork=False), set(), set()),
-    ("privileged", lambda s: sc(first(s)).update(privileged=True), *both("privileged")),
+    (
+        "privileged",
+        lambda s: sc(first(s)).update(privileged=True, allowPrivilegeEscalation=True),
+        {"privileged"},
+        {"privileged", "allowPrivilegeEscalation != false"},
+    ),
     ("privileged-false", lambda s: sc(first(s)).update(privileged=False), set(), set()),
     (
         "add-SYS_ADMIN",
@@ -209,12 +231,8 @@ CASES: list[tuple[str, Change, set[str], set[str]]] = [
         {"allowPrivilegeEscalation != false"},
     ),
     (
-        "windows-exempt",
-        lambda s: (
-            sc(first(s)).clear(),
-            s["securityContext"].pop("seccompProfile"),
-            s.update(os={"name": "windows"}),
-        ),
+        "windows-exempt",  # no escalation, capability or seccomp rules on Windows
+        lambda s: (windows(s), s["securityContext"].update(runAsNonRoot=True)),
         set(),
         set(),
     ),
@@ -301,6 +319,22 @@ def test_apparmor_annotations() -> None:
     assert reasons(pod_spec(), "baseline", {key: "unconfined"}) == {"forbidden AppArmor profile"}
     assert reasons(pod_spec(), "baseline", {key: "runtime/default"}) == set()
     assert reasons(pod_spec(), "baseline", {key: "localhost/k8s-app"}) == set()
+
+
+def test_a_pod_is_judged_as_created() -> None:
+    """The API server turns a Pod's AppArmor annotation into the container's field
+    before admission, so both are named (a Deployment's template is judged as written)."""
+    key = "container.apparmor.security.beta.kubernetes.io/app"
+    (violation,) = run("pod-security", pod(pod_spec(), annotations={key: "unconfined"}))
+    assert violation.message == (
+        'violates PodSecurity "baseline:latest": forbidden AppArmor profiles (container "app" '
+        'and annotation must not set AppArmor profile type to "Unconfined", '
+        '"container.apparmor.security.beta.kubernetes.io/app="unconfined"")'
+    )
+    (violation,) = run(
+        "pod-security", deployment(template_meta={"annotations": {key: "unconfined"}})
+    )
+    assert "forbidden AppArmor profile (annotation must not" in violation.message
 
 
 def test_restricted_replaces_baseline_checks() -> None:
