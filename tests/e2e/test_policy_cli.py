@@ -249,3 +249,38 @@ def test_audit_reports_the_live_objects_that_violate(
     assert unknown.stderr.splitlines()[-1] == (
         "kubeops: error: --kinds: the cluster serves no resource 'widgets'"
     )
+
+
+def test_audit_serve_audits_on_an_interval_and_logs_each_run(
+    kube_cluster: Cluster, kube_namespace: str
+) -> None:
+    connect = ("--kubeconfig", str(kube_cluster.kubeconfig), "-n", kube_namespace)
+    assert kubeops("apply", "-f", str(MANIFESTS), *connect).returncode == 0
+    done = kubeops("policy", "audit", "--policies", str(TEAM), "--no-builtins", "--serve",
+                   "--runs", "2", "--interval", "100ms", "--listen", "127.0.0.1:0",
+                   "--log-format", "json", *connect)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    logged = [json.loads(line) for line in done.stderr.splitlines()]  # each line one object
+    serving = next(e for e in logged if e["msg"] == "policy audit serving")
+    assert serving["url"].startswith("http://127.0.0.1:")
+    assert not serving["url"].endswith(":0/")
+    audits = [e for e in logged if e["msg"] == "audit done"]
+    assert [(e["objects"], e["violations"], e["denied"]) for e in audits] == [(2, 1, 1)] * 2
+    bad = kubeops("policy", "audit", "--serve", "--interval", "soon", *connect)
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("kubeops: error: --interval: ")
+
+
+def test_a_big_set_reports_progress_on_stderr_unless_quiet() -> None:
+    configmaps = "".join(
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n" for i in range(600)
+    )
+    base = ("policy", "test", "-f", "-", "--policies", str(TEAM), "--no-builtins")
+    done = kubeops(*base, stdin=configmaps)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "600 objects, 1 policy: no violations\n"
+    first, last = done.stderr.splitlines()
+    assert first == "  600 objects, 1 policy (cel 1)"
+    assert last.startswith("  600 objects judged in ")
+    assert kubeops(*base, "-q", stdin=configmaps).stderr == ""

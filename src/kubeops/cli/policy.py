@@ -425,7 +425,9 @@ def _run_test(args: argparse.Namespace) -> int:
     if not args.quiet and len(manifests) >= PROGRESS_FROM:
         progress = _progress
         engines = ", ".join(f"{e} {n}" for e, n in sorted(policies.engines().items()))
-        progress(f"{len(manifests)} objects, {len(policies)} policies ({engines})")
+        progress(
+            f"{_count(len(manifests), 'object')}, {_count(len(policies), 'policy')} ({engines})"
+        )
     results = review_manifests(
         policies, manifests, namespace=args.namespace or "default", progress=progress
     )
