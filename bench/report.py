@@ -569,8 +569,8 @@ def render(results: Results, source: str, chart: str | None = None) -> str:
     )
     lines += ["", "## Results", ""]
     for key, entry in results["scenarios"].items():
-        if key == "S10":
-            continue  # its own part, between markers (harness.s10_report), added by write()
+        if key in ("S10", "S11"):
+            continue  # their own parts, between markers (harness.s1x_report), added by write()
         if key == "S6-scale":
             lines += _scale_section(entry, results, chart)
         else:
@@ -616,6 +616,11 @@ def write(results: Results, results_path: Path, out: Path) -> None:
         part = s10_report.kept(previous)
     if part:
         text += "\n" + part + "\n"
+    part = (
+        _s11_part(results, results_path) if "S11" in results["scenarios"] else _s11_kept(previous)
+    )
+    if part:
+        text += "\n" + part + "\n"
     analysis = (
         previous.split(MARKER, 1)[1] if MARKER in previous else "\n\n## Analysis\n\n(none yet)\n"
     )
@@ -629,6 +634,28 @@ def write_s10(results: Results, results_path: Path, out: Path) -> None:
     previous = out.read_text() if out.exists() else ""
     part = _s10_part(results, results_path, out)
     out.write_text(s10_report.splice(previous, part, MARKER))
+
+
+def _s11_part(results: Results, results_path: Path) -> str:
+    """S11's part of the report."""
+    from harness import s11_report
+
+    return "\n".join(s11_report.section(results, _source(results_path)))
+
+
+def _s11_kept(previous: str) -> str:
+    from harness import s10_report, s11_report
+
+    return s10_report.kept(previous, s11_report.BEGIN, s11_report.END)
+
+
+def write_s11(results: Results, results_path: Path, out: Path) -> None:
+    """Rewrite only S11's part of ``out`` (a targeted run: the rest is another run's)."""
+    from harness import s10_report, s11_report
+
+    previous = out.read_text() if out.exists() else ""
+    part = _s11_part(results, results_path)
+    out.write_text(s10_report.splice(previous, part, MARKER, s11_report.BEGIN, s11_report.END))
 
 
 def newest_full_run() -> Path:

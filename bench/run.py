@@ -6,6 +6,8 @@
                                              # one scenario at sizes of your choice
     .venv/bin/python bench/run.py --scenarios S10   # multi-cluster sync alone (~40 min):
                                              # rewrites S10's part of docs/benchmarks.md only
+    .venv/bin/python bench/run.py --scenarios S11   # policy as code alone (~15 min):
+                                             # rewrites S11's part of docs/benchmarks.md only
 
 Starts its own testenv clusters, runs every scenario for every client in alternating
 order, writes ``bench/results/<timestamp>.json`` and regenerates ``docs/benchmarks.md``
@@ -38,6 +40,7 @@ PHASE_SCENARIOS = {
     "pods": frozenset({*POD_SCENARIOS, "S7-startup"}),
     "respond": frozenset({"S9"}),
     "sync": frozenset({"S10"}),
+    "policy": frozenset({"S11"}),
 }
 
 
@@ -116,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--phases",
-        default="configmaps,pods,respond,sync",
-        help="configmaps (S1-S5), pods (S6-S8), respond (S9), sync (S10); comma-separated",
+        default="configmaps,pods,respond,sync,policy",
+        help="configmaps (S1-S5), pods (S6-S8), respond (S9), sync (S10), policy (S11);"
+        " comma-separated",
     )
     parser.add_argument(
         "--scenarios",
@@ -154,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         "--report",
         type=Path,
         help="markdown to regenerate (default: docs/benchmarks.md, full runs only: not with"
-        " --smoke, --scenarios, --clients or --phases; a targeted run with S10 rewrites"
-        " S10's part of docs/benchmarks.md alone)",
+        " --smoke, --scenarios, --clients or --phases; a targeted run with S10 or S11"
+        " rewrites that scenario's part of docs/benchmarks.md alone)",
     )
     args = parser.parse_args(argv)
     compile_like_an_install()
@@ -200,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             suite.respond_phase(only)
         if "sync" in phases:
             suite.sync_phase(only)
+        if "policy" in phases:
+            suite.policy_phase(only)
     finally:
         suite.spawner.close()
     suite.summarise()
@@ -261,12 +267,16 @@ def main(argv: list[str] | None = None) -> int:
 
         report.write(results, path, report_path)
         progress(f"report: {report_path}")
-    elif "S10" in results["scenarios"] and not args.smoke:
-        # S10 has a part of the report of its own: a targeted run rewrites that part alone.
+    elif not args.smoke:
+        # S10 and S11 have parts of the report of their own: a targeted run rewrites those alone.
         import report
 
-        report.write_s10(results, path, REPO / "docs" / "benchmarks.md")
-        progress("report: S10's part of docs/benchmarks.md")
+        if "S10" in results["scenarios"]:
+            report.write_s10(results, path, REPO / "docs" / "benchmarks.md")
+            progress("report: S10's part of docs/benchmarks.md")
+        if "S11" in results["scenarios"]:
+            report.write_s11(results, path, REPO / "docs" / "benchmarks.md")
+            progress("report: S11's part of docs/benchmarks.md")
     failed = [
         f"{key}/{run['client']}"
         for key, entry in results["scenarios"].items()

@@ -44,6 +44,12 @@ class Plan:
     s10_growth_reps: int = 2  # kubeops' runs at each further number of targets
     s10_converge_timeout: float = 600.0
     s10_catchup_timeout: float = 60.0
+    s11_manifests: int = 5_000  # the CI part's corpus (and the admission load's objects)
+    s11_reps: int = 3  # CI runs per contender
+    s11_rate: float = 200.0  # admission requests a second, open loop
+    s11_seconds: float = 30.0  # measured, per admission run
+    s11_warmup: float = 3.0  # at the rate before measuring
+    s11_admission_reps: int = 3  # admission runs per arm
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +106,12 @@ SMOKE = Plan(
     s10_growth_reps=1,
     s10_converge_timeout=120.0,
     s10_catchup_timeout=10.0,
+    s11_manifests=60,
+    s11_reps=1,
+    s11_rate=20.0,
+    s11_seconds=2.0,
+    s11_warmup=1.0,
+    s11_admission_reps=1,
 )
 
 # metric: what each run's "value" is; better: which way is good.
@@ -198,6 +210,16 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "propagation p99 ≤ 1 s at {s10_first} targets",
             "catch-up ≤ 10 s after a {s10_outage_seconds:.0f} s outage",
             "cost grows no worse than linearly in targets",
+        ],
+    },
+    "S11": {
+        "title": "policy as code: `kubeops policy test` over {s11_manifests:,} manifests × 30 policies beside conftest ({s11_reps} runs each); admission at {s11_rate:g} requests/s through the API server: `kubeops policy webhook` beside the API server's own ValidatingAdmissionPolicies and no policy ({s11_admission_reps} × {s11_seconds:.0f} s each)",
+        "metric": "wall time (CI); p99 create latency (admission)",
+        "unit": "ms",
+        "better": "lower",
+        "targets": [
+            "webhook p99 ≤ 20 ms at {s11_rate:g} requests/s",
+            "`policy test` finds what conftest finds, and its time and memory beside conftest's",
         ],
     },
 }

@@ -29,6 +29,7 @@ class Outcome:
     peak_rss_bytes: int
     final: dict[str, Any] = field(default_factory=dict)
     stderr_tail: str = ""
+    cpu_seconds: float = 0.0  # user + system, the kernel's (wait4)
 
     @property
     def ok(self) -> bool:
@@ -69,20 +70,26 @@ class Spawner:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         read_lines: bool = True,
+        stdout: Path | None = None,
     ) -> Outcome:
         """Run ``argv``; call ``on_ready`` (in a thread) when it prints ``{"ready": true}``.
 
         With ``read_lines`` false the output is discarded (CLI scenarios: the printed
-        table is not the harness' business) and ``final`` stays empty.
+        table is not the harness' business) and ``final`` stays empty, unless
+        ``stdout`` names a file to keep it in (S11 counts the failures found).
         """
         with self._lock, tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
             fifo, stderr_path = Path(tmp, "stdout"), Path(tmp, "stderr")
             os.mkfifo(fifo)
+            if stdout is not None:
+                stdout.write_text(
+                    ""
+                )  # the spawner opens it for writing, neither creating nor truncating
             request = {
                 "argv": list(argv),
                 "env": dict(env if env is not None else os.environ),
                 "cwd": str(cwd) if cwd else None,
-                "stdout": str(fifo) if read_lines else os.devnull,
+                "stdout": str(fifo) if read_lines else str(stdout or os.devnull),
                 "stderr": str(stderr_path),
             }
             assert self._proc.stdin is not None
@@ -103,8 +110,8 @@ class Spawner:
             helpers: list[threading.Thread] = []
             try:
                 if read_lines:
-                    with fifo.open() as stdout:
-                        for line in stdout:
+                    with fifo.open() as lines:
+                        for line in lines:
                             message = _message(line)
                             if message.get("ready") and on_ready is not None:
                                 helper = threading.Thread(target=on_ready, daemon=True)
@@ -120,7 +127,14 @@ class Spawner:
             tail = stderr_path.read_text(errors="replace")[-4000:] if stderr_path.exists() else ""
         if killed.is_set():
             final = {"ok": False, "error": f"timed out after {timeout:.0f}s"}
-        return Outcome(done["status"], done["wall"], done["maxrss_kb"] * 1024, final, tail)
+        return Outcome(
+            done["status"],
+            done["wall"],
+            done["maxrss_kb"] * 1024,
+            final,
+            tail,
+            done.get("cpu", 0.0),
+        )
 
 
 def _message(line: str) -> dict[str, Any]:

@@ -329,20 +329,21 @@ def _verdict(target: str, ok: bool | None, figure: str) -> list[str]:
     return [target, result, figure]
 
 
-def splice(previous: str, part: str, before: str) -> str:
-    """``previous`` with its S10 part replaced by ``part`` (or inserted before the marker
-    ``before``, or appended, when it has none)."""
-    if BEGIN in previous and END in previous:
-        head, rest = previous.split(BEGIN, 1)
-        return head + part + rest.split(END, 1)[1]
+def splice(previous: str, part: str, before: str, begin: str = BEGIN, end: str = END) -> str:
+    """``previous`` with its part between ``begin`` and ``end`` (S10's unless told) replaced
+    by ``part`` (or inserted before the marker ``before``, or appended, when it has none)."""
+    if begin in previous and end in previous:
+        head, rest = previous.split(begin, 1)
+        return head + part + rest.split(end, 1)[1]
     if before in previous:
         head, rest = previous.split(before, 1)
         return head.rstrip("\n") + "\n\n" + part + "\n\n" + before + rest
     return previous.rstrip("\n") + "\n\n" + part + "\n"
 
 
-def kept(previous: str) -> str:
-    """The S10 part of an existing report ("" when it has none)."""
-    if BEGIN in previous and END in previous:
-        return BEGIN + previous.split(BEGIN, 1)[1].split(END, 1)[0] + END
+def kept(previous: str, begin: str = BEGIN, end: str = END) -> str:
+    """The part between ``begin`` and ``end`` (S10's unless told) of an existing report
+    ("" when it has none)."""
+    if begin in previous and end in previous:
+        return begin + previous.split(begin, 1)[1].split(end, 1)[0] + end
     return ""

@@ -7,7 +7,7 @@ Forked from this ~10 MB interpreter (run with ``-I -S``), peaks are the runners'
 
 Protocol, one JSON line each way: ``{"argv", "env", "cwd", "stdout", "stderr"}``
 (paths; stdout may be a FIFO) in; ``{"pid"}`` at once, then ``{"status",
-"maxrss_kb", "wall"}`` when the child has exited.
+"maxrss_kb", "wall", "cpu"}`` when the child has exited.
 """
 
 import json
@@ -42,6 +42,7 @@ def serve() -> None:
             "status": os.waitstatus_to_exitcode(status),
             "maxrss_kb": usage.ru_maxrss,
             "wall": wall,
+            "cpu": usage.ru_utime + usage.ru_stime,
         }
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()

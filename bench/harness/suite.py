@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import dataset, s9, s10
+from harness import dataset, s9, s10, s11
 from harness.clients import Client, go_binary
 from harness.plan import Plan
 from harness.process import Outcome, Spawner
@@ -388,6 +388,15 @@ class Suite:
 
         self._rounds(f"S10 at {len(targets)} targets:", list(by_name), reps, one)
 
+    # -- phase E: policy as code, CI gate and admission (S11) ---------------------------------
+
+    def policy_phase(self, scenarios: frozenset[str] | None = None) -> None:
+        """S11: `kubeops policy test` beside conftest, then admission latency on an API-only
+        cluster with no policy, the API server's own VAPs and kubeops' webhook."""
+        if scenarios is not None and "S11" not in scenarios:
+            return
+        s11.run_phase(self)
+
     # -- phase B: full cluster, Pods on kwok nodes -------------------------------------------
 
     def pod_phase(self, scenarios: frozenset[str] | None = None) -> None:
@@ -626,9 +635,11 @@ class Suite:
                 _summarise_sizes(entry, by_client)
                 continue
             entry["summary"] = {
-                name: _stats(runs, pooled_lags=key in ("S3", "S9"))
+                name: _stats(runs, pooled_lags=key in ("S3", "S9") or name in s11.ARMS)
                 for name, runs in by_client.items()
             }
+            if key == "S11":
+                s11.compare(entry)
             if key == "S9":
                 for name, runs in by_client.items():
                     good = [r for r in runs if r["ok"]]

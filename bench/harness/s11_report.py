@@ -1,0 +1,221 @@
+"""S11's part of docs/benchmarks.md: the CI gate beside conftest and admission latency
+beside the API server's own policies, between two markers so that
+``bench/run.py --scenarios S11`` rewrites that part alone."""
+
+# ruff: noqa: RUF001 -- the report prints multiplication signs and en dashes on purpose
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from harness.s11 import ARMS, CI
+
+BEGIN = "<!-- S11: begin; `bench/run.py --scenarios S11` rewrites this part alone -->"
+END = "<!-- S11: end -->"
+P99_TARGET_MS = 20.0
+ISSUE_SIZES = {"manifests": 5_000, "rate": 200.0}
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.1f}"
+
+
+def _x(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def _range(stats: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
+    if not stats.get("n"):
+        return "–"
+    median = _f(stats["median"] * scale, digits)
+    if stats["n"] == 1:
+        return f"**{median}**"
+    low, high = _f(stats["min"] * scale, digits), _f(stats["max"] * scale, digits)
+    return f"**{median}** ({low}–{high})"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _label(results: dict[str, Any], name: str) -> str:
+    contender = results["contenders"].get(name, {})
+    label = str(contender.get("label", name))
+    return f"{label} {contender['version']}" if contender.get("version") else label
+
+
+def _reduced(mode: str, settings: dict[str, Any]) -> str:
+    if mode == "smoke":
+        return " **Smoke sizes: not the issue's figures.**"
+    small = [k for k, v in ISSUE_SIZES.items() if settings.get(k, v) < v]
+    return f" **Reduced sizes ({', '.join(small)}): not the issue's figures.**" if small else ""
+
+
+def verdicts(entry: dict[str, Any]) -> list[list[str]]:
+    """The two targets: the webhook's p99, and the CI gate agreeing with conftest."""
+    comparison = entry.get("comparison", {})
+    webhook = comparison.get("admission", {}).get("kubeops-webhook")
+    rows = []
+    if webhook is None:
+        why = entry.get("skipped", {}).get("kubeops-webhook", "no run completed")
+        rows.append([entry["targets"][0], "n/a", why])
+    else:
+        ok = webhook["p99_ms"] <= P99_TARGET_MS
+        rows.append(
+            [
+                entry["targets"][0],
+                "**PASS**" if ok else "**MISS**",
+                f"p99 {_f(webhook['p99_ms'])} ms over {webhook['requests']:,} requests"
+                f" ({_signed(webhook.get('added_p99_ms'))} ms over no policy)",
+            ]
+        )
+    expected = entry["params"].get("expected_failures")
+    ci = comparison.get("ci", {})
+    failed = [r["client"] for r in entry["runs"] if r.get("part") == "ci" and not r["ok"]]
+    found = ", ".join(f"{n}: {ci[n]['failures']:,}" for n in CI if n in ci)
+    if not ci or "conftest" not in ci:
+        rows.append([entry["targets"][1], "n/a", "conftest did not run"])
+    else:
+        ok = not failed and all(n in ci for n in CI)
+        figure = f"answer key {expected:,}; {found}"
+        if failed:
+            figure += f"; failed or disagreed: {', '.join(sorted(set(failed)))}"
+        rows.append([entry["targets"][1], "**PASS**" if ok else "**MISS**", figure])
+    return rows
+
+
+def section(results: dict[str, Any], source: str) -> list[str]:
+    """S11's part of the report, markers included."""
+    entry = results["scenarios"]["S11"]
+    settings = entry["params"]["settings"]
+    summary = entry.get("summary", {})
+    comparison = entry.get("comparison", {"ci": {}, "admission": {}})
+    lines = [
+        BEGIN,
+        "",
+        f"### S11 — {entry['title']}",
+        "",
+        f"From `{source}` ({results['mode']} run started {results['started']}, load average"
+        f" {results['machine'].get('load_start', {}).get('loadavg_1m', 0):.2f} at the start,"
+        f" {results['machine'].get('load_end', {}).get('loadavg_1m', 0):.2f} at the end)."
+        + _reduced(results["mode"], settings),
+        "",
+    ]
+    lines += _table(["target", "result", "figure"], verdicts(entry))
+    expected = entry["params"].get("expected_failures", 0)
+    lines += [
+        "",
+        f"**The CI gate** — {settings['manifests']:,} manifests in"
+        f" {entry['params'].get('files', 0):,} files (Deployments, Services, ConfigMaps;"
+        f" {entry['params'].get('failing_objects', 0):,} of them fail some policy,"
+        f" {expected:,} failures in all) × {settings['policies']} policies, whole process,"
+        " median (min–max) of the runs:",
+        "",
+    ]
+    rows = []
+    for name in CI:
+        stats = summary.get(name, {})
+        row = comparison["ci"].get(name, {})
+        if name in entry.get("skipped", {}):
+            rows.append([_label(results, name), entry["skipped"][name], "", "", "", "", ""])
+            continue
+        if not stats:
+            continue
+        rows.append(
+            [
+                _label(results, name),
+                _range(stats, 1e-3, 2),
+                _x(row.get("wall_vs_conftest")),
+                _f(stats.get("peak_rss_mib_median"), 0),
+                _x(row.get("rss_vs_conftest")),
+                _f(row.get("cpu_seconds")),
+                f"{row['failures']:,}" if "failures" in row else f"{stats.get('failed', 0)} failed",
+            ]
+        )
+    lines += _table(
+        ["contender", "wall s", "× conftest", "peak RSS MiB", "× conftest", "CPU s", "failures"],
+        rows,
+    )
+    lines += [
+        "",
+        f"**Admission** — creates of the same objects at {settings['rate']:g}/s, open loop,"
+        f" {settings['seconds']:.0f} s measured after {settings['warmup']:.0f} s of warm-up,"
+        f" {settings['admission_reps']} runs per arm; latency from each request's scheduled"
+        f" time, every request pooled; {entry['params'].get('expected_denied', 0):,} of"
+        f" {entry['params'].get('requests', 0):,} requests a run are denied by the policies:",
+        "",
+    ]
+    rows = []
+    for arm in ARMS:
+        row = comparison["admission"].get(arm)
+        if arm in entry.get("skipped", {}):
+            rows.append([_label(results, arm), entry["skipped"][arm], *[""] * 7])
+            continue
+        if row is None:
+            failed = [r for r in entry["runs"] if r["client"] == arm and not r["ok"]]
+            why = failed[0]["error"][:120] if failed else "did not run"
+            rows.append([_label(results, arm), f"failed: {why}", *[""] * 7])
+            continue
+        added = (
+            f"{_signed(row['added_p50_ms'])} / {_signed(row['added_p99_ms'])}"
+            if arm != "no-policy" and "added_p99_ms" in row
+            else "–"
+        )
+        own = (
+            f"{_f(row['webhook_cpu_percent'], 0)} % / {_f(row['webhook_rss_mib'], 0)} MiB"
+            if "webhook_cpu_percent" in row
+            else "–"
+        )
+        rows.append(
+            [
+                _label(results, arm),
+                _f(row["p50_ms"]),
+                f"**{_f(row['p99_ms'])}**",
+                _f(row["allowed_p99_ms"]),
+                added,
+                f"{row['denied']:,} / {row['requests']:,}",
+                _f(row["rate_achieved"]),
+                _f(row["apiserver_cpu_percent"], 0),
+                own,
+            ]
+        )
+    lines += _table(
+        [
+            "arm",
+            "p50 ms",
+            "p99 ms",
+            "p99 allowed only",
+            "added p50 / p99 ms",
+            "denied / requests",
+            "rate /s",
+            "API server CPU %",
+            "webhook CPU % / RSS",
+        ],
+        rows,
+    )
+    lines += [
+        "",
+        "How: the corpus and the policies are generated from a seed (`bench/harness/s11_corpus.py`);",
+        "each policy is written as conftest Rego, as a ValidatingAdmissionPolicy and as a Python",
+        "predicate (`bench/harness/s11_rules.py`), the last being the answer key every contender",
+        "must match (a run that finds another number of failures, or an admission run that denies",
+        "other requests than the key, counts as failed). conftest runs the Rego with",
+        "`--all-namespaces` (one package per policy). Admission runs on an API-only testenv",
+        "cluster; the Go load generator (`bench/clientgo`, `load`) sends each create at its",
+        "scheduled time whatever the earlier ones are doing; Services are made headless there",
+        "(the baseline creates every one, and cluster IPs and node ports would run out). The",
+        "VAPs and the webhook match only their arm's namespaces; the webhook serves the same",
+        "VAP files over TLS on loopback, registered by `kubeops policy webhook --register`.",
+        "",
+        END,
+    ]
+    return lines
