@@ -64,11 +64,13 @@ def load(templates: Sequence[Document], constraints: Sequence[Document]) -> list
     parameter the schema refuses, or unknown enforcement action -- and then none load."""
     problems: list[Problem] = []
     by_kind: dict[str, Template] = {}
+    broken: set[str] = set()  # kinds whose template failed: their constraints say nothing more
     for doc in templates:
         try:
             template = _template(doc)
         except PolicyLoadError as err:
             problems.extend(err.problems)
+            broken.add(_kind_of(doc.value))
             continue
         if template.kind in by_kind:
             first = by_kind[template.kind].source
@@ -82,6 +84,8 @@ def load(templates: Sequence[Document], constraints: Sequence[Document]) -> list
         by_kind[template.kind] = template
     policies: list[ConstraintPolicy] = []
     for doc in constraints:
+        if isinstance(doc.value, dict) and str(doc.value.get("kind")) in broken:
+            continue
         try:
             policies.append(_constraint(doc, by_kind))
         except PolicyLoadError as err:
@@ -89,6 +93,13 @@ def load(templates: Sequence[Document], constraints: Sequence[Document]) -> list
     if problems:
         raise PolicyLoadError(problems)
     return policies
+
+
+def _kind_of(template: Any) -> str:
+    try:
+        return str(template["spec"]["crd"]["spec"]["names"]["kind"])
+    except (KeyError, TypeError):
+        return ""
 
 
 def _line(node: Any, key: str | int, fallback: int) -> int:
