@@ -21,6 +21,7 @@ MANIFESTS = DATA / "manifests"
 TEAM = DATA / "policies" / "team-label.yaml"
 IMAGES = DATA / "policies" / "images.yaml"
 BROKEN = DATA / "broken" / "bad-cel.yaml"
+GATEKEEPER = DATA / "gatekeeper"
 
 
 def kubeops(
@@ -284,3 +285,33 @@ def test_a_big_set_reports_progress_on_stderr_unless_quiet() -> None:
     assert first == "  600 objects, 1 policy (cel 1)"
     assert last.startswith("  600 objects judged in ")
     assert kubeops(*base, "-q", stdin=configmaps).stderr == ""
+
+
+def test_one_set_of_every_engine_in_ci_and_in_the_audit(
+    kube_cluster: Cluster, kube_namespace: str
+) -> None:
+    # CEL, conftest Rego, a Gatekeeper constraint in dryrun and a PolicyLibrary.
+    mixed = ("--policies", str(DATA / "policies"), str(GATEKEEPER))
+    done = kubeops("policy", "test", "-f", str(MANIFESTS), *mixed, "-o", "json")
+    assert done.returncode == 2, done.stderr
+    document = json.loads(done.stdout)
+    assert document["policy"]["engines"] == {"builtin": 1, "cel": 1, "gatekeeper": 1, "rego": 1}
+    found = {(f["check"], f["object"]["name"], tuple(f["policy"]["actions"]))
+             for f in document["findings"]}  # fmt: skip
+    assert found == {
+        ("team-label", "worker", ("Deny",)),
+        ("main", "worker", ("Warn",)),
+        ("deployments-need-owner", "web", ("Audit",)),
+        ("deployments-need-owner", "worker", ("Audit",)),
+    }
+    # Gatekeeper's audit: the dryrun constraint's records on live objects.
+    connect = ("--kubeconfig", str(kube_cluster.kubeconfig), "-n", kube_namespace)
+    assert kubeops("apply", "-f", str(MANIFESTS), *connect).returncode == 0
+    audit = ("policy", "audit", "--policies", str(GATEKEEPER), "--no-builtins", *connect)
+    done = kubeops(*audit)
+    assert done.returncode == 0, done.stderr  # Audit-only records do not fail by default
+    assert [line.split()[:3] for line in done.stdout.splitlines()[1:-1]] == [
+        [f"Deployment/{kube_namespace}/web", "deployments-need-owner", "Audit"],
+        [f"Deployment/{kube_namespace}/worker", "deployments-need-owner", "Audit"],
+    ]
+    assert kubeops(*audit, "--fail-on", "any").returncode == 2
