@@ -35,12 +35,27 @@ def register(commands: Any) -> None:
         "review is answered within its deadline; a policy too slow for it is judged by its "
         "failurePolicy.  Certificates are generated and renewed unless given.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="policy files or directories")
+    from kubeops.cli.policy import add_builtins_flag
+
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="policy files or directories")
     parser.add_argument(
-        "--no-builtins",
-        action="store_true",
-        help="without a PolicyLibrary document, run no built-in policy (default: the defaults)",
+        "--policies",
+        dest="policies",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="policy files or directories (as `kubeops policy test` takes them)",
     )
+    parser.add_argument(
+        "--scan",
+        dest="scans",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a Trivy or Grype JSON report for the built-in vulnerability gate (repeatable)",
+    )
+    add_builtins_flag(parser)
     add_connection_flags(parser)
     decide = parser.add_argument_group("deciding")
     decide.add_argument(
@@ -62,12 +77,14 @@ def register(commands: Any) -> None:
         "--fail-closed",
         dest="fail_open",
         action="store_false",
+        default=False,
         help="refuse what cannot be decided in time, and register failurePolicy Fail (default)",
     )
     mode.add_argument(
         "--fail-open",
         dest="fail_open",
         action="store_true",
+        default=False,
         help="allow what cannot be decided in time, and register failurePolicy Ignore",
     )
     decide.add_argument("--workers", type=int, default=4, help="evaluation threads (default: 4)")
@@ -157,7 +174,9 @@ def register(commands: Any) -> None:
         help="on SIGTERM, keep answering this long before draining (endpoints to update)",
     )
     add_serving_flags(parser)
-    parser.set_defaults(handler=_run)
+    from kubeops.cli.policy import policy_errors
+
+    parser.set_defaults(handler=policy_errors(_run))
 
 
 def options_from_args(args: argparse.Namespace) -> Any:
@@ -199,7 +218,8 @@ def options_from_args(args: argparse.Namespace) -> Any:
         )
     contexts = getattr(args, "contexts", None) or []
     return WebhookOptions(
-        policy_paths=tuple(args.paths),
+        policy_paths=(*args.paths, *args.policies),
+        scans=tuple(args.scans),
         serving=replace(serving_options(args), host=host, port=port),
         kubeconfig=args.kubeconfig,
         context=contexts[-1] if contexts else None,

@@ -25,6 +25,7 @@ MAX_WARNING = 512
 MAX_WARNINGS = 32
 MAX_ANNOTATION = 1024
 _KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
+_REASONS = {401: "Unauthorized", 403: "Forbidden", 413: "RequestEntityTooLarge", 422: "Invalid"}
 
 
 class InvalidReview(ValueError):
@@ -56,23 +57,31 @@ class Found:
 
 
 @cache
-def _vap_wording() -> Callable[[Violation], str] | None:
-    """``kubeops.policy.vap.admission_message`` once the CEL engine provides it."""
+def _vap(name: str) -> Callable[[Violation], Any] | None:
+    """A function of ``kubeops.policy.vap`` (``admission_message``, ``warning_message``,
+    ``status_code``) once the CEL engine provides it."""
     try:
         module = importlib.import_module("kubeops.policy.vap")
     except ImportError:
         return None
-    wording = getattr(module, "admission_message", None)
-    return wording if callable(wording) else None
+    found = getattr(module, name, None)
+    return found if callable(found) else None
 
 
-def wording(found: Found) -> str:
-    """How the user reads one violation: the API server's words for a CEL policy."""
+def wording(found: Found, *, warning: bool = False) -> str:
+    """How the user reads one violation: a CEL policy's in the API server's own words
+    (its denial, or its ``Validation failed for ...`` warning)."""
     if found.engine == "cel":
-        api_server = _vap_wording()
+        api_server = _vap("warning_message" if warning else "admission_message")
         if api_server is not None:
             return str(api_server(found.violation))
     return f"[{found.violation.policy}] {found.violation.message}"
+
+
+def status_code(found: Found) -> int:
+    """The HTTP code of a denial: the API server's for a CEL policy, else 403."""
+    code = _vap("status_code") if found.engine == "cel" else None
+    return int(code(found.violation)) if code is not None else 403
 
 
 def annotation_key(policy: str) -> str:
@@ -87,6 +96,7 @@ def response(
     *,
     allowed: bool,
     message: str = "",
+    code: int = 403,
     warnings: Iterable[str] = (),
     audit_annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -94,8 +104,8 @@ def response(
     answer: dict[str, Any] = {"uid": uid, "allowed": allowed}
     if not allowed:
         answer["status"] = {
-            "code": 403,
-            "reason": "Forbidden",
+            "code": code,
+            "reason": _REASONS.get(code, "Invalid"),
             "message": _cut(message or "denied by policy", MAX_MESSAGE),
         }
     shown = [_cut(w, MAX_WARNING) for w in warnings][:MAX_WARNINGS]
@@ -113,14 +123,16 @@ def verdict_response(
 ) -> dict[str, Any]:
     """The response for what the policies found (``extra_warnings`` first)."""
     denials: list[str] = []
+    codes: list[int] = []
     warnings = list(extra_warnings)
     annotations: dict[str, str] = {}
     for item in found:
         actions = item.violation.actions
         if Action.DENY in actions:
             denials.append(wording(item))
+            codes.append(status_code(item))
         if Action.WARN in actions:
-            warnings.append(wording(item))
+            warnings.append(wording(item, warning=True))
         if Action.AUDIT in actions:
             key = annotation_key(item.violation.policy)
             annotations[key] = (
@@ -134,6 +146,7 @@ def verdict_response(
         uid,
         allowed=not denials,
         message="\n".join(dict.fromkeys(denials)),
+        code=codes[0] if codes else 403,
         warnings=dict.fromkeys(warnings),
         audit_annotations=annotations,
     )

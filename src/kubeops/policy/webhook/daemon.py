@@ -34,7 +34,7 @@ from kubeops.policy.model import FailurePolicy
 from kubeops.policy.webhook.answer import InvalidReview, request_of
 from kubeops.policy.webhook.certs import GeneratedTLS
 from kubeops.policy.webhook.metrics import WebhookMetrics
-from kubeops.policy.webhook.options import WebhookError, WebhookOptions
+from kubeops.policy.webhook.options import WebhookOptions
 from kubeops.policy.webhook.registration import admission_rules, register, unregister
 from kubeops.policy.webhook.reviewer import Reviewer
 
@@ -329,10 +329,11 @@ class WebhookDaemon:
 def check_policies(options: WebhookOptions) -> PolicySet:
     """Load the policy set the options name (a PolicyLoadError lists every problem)."""
     from kubeops.policy.loader import load_policies
+    from kubeops.policy.scan import load_scan
 
-    if not options.policy_paths:
-        raise WebhookError("policy webhook: give at least one policy file or directory")
-    return load_policies(options.policy_paths, builtins_by_default=options.builtins)
+    options.check()
+    scans = [load_scan(path) for path in options.scans]
+    return load_policies(options.policy_paths, scans=scans, builtins_by_default=options.builtins)
 
 
 async def run(

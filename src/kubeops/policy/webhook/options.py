@@ -42,6 +42,8 @@ class WebhookOptions:
     kubeconfig: str | None = None
     context: str | None = None
     builtins: bool = True
+    scans: tuple[str, ...] = ()
+    """Scanner reports (Trivy, Grype JSON) for the built-in vulnerability gate."""
     timeout_seconds: int = DEFAULT_TIMEOUT
     deadline_fraction: float = DEFAULT_DEADLINE_FRACTION
     fail_closed: bool = True
@@ -103,8 +105,10 @@ class WebhookOptions:
 
     def check(self) -> None:
         """Raise :class:`WebhookError` naming the flag that cannot be used."""
-        if not self.policy_paths:
-            raise WebhookError("policy webhook: give at least one policy file or directory")
+        if not self.policy_paths and not self.builtins:
+            raise WebhookError(
+                "policy webhook: --no-builtins leaves no policy: give --policies PATH"
+            )
         if not 1 <= self.timeout_seconds <= 30:
             raise WebhookError(f"--timeout {self.timeout_seconds}s: between 1s and 30s")
         if not 0.1 <= self.deadline_fraction <= 0.95:

@@ -33,6 +33,8 @@ CONFIGMAPS = {
 }
 RELEASE = threading.Event()
 """Set at teardown: every slow policy still waiting returns at once."""
+HELD = threading.Event()
+"""What the ``drain`` policy waits for before it decides."""
 
 
 class LabelPolicy:
@@ -78,6 +80,12 @@ def slow(review: Review, context: Any, seconds: str) -> str | None:
     """Takes ``seconds`` (or until teardown): far longer than any deadline."""
     RELEASE.wait(float(seconds))
     return "finally decided"
+
+
+def held(review: Review, context: Any, value: str) -> str | None:
+    """Decides only once the test sets :data:`HELD` (within 10 s)."""
+    HELD.wait(10)
+    return "decided after the stop began"
 
 
 def needs_owner(review: Review, context: Any, value: str) -> str | None:
@@ -202,7 +210,28 @@ class Running:
             )
 
         eventually(up, timeout=30, message="the webhook to be ready and registered")
+        if self.options.register:
+            eventually(self._called, message="the API server to call the webhook")
         return self
+
+    def _called(self) -> bool:
+        """Whether a request in the namespace now reaches the webhook."""
+        assert self.daemon is not None
+        registry = self.daemon.metrics.registry
+
+        def reviews() -> float:
+            return (
+                registry.get_sample_value(
+                    "kubeops_policy_webhook_reviews_total", {"decision": "allowed"}
+                )
+                or 0.0
+            )
+
+        before = reviews()
+        selector = self.options.namespace_selector or {}
+        namespace = str((selector.get("matchLabels") or {}).get("kubernetes.io/metadata.name"))
+        create(self.cluster, namespace, configmap("probe"))
+        return reviews() > before
 
     def stop(self) -> None:
         """SIGTERM's path: drain, unregister when asked, close."""
