@@ -1,0 +1,59 @@
+"""Kubernetes' language settings: cross-type numeric comparisons, sets, typed variables."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeops import cel
+
+from ._table import compile_error, value
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("1 < 1.5", True),
+        ("2u >= 1", True),
+        ("1.0 > 2", False),
+        ("object.replicas <= 2.5", True),
+        ("[1, 2, 3].filter(v, v > 1.5)", [2, 3]),
+        ("dyn(1) == 1.0", True),
+        ("'a' < 'b' && b'a' < b'b' && duration('1s') < duration('2s')", True),
+        ("string(true) + string(1u) + string(1.5)", "true11.5"),
+        ("sets.contains([1, 2, 3], [2, 3])", True),
+        ("sets.equivalent([1, 2], [2, 1, 1])", True),
+        ("sets.intersects([1], [2])", False),
+        ("object.?missing.orValue(7)", 7),
+        ("'a,b'.split(',')", ["a", "b"]),
+    ],
+)
+def test_language(expression: str, expected: object) -> None:
+    assert value(expression, object={"replicas": 2}) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "cause"),
+    [
+        ("1 == 1.0", "no matching overload for '_==_'"),  # equality stays typed, as in Kubernetes
+        ("'a' < 1", "no matching overload for '_<_'"),
+        ("math.greatest(1, 2)", "undeclared reference"),  # not in Kubernetes' environment
+        ("base64.encode(b'a')", "undeclared reference"),
+    ],
+)
+def test_what_kubernetes_does_not_have(expression: str, cause: str) -> None:
+    assert cause in compile_error(expression)
+
+
+def test_typed_variables_and_result_types() -> None:
+    program = cel.compile("variables.count > 1", variables={"variables.count": cel_int()})
+    assert program.evaluate({"variables.count": 3}) is True
+    assert program.result_type.name() == "BOOL"
+    assert cel.compile("object.x", variables=["object"]).result_type.name() == "DYN"
+    with pytest.raises(cel.CelError, match="no matching overload"):
+        cel.compile("variables.count.size()", variables={"variables.count": cel_int()})
+
+
+def cel_int() -> object:
+    from cel_expr_python import cel as raw  # type: ignore[import-untyped]
+
+    return raw.Type.INT
