@@ -228,8 +228,9 @@ class Running:
             )
 
         before = reviews()
-        selector = self.options.namespace_selector or {}
-        namespace = str((selector.get("matchLabels") or {}).get("kubernetes.io/metadata.name"))
+        labels = self.options.namespace_selector.get("matchLabels")
+        assert isinstance(labels, dict)
+        namespace = str(labels["kubernetes.io/metadata.name"])
         create(self.cluster, namespace, configmap("probe"))
         return reviews() > before
 
