@@ -1,6 +1,7 @@
 """The benchmark harness must never rot: its smoke mode (tiny sizes, one repetition) runs
 every client through every scenario (S6-scale: its growth clients at each of two sizes;
-S10: its three contenders at two targets, the engine and the floor at three too).  Checked: that
+S10: its three contenders at two targets, the engine and the floor at three too; S11: the
+CI gate's three contenders on a corpus of 60 manifests and the three admission arms for 2 s).  Checked: that
 each one completed and that the results file is well-formed.  Never timings: CI machines
 are shared and noisy."""
 
@@ -36,6 +37,8 @@ CLI = {
 }
 RESPOND = ("kubeops-respond", "kubernetes")  # S9: the daemon and the watch loop
 SYNC = ("kubeops-sync-run", "floor-sync", "kubernetes")  # S10: engine, floor, hand-written loop
+POLICY_CI = ("kubeops-policy-rego", "kubeops-policy-cel", "conftest")  # S11's CI gate
+POLICY_ARMS = ("no-policy", "apiserver-vap", "kubeops-webhook")  # S11's admission arms
 
 # A fresh CI machine first creates the peers' venvs and builds client-go and Popeye.
 pytestmark = [pytest.mark.full, pytest.mark.timeout(3000)]
@@ -82,6 +85,8 @@ def test_every_client_completes_every_scenario(smoke: tuple[dict[str, Any], Path
         assert _ok_runs(results, "S9", name), f"S9 {name} did not complete"
     for name in SYNC:
         assert _ok_runs(results, "S10", name), f"S10 {name} did not complete"
+    for name in (*POLICY_CI, *POLICY_ARMS):
+        assert _ok_runs(results, "S11", name), f"S11 {name} did not complete"
     assert "S3 kubeops-async rep 1" in stderr  # progress is shown
 
 
@@ -173,6 +178,73 @@ def test_a_targeted_sync_run_rewrites_only_its_part(
     assert "### S10 " in out.read_text()
 
 
+def test_policy_as_code_is_measured_and_checked(
+    smoke: tuple[dict[str, Any], Path, str],
+) -> None:
+    """S11: every CI contender found the answer key's failures (an ok run means it did),
+    and the admission arms denied what the key denies -- nothing without a policy."""
+    results, report, _ = smoke
+    entry = results["scenarios"]["S11"]
+    params = entry["params"]
+    assert params["settings"]["policies"] == 30
+    assert params["settings"]["manifests"] == results["plan"]["s11_manifests"]
+    assert 0 < params["failing_objects"] < params["settings"]["manifests"]  # a mix
+    for name in POLICY_CI:
+        [run] = _ok_runs(results, "S11", name)
+        assert run["part"] == "ci"
+        assert run["extra"]["failures"] == params["expected_failures"] > 0
+        assert run["cpu_seconds"] > 0
+        assert entry["comparison"]["ci"][name]["failures"] == params["expected_failures"]
+    assert entry["comparison"]["ci"]["conftest"]["wall_vs_conftest"] == 1.0
+    expected = params["expected_denied"]
+    assert 0 < expected < params["requests"]
+    for arm in POLICY_ARMS:
+        [run] = _ok_runs(results, "S11", arm)
+        extra = run["extra"]
+        assert run["part"] == "admission"
+        assert len(extra["lags_ms"]) == extra["requests"] == params["requests"]
+        assert extra["errors"] == 0
+        assert extra["denied"] == (0 if arm == "no-policy" else expected)
+        assert entry["summary"][arm]["pooled"]["events"] == params["requests"]
+    webhook = entry["comparison"]["admission"]["kubeops-webhook"]
+    assert webhook["webhook_rss_mib"] > 0
+    assert "added_p99_ms" in webhook
+    assert isinstance(results["versions"]["conftest"], str)
+    text = report.read_text()
+    assert text.count("<!-- S11: begin") == 1
+    assert "### S11 " in text
+
+
+def test_a_targeted_policy_run_rewrites_only_its_part(
+    smoke: tuple[dict[str, Any], Path, str], tmp_path: Path
+) -> None:
+    """What `bench/run.py --scenarios S11` does to docs/benchmarks.md: S11's part replaced,
+    every other line kept; and a full report from a run without S11 keeps S11's part."""
+    results, report_path, _ = smoke
+    sys.path.insert(0, str(REPO / "bench"))
+    import report
+
+    begin, end = "<!-- S11: begin", "<!-- S11: end -->"
+    full = report_path.read_text().replace("### S1 ", "### S1 (edited by hand) ")
+    head, tail = full.split(begin)[0], full.split(end)[1]
+    out = tmp_path / "benchmarks.md"
+    out.write_text(head + tail)
+    source = next(report_path.parent.glob("smoke-*.json"))
+    report.write_s11(results, source, out)
+    report.write_s11(results, source, out)
+    after = out.read_text()
+    assert after.count(begin) == 1
+    assert after.split(begin)[0].rstrip() == head.rstrip()
+    assert after.split(end)[1].strip() == tail.strip()
+    assert after.index(end) < after.index("<!-- analysis:")
+    without = {
+        **results,
+        "scenarios": {k: v for k, v in results["scenarios"].items() if k != "S11"},
+    }
+    report.write(without, source, out)
+    assert after.split(begin)[1].split(end)[0] in out.read_text()
+
+
 def test_growth_is_measured_at_every_size(smoke: tuple[dict[str, Any], Path, str]) -> None:
     results, report, stderr = smoke
     entry = results["scenarios"]["S6-scale"]
@@ -215,6 +287,7 @@ def test_results_are_well_formed(smoke: tuple[dict[str, Any], Path, str]) -> Non
         "kr8s",
         "kubectl",
         "popeye",
+        "conftest",
     ):
         assert isinstance(results["versions"][key], str)
         assert results["versions"][key]
@@ -231,6 +304,7 @@ def test_results_are_well_formed(smoke: tuple[dict[str, Any], Path, str]) -> Non
         "S8",
         "S9",
         "S10",
+        "S11",
     ]
     for key, entry in results["scenarios"].items():
         for field in (
