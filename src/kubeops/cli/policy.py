@@ -9,7 +9,7 @@ from the built-in library.
     kubeops policy export --policies policy/ | kubectl apply -f -   # CEL, enforced natively
     kubeops policy audit --policies policy/ -A -o json        # what already runs
     kubeops policy audit --policies policy/ --serve --interval 5m  # as Prometheus metrics
-    kubeops policy webhook --policies policy/ ...             # the admission webhook
+    kubeops policy webhook --policies policy/ --register      # the admission webhook
 
 Exit codes (``test`` and ``audit``): 0 nothing at or above ``--fail-on`` (default:
 nothing denied); 1 the command could not run -- bad input, a policy that cannot be
@@ -214,23 +214,9 @@ def _audit(commands: Any) -> None:
 
 
 def _webhook(commands: Any) -> None:
-    import importlib
+    from kubeops.cli import policy_webhook  # the webhook's own module adds its command
 
-    try:  # the webhook's own module registers its command
-        policy_webhook = importlib.import_module("kubeops.cli.policy_webhook")
-    except ModuleNotFoundError:
-        webhook = commands.add_parser(
-            "webhook", help="serve the policies as a validating admission webhook"
-        )
-        webhook.set_defaults(handler=_no_webhook)
-        return
     policy_webhook.register(commands)
-
-
-def _no_webhook(args: argparse.Namespace) -> int:
-    from kubeops.errors import KubeopsError
-
-    raise KubeopsError("policy webhook: the admission webhook is not part of this build yet")
 
 
 # --- shared with apply --policies --------------------------------------------------------------
