@@ -26,6 +26,7 @@ from kubeops.policy.model import (
     Context,
     Document,
     FailurePolicy,
+    GroupVersionKind,
     Object,
     PolicyEvaluationError,
     PolicyLoadError,
@@ -33,6 +34,7 @@ from kubeops.policy.model import (
     Review,
     Source,
     Violation,
+    resource_of,
 )
 from kubeops.policy.rego_engine import Module, Program, RegoError
 
@@ -334,6 +336,30 @@ class Match:
                 return False
         return not self.name or wildcard(self.name, str(meta.get("name") or review.name))
 
+    def admission_rules(self) -> list[dict[str, Any]]:
+        """The resources ``kinds`` names (plurals as the API server guesses them;
+        ``*`` stays ``*``), for a webhook's registration."""
+        scope = self.scope if self.scope in ("Cluster", "Namespaced") else "*"
+        rules = []
+        for groups, kinds in self.kinds or ((frozenset(), frozenset()),):
+            api_groups = sorted(groups) if groups and "*" not in groups else ["*"]
+            resources = ["*"]
+            if kinds and "*" not in kinds:
+                group = next((g for g in api_groups if g != "*"), "")
+                resources = sorted(
+                    {resource_of(GroupVersionKind(group, "", k))[0].resource for k in kinds}
+                )
+            rules.append(
+                {
+                    "apiGroups": api_groups,
+                    "apiVersions": ["*"],
+                    "resources": resources,
+                    "operations": ["CREATE", "UPDATE"],
+                    "scope": scope,
+                }
+            )
+        return rules
+
     @staticmethod
     def _namespace_labels(namespace: str, context: Context) -> Mapping[str, str]:
         found = context.namespace(namespace)
@@ -357,6 +383,11 @@ class ConstraintPolicy:
     actions: frozenset[Action]
     engine: str = "gatekeeper"
     failure_policy: FailurePolicy = FailurePolicy.IGNORE
+
+    def admission_rules(self) -> list[dict[str, Any]]:
+        """What the constraint's ``match.kinds`` and ``scope`` can match, as
+        admissionregistration rules (CREATE and UPDATE, as Gatekeeper's webhook asks)."""
+        return self.match.admission_rules()
 
     def evaluate(self, review: Review, context: Context) -> list[Violation]:
         """The template's violations for ``review``; [] when the match excludes it."""

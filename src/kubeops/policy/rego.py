@@ -31,6 +31,15 @@ from kubeops.policy.model import (
 )
 from kubeops.policy.rego_engine import Module, Program, RegoError, Rule
 
+_OPERATIONS = ["CREATE", "UPDATE"]
+ANY_OBJECT: dict[str, Any] = {
+    "apiGroups": ["*"],
+    "apiVersions": ["*"],
+    "resources": ["*"],
+    "operations": _OPERATIONS,
+    "scope": "*",
+}
+"""What a conftest policy may look at: any object (its Rego decides by ``input.kind``)."""
 _FAILURE = re.compile(r"^(deny|violation)(_[a-zA-Z0-9]+)*$")
 _WARNING = re.compile(r"^warn(_[a-zA-Z0-9]+)*$")
 
@@ -92,6 +101,11 @@ class RegoPolicy:
     files: dict[str, str]
     engine: str = "rego"
     failure_policy: FailurePolicy = FailurePolicy.FAIL
+
+    def admission_rules(self) -> list[dict[str, Any]]:
+        """Every object, namespaced or not: conftest policies select by ``input.kind``
+        in their Rego, which cannot be read ahead."""
+        return [dict(ANY_OBJECT)]
 
     def evaluate(self, review: Review, context: Context) -> list[Violation]:
         """conftest's failures (Deny) and warnings (Warn) for the manifest."""

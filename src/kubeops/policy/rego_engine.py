@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import re2  # type: ignore[import-untyped]
 import regorus  # type: ignore[import-untyped]
 
 _WHERE = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
@@ -39,11 +40,12 @@ _LIMITS = {"max_col": 100_000, "max_file_bytes": 8 * 1024 * 1024, "max_lines": 2
 
 
 # OPA built-ins regorus lacks that real policies call: ``any``/``all``/``re_match``
-# (deprecated, yet in many Gatekeeper library templates) and ``crypto.sha256``.
+# (deprecated, yet in many Gatekeeper library templates; RE2 as OPA's Go regexp) and
+# ``crypto.sha256``.
 EXTENSIONS: dict[str, tuple[int, Callable[..., Any]]] = {
     "any": (1, lambda values: any(v is True for v in _members(values))),
     "all": (1, lambda values: all(v is True for v in _members(values))),
-    "re_match": (2, lambda pattern, text: re.search(str(pattern), str(text)) is not None),
+    "re_match": (2, lambda pattern, text: re2.search(str(pattern), str(text)) is not None),
     "crypto.sha256": (1, lambda text: hashlib.sha256(str(text).encode()).hexdigest()),
 }
 

@@ -211,3 +211,27 @@ def test_a_namespace_selector_on_an_unknown_namespace_cannot_decide() -> None:
     )
     with pytest.raises(Exception, match="needs Namespace elsewhere"):
         policy.evaluate(_deployment(5, namespace="elsewhere"), CONTEXT)
+
+
+def test_admission_rules_name_the_resources_the_match_can_select() -> None:
+    match = _match(
+        "kinds: [{apiGroups: ['', apps], kinds: [Pod, Deployment]}, {apiGroups: ['*'], kinds: ['*']}]\n"
+        "scope: Namespaced"
+    )
+    assert match.admission_rules() == [
+        {
+            "apiGroups": ["", "apps"],
+            "apiVersions": ["*"],
+            "resources": ["deployments", "pods"],
+            "operations": ["CREATE", "UPDATE"],
+            "scope": "Namespaced",
+        },
+        {
+            "apiGroups": ["*"],
+            "apiVersions": ["*"],
+            "resources": ["*"],
+            "operations": ["CREATE", "UPDATE"],
+            "scope": "Namespaced",
+        },
+    ]
+    assert _match("name: x").admission_rules()[0]["resources"] == ["*"]
