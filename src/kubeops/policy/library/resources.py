@@ -17,6 +17,7 @@ out is the LimitRange's ``default`` (or ``max``).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -191,8 +192,62 @@ def _required_by_quota(resource: str) -> tuple[str, str] | None:
     return None
 
 
+@dataclass
+class _NamespaceUsage:
+    """What one namespace's workloads charge to a quota, kept while the context's
+    objects stay the same ones (a policy test reviews thousands of manifests
+    against one context: each is then judged in linear time, not against every
+    other again)."""
+
+    context: Context
+    fingerprint: tuple[int, ...]
+    objects: list[Object]  # held so the fingerprint's ids stay theirs
+    by_key: dict[tuple[str, str], Resources]
+    total: Resources
+
+
+_USAGE: OrderedDict[tuple[int, str], _NamespaceUsage] = OrderedDict()
+_USAGE_KEPT = 16
+
+
+def _namespace_usage(
+    context: Context, namespace: str, limit_ranges: Sequence[Object], limits: Limits
+) -> _NamespaceUsage:
+    listed = [
+        obj
+        for api_version, kind in WORKLOADS
+        for obj in context.objects(api_version, kind, namespace)
+    ]
+    fingerprint = (*map(id, listed), -1, *map(id, limit_ranges))
+    key = (id(context), namespace)
+    cached = _USAGE.get(key)
+    if cached is not None and cached.context is context and cached.fingerprint == fingerprint:
+        _USAGE.move_to_end(key)
+        return cached
+    workloads = [obj for obj in listed if not _owned(obj)]
+    by_key: dict[tuple[str, str], Resources] = {}
+    total: Resources = {}
+    for obj in workloads:
+        pod = pod_spec(obj)
+        if pod is None:
+            continue
+        usage = by_key.setdefault(_key(obj), {})
+        for name, value in _usage(pod, replicas(obj), limits).items():
+            usage[name] = usage.get(name, Quantity()) + value
+            total[name] = total.get(name, Quantity()) + value
+    found = _NamespaceUsage(context, fingerprint, [*listed, *limit_ranges], by_key, total)
+    _USAGE[key] = found
+    while len(_USAGE) > _USAGE_KEPT:
+        _USAGE.popitem(last=False)
+    return found
+
+
 def _quota_findings(
-    review: Review, pod: PodSpec, context: Context, limits: Limits
+    review: Review,
+    pod: PodSpec,
+    context: Context,
+    limit_ranges: Sequence[Object],
+    limits: Limits,
 ) -> list[Finding]:
     namespace = review.namespace
     quotas = [
@@ -205,18 +260,12 @@ def _quota_findings(
         return []
     subject = review.subject
     own = _usage(pod, replicas(subject), limits)
-    others: Resources = {}
-    counted = 0
-    for api_version, kind in WORKLOADS:
-        for obj in context.objects(api_version, kind, namespace):
-            if _owned(obj) or _key(obj) == _key(subject):
-                continue
-            other = pod_spec(obj)
-            if other is None:
-                continue
-            counted += 1
-            for name, value in _usage(other, replicas(obj), limits).items():
-                others[name] = others.get(name, Quantity()) + value
+    usage = _namespace_usage(context, namespace, limit_ranges, limits)
+    mine_in_context = usage.by_key.get(_key(subject), {})
+    others = {
+        name: value - mine_in_context.get(name, Quantity()) for name, value in usage.total.items()
+    }
+    counted = len(usage.by_key) - (1 if _key(subject) in usage.by_key else 0)
     findings: list[Finding] = []
     for quota in quotas:
         meta = quota.get("metadata") or {}
@@ -347,7 +396,9 @@ def configure(settings: Reader, environment: Environment) -> Check:
         pod = pod_spec(review.subject)
         if pod is None:
             return []
-        ranges = context.objects("v1", "LimitRange", review.namespace) if review.namespace else []
+        ranges = (
+            list(context.objects("v1", "LimitRange", review.namespace)) if review.namespace else []
+        )
         limits = Limits.of(ranges)
         fills = limit_range_fills(ranges)
         findings: list[Finding] = []
@@ -364,7 +415,7 @@ def configure(settings: Reader, environment: Environment) -> Check:
         if judge_ranges and (limits.container or limits.pod):
             findings += _limit_range_findings(pod, limits, review.namespace)
         if judge_quota and review.namespace:
-            findings += _quota_findings(review, pod, context, limits)
+            findings += _quota_findings(review, pod, context, ranges, limits)
         return findings
 
     return check

@@ -216,3 +216,21 @@ def test_quantities_as_numbers() -> None:
     assert str(resources.quantity(1)) == "1"
     assert str(resources.quantity(0.5)) == "500m"
     assert resources.quantity("lots") is None
+
+
+def test_quota_usage_follows_the_context() -> None:
+    """The namespace's usage is kept per context, and recomputed when its objects change."""
+    from kubeops.policy import Review, StaticContext
+    from kubeops.policy.library import load
+
+    from ._build import library
+
+    (policy,) = load([library({"builtin": "resources"})])
+    web = deployment(pod_spec(), name="web", replicas=2)
+    hard = quota({"pods": "3"})
+    small = StaticContext([web, hard])
+    assert policy.evaluate(Review.of_object(web), small) == []
+    assert policy.evaluate(Review.of_object(web), small) == []
+    grown = StaticContext([web, hard, deployment(pod_spec(), name="api", replicas=2)])
+    (violation,) = policy.evaluate(Review.of_object(web), grown)
+    assert "pods would be 4, above its hard limit 3" in violation.message
