@@ -14,6 +14,7 @@ template's ``violation[{"msg": m, "details": d}]`` results are the violations;
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,9 @@ class Template:
     package: str
     schema: Mapping[str, Any] | None
     files: dict[str, Source] = field(default_factory=dict)
+    inventory: tuple[tuple[str, str], ...] | None = None
+    """The (apiVersion, kind) pairs of ``data.inventory`` (the template's
+    ``requires-sync-data``); None when its Rego never reads the inventory."""
 
 
 def load(templates: Sequence[Document], constraints: Sequence[Document]) -> list[ConstraintPolicy]:
@@ -159,7 +163,48 @@ def _template(doc: Document) -> Template:
     validation = crd.get("validation") or {}
     schema = validation.get("openAPIV3Schema") if isinstance(validation, dict) else None
     source = Source(doc.source.file, line)
-    return Template(kind, name, source, program, package, schema, files)
+    reads = any("data.inventory" in text for text, _ in texts)
+    synced = _sync_kinds(obj) if reads else None
+    return Template(kind, name, source, program, package, schema, files, synced)
+
+
+SYNC_ANNOTATION = "metadata.gatekeeper.sh/requires-sync-data"
+
+
+def _sync_kinds(template: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The kinds a template's ``requires-sync-data`` annotation asks Gatekeeper to sync
+    (a JSON list of lists of ``{groups, versions, kinds}``)."""
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    try:
+        # Gatekeeper's own examples wrap the JSON in quotes; it trims them, as here.
+        wanted = json.loads(str(annotations.get(SYNC_ANNOTATION) or "[]").strip('\n" '))
+    except ValueError:
+        return ()
+    kinds: dict[tuple[str, str], None] = {}
+    for alternatives in wanted if isinstance(wanted, list) else []:
+        for entry in alternatives if isinstance(alternatives, list) else [alternatives]:
+            if not isinstance(entry, dict):
+                continue
+            for group in entry.get("groups") or [""]:
+                for version in entry.get("versions") or []:
+                    for kind in entry.get("kinds") or []:
+                        api_version = f"{group}/{version}" if group else str(version)
+                        kinds[(api_version, str(kind))] = None
+    return tuple(kinds)
+
+
+def inventory(kinds: Sequence[tuple[str, str]], context: Context) -> Object:
+    """Gatekeeper's ``data.inventory`` of the context's objects of ``kinds``:
+    ``cluster[groupVersion][kind][name]`` and ``namespace[ns][groupVersion][kind][name]``."""
+    cluster: dict[str, Any] = {}
+    namespaced: dict[str, Any] = {}
+    for api_version, kind in kinds:
+        for obj in context.objects(api_version, kind):
+            meta = obj.get("metadata") or {}
+            name, namespace = str(meta.get("name") or ""), meta.get("namespace")
+            into = namespaced.setdefault(str(namespace), {}) if namespace else cluster
+            into.setdefault(api_version, {}).setdefault(kind, {})[name] = obj
+    return {"cluster": cluster, "namespace": namespaced}
 
 
 def _code(target: Mapping[str, Any]) -> tuple[Any, list[Any], bool, Any, str]:
@@ -396,7 +441,10 @@ class ConstraintPolicy:
                 return []
         except PolicyEvaluationError as err:
             raise PolicyEvaluationError(self.name, err.cause) from None
-        results = self.violations(gatekeeper_input(review, self.parameters))
+        data = None
+        if self.template.inventory is not None:
+            data = {"inventory": inventory(self.template.inventory, context)}
+        results = self.violations(gatekeeper_input(review, self.parameters), data)
         found = []
         for result in results:
             if not isinstance(result, dict):
@@ -414,11 +462,12 @@ class ConstraintPolicy:
             )
         return found
 
-    def violations(self, value: Object) -> list[Any]:
-        """The template's ``violation`` set for an input (Gatekeeper's ``{review, parameters}``)."""
+    def violations(self, value: Object, data: Object | None = None) -> list[Any]:
+        """The template's ``violation`` set for an input (Gatekeeper's ``{review,
+        parameters}``) and, for a template that reads it, ``data`` (the inventory)."""
         rule = f"data.{self.template.package}.violation"
         try:
-            out = self.template.program.evaluate(value, rule)
+            out = self.template.program.evaluate(value, rule, data)
         except RegoError as err:
             src = self.template.files.get(err.file)
             where = f" at {src.file}:{src.line + err.line - 1}" if src and err.line else ""

@@ -114,6 +114,7 @@ class Program:
             self._engine.add_extension(path, arity, function)
         self._lock = threading.Lock()
         self._input: object = None
+        self._data = b""
         self.rules: list[Rule] = []
         for module in modules:
             try:
@@ -149,11 +150,14 @@ class Program:
                     raise
         self._input = None
 
-    def evaluate(self, value: object, rule: str) -> Any:
-        """The value of ``rule`` (``data.pkg.name``) for input ``value``; None when
-        undefined.  Raises :class:`RegoError` when evaluation fails."""
+    def evaluate(self, value: object, rule: str, data: object = None) -> Any:
+        """The value of ``rule`` (``data.pkg.name``) for input ``value`` (and base
+        document ``data``, when given); None when undefined.  Raises
+        :class:`RegoError` when evaluation fails."""
         with self._lock:
             try:
+                if data is not None:
+                    self._set_data(data)
                 if value is not self._input:
                     self._engine.set_input_json(orjson.dumps(value).decode())
                     self._input = value
@@ -163,17 +167,13 @@ class Program:
                 raise error_of(err) from None
         return json.loads(out) if out else None
 
-    def query(self, value: object, query: str) -> list[Any]:
-        """The first expression's values of ``query`` for input ``value`` (one per result)."""
-        with self._lock:
-            try:
-                self._engine.set_input_json(orjson.dumps(value).decode())
-                self._input = value
-                out = json.loads(self._engine.eval_query_as_json(query))
-            except Exception as err:
-                self._input = None
-                raise error_of(err) from None
-        return [r["expressions"][0]["value"] for r in out.get("result") or []]
+    def _set_data(self, data: object) -> None:
+        """Replace the base document (a no-op when it is what the interpreter holds)."""
+        text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        if text != self._data:
+            self._engine.clear_data()
+            self._engine.add_data_json(text.decode())
+            self._data = text
 
 
 def _ref_parts(ref: Any) -> list[str]:
