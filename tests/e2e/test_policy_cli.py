@@ -315,3 +315,33 @@ def test_one_set_of_every_engine_in_ci_and_in_the_audit(
         [f"Deployment/{kube_namespace}/worker", "deployments-need-owner", "Audit"],
     ]
     assert kubeops(*audit, "--fail-on", "any").returncode == 2
+
+
+def test_a_custom_resource_the_set_declares_cluster_scoped_gets_no_namespace() -> None:
+    crd = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: backends.example.com}
+spec:
+  group: example.com
+  scope: SCOPE
+  names: {kind: Backend, plural: backends, singular: backend}
+  versions: [{name: v1, served: true, storage: true,
+              schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
+---
+apiVersion: example.com/v1
+kind: Backend
+metadata:
+  name: db
+  annotations: {url: "postgresql://app:Tq8vZr3kLw9pXe2N@db:5432/app"}
+"""
+    secrets = DATA / "secrets.yaml"
+    for scope, namespace in (("Cluster", None), ("Namespaced", "shop")):
+        done = kubeops("policy", "test", "-f", "-", "-n", "shop", "--policies", str(secrets),
+                       "-o", "json", stdin=crd.replace("SCOPE", scope))  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        (finding,) = json.loads(done.stdout)["findings"]
+        assert finding["object"] == {
+            "apiVersion": "example.com/v1", "kind": "Backend", "namespace": namespace, "name": "db",
+        }  # fmt: skip
+        assert "Tq8vZr3kLw9pXe2N" not in done.stdout

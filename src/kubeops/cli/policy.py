@@ -294,13 +294,18 @@ def review_manifests(
     from kubeops.policy.model import Review, Source
     from kubeops.policy.verdict import evaluate
 
-    objects = [_in_namespace(m.object, namespace) for m in manifests]
+    cluster_scoped = _cluster_scoped_kinds([m.object for m in manifests], policies.objects)
+    objects = [_in_namespace(m.object, namespace, cluster_scoped) for m in manifests]
     context = StaticContext([*objects, *policies.objects, *known])
     results = results_for(policies, cluster, mode="static")
     started = last = time.monotonic()
     lines = FieldLines()
     for count, (manifest, obj) in enumerate(zip(manifests, objects, strict=True), start=1):
-        review = Review.of_object(obj, location=Source(manifest.source, manifest.line))
+        review = Review.of_object(
+            obj,
+            location=Source(manifest.source, manifest.line),
+            namespaced=False if _kind_key(obj) in cluster_scoped else None,
+        )
         results.add(lines.located(evaluate(policies, review, context), manifest))
         if progress is not None and time.monotonic() - last >= 2:
             last = time.monotonic()
@@ -387,13 +392,37 @@ def _unmatched_scans(policies: PolicySet, objects: Sequence[dict[str, Any]]) -> 
     return unmatched_violations(policies.policies, images)
 
 
-def _in_namespace(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+def _in_namespace(
+    obj: dict[str, Any], namespace: str, cluster_scoped: set[tuple[str, str]]
+) -> dict[str, Any]:
     from kubeops.policy.model import GroupVersionKind, resource_of
 
     meta = obj.get("metadata") or {}
-    if meta.get("namespace") or not resource_of(GroupVersionKind.of(obj))[1]:
+    if meta.get("namespace") or _kind_key(obj) in cluster_scoped:
+        return obj
+    if not resource_of(GroupVersionKind.of(obj))[1]:
         return obj
     return {**obj, "metadata": {**meta, "namespace": namespace}}
+
+
+def _kind_key(obj: dict[str, Any]) -> tuple[str, str]:
+    group = str(obj.get("apiVersion") or "").rpartition("/")[0]
+    return group, str(obj.get("kind") or "")
+
+
+def _cluster_scoped_kinds(*objects: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(group, kind) of the custom resources the set's CRDs declare cluster-scoped (the
+    built-in kinds' scopes are known without them)."""
+    found = set()
+    for group in objects:
+        for obj in group:
+            if obj.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = obj.get("spec") or {}
+            if spec.get("scope") == "Cluster":
+                kind = str((spec.get("names") or {}).get("kind") or "")
+                found.add((str(spec.get("group") or ""), kind))
+    return found
 
 
 # --- handlers ----------------------------------------------------------------------------------

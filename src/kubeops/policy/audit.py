@@ -6,7 +6,8 @@ or only the kinds the policies say they match when every policy says so
 (an engine's optional ``audit_kinds()``, or the ``admission_rules()`` the webhook
 registers), or the kinds ``--kinds`` names.
 Events are never audited.  Namespaces, ResourceQuotas and LimitRanges are always
-read, so policies that look at a namespace or its quota have their answers.
+read, so policies that look at a namespace or its quota have their answers.  With
+namespaces named (``-n``) only their objects are judged, no cluster-scoped one.
 
 How each object is reviewed: as an ``UPDATE`` of itself (``oldObject`` is the
 object), as Gatekeeper's audit presents a live object -- a rule comparing the new
@@ -268,6 +269,8 @@ async def audit(client: Client, options: AuditOptions, progress: Progress | None
     named = options.kinds is not None
     kinds = options.kinds if named else policy_kinds(options.policies.policies)
     resources = resources_to_audit(served, kinds, named=named)
+    if options.namespaces is not None:  # -n: that namespace's objects, not the cluster's
+        resources = [r for r in resources if r.namespaced or (r.group, r.plural) in CONTEXT_KINDS]
     if progress is not None:
         scope = "every namespace" if options.namespaces is None else ", ".join(options.namespaces)
         progress(f"reading {len(resources)} resources in {scope}")
@@ -275,6 +278,8 @@ async def audit(client: Client, options: AuditOptions, progress: Progress | None
     by_name = {r.qualified_name: r for r in resources}
 
     def audited(resource: ResourceType) -> bool:  # context kinds are read, not judged
+        if options.namespaces is not None and not resource.namespaced:
+            return False
         return kinds is None or any(_matches(resource, g, n) for g, n in kinds)
 
     results = judge(
