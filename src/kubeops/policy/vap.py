@@ -123,7 +123,7 @@ class CelPolicy:
         violations: list[Violation] = []
         ignored: list[str] = []
         for param in params:
-            violations += self._validate(review, param, shown_namespace, ignored)
+            violations += self._validate(review, context, param, shown_namespace, ignored)
         if ignored and not violations:
             raise PolicyEvaluationError(self.name, ignored[0])
         return violations
@@ -131,11 +131,20 @@ class CelPolicy:
     # -- one evaluation ------------------------------------------------------------------
 
     def _validate(
-        self, review: Review, param: Object | None, namespace: Object | None, ignored: list[str]
+        self,
+        review: Review,
+        context: Context,
+        param: Object | None,
+        namespace: Object | None,
+        ignored: list[str],
     ) -> list[Violation]:
         spec = self.spec
         values = vap_cel.activation(
-            review, params=param, namespace=namespace, with_params=spec.param_kind is not None
+            review,
+            params=param,
+            namespace=namespace,
+            with_params=spec.param_kind is not None,
+            authorize=context.authorize if spec.uses_authorizer else None,
         )
         failed = vap_cel.evaluate_variables(spec.variables, values)
         errors: list[str] = []

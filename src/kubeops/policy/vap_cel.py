@@ -14,11 +14,15 @@ out of the activation, so an expression fails with its error only if it reads it
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from cel_expr_python import cel  # type: ignore[import-untyped]
+
 from kubeops.cel import CelError, CelEvaluationError, Program, compile
+from kubeops.cel import authorizer as cel_authorizer
 from kubeops.policy.model import Object, Review
 from kubeops.policy.vap_match import NAMESPACE_LABEL
 
@@ -82,16 +86,23 @@ class EvaluationFailure(Exception):
 
 
 def compile_expression(
-    text: str, *, params: bool, variables: Sequence[str], authorizer: bool = False
+    text: str,
+    *,
+    params: bool,
+    variables: Sequence[tuple[str, Program]],
+    authorizer: bool = False,
 ) -> Program:
-    """``text`` compiled for a policy (with ``params`` when it has a paramKind, and the
-    variables declared before it); :class:`CelError` when it does not compile or reads
-    a field ``request``/``namespaceObject`` does not have."""
-    names = [*BASE_VARIABLES, *(VARIABLE_PREFIX + v for v in variables)]
+    """``text`` compiled for a policy: with ``params`` when it has a paramKind, each
+    variable declared before it (typed as its expression), ``authorizer`` where the API
+    server offers it.  :class:`CelError` when it does not compile or reads a field
+    ``request``/``namespaceObject`` does not have."""
+    names: dict[str, Any] = dict.fromkeys(BASE_VARIABLES, cel.Type.DYN)
+    for name, program in variables:
+        names[VARIABLE_PREFIX + name] = _type_of(program)
     if params:
-        names.append(PARAMS)
+        names[PARAMS] = cel.Type.DYN
     if authorizer:
-        names.append(AUTHORIZER)
+        names[AUTHORIZER] = cel_authorizer.AUTHORIZER.type
     program = compile(text, variables=names)
     code = _STRINGS.sub("''", text)
     for root, known in (("request", REQUEST_FIELDS), ("namespaceObject", NAMESPACE_FIELDS)):
@@ -101,21 +112,23 @@ def compile_expression(
     return program
 
 
+def _type_of(program: Program) -> Any:
+    return program.result_type
+
+
 def result_type(program: Program) -> str:
     """The type the compiled expression returns: ``bool``, ``string``, ``dyn``, ..."""
-    typed = getattr(program, "result_type", None)
-    if typed is None:  # until kubeops.cel exposes it
-        typed = program._compiled.return_type()
+    typed = _type_of(program)
     name = typed.name() if hasattr(typed, "name") else str(typed)
     return str(name).lower().replace("null", "null_type")
 
 
 def typed_by_server(text: str) -> bool:
     """Whether the API server types part of ``text`` more precisely than kubeops
-    (``variables.x`` has its expression's type there, ``request.name`` is a string),
-    so a ``dyn`` result here may be a bool or a string there."""
+    (``request.name`` is a string there, ``namespaceObject.metadata.labels`` a map of
+    strings), so a ``dyn`` result here may be a bool or a string there."""
     code = _STRINGS.sub("''", text)
-    return bool(re.search(r"(?<![\w.])(variables|request|namespaceObject)\s*\.", code))
+    return bool(re.search(r"(?<![\w.])(request|namespaceObject)\s*\.", code))
 
 
 def namespace_object(name: str, namespace: Object | None) -> Object | None:
@@ -140,9 +153,17 @@ def request_value(review: Review) -> Object:
         request.pop(key, None)
     if not request.get("namespace") and review.resource.resource == "namespaces":
         request["namespace"] = review.name  # the API server's way for Namespace objects
-    if request.get("options") is None:
-        request.pop("options", None)
+    for key in _OMITTED_WHEN_EMPTY:
+        if not request.get(key):
+            request.pop(key, None)
+    user = dict(request.get("userInfo") or {})
+    request["userInfo"] = {k: v for k, v in user.items() if v or k == "username"}
     return request
+
+
+# AdmissionRequest's ``omitempty`` fields: absent, not "", when empty (so reading
+# ``request.namespace`` of a cluster-scoped object is "no such key", as on the server).
+_OMITTED_WHEN_EMPTY: Final = ("name", "namespace", "subResource", "requestSubResource", "options")
 
 
 def activation(
@@ -151,7 +172,7 @@ def activation(
     params: Object | None,
     namespace: Object | None,
     with_params: bool,
-    authorizer: Any = None,
+    authorize: Any = None,
 ) -> dict[str, Any]:
     """The variables every expression of one request sees (before ``variables.*``)."""
     values: dict[str, Any] = {
@@ -162,8 +183,8 @@ def activation(
     }
     if with_params:
         values[PARAMS] = params
-    if authorizer is not None:
-        values[AUTHORIZER] = authorizer
+    if authorize is not None:
+        values[AUTHORIZER] = cel_authorizer.activation(authorize, review.user_info)
     return values
 
 
@@ -189,11 +210,21 @@ def evaluate_variables(
     failed: dict[str, str] = {}
     for name, program in programs:
         try:
-            values[VARIABLE_PREFIX + name] = program.evaluate(values)
+            values[VARIABLE_PREFIX + name] = _raw(program, values)
         except CelEvaluationError as error:
             cause = go_error(error.cause, program.expression, values, failed)
             failed[name] = f'composited variable "{name}" fails to evaluate: {cause}'
     return failed
+
+
+_RAW: Final = "raw" in inspect.signature(Program.evaluate).parameters
+
+
+def _raw(program: Program, values: Mapping[str, Any]) -> Any:
+    """The value as CEL holds it (a quantity, an authorizer check), to be read again."""
+    if _RAW:
+        return program.evaluate(values, raw=True)  # type: ignore[call-arg,unused-ignore]
+    return program.evaluate(values)
 
 
 _MISSING_VARIABLE = re.compile(r"^no value for variable variables\.(\w+)$")

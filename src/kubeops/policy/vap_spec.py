@@ -60,6 +60,7 @@ class PolicySpec:
     failure_policy: FailurePolicy
     match: MatchResources
     param_kind: tuple[str, str] | None
+    uses_authorizer: bool = False
     conditions: tuple[tuple[str, Program], ...] = ()
     variables: tuple[tuple[str, Program], ...] = ()
     validations: tuple[Validation, ...] = ()
@@ -172,14 +173,17 @@ class _Reader:
         path: str,
         *,
         params: bool,
-        variables: Sequence[str],
+        variables: Sequence[tuple[str, Program]],
         returns: Sequence[str],
+        authorizer: bool = True,
     ) -> Program | None:
         text = self.string(path, required=True)
         if not text:
             return None
         try:
-            program = vap_cel.compile_expression(text, params=params, variables=variables)
+            program = vap_cel.compile_expression(
+                text, params=params, variables=variables, authorizer=authorizer
+            )
         except CelError as error:
             hint = ""
             if not params and "'params'" in error.cause:
@@ -288,11 +292,11 @@ def read_policy(doc: Document, problems: list[Problem]) -> PolicySpec | None:
         at = f"spec.variables[{index}]"
         var_name = _unique_name(reader, f"{at}.name", seen, _identifier)
         program = reader.compile(
-            f"{at}.expression", params=params, variables=[v for v, _ in variables], returns=()
+            f"{at}.expression", params=params, variables=list(variables), returns=()
         )
         if var_name and program is not None:
             variables.append((var_name, program))
-    declared = [v for v, _ in variables]
+    declared = list(variables)
     conditions: list[tuple[str, Program]] = []
     seen = set()
     for index, _ in enumerate(reader.items("spec.matchConditions")):
@@ -328,6 +332,7 @@ def read_policy(doc: Document, problems: list[Problem]) -> PolicySpec | None:
         failure_policy=FailurePolicy(failure),
         match=match,
         param_kind=param_kind,
+        uses_authorizer="authorizer" in str(doc.value.get("spec")),
         conditions=tuple(conditions),
         variables=tuple(variables),
         validations=tuple(validations),
@@ -335,7 +340,9 @@ def read_policy(doc: Document, problems: list[Problem]) -> PolicySpec | None:
     )
 
 
-def _validations(reader: _Reader, params: bool, declared: list[str]) -> list[Validation]:
+def _validations(
+    reader: _Reader, params: bool, declared: list[tuple[str, Program]]
+) -> list[Validation]:
     found: list[Validation] = []
     for index, _ in enumerate(reader.items("spec.validations")):
         at = f"spec.validations[{index}]"
@@ -348,7 +355,11 @@ def _validations(reader: _Reader, params: bool, declared: list[str]) -> list[Val
         message_program = None
         if reader.get(f"{at}.messageExpression") is not None:
             message_program = reader.compile(
-                f"{at}.messageExpression", params=params, variables=declared, returns=("string",)
+                f"{at}.messageExpression",
+                params=params,
+                variables=declared,
+                returns=("string",),
+                authorizer=False,
             )
         reason = reader.choice(f"{at}.reason", REASONS, "")
         if program is not None:
