@@ -312,50 +312,40 @@ def _quota_findings(
 def _bounds(
     label: str, what: str, requests: Resources, limits: Resources, item: Object
 ) -> list[str]:
-    """LimitRanger's min / max / maxLimitRequestRatio checks of one item."""
+    """LimitRanger's min / max / maxLimitRequestRatio checks of one item, worded as the
+    API server words them (the first failure of each constraint), then who failed."""
     problems: list[str] = []
     kind = item.get("type")
     for name, low in sorted(_resources(item.get("min")).items()):
         request, limit = requests.get(name), limits.get(name)
+        head = f"minimum {name} usage per {kind} is {low}"
         if request is None:
-            problems.append(
-                f"{label}: minimum {name} usage per {kind} is {low}; {what} has no request"
-            )
+            problems.append(f"{head}.  No request is specified")
         elif request < low:
-            problems.append(
-                f"{label}: minimum {name} usage per {kind} is {low}, but {what} requests {request}"
-            )
-        if limit is not None and limit < low:
-            problems.append(
-                f"{label}: minimum {name} usage per {kind} is {low}, but {what} limit is {limit}"
-            )
+            problems.append(f"{head}, but request is {request}")
+        elif limit is not None and limit < low:
+            problems.append(f"{head}, but limit is {limit}")
     for name, high in sorted(_resources(item.get("max")).items()):
         request, limit = requests.get(name), limits.get(name)
+        head = f"maximum {name} usage per {kind} is {high}"
         if limit is None:
-            problems.append(
-                f"{label}: maximum {name} usage per {kind} is {high}; {what} has no limit"
-            )
+            problems.append(f"{head}.  No limit is specified")
         elif limit > high:
-            problems.append(
-                f"{label}: maximum {name} usage per {kind} is {high}, but {what} limit is {limit}"
-            )
-        if request is not None and request > high:
-            problems.append(
-                f"{label}: maximum {name} usage per {kind} is {high}, but {what} requests {request}"
-            )
+            problems.append(f"{head}, but limit is {limit}")
+        elif request is not None and request > high:
+            problems.append(f"{head}, but request is {request}")
     for name, ratio in sorted(_resources(item.get("maxLimitRequestRatio")).items()):
         request, limit = requests.get(name), limits.get(name)
-        if request is None or limit is None:
-            missing = "request" if request is None else "limit"
-            problems.append(
-                f"{label}: {name} max limit to request ratio per {kind} is {ratio}; {what} has no {missing}"
-            )
-        elif request.is_zero() or limit.as_fraction() / request.as_fraction() > ratio.as_fraction():
-            problems.append(
-                f"{label}: {name} max limit to request ratio per {kind} is {ratio}, but {what} "
-                f"has limit {limit} and request {request}"
-            )
-    return problems
+        head = f"{name} max limit to request ratio per {kind} is {ratio}"
+        if request is None or request.is_zero():
+            problems.append(f"{head}, but no request is specified or request is 0")
+        elif limit is None or limit.is_zero():
+            problems.append(f"{head}, but no limit is specified or limit is 0")
+        else:
+            observed = limit.as_fraction() / request.as_fraction()
+            if observed > ratio.as_fraction():
+                problems.append(f"{head}, but provided ratio is {float(observed):f}")
+    return [f"{label}: {problem} ({what})" for problem in problems]
 
 
 def _limit_range_findings(pod: PodSpec, limits: Limits, namespace: str) -> list[Finding]:

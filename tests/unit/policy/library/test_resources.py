@@ -105,8 +105,8 @@ LIMIT_RANGES = [
         {"type": "Container", "max": {"memory": "512Mi"}},
         sized(requests={"cpu": "1", "memory": "1Gi"}, limits={"memory": "1Gi"}),
         [
-            'LimitRange shop/limits: maximum memory usage per Container is 512Mi, but container "app" limit is 1Gi',
-            'LimitRange shop/limits: maximum memory usage per Container is 512Mi, but container "app" requests 1Gi',
+            "LimitRange shop/limits: maximum memory usage per Container is 512Mi, "
+            'but limit is 1Gi (container "app")'
         ],
     ),
     (
@@ -120,7 +120,8 @@ LIMIT_RANGES = [
         {"type": "Container", "min": {"cpu": "500m"}},
         sized(requests={"cpu": "100m", "memory": "1Gi"}, limits={"memory": "1Gi"}),
         [
-            'LimitRange shop/limits: minimum cpu usage per Container is 500m, but container "app" requests 100m'
+            "LimitRange shop/limits: minimum cpu usage per Container is 500m, "
+            'but request is 100m (container "app")'
         ],
     ),
     (
@@ -129,7 +130,7 @@ LIMIT_RANGES = [
         sized(requests={"cpu": "1", "memory": "100Mi"}, limits={"memory": "1Gi"}),
         [
             "LimitRange shop/limits: memory max limit to request ratio per Container is 2, "
-            'but container "app" has limit 1Gi and request 100Mi'
+            'but provided ratio is 10.240000 (container "app")'
         ],
     ),
     (
@@ -142,10 +143,7 @@ LIMIT_RANGES = [
         "pod-max",
         {"type": "Pod", "max": {"memory": "1Gi"}},
         sized(requests={"cpu": "1", "memory": "1Gi"}, limits={"memory": "1Gi"}),
-        [
-            "LimitRange shop/limits: maximum memory usage per Pod is 1Gi, but the Pod limit is 2Gi",
-            "LimitRange shop/limits: maximum memory usage per Pod is 1Gi, but the Pod requests 2Gi",
-        ],
+        ["LimitRange shop/limits: maximum memory usage per Pod is 1Gi, but limit is 2Gi (the Pod)"],
     ),
 ]
 
