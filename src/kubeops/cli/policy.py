@@ -453,14 +453,9 @@ def _run_test(args: argparse.Namespace) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     from kubeops.cli.cluster import print_document
     from kubeops.errors import KubeopsError
+    from kubeops.policy import export
 
     complete(args)
-    import importlib
-
-    try:
-        export = importlib.import_module("kubeops.policy.export")
-    except ModuleNotFoundError:
-        raise KubeopsError("policy export is not part of this build yet") from None
     objects = export.export_policies(args.policies)
     if not objects:
         raise KubeopsError(
