@@ -118,6 +118,8 @@ _PLACEHOLDER = re.compile(
       | \{\{.*\}\}|<.*>|%\(.*\)s|%s                 # templates
       | \*+|x+|X+|\.+|-+|_+|\#+                      # masks
       | (?i:redacted|changeme|change-me|placeholder|example|secret|password|none|null|nil|todo|dummy|test)
+      | [A-Z0-9]+(?:_[A-Z0-9]+)+                    # UPPER_SNAKE: a variable's name
+      | (?i:(?:insert|replace|your|enter|put|set)[-_ ].*)  # INSERT_TOKEN_HERE, your-api-key
     )$""",
     re.VERBOSE,
 )

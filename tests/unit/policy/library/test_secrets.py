@@ -104,6 +104,8 @@ NEGATIVE = [
     ("tokenEndpoint", "https://auth.example.com/oauth/token"),
     ("AUTH_ENABLED", "true"),
     ("PASSWORD", "changeme"),
+    ("ETCD_INITIAL_CLUSTER_TOKEN", "INSERT_ETCD_INITIAL_CLUSTER_TOKEN"),
+    ("API_KEY", "your-api-key-here"),
     ("ca.crt", "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUY\n-----END CERTIFICATE-----"),
     (
         "authorized_keys",
