@@ -50,6 +50,8 @@ LOG = logging.getLogger(__name__)
 MAX_BODY = 8 * 1024 * 1024
 """An AdmissionReview holds an object and its old version (each up to etcd's 1.5 MiB)."""
 VALIDATE = "/validate"
+RELOAD_INTERVAL = 1.0
+"""Seconds between looks at given certificate files (a stat each)."""
 
 
 class WebhookDaemon:
@@ -106,6 +108,7 @@ class WebhookDaemon:
         self.registered = False
         self.draining = False
         self.synced = False
+        self._stopping = asyncio.Event()
         self._set_expiry()
 
     def _scratch_dir(self) -> str:
@@ -201,8 +204,9 @@ class WebhookDaemon:
         """Serve until ``stop``; then drain and close (see the module's docstring)."""
         from kubeops.controller.serving.signals import run_until_stopped
 
+        self._stopping = stop
         try:
-            await self.port.start(self.app())
+            await self.port.start(self.app(), reload_interval=RELOAD_INTERVAL)
             for warning in self.port.warnings:
                 LOG.warning("%s", warning)
             LOG.info(
@@ -227,6 +231,8 @@ class WebhookDaemon:
         tasks: list[Any] = [self._sync()]
         if self.tls is not None:
             tasks.append(self._renew(self.tls))
+        else:
+            tasks.append(self._watch_given())
         if self.options.register:
             tasks.append(self._registration())
         return tasks
@@ -259,6 +265,26 @@ class WebhookDaemon:
             self.metrics.cert_renewals.inc()
             self._set_expiry()
             LOG.info("serving certificate renewed; expires %s", tls.not_after.isoformat())
+
+    async def _watch_given(self) -> None:
+        """Given certificates: the port re-reads the pair itself; a new CA file (or a new
+        self-signed certificate) is registered again, and the expiry metric follows."""
+        published = self.ca_bundle
+        while True:
+            await asyncio.sleep(RELOAD_INTERVAL)
+            self._set_expiry()
+            try:
+                bundle = self.ca_bundle
+            except OSError as err:
+                LOG.warning("cannot read the CA bundle: %s", error_line(err))
+                continue
+            if bundle != published and self.registrant and self.registered:
+                try:
+                    await self._register()
+                except Exception as err:
+                    LOG.error("cannot register the new CA bundle: %s", error_line(err))
+                    continue
+            published = bundle
 
     async def _registration(self) -> None:
         if self.options.lease is None:
@@ -299,14 +325,16 @@ class WebhookDaemon:
                 await self._register_until_done()
                 await stopped.wait()
             finally:
-                self.registrant = False
+                if not self._stopping.is_set():  # lost the Lease: another replica writes it
+                    self.registrant = False
+                    self.registered = False
 
         config = lease.config(self.identity, lead, lambda holder: None)
         await stand_for_election(self.client, config)
 
     async def _shut_down(self) -> None:
         self.draining = True
-        if self.options.unregister_on_exit and self.registered and self.registrant:
+        if self.options.unregister_on_exit and self.registered:
             try:
                 await unregister(self.client, self.options.configuration)
                 LOG.info("removed ValidatingWebhookConfiguration %s", self.options.configuration)

@@ -10,6 +10,7 @@ webhook while the test blocks on its own request.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -95,6 +96,15 @@ def needs_owner(review: Review, context: Any, value: str) -> str | None:
     return None if "owner" in labels else f"namespace {review.namespace} has no owner label"
 
 
+def blocked_by_settings(review: Review, context: Any, value: str) -> str | None:
+    """Denies while the namespace has a ConfigMap ``settings`` with ``block: "yes"`` (a
+    kind no informer watches until this first lookup)."""
+    for obj in context.objects("v1", "ConfigMap", review.namespace):
+        if obj["metadata"]["name"] == "settings" and (obj.get("data") or {}).get("block") == "yes":
+            return "blocked by the settings ConfigMap"
+    return None
+
+
 def may_delete(review: Review, context: Any, value: str) -> str | None:
     """Warns with what the authorizer says about the requester deleting ConfigMaps."""
     user = str(review.user_info.get("username") or "")
@@ -122,6 +132,7 @@ def policies() -> PolicySet:
             LabelPolicy("audit-label", "audit", audit),
             LabelPolicy("owner-check", "owner-check", check=needs_owner),
             LabelPolicy("authz", "authz", warn, check=may_delete),
+            LabelPolicy("settings", "settings", check=blocked_by_settings),
             LabelPolicy("slow-ignore", "slow", failure_policy=FailurePolicy.IGNORE, check=slow),
             LabelPolicy("slow-fail", "slow-fail", check=slow),
         )
@@ -185,6 +196,10 @@ class Running:
         except BaseException as err:  # reported by start()/stop()
             self.failure = err
         finally:
+            # Connections dropped unclosed are finalised while their loop can still run
+            # their last callbacks (not at a later collection, after it closed).
+            gc.collect()
+            self.loop.run_until_complete(asyncio.sleep(0))
             self.loop.close()
 
     async def _serve(self) -> None:
@@ -196,8 +211,9 @@ class Running:
             self.daemon = WebhookDaemon(self.options, client, self.policy_set)
             await self.daemon.run(self._stop)
 
-    def start(self) -> Running:
-        """Start serving; return once ready and (when asked) registered."""
+    def start(self, *, registers: bool = True) -> Running:
+        """Start serving; return once ready and, when it ``registers`` (a standby does
+        not), registered and called by the API server."""
         self._thread.start()
 
         def up() -> bool:
@@ -206,11 +222,11 @@ class Running:
             return bool(
                 daemon is not None
                 and daemon.ready()[0]
-                and (daemon.registered or not self.options.register)
+                and (daemon.registered or not (self.options.register and registers))
             )
 
         eventually(up, timeout=30, message="the webhook to be ready and registered")
-        if self.options.register:
+        if self.options.register and registers:
             eventually(self._called, message="the API server to call the webhook")
         return self
 

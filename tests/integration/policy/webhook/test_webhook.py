@@ -191,6 +191,15 @@ def test_policies_ask_the_cluster_through_caches_and_subject_access_reviews(
         timeout=10,
         message="the Namespace's new label to reach the webhook's cache",
     )
+    # A kind no informer watched yet: its cache starts on the first lookup (from a worker).
+    assert not refused(create(kube_cluster, namespace, configmap("p", {"settings": "x"})))
+    settings = {**configmap("settings"), "data": {"block": "yes"}}
+    create(kube_cluster, namespace, settings, dry_run=False)
+    eventually(
+        lambda: refused(create(kube_cluster, namespace, configmap("p", {"settings": "x"}))),
+        timeout=10,
+        message="the settings ConfigMap to reach the webhook's cache",
+    )
     asked = kubectl(kube_cluster, namespace, configmap("asked", {"authz": "x"}))
     assert asked.returncode == 0, asked.stderr
     assert "may delete configmaps: allowed" in asked.stderr  # the admin's SubjectAccessReview
