@@ -157,6 +157,7 @@ def _template(doc: Document) -> Template:
             f"the rego (package {package or '?'}) has no violation rule", texts[0][1].line - 1
         )
     try:
+        program.compile(violation)
         program.check(violation)
     except RegoError as err:
         raise PolicyLoadError([_problem(err, files, name)]) from None

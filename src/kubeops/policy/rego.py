@@ -68,6 +68,7 @@ def load(modules: Sequence[Document], data: Any = None) -> list[RegoPolicy]:
     try:
         program = Program(named, data=data)
         checks = [r for r in program.rules if is_check(r.name)]
+        program.compile([r for r in program.rules if is_check(r.name) or r.name == "exception"])
         program.check(checks)
     except RegoError as err:
         raise PolicyLoadError([_problem(err, files)]) from None

@@ -10,7 +10,14 @@ import pytest
 from kubeops.config import safe_yaml
 from kubeops.policy import gatekeeper
 from kubeops.policy.context import StaticContext
-from kubeops.policy.model import Action, Document, PolicyLoadError, Review, Source
+from kubeops.policy.model import (
+    Action,
+    Document,
+    PolicyEvaluationError,
+    PolicyLoadError,
+    Review,
+    Source,
+)
 
 TEMPLATE = """\
 apiVersion: templates.gatekeeper.sh/v1
@@ -235,3 +242,19 @@ def test_admission_rules_name_the_resources_the_match_can_select() -> None:
         },
     ]
     assert _match("name: x").admission_rules()[0]["resources"] == ["*"]
+
+
+def test_a_builtin_error_in_a_v0_template_is_an_evaluation_error() -> None:
+    # Rego v0 runs on regorus' interpreter, where a built-in's error is not undefined
+    # (OPA would skip the body): the constraint cannot decide, its failure policy applies.
+    template = TEMPLATE.replace(
+        "input.review.object.spec.replicas > input.parameters.max",
+        'startswith(input.review.object.spec.replicas, "x")',
+    )
+    (policy,) = _load(_constraint("  parameters:\n    max: 3\n"), template)
+    assert policy.template.program.interpreted == "Rego v0"
+    assert policy.failure_policy == "Ignore"
+    with pytest.raises(
+        PolicyEvaluationError, match=r"c: violation at t\.yaml:2[0-9]: .*startswith"
+    ):
+        policy.evaluate(_deployment(5), StaticContext())

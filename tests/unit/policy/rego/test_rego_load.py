@@ -89,3 +89,16 @@ def test_every_broken_file_is_named_and_nothing_loads() -> None:
     with pytest.raises(PolicyLoadError) as caught:
         rego.load(_docs(a="package a\n\ndeny[", b="package b\n\nwarn {", c="package c\n"))
     assert [p.source.file for p in caught.value.problems] == ["a.rego", "b.rego"]
+
+
+def test_a_builtin_error_makes_the_expression_undefined_as_in_opa() -> None:
+    (policy,) = rego.load(
+        _docs(
+            main='package main\n\ndeny contains msg if {\n  startswith(input.spec.replicas, "x")\n'
+            '  msg := "never"\n}\n\ndeny contains "counted" if count(input.metadata) > 0\n'
+        )
+    )
+    assert policy.program.interpreted == ""  # compiled for the VM
+    manifest = {**DEPLOYMENT, "spec": {"replicas": 3}}
+    found = policy.evaluate(Review.of_object(manifest), StaticContext())
+    assert [v.message for v in found] == ["counted"]
