@@ -6,7 +6,7 @@
 # In a pipeline the step is one command (the scan comes from the build before it:
 # `trivy image -f json -o web.trivy.json registry.example.com/shop/web:2.4.1`):
 #
-#   kubeops policy test -f k8s/ --policies policy/ --scan web.trivy.json -o junit > policy.xml
+#   kubeops policy test -f k8s/ --policies policy/ --scan web.trivy.json -o junit --out policy.xml
 #
 # exit 0: the gate passes; 2: a policy denied something (the release stops);
 # 1: the gate could not run (a manifest or a policy that cannot be read).
@@ -25,11 +25,10 @@ gate() {  # gate NAME MANIFESTS... -- SCANS...
     while [ "$1" != "--" ]; do args+=(-f "$1"); shift; done
     shift
     for scan in "$@"; do args+=(--scan "$scan"); done
-    echo "== $name: kubeops policy test ${args[*]} --policies policy/"
-    "$KUBEOPS" policy test "${args[@]}" --policies policy/
+    echo "== $name: kubeops policy test ${args[*]} --policies policy/ -o junit --out $name.xml"
+    "$KUBEOPS" policy test "${args[@]}" --policies policy/ -o junit --out "$REPORTS/$name.xml"
     local code=$?
-    "$KUBEOPS" policy test "${args[@]}" --policies policy/ -o junit > "$REPORTS/$name.xml"
-    echo "== $name: exit $code (JUnit report: $REPORTS/$name.xml)"
+    echo "== $name: exit $code"
     return $code
 }
 

@@ -345,3 +345,20 @@ metadata:
             "apiVersion": "example.com/v1", "kind": "Backend", "namespace": namespace, "name": "db",
         }  # fmt: skip
         assert "Tq8vZr3kLw9pXe2N" not in done.stdout
+
+
+def test_out_writes_the_report_and_prints_the_table(tmp_path: Path) -> None:
+    report = tmp_path / "reports" / "policy.sarif"
+    done = kubeops("policy", "test", "-f", str(MANIFESTS), "--policies", str(TEAM),
+                   "--no-builtins", "-o", "sarif", "--out", str(report))  # fmt: skip
+    assert done.returncode == 2
+    assert done.stdout.splitlines()[-1] == "3 objects, 1 policy: 1 denied (1 object)"
+    assert done.stderr == f"sarif report: {report}\n"
+    assert json.loads(report.read_text())["runs"][0]["results"][0]["ruleId"] == "team-label"
+    assert report.stat().st_mode & 0o777 == 0o600
+    table = kubeops("policy", "test", "-f", str(MANIFESTS), "--out", str(report))
+    assert table.returncode == 1
+    assert (
+        table.stderr
+        == "kubeops: error: --out writes a report: give -o json, junit, sarif or html\n"
+    )

@@ -116,6 +116,12 @@ def _report_flags(parser: argparse.ArgumentParser) -> None:
         "formats, one finding per violation",
     )
     parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the -o report to FILE (created 0600) and print the table as well, "
+        "so one run gives CI its report and its log",
+    )
+    parser.add_argument(
         "--fail-on",
         choices=FAIL_ON,
         default="deny",
@@ -432,6 +438,7 @@ def _run_test(args: argparse.Namespace) -> int:
     from kubeops.api.manifest import ManifestError, load_manifests
 
     complete(args)
+    _check_out(args)
     manifests = load_manifests(args.filename)
     if not manifests:
         raise ManifestError(f"no objects found in {', '.join(args.filename)}")
@@ -446,8 +453,15 @@ def _run_test(args: argparse.Namespace) -> int:
     results = review_manifests(
         policies, manifests, namespace=args.namespace or "default", progress=progress
     )
-    write_results(results, args.output)
+    write_results(results, args.output, out=args.out)
     return gate(results, args.fail_on)
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    from kubeops.errors import KubeopsError
+
+    if args.out and args.output == "table":
+        raise KubeopsError("--out writes a report: give -o json, junit, sarif or html")
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -480,6 +494,7 @@ def _run_audit(args: argparse.Namespace) -> int:
         raise AuditError("give -A or -n, not both")
     if args.runs is not None and args.runs < 1:
         raise AuditError(f"--runs {args.runs}: give at least 1")
+    _check_out(args)
     policies = load_policy_set(args.policies, args.scan, not args.no_builtins)
     options = AuditOptions(
         policies=policies,
@@ -511,7 +526,7 @@ def _audit_once(args: argparse.Namespace, options: Any) -> int:
     done = asyncio.run(main())
     for name, why in sorted(done.unreadable.items()):
         print(f"kubeops: warning: {name} not audited: {printable(why)}", file=sys.stderr)
-    write_results(done.results, args.output, document=done.document())
+    write_results(done.results, args.output, document=done.document(), out=args.out)
     return gate(done.results, args.fail_on)
 
 
@@ -554,18 +569,39 @@ def _serve_audit(args: argparse.Namespace, options: Any) -> int:
 # --- output ------------------------------------------------------------------------------------
 
 
-def write_results(results: Results, output: str, document: dict[str, Any] | None = None) -> None:
-    """The results as a table (one row per violation, then the counts) or a report."""
+def write_results(
+    results: Results,
+    output: str,
+    document: dict[str, Any] | None = None,
+    out: str | None = None,
+) -> None:
+    """The results as a table (one row per violation, then the counts) or a report; with
+    ``out`` the report goes to that file (0600) and the table to stdout."""
     from kubeops.config.redact import printable
     from kubeops.policy.findings import document_of
 
-    if output == "table":
+    if output == "table" or out:
         print_violations(results)
+    if output == "table":
         return
     text = render_report(document or document_of(results), output)
+    if out:
+        _write_report(out, text, output)
+        return
     if sys.stdout.isatty():
         text = printable(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _write_report(out: str, text: str, output: str) -> None:
+    from kubeops.config.files import write_private
+    from kubeops.errors import KubeopsError
+
+    try:
+        path = write_private(out, text.encode("utf-8"))
+    except OSError as err:
+        raise KubeopsError(f"cannot write the {output} report to {out}: {err.strerror}") from None
+    print(f"{output} report: {path}", file=sys.stderr)
 
 
 def render_report(document: dict[str, Any], output: str) -> str:

@@ -24,6 +24,7 @@ def test_the_gate_stops_the_release_then_passes_the_fix(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     release, fixed = done.stdout.split("== fixed:", 1)
     assert "== release: exit 2" in release
+    assert f"junit report: {tmp_path / 'release.xml'}" in done.stderr
     rows = [line.split()[:4] for line in release.splitlines()]
     assert ["k8s/web.yaml:6", "ConfigMap/shop/web-config", "secrets", "Deny"] in rows
     assert ["k8s/web.yaml:24", "Deployment/shop/web", "vulnerabilities", "Deny"] in rows
