@@ -13,15 +13,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeops.api.resource import BUILTIN
 from kubeops.policy.model import (
     Action,
     Context,
     FailurePolicy,
+    GroupVersionKind,
     Object,
     Operation,
     Review,
     Source,
     Violation,
+    resource_of,
 )
 
 # Where each kind keeps its Pod template's spec (a Pod is its own).
@@ -34,7 +37,6 @@ TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
     "ReplicationController": ("spec", "template"),
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "PodTemplate": ("template",),
 }
 POD_KINDS = frozenset(TEMPLATE_PATHS)
 
@@ -82,6 +84,25 @@ def pod_spec(obj: Object) -> PodSpec | None:
     return PodSpec(spec, meta if isinstance(meta, dict) else {}, prefix)
 
 
+ANY_OBJECT: Mapping[str, Any] = {
+    "apiGroups": ["*"],
+    "apiVersions": ["*"],
+    "resources": ["*"],
+    "operations": ["CREATE", "UPDATE"],
+    "scope": "*",
+}
+
+
+def _resource(kind: str) -> tuple[str, str]:
+    """(API group, plural) a kind is served as: the built-in table, else the API
+    server's guess (any group, lower-case plural)."""
+    for known in BUILTIN:
+        if known.kind == kind:
+            return known.group, known.plural
+    guessed, _ = resource_of(GroupVersionKind("", "v1", kind))
+    return "*", guessed.resource
+
+
 @dataclass(frozen=True)
 class Finding:
     """What a check found: the message and the field it is about."""
@@ -126,6 +147,28 @@ class BuiltinPolicy:
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False)
     engine: str = "builtin"
     failure_policy: FailurePolicy = FailurePolicy.FAIL
+
+    def admission_rules(self) -> list[dict[str, Any]]:
+        """What the webhook must send this entry (admissionregistration's
+        RuleWithOperations): the kinds it judges, or every object for a built-in that
+        judges any kind (secrets: annotations of anything)."""
+        kinds = self.match.kinds or self.kinds
+        if kinds is None:
+            return [dict(ANY_OBJECT)]
+        by_group: dict[str, set[str]] = {}
+        for kind in sorted(kinds):
+            group, plural = _resource(kind)
+            by_group.setdefault(group, set()).add(plural)
+        return [
+            {
+                "apiGroups": [group],
+                "apiVersions": ["*"],
+                "resources": sorted(plurals),
+                "operations": ["CREATE", "UPDATE"],
+                "scope": "*",
+            }
+            for group, plurals in sorted(by_group.items())
+        ]
 
     def evaluate(self, review: Review, context: Context) -> list[Violation]:
         """The entry's violations on ``review``: none for deletions or reviews its

@@ -184,3 +184,30 @@ def test_the_same_name_twice_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(PolicyLoadError, match="policy images: defined twice"):
         load_policies([path])
+
+
+def test_admission_rules() -> None:
+    """What the webhook registers for each entry: the Pod-carrying kinds, a match's
+    kinds, or every object for secrets."""
+    policies = {p.name: p for p in load([])}
+    rules = policies["pod-security"].admission_rules()
+    assert {
+        "apiGroups": ["apps"],
+        "apiVersions": ["*"],
+        "resources": ["daemonsets", "deployments", "replicasets", "statefulsets"],
+        "operations": ["CREATE", "UPDATE"],
+        "scope": "*",
+    } in rules
+    assert [r["resources"] for r in rules] == [
+        ["pods", "replicationcontrollers"],
+        ["daemonsets", "deployments", "replicasets", "statefulsets"],
+        ["cronjobs", "jobs"],
+    ]
+    assert policies["secrets"].admission_rules()[0]["resources"] == ["*"]
+    (configured,) = load(
+        [library({"builtin": "secrets", "match": {"kinds": ["ConfigMap", "Deployment"]}})]
+    )
+    assert [(r["apiGroups"], r["resources"]) for r in configured.admission_rules()] == [
+        ([""], ["configmaps"]),
+        (["apps"], ["deployments"]),
+    ]
