@@ -362,3 +362,17 @@ def test_out_writes_the_report_and_prints_the_table(tmp_path: Path) -> None:
         table.stderr
         == "kubeops: error: --out writes a report: give -o json, junit, sarif or html\n"
     )
+
+
+def test_a_finding_is_at_its_field_line_in_a_list_too(tmp_path: Path) -> None:
+    listed = tmp_path / "list.yaml"
+    listed.write_text(
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {x: '1'}}\n"
+        "  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: b}\n    data:\n"
+        "      LOG_LEVEL: info\n"
+        "      DATABASE_URL: postgresql://shop:Tq8vZr3kLw9pXe2N@db:5432/shop\n"
+    )
+    done = kubeops("policy", "test", "-f", str(listed), "--policies", str(DATA / "secrets.yaml"))
+    assert done.returncode == 2, done.stderr
+    assert rows(done.stdout) == [[f"{listed}:10", "ConfigMap/default/b", "secrets", "Deny"]]

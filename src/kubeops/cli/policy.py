@@ -21,6 +21,7 @@ keeps them apart, as ``kubeops inspect --fail-on`` does).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -323,6 +324,10 @@ def review_manifests(
     return results
 
 
+_MAP_KEY = re.compile(r"\[((?!\d+\])[^\]]+)\]")
+"""A map key in Kubernetes' field-path notation (``data[app.properties]``), not an index."""
+
+
 class FieldLines:
     """Moves a violation that names a field (``field_path``) to that field's line in its
     manifest's file, read again with lines the first time a file needs it (a manifest
@@ -353,7 +358,8 @@ class FieldLines:
             return 0
         lines = documents[manifest.index - 1]
         prefix = manifest.item.removeprefix(".")
-        probe = f"{prefix}.{field_path}" if prefix else field_path
+        path = _MAP_KEY.sub(lambda m: "." + m.group(1).strip("'\""), field_path)
+        probe = f"{prefix}.{path}" if prefix else path
         while probe:
             if probe in lines:
                 return int(lines[probe])

@@ -26,7 +26,7 @@ def test_the_gate_stops_the_release_then_passes_the_fix(tmp_path: Path) -> None:
     assert "== release: exit 2" in release
     assert f"junit report: {tmp_path / 'release.xml'}" in done.stderr
     rows = [line.split()[:4] for line in release.splitlines()]
-    assert ["k8s/web.yaml:6", "ConfigMap/shop/web-config", "secrets", "Deny"] in rows
+    assert ["k8s/web.yaml:8", "ConfigMap/shop/web-config", "secrets", "Deny"] in rows
     assert ["k8s/web.yaml:24", "Deployment/shop/web", "vulnerabilities", "Deny"] in rows
     assert 'password in a URL in data key "DATABASE_URL"' in release
     assert "ResourceQuota shop/shop-quota: requests.cpu would be 2500m" in release
