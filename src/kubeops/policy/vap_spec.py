@@ -186,7 +186,7 @@ class _Reader:
             )
         except CelError as error:
             hint = ""
-            if not params and "'params'" in error.cause:
+            if not params and re.search(r"reference to 'params\b", error.cause):
                 hint = " (the policy has no spec.paramKind)"
             self.problem(path, f"compilation failed: {error.cause}{hint}")
             return None
