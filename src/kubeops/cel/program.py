@@ -219,14 +219,17 @@ class Program:
         return result if isinstance(result, bool | int | str | float) else _plain(result)
 
     def _run(self, activation: Mapping[str, Any]) -> Any:
-        value = self._compiled.eval(data=activation)
-        if (
-            value.type() == _ERROR
-            and "Non-CEL value type for '" in str(value)
-            and "Python function" not in str(value)
-        ):
-            # Python callers may hand over tuples or read-only mappings: retry as JSON shapes.
-            value = self._compiled.eval(data=_json_shaped(activation))
+        try:
+            value = self._compiled.eval(data=activation)
+            if (
+                value.type() == _ERROR
+                and "Non-CEL value type for '" in str(value)
+                and "Python function" not in str(value)
+            ):
+                # Python callers may hand over tuples or read-only mappings: retry as JSON shapes.
+                value = self._compiled.eval(data=_json_shaped(activation))
+        except RuntimeError as error:  # cel-cpp could not plan or run it at all
+            raise CelEvaluationError(self.expression, _reword(str(error))) from None
         return value
 
     def matches(self, activation: Mapping[str, Any]) -> bool:
@@ -267,10 +270,20 @@ def compile(
 _CACHE: dict[tuple[str, tuple[tuple[str, str], ...]], Program] = {}
 
 
+_UNSUPPORTED: Final = re.compile(r"\.\s*(transformMap(?:Entry)?)\s*\(")
+
+
 def _compiled(expression: str, variables: tuple[tuple[str, Any], ...]) -> Program:
     if not isinstance(expression, str):
         raise CelError(
             repr(expression), f"an expression is a string, not {type(expression).__name__}"
+        )
+    if match := _UNSUPPORTED.search(expression):
+        # cel-expr-python type-checks these macros but lacks the cel.@mapInsert they expand to.
+        raise CelError(
+            expression,
+            f"column {match.start() + 2}: {match.group(1)} is not supported by kubeops' CEL"
+            " (cel-expr-python cannot run it); build the map with a list and .map() instead",
         )
     try:
         compiled = _environment(variables).compile(formats.rewrite(expression))

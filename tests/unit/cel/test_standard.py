@@ -44,6 +44,13 @@ def test_what_kubernetes_does_not_have(expression: str, cause: str) -> None:
     assert cause in compile_error(expression)
 
 
+def test_transform_map_is_refused_when_compiled() -> None:
+    # cel-expr-python type-checks it but cannot run it (no cel.@mapInsert at run time)
+    assert "transformMap is not supported by kubeops' CEL" in compile_error(
+        "{'a': 1}.transformMap(k, v, v + 1)"
+    )
+
+
 def test_typed_variables_and_result_types() -> None:
     program = cel.compile("variables.count > 1", variables={"variables.count": cel_int()})
     assert program.evaluate({"variables.count": 3}) is True
