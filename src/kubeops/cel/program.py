@@ -194,11 +194,13 @@ class Program:
         """The type the checker gave the expression's result (a ``cel.Type``)."""
         return self._compiled.return_type()
 
-    def evaluate(self, activation: Mapping[str, Any]) -> Any:
+    def evaluate(self, activation: Mapping[str, Any], *, raw: bool = False) -> Any:
         """The expression's value over ``activation`` (JSON-shaped values), as plain Python.
 
         Timestamps come back as aware datetimes, durations as timedeltas.  A missing key,
-        a field of null, a type mismatch: :class:`CelEvaluationError`, one line.
+        a field of null, a type mismatch: :class:`CelEvaluationError`, one line.  With
+        ``raw`` an opaque value (a quantity, an IP, an authorizer ...) stays the map that
+        carries it, so it can go back into another activation (VAP ``variables``).
         """
         binding = activation.get("authorizer")
         if isinstance(binding, authorizer.Binding):
@@ -216,7 +218,9 @@ class Program:
             ) from None
         if value.type() == _ERROR:
             raise CelEvaluationError(self.expression, _reword(str(result)))
-        return result if isinstance(result, bool | int | str | float) else _plain(result)
+        if raw or isinstance(result, bool | int | str | float):
+            return result
+        return _plain(result)
 
     def _run(self, activation: Mapping[str, Any]) -> Any:
         try:

@@ -64,3 +64,12 @@ def cel_int() -> object:
     from cel_expr_python import cel as raw  # type: ignore[import-untyped]
 
     return raw.Type.INT
+
+
+def test_raw_values_go_back_into_an_activation() -> None:
+    first = cel.compile("quantity(object.q)", variables=["object"])
+    value = first.evaluate({"object": {"q": "500m"}}, raw=True)
+    assert first.evaluate({"object": {"q": "500m"}}) == "500m"
+    typed = {"variables.q": first.result_type}
+    later = cel.compile("variables.q.isLessThan(quantity('1'))", variables=typed)
+    assert later.evaluate({"variables.q": value}) is True
