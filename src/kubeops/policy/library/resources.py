@@ -156,8 +156,13 @@ def replicas(obj: Object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 1
 
 
-def _pods(count: int) -> str:
-    return f"{count} Pod" if count == 1 else f"{count} Pods"
+def _asked(obj: Object) -> str:
+    """``this Pod`` or ``this Deployment's 3 Pods``, for quota messages."""
+    kind = obj.get("kind")
+    if kind == "Pod":
+        return "this Pod"
+    count = replicas(obj)
+    return f"this {kind}'s {count} Pod" + ("" if count == 1 else "s")
 
 
 def _owned(obj: Object) -> bool:
@@ -275,18 +280,21 @@ def _quota_findings(
             required = _required_by_quota(resource)
             if required is not None:
                 field, name = required
-                for container_label, path, container in pod.containers():
-                    if "ephemeral" in container_label:
-                        continue
-                    pair = effective(container, limits)
-                    if name not in pair[0 if field == "requests" else 1]:
-                        findings.append(
-                            Finding(
-                                f"{label} tracks {resource}, so every container must give "
-                                f"{field}.{name}; {container_label} gives none",
-                                f"{path}.resources",
-                            )
+                missing = [
+                    (str(container.get("name", "")), path)
+                    for container_label, path, container in pod.containers()
+                    if "ephemeral" not in container_label
+                    and name not in effective(container, limits)[0 if field == "requests" else 1]
+                ]
+                if missing:
+                    names = ",".join(sorted(n for n, _ in missing))
+                    findings.append(
+                        Finding(
+                            f"{label}: must specify {resource} for: {names} "
+                            f"(the quota tracks it, so every container must give {field}.{name})",
+                            f"{missing[0][1]}.resources",
                         )
+                    )
             mine = own.get(resource)
             if mine is None or mine.is_zero():
                 continue
@@ -301,8 +309,7 @@ def _quota_findings(
                 findings.append(
                     Finding(
                         f"{label}: {resource} would be {total}, above its hard limit "
-                        f"{hard[resource]} (this {subject.get('kind')}'s "
-                        f"{_pods(replicas(subject))}: {mine}{shared})",
+                        f"{hard[resource]} ({_asked(subject)}: {mine}{shared})",
                         pod.path,
                     )
                 )

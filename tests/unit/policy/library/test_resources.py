@@ -188,9 +188,11 @@ def test_quota_counts_pods_and_skips_owned_objects() -> None:
 
 def test_quota_requires_the_resources_it_tracks() -> None:
     c = sized(requests={"cpu": "100m", "memory": "64Mi"}, limits={"memory": "64Mi"})
-    found = run("resources", pod(pod_spec(c)), [quota({"limits.cpu": "4"})])
+    init = sized("setup", requests={"cpu": "100m", "memory": "64Mi"}, limits={"memory": "64Mi"})
+    found = run("resources", pod(pod_spec(c, initContainers=[init])), [quota({"limits.cpu": "4"})])
     assert messages(found) == [
-        'ResourceQuota shop/compute tracks limits.cpu, so every container must give limits.cpu; container "app" gives none'
+        "ResourceQuota shop/compute: must specify limits.cpu for: app,setup "
+        "(the quota tracks it, so every container must give limits.cpu)"
     ]
 
 
