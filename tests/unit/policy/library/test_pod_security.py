@@ -47,6 +47,21 @@ def both(*reasons: str) -> tuple[set[str], set[str]]:
 CASES: list[tuple[str, Change, set[str], set[str]]] = [
     ("compliant", lambda s: None, set(), set()),
     (
+        "no-pod-security-context",
+        lambda s: s.pop("securityContext"),
+        set(),
+        {"runAsNonRoot != true", "seccompProfile"},
+    ),
+    (
+        "several-at-once",
+        lambda s: (
+            s.update(hostNetwork=True, hostIPC=True),
+            sc(first(s)).update(privileged=True, allowPrivilegeEscalation=True, runAsUser=0),
+        ),
+        {"host namespaces", "privileged"},
+        {"host namespaces", "privileged", "allowPrivilegeEscalation != false", "runAsUser=0"},
+    ),
+    (
         "hostProcess-pod",
         lambda s: windows(s, host_process=True),
         {"hostProcess", "host namespaces"},
