@@ -29,7 +29,7 @@ from kubeops.errors import KubeopsError
 from kubeops.policy import vap
 from kubeops.policy.context import StaticContext
 from kubeops.policy.loader import read_documents
-from kubeops.policy.model import GroupVersionResource, Operation, Review
+from kubeops.policy.model import GroupVersionKind, GroupVersionResource, Operation, Review
 from kubeops.policy.verdict import evaluate
 from kubeops.testenv import Cluster, eventually
 from kubeops.transport.errors import ApiError
@@ -53,6 +53,8 @@ class Case:
     operation: Operation = Operation.CREATE
     old: dict[str, Any] | None = None  # the stored object (UPDATE, DELETE)
     old_fields: dict[str, Any] | None = None
+    subresource: str = ""
+    target: dict[str, Any] | None = None  # the object whose subresource is written
 
     @property
     def label(self) -> str:
@@ -126,10 +128,18 @@ def _cases(names: dict[str, str], namespaces: dict[str, str]) -> list[Case]:
                 meta["annotations"] = entry.pop("annotations")
             operation = Operation(entry.pop("operation", "CREATE"))
             old_fields = entry.pop("old", None)
+            subresource, target = entry.pop("subresource", ""), entry.pop("target", None)
+            if target is not None:
+                target = {**target, "metadata": meta}
+                meta = {k: v for k, v in meta.items() if k != "labels"}
             obj = {**defaults, **entry, "metadata": meta}
-            if old_fields is not None:
+            if old_fields is not None or subresource:
                 operation = Operation.UPDATE
-            cases.append(Case(spec["policy"], file.name, obj, operation, None, old_fields))
+            cases.append(
+                Case(
+                    spec["policy"], file.name, obj, operation, None, old_fields, subresource, target
+                )
+            )
     return cases
 
 
@@ -217,7 +227,16 @@ def oracle(kube_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
             client.create(param)
         cases = _cases(names, namespaces)
         for case in cases:
-            if case.operation != Operation.CREATE:
+            if case.target is not None:
+                stored = client.create(case.target)
+                case.old = client.get(
+                    f"{case.target['apiVersion']}/{case.target['kind']}",
+                    case.obj["metadata"]["name"],
+                    case.obj["metadata"]["namespace"],
+                    subresource=case.subresource,
+                )
+                assert stored["metadata"]["name"] == case.old["metadata"]["name"]
+            elif case.operation != Operation.CREATE:
                 case.old = client.create(_stored(case))
         for doc in found.vaps:
             client.request(
@@ -239,6 +258,8 @@ def oracle(kube_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def _review(oracle: Oracle, case: Case) -> Review:
+    if case.target is not None:
+        return _subresource_review(oracle, case)
     resource = oracle.client.resource(f"{case.obj['apiVersion']}/{case.obj['kind']}")
     obj = case.obj
     if case.operation == Operation.UPDATE and case.old is not None:
@@ -253,6 +274,24 @@ def _review(oracle: Oracle, case: Case) -> Review:
         user_info=oracle.user,
     )
     return dataclasses.replace(review, dry_run=True)
+
+
+def _subresource_review(oracle: Oracle, case: Case) -> Review:
+    assert case.target is not None
+    target = oracle.client.resource(f"{case.target['apiVersion']}/{case.target['kind']}")
+    meta = case.obj["metadata"]
+    return Review(
+        operation=Operation.UPDATE,
+        object=case.obj,
+        old_object=case.old,
+        kind=GroupVersionKind.of(case.obj),
+        resource=GroupVersionResource(target.group, target.version, target.plural),
+        name=meta["name"],
+        namespace=meta["namespace"],
+        sub_resource=case.subresource,
+        user_info=oracle.user,
+        dry_run=True,
+    )
 
 
 def expected(oracle: Oracle, review: Review) -> Answer:
@@ -279,12 +318,15 @@ def _warnings(headers: Any) -> tuple[str, ...]:
 
 def observed(oracle: Oracle, case: Case, review: Review) -> Answer:
     """The API server's answer to the dry run of ``case``."""
-    resource = oracle.client.resource(f"{case.obj['apiVersion']}/{case.obj['kind']}")
     meta = case.obj["metadata"]
     namespace = meta.get("namespace")
+    written = case.target or case.obj
+    resource = oracle.client.resource(f"{written['apiVersion']}/{written['kind']}")
     method, path = "POST", resource.path(namespace)
     body: bytes | None = orjson.dumps(review.object)
-    if case.operation == Operation.UPDATE:
+    if case.target is not None:
+        method, path = "PUT", resource.path(namespace, meta["name"], case.subresource)
+    elif case.operation == Operation.UPDATE:
         method, path = "PUT", resource.path(namespace, meta["name"])
     elif case.operation == Operation.DELETE:
         method, path, body = "DELETE", resource.path(namespace, meta["name"]), None
@@ -306,7 +348,7 @@ def _probes(oracle: Oracle) -> dict[str, tuple[Case, Review, Answer]]:
     warning); the Audit-only policy has none."""
     probes: dict[str, tuple[Case, Review, Answer]] = {}
     for case in oracle.cases:
-        if case.policy in probes or case.operation != Operation.CREATE:
+        if case.policy in probes:
             continue
         review = _review(oracle, case)
         answer = expected(oracle, review)
