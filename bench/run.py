@@ -96,6 +96,28 @@ def _s10_options(plan: Plan, args: argparse.Namespace) -> Plan:
     return replace(plan, **changes)
 
 
+def _s11_options(plan: Plan, args: argparse.Namespace) -> Plan:
+    """The plan with S11's sizes from the command line, if given."""
+    changes: dict[str, Any] = {}
+    for option, field in (
+        ("s11_manifests", "s11_manifests"),
+        ("s11_reps", "s11_reps"),
+        ("s11_reps", "s11_admission_reps"),
+    ):
+        value = getattr(args, option)
+        if value is not None:
+            if value < 1:
+                raise ValueError(f"--{option.replace('_', '-')}: {value} is below 1")
+            changes[field] = value
+    for option in ("s11_rate", "s11_seconds"):
+        value = getattr(args, option)
+        if value is not None:
+            if value <= 0:
+                raise ValueError(f"--{option.replace('_', '-')}: {value} must be above 0")
+            changes[option] = value
+    return replace(plan, **changes)
+
+
 def compile_like_an_install() -> None:
     """Measure kubeops as pip leaves it: with bytecode.
 
@@ -150,6 +172,16 @@ def main(argv: list[str] | None = None) -> int:
         "--s10-outage", type=float, help="seconds S10's first target is down (default 60)"
     )
     parser.add_argument(
+        "--s11-manifests", type=int, help="S11's corpus of manifests (default 5000)"
+    )
+    parser.add_argument("--s11-reps", type=int, help="S11's runs per contender and per arm")
+    parser.add_argument(
+        "--s11-rate", type=float, help="S11's admission requests a second (default 200)"
+    )
+    parser.add_argument(
+        "--s11-seconds", type=float, help="S11's measured seconds per admission run (default 30)"
+    )
+    parser.add_argument(
         "--results-dir",
         type=Path,
         help="where the JSON goes (default: bench/results; smoke runs: a temporary directory)",
@@ -173,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     try:
         plan = _s10_options(plan, args)
+        plan = _s11_options(plan, args)
     except ValueError as err:
         parser.error(str(err))
     only = frozenset(k.strip() for k in args.scenarios.split(",")) if args.scenarios else None

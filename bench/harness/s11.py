@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -31,7 +32,21 @@ from harness.s9 import free_port
 from harness.s11_rules import RULES
 from harness.stats import percentile
 
-CI = ("kubeops-policy-rego", "kubeops-policy-cel", "conftest")
+CI = (
+    "kubeops-policy-rego",
+    "kubeops-policy-cel",
+    "conftest",
+    "kubeops-policy-rego-packages",
+    "conftest-packages",
+)
+# Whom each CI contender is compared with: conftest on the same layout of the Rego.
+PEER = {
+    "kubeops-policy-rego": "conftest",
+    "kubeops-policy-cel": "conftest",
+    "conftest": "conftest",
+    "kubeops-policy-rego-packages": "conftest-packages",
+    "conftest-packages": "conftest-packages",
+}
 ARMS = ("no-policy", "apiserver-vap", "kubeops-webhook")
 ARM_LABEL = "bench-s11-arm"
 NAMESPACE_PREFIX = "bench-s11"
@@ -42,6 +57,14 @@ CONTENDERS = {
     "kubeops-policy-rego": {"label": "kubeops policy test (Rego)", "group": "kubeops"},
     "kubeops-policy-cel": {"label": "kubeops policy test (CEL)", "group": "kubeops"},
     "conftest": {"label": "conftest", "group": "go"},
+    "kubeops-policy-rego-packages": {
+        "label": "kubeops policy test (Rego, a package per policy)",
+        "group": "kubeops",
+    },
+    "conftest-packages": {
+        "label": "conftest --all-namespaces (a package per policy)",
+        "group": "go",
+    },
     "no-policy": {"label": "no policy (baseline)", "group": "floor"},
     "apiserver-vap": {"label": "API server ValidatingAdmissionPolicy", "group": "go"},
     "kubeops-webhook": {"label": "kubeops policy webhook", "group": "kubeops"},
@@ -73,33 +96,35 @@ def ci_commands(
 ) -> dict[str, list[str]]:
     """Each contender's command line over ``corpus`` (JSON on stdout, kept to count)."""
     policy_test = [kubeops, "policy", "test", "-f", str(corpus.manifests), "--no-builtins"]
+    json_out = ["-o", "json", "-q"]
     argvs = {
-        "kubeops-policy-rego": [*policy_test, "--policies", str(corpus.rego), "-o", "json", "-q"],
-        "kubeops-policy-cel": [*policy_test, "--policies", str(corpus.vap), "-o", "json", "-q"],
+        "kubeops-policy-rego": [*policy_test, "--policies", str(corpus.rego), *json_out],
+        "kubeops-policy-cel": [*policy_test, "--policies", str(corpus.vap), *json_out],
     }
     if conftest is not None:
+        conftest_test = [conftest, "test", "--no-color", "--output", "json"]
         argvs["conftest"] = [
-            conftest,
-            "test",
-            "--all-namespaces",
-            "--no-color",
-            "--policy",
-            str(corpus.rego),
-            "--output",
-            "json",
+            *conftest_test, "--policy", str(corpus.rego), str(corpus.manifests)
+        ]  # fmt: skip
+    argvs["kubeops-policy-rego-packages"] = [
+        *policy_test, "--policies", str(corpus.rego_packages), *json_out
+    ]  # fmt: skip
+    if conftest is not None:
+        argvs["conftest-packages"] = [
+            *conftest_test, "--all-namespaces", "--policy", str(corpus.rego_packages),
             str(corpus.manifests),
-        ]
+        ]  # fmt: skip
     return argvs
 
 
 # Exit codes that mean "ran, found violations or not".
-OK_CODES = {"kubeops-policy-rego": (0, 2), "kubeops-policy-cel": (0, 2), "conftest": (0, 1)}
+OK_CODES = {name: (0, 1) if name.startswith("conftest") else (0, 2) for name in CI}
 
 
 def count_failures(name: str, text: str) -> int:
     """How many (object, policy) failures a contender's JSON reports."""
     data = json.loads(text)
-    if name == "conftest":
+    if name.startswith("conftest"):
         return sum(len(entry.get("failures") or []) for entry in data)
     return sum(
         1 for f in data.get("findings", []) if "Deny" in f.get("policy", {}).get("actions", [])
@@ -428,6 +453,7 @@ def run_phase(suite: Any) -> None:
             suite.contenders["conftest"]["version"] = suite.tool_versions["conftest"]
         except Exception as err:
             entry["skipped"]["conftest"] = f"not available: {err}"
+            entry["skipped"]["conftest-packages"] = f"not available: {err}"
         _ci_part(suite, entry, ci_commands(suite._kubeops_cli(), conftest, corpus), corpus, out)
         try:
             loader = str(go_binary("clientgo"))
@@ -456,11 +482,13 @@ def _ci_part(
 ) -> None:
     settings = settings_of(suite.plan)
     entry["params"]["commands"] = {
-        name: [_shown(arg, out) for arg in argv] for name, argv in argvs.items()
+        name: [Path(argv[0]).name, *(_shown(arg, out) for arg in argv[1:])]
+        for name, argv in argvs.items()
     }
 
     def one(name: str, rep: int, position: int) -> None:
         stdout = out / f"{name}.json"
+        load_1m = os.getloadavg()[0]
         outcome = suite.spawner.run(
             argvs[name], timeout=RUN_TIMEOUT, read_lines=False, stdout=stdout
         )
@@ -474,6 +502,7 @@ def _ci_part(
             "wall_seconds": outcome.wall_seconds,
             "peak_rss_bytes": outcome.peak_rss_bytes,
             "cpu_seconds": outcome.cpu_seconds,
+            "loadavg_1m": round(load_1m, 2),
         }
         if run["ok"]:
             run["value"] = outcome.wall_seconds * 1e3
@@ -533,6 +562,7 @@ def _admission_part(
         try:
 
             def one(arm: str, rep: int, position: int) -> None:
+                load_1m = os.getloadavg()[0]
                 result = measure_arm(
                     arm,
                     rep,
@@ -554,6 +584,7 @@ def _admission_part(
                     "ok": result.ok,
                     "wall_seconds": result.wall_seconds,
                     "peak_rss_bytes": result.peak_rss_bytes,
+                    "loadavg_1m": round(load_1m, 2),
                 }
                 if result.ok and result.extra is not None:
                     run["rss_bytes"] = result.rss_bytes
@@ -586,9 +617,9 @@ def compare(entry: dict[str, Any]) -> None:
         return stats.get(key) if stats.get("n") else None
 
     ci: dict[str, Any] = {}
-    peer_wall = median("conftest", "median")
-    peer_rss = median("conftest", "peak_rss_mib_median")
     for name in CI:
+        peer_wall = median(PEER[name], "median")
+        peer_rss = median(PEER[name], "peak_rss_mib_median")
         runs = [r for r in entry["runs"] if r["client"] == name and r["ok"]]
         if not runs:
             continue
@@ -600,6 +631,7 @@ def compare(entry: dict[str, Any]) -> None:
             "peak_rss_mib": rss,
             "cpu_seconds": cpu,
             "failures": runs[0]["extra"]["failures"],
+            "peer": PEER[name],
             "wall_vs_conftest": wall / peer_wall if wall and peer_wall else None,
             "rss_vs_conftest": rss / peer_rss if rss and peer_rss else None,
         }

@@ -29,7 +29,8 @@ class Corpus:
     """Where a generated corpus lies, and what the answer key says about it."""
 
     manifests: Path
-    rego: Path
+    rego: Path  # conftest's layout: every policy a file of package main
+    rego_packages: Path  # a package per policy (conftest needs --all-namespaces)
     vap: Path
     objects: int
     files: int
@@ -189,9 +190,9 @@ def objects(count: int, seed: int = SEED) -> list[list[Obj]]:
     return files
 
 
-def rego_module(index: int, rule: Rule) -> str:
-    """One policy as a conftest module: a package of its own with its deny rules."""
-    lines = [f"package p{index + 1:02d}", "", "import rego.v1", ""]
+def rego_module(index: int, rule: Rule, package: str = "main") -> str:
+    """One policy as a conftest module with its deny rules, in ``package``."""
+    lines = [f"package {package}", "", "import rego.v1", ""]
     text = json.dumps(message(index, rule))
     for body in rule.rego:
         guard = " ".join(f'input.kind == "{k}"' for _, _, k in rule.kinds)
@@ -243,17 +244,19 @@ def vap_documents(index: int, rule: Rule, labels: dict[str, str] | None) -> list
     return [policy, binding]
 
 
-def write_policies(out: Path) -> tuple[Path, Path]:
-    """The Rego directory and the VAP directory (bindings match everything) under ``out``."""
-    rego, vap = out / "rego", out / "vap"
-    rego.mkdir(parents=True, exist_ok=True)
-    vap.mkdir(parents=True, exist_ok=True)
+def write_policies(out: Path) -> tuple[Path, Path, Path]:
+    """The Rego directories (package main; a package per policy) and the VAP directory
+    (bindings match everything) under ``out``."""
+    rego, packages, vap = out / "rego", out / "rego-packages", out / "vap"
+    for directory in (rego, packages, vap):
+        directory.mkdir(parents=True, exist_ok=True)
     for index, rule in enumerate(RULES):
         stem = f"p{index + 1:02d}-{rule.name}"
         (rego / f"{stem}.rego").write_text(rego_module(index, rule))
+        (packages / f"{stem}.rego").write_text(rego_module(index, rule, f"p{index + 1:02d}"))
         docs = vap_documents(index, rule, None)
         (vap / f"{stem}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    return rego, vap
+    return rego, packages, vap
 
 
 def generate(out: Path, count: int) -> Corpus:
@@ -264,10 +267,10 @@ def generate(out: Path, count: int) -> Corpus:
     for docs in files:
         name = docs[0]["metadata"]["name"]
         (manifests / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    rego, vap = write_policies(out)
+    rego, packages, vap = write_policies(out)
     flat = [o for docs in files for o in docs]
     failing = sum(1 for o in flat if failures([o]))
-    return Corpus(manifests, rego, vap, len(flat), len(files), failures(flat), failing)
+    return Corpus(manifests, rego, packages, vap, len(flat), len(files), failures(flat), failing)
 
 
 def load_lines(count: int) -> list[dict[str, Any]]:

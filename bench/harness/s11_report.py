@@ -60,6 +60,11 @@ def _reduced(mode: str, settings: dict[str, Any]) -> str:
     return f" **Reduced sizes ({', '.join(small)}): not the issue's figures.**" if small else ""
 
 
+def _loads(entry: dict[str, Any]) -> str:
+    loads = [r["loadavg_1m"] for r in entry["runs"] if "loadavg_1m" in r]
+    return f"{min(loads):.2f}–{max(loads):.2f}" if loads else "–"
+
+
 def verdicts(entry: dict[str, Any]) -> list[list[str]]:
     """The two targets: the webhook's p99, and the CI gate agreeing with conftest."""
     comparison = entry.get("comparison", {})
@@ -106,8 +111,8 @@ def section(results: dict[str, Any], source: str) -> list[str]:
         "",
         f"From `{source}` ({results['mode']} run started {results['started']}, load average"
         f" {results['machine'].get('load_start', {}).get('loadavg_1m', 0):.2f} at the start,"
-        f" {results['machine'].get('load_end', {}).get('loadavg_1m', 0):.2f} at the end)."
-        + _reduced(results["mode"], settings),
+        f" {results['machine'].get('load_end', {}).get('loadavg_1m', 0):.2f} at the end;"
+        f" {_loads(entry)} as each run began)." + _reduced(results["mode"], settings),
         "",
     ]
     lines += _table(["target", "result", "figure"], verdicts(entry))
@@ -142,7 +147,15 @@ def section(results: dict[str, Any], source: str) -> list[str]:
             ]
         )
     lines += _table(
-        ["contender", "wall s", "× conftest", "peak RSS MiB", "× conftest", "CPU s", "failures"],
+        [
+            "contender",
+            "wall s",
+            "× conftest (same Rego layout)",
+            "peak RSS MiB",
+            "× conftest",
+            "CPU s",
+            "failures",
+        ],
         rows,
     )
     lines += [
@@ -208,8 +221,10 @@ def section(results: dict[str, Any], source: str) -> list[str]:
         "each policy is written as conftest Rego, as a ValidatingAdmissionPolicy and as a Python",
         "predicate (`bench/harness/s11_rules.py`), the last being the answer key every contender",
         "must match (a run that finds another number of failures, or an admission run that denies",
-        "other requests than the key, counts as failed). conftest runs the Rego with",
-        "`--all-namespaces` (one package per policy). Admission runs on an API-only testenv",
+        "other requests than the key, counts as failed). The Rego is laid out two ways: every",
+        "policy a file of `package main` (conftest's default, one query a document) and a",
+        "package per policy (kubeops names each policy after its package; conftest needs",
+        "`--all-namespaces`, one query per package a document). Admission runs on an API-only testenv",
         "cluster; the Go load generator (`bench/clientgo`, `load`) sends each create at its",
         "scheduled time whatever the earlier ones are doing; Services are made headless there",
         "(the baseline creates every one, and cluster IPs and node ports would run out). The",

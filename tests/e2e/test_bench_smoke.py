@@ -37,7 +37,13 @@ CLI = {
 }
 RESPOND = ("kubeops-respond", "kubernetes")  # S9: the daemon and the watch loop
 SYNC = ("kubeops-sync-run", "floor-sync", "kubernetes")  # S10: engine, floor, hand-written loop
-POLICY_CI = ("kubeops-policy-rego", "kubeops-policy-cel", "conftest")  # S11's CI gate
+POLICY_CI = (  # S11's CI gate: both Rego layouts, and CEL
+    "kubeops-policy-rego",
+    "kubeops-policy-cel",
+    "conftest",
+    "kubeops-policy-rego-packages",
+    "conftest-packages",
+)
 POLICY_ARMS = ("no-policy", "apiserver-vap", "kubeops-webhook")  # S11's admission arms
 
 # A fresh CI machine first creates the peers' venvs and builds client-go and Popeye.
@@ -194,8 +200,10 @@ def test_policy_as_code_is_measured_and_checked(
         assert run["part"] == "ci"
         assert run["extra"]["failures"] == params["expected_failures"] > 0
         assert run["cpu_seconds"] > 0
+        assert run["loadavg_1m"] >= 0
         assert entry["comparison"]["ci"][name]["failures"] == params["expected_failures"]
-    assert entry["comparison"]["ci"]["conftest"]["wall_vs_conftest"] == 1.0
+    for name in ("conftest", "conftest-packages"):
+        assert entry["comparison"]["ci"][name]["wall_vs_conftest"] == 1.0
     expected = params["expected_denied"]
     assert 0 < expected < params["requests"]
     for arm in POLICY_ARMS:
