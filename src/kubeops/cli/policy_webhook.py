@@ -116,6 +116,12 @@ def register(commands: Any) -> None:
         "--ca-validity", default="365d", metavar="DURATION", help="of the CA (default: 365d)"
     )
     tls.add_argument(
+        "--ca-secret",
+        metavar="NAME",
+        help="keep the generated CA in this Secret of the webhook namespace, shared by every "
+        "replica (each issues its own serving certificate; the Lease holder renews the CA)",
+    )
+    tls.add_argument(
         "--ca-file",
         metavar="PATH",
         help="with --tls-cert-file: the CA registered as caBundle (default: the certificate)",
@@ -234,6 +240,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         cert_validity=duration("--cert-validity", args.cert_validity),
         ca_validity=duration("--ca-validity", args.ca_validity),
         ca_file=args.ca_file,
+        ca_secret=args.ca_secret,
         register=args.register,
         unregister_on_exit=args.unregister_on_exit,
         configuration=args.configuration_name,

@@ -67,9 +67,10 @@ class Issued:
 class CertificateAuthority:
     """A self-signed CA that issues the webhook's serving certificates."""
 
-    def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+    def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey | None) -> None:
         self.cert = cert
         self.key = key
+        """None for a CA only trusted here (an older one in a bundle), not signing."""
 
     @classmethod
     def generate(cls, name: str, validity: float) -> CertificateAuthority:
@@ -125,7 +126,12 @@ class CertificateAuthority:
     @property
     def key_pem(self) -> bytes:
         """The CA's private key."""
-        return _key_pem(self.key)
+        return _key_pem(self._signing_key())
+
+    def _signing_key(self) -> ec.EllipticCurvePrivateKey:
+        if self.key is None:
+            raise CertificateError(f"CA {self.cert.subject.rfc4514_string()}: no private key here")
+        return self.key
 
     @property
     def not_after(self) -> datetime.datetime:
@@ -135,6 +141,7 @@ class CertificateAuthority:
     def issue(self, hosts: Sequence[str], validity: float) -> Issued:
         """A serving certificate for ``hosts`` (IP addresses and DNS names), valid for
         ``validity`` seconds but never past the CA's own end."""
+        signing_key = self._signing_key()
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         not_after = min(now + datetime.timedelta(seconds=validity), self.not_after)
@@ -157,9 +164,9 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()), False
             )
-            .sign(self.key, hashes.SHA256())
+            .sign(signing_key, hashes.SHA256())
         )
         return Issued(
             cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), not_after, serial
@@ -190,14 +197,52 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class SharedCA:
+    """A CA kept where every replica reads it (a Secret): the bundle the API server must
+    trust (oldest first), the key that signs now, and -- while a successor is being
+    introduced -- the successor's key (its certificate already last in the bundle)."""
+
+    bundle: bytes
+    key: bytes
+    next_key: bytes = b""
+    version: str = ""
+    """The Secret's resourceVersion, for a compare-and-swap."""
+
+
+def bundle_of(shared: SharedCA, where: str) -> list[CertificateAuthority]:
+    """The bundle's CAs, the signing one holding ``shared.key`` (a CertificateError names
+    ``where`` when the bundle or key is unusable or the key matches no certificate)."""
+    try:
+        certs = x509.load_pem_x509_certificates(shared.bundle)
+        key = serialization.load_pem_private_key(shared.key, password=None)
+    except ValueError as err:
+        raise CertificateError(f"{where}: not a usable CA bundle and key: {err}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CertificateError(f"{where}: the CA key is not an ECDSA key")
+    public = key.public_key().public_numbers()
+    cas = [
+        CertificateAuthority(
+            cert,
+            key if cert.public_key().public_numbers() == public else None,  # type: ignore[union-attr]
+        )
+        for cert in certs
+    ]
+    if not any(ca.key is not None for ca in cas):
+        raise CertificateError(f"{where}: the CA key matches no certificate of the bundle")
+    return cas
+
+
 class GeneratedTLS:
     """The serving pair in ``directory`` (``tls.crt``/``tls.key``, which the daemon's
-    port serves and re-reads), issued by a CA kept there too (``ca.crt``/``ca.key``:
-    a restart with the same directory keeps the CA, so the caBundle stays valid).
+    port serves and re-reads), issued by a CA of its own kept there too
+    (``ca.crt``/``ca.key``: a restart with the same directory keeps the CA, so the
+    caBundle stays valid) -- or by a :class:`SharedCA` every replica uses.
 
-    :meth:`renew` reissues the pair from the same CA; a CA within two serving
-    lifetimes of its end gets a successor, published in :attr:`ca_bundle` one
-    renewal before it signs anything."""
+    :meth:`renew` reissues the pair.  An own CA within two serving lifetimes of its
+    end gets a successor, published in :attr:`ca_bundle` one renewal before it signs
+    anything; a shared CA is advanced by whoever keeps it (:meth:`adopt` takes the
+    new state)."""
 
     def __init__(
         self,
@@ -208,6 +253,7 @@ class GeneratedTLS:
         ca_validity: float,
         renew_fraction: float = 2 / 3,
         name: str = "kubeops-policy-webhook",
+        shared: SharedCA | None = None,
     ) -> None:
         if not hosts:
             raise CertificateError("the serving certificate needs at least one host name")
@@ -221,10 +267,20 @@ class GeneratedTLS:
         self.ca_validity = ca_validity
         self.renew_fraction = renew_fraction
         self.name = name
+        self.shared = shared is not None
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.cas = [self._load_or_make_ca()]
-        self._signing = 0
+        if shared is not None:
+            self.cas = bundle_of(shared, "the shared CA")
+        else:
+            self.cas = [self._load_or_make_ca()]
         self.issued = self._issue()
+
+    @property
+    def signing(self) -> CertificateAuthority:
+        """The CA that issues the serving certificates now."""
+        if self.shared:
+            return next(ca for ca in self.cas if ca.key is not None)
+        return self.cas[self._signing]
 
     @property
     def cert_file(self) -> str:
@@ -253,9 +309,19 @@ class GeneratedTLS:
         due = self._issued_at + datetime.timedelta(seconds=lifetime * self.renew_fraction)
         return max(0.0, (due - _now()).total_seconds())
 
+    def adopt(self, shared: SharedCA) -> bool:
+        """Take a shared CA's new state (the next :meth:`renew` signs with its key); True
+        when :attr:`ca_bundle` changed."""
+        before = self.ca_bundle
+        self.cas = bundle_of(shared, "the shared CA")
+        return self.ca_bundle != before
+
     def renew(self) -> bool:
-        """Issue a new serving pair (from the successor CA once it has been published);
-        True when :attr:`ca_bundle` changed and must be published again."""
+        """Issue a new serving pair (from an own successor CA once it has been
+        published); True when :attr:`ca_bundle` changed and must be published again."""
+        if self.shared:
+            self.issued = self._issue()
+            return False
         changed = False
         now = _now()
         self._signing = len(self.cas) - 1  # a successor is published by now: it signs
@@ -272,13 +338,14 @@ class GeneratedTLS:
 
     def _issue(self) -> Issued:
         self._issued_at = _now()
-        issued = self.cas[self._signing].issue(self.hosts, self.validity)
+        issued = self.signing.issue(self.hosts, self.validity)
         # The key first: the port re-reads both files and accepts the pair only when they match.
         write_private(self.directory / KEY_FILE, issued.key_pem)
         write_private(self.directory / CERT_FILE, issued.cert_pem)
         return issued
 
     def _load_or_make_ca(self) -> CertificateAuthority:
+        self._signing = 0
         cert_path, key_path = self.directory / CA_FILE, self.directory / CA_KEY_FILE
         if cert_path.exists() and key_path.exists():
             ca = CertificateAuthority.load(

@@ -32,9 +32,9 @@ import orjson
 from kubeops.config.redact import error_line
 from kubeops.policy.model import FailurePolicy
 from kubeops.policy.webhook.answer import InvalidReview, request_of
-from kubeops.policy.webhook.certs import GeneratedTLS
+from kubeops.policy.webhook.certs import GeneratedTLS, SharedCA
 from kubeops.policy.webhook.metrics import WebhookMetrics
-from kubeops.policy.webhook.options import WebhookOptions
+from kubeops.policy.webhook.options import WebhookError, WebhookOptions
 from kubeops.policy.webhook.registration import admission_rules, register, unregister
 from kubeops.policy.webhook.reviewer import Reviewer
 
@@ -67,7 +67,6 @@ class WebhookDaemon:
         context: ClusterContext | None = None,
     ) -> None:
         from kubeops.controller.leader_election import default_identity
-        from kubeops.controller.serving import ALWAYS_ALLOW, SecurePort
         from kubeops.policy.cluster import ClusterContext
 
         options.check()
@@ -79,21 +78,9 @@ class WebhookDaemon:
         self.context = context or ClusterContext(client, static=policies.objects)
         self._scratch: str | None = None
         self.tls: GeneratedTLS | None = None
-        serving = options.serving
-        if options.generated:
-            directory = options.cert_dir or self._scratch_dir()
-            self.tls = GeneratedTLS(
-                Path(directory),
-                options.certificate_hosts(),
-                validity=options.cert_validity,
-                ca_validity=options.ca_validity,
-                renew_fraction=options.renew_fraction,
-            )
-            serving = replace(
-                serving, tls_cert_file=self.tls.cert_file, tls_key_file=self.tls.key_file
-            )
-        serving = replace(serving, always_allow=(*ALWAYS_ALLOW, VALIDATE))
-        self.port: SecurePort = SecurePort(serving)
+        self._port: SecurePort | None = None
+        if not options.ca_secret:  # else the shared CA is read first, in run()
+            self._build_port(None)
         self.reviewer = Reviewer(
             policies.policies,
             self.context,
@@ -109,7 +96,35 @@ class WebhookDaemon:
         self.draining = False
         self.synced = False
         self._stopping = asyncio.Event()
+
+    def _build_port(self, shared: SharedCA | None) -> None:
+        """The HTTPS port, over generated certificates (from ``shared`` when given) or
+        the given ones."""
+        from kubeops.controller.serving import ALWAYS_ALLOW, SecurePort
+
+        options = self.options
+        serving = options.serving
+        if options.generated:
+            self.tls = GeneratedTLS(
+                Path(options.cert_dir or self._scratch_dir()),
+                options.certificate_hosts(),
+                validity=options.cert_validity,
+                ca_validity=options.ca_validity,
+                renew_fraction=options.renew_fraction,
+                shared=shared,
+            )
+            serving = replace(
+                serving, tls_cert_file=self.tls.cert_file, tls_key_file=self.tls.key_file
+            )
+        self._port = SecurePort(replace(serving, always_allow=(*ALWAYS_ALLOW, VALIDATE)))
         self._set_expiry()
+
+    @property
+    def port(self) -> SecurePort:
+        """The daemon's HTTPS port (built once the CA is known)."""
+        if self._port is None:
+            raise WebhookError("the webhook's port is built when it runs (--ca-secret)")
+        return self._port
 
     def _scratch_dir(self) -> str:
         self._scratch = tempfile.mkdtemp(prefix="kubeops-webhook-")
@@ -155,7 +170,9 @@ class WebhookDaemon:
             return self.tls.not_after
         from cryptography import x509
 
-        path = self.port.options.tls_cert_file
+        if self._port is None:
+            return None
+        path = self._port.options.tls_cert_file
         try:
             return x509.load_pem_x509_certificate(Path(str(path)).read_bytes()).not_valid_after_utc
         except (OSError, ValueError):
@@ -205,6 +222,8 @@ class WebhookDaemon:
         from kubeops.controller.serving.signals import run_until_stopped
 
         self._stopping = stop
+        if self._port is None:
+            self._build_port(await self._shared_ca())
         try:
             await self.port.start(self.app(), reload_interval=RELOAD_INTERVAL)
             for warning in self.port.warnings:
@@ -246,13 +265,46 @@ class WebhookDaemon:
         LOG.info("caches synced: ready")
         await asyncio.Event().wait()
 
+    async def _shared_ca(self) -> SharedCA:
+        from kubeops.policy.webhook import shared_ca
+
+        assert self.options.ca_secret is not None
+        return await shared_ca.load_or_create(
+            self.client,
+            self.options.namespace,
+            self.options.ca_secret,
+            ca_validity=self.options.ca_validity,
+        )
+
+    async def _advance_shared_ca(self, tls: GeneratedTLS) -> bool:
+        """With ``--ca-secret``: the registrant advances the shared CA, every replica
+        takes its state; True when the bundle changed."""
+        from kubeops.policy.webhook import shared_ca
+
+        secret = self.options.ca_secret
+        if secret is None:
+            return False
+        namespace = self.options.namespace
+        if self.registrant:
+            state = await shared_ca.advance(
+                self.client,
+                namespace,
+                secret,
+                lifetime=self.options.cert_validity,
+                ca_validity=self.options.ca_validity,
+            )
+        else:
+            state = await shared_ca.read(self.client, namespace, secret)
+        return tls.adopt(state)
+
     async def _renew(self, tls: GeneratedTLS) -> None:
         """Reissue the serving certificate before it expires; each new handshake
         presents the new one at once."""
         while True:
             await asyncio.sleep(tls.renew_in())
             try:
-                bundle_changed = tls.renew()
+                bundle_changed = await self._advance_shared_ca(tls)
+                bundle_changed = tls.renew() or bundle_changed
                 if bundle_changed and self.registrant and self.options.register:
                     await self._register()
             except Exception as err:  # keep serving the old pair; try again soon

@@ -55,6 +55,9 @@ class WebhookOptions:
     ca_validity: float = DEFAULT_CA_VALIDITY
     renew_fraction: float = 2 / 3
     ca_file: str | None = None
+    ca_secret: str | None = None
+    """A Secret in ``namespace`` holding the CA every replica issues from (see
+    :mod:`~kubeops.policy.webhook.shared_ca`); None: a CA of this replica's own."""
     register: bool = False
     unregister_on_exit: bool = False
     configuration: str = DEFAULT_CONFIGURATION
@@ -127,6 +130,12 @@ class WebhookOptions:
             raise WebhookError(
                 "--cert-dir is for generated certificates: leave out --tls-cert-file"
             )
+        if self.ca_secret and not self.generated:
+            raise WebhookError(
+                "--ca-secret is for generated certificates: leave out --tls-cert-file"
+            )
+        if self.ca_secret and self.cert_dir:
+            raise WebhookError("give --ca-secret or --cert-dir, not both (the CA lives in one)")
         if self.cert_validity < 3:
             raise WebhookError("--cert-validity: at least 3s")
         if self.ca_validity < 3 * self.cert_validity:

@@ -160,18 +160,19 @@ class Records(logging.Handler):
         return [r for r in self.records if r.get("msg") == msg]
 
 
-def options(namespace: str, port: int, **changes: Any) -> WebhookOptions:
-    """Options registering a configuration scoped to ``namespace`` (a name of its own)."""
+def options(selected: str, port: int, **changes: Any) -> WebhookOptions:
+    """Options registering a configuration sent only ``selected``'s requests (a name of
+    its own)."""
     base = WebhookOptions(
         policy_paths=("harness.py",),
         serving=ServingOptions(host="127.0.0.1", port=port),
         timeout_seconds=3,
         register=True,
         unregister_on_exit=True,
-        configuration=f"kubeops-policy-test-{namespace}",
+        configuration=f"kubeops-policy-test-{selected}",
         url=f"https://127.0.0.1:{port}/validate",
         namespace="kubeops-system",
-        namespace_selector={"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+        namespace_selector={"matchLabels": {"kubernetes.io/metadata.name": selected}},
     )
     return replace(base, **changes)
 

@@ -35,6 +35,8 @@ from kubeops.policy.webhook import (
     request_of,
 )
 from kubeops.policy.webhook.answer import Found, annotation_key, verdict_response
+from kubeops.policy.webhook.certs import CertificateAuthority, SharedCA
+from kubeops.policy.webhook.shared_ca import advanced
 
 
 class Rule:
@@ -286,3 +288,24 @@ def test_service_hosts_and_expiry_are_reported(tmp_path: Path) -> None:
     tls = GeneratedTLS(tmp_path, ["hook.ns.svc"], validity=60, ca_validity=600)
     left = tls.not_after - datetime.datetime.now(datetime.UTC)
     assert 55 < left.total_seconds() <= 60
+
+
+def test_a_shared_ca_introduces_its_successor_then_promotes_it(tmp_path: Path) -> None:
+    ca = CertificateAuthority.generate("shared", 300)
+    state = SharedCA(ca.pem, ca.key_pem, version="7")
+    assert advanced(state, lifetime=100, ca_validity=3000) is None  # 300 s left > 2 lifetimes
+    introduced = advanced(state, lifetime=200, ca_validity=3000)
+    assert introduced is not None
+    assert introduced.key == ca.key_pem  # still signs with the old key...
+    assert len(x509.load_pem_x509_certificates(introduced.bundle)) == 2  # ...both trusted
+    assert introduced.version == "7"
+    tls = GeneratedTLS(tmp_path, ["127.0.0.1"], validity=100, ca_validity=3000, shared=introduced)
+    _cert(tls.cert_file).verify_directly_issued_by(ca.cert)
+    promoted = advanced(introduced, lifetime=200, ca_validity=3000)
+    assert promoted is not None
+    assert promoted.key == introduced.next_key
+    assert promoted.next_key == b""
+    assert tls.adopt(promoted) is False  # same bundle (the old CA is still valid)
+    tls.renew()
+    successor = x509.load_pem_x509_certificates(promoted.bundle)[-1]
+    _cert(tls.cert_file).verify_directly_issued_by(successor)
