@@ -212,7 +212,7 @@ class _NamespaceUsage:
 
 
 _USAGE: OrderedDict[tuple[int, str], _NamespaceUsage] = OrderedDict()
-_USAGE_KEPT = 16
+_USAGE_KEPT = 4096  # namespaces; a policy test may review thousands of them in turn
 
 
 def _namespace_usage(
