@@ -69,12 +69,14 @@ _TIME: Final = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0
 
 
 def _regex_error(message: str, pattern: str, *examples: str) -> str:
-    shown = " or ".join(f"'{e}'" for e in examples)
-    return f"{message} (e.g. {shown}, regex used for validation is '{pattern}')"
+    """apimachinery's ``RegexError``, to the letter: ``(e.g. 'a',  or 'b', regex ...)``."""
+    shown = " or ".join(f"'{e}', " for e in examples)
+    return f"{message} (e.g. {shown}regex used for validation is '{pattern}')"
 
 
-def _too_long(limit: int) -> str:
-    return f"must be no more than {limit} bytes"
+def _too_long(limit: int, unit: str = "characters") -> str:
+    """``MaxLenError``: util/validation's counts characters, api/validate/content's bytes."""
+    return f"must be no more than {limit} {unit}"
 
 
 def dns1123_label(value: str) -> list[str]:
@@ -88,9 +90,9 @@ def dns1123_label(value: str) -> list[str]:
     return errors
 
 
-def dns1123_subdomain(value: str) -> list[str]:
+def dns1123_subdomain(value: str, unit: str = "characters") -> list[str]:
     """apimachinery's ``IsDNS1123Subdomain``."""
-    errors = [_too_long(253)] if len(value.encode()) > 253 else []
+    errors = [_too_long(253, unit)] if len(value.encode()) > 253 else []
     if not re.fullmatch(_SUBDOMAIN_FMT, value):
         errors.append(_regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com"))
     return errors
@@ -117,11 +119,11 @@ def _qualified_name(value: str) -> list[str]:
         if not parts[0]:
             errors.append("prefix part must be non-empty")
         else:
-            errors += ["prefix part " + m for m in dns1123_subdomain(parts[0])]
+            errors += ["prefix part " + m for m in dns1123_subdomain(parts[0], "bytes")]
     if not name:
         errors.append("name part must be non-empty")
     elif len(name.encode()) > 63:
-        errors.append("name part " + _too_long(63))
+        errors.append("name part " + _too_long(63, "bytes"))
     if not re.fullmatch(_KEY_FMT, name):
         errors.append(
             "name part " + _regex_error(_KEY_MSG, _KEY_FMT, "MyName", "my.name", "123-abc")
@@ -130,7 +132,7 @@ def _qualified_name(value: str) -> list[str]:
 
 
 def _label_value(value: str) -> list[str]:
-    errors = [_too_long(63)] if len(value.encode()) > 63 else []
+    errors = [_too_long(63, "bytes")] if len(value.encode()) > 63 else []
     if not re.fullmatch(_VALUE_FMT, value):
         errors.append(_regex_error(_VALUE_MSG, _VALUE_FMT, "MyValue", "my_value", "12345"))
     return errors
@@ -148,13 +150,10 @@ def _prefix(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
 
 
 def _uri(value: str) -> list[str]:
-    from kubeops.cel.urls import parse
+    from kubeops.cel.urls import request_uri_problem
 
-    try:
-        parse(value)
-    except ValueError as error:
-        return [str(error).split(": ", 1)[-1]]
-    return []
+    problem = request_uri_problem(value)
+    return [] if problem is None else [problem]
 
 
 def _is_date(value: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from cel_expr_python import cel  # type: ignore[import-untyped]
 
-from kubeops.cel.overloads import Fn, Opaque, fn, method, register
+from kubeops.cel.overloads import Fn, Opaque, fn, go_quote, method, register
 
 __all__ = ["CIDR", "IP", "overloads", "parse_cidr", "parse_ip"]
 
@@ -53,12 +53,14 @@ def parse_ip(text: str) -> Address:
         address = _address(text)
     except ValueError as error:
         if str(error) == "zone":
-            raise ValueError(f"IP address {text!r} with zone value is not allowed") from None
+            raise ValueError(
+                f"IP address {go_quote(text)} with zone value is not allowed"
+            ) from None
         raise ValueError(
-            f"IP Address {text!r} parse error during conversion from string: ParseAddr({text!r})"
+            f"IP Address {go_quote(text)} parse error during conversion from string: ParseAddr({go_quote(text)})"
         ) from None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        raise ValueError(f"IPv4-mapped IPv6 address {text!r} is not allowed")
+        raise ValueError(f"IPv4-mapped IPv6 address {go_quote(text)} is not allowed")
     return address
 
 
@@ -83,10 +85,10 @@ def parse_cidr(text: str) -> tuple[Address, int]:
     if problem is not None:
         raise ValueError(
             "network address parse error during conversion from string: "
-            f"netip.ParsePrefix({text!r}): {problem}"
+            f"netip.ParsePrefix({go_quote(text)}): {problem}"
         )
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        raise ValueError(f"IPv4-mapped IPv6 address {text!r} is not allowed")
+        raise ValueError(f"IPv4-mapped IPv6 address {go_quote(text)} is not allowed")
     return address, int(bits)
 
 

@@ -18,13 +18,19 @@ Opaque values (an IP, a semver ...) travel as one-key maps, as quantities do;
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cel_expr_python import cel  # type: ignore[import-untyped]
 
-__all__ = ["Fn", "Opaque", "declare", "fn", "method"]
+__all__ = ["Fn", "Opaque", "declare", "fn", "go_quote", "method"]
+
+
+def go_quote(text: str) -> str:
+    """``text`` as Go's ``%q`` shows it (the API server's error messages quote so)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Final
 
 from cel_expr_python import cel  # type: ignore[import-untyped]
 
-from kubeops.cel.overloads import Fn, Opaque, fn, method, register
+from kubeops.cel.overloads import Fn, Opaque, fn, go_quote, method, register
 
 __all__ = ["SEMVER", "Version", "overloads", "parse"]
 
@@ -38,12 +38,14 @@ Version = tuple[int, int, int, tuple[int | str, ...]]
 
 def _number(text: str, what: str) -> int:
     if not text or not set(text) <= _DIGITS:
-        raise ValueError(f"Invalid character(s) found in {what} number {text!r}")
+        raise ValueError(f"Invalid character(s) found in {what} number {go_quote(text)}")
     if len(text) > 1 and text[0] == "0":
-        raise ValueError(f"{what.capitalize()} number must not contain leading zeroes {text!r}")
+        raise ValueError(
+            f"{what.capitalize()} number must not contain leading zeroes {go_quote(text)}"
+        )
     value = int(text)
     if value >= _UINT64:
-        raise ValueError(f"{what} number {text!r} is out of range")
+        raise ValueError(f"{what} number {go_quote(text)} is out of range")
     return value
 
 
@@ -52,10 +54,12 @@ def _pre(text: str) -> int | str:
         raise ValueError("Prerelease is empty")
     if set(text) <= _DIGITS:
         if len(text) > 1 and text[0] == "0":
-            raise ValueError(f"Numeric PreRelease version must not contain leading zeroes {text!r}")
+            raise ValueError(
+                f"Numeric PreRelease version must not contain leading zeroes {go_quote(text)}"
+            )
         return int(text)
     if not set(text) <= _ALNUM:
-        raise ValueError(f"Invalid character(s) found in prerelease {text!r}")
+        raise ValueError(f"Invalid character(s) found in prerelease {go_quote(text)}")
     return text
 
 
@@ -75,7 +79,7 @@ def parse(text: str) -> Version:
             if not item:
                 raise ValueError("Build meta data is empty")
             if not set(item) <= _ALNUM:
-                raise ValueError(f"Invalid character(s) found in build meta data {item!r}")
+                raise ValueError(f"Invalid character(s) found in build meta data {go_quote(item)}")
     return major, minor, _number(patch, "patch"), prerelease
 
 
@@ -102,7 +106,7 @@ def _to_cel(text: str, normalize: bool = False) -> dict[object, object]:
     try:
         version = _normalized(text) if normalize else parse(text)
     except ValueError as error:
-        raise ValueError(f"semver {text!r}: {error}") from None
+        raise ValueError(f"semver {go_quote(text)}: {error}") from None
     return SEMVER.wrap([_text(version)])
 
 

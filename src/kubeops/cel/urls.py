@@ -17,7 +17,7 @@ from urllib.parse import unquote_to_bytes
 
 from cel_expr_python import cel  # type: ignore[import-untyped]
 
-from kubeops.cel.overloads import Fn, Opaque, fn, method, register
+from kubeops.cel.overloads import Fn, Opaque, fn, go_quote, method, register
 
 __all__ = ["URL", "overloads", "parse"]
 
@@ -68,17 +68,17 @@ def _unescape(text: str, mode: str) -> str:
         c = text[i]
         if c == "%":
             if i + 2 >= len(text) or text[i + 1] not in _HEX or text[i + 2] not in _HEX:
-                raise _Invalid(f"invalid URL escape {text[i : i + 3]!r}")
+                raise _Invalid(f"invalid URL escape {go_quote(text[i : i + 3])}")
             if mode == "host" and int(text[i + 1], 16) < 8 and text[i : i + 3] != "%25":
-                raise _Invalid(f"invalid URL escape {text[i : i + 3]!r}")
+                raise _Invalid(f"invalid URL escape {go_quote(text[i : i + 3])}")
             if mode == "zone":
                 value = chr(int(text[i + 1 : i + 3], 16))
                 if text[i : i + 3] != "%25" and value != " " and _should_escape(value, "host"):
-                    raise _Invalid(f"invalid URL escape {text[i : i + 3]!r}")
+                    raise _Invalid(f"invalid URL escape {go_quote(text[i : i + 3])}")
             i += 3
             continue
         if mode in ("host", "zone") and ord(c) < 0x80 and _should_escape(c, mode):
-            raise _Invalid(f"invalid character {c!r} in host name")
+            raise _Invalid(f"invalid character {go_quote(c)} in host name")
         i += 1
     if "%" not in text and not (mode == "query" and "+" in text):
         return text
@@ -131,7 +131,7 @@ def _host(scheme: str, host: str) -> str:
             raise _Invalid("missing ']' in host")
         port = host[close + 1 :]
         if not _valid_port(port):
-            raise _Invalid(f"invalid port {port!r} after host")
+            raise _Invalid(f"invalid port {go_quote(port)} after host")
         name = host[1:close]
         zone = name.find("%25")
         if zone >= 0:
@@ -141,7 +141,7 @@ def _host(scheme: str, host: str) -> str:
         try:
             address = ipaddress.ip_address(name.split("%", 1)[0])
         except ValueError:
-            raise _Invalid(f"invalid host: ParseAddr({name!r})") from None
+            raise _Invalid(f"invalid host: ParseAddr({go_quote(name)})") from None
         if address.version == 4:
             raise _Invalid("invalid IP-literal")
         return f"[{name}]{port}"
@@ -150,7 +150,7 @@ def _host(scheme: str, host: str) -> str:
         if last != first and scheme not in ("http", "https"):
             first = last
         if not _valid_port(host[first:]):
-            raise _Invalid(f"invalid port {host[first:]!r} after host")
+            raise _Invalid(f"invalid port {go_quote(host[first:])} after host")
     return _unescape(host, "host")
 
 
@@ -201,15 +201,25 @@ def _parse(raw: str, via_request: bool) -> dict[str, str]:
     return parts
 
 
-def parse(text: str) -> dict[str, str]:
-    """The parts of URL ``text`` (as ``url.Parse`` after ``url.ParseRequestURI``), or ValueError."""
+def request_uri_problem(text: str) -> str | None:
+    """Why Go's ``url.ParseRequestURI`` refuses ``text`` (its error text), or None."""
     try:
         _parse(text, True)
-        parts = _parse(text.partition("#")[0], False)
     except _Invalid as error:
-        raise ValueError(
-            f"URL parse error during conversion from string: parse {text!r}: {error}"
-        ) from None
+        return f"parse {go_quote(text)}: {error}"
+    return None
+
+
+def parse(text: str) -> dict[str, str]:
+    """The parts of URL ``text`` (as ``url.Parse`` after ``url.ParseRequestURI``), or ValueError."""
+    problem = request_uri_problem(text)
+    if problem is None:
+        try:
+            parts = _parse(text.partition("#")[0], False)
+        except _Invalid as error:
+            problem = f"parse {go_quote(text.partition('#')[0])}: {error}"
+    if problem is not None:
+        raise ValueError(f"URL parse error during conversion from string: {problem}")
     if "#" in text:
         parts["fragment"] = text.partition("#")[2]
     return parts

@@ -58,9 +58,9 @@ def test_ip_and_cidr(expression: str, expected: object) -> None:
 @pytest.mark.parametrize(
     ("expression", "cause"),
     [
-        ("ip('nope')", "IP Address 'nope' parse error during conversion from string"),
+        ("ip('nope')", 'IP Address "nope" parse error during conversion from string'),
         ("ip('fe80::1%eth0')", "with zone value is not allowed"),
-        ("ip('::ffff:1.2.3.4')", "IPv4-mapped IPv6 address '::ffff:1.2.3.4' is not allowed"),
+        ("ip('::ffff:1.2.3.4')", 'IPv4-mapped IPv6 address "::ffff:1.2.3.4" is not allowed'),
         ("ip.isCanonical('x')", "parse error"),
         ("cidr('10.0.0.0/40')", "network address parse error"),
         ("cidr('10.0.0.0/8').containsIP('x')", "parse error"),
