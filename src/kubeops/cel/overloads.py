@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from cel_expr_python import cel  # type: ignore[import-untyped]
@@ -144,7 +145,13 @@ def _dispatcher(name: str, group: Sequence[Fn]) -> Callable[..., Any]:
     def dispatch(*args: Any) -> Any:
         for checks, impl in tests:
             if impl is not None and all(o.holds(args[i]) for i, o in checks):
-                return impl(*args)
+                result = impl(*args)
+                if isinstance(result, datetime | timedelta):
+                    raise ValueError(
+                        f"{name}() of durations or timestamps is not supported by kubeops' CEL"
+                        " (cel-expr-python returns only plain values here)"
+                    )
+                return result
         raise ValueError(f"no overload of {name} for these arguments")
 
     return dispatch

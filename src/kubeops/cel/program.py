@@ -54,10 +54,6 @@ _REWORDED: Final = (
         r"no function or operator \1 for these types",
     ),
     (re.compile(r" \(in container ''\)"), ""),
-    (
-        re.compile(r"^Non-CEL value type for 'Python function '<function _(\w+).*': (\S+)\.?$"),
-        r"kubeops' CEL (cel-expr-python) cannot return a \2 from \1",
-    ),
     (re.compile(r"kubeopsValidate"), "validate"),
     (re.compile(r"format\.kubeopsNamed"), "format.named"),
 )

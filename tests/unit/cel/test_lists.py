@@ -57,6 +57,8 @@ def test_lists(expression: str, expected: object) -> None:
         ("object.items.max()", "max called on empty list"),
         ("[9223372036854775807, 1].sum()", "integer overflow"),
         ("[1, 2].slice(2, 1)", "slice"),
+        ("[duration('1s')].sum()", "sum() of durations or timestamps is not supported"),
+        ("[timestamp('2020-01-01T00:00:00Z')].min()", "min() of durations or timestamps"),
     ],
 )
 def test_list_errors(expression: str, cause: str) -> None:
