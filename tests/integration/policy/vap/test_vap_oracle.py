@@ -344,16 +344,15 @@ def observed(oracle: Oracle, case: Case, review: Review) -> Answer:
 
 
 def _probes(oracle: Oracle) -> dict[str, tuple[Case, Review, Answer]]:
-    """One case per policy whose answer shows the policy is enforced (a denial or a
-    warning); the Audit-only policy has none."""
+    """One case per binding whose answer shows the binding is enforced (a denial or a
+    warning); the Audit-only binding has none."""
     probes: dict[str, tuple[Case, Review, Answer]] = {}
     for case in oracle.cases:
-        if case.policy in probes:
-            continue
         review = _review(oracle, case)
-        answer = expected(oracle, review)
-        if answer.denied or answer.warnings:
-            probes[case.policy] = (case, review, answer)
+        verdict = evaluate(tuple(oracle.policies), review, oracle.context)
+        shown = verdict.denials[:1] or verdict.warnings
+        if shown and shown[0].binding not in probes:
+            probes[shown[0].binding] = (case, review, expected(oracle, review))
     return probes
 
 
