@@ -73,3 +73,28 @@ def test_raw_values_go_back_into_an_activation() -> None:
     typed = {"variables.q": first.result_type}
     later = cel.compile("variables.q.isLessThan(quantity('1'))", variables=typed)
     assert later.evaluate({"variables.q": value}) is True
+
+
+VAP = ("object", "oldObject", "request", "params", "namespaceObject", "authorizer", "variables")
+
+
+def test_the_variables_a_validating_admission_policy_sees() -> None:
+    program = cel.compile(
+        "variables.parts.size() <= params.max && namespaceObject.metadata.name == 'prod'"
+        " && oldObject == null && request.operation == 'CREATE'",
+        variables=VAP,
+    )
+    activation = {
+        "object": {},
+        "oldObject": None,
+        "request": {"operation": "CREATE"},
+        "params": {"max": 2},
+        "namespaceObject": {"metadata": {"name": "prod"}},
+        "variables": {"parts": ["a", "b"]},
+    }
+    assert program.matches(activation) is True
+    assert program.variables == tuple(sorted({*VAP, "authorizer.requestResource"}))
+    # no authorizer binding in the activation: a check is an error, not a silent answer
+    check = cel.compile("authorizer.path('/x').check('get').allowed()", variables=VAP)
+    with pytest.raises(cel.CelEvaluationError, match="no value for variable authorizer"):
+        check.evaluate(activation)
