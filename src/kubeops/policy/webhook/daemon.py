@@ -116,7 +116,10 @@ class WebhookDaemon:
             serving = replace(
                 serving, tls_cert_file=self.tls.cert_file, tls_key_file=self.tls.key_file
             )
-        self._port = SecurePort(replace(serving, always_allow=(*ALWAYS_ALLOW, VALIDATE)))
+        # --auth kubernetes reviews /metrics callers through the daemon's own client.
+        self._port = SecurePort(
+            replace(serving, always_allow=(*ALWAYS_ALLOW, VALIDATE)), self.client
+        )
         self._set_expiry()
 
     @property
@@ -212,7 +215,7 @@ class WebhookDaemon:
             answer = await self.reviewer.review(admission)
         except Exception as err:  # a bug here must still answer, by the failure mode
             LOG.error("review failed: %s", error_line(err))
-            answer = self.reviewer._undecided(str(admission.get("uid")), error_line(err))
+            answer = self.reviewer.undecided(str(admission.get("uid")), error_line(err))
         return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
     # -- running ------------------------------------------------------------------------------

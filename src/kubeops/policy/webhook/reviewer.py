@@ -108,11 +108,11 @@ class Reviewer:
         try:
             review = Review.of_admission(request)
         except ValueError as err:  # an operation this model does not know
-            return self._undecided(uid, f"cannot read the request: {err}")
+            return self.undecided(uid, f"cannot read the request: {err}")
         try:
             await asyncio.wait_for(self._places.acquire(), self._left(started))
         except TimeoutError:
-            return self._undecided(uid, f"{self.in_flight} reviews in flight; no place in time")
+            return self.undecided(uid, f"{self.in_flight} reviews in flight; no place in time")
         try:
             found, warnings = await self._evaluate(review, started)
         finally:
@@ -214,7 +214,7 @@ class Reviewer:
 
         job.add_done_callback(finished)
 
-    def _undecided(self, uid: str, why: str) -> dict[str, Any]:
+    def undecided(self, uid: str, why: str) -> dict[str, Any]:
         """A review not decided in time: the webhook's failure mode answers."""
         text = f"kubeops policy webhook could not decide: {why}"
         log_event(
