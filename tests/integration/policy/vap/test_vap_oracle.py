@@ -327,7 +327,13 @@ def observed(oracle: Oracle, case: Case, review: Review) -> Answer:
     if case.target is not None:
         method, path = "PUT", resource.path(namespace, meta["name"], case.subresource)
     elif case.operation == Operation.UPDATE:
+        # Controllers may have written the stored object's status since: send the update
+        # at its current resourceVersion (the spec the policies read is unchanged).
         method, path = "PUT", resource.path(namespace, meta["name"])
+        current = oracle.client.get(resource, meta["name"], namespace)
+        sent = copy.deepcopy(review.object or {})
+        sent["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        body = orjson.dumps(sent)
     elif case.operation == Operation.DELETE:
         method, path, body = "DELETE", resource.path(namespace, meta["name"]), None
     try:
