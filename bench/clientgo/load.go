@@ -54,6 +54,7 @@ func load(ctx context.Context, cs kubernetes.Interface, p params, _ *emitter) (r
 	lags := make([]float64, total)
 	outcomes := make([]string, total)
 	errs := make([]string, 0)
+	denials := make([]string, 0)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now().Add(100 * time.Millisecond)
@@ -86,6 +87,11 @@ func load(ctx context.Context, cs kubernetes.Interface, p params, _ *emitter) (r
 				outcomes[i] = "allowed"
 			case apierrors.IsForbidden(err) || apierrors.IsInvalid(err):
 				outcomes[i] = "denied"
+				mu.Lock()
+				if len(denials) < 3 {
+					denials = append(denials, err.Error())
+				}
+				mu.Unlock()
 			default:
 				outcomes[i] = "error"
 				mu.Lock()
@@ -115,6 +121,7 @@ func load(ctx context.Context, cs kubernetes.Interface, p params, _ *emitter) (r
 			"errors":   counts["error"],
 			"warmup":   warm,
 			"samples":  errs,
+			"denials":  denials, // the first few answers, to tell a policy's from a validation's
 			// How late the sender itself was: its schedule against the clock.
 			"send_seconds": sent.Seconds(),
 		},

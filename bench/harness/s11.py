@@ -307,7 +307,10 @@ def judge_admission(arm: str, load: dict[str, Any], denies: list[bool]) -> str:
     got = [o == "denied" for o in load["outcomes"]]
     wrong = sum(1 for a, b in zip(wanted, got, strict=True) if a != b)
     if wrong:
-        return f"{wrong} of {len(got)} requests answered unlike the answer key"
+        return (
+            f"{wrong} of {len(got)} requests answered unlike the answer key"
+            f" (first denials: {load.get('denials')})"
+        )
     return ""
 
 
