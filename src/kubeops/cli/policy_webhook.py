@@ -151,7 +151,7 @@ def register(commands: Any) -> None:
         "--webhook-namespace",
         metavar="NAMESPACE",
         help="the webhook's own namespace, never sent to it (default: $POD_NAMESPACE, "
-        "else kubeops-system); kube-system is never sent either",
+        "else kubeops-system); kube-system and kube-node-lease are never sent either",
     )
     reg.add_argument(
         "--namespace-selector",

@@ -2,9 +2,9 @@
 
 Its rules cover what the loaded policies can match (each policy may say so with
 ``admission_rules()``; one that does not makes the webhook ask for every
-namespaced resource), its namespaceSelector never includes ``kube-system`` or
-the webhook's own namespace (a webhook must not be able to block its own
-restart), and its failurePolicy is the webhook's failure mode: ``Fail`` when
+namespaced resource), its namespaceSelector never includes ``kube-system``,
+``kube-node-lease`` (every node's heartbeat) or the webhook's own namespace (a
+webhook must not be able to block its own restart or the nodes), and its failurePolicy is the webhook's failure mode: ``Fail`` when
 fail-closed, ``Ignore`` when fail-open.
 """
 
@@ -31,7 +31,7 @@ CONFIGURATIONS = ResourceType(
     False,
 )
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
-ALWAYS_EXCLUDED = ("kube-system",)
+ALWAYS_EXCLUDED = ("kube-node-lease", "kube-system")
 CATCH_ALL: Mapping[str, Any] = {
     "apiGroups": ["*"],
     "apiVersions": ["*"],

@@ -193,7 +193,7 @@ def test_configuration_scopes_namespaces_and_maps_the_failure_mode() -> None:
             {
                 "key": "kubernetes.io/metadata.name",
                 "operator": "NotIn",
-                "values": ["kube-system", "kubeops-system"],
+                "values": ["kube-node-lease", "kube-system", "kubeops-system"],
             }
         ],
     }
