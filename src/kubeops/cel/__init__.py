@@ -20,6 +20,14 @@ not mix number types (``1 == 1.0`` does not compile), as in Kubernetes.
 """
 
 from kubeops.cel.errors import CelError, CelEvaluationError
-from kubeops.cel.program import VARIABLES, Program, compile
+from kubeops.cel.program import VARIABLES, Prepared, Program, compile, prepare
 
-__all__ = ["VARIABLES", "CelError", "CelEvaluationError", "Program", "compile"]
+__all__ = [
+    "VARIABLES",
+    "CelError",
+    "CelEvaluationError",
+    "Prepared",
+    "Program",
+    "compile",
+    "prepare",
+]

@@ -8,9 +8,10 @@ maps -- and cel-cpp refuses a second implementation for the same kinds.  So
 :func:`declare` gives the type checker every overload with its exact types but no
 implementation, plus one hidden overload per group, on placeholder types no real
 value has (``list(null)``, ``map(bool, null)``), whose implementation picks the
-right one by the values' tags.  That hidden overload returns ``dyn``, and
-cel-expr-python turns only plain values (not durations, timestamps or uints)
-back from ``dyn``: see docs/decisions.md for what that leaves out.
+right one by the values' tags.  That hidden overload returns the group's result
+type when all agree, else ``dyn``, and cel-expr-python turns only plain values
+(not durations, timestamps or uints) back from ``dyn``: see docs/decisions.md
+for what that leaves out.
 
 Opaque values (an IP, a semver ...) travel as one-key maps, as quantities do;
 :class:`Opaque` names one such type and recognizes its values.
@@ -187,10 +188,12 @@ def declare(overloads: Iterable[Fn]) -> list[Any]:
         for (member, *kinds), group in groups.items():
             if len(group) > 1:
                 params = [_PLACEHOLDER.get(k, group[0].params[i]) for i, k in enumerate(kinds)]
+                # one result type for the group keeps a dyn argument's call typed (string(x))
+                same = all(f.result == group[0].result for f in group)
                 decls.append(
                     cel.Overload(
                         f"{group[0].id}__kubeops_dispatch",
-                        cel.Type.DYN,
+                        group[0].result if same else cel.Type.DYN,
                         params,
                         is_member=member,
                         impl=_dispatcher(name, group),

@@ -12,6 +12,7 @@ unknown variable or ``size(1)`` fails when a rule is loaded, not when it fires.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -34,7 +35,7 @@ from kubeops.cel import (
 )
 from kubeops.cel.errors import CelError, CelEvaluationError
 
-__all__ = ["VARIABLES", "Program", "compile"]
+__all__ = ["VARIABLES", "Prepared", "Program", "compile", "prepare"]
 
 VARIABLES: Final = ("object", "oldObject", "payload", "event")
 """The variables a respond rule sees (kubeops.respond.event.Event.as_activation)."""
@@ -172,6 +173,54 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _badly_shaped(value: Any) -> bool:
+    """Whether cel-cpp refused an activation value's Python type (a tuple, a mappingproxy)."""
+    text = str(value)
+    return (
+        value.type() == _ERROR
+        and "Non-CEL value type for '" in text
+        and "Python function" not in text
+    )
+
+
+class Prepared:
+    """An activation converted for cel-cpp once, for the many expressions that read it.
+
+    cel-expr-python converts the whole activation on every ``eval(data=...)``; a
+    ValidatingAdmissionPolicy runs several expressions over one request, so build this
+    once per request (and again when a variable is added) and pass it to
+    :meth:`Program.evaluate`.  An ``authorizer`` binding in it answers their checks.
+    """
+
+    __slots__ = ("_activation", "_binding", "_shaped", "values")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        given = values.get("authorizer")
+        self._binding = given if isinstance(given, authorizer.Binding) else None
+        data = dict(values)
+        if self._binding is not None:
+            data.update(authorizer.values(self._binding, values.get("request")))
+        self.values: Mapping[str, Any] = data
+        self._shaped = False
+        self._activation = _environment(()).Activation(data=data)
+
+    def run(self, compiled: Any) -> Any:
+        """``compiled`` evaluated over this activation (a cel-cpp value)."""
+        with authorizer.bound(self._binding) if self._binding else contextlib.nullcontext():
+            value = compiled.eval(activation=self._activation)
+            if not self._shaped and _badly_shaped(value):
+                # Python callers may hand over tuples or read-only mappings: reshape once.
+                self._shaped = True
+                self._activation = _environment(()).Activation(data=_json_shaped(self.values))
+                value = compiled.eval(activation=self._activation)
+        return value
+
+
+def prepare(activation: Mapping[str, Any]) -> Prepared:
+    """``activation`` converted once, for evaluating many programs over it."""
+    return Prepared(activation)
+
+
 class Program:
     """A compiled expression: evaluate it as often as needed (one thread at a time)."""
 
@@ -190,7 +239,7 @@ class Program:
         """The type the checker gave the expression's result (a ``cel.Type``)."""
         return self._compiled.return_type()
 
-    def evaluate(self, activation: Mapping[str, Any], *, raw: bool = False) -> Any:
+    def evaluate(self, activation: Mapping[str, Any] | Prepared, *, raw: bool = False) -> Any:
         """The expression's value over ``activation`` (JSON-shaped values), as plain Python.
 
         Timestamps come back as aware datetimes, durations as timedeltas.  A missing key,
@@ -198,13 +247,7 @@ class Program:
         ``raw`` an opaque value (a quantity, an IP, an authorizer ...) stays the map that
         carries it, so it can go back into another activation (VAP ``variables``).
         """
-        binding = activation.get("authorizer")
-        if isinstance(binding, authorizer.Binding):
-            data = {**activation, **authorizer.values(binding, activation.get("request"))}
-            with authorizer.bound(binding):
-                value = self._run(data)
-        else:
-            value = self._run(activation)
+        value = self._run(activation if isinstance(activation, Prepared) else Prepared(activation))
         try:
             result = value.plain_value()
         except TypeError:  # an optional (cel-expr-python types it as an error)
@@ -218,21 +261,13 @@ class Program:
             return result
         return _plain(result)
 
-    def _run(self, activation: Mapping[str, Any]) -> Any:
+    def _run(self, activation: Prepared) -> Any:
         try:
-            value = self._compiled.eval(data=activation)
-            if (
-                value.type() == _ERROR
-                and "Non-CEL value type for '" in str(value)
-                and "Python function" not in str(value)
-            ):
-                # Python callers may hand over tuples or read-only mappings: retry as JSON shapes.
-                value = self._compiled.eval(data=_json_shaped(activation))
+            return activation.run(self._compiled)
         except RuntimeError as error:  # cel-cpp could not plan or run it at all
             raise CelEvaluationError(self.expression, _reword(str(error))) from None
-        return value
 
-    def matches(self, activation: Mapping[str, Any]) -> bool:
+    def matches(self, activation: Mapping[str, Any] | Prepared) -> bool:
         """The expression as a condition: true or false, and anything else an error."""
         result = self.evaluate(activation)
         if not isinstance(result, bool):

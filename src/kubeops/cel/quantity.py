@@ -12,6 +12,7 @@ price: type errors name ``map(string, string)``, and a quantity handed back by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any, Final
@@ -48,11 +49,20 @@ def from_cel(value: object) -> Quantity:
     raise ValueError(f"expected a quantity, got {type(value).__name__}")
 
 
+_SHAPE: Final = re.compile(r"[+-]?[0-9]*(?:\.[0-9]*)?[eEinumkKMGTP]*[-+]?[0-9]*")
+_FORMAT_WRONG: Final = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
+
+
 def _parse(text: str) -> dict[str, str]:
+    """``quantity(text)``; a bad one fails in the words of apimachinery's ``ParseQuantity``."""
     try:
         return to_cel(Quantity(text))
-    except QuantityError as error:
-        raise ValueError(str(error)) from None
+    except QuantityError:
+        if not text or not _SHAPE.fullmatch(text):
+            raise ValueError(_FORMAT_WRONG) from None
+        raise ValueError("unable to parse quantity's suffix") from None
 
 
 def _is_quantity(text: str) -> bool:
@@ -67,7 +77,7 @@ def _as_integer(value: object) -> int:
     quantity = from_cel(value)
     exact = quantity.as_fraction()
     if exact.denominator != 1 or not -_INT64 <= exact.numerator < _INT64:
-        raise ValueError(f"cannot convert quantity {quantity} to an integer")
+        raise ValueError("cannot convert value to integer")  # the API server's words
     return exact.numerator
 
 

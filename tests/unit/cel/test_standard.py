@@ -98,3 +98,29 @@ def test_the_variables_a_validating_admission_policy_sees() -> None:
     check = cel.compile("authorizer.path('/x').check('get').allowed()", variables=VAP)
     with pytest.raises(cel.CelEvaluationError, match="no value for variable authorizer"):
         check.evaluate(activation)
+
+
+def test_a_prepared_activation_serves_many_programs() -> None:
+    from types import MappingProxyType
+
+    from kubeops.cel.authorizer import activation
+
+    asked = []
+
+    def authorize(spec: object) -> tuple[str, str]:
+        asked.append(spec)
+        return "allowed", ""
+
+    prepared = cel.prepare(
+        {
+            "object": MappingProxyType({"ports": (80, 443)}),  # reshaped once, as evaluate does
+            "request": {"userInfo": {"username": "alice"}},
+            "authorizer": activation(authorize),
+        }
+    )
+    names = ("object", "request", "authorizer")
+    assert cel.compile("object.ports.sum()", variables=names).evaluate(prepared) == 523
+    check = cel.compile("authorizer.path('/x').check('get').allowed()", variables=names)
+    assert check.matches(prepared) is True
+    assert check.matches(prepared) is True
+    assert [spec["user"] for spec in asked] == ["alice", "alice"]  # type: ignore[index]
