@@ -135,6 +135,11 @@ EXPRESSIONS: tuple[str, ...] = (
     ".check('list').allowed()",
     "authorizer.requestResource.check('create').allowed()",
     "!authorizer.group('').resource('pods').check('delete').errored()",
+    # (messageExpression cannot reach the authorizer, so reasons are compared as conditions)
+    "authorizer.group('').resource('configmaps').check('get').reason() == ''",
+    "authorizer.serviceAccount(object.metadata.namespace, 'default').group('apps')"
+    ".resource('deployments').check('list').reason() == ''",
+    "authorizer.path('/readyz').check('get').reason().size() < 3",
     # variables
     "variables.parts.size() <= 3",
 )
