@@ -157,7 +157,8 @@ class Reviewer:
         """One policy on one review, in a worker thread; never raises."""
         try:
             verdict = evaluate((policy,), review, self.context)
-        except Exception as err:  # a bug in an engine is that policy's failure, not ours
+        except BaseException as err:  # an engine's bug (a Rust panic is a BaseException) is
+            # that policy's failure, not the webhook's: judged by its failurePolicy
             return self._judge(policy, review, "error", f"{type(err).__name__}: {err}")
         for error in verdict.ignored_errors:
             self.metrics.errors.labels(policy.name, "error").inc()
