@@ -68,7 +68,7 @@ BUILTINS: Mapping[str, Builtin] = {
     "resources": Builtin(resources.configure),
     "pod-security": Builtin(podsecurity.configure),
     "images": Builtin(images.configure),
-    "secrets": Builtin(leaks.configure, None),
+    "secrets": Builtin(leaks.configure, leaks.KINDS),
     "vulnerabilities": Builtin(vulnerabilities.configure),
 }
 """Every built-in by the name a PolicyLibrary entry gives as ``builtin``."""

@@ -150,8 +150,8 @@ class BuiltinPolicy:
 
     def admission_rules(self) -> list[dict[str, Any]]:
         """What the webhook must send this entry (admissionregistration's
-        RuleWithOperations): the kinds it judges, or every object for a built-in that
-        judges any kind (secrets: annotations of anything)."""
+        RuleWithOperations): the kinds it judges (its match's, else the built-in's);
+        every object only for a built-in that judges any kind."""
         kinds = self.match.kinds or self.kinds
         if kinds is None:
             return [dict(ANY_OBJECT)]

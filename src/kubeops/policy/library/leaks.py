@@ -5,10 +5,15 @@ reported by where and what kind -- never by value.
 
 from __future__ import annotations
 
-from kubeops.policy.library.base import Check, Finding, pod_spec
+from kubeops.policy.library.base import POD_KINDS, Check, Finding, pod_spec
 from kubeops.policy.library.settings import Environment, Reader
 from kubeops.policy.model import Context, Review
 from kubeops.policy.secrets import DetectorSettings, find_leaks
+
+KINDS = POD_KINDS | {"ConfigMap", "Service", "Ingress"}
+"""What the secrets check judges unless an entry's match names kinds: where
+manifests keep text (Pod specs, ConfigMap data) and the objects whose
+annotations carry configuration; the webhook is sent only these."""
 
 
 def configure(settings: Reader, environment: Environment) -> Check:

@@ -33,7 +33,7 @@ def test_defaults_without_a_document(tmp_path: Path) -> None:
     policies = load([])
     assert [p.name for p in policies] == list(BUILTINS)
     assert all(p.engine == "builtin" and p.actions == {Action.DENY} for p in policies)
-    assert {p.builtin: p.kinds is None for p in policies}["secrets"]
+    assert "ConfigMap" in {p.builtin: p.kinds for p in policies}["secrets"]
 
 
 def test_entries(tmp_path: Path) -> None:
@@ -187,8 +187,7 @@ def test_the_same_name_twice_is_refused(tmp_path: Path) -> None:
 
 
 def test_admission_rules() -> None:
-    """What the webhook registers for each entry: the Pod-carrying kinds, a match's
-    kinds, or every object for secrets."""
+    """What the webhook registers for each entry: the kinds it judges, or its match's."""
     policies = {p.name: p for p in load([])}
     rules = policies["pod-security"].admission_rules()
     assert {
@@ -203,7 +202,12 @@ def test_admission_rules() -> None:
         ["daemonsets", "deployments", "replicasets", "statefulsets"],
         ["cronjobs", "jobs"],
     ]
-    assert policies["secrets"].admission_rules()[0]["resources"] == ["*"]
+    assert [(r["apiGroups"], r["resources"]) for r in policies["secrets"].admission_rules()] == [
+        ([""], ["configmaps", "pods", "replicationcontrollers", "services"]),
+        (["apps"], ["daemonsets", "deployments", "replicasets", "statefulsets"]),
+        (["batch"], ["cronjobs", "jobs"]),
+        (["networking.k8s.io"], ["ingresses"]),
+    ]
     (configured,) = load(
         [library({"builtin": "secrets", "match": {"kinds": ["ConfigMap", "Deployment"]}})]
     )
