@@ -17,6 +17,7 @@ out is the LimitRange's ``default`` (or ``max``).
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -212,6 +213,7 @@ class _NamespaceUsage:
 
 
 _USAGE: OrderedDict[tuple[int, str], _NamespaceUsage] = OrderedDict()
+_USAGE_LOCK = threading.Lock()
 _USAGE_KEPT = 4096  # namespaces; a policy test may review thousands of them in turn
 
 
@@ -225,10 +227,11 @@ def _namespace_usage(
     ]
     fingerprint = (*map(id, listed), -1, *map(id, limit_ranges))
     key = (id(context), namespace)
-    cached = _USAGE.get(key)
-    if cached is not None and cached.context is context and cached.fingerprint == fingerprint:
-        _USAGE.move_to_end(key)
-        return cached
+    with _USAGE_LOCK:  # the webhook evaluates in worker threads
+        cached = _USAGE.get(key)
+        if cached is not None and cached.context is context and cached.fingerprint == fingerprint:
+            _USAGE.move_to_end(key)
+            return cached
     workloads = [obj for obj in listed if not _owned(obj)]
     by_key: dict[tuple[str, str], Resources] = {}
     total: Resources = {}
@@ -241,9 +244,10 @@ def _namespace_usage(
             usage[name] = usage.get(name, Quantity()) + value
             total[name] = total.get(name, Quantity()) + value
     found = _NamespaceUsage(context, fingerprint, [*listed, *limit_ranges], by_key, total)
-    _USAGE[key] = found
-    while len(_USAGE) > _USAGE_KEPT:
-        _USAGE.popitem(last=False)
+    with _USAGE_LOCK:
+        _USAGE[key] = found
+        while len(_USAGE) > _USAGE_KEPT:
+            _USAGE.popitem(last=False)
     return found
 
 
