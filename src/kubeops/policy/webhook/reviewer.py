@@ -1,20 +1,22 @@
-"""One admission review under a deadline: every policy evaluated in a worker thread,
+"""One admission review under a deadline, its policies evaluated off the event loop,
 each judged by its failure policy when it cannot decide in time.
 
 The API server waits ``timeoutSeconds`` for the webhook and then applies the
-configuration's failurePolicy to the whole request -- so the webhook must
-answer first, and answer what the policies (not a timeout) decide.  A review
-has a deadline (80% of ``timeoutSeconds`` by default); the policies run
-concurrently on a bounded thread pool, so the event loop keeps answering probes
-and other reviews; a policy still running at the deadline is abandoned (a thread
-cannot be stopped: it finishes in the background) and judged by its own
+configuration's failurePolicy to the whole request -- so the webhook must answer
+first, and answer what the policies (not a timeout) decide.  A review has a
+deadline (80% of ``timeoutSeconds`` by default).  Its policies run one after
+another in one job of a bounded thread pool (a :class:`~.batch.Batch`: a thread
+hop costs more than a CEL policy), so the event loop keeps answering probes and
+other reviews.  A policy running longer than a tenth of the deadline is *slow*:
+the policies after it move to another thread, and for a while it gets a thread
+of its own in every review.  A policy still running at the deadline is abandoned
+(a thread cannot be stopped: it finishes in the background) and judged by its own
 failurePolicy.  The pool has room for as many abandoned runs as it has workers;
-once that room is full, a policy with a run still going is judged at once rather
-than given another thread -- so slow policies can never take every thread, and
-until then a slow policy still decides the requests it does not match.  A
-review that cannot even
-start before its deadline (too many in flight) is answered by the webhook's
-failure mode.
+once that room is full, a slow policy with a run still going is judged at once
+rather than given another thread -- so slow policies can never take every
+thread, and until then a slow policy still decides the requests it does not
+match.  A review that cannot even start before its deadline (too many in flight)
+is answered by the webhook's failure mode.
 """
 
 from __future__ import annotations
@@ -39,9 +41,15 @@ from kubeops.policy.model import (
 )
 from kubeops.policy.verdict import evaluate
 from kubeops.policy.webhook.answer import Found, response, verdict_response
+from kubeops.policy.webhook.batch import Batch
 from kubeops.policy.webhook.metrics import WebhookMetrics
 
 LOG = logging.getLogger(__name__)
+SPLIT_FRACTION = 0.1
+"""A policy running longer than this part of the deadline is slow: the policies after
+it move to another thread, and it runs on a thread of its own for a while."""
+SLOW_MEMORY = 60.0
+"""Seconds a slow policy keeps a thread of its own after it was last slow."""
 
 
 class Reviewer:
@@ -75,6 +83,7 @@ class Reviewer:
         )
         self.workers = workers
         self._places = asyncio.Semaphore(max_in_flight)
+        self._slow_until: dict[str, float] = {}
         self._running: dict[str, int] = {}
         """Abandoned evaluations still running, per policy."""
         self._lock = threading.Lock()
@@ -127,31 +136,63 @@ class Reviewer:
     async def _evaluate(self, review: Review, started: float) -> tuple[list[Found], list[str]]:
         found: list[Found] = []
         warnings: list[str] = []
-        submitted: dict[
-            asyncio.Future[list[Found]], tuple[Policy, concurrent.futures.Future[Any]]
-        ] = {}
+        jobs: dict[asyncio.Future[None], tuple[Batch, concurrent.futures.Future[None]]] = {}
+
+        def start(policies: Sequence[Policy]) -> None:
+            batch = Batch(policies)
+            job = self._pool.submit(batch.run, lambda policy: self._run(policy, review))
+            jobs[asyncio.wrap_future(job)] = (batch, job)
+
+        together: list[Policy] = []
         for policy in self.policies:
-            if self._too_busy(policy.name):
-                found.extend(
-                    self._judge(policy, review, "busy", "still deciding an earlier request")
-                )
+            if not self._is_slow(policy.name):
+                together.append(policy)
+            elif self._too_busy(policy.name):
+                why = "still deciding an earlier request"
+                found.extend(self._judge(policy, review, "busy", why))
+            else:  # slow lately: on a thread of its own, not holding the others up
+                start([policy])
+        if together:
+            start(together)
+        split_after = self.deadline * SPLIT_FRACTION
+        while (left := self._left(started)) > 0:
+            pending = [waited for waited in jobs if not waited.done()]
+            if not pending:
+                break
+            await asyncio.wait(pending, timeout=min(left, split_after / 2))
+            now = time.monotonic()
+            for waited, (batch, _) in list(jobs.items()):
+                current, since = batch.running()
+                if not waited.done() and current is not None and now - since > split_after:
+                    self._mark_slow(current.name)  # the policies after it move on
+                    rest = batch.cut()
+                    if rest:
+                        start(rest)
+        for waited, (batch, job) in jobs.items():
+            decided, current, rest = batch.close()
+            found.extend(decided)
+            if waited.done():
                 continue
-            job = self._pool.submit(self._run, policy, review)
-            submitted[asyncio.wrap_future(job)] = (policy, job)
-        if submitted:
-            done, pending = await asyncio.wait(submitted, timeout=self._left(started))
-            for waited in done:
-                found.extend(waited.result())
-            for waited in pending:
-                policy, job = submitted[waited]
-                waited.cancel()
-                if not job.cancel():  # running: it finishes on its own, once
-                    self._abandon(policy.name, job)
-                cause = f"did not decide within {self.deadline:g}s"
-                found.extend(self._judge(policy, review, "timeout", cause))
+            waited.cancel()
+            late: list[tuple[Policy, str, str]] = []
+            if not job.cancel() and current is not None:  # it finishes on its own, once
+                self._abandon(current.name, job)
+                self._mark_slow(current.name)
+                late.append((current, "timeout", f"did not decide within {self.deadline:g}s"))
+            late.extend((p, "busy", f"was not started within {self.deadline:g}s") for p in rest)
+            for policy, cause, why in late:
+                found.extend(self._judge(policy, review, cause, why))
                 if policy.failure_policy == FailurePolicy.IGNORE:
-                    warnings.append(f"policy {policy.name} {cause}; ignored (failurePolicy Ignore)")
+                    warnings.append(f"policy {policy.name} {why}; ignored (failurePolicy Ignore)")
         return found, warnings
+
+    def _is_slow(self, name: str) -> bool:
+        with self._lock:
+            return self._slow_until.get(name, 0.0) > time.monotonic()
+
+    def _mark_slow(self, name: str) -> None:
+        with self._lock:
+            self._slow_until[name] = time.monotonic() + SLOW_MEMORY
 
     def _run(self, policy: Policy, review: Review) -> list[Found]:
         """One policy on one review, in a worker thread; never raises."""
