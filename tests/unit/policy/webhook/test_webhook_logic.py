@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import re
 import ssl
 import threading
 import time
@@ -309,3 +310,70 @@ def test_a_shared_ca_introduces_its_successor_then_promotes_it(tmp_path: Path) -
     tls.renew()
     successor = x509.load_pem_x509_certificates(promoted.bundle)[-1]
     _cert(tls.cert_file).verify_directly_issued_by(successor)
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def _options(*argv: str) -> Any:
+    from kubeops.cli.main import build_parser
+    from kubeops.cli.policy_webhook import options_from_args
+
+    full = ["policy", "webhook", *argv]
+    return options_from_args(build_parser(full).parse_args(full))
+
+
+def test_flags_become_options() -> None:
+    options = _options(
+        "a/",
+        "--policies",
+        "b/",
+        "c.yaml",
+        "--register",
+        "--service",
+        "ops/hook:8443",
+        "--fail-open",
+        "--timeout",
+        "5",
+        "--namespace-selector",
+        "team=a,env notin (dev)",
+        "--webhook-namespace",
+        "ops",
+        "--cert-validity",
+        "1h",
+        "--leader-elect",
+    )
+    assert options.policy_paths == ("a/", "b/", "c.yaml")
+    assert options.service == ServiceRef("ops", "hook", 8443)
+    assert options.fail_closed is False
+    assert options.deadline == 4.0
+    assert options.cert_validity == 3600
+    assert options.lease.namespace == "ops"
+    assert options.namespace_selector == {
+        "matchLabels": {"team": "a"},
+        "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["dev"]}],
+    }
+    (hook,) = options.registration().configuration(b"CA", [])["webhooks"]
+    assert hook["failurePolicy"] == "Ignore"
+    assert hook["clientConfig"]["service"]["namespace"] == "ops"
+    assert "hook.ops.svc" in options.certificate_hosts()
+    assert _options("p/").fail_closed is True  # fail-closed unless asked
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["p/", "--timeout", "31"], "--timeout 31s: between 1s and 30s"),
+        (["p/", "--register"], "--register needs --url URL or --service"),
+        (["p/", "--url", "http://x/validate"], "expected https://HOST[:PORT]/PATH"),
+        (["p/", "--service", "hook"], "expected NAMESPACE/NAME or NAMESPACE/NAME:PORT"),
+        (["--no-builtins"], "--no-builtins leaves no policy"),
+        (["p/", "--cert-validity", "1h", "--ca-validity", "2h"], "--ca-validity: at least three"),
+        (["p/", "--ca-secret", "s", "--cert-dir", "d"], "give --ca-secret or --cert-dir"),
+    ],
+)
+def test_unusable_flags_are_one_line_naming_the_flag(argv: list[str], error: str) -> None:
+    from kubeops.policy.webhook import WebhookError
+
+    with pytest.raises(WebhookError, match=re.escape(error)):
+        _options(*argv).check()
