@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from kubeops.api.resource import BUILTIN
+from kubeops.cel import Prepared
 from kubeops.policy import vap_cel
 from kubeops.policy.model import (
     Action,
@@ -35,7 +36,7 @@ from kubeops.policy.model import (
     Violation,
 )
 from kubeops.policy.vap_cel import EvaluationFailure
-from kubeops.policy.vap_spec import BindingSpec, PolicySpec, read
+from kubeops.policy.vap_spec import BindingSpec, PolicySpec, Validation, read
 
 __all__ = [
     "CelPolicy",
@@ -146,11 +147,11 @@ class CelPolicy:
             with_params=spec.param_kind is not None,
             authorize=context.authorize if spec.uses_authorizer else None,
         )
-        failed = vap_cel.evaluate_variables(spec.variables, values)
+        prepared, failed = vap_cel.evaluate_variables(spec.variables, values)
         errors: list[str] = []
         for _, program in spec.conditions:
             try:
-                if vap_cel.evaluate(program, values, failed) is False:
+                if vap_cel.evaluate(program, prepared, failed) is False:
                     return []
             except EvaluationFailure as error:
                 errors.append(error.message)
@@ -159,28 +160,28 @@ class CelPolicy:
         violations: list[Violation] = []
         for validation in spec.validations:
             try:
-                passed = vap_cel.evaluate(validation.program, values, failed)
+                passed = vap_cel.evaluate(validation.program, prepared, failed)
             except EvaluationFailure as error:
                 violations += self._error(error.message, ignored)
                 continue
             if passed is True:
                 continue
-            message = _message(validation, values, failed)
+            message = _message(validation, values, spec.authorizer_variables, failed)
             violations.append(self._violation(message, validation.reason or "Invalid"))
-        annotations, annotation_errors = self._annotations(values, failed, ignored)
+        annotations, annotation_errors = self._annotations(prepared, failed, ignored)
         violations += [self._violation(m, "Invalid", _DENY_ONLY) for m in annotation_errors]
         if annotations:
             violations = [_with_annotations(v, annotations) for v in violations]
         return violations
 
     def _annotations(
-        self, values: Mapping[str, Any], failed: Mapping[str, str], ignored: list[str]
+        self, prepared: Prepared, failed: Mapping[str, str], ignored: list[str]
     ) -> tuple[dict[str, str], list[str]]:
         published: dict[str, str] = {}
         errors: list[str] = []
         for annotation in self.spec.audit_annotations:
             try:
-                value = vap_cel.evaluate(annotation.program, values, failed)
+                value = vap_cel.evaluate(annotation.program, prepared, failed)
             except EvaluationFailure as error:
                 if self.failure_policy == FailurePolicy.IGNORE:
                     ignored.append(error.message)
@@ -286,11 +287,17 @@ def _param_namespaced(api_version: str, kind: str, context: Context) -> bool:
     return not objects or any(_meta(o).get("namespace") for o in objects)
 
 
-def _message(validation: Any, values: Mapping[str, Any], failed: Mapping[str, str]) -> str:
+def _message(
+    validation: Validation,
+    values: Mapping[str, Any],
+    tainted: Collection[str],
+    failed: Mapping[str, str],
+) -> str:
     """A failed validation's message: messageExpression, else message, else the expression."""
     if validation.message_program is not None:
+        prepared = vap_cel.without_authorizer(values, tainted)
         try:
-            value = vap_cel.evaluate(validation.message_program, values, failed)
+            value = vap_cel.evaluate(validation.message_program, prepared, failed)
         except EvaluationFailure:
             value = None
         if isinstance(value, str):
@@ -298,7 +305,7 @@ def _message(validation: Any, values: Mapping[str, Any], failed: Mapping[str, st
             if text and len(text.encode()) <= 5 * 1024 and "\n" not in text:
                 return text
     if validation.message.strip():
-        return str(validation.message.strip())
+        return validation.message.strip()
     return f"failed expression: {validation.program.expression.strip()}"
 
 

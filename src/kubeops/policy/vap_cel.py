@@ -14,14 +14,13 @@ out of the activation, so an expression fails with its error only if it reads it
 
 from __future__ import annotations
 
-import inspect
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from cel_expr_python import cel  # type: ignore[import-untyped]
 
-from kubeops.cel import CelError, CelEvaluationError, Program, compile
+from kubeops.cel import CelError, CelEvaluationError, Prepared, Program, compile, prepare
 from kubeops.cel import authorizer as cel_authorizer
 from kubeops.policy.model import Object, Review
 from kubeops.policy.vap_match import NAMESPACE_LABEL
@@ -188,15 +187,15 @@ def activation(
     return values
 
 
-def evaluate(program: Program, values: Mapping[str, Any], failed: Mapping[str, str]) -> Any:
+def evaluate(program: Program, prepared: Prepared, failed: Mapping[str, str]) -> Any:
     """``program``'s value; :class:`EvaluationFailure` with the API server's message.
 
     ``failed`` maps each variable that could not be evaluated to its error.
     """
     try:
-        return program.evaluate(values)
+        return program.evaluate(prepared)
     except CelEvaluationError as error:
-        cause = go_error(error.cause, program.expression, values, failed)
+        cause = go_error(error.cause, program.expression, prepared.values, failed)
         raise EvaluationFailure(
             f"expression '{program.expression}' resulted in error: {cause}"
         ) from None
@@ -204,27 +203,34 @@ def evaluate(program: Program, values: Mapping[str, Any], failed: Mapping[str, s
 
 def evaluate_variables(
     programs: Sequence[tuple[str, Program]], values: dict[str, Any]
-) -> dict[str, str]:
-    """Each variable in order into ``values`` (``variables.NAME``); those that fail are
-    left out and returned with their errors (``composited variable "x" fails to ...``)."""
+) -> tuple[Prepared, dict[str, str]]:
+    """Each variable in order into ``values`` (``variables.NAME``), as CEL holds it (a
+    quantity stays a quantity); those that fail are left out and returned with their
+    errors (``composited variable "x" fails to ...``).  Also the activation prepared
+    for the policy's other expressions."""
     failed: dict[str, str] = {}
+    prepared = prepare(values)
     for name, program in programs:
         try:
-            values[VARIABLE_PREFIX + name] = _raw(program, values)
+            values[VARIABLE_PREFIX + name] = program.evaluate(prepared, raw=True)
         except CelEvaluationError as error:
             cause = go_error(error.cause, program.expression, values, failed)
             failed[name] = f'composited variable "{name}" fails to evaluate: {cause}'
-    return failed
+            continue
+        prepared = prepare(values)
+    return prepared, failed
 
 
-_RAW: Final = "raw" in inspect.signature(Program.evaluate).parameters
-
-
-def _raw(program: Program, values: Mapping[str, Any]) -> Any:
-    """The value as CEL holds it (a quantity, an authorizer check), to be read again."""
-    if _RAW:
-        return program.evaluate(values, raw=True)  # type: ignore[call-arg,unused-ignore]
-    return program.evaluate(values)
+def without_authorizer(values: Mapping[str, Any], tainted: Collection[str]) -> Prepared:
+    """The activation of a messageExpression: no authorizer, nor the variables that use
+    it (on the API server they fail there, and the static message is used)."""
+    kept = {
+        key: value
+        for key, value in values.items()
+        if key != AUTHORIZER
+        and not (key.startswith(VARIABLE_PREFIX) and key[len(VARIABLE_PREFIX) :] in tainted)
+    }
+    return prepare(kept)
 
 
 _MISSING_VARIABLE = re.compile(r"^no value for variable variables\.(\w+)$")

@@ -61,6 +61,7 @@ class PolicySpec:
     match: MatchResources
     param_kind: tuple[str, str] | None
     uses_authorizer: bool = False
+    authorizer_variables: frozenset[str] = frozenset()
     conditions: tuple[tuple[str, Program], ...] = ()
     variables: tuple[tuple[str, Program], ...] = ()
     validations: tuple[Validation, ...] = ()
@@ -333,11 +334,22 @@ def read_policy(doc: Document, problems: list[Problem]) -> PolicySpec | None:
         match=match,
         param_kind=param_kind,
         uses_authorizer="authorizer" in str(doc.value.get("spec")),
+        authorizer_variables=_authorizer_variables(variables),
         conditions=tuple(conditions),
         variables=tuple(variables),
         validations=tuple(validations),
         audit_annotations=tuple(annotations),
     )
+
+
+def _authorizer_variables(variables: Sequence[tuple[str, Program]]) -> frozenset[str]:
+    """The variables that read the authorizer, themselves or through earlier ones."""
+    found: set[str] = set()
+    for name, program in variables:
+        reads = set(re.findall(r"variables\s*\.\s*(\w+)", program.expression))
+        if re.search(r"(?<![\w.])authorizer\b", program.expression) or reads & found:
+            found.add(name)
+    return frozenset(found)
 
 
 def _validations(

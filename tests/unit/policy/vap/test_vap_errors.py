@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubeops.cel import compile
+from kubeops.cel import compile, prepare
 from kubeops.policy import vap_cel
 
 VARIABLES = ("object", "oldObject")
@@ -36,13 +36,13 @@ def test_cel_go_wording(expression: str, obj: dict[str, Any], words: str) -> Non
     program = compile(expression, variables=VARIABLES)
     values = {"object": obj, "oldObject": None}
     with pytest.raises(vap_cel.EvaluationFailure) as caught:
-        vap_cel.evaluate(program, values, {})
+        vap_cel.evaluate(program, prepare(values), {})
     assert caught.value.message == f"expression '{expression}' resulted in error: {words}"
 
 
 def test_a_failed_variable_is_named_where_it_is_read() -> None:
     first = compile("object.spec.x", variables=VARIABLES)
     values: dict[str, Any] = {"object": {"spec": {}}, "oldObject": None}
-    failed = vap_cel.evaluate_variables([("x", first)], values)
+    _, failed = vap_cel.evaluate_variables([("x", first)], values)
     assert failed == {"x": 'composited variable "x" fails to evaluate: no such key: x'}
     assert "variables.x" not in values
