@@ -107,43 +107,73 @@ class Module:
     text: str
 
 
+class _Runtime:
+    """One thread's interpreter and VM: regorus' objects may not cross threads (they
+    panic when used from another), so each thread that evaluates builds its own from
+    the same modules."""
+
+    def __init__(
+        self, modules: Sequence[Module], v0: bool, base: Any, entries: Sequence[str]
+    ) -> None:
+        self.engine = regorus.Engine()
+        self.engine.set_policy_length_config(**_LIMITS)
+        if v0:
+            self.engine.set_rego_v0(True)
+        for path, (arity, function) in EXTENSIONS.items():
+            self.engine.add_extension(path, arity, function)
+        for module in modules:
+            try:
+                self.engine.add_policy(module.name, module.text)
+            except Exception as err:  # regorus raises bare RuntimeError/ValueError
+                raise error_of(err, module.name) from None
+        if base is not None:
+            self.engine.add_data_json(orjson.dumps(base).decode())
+        self.vm: Any = _machine(modules, base, entries) if entries else None
+        self.input: object = None
+        self.vm_input: object = None
+        self.data = b""
+
+
+def _machine(modules: Sequence[Module], base: Any, entries: Sequence[str]) -> Any:
+    """A VM loaded with ``entries`` compiled from ``modules``."""
+    data = orjson.dumps(base if base is not None else {}).decode()
+    compiled = regorus.Program.compile_from_modules(
+        data, [(m.name, m.text) for m in modules], list(entries)
+    )
+    machine = regorus.Rvm()
+    machine.load_program(compiled)
+    return machine
+
+
 class Program:
     """Modules compiled together (they may import one another), evaluated one input at
-    a time.  The interpreter is not re-entrant, so evaluations take a lock; the last
-    input is kept, so every package of a set reviews one object for one conversion."""
+    a time.  Each thread gets its own interpreter (built on its first evaluation), so a
+    set loaded once serves the webhook's worker threads; the last input is kept, so
+    every package of a set reviews one object for one conversion."""
 
     def __init__(self, modules: Sequence[Module], *, v0: bool = False, data: Any = None) -> None:
-        self._engine = regorus.Engine()
-        self._engine.set_policy_length_config(**_LIMITS)
-        if v0:
-            self._engine.set_rego_v0(True)
-        for path, (arity, function) in EXTENSIONS.items():
-            self._engine.add_extension(path, arity, function)
-        self._lock = threading.Lock()
-        self._input: object = None
-        self._data = b""
         self._modules = tuple(modules)
         self._v0 = v0
         self._base = data
-        self._vm: Any = None
-        self._vm_input: object = None
         self._entries: frozenset[str] = frozenset()
+        self._local = threading.local()
         self.interpreted = ""
         """Why the entry points run on the interpreter ("" when on the VM)."""
+        self._local.runtime = _Runtime(self._modules, v0, data, ())
         self.rules: list[Rule] = []
-        for module in modules:
-            try:
-                self._engine.add_policy(module.name, module.text)
-            except Exception as err:  # regorus raises bare RuntimeError/ValueError
-                raise error_of(err, module.name) from None
-        if data is not None:
-            self._engine.add_data_json(orjson.dumps(data).decode())
         self._attach_rules()
+
+    def _runtime(self) -> _Runtime:
+        runtime: _Runtime | None = getattr(self._local, "runtime", None)
+        if runtime is None:
+            runtime = _Runtime(self._modules, self._v0, self._base, sorted(self._entries))
+            self._local.runtime = runtime
+        return runtime
 
     def _attach_rules(self) -> None:
         """Rule names and lines from the parsed modules (regorus' AST as JSON)."""
         found: list[Rule] = []
-        for entry in json.loads(self._engine.get_ast_as_json()):
+        for entry in json.loads(self._runtime().engine.get_ast_as_json()):
             file = str(entry.get("source", {}).get("file", ""))
             ast = entry.get("ast") or {}
             package = ".".join(_ref_parts(ast.get("package", {}).get("refr")))
@@ -160,17 +190,13 @@ class Program:
         if self._v0 or not paths:
             self.interpreted = "Rego v0" if self._v0 else "no entry points"
             return
-        data = orjson.dumps(self._base if self._base is not None else {}).decode()
         try:
-            compiled = regorus.Program.compile_from_modules(
-                data, [(m.name, m.text) for m in self._modules], paths
-            )
-            machine = regorus.Rvm()
-            machine.load_program(compiled)
+            machine = _machine(self._modules, self._base, paths)
         except Exception as err:  # the interpreter reports what is really wrong
             self.interpreted = error_of(err).cause
             return
-        self._vm, self._entries, self.interpreted = machine, frozenset(paths), ""
+        self._runtime().vm = machine
+        self._entries, self.interpreted = frozenset(paths), ""
 
     def check(self, rules: Sequence[Rule]) -> None:
         """Evaluate ``rules`` once on an empty input so that a module the interpreter
@@ -182,41 +208,42 @@ class Program:
             except RegoError as err:
                 if err.static:
                     raise
-        self._input = None
+        self._runtime().input = None
 
     def evaluate(self, value: object, rule: str, data: object = None) -> Any:
         """The value of ``rule`` (``data.pkg.name``) for input ``value`` (and base
         document ``data``, when given); None when undefined.  Raises
         :class:`RegoError` when evaluation fails."""
-        with self._lock:
-            try:
-                if data is not None:
-                    self._set_data(data)
-                if rule in self._entries:
-                    if value is not self._vm_input:
-                        self._vm.set_input_json(orjson.dumps(value).decode())
-                        self._vm_input = value
-                    out = self._vm.execute_entry_point(rule)
-                else:
-                    if value is not self._input:
-                        self._engine.set_input_json(orjson.dumps(value).decode())
-                        self._input = value
-                    out = self._engine.eval_rule_as_json(rule)
-            except Exception as err:
-                self._input = self._vm_input = None
-                raise error_of(err) from None
+        runtime = self._runtime()
+        try:
+            if data is not None:
+                _set_data(runtime, data)
+            if rule in self._entries:
+                if value is not runtime.vm_input:
+                    runtime.vm.set_input_json(orjson.dumps(value).decode())
+                    runtime.vm_input = value
+                out = runtime.vm.execute_entry_point(rule)
+            else:
+                if value is not runtime.input:
+                    runtime.engine.set_input_json(orjson.dumps(value).decode())
+                    runtime.input = value
+                out = runtime.engine.eval_rule_as_json(rule)
+        except Exception as err:
+            runtime.input = runtime.vm_input = None
+            raise error_of(err) from None
         found = json.loads(out) if out else None
         return None if found == _UNDEFINED else found
 
-    def _set_data(self, data: object) -> None:
-        """Replace the base document (a no-op when it is what the interpreter holds)."""
-        text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-        if text != self._data:
-            self._engine.clear_data()
-            self._engine.add_data_json(text.decode())
-            if self._vm is not None:
-                self._vm.set_data_json(text.decode())
-            self._data = text
+
+def _set_data(runtime: _Runtime, data: object) -> None:
+    """Replace the base document (a no-op when it is what the interpreter holds)."""
+    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    if text != runtime.data:
+        runtime.engine.clear_data()
+        runtime.engine.add_data_json(text.decode())
+        if runtime.vm is not None:
+            runtime.vm.set_data_json(text.decode())
+        runtime.data = text
 
 
 def _ref_parts(ref: Any) -> list[str]:
