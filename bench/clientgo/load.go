@@ -114,14 +114,15 @@ func load(ctx context.Context, cs kubernetes.Interface, p params, _ *emitter) (r
 		seconds: sent.Seconds(),
 		count:   len(measured),
 		extra: map[string]any{
-			"lags_ms":  measured,
-			"outcomes": kinds,
-			"allowed":  counts["allowed"],
-			"denied":   counts["denied"],
-			"errors":   counts["error"],
-			"warmup":   warm,
-			"samples":  errs,
-			"denials":  denials, // the first few answers, to tell a policy's from a validation's
+			"lags_ms":        measured,
+			"warmup_lags_ms": lags[:warm],
+			"outcomes":       kinds,
+			"allowed":        counts["allowed"],
+			"denied":         counts["denied"],
+			"errors":         counts["error"],
+			"warmup":         warm,
+			"samples":        errs,
+			"denials":        denials, // the first few answers, to tell a policy's from a validation's
 			// How late the sender itself was: its schedule against the clock.
 			"send_seconds": sent.Seconds(),
 		},

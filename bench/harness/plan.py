@@ -48,7 +48,7 @@ class Plan:
     s11_reps: int = 3  # CI runs per contender
     s11_rate: float = 200.0  # admission requests a second, open loop
     s11_seconds: float = 30.0  # measured, per admission run
-    s11_warmup: float = 3.0  # at the rate before measuring
+    s11_warmup: float = 10.0  # at the rate before measuring (a fresh webhook's first seconds)
     s11_admission_reps: int = 3  # admission runs per arm
 
     def as_dict(self) -> dict[str, Any]:

@@ -366,8 +366,11 @@ def measure_arm(
             wrong = judge_admission(arm, load, denies)
             lags = [float(v) for v in load["lags_ms"]]
             window = float(load["send_seconds"]) or 1.0
+            warm = [float(v) for v in load.get("warmup_lags_ms") or []]
             extra = {
                 "lags_ms": [round(v, 2) for v in lags],
+                "warmup_p50_ms": percentile(warm, 50) if warm else None,
+                "warmup_p99_ms": percentile(warm, 99) if warm else None,
                 "p50_ms": percentile(lags, 50),
                 "p99_ms": percentile(lags, 99),
                 "allowed_p99_ms": percentile(
@@ -602,6 +605,9 @@ def _admission_part(
                     run["error"] = result.error
                     run["stderr_tail"] = result.stderr_tail[-2000:]
                     shown = f"FAILED: {result.error[:300]}"
+                    if result.extra is not None:  # what the load saw, for the report
+                        run["extra"] = result.extra
+                        shown += f" (p99 {result.extra['p99_ms']:.0f} ms)"
                 entry["runs"].append(run)
                 suite.progress(f"S11 admission {arm} rep {rep + 1}: {shown}")
 
@@ -649,6 +655,7 @@ def compare(entry: dict[str, Any]) -> None:
             "p50_ms": pooled["p50"],
             "p99_ms": pooled["p99"],
             "allowed_p99_ms": sorted(r["extra"]["allowed_p99_ms"] for r in runs)[len(runs) // 2],
+            "warmup_p99_ms": _middle([r["extra"].get("warmup_p99_ms") for r in runs]),
             "requests": pooled["events"],
             "denied": sum(r["extra"]["denied"] for r in runs),
             "rate_achieved": sorted(r["extra"]["rate_achieved"] for r in runs)[len(runs) // 2],
@@ -668,3 +675,9 @@ def compare(entry: dict[str, Any]) -> None:
             row["added_p99_ms"] = pooled["p99"] - base["p99"]
         admission[arm] = row
     entry["comparison"] = {"ci": ci, "admission": admission}
+
+
+def _middle(values: list[float | None]) -> float | None:
+    """The median of the values there are (None when none)."""
+    known = sorted(v for v in values if v is not None)
+    return known[len(known) // 2] if known else None

@@ -161,7 +161,8 @@ def section(results: dict[str, Any], source: str) -> list[str]:
     lines += [
         "",
         f"**Admission** — creates of the same objects at {settings['rate']:g}/s, open loop,"
-        f" {settings['seconds']:.0f} s measured after {settings['warmup']:.0f} s of warm-up,"
+        f" {settings['seconds']:.0f} s measured after {settings['warmup']:.0f} s at the rate"
+        " (warm-up: a fresh webhook's first seconds, reported apart),"
         f" {settings['admission_reps']} runs per arm; latency from each request's scheduled"
         f" time, every request pooled; {entry['params'].get('expected_denied', 0):,} of"
         f" {entry['params'].get('requests', 0):,} requests a run are denied by the policies:",
@@ -171,12 +172,15 @@ def section(results: dict[str, Any], source: str) -> list[str]:
     for arm in ARMS:
         row = comparison["admission"].get(arm)
         if arm in entry.get("skipped", {}):
-            rows.append([_label(results, arm), entry["skipped"][arm], *[""] * 7])
+            rows.append([_label(results, arm), entry["skipped"][arm], *[""] * 8])
             continue
         if row is None:
             failed = [r for r in entry["runs"] if r["client"] == arm and not r["ok"]]
             why = failed[0]["error"][:120] if failed else "did not run"
-            rows.append([_label(results, arm), f"failed: {why}", *[""] * 7])
+            seen = failed[0].get("extra") if failed else None
+            if seen:
+                why += f" (p50 {_f(seen['p50_ms'])} ms, p99 {_f(seen['p99_ms'])} ms)"
+            rows.append([_label(results, arm), f"failed: {why}", *[""] * 8])
             continue
         added = (
             f"{_signed(row['added_p50_ms'])} / {_signed(row['added_p99_ms'])}"
@@ -195,6 +199,7 @@ def section(results: dict[str, Any], source: str) -> list[str]:
                 f"**{_f(row['p99_ms'])}**",
                 _f(row["allowed_p99_ms"]),
                 added,
+                _f(row.get("warmup_p99_ms")),
                 f"{row['denied']:,} / {row['requests']:,}",
                 _f(row["rate_achieved"]),
                 _f(row["apiserver_cpu_percent"], 0),
@@ -208,6 +213,7 @@ def section(results: dict[str, Any], source: str) -> list[str]:
             "p99 ms",
             "p99 allowed only",
             "added p50 / p99 ms",
+            "warm-up p99 ms",
             "denied / requests",
             "rate /s",
             "API server CPU %",
