@@ -165,6 +165,19 @@ def request_value(review: Review) -> Object:
 _OMITTED_WHEN_EMPTY: Final = ("name", "namespace", "subResource", "requestSubResource", "options")
 
 
+def _as_stored(obj: Object | None) -> Object | None:
+    """A Namespace as the API server stores it: with its ``kubernetes.io/metadata.name``
+    label (set on every create and update, before validating admission)."""
+    if obj is None or obj.get("kind") != "Namespace" or obj.get("apiVersion") != "v1":
+        return obj
+    meta = dict(obj.get("metadata") or {})
+    labels = dict(meta.get("labels") or {})
+    if labels.get(NAMESPACE_LABEL) == meta.get("name"):
+        return obj
+    labels[NAMESPACE_LABEL] = str(meta.get("name") or "")
+    return {**obj, "metadata": {**meta, "labels": labels}}
+
+
 def activation(
     review: Review,
     *,
@@ -175,8 +188,8 @@ def activation(
 ) -> dict[str, Any]:
     """The variables every expression of one request sees (before ``variables.*``)."""
     values: dict[str, Any] = {
-        "object": review.object,
-        "oldObject": review.old_object,
+        "object": _as_stored(review.object),
+        "oldObject": _as_stored(review.old_object),
         "request": request_value(review),
         "namespaceObject": namespace,
     }

@@ -166,8 +166,12 @@ def _selector(value: Any) -> Selector:
 
 
 def _labels(obj: Mapping[str, Any] | None) -> dict[str, str]:
-    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
-    return {str(k): str(v) for k, v in labels.items()}
+    """An object's labels; a Namespace also has the one the API server always sets."""
+    meta = (obj or {}).get("metadata") or {}
+    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+    if (obj or {}).get("kind") == "Namespace" and (obj or {}).get("apiVersion") == "v1":
+        labels.setdefault(NAMESPACE_LABEL, str(meta.get("name") or ""))
+    return labels
 
 
 def namespace_labels(name: str, namespace: Object | None) -> dict[str, str]:

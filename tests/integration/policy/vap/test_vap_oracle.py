@@ -55,6 +55,7 @@ class Case:
     old_fields: dict[str, Any] | None = None
     subresource: str = ""
     target: dict[str, Any] | None = None  # the object whose subresource is written
+    existing: bool = False  # the object is one the test made (its namespaces)
 
     @property
     def label(self) -> str:
@@ -129,17 +130,16 @@ def _cases(names: dict[str, str], namespaces: dict[str, str]) -> list[Case]:
             operation = Operation(entry.pop("operation", "CREATE"))
             old_fields = entry.pop("old", None)
             subresource, target = entry.pop("subresource", ""), entry.pop("target", None)
+            existing = bool(entry.pop("existing", False))
             if target is not None:
                 target = {**target, "metadata": meta}
                 meta = {k: v for k, v in meta.items() if k != "labels"}
             obj = {**defaults, **entry, "metadata": meta}
-            if old_fields is not None or subresource:
+            if old_fields is not None or subresource or existing:
                 operation = Operation.UPDATE
-            cases.append(
-                Case(
-                    spec["policy"], file.name, obj, operation, None, old_fields, subresource, target
-                )
-            )
+            case = Case(spec["policy"], file.name, obj, operation, None, old_fields, subresource)
+            case.target, case.existing = target, existing
+            cases.append(case)
     return cases
 
 
@@ -236,6 +236,9 @@ def oracle(kube_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
                     subresource=case.subresource,
                 )
                 assert stored["metadata"]["name"] == case.old["metadata"]["name"]
+            elif case.existing:
+                kind = f"{case.obj['apiVersion']}/{case.obj['kind']}"
+                case.old = client.get(kind, case.obj["metadata"]["name"])
             elif case.operation != Operation.CREATE:
                 case.old = client.create(_stored(case))
         for doc in found.vaps:
