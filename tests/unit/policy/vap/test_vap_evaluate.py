@@ -14,7 +14,7 @@ from kubeops.policy.context import StaticContext
 from kubeops.policy.export import export_policies
 from kubeops.policy.model import Action, Operation, PolicyEvaluationError, Review, Violation
 
-from ._build import BINDING, configmap, policy
+from ._build import BINDING, POLICY_HEAD, configmap, load, policy
 
 NO_CONTEXT = StaticContext()
 
@@ -282,3 +282,43 @@ def test_violations_name_policy_and_binding() -> None:
     (violation,) = loaded.evaluate(Review.of_object(configmap(x="1")), NO_CONTEXT)
     assert isinstance(violation, Violation)
     assert (violation.policy, violation.binding, violation.reason) == ("p", "b", "Invalid")
+
+
+def test_a_namespace_is_seen_with_its_automatic_label() -> None:
+    text = (
+        POLICY_HEAD.replace("[configmaps]", "[namespaces]")
+        + "  validations:\n  - expression: \"object.metadata.labels['kubernetes.io/metadata.name']"
+        " == object.metadata.name && namespaceObject == null && request.namespace == 'shop'\"\n"
+        "  - expression: 'false'\n    message: evaluated\n" + BINDING
+    )
+    (loaded,) = load(text)
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    assert _messages(loaded, namespace) == ["evaluated"]
+
+
+def test_cluster_scoped_params_and_their_configuration_errors() -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "limits.example.com"},
+        "spec": {"group": "example.com", "names": {"kind": "Limit"}, "scope": "Cluster"},
+    }
+    limit = {
+        "apiVersion": "example.com/v1",
+        "kind": "Limit",
+        "metadata": {"name": "default"},
+        "data": {"max": "1"},
+    }
+    tail = PARAMS.replace(
+        "{apiVersion: v1, kind: ConfigMap}", "{apiVersion: example.com/v1, kind: Limit}"
+    )
+    loaded = policy(tail, _param_binding("{name: default, parameterNotFoundAction: Deny}"))
+    context = StaticContext([crd, limit])
+    assert _messages(loaded, configmap(a="1", b="2"), context) == ["at most 1"]
+    in_namespace = policy(
+        tail, _param_binding("{name: default, namespace: x, parameterNotFoundAction: Deny}")
+    )
+    assert _messages(in_namespace, configmap(), context) == [
+        "failed to configure binding: paramRef.namespace must not be provided for a "
+        "cluster-scoped `paramKind`"
+    ]
