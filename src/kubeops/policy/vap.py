@@ -119,7 +119,7 @@ class CelPolicy:
         try:
             params = self._params(review, context)
         except _ConfigError as error:
-            return self._failed(f"failed to configure binding: {error}", config=True)
+            return self._misconfigured(f"failed to configure binding: {error}")
         shown_namespace = vap_cel.namespace_object(namespace_name, namespace)
         violations: list[Violation] = []
         ignored: list[str] = []
@@ -255,10 +255,12 @@ class CelPolicy:
             return []
         return [self._violation(message, "Invalid")]
 
-    def _failed(self, message: str, *, config: bool) -> list[Violation]:
+    def _misconfigured(self, message: str) -> list[Violation]:
+        """A binding that cannot run here: a denial under Fail whatever its actions (the
+        API server's configuration errors), an evaluation error under Ignore."""
         if self.failure_policy == FailurePolicy.IGNORE:
             raise PolicyEvaluationError(self.name, message)
-        return [self._violation(message, "Invalid", _DENY_ONLY if config else None)]
+        return [self._violation(message, "Invalid", _DENY_ONLY)]
 
 
 def _namespace_name(review: Review) -> str:
