@@ -322,3 +322,22 @@ def test_cluster_scoped_params_and_their_configuration_errors() -> None:
         "failed to configure binding: paramRef.namespace must not be provided for a "
         "cluster-scoped `paramKind`"
     ]
+
+
+def test_an_audit_annotation_that_fails_denies_under_fail_whatever_the_actions() -> None:
+    tail = """\
+    validations:
+    - expression: "true"
+    auditAnnotations:
+    - key: size
+      valueExpression: "'size ' + object.data.size"
+    """
+    audit_only = BINDING.replace("[Deny]", "[Audit]")
+    (violation,) = policy(tail, audit_only).evaluate(Review.of_object(configmap()), NO_CONTEXT)
+    assert violation.message == (
+        "expression ''size ' + object.data.size' resulted in error: no such key: size"
+    )
+    assert violation.actions == {Action.DENY}
+    ignoring = policy("failurePolicy: Ignore\n" + textwrap.dedent(tail), audit_only)
+    with pytest.raises(PolicyEvaluationError):
+        ignoring.evaluate(Review.of_object(configmap()), NO_CONTEXT)
