@@ -58,17 +58,19 @@ DEFAULTS_SOURCE = Source("(built-in library defaults)")
 
 @dataclass(frozen=True)
 class Builtin:
-    """A built-in: how its settings make its check, and the kinds it judges (None: all)."""
+    """A built-in: how its settings make its check, the kinds it judges (None: all),
+    and, for one that judges all, the kinds the webhook is sent by default."""
 
     configure: Callable[[Reader, Environment], Check]
     kinds: frozenset[str] | None = POD_KINDS
+    admission_kinds: frozenset[str] | None = None
 
 
 BUILTINS: Mapping[str, Builtin] = {
     "resources": Builtin(resources.configure),
     "pod-security": Builtin(podsecurity.configure),
     "images": Builtin(images.configure),
-    "secrets": Builtin(leaks.configure, leaks.KINDS),
+    "secrets": Builtin(leaks.configure, None, leaks.ADMISSION_KINDS),
     "vulnerabilities": Builtin(vulnerabilities.configure),
 }
 """Every built-in by the name a PolicyLibrary entry gives as ``builtin``."""
@@ -105,7 +107,12 @@ def _default(name: str, environment: Environment, problems: list[Problem]) -> Bu
     reader = Reader({}, DEFAULTS_SOURCE, name, "settings", problems)
     builtin = BUILTINS[name]
     return BuiltinPolicy(
-        name, name, DEFAULTS_SOURCE, builtin.configure(reader, environment), kinds=builtin.kinds
+        name,
+        name,
+        DEFAULTS_SOURCE,
+        builtin.configure(reader, environment),
+        kinds=builtin.kinds,
+        admission_kinds=builtin.admission_kinds,
     )
 
 
@@ -156,6 +163,7 @@ def _document(
                 actions=actions,
                 match=match,
                 kinds=builtin.kinds,
+                admission_kinds=builtin.admission_kinds,
                 settings=dict(settings.value),
             )
         )

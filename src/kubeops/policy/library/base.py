@@ -144,15 +144,16 @@ class BuiltinPolicy:
     actions: frozenset[Action] = frozenset({Action.DENY})
     match: Match = Match()
     kinds: frozenset[str] | None = POD_KINDS  # None: every kind
+    admission_kinds: frozenset[str] | None = None  # what the webhook is sent when kinds is None
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False)
     engine: str = "builtin"
     failure_policy: FailurePolicy = FailurePolicy.FAIL
 
     def admission_rules(self) -> list[dict[str, Any]]:
         """What the webhook must send this entry (admissionregistration's
-        RuleWithOperations): the kinds it judges (its match's, else the built-in's);
-        every object only for a built-in that judges any kind."""
-        kinds = self.match.kinds or self.kinds
+        RuleWithOperations): the kinds it judges (its match's, else the built-in's,
+        else those the built-in names for admission); every object otherwise."""
+        kinds = self.match.kinds or self.kinds or self.admission_kinds
         if kinds is None:
             return [dict(ANY_OBJECT)]
         by_group: dict[str, set[str]] = {}

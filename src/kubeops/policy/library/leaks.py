@@ -10,10 +10,11 @@ from kubeops.policy.library.settings import Environment, Reader
 from kubeops.policy.model import Context, Review
 from kubeops.policy.secrets import DetectorSettings, find_leaks
 
-KINDS = POD_KINDS | {"ConfigMap", "Service", "Ingress"}
-"""What the secrets check judges unless an entry's match names kinds: where
-manifests keep text (Pod specs, ConfigMap data) and the objects whose
-annotations carry configuration; the webhook is sent only these."""
+ADMISSION_KINDS = POD_KINDS | {"ConfigMap", "Service", "Ingress"}
+"""What the webhook is sent for the secrets check unless an entry's match names
+kinds: where text usually leaks (Pod specs, ConfigMap data, the annotations of
+Services and Ingresses).  In CI and the audit every kind is judged; sending every
+object of a cluster (Leases, Events) through a fail-closed webhook would not pay."""
 
 
 def configure(settings: Reader, environment: Environment) -> Check:
