@@ -96,6 +96,7 @@ class WebhookDaemon:
         self.draining = False
         self.synced = False
         self._stopping = asyncio.Event()
+        self._ready = asyncio.Event()
 
     def _build_port(self, shared: SharedCA | None) -> None:
         """The HTTPS port, over generated certificates (from ``shared`` when given) or
@@ -260,12 +261,17 @@ class WebhookDaemon:
         return tasks
 
     async def _sync(self) -> None:
-        kinds: list[tuple[str, str]] = []
-        self.synced = await self.context.start(kinds)
-        while not self.synced:
+        """Fill the caches and warm every worker thread, then say ready (and let the
+        registration go ahead): a review before that would wait for a list."""
+        started = time.monotonic()
+        synced = await self.context.start()
+        while not synced:
             await asyncio.sleep(1.0)
-            self.synced = self.context.synced()
-        LOG.info("caches synced: ready")
+            synced = self.context.synced()
+        await self.reviewer.warm_up()
+        self.synced = True
+        self._ready.set()
+        LOG.info("caches synced and workers warm in %.2fs: ready", time.monotonic() - started)
         await asyncio.Event().wait()
 
     async def _shared_ca(self) -> SharedCA:
@@ -342,6 +348,7 @@ class WebhookDaemon:
             published = bundle
 
     async def _registration(self) -> None:
+        await self._ready.wait()  # the API server's first reviews must not wait for a list
         if self.options.lease is None:
             await self._register_until_done()
             await asyncio.Event().wait()

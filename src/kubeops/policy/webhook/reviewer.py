@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
@@ -48,6 +49,13 @@ LOG = logging.getLogger(__name__)
 SPLIT_FRACTION = 0.1
 """A policy running longer than this part of the deadline is slow: the policies after
 it move to another thread, and it runs on a thread of its own for a while."""
+WARM_UP = Review.of_object(
+    {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "warm-up", "namespace": "default"},
+    }
+)
 SLOW_MEMORY = 60.0
 """Seconds a slow policy keeps a thread of its own after it was last slow."""
 
@@ -78,8 +86,9 @@ class Reviewer:
         self.failure_policy = failure_policy
         self.metrics = metrics or WebhookMetrics()
         self.metrics.policies.set(len(self.policies))
+        self._threads = 2 * workers  # room for as many abandoned runs as workers
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=2 * workers, thread_name_prefix="policy"
+            max_workers=self._threads, thread_name_prefix="policy"
         )
         self.workers = workers
         self._places = asyncio.Semaphore(max_in_flight)
@@ -98,6 +107,22 @@ class Reviewer:
     def close(self) -> None:
         """Stop taking work; abandoned evaluations finish in the background."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def warm_up(self, timeout: float = 5.0) -> None:
+        """Evaluate every policy once on every worker thread (a synthetic ConfigMap), so
+        the first reviews find each engine's per-thread state built."""
+        threads = self._threads
+        meet = threading.Barrier(threads, timeout=timeout)
+
+        def warm() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                meet.wait()  # one job per thread: the pool starts every one of them
+            for policy in self.policies:
+                with contextlib.suppress(BaseException):  # what fails counts at a review
+                    policy.evaluate(WARM_UP, self.context)
+
+        jobs = [asyncio.wrap_future(self._pool.submit(warm)) for _ in range(threads)]
+        await asyncio.wait(jobs, timeout=timeout)
 
     async def review(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The AdmissionReview answering ``request`` (an AdmissionReview's request)."""

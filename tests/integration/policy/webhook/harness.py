@@ -15,12 +15,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from kubeops.controller.serving import ServingOptions
-from kubeops.policy.loader import PolicySet
+from kubeops.policy.loader import PolicySet, load_policies
 from kubeops.policy.model import Action, FailurePolicy, Review, Source, Violation
 from kubeops.policy.webhook import WebhookDaemon, WebhookOptions
 from kubeops.testenv import Cluster, eventually
@@ -122,11 +123,51 @@ def may_delete(review: Review, context: Any, value: str) -> str | None:
     return f"{user} may delete configmaps: {answer[0] if answer else 'unknown'}"
 
 
-def policies() -> PolicySet:
-    """The tests' policy set."""
+REGO = """\
+package main
+import rego.v1
+
+deny contains msg if {
+	input.kind == "ConfigMap"
+	input.data.rego == "no"
+	msg := sprintf("ConfigMap %s: rego says no", [input.metadata.name])
+}
+"""
+
+
+class ConfigMapsOnly:
+    """A loaded policy of a real engine, registered for ConfigMaps only (a conftest
+    policy may match any kind, which the shared cluster's webhook must not ask for)."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+        self.name, self.engine = policy.name, policy.engine
+        self.source, self.failure_policy = policy.source, policy.failure_policy
+
+    def admission_rules(self) -> list[dict[str, Any]]:
+        """ConfigMaps only."""
+        return [CONFIGMAPS]
+
+    def evaluate(self, review: Review, context: Any) -> list[Violation]:
+        """The engine's own verdict."""
+        found: list[Violation] = self.policy.evaluate(review, context)
+        return found
+
+
+def rego(directory: Path) -> list[ConfigMapsOnly]:
+    """The conftest policy :data:`REGO`, loaded by the Rego engine (on this thread)."""
+    (directory / "configmaps.rego").write_text(REGO)
+    return [
+        ConfigMapsOnly(p) for p in load_policies([directory], builtins_by_default=False).policies
+    ]
+
+
+def policies(*more: Any) -> PolicySet:
+    """The tests' policy set (and ``more``)."""
     warn, audit = frozenset({Action.WARN}), frozenset({Action.AUDIT})
     return PolicySet(
         (
+            *more,
             LabelPolicy("no-deny-label", "deny"),
             LabelPolicy("warn-label", "warn", warn),
             LabelPolicy("audit-label", "audit", audit),

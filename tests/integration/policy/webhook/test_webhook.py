@@ -40,6 +40,7 @@ from .harness import (
     options,
     policies,
     refused,
+    rego,
 )
 
 CONFIGURATIONS = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
@@ -63,10 +64,17 @@ def records() -> Iterator[Records]:
 
 
 @pytest.fixture(scope="module")
-def webhook(kube_cluster: Cluster, namespace: str, records: Records) -> Iterator[Running]:
-    """The module's webhook, fail-closed, its certificate renewed every 3 s."""
+def webhook(
+    kube_cluster: Cluster,
+    namespace: str,
+    records: Records,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Running]:
+    """The module's webhook, fail-closed, its certificate renewed every 3 s; besides the
+    Python test policies, a conftest Rego policy loaded here and run in its workers."""
     settings = options(namespace, free_port(), cert_validity=4.5, ca_validity=3600)
-    running = Running(kube_cluster, settings, policies())
+    policy_set = policies(*rego(tmp_path_factory.mktemp("rego")))
+    running = Running(kube_cluster, settings, policy_set)
     path = f"{CONFIGURATIONS}/{settings.configuration}"
     try:
         yield running.start()
@@ -118,6 +126,10 @@ def test_denied_warned_and_audited_as_the_client_sees_them(
         f'admission webhook "{WEBHOOK_NAME}" denied the request: '
         "[no-deny-label] label deny is not allowed here"
     ) in denied.stderr
+
+    by_rego = kubectl(kube_cluster, namespace, {**configmap("by-rego"), "data": {"rego": "no"}})
+    assert by_rego.returncode == 1
+    assert "denied the request: [main] ConfigMap by-rego: rego says no" in by_rego.stderr
 
     warned = kubectl(kube_cluster, namespace, configmap("warned", {"warn": "x"}))
     assert warned.returncode == 0, warned.stderr

@@ -3,7 +3,6 @@ the registered configuration, and a review's deadline (on a static context)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import re
 import ssl
@@ -264,25 +263,20 @@ async def test_errors_follow_the_failure_policy_and_a_full_webhook_follows_its_m
         )
     finally:
         reviewer.close()
-    gate = threading.Event()
     for mode, allowed in ((FailurePolicy.FAIL, False), (FailurePolicy.IGNORE, True)):
         full = Reviewer(
-            [Rule("slow", hold=gate)],
-            StaticContext(),
-            deadline=0.2,
-            failure_policy=mode,
+            [Rule("never-reached")], StaticContext(), deadline=0.2, failure_policy=mode,
             max_in_flight=1,
-        )
+        )  # fmt: skip
         try:
-            first = asyncio.create_task(full.review(admission()))
-            await asyncio.sleep(0)
-            second = (await full.review(admission("u-2")))["response"]
-            assert second["allowed"] is allowed
-            assert "no place in time" in str(second)
-            await first
+            await full._places.acquire()  # a review that holds the only place throughout
+            started = time.monotonic()
+            answer = (await full.review(admission("u-2")))["response"]
+            assert time.monotonic() - started < 0.5
+            assert answer["allowed"] is allowed
+            assert "no place in time" in str(answer)
         finally:
             full.close()
-    gate.set()
 
 
 def test_service_hosts_and_expiry_are_reported(tmp_path: Path) -> None:
