@@ -56,6 +56,7 @@ WARM_UP = Review.of_object(
         "metadata": {"name": "warm-up", "namespace": "default"},
     }
 )
+FOLD_SECONDS = 10.0
 SLOW_MEMORY = 60.0
 """Seconds a slow policy keeps a thread of its own after it was last slow."""
 
@@ -93,6 +94,7 @@ class Reviewer:
         self.workers = workers
         self._places = asyncio.Semaphore(max_in_flight)
         self._slow_until: dict[str, float] = {}
+        self._folded: dict[tuple[str, str], tuple[float, int]] = {}
         self._running: dict[str, int] = {}
         """Abandoned evaluations still running, per policy."""
         self._lock = threading.Lock()
@@ -211,6 +213,21 @@ class Reviewer:
                     warnings.append(f"policy {policy.name} {why}; ignored (failurePolicy Ignore)")
         return found, warnings
 
+    def _fold(self, key: tuple[str, str]) -> int | None:
+        """None when the same line was logged less than :data:`FOLD_SECONDS` ago (it is
+        counted); else how many were folded since (a slow policy under load would
+        otherwise log once per request)."""
+        now = time.monotonic()
+        with self._lock:
+            since, folded = self._folded.get(key, (-FOLD_SECONDS, 0))
+            if now - since < FOLD_SECONDS:
+                self._folded[key] = (since, folded + 1)
+                return None
+            if len(self._folded) > 1024:
+                self._folded.clear()
+            self._folded[key] = (now, 0)
+            return folded
+
     def _is_slow(self, name: str) -> bool:
         with self._lock:
             return self._slow_until.get(name, 0.0) > time.monotonic()
@@ -245,16 +262,20 @@ class Reviewer:
         """A policy that could not decide, by its failurePolicy: a denial, or nothing."""
         self.metrics.errors.labels(policy.name, cause).inc()
         error = PolicyEvaluationError(policy.name, why)
-        log_event(
-            LOG,
-            logging.WARNING,
-            "policy could not decide",
-            policy=policy.name,
-            cause=cause,
-            error=why,
-            subject=review.describe(),
-            failurePolicy=str(policy.failure_policy),
-        )
+        repeated = self._fold((policy.name, cause))
+        if repeated is not None:
+            fields: dict[str, Any] = {"repeated": repeated} if repeated else {}
+            log_event(
+                LOG,
+                logging.WARNING,
+                "policy could not decide",
+                policy=policy.name,
+                cause=cause,
+                error=why,
+                subject=review.describe(),
+                failurePolicy=str(policy.failure_policy),
+                **fields,
+            )
         if policy.failure_policy == FailurePolicy.IGNORE:
             return []
         violation = Violation(
