@@ -244,7 +244,18 @@ class Review:
 
     def request(self) -> Object:
         """The admission request as JSON (admission.k8s.io/v1 ``AdmissionRequest``):
-        CEL's ``request`` variable and Gatekeeper's ``input.review``."""
+        CEL's ``request`` variable and Gatekeeper's ``input.review``.
+
+        Built once per review and shared by every policy that asks: copy it before
+        changing it.
+        """
+        cached: Object | None = self.__dict__.get("_request")
+        if cached is None:
+            cached = self._build_request()
+            object.__setattr__(self, "_request", cached)  # a memo, not a field
+        return cached
+
+    def _build_request(self) -> Object:
         kind = {"group": self.kind.group, "version": self.kind.version, "kind": self.kind.kind}
         resource = {
             "group": self.resource.group,

@@ -147,7 +147,7 @@ def namespace_object(name: str, namespace: Object | None) -> Object | None:
 
 def request_value(review: Review) -> Object:
     """``request``: the admission request without object, oldObject and uid."""
-    request = review.request()
+    request = dict(review.request())  # shared by every policy: changed only as a copy
     for key in ("object", "oldObject", "uid"):
         request.pop(key, None)
     if not request.get("namespace") and review.resource.resource == "namespaces":

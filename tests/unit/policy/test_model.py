@@ -97,3 +97,9 @@ def test_load_errors_are_one_line_each_naming_file_line_and_policy() -> None:
         "p/a.yaml:7: policy no-latest: expression: undeclared reference to 'obj'",
         "p/b.rego: cannot read",
     ]
+
+
+def test_the_request_is_built_once_per_review_and_not_part_of_equality() -> None:
+    review = Review.of_object(DEPLOYMENT)
+    assert review.request() is review.request()
+    assert review == Review.of_object(DEPLOYMENT)

@@ -231,7 +231,7 @@ async def test_a_slow_policy_is_abandoned_at_the_deadline_and_judged_by_its_fail
         started = time.monotonic()
         answer = (await reviewer.review(admission()))["response"]
         took = time.monotonic() - started
-        assert took < 0.6
+        assert took < 1.5  # answered at its 0.3 s deadline, not when the policy ends
         assert answer["allowed"] is False
         assert (
             "policy slow-fail could not be evaluated: did not decide within 0.3s"
