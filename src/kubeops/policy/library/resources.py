@@ -2,12 +2,14 @@
 within its namespace's LimitRange (min, max, maxLimitRequestRatio per Container
 and per Pod) and, with the namespace's other workloads, within its ResourceQuota.
 
-The quota is judged as far as the set shows: the requests of every workload the
-context knows in the namespace (the manifests under review in CI, the cluster's
-objects at admission), times their replicas, against the quota's hard limits.
-Objects a controller owns (a Deployment's ReplicaSets and Pods) are counted
-through their owner only; a DaemonSet counts as one Pod (its nodes are unknown);
-quotas with scopes are left out (which Pods they cover depends on the cluster).
+The quota is judged as far as the context shows.  A quota from the policy
+directory (no ``status``) is compared with the requests of every workload the
+context knows in the namespace (the manifests under review), times their
+replicas; objects a controller owns (a Deployment's ReplicaSets and Pods) are
+counted through their owner only, and a DaemonSet counts as one Pod (its nodes
+are unknown).  A live quota (the cluster's, with ``status.used``) is compared
+with what is in use, less what the object's old version charges.  Quotas with
+scopes are left out (which Pods they cover depends on the cluster).
 
 Defaults are applied as the API server applies them before it judges: a request
 left out is the container's limit, then the LimitRange's ``defaultRequest``
@@ -251,6 +253,33 @@ def _namespace_usage(
     return found
 
 
+def _others_in_set(
+    review: Review, context: Context, limit_ranges: Sequence[Object], limits: Limits
+) -> tuple[Resources, str]:
+    """What the set's other workloads in the namespace charge, and how to say so."""
+    usage = _namespace_usage(context, review.namespace, limit_ranges, limits)
+    key = _key(review.subject)
+    mine = usage.by_key.get(key, {})
+    others = {name: value - mine.get(name, Quantity()) for name, value in usage.total.items()}
+    counted = len(usage.by_key) - (1 if key in usage.by_key else 0)
+    said = f"{counted} other workload{'s' if counted != 1 else ''} in the namespace"
+    return others, said if counted else ""
+
+
+def _in_use(review: Review, quota: Object, limits: Limits) -> Resources:
+    """A live quota's ``status.used`` without what the reviewed object's old version
+    already charges (an update replaces it)."""
+    used = _resources((quota.get("status") or {}).get("used"))
+    old = review.old_object if isinstance(review.old_object, dict) else None
+    old_pod = pod_spec(old) if old is not None else None
+    if old is None or old_pod is None:
+        return used
+    charged = _usage(old_pod, replicas(old), limits)
+    return {
+        name: max(value - charged.get(name, Quantity()), Quantity()) for name, value in used.items()
+    }
+
+
 def _quota_findings(
     review: Review,
     pod: PodSpec,
@@ -258,6 +287,9 @@ def _quota_findings(
     limit_ranges: Sequence[Object],
     limits: Limits,
 ) -> list[Finding]:
+    """Each ResourceQuota of the namespace against this object and the rest: a live
+    quota (one with ``status.used``, as the cluster keeps it) by its usage, one from
+    the policy directory by the set's other workloads."""
     namespace = review.namespace
     quotas = [
         q
@@ -269,17 +301,18 @@ def _quota_findings(
         return []
     subject = review.subject
     own = _usage(pod, replicas(subject), limits)
-    usage = _namespace_usage(context, namespace, limit_ranges, limits)
-    mine_in_context = usage.by_key.get(_key(subject), {})
-    others = {
-        name: value - mine_in_context.get(name, Quantity()) for name, value in usage.total.items()
-    }
-    counted = len(usage.by_key) - (1 if _key(subject) in usage.by_key else 0)
+    in_set: tuple[Resources, str] | None = None
     findings: list[Finding] = []
     for quota in quotas:
         meta = quota.get("metadata") or {}
         label = f"ResourceQuota {namespace}/{meta.get('name', '')}"
         hard = _resources((quota.get("spec") or {}).get("hard"))
+        if (quota.get("status") or {}).get("used"):
+            others, said = _in_use(review, quota, limits), "in use"
+        else:
+            if in_set is None:
+                in_set = _others_in_set(review, context, limit_ranges, limits)
+            others, said = in_set
         for resource in sorted(hard):
             required = _required_by_quota(resource)
             if required is not None:
@@ -302,14 +335,10 @@ def _quota_findings(
             mine = own.get(resource)
             if mine is None or mine.is_zero():
                 continue
-            total = mine + others.get(resource, Quantity())
+            rest = others.get(resource, Quantity())
+            total = mine + rest
             if total > hard[resource]:
-                shared = (
-                    f"; {counted} other workload{'s' if counted != 1 else ''} in the namespace: "
-                    f"{others.get(resource, Quantity())}"
-                    if counted
-                    else ""
-                )
+                shared = f"; {said}: {rest}" if said else ""
                 findings.append(
                     Finding(
                         f"{label}: {resource} would be {total}, above its hard limit "

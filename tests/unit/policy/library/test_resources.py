@@ -234,3 +234,27 @@ def test_quota_usage_follows_the_context() -> None:
     grown = StaticContext([web, hard, deployment(pod_spec(), name="api", replicas=2)])
     (violation,) = policy.evaluate(Review.of_object(web), grown)
     assert "pods would be 4, above its hard limit 3" in violation.message
+
+
+def test_live_quota_judged_by_its_usage() -> None:
+    """A quota with status.used (the cluster's) is judged by what is in use, less the
+    object's old version on an update -- no workload is listed."""
+    from kubeops.policy import Operation, Review, StaticContext
+    from kubeops.policy.library import load
+
+    from ._build import library
+
+    c = sized(requests={"cpu": "500m", "memory": "64Mi"}, limits={"memory": "64Mi"})
+    live = quota({"requests.cpu": "4"})
+    live["status"] = {"hard": {"requests.cpu": "4"}, "used": {"requests.cpu": "3"}}
+    (policy,) = load([library({"builtin": "resources"})])
+    new = deployment(pod_spec(c), replicas=3)  # 1500m more: 4500m in all
+    (violation,) = policy.evaluate(Review.of_object(new), StaticContext([live]))
+    assert violation.message == (
+        "ResourceQuota shop/compute: requests.cpu would be 4500m, above its hard limit 4 "
+        "(this Deployment's 3 Pods: 1500m; in use: 3)"
+    )
+    # Scaling an existing Deployment from 2 to 3 replicas: 3 - 1 + 1.5 = 3.5, within 4.
+    old = deployment(pod_spec(c), replicas=2)
+    update = Review.of_object(new, operation=Operation.UPDATE, old_object=old)
+    assert policy.evaluate(update, StaticContext([live])) == []
