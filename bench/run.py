@@ -1,12 +1,12 @@
 """kubeops against client-go, the Python peers and the floors: one command, every sample.
 
-    .venv/bin/python bench/run.py            # the full suite (make bench), ~45 min on 2 cores
+    .venv/bin/python bench/run.py            # the full suite (make bench), ~100 min on 2 cores
     .venv/bin/python bench/run.py --smoke    # tiny sizes, one repetition: the harness still works
     .venv/bin/python bench/run.py --scenarios S6-scale --scale-sizes 1000,3000 --report out.md
                                              # one scenario at sizes of your choice
     .venv/bin/python bench/run.py --scenarios S10   # multi-cluster sync alone (~40 min):
                                              # rewrites S10's part of docs/benchmarks.md only
-    .venv/bin/python bench/run.py --scenarios S11   # policy as code alone (~15 min):
+    .venv/bin/python bench/run.py --scenarios S11   # policy as code alone (~11 min):
                                              # rewrites S11's part of docs/benchmarks.md only
 
 Starts its own testenv clusters, runs every scenario for every client in alternating
