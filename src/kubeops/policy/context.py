@@ -18,10 +18,14 @@ class StaticContext:
 
     def __init__(self, objects: Iterable[Object] = ()) -> None:
         self._by_kind: dict[tuple[str, str], list[Object]] = {}
+        # By kind and namespace too: the quota check asks once per manifest.
+        self._by_namespace: dict[tuple[str, str, str], list[Object]] = {}
         for obj in objects:
             if isinstance(obj, dict):
                 key = (str(obj.get("apiVersion") or ""), str(obj.get("kind") or ""))
                 self._by_kind.setdefault(key, []).append(obj)
+                namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+                self._by_namespace.setdefault((*key, namespace), []).append(obj)
 
     def namespace(self, name: str) -> Object | None:
         """The Namespace manifest ``name``, if the set has one."""
@@ -34,10 +38,9 @@ class StaticContext:
         self, api_version: str, kind: str, namespace: str | None = None
     ) -> Sequence[Object]:
         """The set's objects of this kind, in ``namespace`` when given."""
-        found = self._by_kind.get((api_version, kind), [])
         if namespace is None:
-            return list(found)
-        return [o for o in found if (o.get("metadata") or {}).get("namespace") == namespace]
+            return list(self._by_kind.get((api_version, kind), []))
+        return list(self._by_namespace.get((api_version, kind, namespace), []))
 
     def authorize(self, attributes: Mapping[str, Any]) -> tuple[str, str] | None:
         """No authorizer in CI: None (a policy that needs one reports it cannot decide)."""
