@@ -32,8 +32,11 @@ class Batch:
 
     def run(self, decide: Callable[[Policy], list[Found]]) -> None:
         """Decide each policy in turn until none is left or :meth:`cut` was called."""
+        found: list[Found] = []
         while True:
-            with self._lock:
+            with self._lock:  # one lock a policy: keep what was decided, take the next
+                if found and not self._closed:
+                    self._found.extend(found)
                 if self._cut or self._next >= len(self.policies):
                     self._current = None
                     return
@@ -41,10 +44,6 @@ class Batch:
                 self._next += 1
                 self._current, self._since = policy, time.monotonic()
             found = decide(policy)
-            with self._lock:
-                if not self._closed:
-                    self._found.extend(found)
-                self._current = None
 
     def running(self) -> tuple[Policy | None, float]:
         """The policy being decided and since when (``time.monotonic()``), or None."""

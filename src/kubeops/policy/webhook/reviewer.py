@@ -145,10 +145,13 @@ class Reviewer:
             review = Review.of_admission(request)
         except ValueError as err:  # an operation this model does not know
             return self.undecided(uid, f"cannot read the request: {err}")
-        try:
-            await asyncio.wait_for(self._places.acquire(), self._left(started))
-        except TimeoutError:
-            return self.undecided(uid, f"{self.in_flight} reviews in flight; no place in time")
+        if self._places.locked():  # wait_for costs a task and a timer: only when full
+            try:
+                await asyncio.wait_for(self._places.acquire(), self._left(started))
+            except TimeoutError:
+                return self.undecided(uid, f"{self.in_flight} reviews in flight; no place in time")
+        else:
+            await self._places.acquire()  # a free place: taken at once
         try:
             found, warnings = await self._evaluate(review, started)
         finally:
@@ -170,9 +173,10 @@ class Reviewer:
             job = self._pool.submit(batch.run, lambda policy: self._run(policy, review))
             jobs[asyncio.wrap_future(job)] = (batch, job)
 
-        together: list[Policy] = []
-        for policy in self.policies:
-            if not self._is_slow(policy.name):
+        slow = self._slow_now()
+        together: list[Policy] = [] if slow else list(self.policies)
+        for policy in self.policies if slow else ():
+            if policy.name not in slow:
                 together.append(policy)
             elif self._too_busy(policy.name):
                 why = "still deciding an earlier request"
@@ -228,9 +232,15 @@ class Reviewer:
             self._folded[key] = (now, 0)
             return folded
 
-    def _is_slow(self, name: str) -> bool:
+    def _slow_now(self) -> frozenset[str]:
+        """The policies slow lately (none, nearly always: then no lock is taken)."""
+        if not self._slow_until:
+            return frozenset()
+        now = time.monotonic()
         with self._lock:
-            return self._slow_until.get(name, 0.0) > time.monotonic()
+            for name in [n for n, until in self._slow_until.items() if until <= now]:
+                del self._slow_until[name]
+            return frozenset(self._slow_until)
 
     def _mark_slow(self, name: str) -> None:
         with self._lock:
