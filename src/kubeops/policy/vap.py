@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from kubeops.api.resource import BUILTIN
-from kubeops.cel import Prepared
+from kubeops.cel import Prepared, prepare
 from kubeops.policy import vap_cel
 from kubeops.policy.model import (
     Action,
@@ -140,14 +140,18 @@ class CelPolicy:
         ignored: list[str],
     ) -> list[Violation]:
         spec = self.spec
-        values = vap_cel.activation(
-            review,
-            params=param,
-            namespace=namespace,
-            with_params=spec.param_kind is not None,
-            authorize=context.authorize if spec.uses_authorizer else None,
-        )
-        prepared, failed = vap_cel.evaluate_variables(spec.variables, values)
+        if not spec.variables and spec.param_kind is None and not spec.uses_authorizer:
+            values, prepared = _shared_activation(review, namespace)
+            failed: Mapping[str, str] = {}
+        else:
+            values = vap_cel.activation(
+                review,
+                params=param,
+                namespace=namespace,
+                with_params=spec.param_kind is not None,
+                authorize=context.authorize if spec.uses_authorizer else None,
+            )
+            prepared, failed = vap_cel.evaluate_variables(spec.variables, values)
         errors: list[str] = []
         for _, program in spec.conditions:
             try:
@@ -261,6 +265,24 @@ class CelPolicy:
         if self.failure_policy == FailurePolicy.IGNORE:
             raise PolicyEvaluationError(self.name, message)
         return [self._violation(message, "Invalid", _DENY_ONLY)]
+
+
+def _shared_activation(review: Review, namespace: Object | None) -> tuple[dict[str, Any], Prepared]:
+    """The activation of a policy with no params, variables or authorizer -- the same for
+    every such policy of a review, so it is built and converted for CEL once per review
+    (kept on the review; the conversion is most of a simple policy's cost)."""
+    kept: list[tuple[Object | None, dict[str, Any], Prepared]] | None
+    kept = review.__dict__.get("_cel_activations")
+    if kept is None:
+        kept = []
+        object.__setattr__(review, "_cel_activations", kept)  # a memo, not a field
+    for shown, values, prepared in kept:
+        if shown == namespace:
+            return values, prepared
+    values = vap_cel.activation(review, params=None, namespace=namespace, with_params=False)
+    prepared = prepare(values)
+    kept.append((namespace, values, prepared))
+    return values, prepared
 
 
 def _namespace_name(review: Review) -> str:
