@@ -252,6 +252,42 @@ async def test_a_slow_policy_is_abandoned_at_the_deadline_and_judged_by_its_fail
         reviewer.close()
 
 
+class CountingContext(StaticContext):
+    """A static context that counts its Namespace lookups."""
+
+    def __init__(self) -> None:
+        super().__init__([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}])
+        self.asked = 0
+
+    def namespace(self, name: str) -> Any:
+        self.asked += 1
+        return super().namespace(name)
+
+
+class NamespaceRule(Rule):
+    """Denies when the request's Namespace is known (it asks the context for it)."""
+
+    def evaluate(self, review: Review, context: Any) -> list[Violation]:
+        if context.namespace(review.namespace) is None:
+            return []
+        return [Violation(self.name, f"{review.namespace} is known", actions=self.actions)]
+
+
+async def test_a_review_looks_its_namespace_up_once_for_all_its_policies() -> None:
+    context = CountingContext()
+    rules = [NamespaceRule(f"rule-{i}") for i in range(5)]
+    reviewer = Reviewer(rules, context, deadline=5.0, workers=2)
+    try:
+        first = (await reviewer.review(admission()))["response"]
+        second = (await reviewer.review(admission("u-2")))["response"]
+    finally:
+        reviewer.close()
+    assert first["allowed"] is False
+    assert second["allowed"] is False
+    assert first["status"]["message"].count("n is known") == 5
+    assert context.asked == 2  # once a review: each review sees the cache as it is then
+
+
 async def test_errors_follow_the_failure_policy_and_a_full_webhook_follows_its_mode() -> None:
     broken = Rule("broken", error=PolicyEvaluationError("broken", "no params"))
     crashing = Rule("crashing", error=KeyError("spec"), failure_policy=FailurePolicy.IGNORE)
