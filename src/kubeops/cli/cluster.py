@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kubeops.cli.connection import complete
@@ -68,6 +68,18 @@ def one_line(text: str, width: int = 80) -> str:
     """``text`` on one line for a table cell: whitespace collapsed, cut to ``width`` with "..."."""
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def print_problems(problems: Iterable[object], where: str) -> None:
+    """Every problem of a refused load on its own line (stderr), then one
+    ``kubeops: error: N problems in WHERE`` line: the rule and policy loaders' shape."""
+    from kubeops.config.redact import printable
+
+    count = 0
+    for problem in problems:
+        print(printable(str(problem), one_line=True), file=sys.stderr)
+        count += 1
+    print(f"kubeops: error: {count} problem{'s' if count != 1 else ''} in {where}", file=sys.stderr)
 
 
 def print_document(data: Any, output: str) -> None:

@@ -248,16 +248,9 @@ def policy_errors(
 
 def print_load_error(err: PolicyLoadError) -> None:
     """``FILE:LINE: policy NAME: cause`` per problem, then one ``kubeops: error:`` line."""
-    from kubeops.config.redact import printable
+    from kubeops.cli.cluster import print_problems
 
-    for problem in err.problems:
-        print(printable(str(problem), one_line=True), file=sys.stderr)
-    count = len(err.problems)
-    print(
-        f"kubeops: error: {count} problem{'s' if count != 1 else ''} in the policies; "
-        "nothing was evaluated",
-        file=sys.stderr,
-    )
+    print_problems(err.problems, "the policies; nothing was evaluated")
 
 
 def load_policy_set(paths: Sequence[str], scans: Sequence[str], builtins: bool) -> PolicySet:

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kubeops.cli.cluster import one_line, print_document
+from kubeops.cli.cluster import one_line, print_document, print_problems
 from kubeops.cli.connection import add_connection_flags, complete
 
 if TYPE_CHECKING:
@@ -151,19 +151,12 @@ def _rule_errors(
     """Print every rule problem on its own line (stderr) and exit 1."""
 
     def command(args: argparse.Namespace) -> int:
-        from kubeops.config.redact import printable
         from kubeops.respond.rules import RuleError
 
         try:
             return handler(args)
         except RuleError as err:
-            for problem in err.problems:
-                print(printable(problem, one_line=True), file=sys.stderr)
-            count = len(err.problems)
-            print(
-                f"kubeops: error: {count} problem{'s' if count != 1 else ''} in the rules",
-                file=sys.stderr,
-            )
+            print_problems(err.problems, "the rules")
             return 1
 
     return command
