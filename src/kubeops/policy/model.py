@@ -280,11 +280,15 @@ class Review:
             "options": self.options,
         }
 
+    @property
+    def label(self) -> str:
+        """``Kind ns/name``: the subject a violation names."""
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind.kind} {where}{self.name or '(no name)'}"
+
     def describe(self) -> str:
         """``Kind ns/name`` (and ``at FILE:LINE``) for messages."""
-        where = f"{self.namespace}/" if self.namespace else ""
-        at = f" at {self.location}" if self.location else ""
-        return f"{self.kind.kind} {where}{self.name or '(no name)'}{at}"
+        return f"{self.label} at {self.location}" if self.location else self.label
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def evaluate(policies: PolicySet | tuple[Policy, ...], review: Review, context: 
     and place; evaluation errors handled by each policy's failure policy."""
     found: list[Violation] = []
     ignored: list[PolicyEvaluationError] = []
-    subject = review.describe() if review.location is None else _short(review)
+    subject = review.label
     chosen = policies.policies if isinstance(policies, PolicySet) else policies
     for policy in chosen:
         try:
@@ -78,8 +78,3 @@ def evaluate(policies: PolicySet | tuple[Policy, ...], review: Review, context: 
             dataclasses.replace(v, subject=subject, location=review.location) for v in violations
         )
     return Verdict(review, tuple(found), tuple(ignored))
-
-
-def _short(review: Review) -> str:
-    where = f"{review.namespace}/" if review.namespace else ""
-    return f"{review.kind.kind} {where}{review.name or '(no name)'}"
