@@ -156,18 +156,23 @@ class Environment:
         _live.discard(self)
 
     def compact(self) -> int:
-        """Compact etcd and restart every API server, so old resourceVersions are gone.
+        """Compact etcd with every API server down, so old resourceVersions are gone.
 
-        The restart matters: a running API server's watch cache would keep serving
-        recent history that etcd no longer has.  After this, a watch or list from
-        a resourceVersion older than the returned revision gets 410 Gone.
+        The API servers are stopped first: a running one's watch cache would keep
+        serving history etcd no longer has, and a stopping one sends its watchers
+        a bookmark at the latest revision.  A scratch write then moves the revision
+        past that bookmark before the compaction, so afterwards a watch or list
+        from any resourceVersion a client holds gets 410 Gone.
         """
         if self.etcd is None:
             raise UnknownCluster("the testenv is not running")
+        for cluster in self.clusters:
+            cluster.stop_apiserver()
+        self.etcd.advance()
         revision = self.etcd.compact()
         self.progress(f"etcd compacted at revision {revision}")
         for cluster in self.clusters:
-            cluster.restart_apiserver()
+            cluster.start_apiserver()
         return revision
 
     def pids(self) -> list[int]:

@@ -90,6 +90,18 @@ class Etcd:
         assert isinstance(header, dict)
         return int(header["revision"])
 
+    def advance(self) -> int:
+        """Write a scratch key outside every cluster's prefix; return the new revision.
+
+        Moves the revision past everything any client has seen, so a compaction
+        right after it leaves no resourceVersion a client holds watchable.
+        """
+        key = base64.b64encode(b"/kubeops-testenv/advance").decode()
+        value = base64.b64encode(b"x").decode()
+        header = self._call("/v3/kv/put", {"key": key, "value": value})["header"]
+        assert isinstance(header, dict)
+        return int(header["revision"])
+
     def compact(self) -> int:
         """Compact away all history up to now; return the compacted revision."""
         revision = self.revision()

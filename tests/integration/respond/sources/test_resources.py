@@ -201,7 +201,10 @@ async def test_a_reconnect_or_relist_refires_nothing_for_unchanged_objects(
         ]
         assert [e.name for e in emitted.about("changed")] == ["modified"]
         assert [e.name for e in emitted.about("doomed")] == ["deleted"]
-        assert errors, "the fault went unnoticed: nothing was tested"
+        # Noticed as a failed round or as a relist: a watch that the dying server closes
+        # at once is relisted without an error, and a 410 on a watch-list is retried
+        # inside the round.  Either way, the path under test ran.
+        assert errors or len(lists) >= 2, "the fault went unnoticed: nothing was tested"
         if fault == "compact":
             assert len(lists) >= 2, f"no relist after the compaction: {errors!r}"
     finally:
