@@ -228,9 +228,12 @@ class Engine:
 
     # -- dispatch -------------------------------------------------------------------------------
 
-    async def submit(self, event: Event) -> None:
+    async def submit(self, event: Event) -> asyncio.Task[None]:
         """Queue ``event``: after earlier events about the same object, concurrently with
-        others; waits while the backlog is full.  Errors are logged, never raised."""
+        others; waits while the backlog is full.  Errors are logged, never raised.
+
+        Returns the task that handles it: a source that must know when an event's
+        actions are recorded (the Kafka consumer, before committing its offset) awaits it."""
         await self._backlog.acquire()
         key = _order_key(event)
         previous = self._tails.get(key)
@@ -245,6 +248,7 @@ class Engine:
                 del self._tails[key]
 
         task.add_done_callback(done)
+        return task
 
     async def _run_after(self, previous: asyncio.Task[None] | None, event: Event) -> None:
         if previous is not None:

@@ -36,7 +36,11 @@ ALERT = "alert"
 """An Alertmanager webhook alert (name: its ``alertname`` label)."""
 SCHEDULE = "schedule"
 """A cron schedule fired (name: the rule's name)."""
-SOURCES = (RESOURCE, KUBERNETES_EVENT, DERIVED, USAGE, HTTP, ALERT, SCHEDULE)
+KAFKA = "kafka"
+"""A message from a Kafka topic that is not a kubeops event (name: the CloudEvent's
+``type`` or the JSON's ``name``; payload: its data).  kubeops' own events published to
+the bus come back with their original source and name."""
+SOURCES = (RESOURCE, KUBERNETES_EVENT, DERIVED, USAGE, HTTP, ALERT, SCHEDULE, KAFKA)
 
 
 @dataclass(frozen=True, slots=True)
