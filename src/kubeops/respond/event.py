@@ -83,6 +83,9 @@ class Event:
     old_object: Object | None = None
     identity: str = ""
     """The same for the same occurrence however often it is seen; see the module doc."""
+    origin: Mapping[str, Any] = field(default_factory=dict)
+    """Where a bus event was read (``topic``, ``partition``, ``offset``, ``key``); empty for
+    events a source saw itself.  Not part of the identity: a redelivery is the same event."""
 
     @property
     def subject(self) -> ObjectRef | None:
