@@ -3,7 +3,8 @@
 Each source is built from the triggers that name it, so it watches only what
 some rule needs.  :data:`SOURCES` maps a source name to its :class:`SourceType`:
 the class the daemon runs (None for ``http`` and ``alert``, whose events arrive
-through the daemon's receiver), ``validate(trigger)`` returning problems as
+through the daemon's receiver, and for ``kafka``, whose consumer the daemon builds
+from the ``bus:`` settings), ``validate(trigger)`` returning problems as
 phrases naming the field, and ``matches(trigger, event)``, the source's own test
 of whether an event answers a trigger (names, kind, scope and the params that
 shape its events); the trigger's CEL condition is the engine's.
@@ -17,7 +18,7 @@ from typing import Any, NamedTuple
 from kubeops.respond import event as _event
 from kubeops.respond.event import Event
 from kubeops.respond.model import Trigger
-from kubeops.respond.sources import derived, events, posted, resources, schedule, usage
+from kubeops.respond.sources import derived, events, kafka, posted, resources, schedule, usage
 
 __all__ = ["SOURCES", "SourceType", "matches", "validate"]
 
@@ -41,6 +42,7 @@ SOURCES: dict[str, SourceType] = {
     _event.SCHEDULE: SourceType(schedule.ScheduleSource, schedule.validate, schedule.matches),
     _event.HTTP: SourceType(None, posted.validate_http, posted.matches_http),
     _event.ALERT: SourceType(None, posted.validate_alert, posted.matches_alert),
+    _event.KAFKA: SourceType(None, kafka.validate, kafka.matches),
 }
 
 

@@ -1,5 +1,5 @@
-"""The sources registry, and the pure checks of resource, event, http and alert
-triggers: one phrase per problem naming the field, and matching by params."""
+"""The sources registry, and the pure checks of resource, event, http, alert and
+kafka triggers: one phrase per problem naming the field, and matching by params."""
 
 from __future__ import annotations
 
@@ -21,12 +21,17 @@ NOW = datetime.datetime(2026, 3, 2, tzinfo=datetime.UTC)
 
 def test_every_source_is_registered_and_only_the_receivers_have_no_class() -> None:
     assert set(SOURCES) == set(ev.SOURCES)
-    assert {name for name, entry in SOURCES.items() if entry.cls is None} == {ev.HTTP, ev.ALERT}
+    # The receiver's sources, and kafka's consumer (built by the daemon from ``bus:``).
+    assert {name for name, entry in SOURCES.items() if entry.cls is None} == {
+        ev.HTTP,
+        ev.ALERT,
+        ev.KAFKA,
+    }
     for name, entry in SOURCES.items():
         if entry.cls is not None:
             assert entry.cls.name == name
     assert validate(Trigger("webhooks")) == [
-        "source: unknown source 'webhooks' (one of alert, derived, event, http, resource, schedule, usage)"
+        "source: unknown source 'webhooks' (one of alert, derived, event, http, kafka, resource, schedule, usage)"
     ]
 
 
@@ -165,6 +170,44 @@ def test_http_and_alert_triggers() -> None:
         alert, Event("HighLatency", ev.ALERT, NOW, payload={"status": "firing", "labels": {}})
     )
     assert matches(Trigger(ev.HTTP), Event("anything", ev.HTTP, NOW))
+
+
+def test_kafka_triggers_name_topics_and_nothing_else() -> None:
+    good = Trigger(ev.KAFKA, names=("server_down",), params={"topics": ["monitoring.events"]})
+    assert validate(good) == []
+    assert validate(Trigger(ev.KAFKA)) == []
+    assert validate(
+        Trigger(
+            ev.KAFKA,
+            names=("",),
+            kind="Node",
+            params={"topic": "a", "topics": ["ok", "no space", "..", "x" * 250, 7]},
+        )
+    ) == [
+        "names: '' is not an event name",
+        "kind: a kafka trigger is about no object",
+        "params.topic: unknown for a kafka trigger (did you mean 'topics'?); known: topics",
+        "params.topics: 'no space' may hold only letters, digits, '.', '_' and '-'",
+        "params.topics: '..' cannot be '.' or '..'",
+        f"params.topics: {'x' * 250!r} is longer than 249 characters",
+        "params.topics: 7 is not a topic name",
+    ]
+    assert validate(Trigger(ev.KAFKA, params={"topics": "monitoring.events"})) == [
+        "params.topics: must be a non-empty list of topic names"
+    ]
+
+
+def test_kafka_matching_by_name_and_the_topic_it_was_read_from() -> None:
+    trigger = Trigger(ev.KAFKA, names=("server_down",), params={"topics": ["monitoring"]})
+    read = {"topic": "monitoring", "partition": 0, "offset": 7, "key": None}
+    down = Event("server_down", ev.KAFKA, NOW, payload={"host": "db-1"}, origin=read)
+    assert matches(trigger, down)
+    assert not matches(trigger, Event("server_up", ev.KAFKA, NOW, origin=read))
+    elsewhere = Event("server_down", ev.KAFKA, NOW, origin={**read, "topic": "other"})
+    assert not matches(trigger, elsewhere)
+    assert matches(Trigger(ev.KAFKA, names=("server_down",)), elsewhere)
+    assert not matches(trigger, Event("server_down", ev.HTTP, NOW, origin=read))
+    assert matches(Trigger(ev.KAFKA), Event("anything", ev.KAFKA, NOW))
 
 
 def test_params_and_scope_helpers() -> None:
