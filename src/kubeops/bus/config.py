@@ -10,9 +10,17 @@ loader's reporter, which adds ``file:line``).  Credentials are *references*
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import difflib
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from kubeops.errors import KubeopsError
+
+if TYPE_CHECKING:
+    from kubeops.api import Client
 
 Report = Callable[[str, str], None]
 """``report(field_path, cause)``: one problem in the ``bus:`` mapping."""
@@ -105,3 +113,350 @@ class BusConfig:
             and self.consume is not None
             and self.publish.topic in self.consume.topics
         )
+
+
+# --- parsing the ``bus:`` mapping --------------------------------------------------------------
+
+BUS_KEYS = ("brokers", "clientId", "publish", "consume", "tls", "sasl")
+PUBLISH_KEYS = ("topic", "cluster", "sources", "spool")
+SPOOL_KEYS = ("dir", "maxBytes")
+CONSUME_KEYS = ("topics", "group")
+TLS_KEYS = ("caFile", "certFile", "keyFile", "keySecret", "serverName")
+SASL_KEYS = ("mechanism", "username", "passwordFile", "passwordSecret")
+SECRET_KEYS = ("namespace", "name", "key")
+MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+TOPIC_RULE = "must be 1-249 letters, digits, '.', '_' or '-' (Kafka's rule), and not '.' or '..'"
+_CLUSTER = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?")
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?)")
+
+
+def parse_bus(value: Any, report: Report) -> BusConfig | None:
+    """The :class:`BusConfig` the YAML mapping ``value`` declares, or None when it has
+    problems -- each one reported as ``report(field_path, cause)``, all at once."""
+    problems: list[str] = []
+
+    def note(path: str, cause: str) -> None:
+        problems.append(path)
+        report(path, cause)
+
+    if not isinstance(value, Mapping):
+        note("", f"must be a mapping with brokers and publish and/or consume, not {_type(value)}")
+        return None
+    _unknown(value, BUS_KEYS, "", note)
+    brokers = _brokers(value.get("brokers"), note)
+    client_id = _text(value.get("clientId"), "clientId", note) or "kubeops"
+    publish = _publish(value["publish"], note) if value.get("publish") is not None else None
+    consume = _consume(value["consume"], note) if value.get("consume") is not None else None
+    if publish is None and consume is None and "publish" not in value and "consume" not in value:
+        note("", "set publish, consume or both (a bus with neither does nothing)")
+    tls = _tls(value["tls"], note) if "tls" in value else None
+    sasl = _sasl(value["sasl"], note) if value.get("sasl") is not None else None
+    if problems:
+        return None
+    return BusConfig(
+        brokers=brokers,
+        publish=publish,
+        consume=consume,
+        tls=tls,
+        sasl=sasl,
+        client_id=client_id,
+    )
+
+
+def _type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _unknown(mapping: Mapping[Any, Any], known: tuple[str, ...], prefix: str, note: Report) -> None:
+    for key in mapping:
+        if key not in known:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            note(path, f"unknown key{hint}; known: {', '.join(known)}")
+
+
+def _mapping(value: Any, path: str, keys: tuple[str, ...], note: Report) -> Mapping[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        note(path, f"must be a mapping, not {_type(value)}")
+        return {}
+    _unknown(value, keys, path, note)
+    return value
+
+
+def _text(value: Any, path: str, note: Report, *, required: str = "") -> str:
+    if value is None or value == "":
+        if required:
+            note(path, f"required: {required}")
+        return ""
+    if not isinstance(value, str):
+        note(path, f"must be a string, not {_type(value)}")
+        return ""
+    return value
+
+
+def _list(value: Any, path: str, note: Report) -> list[tuple[str, str]]:
+    """A string or a list of strings, each with its field path."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if not isinstance(value, list):
+        note(path, f"must be a list of strings, not {_type(value)}")
+        return []
+    out = []
+    for index, each in enumerate(value):
+        if isinstance(each, str):
+            out.append((f"{path}[{index}]", each))
+        else:
+            note(f"{path}[{index}]", f"must be a string, not {_type(each)}")
+    return out
+
+
+def _brokers(value: Any, note: Report) -> tuple[str, ...]:
+    if value is None or value == []:
+        note("brokers", "required: a list of host:port (e.g. [kafka-0.kafka:9092])")
+        return ()
+    items = _list(value, "brokers", note)
+    if isinstance(value, str):  # "a:9092,b:9092", as Kafka's own tools take them
+        items = [("brokers", part.strip()) for part in value.split(",")]
+    found = []
+    for path, broker in items:
+        host, sep, port = broker.rpartition(":")
+        if not sep or not _HOST.fullmatch(host) or not port.isdigit() or not 0 < int(port) < 65536:
+            note(path, f"{broker!r} is not host:port (e.g. kafka-0.kafka:9092 or [::1]:9092)")
+        else:
+            found.append(broker)
+    return tuple(found)
+
+
+def _topic(value: Any, path: str, note: Report, what: str = "a topic name") -> str:
+    name = _text(value, path, note, required=what)
+    if name and (not _TOPIC.fullmatch(name) or name in (".", "..")):
+        note(path, f"{name!r} {TOPIC_RULE}")
+        return ""
+    return name
+
+
+def _publish(value: Any, note: Report) -> PublishSettings | None:
+    from kubeops.respond.event import KAFKA, SOURCES
+
+    found = _mapping(value, "publish", PUBLISH_KEYS, note)
+    if not isinstance(value, Mapping):
+        return None
+    topic = _topic(found.get("topic"), "publish.topic", note)
+    cluster = _text(found.get("cluster"), "publish.cluster", note, required="the cluster's name")
+    if cluster and not _CLUSTER.fullmatch(cluster):
+        note("publish.cluster", f"{cluster!r} must be letters, digits, '.', '_' or '-'")
+    publishable = [s for s in SOURCES if s != KAFKA]
+    sources = []
+    for path, source in _list(found.get("sources") or [], "publish.sources", note):
+        if source not in publishable:
+            close = difflib.get_close_matches(source, publishable, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            note(path, f"unknown source {source!r}{hint}; known: {', '.join(publishable)}")
+        sources.append(source)
+    spool = _mapping(found.get("spool"), "publish.spool", SPOOL_KEYS, note)
+    spool_dir = _text(spool.get("dir"), "publish.spool.dir", note)
+    max_bytes = _size(spool.get("maxBytes"), "publish.spool.maxBytes", note)
+    return PublishSettings(
+        topic=topic,
+        cluster=cluster,
+        sources=tuple(sources),
+        spool_dir=spool_dir,
+        spool_max_bytes=max_bytes,
+    )
+
+
+def _size(value: Any, path: str, note: Report) -> int:
+    from kubeops.models.quantity import QuantityError, bytes_
+
+    if value is None:
+        return DEFAULT_SPOOL_BYTES
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        note(path, f"must be a size like 256Mi, not {_type(value)}")
+        return DEFAULT_SPOOL_BYTES
+    try:
+        size = value if isinstance(value, int) else bytes_(value)
+    except QuantityError:
+        note(path, f"must be a size like 256Mi or 1Gi, not {value!r}")
+        return DEFAULT_SPOOL_BYTES
+    if size < MIN_SPOOL_BYTES:
+        note(path, f"must be at least 1Mi, not {value!r}")
+    return size
+
+
+MIN_SPOOL_BYTES = 1024 * 1024
+"""A spool smaller than this would refuse ordinary objects."""
+
+
+def _consume(value: Any, note: Report) -> ConsumeSettings | None:
+    found = _mapping(value, "consume", CONSUME_KEYS, note)
+    if not isinstance(value, Mapping):
+        return None
+    topics = []
+    if not found.get("topics"):
+        note("consume.topics", "required: the topics to read (a list)")
+    for path, topic in _list(found.get("topics") or [], "consume.topics", note):
+        topics.append(_topic(topic, path, note))
+    group = _topic(found.get("group"), "consume.group", note, "the consumer group's name")
+    return ConsumeSettings(topics=tuple(topics), group=group)
+
+
+def _secret(value: Any, path: str, note: Report) -> SecretKeyRef | None:
+    found = _mapping(value, path, SECRET_KEYS, note)
+    if not isinstance(value, Mapping):
+        return None
+    name = _text(found.get("name"), f"{path}.name", note, required="the Secret's name")
+    key = _text(found.get("key"), f"{path}.key", note, required="the key in the Secret's data")
+    namespace = _text(found.get("namespace"), f"{path}.namespace", note)
+    return SecretKeyRef(name=name, key=key, namespace=namespace)
+
+
+def _credential(
+    found: Mapping[Any, Any], path: str, file_key: str, secret_key: str, note: Report
+) -> Credential | None:
+    """``file_key`` xor ``secret_key`` of ``found`` (None when neither is set)."""
+    has_file, has_secret = found.get(file_key) is not None, found.get(secret_key) is not None
+    if has_file and has_secret:
+        note(f"{path}.{secret_key}", f"set {file_key} or {secret_key}, not both")
+        return None
+    if has_file:
+        return Credential(file=_text(found[file_key], f"{path}.{file_key}", note))
+    if has_secret:
+        return Credential(secret=_secret(found[secret_key], f"{path}.{secret_key}", note))
+    return None
+
+
+def _tls(value: Any, note: Report) -> TlsSettings | None:
+    if value is True or value is None:  # `tls: true` / `tls: {}`: the system's CAs
+        return TlsSettings()
+    found = _mapping(value, "tls", TLS_KEYS, note)
+    if not isinstance(value, Mapping):
+        return None
+    cert = _text(found.get("certFile"), "tls.certFile", note)
+    key = _credential(found, "tls", "keyFile", "keySecret", note)
+    if cert and key is None:
+        note("tls.keyFile", "required with certFile (or keySecret)")
+    if key is not None and not cert:
+        note("tls.certFile", "required with a client key")
+    return TlsSettings(
+        ca_file=_text(found.get("caFile"), "tls.caFile", note),
+        cert_file=cert,
+        key=key,
+        server_name=_text(found.get("serverName"), "tls.serverName", note),
+    )
+
+
+def _sasl(value: Any, note: Report) -> SaslSettings | None:
+    found = _mapping(value, "sasl", SASL_KEYS, note)
+    if not isinstance(value, Mapping):
+        return None
+    mechanism = _text(
+        found.get("mechanism"), "sasl.mechanism", note, required=", ".join(MECHANISMS)
+    )
+    if mechanism and mechanism not in MECHANISMS:
+        close = difflib.get_close_matches(mechanism.upper(), MECHANISMS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        note(
+            "sasl.mechanism",
+            f"unknown mechanism {mechanism!r}{hint}; known: {', '.join(MECHANISMS)}",
+        )
+    username = _text(found.get("username"), "sasl.username", note, required="the SASL user")
+    password = _credential(found, "sasl", "passwordFile", "passwordSecret", note)
+    both = found.get("passwordFile") is not None and found.get("passwordSecret") is not None
+    if password is None and not both:
+        note("sasl.passwordFile", "required: passwordFile or passwordSecret (exactly one)")
+    return SaslSettings(mechanism=mechanism, username=username, password=password or Credential())
+
+
+# --- credentials, read when the client connects --------------------------------------------------
+
+MAX_CREDENTIAL = 1024 * 1024
+"""Largest credential file or Secret value read (bytes)."""
+
+
+class BusConfigError(KubeopsError):
+    """The bus cannot be used as configured; the message names the setting and the cause."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCredentials:
+    """The secret values a client needs, read once at start; the repr never shows them."""
+
+    sasl_password: str = field(default="", repr=False)
+    tls_key: bytes = field(default=b"", repr=False)
+    """The client key's PEM (from keyFile or keySecret)."""
+
+    def __repr__(self) -> str:
+        password = "***" if self.sasl_password else "unset"
+        key = "***" if self.tls_key else "unset"
+        return f"ResolvedCredentials(sasl_password={password}, tls_key={key})"
+
+    __str__ = __repr__
+
+
+async def resolve_credentials(
+    config: BusConfig, client: Client | None = None
+) -> ResolvedCredentials:
+    """The SASL password and TLS key ``config`` refers to, from files or Secrets (through
+    ``client``); raises :class:`BusConfigError` naming the setting and the cause (never
+    the value)."""
+    password = b""
+    key = b""
+    if config.sasl is not None:
+        password = await _read_credential(config.sasl.password, "bus.sasl.password", client)
+    if config.tls is not None and config.tls.key is not None:
+        key = await _read_credential(config.tls.key, "bus.tls.key", client)
+    try:
+        text = password.decode().strip()
+    except UnicodeDecodeError:
+        raise BusConfigError("bus.sasl.password: not UTF-8 text") from None
+    return ResolvedCredentials(sasl_password=text, tls_key=key)
+
+
+async def _read_credential(credential: Credential, setting: str, client: Client | None) -> bytes:
+    from kubeops.config.inputs import InputError, read_bounded
+
+    if credential.file:
+        try:
+            return read_bounded(credential.file, limit=MAX_CREDENTIAL, what=f"{setting}File")
+        except InputError as err:
+            raise BusConfigError(f"{setting}File: {err}") from None
+    ref = credential.secret
+    if ref is None:
+        raise BusConfigError(f"{setting}: neither a file nor a Secret is set")
+    return await _read_secret(ref, f"{setting}Secret", client)
+
+
+async def _read_secret(ref: SecretKeyRef, setting: str, client: Client | None) -> bytes:
+    from kubeops.errors import ApiError
+
+    where = f"{setting} {ref.namespace + '/' if ref.namespace else ''}{ref.name}[{ref.key}]"
+    if client is None:
+        raise BusConfigError(f"{where}: no cluster connection to read the Secret with")
+    try:
+        secret = await client.get("Secret", ref.name, ref.namespace or None)
+    except ApiError as err:
+        raise BusConfigError(f"{where}: cannot read the Secret: {err}") from None
+    data = (secret.get("data") or {}).get(ref.key)
+    if data is None:
+        raise BusConfigError(f"{where}: the Secret has no key {ref.key!r}")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (ValueError, TypeError):
+        raise BusConfigError(f"{where}: the value is not base64 (as a Secret's data is)") from None

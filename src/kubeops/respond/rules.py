@@ -7,8 +7,8 @@ reported at once, each as ``file:line: rule NAME: field: cause``, so a CI run of
 ``kubeops respond check`` lists all there is to fix.  Line numbers come from
 :mod:`kubeops.config.safe_yaml`'s line-keeping mode.
 
-A file holds ``rules:`` (a list) and optionally ``limits:`` (the global limits;
-once over all files).  A directory contributes its ``*.yaml``/``*.yml`` files,
+A file holds ``rules:`` (a list) and optionally ``limits:`` (the global limits)
+and ``bus:`` (Kafka: :mod:`kubeops.bus.config`), each once over all files.  A directory contributes its ``*.yaml``/``*.yml`` files,
 sorted; a ``.py`` file is imported and its decorated rules taken
 (:mod:`kubeops.respond.registry`).
 """
@@ -28,6 +28,7 @@ from kubeops.respond.event import SOURCES
 from kubeops.respond.model import ActionSpec, GlobalLimits, Rule, Safety, Trigger, Window
 
 if TYPE_CHECKING:
+    from kubeops.bus.config import BusConfig
     from kubeops.respond.action import Action
 
 MAX_RULE_FILE = 4 * 1024 * 1024
@@ -57,7 +58,7 @@ SAFETY_KEYS = (
     "maxDrainedNodes",
 )
 LIMITS_KEYS = ("maxActions", "dryRun", "namespace", "killSwitch")
-FILE_KEYS = ("rules", "limits")
+FILE_KEYS = ("rules", "limits", "bus")
 WINDOW_KEYS = ("count", "per")
 
 
@@ -77,6 +78,8 @@ class RuleSet:
     limits: GlobalLimits = field(default_factory=GlobalLimits)
     actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)
     """Each rule's actions, built from its specs (by rule name)."""
+    bus: BusConfig | None = None
+    """The Kafka settings (the top-level ``bus:`` key); None: no bus."""
 
     def rule(self, name: str) -> Rule:
         """The rule called ``name`` (KeyError when there is none)."""
@@ -170,6 +173,7 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
     problems = _Problems()
     rules: list[Placed] = []
     limits: tuple[GlobalLimits, str] | None = None
+    bus: tuple[BusConfig | None, str] | None = None
     paths = list(paths)
     if not paths:
         raise RuleError(["no rule files given"])
@@ -185,11 +189,20 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
                 if got.limits != GlobalLimits():
                     limits = _merge_limits(limits, got.limits, str(path), problems)
             continue
-        for found_rules, found_limits in _load_yaml(path, problems):
+        for found_rules, found_limits, found_bus in _load_yaml(path, problems):
             rules += found_rules
             if found_limits is not None:
                 limits = _merge_limits(limits, found_limits[0], found_limits[1], problems)
-    return build_ruleset(rules, limits[0] if limits else GlobalLimits(), problems)
+            if found_bus is not None:
+                if bus is not None:
+                    problems.add(
+                        found_bus[1], "bus", "", f"set again (first set at {bus[1]}); set it once"
+                    )
+                else:
+                    bus = found_bus
+    return build_ruleset(
+        rules, limits[0] if limits else GlobalLimits(), problems, bus=bus[0] if bus else None
+    )
 
 
 def _merge_limits(
@@ -217,9 +230,13 @@ def _read(path: Path, problems: _Problems) -> bytes | None:
 _YAML_AT = re.compile(r"^.*?, line (\d+)(?:, column \d+)?: ")
 
 
-def _load_yaml(
-    path: Path, problems: _Problems
-) -> list[tuple[list[Placed], tuple[GlobalLimits, str] | None]]:
+_Document = tuple[
+    list[Placed], tuple[GlobalLimits, str] | None, tuple["BusConfig | None", str] | None
+]
+"""One YAML document's rules, and its limits and bus settings with where they are set."""
+
+
+def _load_yaml(path: Path, problems: _Problems) -> list[_Document]:
     from kubeops.config.safe_yaml import MarkedDict, YAMLInputError, load_all
 
     data = _read(path, problems)
@@ -246,17 +263,15 @@ def _load_yaml(
                 f"{file}:{document.line}",
                 "",
                 "",
-                "expected a mapping with `rules:` (and optionally `limits:`)",
+                "expected a mapping with `rules:` (and optionally `limits:`, `bus:`)",
             )
             continue
         found.append(_yaml_document(value, file, problems))
     return found
 
 
-def _yaml_document(
-    value: Any, file: str, problems: _Problems
-) -> tuple[list[Placed], tuple[GlobalLimits, str] | None]:
-    """The rules and limits of one YAML document (a MarkedDict)."""
+def _yaml_document(value: Any, file: str, problems: _Problems) -> _Document:
+    """The rules, limits and bus settings of one YAML document (a MarkedDict)."""
     from kubeops.config.safe_yaml import MarkedList
 
     def at_key(path: str, cause: str) -> None:
@@ -272,8 +287,9 @@ def _yaml_document(
             got = _yaml_rule(item, file, items.line_of(index), index, problems)
             if got is not None:
                 rules.append(got)
+    bus = _yaml_bus(value, file, problems) if "bus" in value else None
     if "limits" not in value:
-        return rules, None
+        return rules, None, bus
     lines: dict[str, int] = {}
     _index_lines(value["limits"], "", lines)
     where = _Where(file, value.line_of("limits"), lines)
@@ -281,7 +297,21 @@ def _yaml_document(
     def at_limits(path: str, cause: str) -> None:
         problems.add(where(path), "limits", path, cause)
 
-    return rules, (_global_limits(value["limits"], at_limits), where(""))
+    return rules, (_global_limits(value["limits"], at_limits), where("")), bus
+
+
+def _yaml_bus(value: Any, file: str, problems: _Problems) -> tuple[BusConfig | None, str]:
+    """The ``bus:`` settings of one document, their problems reported as ``bus: field``."""
+    from kubeops.bus.config import parse_bus
+
+    lines: dict[str, int] = {}
+    _index_lines(value["bus"], "", lines)
+    where = _Where(file, value.line_of("bus"), lines)
+
+    def at_bus(path: str, cause: str) -> None:
+        problems.add(where(path), "bus", path, cause)
+
+    return parse_bus(value["bus"], at_bus), where("")
 
 
 def _where_of_origin(origin: str, fallback: str) -> _Where:
@@ -579,6 +609,8 @@ def build_ruleset(
     rules: Sequence[Placed],
     limits: GlobalLimits = GlobalLimits(),  # noqa: B008 - frozen
     problems: _Problems | None = None,
+    *,
+    bus: BusConfig | None = None,
 ) -> RuleSet:
     """Check ``rules`` (each with what turns a field path into ``file:line``) and build
     their actions; raises :class:`RuleError` with every problem, those already in
@@ -612,7 +644,7 @@ def build_ruleset(
         built[rule.name] = _build_actions(rule, report)
     if problems.lines:
         raise RuleError(_in_file_order(problems.lines))
-    return RuleSet(rules=tuple(rule for rule, _ in rules), limits=limits, actions=built)
+    return RuleSet(rules=tuple(rule for rule, _ in rules), limits=limits, actions=built, bus=bus)
 
 
 def _check_code_types(rule: Rule, report: Report) -> bool:
