@@ -11,7 +11,9 @@ Two sources, in this order:
   ``go.sum`` changes, so a changed pin rebuilds and an unchanged one is reused.
   The extra programs some tests run -- Alertmanager, metrics-server, and ``opa``
   (the Rego oracle) -- are pinned there too and cached beside it (``controlplane/<name>-<key>/``); they build in
-  parallel with the control plane, and only when asked for.
+  parallel with the control plane, and only when asked for.  So does Kafka, the one
+  extra that is Java: its jars come from Maven Central (:mod:`.assets_kafka`), and
+  ``path("kafka")`` is their directory.
 
 Every binary is run with ``--version`` once per process before it is used, so
 a truncated or corrupt file is caught here with a clear message rather than as
@@ -29,10 +31,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from kubeops.testenv.assets_kafka import KAFKA, ensure_kafka, stop_fetches
 from kubeops.testenv.errors import AssetsError
 from kubeops.testenv.gotools import (
     GoProgram,
@@ -58,6 +62,8 @@ ALL_BINARIES: tuple[str, ...] = (*FULL_BINARIES, "kubectl")
 # Servers beside the control plane that only some tests run.
 EXTRA_BINARIES: tuple[str, ...] = ("alertmanager", "metrics-server", "opa")
 EVERY_BINARY: tuple[str, ...] = (*ALL_BINARIES, *EXTRA_BINARIES)
+# Everything ``kubeops testenv assets`` prepares: the binaries and Kafka's jars.
+EVERY_ASSET: tuple[str, ...] = (*EVERY_BINARY, KAFKA)
 KWOK_STAGES = "kwok-stages.yaml"
 
 # Which Go module builds which binary, and from which package.
@@ -208,12 +214,38 @@ def _quiet(_: str) -> None:
     pass
 
 
-def ensure_assets(needed: Iterable[str] = EVERY_BINARY, progress: Progress = _quiet) -> Assets:
+def ensure_assets(needed: Iterable[str] = EVERY_ASSET, progress: Progress = _quiet) -> Assets:
     """Return checked binaries for ``needed``, building them into the cache if necessary.
 
     The control plane and each extra server build at the same time, so asking for
-    everything on a cold cache takes about as long as the slowest of them."""
+    everything on a cold cache takes about as long as the slowest of them.  ``"kafka"``
+    fetches Kafka's jars meanwhile; the first failure of either ends the other."""
     needed = tuple(needed)
+    if KAFKA not in needed:
+        return _ensure_binaries(needed, progress)
+    binaries = tuple(b for b in needed if b != KAFKA)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="assets") as pool:
+        jars = pool.submit(
+            ensure_kafka, controlplane_dir(), cache_root() / "controlplane", progress
+        )
+        rest = pool.submit(_ensure_binaries, binaries, progress) if binaries else None
+        try:
+            running: list[Future[Any]] = [f for f in (jars, rest) if f is not None]
+            wait(running, return_when=FIRST_EXCEPTION)
+            libs = jars.result()
+            base = (
+                rest.result()
+                if rest is not None
+                else Assets(cache_root() / "controlplane", "build cache", None)
+            )
+        except BaseException:
+            stop_fetches()
+            stop_builds()
+            raise
+    return replace(base, extras={**base.extras, KAFKA: libs})
+
+
+def _ensure_binaries(needed: tuple[str, ...], progress: Progress) -> Assets:
     explicit = os.environ.get("KUBEOPS_ASSETS")
     if explicit:
         assets = Assets(Path(explicit).expanduser(), "KUBEOPS_ASSETS", None)

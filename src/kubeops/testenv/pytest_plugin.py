@@ -19,7 +19,12 @@
 * ``postgres`` -- the session's real PostgreSQL server
   (:class:`~kubeops.testenv.PostgresServer`, Debian's binaries on 127.0.0.1),
   started when a test first asks for it;
-* ``postgres_url`` -- the URL of a fresh database on it per test, dropped afterwards.
+* ``postgres_url`` -- the URL of a fresh database on it per test, dropped afterwards;
+* ``kafka`` -- the session's real Kafka broker (:class:`~kubeops.testenv.kafka.Kafka`,
+  KRaft, one node on 127.0.0.1; ``kafka.bootstrap``), started when a test first asks;
+* ``kafka_topic`` -- a fresh topic (3 partitions) on it per test, by name;
+* ``kafka_broker`` -- ``kafka_broker(**options)`` starts a broker of the test's own, for
+  tests that stop, kill or restart it; each is closed when the test ends.
 
 Tests wait with :func:`eventually` (or :func:`async_eventually` inside the event
 loop) instead of their own deadline loops or fixed sleeps; both live in
@@ -47,6 +52,7 @@ from kubeops.testenv.cluster import Cluster
 from kubeops.testenv.environment import Environment
 from kubeops.testenv.errors import ControlPlaneError
 from kubeops.testenv.eventually import async_eventually, eventually
+from kubeops.testenv.kafka import Kafka
 from kubeops.testenv.postgres import PostgresServer
 
 if TYPE_CHECKING:
@@ -224,6 +230,51 @@ def postgres_url(request: pytest.FixtureRequest, postgres: PostgresServer) -> It
     yield url
     postgres.start()
     postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def kafka(request: pytest.FixtureRequest) -> Iterator[Kafka]:
+    """The session's Kafka broker, started on first use and closed at the end.  Tests
+    share it, so each uses topics of its own (``kafka_topic``); one that stops or
+    kills a broker takes its own from ``kafka_broker``."""
+    broker = Kafka(progress=_progress(request.config))
+    _start_kafka(broker)
+    yield broker
+    broker.close()
+
+
+@pytest.fixture
+def kafka_topic(request: pytest.FixtureRequest, kafka: Kafka) -> str:
+    """A new topic named after the test, with 3 partitions, on the session's broker."""
+    kafka.start()  # a no-op unless an earlier test left it stopped
+    stem = re.sub(r"[^a-zA-Z0-9._-]+", "-", request.node.name).strip("-")[:60]
+    return kafka.create_topic(f"t.{stem}.{uuid.uuid4().hex[:6]}", partitions=3)
+
+
+@pytest.fixture
+def kafka_broker(request: pytest.FixtureRequest) -> Iterator[Callable[..., Kafka]]:
+    """Start a Kafka broker of the test's own (``kafka_broker(properties={...})`` takes
+    :class:`~kubeops.testenv.kafka.Kafka`'s options); each is closed after the test."""
+    started: list[Kafka] = []
+
+    def start(**options: Any) -> Kafka:
+        options.setdefault("progress", _progress(request.config))
+        broker = Kafka(**options)
+        started.append(broker)
+        _start_kafka(broker)
+        return broker
+
+    yield start
+    for broker in started:
+        broker.close()
+
+
+def _start_kafka(broker: Kafka) -> None:
+    try:
+        broker.start()
+    except ControlPlaneError as err:
+        broker.close()
+        pytest.fail(f"kubeops testenv could not start Kafka: {err}", pytrace=False)
 
 
 @pytest.fixture
