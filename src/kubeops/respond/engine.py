@@ -37,12 +37,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kubeops.config.redact import error_line
 from kubeops.respond.action import ActionContext, Plan
 from kubeops.respond.event import DERIVED, RESOURCE, USAGE, Event, ObjectRef, identity_of
 from kubeops.respond.killswitch import object_paused, ref_paused
+from kubeops.respond.limits import Limits
 from kubeops.respond.model import Rule, Trigger
 from kubeops.respond.outcome import (
     ALREADY_DONE,
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
     from kubeops.models.selector import Selector
     from kubeops.respond.action import Action
     from kubeops.respond.ledger import Ledger, LedgerEntry
-    from kubeops.respond.limits import Limits
     from kubeops.respond.metrics import RespondMetrics
     from kubeops.respond.rules import RuleSet
 
@@ -104,6 +104,29 @@ class Decision:
         data = asdict(self)
         data["time"] = self.time.isoformat()
         return data
+
+
+class AsyncLimits(Protocol):
+    """Limits whose admission is a request (several replicas' shared limits,
+    :class:`~kubeops.respond.shared_limits.SharedLimits`): the engine awaits it.  The
+    in-memory :class:`~kubeops.respond.limits.Limits` stay synchronous and pay nothing."""
+
+    @property
+    def horizon(self) -> float:
+        """The longest time any limit looks back, in seconds."""
+        ...
+
+    def check(self, rule: Rule, event: Event, plan: Plan, now: float) -> str | None:
+        """What stops the action on the state last seen (no request, no slot taken)."""
+        ...
+
+    async def admit_async(self, rule: Rule, event: Event, plan: Plan, now: float) -> str | None:
+        """Every limit decided and the slot taken, for every replica at once."""
+        ...
+
+    async def release_async(self, rule: Rule, event: Event, plan: Plan, now: float) -> None:
+        """Give back the slot taken at ``now`` by an action that did not run."""
+        ...
 
 
 # --- matching ----------------------------------------------------------------------------------
@@ -194,7 +217,7 @@ class Engine:
         *,
         audit: Any = None,
         ledger: Ledger | None = None,
-        limits: Limits | None = None,
+        limits: Limits | AsyncLimits | None = None,
         kill_switch: Any = None,
         dry_run: bool = False,
         metrics: RespondMetrics | None = None,
@@ -204,13 +227,13 @@ class Engine:
         backlog: int = DEFAULT_BACKLOG,
         now: Callable[[Event], float] | None = None,
     ) -> None:
-        from kubeops.respond.limits import Limits
-
         self.client = client
         self.ruleset = ruleset
         self.audit = audit
         self.ledger = ledger
-        self.limits = limits if limits is not None else Limits(ruleset.rules, ruleset.limits)
+        self.limits: Limits | AsyncLimits = (
+            limits if limits is not None else Limits(ruleset.rules, ruleset.limits)
+        )
         self.kill_switch = kill_switch
         self.dry_run = dry_run or ruleset.limits.dry_run or client is None
         self.metrics = metrics
@@ -346,7 +369,14 @@ class Engine:
         say.target = plan.target
         if await self._target_paused(plan, event):
             return await say(SUPPRESSED, reason=PAUSED, detail=f"{plan.summary} (target paused)")
-        reason = self.limits.admit(rule, event, plan, now)
+        limits = self.limits
+        if isinstance(limits, Limits):  # one process: decided and recorded in one step
+            reason = limits.admit(rule, event, plan, now)
+        else:
+            try:
+                reason = await limits.admit_async(rule, event, plan, now)
+            except Exception as err:
+                return await say(FAILED, detail=f"not run: {error_line(err, None)}")
         if reason is not None:
             return await say(SUPPRESSED, reason=reason, detail=plan.summary)
         if dry:
@@ -368,14 +398,26 @@ class Engine:
                 claimed = await self.ledger.claim(entry)
             except Exception as err:
                 self._count_ledger_error()
-                self.limits.release(rule, event, plan, now)
+                await self._release(rule, event, plan, now)
                 return await say(FAILED, detail=f"not run: {error_line(err, None)}")
             if not claimed:
                 # Done before (by an old leader, counted once when the limits were
                 # restored): the slot taken above goes back.
-                self.limits.release(rule, event, plan, now)
+                await self._release(rule, event, plan, now)
                 return await say(SUPPRESSED, reason=ALREADY_DONE, detail=plan.summary)
         return await self._execute(action, ctx, plan, say)
+
+    async def _release(self, rule: Rule, event: Event, plan: Plan, now: float) -> None:
+        limits = self.limits
+        if isinstance(limits, Limits):
+            limits.release(rule, event, plan, now)
+            return
+        try:
+            await limits.release_async(rule, event, plan, now)
+        except Exception as err:  # the slot stays taken until it leaves the window
+            log.warning(
+                "respond: limits: cannot release a slot of %s: %s", rule.name, error_line(err, None)
+            )
 
     async def _execute(
         self, action: Action, ctx: ActionContext, plan: Plan, say: _Sayer
@@ -514,22 +556,29 @@ class Engine:
     async def resume(self) -> list[Decision]:
         """On becoming leader: rebuild the limits from the ledger's recent entries, then
         re-run every claim another replica (or this one's previous run) left
-        unfinished, adopting each first so only one replica does."""
-        from kubeops.respond.limits import Limits
-
+        unfinished, adopting each first so only one replica does.  Shared limits
+        (:class:`AsyncLimits`) are kept: they live in the cluster already."""
         if self.ledger is None:
             return []
-        limits = Limits(self.ruleset.rules, self.ruleset.limits)
-        horizon = limits.horizon
-        since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=horizon)
-        limits.restore(await self.ledger.entries(since) if horizon > 0 else [])
-        self.limits = limits
+        if isinstance(self.limits, Limits):
+            limits = Limits(self.ruleset.rules, self.ruleset.limits)
+            horizon = limits.horizon
+            since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=horizon)
+            limits.restore(await self.ledger.entries(since) if horizon > 0 else [])
+            self.limits = limits
         decisions = []
         for entry in await self.ledger.unfinished():
             if not await self.ledger.adopt(entry):
                 continue
             decisions.append(await self._resume(entry))
         return decisions
+
+    async def resume_entry(self, entry: LedgerEntry) -> Decision | None:
+        """Adopt one unfinished claim and run its action (the orphan sweep's step); None
+        when another replica adopted it first or it finished meanwhile."""
+        if self.ledger is None or not await self.ledger.adopt(entry):
+            return None
+        return await self._resume(entry)
 
     async def _resume(self, entry: LedgerEntry) -> Decision:
         event = await self._event_of(entry)
@@ -733,6 +782,7 @@ def decisions_summary(decisions: Iterable[Decision]) -> dict[str, int]:
 
 
 __all__ = [
+    "AsyncLimits",
     "Decision",
     "Engine",
     "audit_record",

@@ -245,13 +245,18 @@ class Ledger:
 
     async def adopt(self, entry: LedgerEntry) -> bool:
         """Take over an unfinished claim (to resume its action); False when it finished or
-        another replica adopted it first (the update's resourceVersion decides)."""
+        another replica adopted it first: it no longer names the holder and run ``entry``
+        does when ``entry`` names one (as :meth:`unfinished` lists it: two sweepers that
+        listed it both read it unfinished), or the update's resourceVersion shows a
+        write in between."""
         name = entry.name
         obj = await self._read(name)
         if obj is None:
             return False
         current = from_configmap(obj)
         if current is None or current.finished:
+            return False
+        if entry.holder and (current.holder, current.run) != (entry.holder, entry.run):
             return False
         mine = replace(current, holder=self.identity, run=self.run, claimed_at=_now())
         updated = self._configmap(mine)
