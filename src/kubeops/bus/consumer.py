@@ -65,6 +65,9 @@ __all__ = ["ConsumerMetrics", "KafkaSource", "OffsetBook", "PartitionProgress"]
 
 log = logging.getLogger(__name__)
 
+PROBE_INTERVAL = 5.0
+"""How often a quiet consumer checks that the brokers answer (seconds)."""
+
 Partition = tuple[str, int]
 """A topic and a partition number (the client's TopicPartition is one)."""
 
@@ -204,7 +207,7 @@ class _State:
     def failing(self, what: str, err: BaseException) -> None:
         if not self.trouble:
             log.warning("bus: %s failed: %s; retrying", what, _cause(err))
-        self.trouble = what
+            self.trouble = what
 
     def working(self) -> None:
         if self.trouble:
@@ -214,8 +217,8 @@ class _State:
 
 def _cause(err: BaseException) -> str:
     text = str(err)
-    if isinstance(err, BusConfigError):
-        return text  # already one line naming the setting
+    if isinstance(err, BusConfigError) or text.startswith(type(err).__name__):
+        return text  # already says what it is
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
@@ -356,9 +359,26 @@ class KafkaSource:
         progress.finish(offset)
 
     async def _commit_every(self) -> None:
+        """Commit what moved every ``commit_interval``; when nothing moves, ask the
+        brokers for their topics every few seconds, so an outage (and its end) is
+        said once even on a quiet bus."""
+        quiet = 0.0
         while True:
             await asyncio.sleep(self.commit_interval)
-            await self._commit(self._book.to_commit())
+            offsets = self._book.to_commit()
+            if offsets:
+                quiet = 0.0
+                await self._commit(offsets)
+                continue
+            quiet += self.commit_interval
+            if quiet >= PROBE_INTERVAL or self._state.trouble:
+                quiet = 0.0
+                try:
+                    await asyncio.wait_for(self._consumer.topics(), PROBE_INTERVAL)
+                except (kafka.KafkaError, TimeoutError) as err:
+                    self._state.failing("reaching the brokers", err)
+                else:
+                    self._state.working()
 
     async def _commit(self, offsets: Mapping[Partition, int], *, timeout: float = 10.0) -> None:
         """Commit ``offsets``; a failure is logged (on a state change) and retried later."""
