@@ -569,7 +569,7 @@ def render(results: Results, source: str, chart: str | None = None) -> str:
     )
     lines += ["", "## Results", ""]
     for key, entry in results["scenarios"].items():
-        if key in ("S10", "S11"):
+        if key in ("S10", "S11", "S12"):
             continue  # their own parts, between markers (harness.s1x_report), added by write()
         if key == "S6-scale":
             lines += _scale_section(entry, results, chart)
@@ -621,6 +621,11 @@ def write(results: Results, results_path: Path, out: Path) -> None:
     )
     if part:
         text += "\n" + part + "\n"
+    part = (
+        _s12_part(results, results_path) if "S12" in results["scenarios"] else _s12_kept(previous)
+    )
+    if part:
+        text += "\n" + part + "\n"
     analysis = (
         previous.split(MARKER, 1)[1] if MARKER in previous else "\n\n## Analysis\n\n(none yet)\n"
     )
@@ -656,6 +661,28 @@ def write_s11(results: Results, results_path: Path, out: Path) -> None:
     previous = out.read_text() if out.exists() else ""
     part = _s11_part(results, results_path)
     out.write_text(s10_report.splice(previous, part, MARKER, s11_report.BEGIN, s11_report.END))
+
+
+def _s12_part(results: Results, results_path: Path) -> str:
+    """S12's part of the report."""
+    from harness import s12_report
+
+    return "\n".join(s12_report.section(results, _source(results_path)))
+
+
+def _s12_kept(previous: str) -> str:
+    from harness import s10_report, s12_report
+
+    return s10_report.kept(previous, s12_report.BEGIN, s12_report.END)
+
+
+def write_s12(results: Results, results_path: Path, out: Path) -> None:
+    """Rewrite only S12's part of ``out`` (a targeted run: the rest is another run's)."""
+    from harness import s10_report, s12_report
+
+    previous = out.read_text() if out.exists() else ""
+    part = _s12_part(results, results_path)
+    out.write_text(s10_report.splice(previous, part, MARKER, s12_report.BEGIN, s12_report.END))
 
 
 def newest_full_run() -> Path:

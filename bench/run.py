@@ -8,6 +8,8 @@
                                              # rewrites S10's part of docs/benchmarks.md only
     .venv/bin/python bench/run.py --scenarios S11   # policy as code alone (~11 min):
                                              # rewrites S11's part of docs/benchmarks.md only
+    .venv/bin/python bench/run.py --scenarios S12   # the respond daemon through Kafka alone
+                                             # (~10 min): rewrites S12's part only
 
 Starts its own testenv clusters, runs every scenario for every client in alternating
 order, writes ``bench/results/<timestamp>.json`` and regenerates ``docs/benchmarks.md``
@@ -38,7 +40,7 @@ CONFIGMAP_SCENARIOS = frozenset({"S1", "S2", "S3", "S4", "S5"})
 PHASE_SCENARIOS = {
     "configmaps": CONFIGMAP_SCENARIOS,
     "pods": frozenset({*POD_SCENARIOS, "S7-startup"}),
-    "respond": frozenset({"S9"}),
+    "respond": frozenset({"S9", "S12"}),
     "sync": frozenset({"S10"}),
     "policy": frozenset({"S11"}),
 }
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--phases",
         default="configmaps,pods,respond,sync,policy",
-        help="configmaps (S1-S5), pods (S6-S8), respond (S9), sync (S10), policy (S11);"
+        help="configmaps (S1-S5), pods (S6-S8), respond (S9, S12), sync (S10), policy (S11);"
         " comma-separated",
     )
     parser.add_argument(
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="markdown to regenerate (default: docs/benchmarks.md, full runs only: not with"
         " --smoke, --scenarios, --clients or --phases; a targeted run with S10 or S11"
-        " rewrites that scenario's part of docs/benchmarks.md alone)",
+        " rewrites that scenario's part of docs/benchmarks.md alone; so does S12)",
     )
     args = parser.parse_args(argv)
     compile_like_an_install()
@@ -310,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         if "S11" in results["scenarios"]:
             report.write_s11(results, path, REPO / "docs" / "benchmarks.md")
             progress("report: S11's part of docs/benchmarks.md")
+        if "S12" in results["scenarios"]:
+            report.write_s12(results, path, REPO / "docs" / "benchmarks.md")
+            progress("report: S12's part of docs/benchmarks.md")
     failed = [
         f"{key}/{run['client']}"
         for key, entry in results["scenarios"].items()

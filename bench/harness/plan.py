@@ -50,6 +50,13 @@ class Plan:
     s11_seconds: float = 30.0  # measured, per admission run
     s11_warmup: float = 10.0  # at the rate before measuring (a fresh webhook's first seconds)
     s11_admission_reps: int = 3  # admission runs per arm
+    s12_reps: int = 3  # runs per arm (in-process, bus with 1 replica, bus with 3)
+    s12_seconds: float = 30.0  # S9's stream per run
+    s12_storm_per_minute: int = 10_000
+    s12_probe_interval: float = 0.25
+    s12_burst: int = 1_000  # probe changes written at once, for the throughput
+    s12_arms: tuple[str, ...] = ("in-process", "bus-1", "bus-3")
+    s12_burst_timeout: float = 120.0  # for the burst's last action
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +119,13 @@ SMOKE = Plan(
     s11_seconds=2.0,
     s11_warmup=1.0,
     s11_admission_reps=1,
+    s12_reps=1,
+    s12_seconds=1.0,
+    s12_storm_per_minute=300,
+    s12_probe_interval=0.25,
+    s12_burst=10,
+    s12_arms=("in-process", "bus-3"),  # bus-1 is bus-3's path with one replica
+    s12_burst_timeout=30.0,
 )
 
 # metric: what each run's "value" is; better: which way is good.
@@ -221,6 +235,13 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "webhook p99 ≤ 20 ms at {s11_rate:g} requests/s",
             "`policy test` finds what conftest finds, and its time and memory beside conftest's",
         ],
+    },
+    "S12": {
+        "title": "event to action through Kafka: `kubeops respond` in distributed mode (the leader publishes, 1 or 3 replicas in one consumer group act) beside S9's in-process path, on S9's stream ({s12_storm_per_minute:,} storm changes a minute, a probe every {s12_probe_interval:g} s) and a burst of {s12_burst:,} probe changes ({s12_reps} × {s12_seconds:.0f} s per arm)",
+        "metric": "p99 event to action",
+        "unit": "ms",
+        "better": "lower",
+        "targets": ["p99 ≤ 1 s under the storm through the bus (S9's target)"],
     },
 }
 

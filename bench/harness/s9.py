@@ -218,8 +218,16 @@ async def _measure(
     )
 
 
-async def _storm(c: Any, per_minute: int, start: float, stop_at: float) -> int:
-    """Writes at ``per_minute`` on a fixed schedule (at most STORM_INFLIGHT at once)."""
+async def _storm(
+    c: Any,
+    per_minute: int,
+    start: float,
+    stop_at: float,
+    namespace: str = NAMESPACE,
+    prefix: str = "s9-noise",
+) -> int:
+    """Writes at ``per_minute`` on a fixed schedule (at most STORM_INFLIGHT at once) to
+    the NOISE ConfigMaps ``<prefix>-<i>`` of ``namespace``."""
     interval = 60.0 / per_minute
     gate = asyncio.Semaphore(STORM_INFLIGHT)
     tasks: list[asyncio.Task[None]] = []
@@ -228,9 +236,9 @@ async def _storm(c: Any, per_minute: int, start: float, stop_at: float) -> int:
         async with gate:
             await c.patch(
                 "configmaps",
-                f"s9-noise-{i % NOISE}",
+                f"{prefix}-{i % NOISE}",
                 {"data": {"kind": "noise", "n": str(i)}},
-                NAMESPACE,
+                namespace,
             )
 
     i = 0

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import dataset, s9, s10, s11
+from harness import dataset, s9, s10, s11, s12
 from harness.clients import Client, go_binary
 from harness.plan import Plan
 from harness.process import Outcome, Spawner
@@ -238,27 +238,102 @@ class Suite:
     # -- phase C: API-only cluster, kubeops respond against a watch loop ----------------------
 
     def respond_phase(self, scenarios: frozenset[str] | None = None) -> None:
-        """S9: event to action under a storm, each contender its own process."""
-        if scenarios is not None and "S9" not in scenarios:
+        """S9: event to action under a storm, each contender its own process; then S12:
+        kubeops' daemon through Kafka beside its in-process path, on the same cluster."""
+        wanted = {"S9", "S12"} if scenarios is None else {"S9", "S12"} & scenarios
+        if not wanted:
             return
-        plan = self.plan
         with Environment(api_only=True, progress=self.progress) as env:
             kubeconfig = env.cluster().kubeconfig
             self.server_version = self.server_version or str(
                 env.cluster().admin.get("/version").get("gitVersion", "")
             )
-            asyncio.run(s9.prepare(kubeconfig))
-            settings = s9.Settings(
-                plan.s9_seconds, plan.s9_storm_per_minute, plan.s9_probe_interval
-            )
-            self._scenario("S9", {"settings": settings.__dict__, "namespace": s9.NAMESPACE})
-            by_name = {c.name: c for c in self._library_clients("S9")}
+            if "S9" in wanted:
+                self._event_to_action(kubeconfig)
+            if "S12" in wanted:
+                self._bus(kubeconfig)
 
-            def one(name: str, rep: int, position: int) -> None:
-                client = by_name[name]
-                result = s9.run(lambda raw: client.argv("S9", raw), kubeconfig, settings)
+    def _event_to_action(self, kubeconfig: Path) -> None:
+        """S9: kubeops' daemon and a hand-written watch loop, each its own process."""
+        plan = self.plan
+        asyncio.run(s9.prepare(kubeconfig))
+        settings = s9.Settings(plan.s9_seconds, plan.s9_storm_per_minute, plan.s9_probe_interval)
+        self._scenario("S9", {"settings": settings.__dict__, "namespace": s9.NAMESPACE})
+        by_name = {c.name: c for c in self._library_clients("S9")}
+
+        def one(name: str, rep: int, position: int) -> None:
+            client = by_name[name]
+            result = s9.run(lambda raw: client.argv("S9", raw), kubeconfig, settings)
+            run: dict[str, Any] = {
+                "client": name,
+                "rep": rep,
+                "position": position,
+                "ok": result.ok,
+                "wall_seconds": result.wall_seconds,
+                "peak_rss_bytes": result.peak_rss_bytes,
+            }
+            if result.ok:
+                run["rss_bytes"] = result.rss_bytes
+                run["value"] = result.p99_ms
+                run["extra"] = result.extra()
+                shown = (
+                    f"p99 {result.p99_ms:.0f} ms, {result.missed} missed, "
+                    f"CPU {run['extra']['cpu_percent']}%, RSS {result.rss_bytes / 2**20:.0f} MiB"
+                )
+            else:
+                run["error"] = result.error
+                run["stderr_tail"] = result.stderr_tail[-2000:]
+                shown = f"FAILED: {result.error[:200]}"
+            self.scenarios["S9"]["runs"].append(run)
+            self.progress(f"S9 {name} rep {rep + 1}: {shown}")
+
+        self._rounds("S9", list(by_name), plan.s9_reps, one)
+
+    def _bus(self, kubeconfig: Path) -> None:
+        """S12: each arm (no bus, bus with 1 replica, with 3) on one broker of its own."""
+        plan = self.plan
+        settings = s12.Settings(
+            plan.s12_seconds,
+            plan.s12_storm_per_minute,
+            plan.s12_probe_interval,
+            plan.s12_burst,
+            plan.s12_burst_timeout,
+        )
+        entry = self._scenario(
+            "S12",
+            {"settings": settings.__dict__, "namespace": s12.NAMESPACE, "partitions": s12.PARTITIONS,
+             "qps": s12.QPS, "arms": {a: s12.ARMS[a] for a in plan.s12_arms}},
+        )  # fmt: skip
+        version = next((c.version for c in self.clients if c.group == "kubeops"), "")
+        for arm, label in s12.LABELS.items():
+            self.contenders[arm] = {"label": label, "group": "kubeops", "version": version}
+        [daemon] = [c for c in self.clients if c.name == "kubeops-respond"] or [None]
+        if daemon is None or daemon.unavailable:
+            why = daemon.unavailable if daemon else "kubeops-respond is not among --clients"
+            for arm in plan.s12_arms:
+                entry["skipped"][arm] = f"not available: {why}"
+            return
+        asyncio.run(s12.prepare(kubeconfig))
+        with tempfile.TemporaryDirectory(prefix="bench-kafka-") as run_dir:
+            try:
+                broker = s12.broker(Path(run_dir), self.progress, plan.mode == "smoke")
+            except Exception as err:  # the in-process arm still runs
+                self.progress(f"S12: no broker: {type(err).__name__}: {err}")
+                for arm in plan.s12_arms:
+                    if s12.ARMS[arm]:
+                        entry["skipped"][arm] = f"not available: the broker ({err})"
+                broker = None
+            if broker is not None:
+                self.tool_versions["kafka"] = s12.kafka_version()
+            bootstrap = str(broker.bootstrap) if broker is not None else None
+            arms = [a for a in plan.s12_arms if a not in entry["skipped"]]
+
+            def one(arm: str, rep: int, position: int) -> None:
+                result = s12.run(
+                    lambda raw: daemon.argv("S12", raw), kubeconfig, settings, arm, bootstrap
+                )
                 run: dict[str, Any] = {
-                    "client": name,
+                    "client": arm,
                     "rep": rep,
                     "position": position,
                     "ok": result.ok,
@@ -270,17 +345,24 @@ class Suite:
                     run["value"] = result.p99_ms
                     run["extra"] = result.extra()
                     shown = (
-                        f"p99 {result.p99_ms:.0f} ms, {result.missed} missed, "
-                        f"CPU {run['extra']['cpu_percent']}%, RSS {result.rss_bytes / 2**20:.0f} MiB"
+                        f"p99 {result.p99_ms:.0f} ms, {result.missed} missed,"
+                        f" burst {result.actions_per_second:.0f} actions/s"
+                        f" ({result.burst_actions}/{settings.burst}),"
+                        f" {result.duplicates} duplicates, CPU {run['extra']['cpu_percent']}%,"
+                        f" RSS {result.rss_bytes / 2**20:.0f} MiB"
                     )
                 else:
                     run["error"] = result.error
                     run["stderr_tail"] = result.stderr_tail[-2000:]
                     shown = f"FAILED: {result.error[:200]}"
-                self.scenarios["S9"]["runs"].append(run)
-                self.progress(f"S9 {name} rep {rep + 1}: {shown}")
+                self.scenarios["S12"]["runs"].append(run)
+                self.progress(f"S12 {arm} rep {rep + 1}: {shown}")
 
-            self._rounds("S9", list(by_name), plan.s9_reps, one)
+            try:
+                self._rounds("S12", arms, plan.s12_reps, one)
+            finally:
+                if broker is not None:
+                    broker.close()
 
     # -- phase D: API-only clusters (hub, source, targets), multi-cluster sync ---------------
 
@@ -635,11 +717,13 @@ class Suite:
                 _summarise_sizes(entry, by_client)
                 continue
             entry["summary"] = {
-                name: _stats(runs, pooled_lags=key in ("S3", "S9") or name in s11.ARMS)
+                name: _stats(runs, pooled_lags=key in ("S3", "S9", "S12") or name in s11.ARMS)
                 for name, runs in by_client.items()
             }
             if key == "S11":
                 s11.compare(entry)
+            if key == "S12":
+                s12.compare(entry)
             if key == "S9":
                 for name, runs in by_client.items():
                     good = [r for r in runs if r["ok"]]

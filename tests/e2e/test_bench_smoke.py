@@ -1,7 +1,8 @@
 """The benchmark harness must never rot: its smoke mode (tiny sizes, one repetition) runs
 every client through every scenario (S6-scale: its growth clients at each of two sizes;
 S10: its three contenders at two targets, the engine and the floor at three too; S11: the
-CI gate's three contenders on a corpus of 60 manifests and the three admission arms for 2 s).  Checked: that
+CI gate's three contenders on a corpus of 60 manifests and the three admission arms for 2 s;
+S12: the respond daemon in-process and as 3 replicas on a testenv Kafka, 1 s and 10 actions each).  Checked: that
 each one completed and that the results file is well-formed.  Never timings: CI machines
 are shared and noisy."""
 
@@ -45,6 +46,7 @@ POLICY_CI = (  # S11's CI gate: both Rego layouts, and CEL
     "conftest-packages",
 )
 POLICY_ARMS = ("no-policy", "apiserver-vap", "kubeops-webhook")  # S11's admission arms
+BUS_ARMS = ("in-process", "bus-3")  # S12 at smoke size: no bus, and 3 replicas on Kafka
 
 # A fresh CI machine first creates the peers' venvs and builds client-go and Popeye.
 pytestmark = [pytest.mark.full, pytest.mark.timeout(3000)]
@@ -93,6 +95,8 @@ def test_every_client_completes_every_scenario(smoke: tuple[dict[str, Any], Path
         assert _ok_runs(results, "S10", name), f"S10 {name} did not complete"
     for name in (*POLICY_CI, *POLICY_ARMS):
         assert _ok_runs(results, "S11", name), f"S11 {name} did not complete"
+    for name in BUS_ARMS:
+        assert _ok_runs(results, "S12", name), f"S12 {name} did not complete"
     assert "S3 kubeops-async rep 1" in stderr  # progress is shown
 
 
@@ -256,6 +260,32 @@ def test_a_targeted_policy_run_rewrites_only_its_part(
     assert after.split(begin)[1].split(end)[0] in out.read_text()
 
 
+def test_event_to_action_through_the_bus_is_measured(
+    smoke: tuple[dict[str, Any], Path, str],
+) -> None:
+    """S12: every probe and every burst change acted on once, by the arm's replicas
+    (CPU and RSS of all of them); the bus arm's added latency is reported."""
+    results, report, _ = smoke
+    entry = results["scenarios"]["S12"]
+    burst = entry["params"]["settings"]["burst"]
+    for name in BUS_ARMS:
+        [run] = _ok_runs(results, "S12", name)
+        extra = run["extra"]
+        assert extra["replicas"] == (3 if name == "bus-3" else 1)
+        assert extra["writes"] > 0
+        assert len(extra["lags_ms"]) + extra["missed"] == extra["writes"]
+        assert extra["storm_writes"] > 0
+        assert extra["burst"]["actions"] == burst
+        assert extra["duplicates"] == 0
+        assert run["rss_bytes"] > 0
+        assert entry["summary"][name]["pooled"]["events"] == len(extra["lags_ms"])
+    assert "added_p99_ms" in entry["comparison"]["bus-3"]
+    assert isinstance(results["versions"]["kafka"], str)
+    text = report.read_text()
+    assert text.count("<!-- S12: begin") == 1
+    assert "### S12 " in text
+
+
 def test_growth_is_measured_at_every_size(smoke: tuple[dict[str, Any], Path, str]) -> None:
     results, report, stderr = smoke
     entry = results["scenarios"]["S6-scale"]
@@ -299,6 +329,7 @@ def test_results_are_well_formed(smoke: tuple[dict[str, Any], Path, str]) -> Non
         "kubectl",
         "popeye",
         "conftest",
+        "kafka",
     ):
         assert isinstance(results["versions"][key], str)
         assert results["versions"][key]
@@ -316,6 +347,7 @@ def test_results_are_well_formed(smoke: tuple[dict[str, Any], Path, str]) -> Non
         "S9",
         "S10",
         "S11",
+        "S12",
     ]
     for key, entry in results["scenarios"].items():
         for field in (

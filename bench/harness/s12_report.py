@@ -1,0 +1,124 @@
+"""S12's part of docs/benchmarks.md: event to action through Kafka with 1 and 3
+replicas beside the in-process path, between two markers so that
+``bench/run.py --scenarios S12`` rewrites that part alone."""
+
+# ruff: noqa: RUF001 -- the report prints multiplication signs and en dashes on purpose
+from __future__ import annotations
+
+from typing import Any
+
+from harness.s11_report import _f, _label, _signed, _table
+from harness.s12 import ARMS, BURST_INFLIGHT, BURST_OBJECTS
+
+BEGIN = "<!-- S12: begin; `bench/run.py --scenarios S12` rewrites this part alone -->"
+END = "<!-- S12: end -->"
+P99_TARGET_MS = 1_000.0
+ISSUE_SIZES = {"seconds": 30.0, "storm_per_minute": 10_000, "burst": 1_000}
+
+
+def _reduced(mode: str, settings: dict[str, Any]) -> str:
+    if mode == "smoke":
+        return " **Smoke sizes: not the issue's figures.**"
+    small = [k for k, v in ISSUE_SIZES.items() if settings.get(k, v) < v]
+    return f" **Reduced sizes ({', '.join(small)}): not the issue's figures.**" if small else ""
+
+
+def verdict(entry: dict[str, Any]) -> list[str]:
+    """S9's target, judged on the bus arms' pooled p99."""
+    rows = entry.get("comparison", {})
+    arms = entry["params"].get("arms", ARMS)
+    bus = [(arm, rows[arm]) for arm in arms if arms[arm] and arm in rows]
+    if not bus:
+        return [entry["targets"][0], "n/a", "no bus run completed"]
+    ok = all(row["p99_ms"] is not None and row["p99_ms"] <= P99_TARGET_MS for _, row in bus)
+    figure = "; ".join(f"{arm}: p99 {_f(row['p99_ms'])} ms" for arm, row in bus)
+    return [entry["targets"][0], "**PASS**" if ok else "**MISS**", figure]
+
+
+def section(results: dict[str, Any], source: str) -> list[str]:
+    """S12's part of the report, markers included."""
+    entry = results["scenarios"]["S12"]
+    settings = entry["params"]["settings"]
+    comparison = entry.get("comparison", {})
+    lines = [
+        BEGIN,
+        "",
+        f"### S12 — {entry['title']}",
+        "",
+        f"From `{source}` ({results['mode']} run started {results['started']}, load average"
+        f" {results['machine'].get('load_start', {}).get('loadavg_1m', 0):.2f} at the start,"
+        f" {results['machine'].get('load_end', {}).get('loadavg_1m', 0):.2f} at the end;"
+        f" Kafka {results['versions'].get('kafka', '–')})." + _reduced(results["mode"], settings),
+        "",
+    ]
+    lines += _table(["target", "result", "figure"], [verdict(entry)])
+    lines += ["", "Pooled over the runs; throughput is the burst's median run:", ""]
+    rows = []
+    for arm in entry["params"].get("arms", ARMS):
+        if arm in entry.get("skipped", {}):
+            rows.append([_label(results, arm), entry["skipped"][arm], *[""] * 9])
+            continue
+        row = comparison.get(arm)
+        if row is None:
+            failed = [r for r in entry["runs"] if r["client"] == arm and not r["ok"]]
+            why = failed[0]["error"][:160] if failed else "did not run"
+            rows.append([_label(results, arm), f"failed: {why}", *[""] * 9])
+            continue
+        added = (
+            f"{_signed(row.get('added_p50_ms'))} / {_signed(row.get('added_p99_ms'))}"
+            if "added_p99_ms" in row
+            else "–"
+        )
+        ratio = row.get("throughput_vs_in_process")
+        rows.append(
+            [
+                _label(results, arm),
+                _f(row["p50_ms"]),
+                f"**{_f(row['p99_ms'])}**",
+                added,
+                f"{row['events']:,} ({row['missed']} missed)",
+                f"**{_f(row['actions_per_second'], 0)}**"
+                + (f" ({ratio:.2f}×)" if ratio is not None else ""),
+                f"{row['burst_actions']:,} in {row['runs']} run(s);"
+                f" writes took {_f(row['burst_write_seconds'], 2)} s",
+                str(row["duplicates"]),
+                _f(row["cpu_percent"], 0),
+                _f(row["rss_mib"], 0),
+            ]
+        )
+    lines += _table(
+        [
+            "arm",
+            "p50 ms",
+            "p99 ms",
+            "added by the bus p50 / p99 ms",
+            "probes",
+            "burst actions/s (× in-process)",
+            "burst",
+            "duplicate actions",
+            "CPU % (all replicas)",
+            "RSS MiB (all replicas)",
+        ],
+        rows,
+    )
+    lines += [
+        "",
+        "How: one API-only testenv cluster (S9's) and one testenv Kafka (KRaft, one node) on",
+        "loopback. Each arm runs `kubeops respond run` with S9's rule"
+        " (`bench/runners/kubeops_respond.py`): *in-process* without a bus (S9's path);",
+        "*bus-N*: N replicas with `--leader-elect` and a `bus:` whose consume topics hold its publish",
+        f"topic (distributed mode; a fresh topic of {entry['params'].get('partitions', 3)} partitions,"
+        " group and Lease per run): the leader publishes the",
+        "cluster's events through its spool, every replica consumes in one group, claims the action",
+        "in the ledger and acts. The harness writes the probes and the storm as in S9 and receives the",
+        "webhooks (one clock, from just before the write to the request's arrival), then writes the",
+        f"burst ({settings['burst']:,} probe changes over {BURST_OBJECTS} ConfigMaps, {BURST_INFLIGHT} in flight) and counts"
+        " actions a second from its first write to its last action. Every arm's API client may",
+        f"send {entry['params'].get('qps', 1000)} requests/s so that no limiter bounds the burst;"
+        " the burst's write time is the API server's own bound. A bus arm is measured once its",
+        "group is Stable with every replica; CPU and RSS are summed over its processes. Arms",
+        "alternate order between runs; the same cluster and broker serve them all.",
+        "",
+        END,
+    ]
+    return lines
