@@ -65,9 +65,6 @@ __all__ = ["ConsumerMetrics", "KafkaSource", "OffsetBook", "PartitionProgress"]
 
 log = logging.getLogger(__name__)
 
-PROBE_INTERVAL = 5.0
-"""How often a quiet consumer checks that the brokers answer (seconds)."""
-
 Partition = tuple[str, int]
 """A topic and a partition number (the client's TopicPartition is one)."""
 
@@ -237,6 +234,7 @@ class KafkaSource:
         commit_interval: float = 1.0,
         revoke_wait: float = 5.0,
         stop_wait: float = 5.0,
+        probe_interval: float = 5.0,
         connect: Callable[[], Any] | None = None,
         **client: Any,
     ) -> None:
@@ -252,6 +250,7 @@ class KafkaSource:
         self.commit_interval = commit_interval
         self.revoke_wait = revoke_wait
         self.stop_wait = stop_wait
+        self.probe_interval = probe_interval
         self._config = config
         self._connect = connect or (
             lambda: kafka.consumer(
@@ -360,7 +359,7 @@ class KafkaSource:
 
     async def _commit_every(self) -> None:
         """Commit what moved every ``commit_interval``; when nothing moves, ask the
-        brokers for their topics every few seconds, so an outage (and its end) is
+        brokers for their topics every ``probe_interval``, so an outage (and its end) is
         said once even on a quiet bus."""
         quiet = 0.0
         while True:
@@ -371,10 +370,10 @@ class KafkaSource:
                 await self._commit(offsets)
                 continue
             quiet += self.commit_interval
-            if quiet >= PROBE_INTERVAL or self._state.trouble:
+            if quiet >= self.probe_interval or self._state.trouble:
                 quiet = 0.0
                 try:
-                    await asyncio.wait_for(self._consumer.topics(), PROBE_INTERVAL)
+                    await asyncio.wait_for(self._consumer.topics(), max(self.probe_interval, 1.0))
                 except (kafka.KafkaError, TimeoutError) as err:
                     self._state.failing("reaching the brokers", err)
                 else:
