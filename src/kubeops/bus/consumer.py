@@ -328,6 +328,7 @@ class KafkaSource:
 
     async def _handle(self, emit: Emit, message: Any, progress: PartitionProgress) -> None:
         topic, partition, offset = message.topic, message.partition, message.offset
+        tp = (topic, partition)
         try:
             if message.value is None:
                 raise DecodeError("no value (a tombstone)")
@@ -345,16 +346,28 @@ class KafkaSource:
             self.metrics.decode_errors.labels(topic).inc()
         else:
             self.metrics.consumed.labels(topic).inc()
-            try:
-                await emit(event)
-            except Exception:
-                # The engine logs and swallows a rule's failure; this is a bug around it.
-                log.exception(
-                    "bus: handing the message at topic %s partition %d offset %d failed",
-                    topic,
-                    partition,
-                    offset,
-                )
+            delay = 0.5
+            while True:
+                try:
+                    await emit(event)
+                    break
+                except Exception as err:
+                    # The engine logs and swallows a rule's failure: this is the daemon
+                    # unable to take the event.  Not handled, so not committed: try again
+                    # while the partition is ours (its next owner reads it anyway).
+                    if delay == 0.5:
+                        log.warning(
+                            "bus: handing over the message at topic %s partition %d offset %d "
+                            "failed: %s; retrying",
+                            topic,
+                            partition,
+                            offset,
+                            _cause(err),
+                        )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    if self._book.progress(tp) is not progress:
+                        return
         progress.finish(offset)
 
     async def _commit_every(self) -> None:

@@ -200,6 +200,32 @@ async def test_an_offset_is_committed_only_after_emit_returns(kafka: Any, kafka_
     assert [e.payload["i"] for e in again.handled] == [1, 2]
 
 
+async def test_a_message_the_daemon_cannot_take_is_retried_and_not_committed_meanwhile(
+    kafka: Any, kafka_topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await produce(kafka.bootstrap, kafka_topic, [plain(0), plain(1), plain(2)], partition=0)
+    failures: list[float | None] = []
+    handled: list[int] = []
+
+    async def emit(event: Event) -> None:
+        if event.payload["i"] == 1 and len(failures) < 2:
+            failures.append(committed(src, kafka_topic, 0))
+            raise RuntimeError("no engine to handle a consumed event")
+        handled.append(event.payload["i"])
+
+    src = source(kafka, kafka_topic, f"g-{uuid.uuid4().hex[:8]}")
+    with caplog.at_level(logging.WARNING, logger="kubeops.bus.consumer"):
+        async with running(src, emit):
+            await async_eventually(lambda: committed(src, kafka_topic, 0) == 3)
+    assert handled == [0, 2, 1]
+    assert failures[1] == 1  # while 1 failed, nothing past 0 was committed
+    [line] = [r.getMessage() for r in caplog.records if "handing over" in r.getMessage()]
+    assert line == (
+        f"bus: handing over the message at topic {kafka_topic} partition 0 offset 1 failed: "
+        "RuntimeError: no engine to handle a consumed event; retrying"
+    )
+
+
 async def test_group_members_share_partitions_and_hand_them_over_losing_nothing(
     kafka: Any, kafka_topic: str
 ) -> None:
