@@ -10,6 +10,22 @@ claimed and did not finish and rebuilds the limits' windows from the ledger
 last moment a leader was known to be watching), so objects created while nobody
 led still fire their ``added`` rules.
 
+With a ``bus:`` in the rules (Kafka), the modes are:
+
+* publish only -- the leader publishes its cluster sources' events (through the
+  on-disk spool) and handles them itself;
+* consume -- every replica, leading or not, runs a Kafka consumer in the group and
+  an engine whose limits are shared by all replicas (:mod:`~kubeops.respond.shared_limits`),
+  keeps a heartbeat Lease, and acts; the leader still runs the cluster sources (their
+  events go to its own engine, and published when ``publish`` is set), sweeps for the
+  claims of replicas that stopped (:mod:`~kubeops.respond.heartbeat`) and writes the
+  watermark;
+* distributed (the published topic is consumed too) -- the leader's cluster sources
+  only publish; every replica consumes and acts: responders scale out.
+
+The bus is checked before anything starts: credentials read, the brokers reached;
+a problem is one line naming the setting and the cause (exit 1).
+
 The CLI adds the connection and serving flags (``respond`` cannot import ``cli``)
 and calls :func:`add_run_flags` and :func:`run_from_args`.
 """
@@ -24,7 +40,8 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -36,6 +53,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from kubeops.api import Client
+    from kubeops.bus.config import BusConfig, ResolvedCredentials
     from kubeops.controller.elected import LeaseSettings
     from kubeops.controller.serving import SecurePort, ServingOptions
     from kubeops.respond.event import Event
@@ -296,8 +314,13 @@ def run_from_args(args: argparse.Namespace, serving: ServingOptions) -> int:
     root = logging.getLogger("kubeops")
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
-    for name in ("kubeops.respond", "kubeops.controller"):
+    for name in ("kubeops.respond", "kubeops.controller", "kubeops.bus"):
         logging.getLogger(name).setLevel(logging.INFO)
+    # The Kafka client logs every failed connection (dozens a second while a broker is
+    # away); the bus says each state change once itself.
+    client_log = logging.getLogger("aiokafka")
+    client_log.propagate = False
+    client_log.addHandler(logging.NullHandler())
 
     # Gracefully: finish running actions, release the Lease; a second signal kills.
     return run_until_signalled(lambda stop: run(options, stop))
@@ -314,11 +337,55 @@ async def run(options: RunOptions, stop: asyncio.Event | None = None) -> int:
     try:
         config = load_config(options.kubeconfig, context=options.context)
         async with Client(config, qps=options.qps, burst=options.burst) as client:
-            daemon = Daemon(options, ruleset, client, port)
+            credentials = None
+            if ruleset.bus is not None:
+                credentials = await check_bus(ruleset.bus, client)
+            daemon = Daemon(options, ruleset, client, port, credentials=credentials)
             await daemon.run(stop or asyncio.Event())
     finally:
         await port.close()
     return 0
+
+
+BUS_CHECK_SECONDS = 15.0
+"""How long the start-up check waits for the brokers to answer."""
+
+
+async def check_bus(bus: BusConfig, client: Client) -> ResolvedCredentials:
+    """Read the bus credentials and reach the brokers once, before anything starts; a
+    :class:`~kubeops.bus.config.BusConfigError` names the setting and the cause."""
+    from kubeops.bus import kafka
+    from kubeops.bus.config import BusConfigError, resolve_credentials
+
+    credentials = await resolve_credentials(bus, client)
+    admin = kafka.admin(
+        bus, credentials=credentials, request_timeout_ms=int(BUS_CHECK_SECONDS * 1000)
+    )
+    try:
+        async with asyncio.timeout(BUS_CHECK_SECONDS):
+            await kafka.start(admin, bus, what="checking the brokers")
+    except TimeoutError:
+        raise BusConfigError(
+            f"bus.brokers: no broker answered within {BUS_CHECK_SECONDS:.0f}s at "
+            f"{', '.join(bus.brokers)}"
+        ) from None
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(admin.close(), 5)
+    return credentials
+
+
+class _Current:
+    """A Prometheus collector showing the metrics of the current one of a part that is
+    rebuilt (the publisher of each leadership, the consumer of each start): its own
+    registry, swapped in and out, so the daemon's registry never sees a name twice."""
+
+    def __init__(self) -> None:
+        self.registry: Any = None
+
+    def collect(self) -> Iterator[Any]:
+        registry = self.registry
+        if registry is not None:
+            yield from registry.collect()
 
 
 def _secure_port(options: RunOptions) -> SecurePort:
@@ -348,7 +415,15 @@ def _secure_port(options: RunOptions) -> SecurePort:
 class Daemon:
     """One replica: the port for everyone, the sources and engine while leading."""
 
-    def __init__(self, options: RunOptions, ruleset: Any, client: Client, port: SecurePort) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        ruleset: Any,
+        client: Client,
+        port: SecurePort,
+        *,
+        credentials: ResolvedCredentials | None = None,
+    ) -> None:
         from prometheus_client import CollectorRegistry, Gauge
 
         from kubeops.controller.leader_election import default_identity
@@ -375,6 +450,29 @@ class Daemon:
         self.leader: str | None = None
         self.audit: Any = None
         self._record: IO[str] | None = None
+        self.bus: BusConfig | None = getattr(ruleset, "bus", None)
+        self.credentials = credentials
+        self.run_id = uuid.uuid4().hex[:16]
+        """This process's ledger run: its heartbeat's holder."""
+        self.publisher: Any = None
+        self.consumer: Any = None
+        self.heartbeat: Any = None
+        self.sweep: Any = None
+        self._engine_ready = asyncio.Event()
+        self._bus_metrics = (_Current(), _Current())
+        if self.bus is not None:
+            for part in self._bus_metrics:
+                self.registry.register(part)
+
+    @property
+    def consuming(self) -> bool:
+        """Every replica consumes from the bus and acts (shared limits, heartbeats)."""
+        return self.bus is not None and self.bus.consume is not None
+
+    @property
+    def distributed(self) -> bool:
+        """The leader's cluster sources only publish; every replica acts on the bus."""
+        return self.bus is not None and self.bus.distributed
 
     # -- status -----------------------------------------------------------------------------
 
@@ -388,20 +486,79 @@ class Daemon:
             "dryRun": self.options.dry_run,
             "rules": len(self.ruleset.rules),
             "sources": {s.name: s.ready.is_set() for s in self.sources},
+            **({"bus": self.bus_status()} if self.bus is not None else {}),
         }
+
+    def bus_status(self) -> dict[str, Any]:
+        """The bus part of ``/healthz``: the publisher's connection and spool, the
+        consumer's partitions, the heartbeat."""
+        status: dict[str, Any] = {"mode": self.mode}
+        publisher = self.publisher
+        if publisher is not None:
+            status["publisher"] = {
+                "connected": publisher.connected,
+                "spoolEvents": len(publisher.spool),
+                "spoolBytes": publisher.spool.size,
+            }
+        consumer = self.consumer
+        if consumer is not None:
+            status["consumer"] = {
+                "group": consumer.group,
+                "assigned": consumer.ready.is_set(),
+                "partitions": [f"{t}/{p}" for t, p in consumer.partitions()],
+            }
+        if self.heartbeat is not None:
+            status["heartbeat"] = self.heartbeat.alive
+        return status
+
+    @property
+    def mode(self) -> str:
+        """``distributed``, ``consume``, ``publish`` or ``local`` (no bus)."""
+        if self.bus is None:
+            return "local"
+        if self.distributed:
+            return "distributed"
+        return "consume" if self.consuming else "publish"
+
+    def _bus_ready(self) -> tuple[bool, str]:
+        """Whether this replica's consumer part runs: engine built, partitions assigned
+        (possibly none), heartbeat renewed."""
+        if not self.consuming:
+            return True, ""
+        if self.engine is None:
+            return False, "bus: starting the consumer"
+        consumer = self.consumer
+        if consumer is None or not consumer.ready.is_set():
+            return False, "bus: joining consumer group"
+        if self.heartbeat is not None and not self.heartbeat.alive:
+            return False, "bus: heartbeat not renewed"
+        return True, f"bus: consuming {len(consumer.partitions())} partition(s)"
+
+    def _publisher_text(self) -> str:
+        publisher = self.publisher
+        if publisher is None:
+            return ""
+        state = "connected" if publisher.connected else "broker away"
+        return f"; publisher {state}, spool {len(publisher.spool)} event(s)"
 
     def ready(self) -> tuple[bool, str]:
         """Whether this replica does its part: a follower stands by, a leader has resumed
         and every source knows its initial state."""
+        bus_ok, bus_text = self._bus_ready()
+        if not bus_ok:
+            return False, bus_text
+        tail = f"; {bus_text}" if bus_text else ""
         if not self.leading:
             # A replica without leader election that is not leading is starting (over).
-            return (True, "standing by") if self.options.lease else (False, "starting")
-        if self.engine is None:
+            if self.options.lease:
+                return True, "standing by" + tail
+            return False, "starting"
+        if self.engine is None and not self.distributed:
             return False, "resuming"
         waiting = [s.name for s in self.sources if not s.ready.is_set()]
         if waiting:
             return False, "waiting for " + ", ".join(waiting)
-        return True, "leading"
+        return True, "leading" + tail + self._publisher_text()
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -430,12 +587,29 @@ class Daemon:
         return True
 
     async def emit(self, event: Event) -> None:
-        """What the sources call: record the event, queue it for the engine."""
+        """What the sources call: record the event, publish it (with ``publish``), queue it
+        for the engine (unless distributed: then it comes back through the bus)."""
+        publisher = self.publisher
+        if publisher is not None:
+            publisher.publish(event)
+            if self.distributed:
+                return
         engine = self.engine
         if engine is None:
             return
         self._write(event)
         await engine.submit(event)
+
+    async def consumed(self, event: Event) -> None:
+        """What the Kafka consumer calls: handled when this returns (its offset may then be
+        committed).  Shielded: a stopping consumer cancels its calls, not the handling,
+        which the engine's drain finishes."""
+        engine = self.engine
+        if engine is None:
+            raise RuntimeError("no engine to handle a consumed event")
+        self._write(event)
+        task = await engine.submit(event)
+        await asyncio.shield(task)
 
     def _write(self, event: Event) -> None:
         if self._record is None:
@@ -469,8 +643,10 @@ class Daemon:
             )
             from kubeops.controller.serving.signals import run_until_stopped
 
-            work = asyncio.create_task(self._elected() if self.options.lease else self._lead_now())
-            await run_until_stopped(work, stop)
+            parts = [self._elected() if self.options.lease else self._lead_now()]
+            if self.consuming:
+                parts.append(self._consume_forever())
+            await run_until_stopped(_all(parts), stop)
         finally:
             await self.port.stop()
             await self.audit.close()
@@ -502,7 +678,12 @@ class Daemon:
 
     async def lead(self, stopped: asyncio.Event) -> None:
         """Lead: resume from the ledger, start the sources from its watermark, act until
-        cancelled; then let running actions finish."""
+        cancelled; then let running actions finish.  When consuming, the engine is the
+        consumer's (every replica has one): the leader adds the cluster sources, the
+        orphan sweep and the watermark."""
+        if self.consuming:
+            await self._lead_consuming()
+            return
         from kubeops.cache import SharedInformerFactory
         from kubeops.respond.engine import Engine
         from kubeops.respond.killswitch import KillSwitch
@@ -550,6 +731,8 @@ class Daemon:
                 await reconcile_audit(ledger, self.audit, since - RECONCILE_BEFORE)
             factory = SharedInformerFactory(self.client)
             self.sources = self._sources(since, factory)
+            if self.bus is not None and self.bus.publish is not None:
+                await self._start_publisher()
             self.engine = engine
             for source in self.sources:
                 tasks.append(asyncio.create_task(source.run(self.emit), name=source.name))
@@ -558,20 +741,14 @@ class Daemon:
                 tasks.append(
                     asyncio.create_task(self._watermarks(ledger, limits), name="watermark")
                 )
-            if tasks:  # a source that fails ends this leadership (another starts over)
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-                for task in done:
-                    if not task.cancelled() and (error := task.exception()) is not None:
-                        raise error
-            await asyncio.Event().wait()
+            await _until_one_fails(tasks)
         finally:
             self.engine = None
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel(tasks)
             if engine is not None:  # the actions under way finish (their claims are ours)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(engine.drain(), DRAIN_SECONDS)
+            await self._stop_publisher()
             if factory is not None:
                 await factory.shutdown()
             if switch is not None:
@@ -579,6 +756,186 @@ class Daemon:
             self.sources = []
             self.leading = False
             self.leader_gauge.set(0)
+
+    async def _lead_consuming(self) -> None:
+        """Lead beside the consumer: the cluster sources (into the bus when distributed,
+        else into this replica's engine too), the orphan sweep, the watermark."""
+        from kubeops.cache import SharedInformerFactory
+        from kubeops.respond.heartbeat import OrphanSweep
+        from kubeops.respond.ledger import Ledger
+        from kubeops.respond.limits import Limits
+
+        namespace = self.ruleset.limits.namespace
+        dry_run = self.options.dry_run or self.ruleset.limits.dry_run
+        self.leading = True
+        self.leader = self.identity
+        self.leader_gauge.set(1)
+        tasks: list[asyncio.Task[Any]] = []
+        factory: Any = None
+        try:
+            if not self.distributed:  # the sources' events go to the consumer's engine
+                await self._engine_ready.wait()
+            ledger = Ledger(self.client, namespace, self.identity, run=self.run_id)
+            watermark = await ledger.watermark(self.name)
+            since = watermark - WATERMARK_OVERLAP if watermark is not None else self.started
+            LOG.info("leading (%s): sources start at %s", self.mode, since.isoformat())
+            factory = SharedInformerFactory(self.client)
+            self.sources = self._sources(since, factory)
+            if self.bus is not None and self.bus.publish is not None:
+                await self._start_publisher()
+            for source in self.sources:
+                tasks.append(asyncio.create_task(source.run(self.emit), name=source.name))
+            tasks.append(asyncio.create_task(self._freeze_when_ready(), name="gc freeze"))
+            if not dry_run:
+                self.sweep = OrphanSweep(
+                    self.client, namespace, ledger, self._resume_entry, on_dead=self._audit_dead
+                )
+                tasks.append(asyncio.create_task(self.sweep.run(), name="orphan sweep"))
+                horizon = Limits(self.ruleset.rules, self.ruleset.limits)  # its horizon only
+                tasks.append(
+                    asyncio.create_task(self._watermarks(ledger, horizon), name="watermark")
+                )
+            await _until_one_fails(tasks)
+        finally:
+            await _cancel(tasks)
+            await self._stop_publisher()
+            if factory is not None:
+                await factory.shutdown()
+            self.sweep = None
+            self.sources = []
+            self.leading = False
+            self.leader_gauge.set(0)
+
+    async def _resume_entry(self, entry: Any) -> Any:
+        engine = self.engine
+        if engine is None:
+            return None
+        return await engine.resume_entry(entry)
+
+    async def _audit_dead(self, holders: Sequence[str]) -> None:
+        """Audit what replicas found stopped finished and did not audit (their records
+        are written in batches; SIGKILL loses the last one)."""
+        from kubeops.respond.ledger import Ledger
+
+        ledger = Ledger(self.client, self.ruleset.limits.namespace, self.identity, run=self.run_id)
+        try:
+            await reconcile_audit(
+                ledger, self.audit, self.started - RECONCILE_BEFORE, holders=set(holders)
+            )
+        except KubeopsError as err:
+            LOG.warning("cannot audit what stopped replicas did: %s", err)
+
+    async def _start_publisher(self) -> None:
+        from prometheus_client import CollectorRegistry
+
+        from kubeops.bus.publisher import Publisher
+
+        assert self.bus is not None
+        registry = CollectorRegistry()
+        self.publisher = Publisher(self.bus, self.credentials or _no_credentials(), registry)
+        self._bus_metrics[0].registry = registry
+        await self.publisher.start(check=False)
+
+    async def _stop_publisher(self) -> None:
+        publisher, self.publisher = self.publisher, None
+        if publisher is not None:
+            try:
+                await publisher.close(DRAIN_SECONDS / 4)
+            except Exception as err:  # what is left stays in the spool for the next leader
+                LOG.warning("bus: closing the publisher: %s", error_line(err))
+
+    # -- consuming (every replica) -----------------------------------------------------------
+
+    async def _consume_forever(self) -> None:
+        while True:
+            try:
+                await self._consume()
+            except Exception as err:  # the brokers, the heartbeat or the limits failed
+                LOG.error("consuming failed: %s; starting again", error_line(err))
+            await asyncio.sleep(RESTART_PAUSE)
+
+    async def _consume(self) -> None:
+        """Run this replica's consumer and engine (shared limits, ledger, heartbeat)
+        until cancelled; then commit what was handled, let the rest finish, and drop
+        the heartbeat so what is still unfinished can be resumed at once."""
+        from prometheus_client import CollectorRegistry
+
+        from kubeops.bus.consumer import KafkaSource
+        from kubeops.respond.engine import Engine
+        from kubeops.respond.heartbeat import Heartbeat
+        from kubeops.respond.killswitch import KillSwitch
+        from kubeops.respond.ledger import Ledger
+        from kubeops.respond.limits import Limits
+        from kubeops.respond.shared_limits import SharedLimits
+
+        assert self.bus is not None
+        settings = self.ruleset.limits
+        namespace = settings.namespace
+        dry_run = self.options.dry_run or settings.dry_run
+        tasks: list[asyncio.Task[Any]] = []
+        engine: Any = None
+        switch: Any = None
+        heartbeat: Any = None
+        drained = False
+        try:
+            ledger = Ledger(self.client, namespace, self.identity, run=self.run_id)
+            limits: Any
+            if dry_run:  # writes nothing: no claims, no shared state, no heartbeat
+                limits = Limits(self.ruleset.rules, settings)
+            else:
+                heartbeat = Heartbeat(self.client, namespace, self.identity, self.run_id)
+                await heartbeat.start()
+                self.heartbeat = heartbeat
+                limits = SharedLimits(
+                    self.client, namespace, self.name, self.ruleset.rules, settings
+                )
+                await limits.load()
+            switch = KillSwitch(self.client, namespace, settings.kill_switch, metrics=self.metrics)
+            await switch.start()
+            engine = Engine(
+                self.client,
+                self.ruleset,
+                audit=self.audit,
+                ledger=None if dry_run else ledger,
+                limits=limits,
+                kill_switch=switch,
+                dry_run=dry_run,
+                metrics=self.metrics,
+                settings=self.options.settings,
+                replica=self.identity,
+            )
+            self.engine = engine
+            self._engine_ready.set()
+            registry = CollectorRegistry()
+            self.consumer = KafkaSource(self.bus, credentials=self.credentials, registry=registry)
+            self._bus_metrics[1].registry = registry
+            LOG.info(
+                "bus: consuming %s as group %r (%s)",
+                ", ".join(self.bus.consume.topics if self.bus.consume else ()),
+                self.consumer.group,
+                self.mode,
+            )
+            tasks.append(asyncio.create_task(self.consumer.run(self.consumed), name="kafka"))
+            if heartbeat is not None:
+                tasks.append(asyncio.create_task(heartbeat.run(), name="heartbeat"))
+            await _until_one_fails(tasks)
+        finally:
+            self._engine_ready.clear()
+            await _cancel(tasks)  # the consumer commits what was handled
+            self.engine = None
+            if engine is not None:
+                try:
+                    await asyncio.wait_for(engine.drain(), DRAIN_SECONDS)
+                    drained = True
+                except (Exception, TimeoutError):
+                    drained = False
+            if heartbeat is not None:
+                if drained:  # nothing of ours unfinished: others need not wait for it
+                    await heartbeat.stop()
+                self.heartbeat = None
+            if switch is not None:
+                await switch.stop()
+            self.consumer = None
 
     async def _freeze_when_ready(self) -> None:
         """Once the sources have synced, move what start-up made (modules, rules, the
@@ -646,18 +1003,58 @@ class Daemon:
                     LOG.info("pruned %d ledger entr%s", count, "y" if count == 1 else "ies")
 
 
-async def reconcile_audit(ledger: Any, audit: Any, since: datetime.datetime) -> int:
+async def _all(parts: Sequence[Any]) -> None:
+    """Run ``parts`` together until one fails (the rest cancelled) or all return."""
+    tasks = [asyncio.ensure_future(part) for part in parts]
+    try:
+        await _until_one_fails(tasks)
+    finally:
+        await _cancel(tasks)
+
+
+async def _until_one_fails(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Wait for ``tasks``; the first failure is raised (a source that fails ends a
+    leadership, another starts over); with no tasks, wait until cancelled."""
+    if tasks:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+    await asyncio.Event().wait()
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _no_credentials() -> ResolvedCredentials:
+    from kubeops.bus.config import ResolvedCredentials
+
+    return ResolvedCredentials()
+
+
+async def reconcile_audit(
+    ledger: Any, audit: Any, since: datetime.datetime, *, holders: set[str] | None = None
+) -> int:
     """Audit what the ledger shows done since ``since`` and the audit log lacks; how many.
 
     A leader killed between finishing an action in the ledger and storing its audit
     record (records are written in batches) would leave the action done and unaudited;
     the ledger in the cluster is the truth, so the new leader writes the record,
     naming the replica that acted.  With one audit database for every replica (the
-    HA setup) each action then has exactly one outcome in the log."""
+    HA setup) each action then has exactly one outcome in the log.  ``holders``: only
+    what these replicas did (replicas found stopped, while others still act and audit
+    their own)."""
     from kubeops.respond.audit import AuditRecord
     from kubeops.respond.outcome import FAILED, SUCCEEDED
 
-    done = [e for e in await ledger.entries(since) if e.state in (SUCCEEDED, FAILED)]
+    done = [
+        e
+        for e in await ledger.entries(since)
+        if e.state in (SUCCEEDED, FAILED) and (holders is None or e.holder in holders)
+    ]
     if not done:
         return 0
     await audit.flush(DRAIN_SECONDS)  # this replica's own records first

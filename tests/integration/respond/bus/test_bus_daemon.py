@@ -1,0 +1,109 @@
+"""``kubeops respond run`` with a ``bus:``: a broker that cannot be reached, a credential
+that cannot be read, or a bad setting is one line at start naming the setting and the
+cause (exit 1); with a broker, a replica is ready once its consumer joined, and says
+so in /readyz and /healthz."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kubeops.testenv import async_eventually
+from kubeops.testenv.kafka import Kafka
+from kubeops.testenv.ports import free_port
+
+from ..daemon.harness import NOT_YET, Spawn, write_rules
+
+
+def rules(namespace: str, bus: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "bus": bus,
+        "rules": [
+            {
+                "name": "answer",
+                "trigger": {"source": "kafka", "names": ["server_down"]},
+                "actions": [{"label": {"target": {"kind": "ConfigMap", "name": "x"},
+                                       "labels": {"a": "b"}}}],
+            }
+        ],
+        "limits": {"namespace": namespace},
+    }  # fmt: skip
+
+
+async def start_failing(spawn: Spawn, kubeconfig: str, directory: Path) -> tuple[int, str]:
+    daemon = await spawn("--kubeconfig", kubeconfig, "--rules", str(directory))
+    code = await daemon.wait(60)
+    return code, daemon.log
+
+
+def unreachable(closed: int, missing: str) -> tuple[dict[str, Any], str]:
+    bus = {"brokers": [f"127.0.0.1:{closed}"], "consume": {"topics": ["t"], "group": "g"}}
+    return bus, (
+        "kubeops: error: bus.brokers: checking the brokers: no broker reachable at "
+        f"127.0.0.1:{closed}"
+    )
+
+
+def credential_file(closed: int, missing: str) -> tuple[dict[str, Any], str]:
+    bus = {
+        "brokers": [f"127.0.0.1:{closed}"],
+        "consume": {"topics": ["t"], "group": "g"},
+        "sasl": {"mechanism": "PLAIN", "username": "u", "passwordFile": missing},
+    }
+    return bus, f"bus.sasl.passwordFile {missing}: cannot read it: No such file or directory"
+
+
+def unknown_key(closed: int, missing: str) -> tuple[dict[str, Any], str]:
+    bus = {"brokers": ["127.0.0.1:9092"], "consume": {"topics": ["t"], "group": "g"}, "publsh": {}}
+    # The rules loader's shape: the problem at file:line, then the count.
+    return bus, "rules.yaml:8: bus: publsh: unknown key (did you mean 'publish'?)"
+
+
+@pytest.mark.parametrize("case", [unreachable, credential_file, unknown_key])
+async def test_a_bad_bus_is_one_line_at_start(
+    case: Any, spawn: Spawn, kubeconfig: str, kube_namespace: str, tmp_path: Path
+) -> None:
+    bus, expected = case(free_port(), str(tmp_path / "no-such-password"))
+    directory = write_rules(tmp_path / "rules", rules(kube_namespace, bus))
+    code, log = await start_failing(spawn, kubeconfig, directory)
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert code == 1, log
+    assert len(lines) == (2 if case is unknown_key else 1), log
+    assert expected in lines[0], log
+
+
+async def test_a_replica_is_ready_once_its_consumer_joined(
+    spawn: Spawn,
+    http: aiohttp.ClientSession,
+    kubeconfig: str,
+    kube_namespace: str,
+    kafka: Kafka,
+    kafka_topic: str,
+    tmp_path: Path,
+) -> None:
+    bus = {
+        "brokers": [kafka.bootstrap],
+        "consume": {"topics": [kafka_topic], "group": f"g-{uuid.uuid4().hex[:6]}"},
+    }
+    directory = write_rules(tmp_path / "rules", rules(kube_namespace, bus))
+    daemon = await spawn(
+        "--kubeconfig", kubeconfig, "--rules", str(directory), "--audit-url",
+        f"sqlite:///{tmp_path / 'audit.db'}",
+    )  # fmt: skip
+
+    async def ready() -> str:
+        status, text = await daemon.get(http, "/readyz")
+        assert status == 200, text
+        return text
+
+    text = await async_eventually(ready, timeout=45, interval=0.2, ignore=NOT_YET)
+    assert "bus: consuming 3 partition(s)" in text, text
+    health = await daemon.healthz(http)
+    assert health["bus"]["mode"] == "consume"
+    assert health["bus"]["consumer"]["assigned"] is True
+    assert health["bus"]["heartbeat"] is True
+    assert await daemon.stop() == 0, daemon.log
