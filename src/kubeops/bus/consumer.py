@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -300,6 +301,10 @@ class KafkaSource:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(consumer.stop(), self.stop_wait)
+                raise
             self._state.working()
             return consumer
 
