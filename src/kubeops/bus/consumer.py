@@ -231,6 +231,7 @@ class KafkaSource:
         *,
         credentials: ResolvedCredentials | None = None,
         registry: CollectorRegistry | None = None,
+        metrics: ConsumerMetrics | None = None,
         concurrency: int = 64,
         commit_interval: float = 1.0,
         revoke_wait: float = 5.0,
@@ -240,13 +241,15 @@ class KafkaSource:
         **client: Any,
     ) -> None:
         """``config.consume`` names the topics and group; ``credentials`` are the resolved
-        secrets; ``client`` goes to the client factory (timeouts); ``connect`` replaces it."""
+        secrets; ``metrics`` (else new ones in ``registry``) may outlive this source, as a
+        restarted daemon part's would; ``client`` goes to the client factory (timeouts);
+        ``connect`` replaces it."""
         if config.consume is None:
             raise ValueError("bus.consume: is required to consume")
         self.ready = asyncio.Event()
         self.topics = config.consume.topics
         self.group = config.consume.group
-        self.metrics = ConsumerMetrics(registry)
+        self.metrics = metrics if metrics is not None else ConsumerMetrics(registry)
         self.concurrency = concurrency
         self.commit_interval = commit_interval
         self.revoke_wait = revoke_wait
