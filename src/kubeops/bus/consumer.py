@@ -425,17 +425,28 @@ class KafkaSource:
             if end is not None:
                 self.metrics.lag.labels(topic, str(partition)).set(max(end - offset, 0))
 
-    async def _settle(self, partitions: Iterable[Partition], wait: float) -> None:
-        """Wait up to ``wait`` seconds for the messages in flight of ``partitions``."""
+    async def _settle(self, partitions: Iterable[Partition], wait: float) -> int:
+        """Wait up to ``wait`` seconds for the messages in flight of ``partitions``;
+        returns how many are still running."""
         wanted = set(partitions)
         tasks = [task for task, tp in self._in_flight.items() if tp in wanted]
-        if tasks:
-            await asyncio.wait(tasks, timeout=wait)
+        if not tasks:
+            return 0
+        _, pending = await asyncio.wait(tasks, timeout=wait)
+        return len(pending)
 
     async def revoked(self, partitions: set[Partition]) -> None:
         """Partitions move away: finish what is quick, commit it, drop the rest."""
-        await self._settle(partitions, self.revoke_wait)
+        left = await self._settle(partitions, self.revoke_wait)
         await self._commit(self._book.revoke(partitions), timeout=self.revoke_wait)
+        if left:
+            log.info(
+                "bus: group %r: %d message(s) still being handled after %gs when their "
+                "partitions moved: not committed, so their next owner reads them again",
+                self.group,
+                left,
+                self.revoke_wait,
+            )
 
     def assigned(self, partitions: set[Partition]) -> None:
         """Partitions to read (possibly none: the group is joined either way)."""

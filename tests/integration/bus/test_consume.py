@@ -227,7 +227,7 @@ async def test_a_message_the_daemon_cannot_take_is_retried_and_not_committed_mea
 
 
 async def test_group_members_share_partitions_and_hand_them_over_losing_nothing(
-    kafka: Any, kafka_topic: str
+    kafka: Any, kafka_topic: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     group = f"g-{uuid.uuid4().hex[:8]}"
     stuck: list[Event] = []
@@ -252,6 +252,7 @@ async def test_group_members_share_partitions_and_hand_them_over_losing_nothing(
         both = a_seen.handled + b_seen.handled
         return {(e.origin["partition"], e.origin["offset"]) for e in both}
 
+    caplog.set_level(logging.INFO, logger="kubeops.bus.consumer")
     async with running(a, a_seen):
         await keep_producing(0, 30)
         await async_eventually(lambda: len(a_seen.handled) == 29, message="a handled all but 5")
@@ -283,6 +284,8 @@ async def test_group_members_share_partitions_and_hand_them_over_losing_nothing(
     # 5's first reading never returned: it counts as handled only by its next reading.
     assert stuck
     assert not a_seen.release.is_set()
+    [given_up] = [r.getMessage() for r in caplog.records if "still being handled" in r.getMessage()]
+    assert given_up.startswith(f"bus: group '{group}': 1 message(s) still being handled after 0.5s")
 
 
 async def test_a_message_that_is_no_event_is_skipped_and_committed_past(
