@@ -307,3 +307,16 @@ async def test_a_message_that_is_no_event_is_skipped_and_committed_past(
     assert lines[0].startswith(
         f"bus: skipped a message that is no event: topic {kafka_topic} partition 2 offset 0: not JSON"
     )
+
+
+async def test_a_member_without_partitions_is_ready_too(kafka: Any) -> None:
+    topic = await asyncio.to_thread(kafka.create_topic, f"one.{uuid.uuid4().hex[:6]}", 1)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    first, second = source(kafka, topic, group), source(kafka, topic, group)
+    async with running(first, Recorder()), running(second, Recorder()):
+        await async_eventually(
+            lambda: len(first.partitions() + second.partitions()) == 1,
+            message="one member reads the one partition",
+        )
+        assert first.ready.is_set()
+        assert second.ready.is_set()
