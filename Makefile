@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install controlplane browser postgres lint clean fuzz soak
+.PHONY: demo test install controlplane java browser postgres lint clean fuzz soak
 
 # A virtualenv with kubeops (editable) and its development tools.
 $(BIN)/kubeops: pyproject.toml
@@ -16,9 +16,15 @@ install: $(BIN)/kubeops
 
 # Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and
 # kubectl from the pinned sources once, and beside them (at the same time) the
-# Alertmanager, metrics-server and opa some tests run; later runs reuse the cache.
-controlplane: install
+# Alertmanager, metrics-server and opa some tests run, and Kafka's jars; later runs reuse the cache.
+controlplane: install java
 	$(BIN)/kubeops testenv assets
+
+# Java and Maven, which fetch Apache Kafka's jars from Maven Central and run the
+# broker the event-bus tests use (Debian's packages when the machine lacks them).
+java:
+	@{ command -v java && command -v mvn; } >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
 
 # Debian's Chromium, which the HTML report's browser test drives through Playwright
 # (nothing is downloaded by Playwright itself).
