@@ -214,20 +214,22 @@ def _quiet(_: str) -> None:
     pass
 
 
-def ensure_assets(needed: Iterable[str] = EVERY_ASSET, progress: Progress = _quiet) -> Assets:
+def ensure_assets(
+    needed: Iterable[str] = EVERY_ASSET, progress: Progress = _quiet, *, warm_kafka: bool = False
+) -> Assets:
     """Return checked binaries for ``needed``, building them into the cache if necessary.
 
     The control plane and each extra server build at the same time, so asking for
     everything on a cold cache takes about as long as the slowest of them.  ``"kafka"``
-    fetches Kafka's jars meanwhile; the first failure of either ends the other."""
+    fetches Kafka's jars meanwhile; the first failure of either ends the other.
+    ``warm_kafka`` also runs a broker once to make its class archive (see
+    :func:`~kubeops.testenv.kafka.prepare_class_archive`), as ``kubeops testenv assets`` does."""
     needed = tuple(needed)
     if KAFKA not in needed:
         return _ensure_binaries(needed, progress)
     binaries = tuple(b for b in needed if b != KAFKA)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="assets") as pool:
-        jars = pool.submit(
-            ensure_kafka, controlplane_dir(), cache_root() / "controlplane", progress
-        )
+        jars = pool.submit(_kafka, progress, warm_kafka)
         rest = pool.submit(_ensure_binaries, binaries, progress) if binaries else None
         try:
             running: list[Future[Any]] = [f for f in (jars, rest) if f is not None]
@@ -243,6 +245,16 @@ def ensure_assets(needed: Iterable[str] = EVERY_ASSET, progress: Progress = _qui
             stop_builds()
             raise
     return replace(base, extras={**base.extras, KAFKA: libs})
+
+
+def _kafka(progress: Progress, warm: bool) -> Path:
+    """Kafka's jars, and (``warm``) the class archive that makes its brokers start fast."""
+    libs = ensure_kafka(controlplane_dir(), cache_root() / "controlplane", progress)
+    if warm:
+        from kubeops.testenv.kafka import prepare_class_archive  # kafka imports this module
+
+        prepare_class_archive(libs, progress)
+    return libs
 
 
 def _ensure_binaries(needed: tuple[str, ...], progress: Progress) -> Assets:
