@@ -13,6 +13,7 @@ refused, SASL refused, an unknown topic.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -58,6 +59,7 @@ __all__ = [
     "describe_connect_error",
     "producer",
     "start",
+    "tail",
 ]
 
 NO_CREDENTIALS = ResolvedCredentials()
@@ -76,13 +78,14 @@ def producer(
 def consumer(
     config: BusConfig,
     topics: Sequence[str],
-    group: str,
+    group: str | None,
     *,
     credentials: ResolvedCredentials = NO_CREDENTIALS,
     **kw: Any,
 ) -> Any:
-    """A consumer in ``group``; not subscribed when ``topics`` is empty (the caller
-    subscribes with its rebalance listener)."""
+    """A consumer in ``group`` (None: no group, every partition, no commits); not
+    subscribed when ``topics`` is empty (the caller subscribes with its rebalance
+    listener)."""
     settings = client_settings(config, credentials)
     settings.update(group_id=group)
     settings.update(kw)
@@ -96,6 +99,43 @@ def admin(
     settings = client_settings(config, credentials)
     settings.update(kw)
     return AIOKafkaAdminClient(**settings)
+
+
+async def tail(
+    config: BusConfig,
+    topic: str,
+    count: int,
+    *,
+    credentials: ResolvedCredentials = NO_CREDENTIALS,
+    timeout: float = 30.0,
+    **kw: Any,
+) -> list[bytes]:
+    """The values of (at most) the last ``count`` messages of each of ``topic``'s
+    partitions: what a restarted publisher checks its spool's head against."""
+    reader = consumer(
+        config, [topic], None, credentials=credentials, enable_auto_commit=False, **kw
+    )
+    await start(reader, config, what=f"reading the tail of {topic}")
+    values: list[bytes] = []
+    try:
+        async with asyncio.timeout(timeout):
+            partitions = list(reader.assignment())  # no group: every partition, at once
+            if not partitions:
+                return []
+            ends = await reader.end_offsets(partitions)
+            for tp in partitions:
+                reader.seek(tp, max(0, ends[tp] - count))
+            left = {tp for tp in partitions if ends[tp] > 0}
+            while left:
+                batch = await reader.getmany(*left, timeout_ms=200)
+                for tp, messages in batch.items():
+                    values += [m.value for m in messages if m.offset < ends[tp]]
+                for tp in list(left):
+                    if await reader.position(tp) >= ends[tp]:
+                        left.discard(tp)
+    finally:
+        await reader.stop()
+    return values
 
 
 def client_settings(config: BusConfig, credentials: ResolvedCredentials) -> dict[str, Any]:

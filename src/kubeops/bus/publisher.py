@@ -18,10 +18,11 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry
 
 from kubeops.bus import kafka
@@ -38,6 +39,8 @@ BATCH = 1000
 SYNC_INTERVAL = 1.0
 """Seconds between fsyncs of the spool (see the spool's crash-safety note)."""
 DROP_WARNING_INTERVAL = 60.0
+ACK_WARNING = 5.0
+"""Seconds without an acknowledgement before the broker is said to be away."""
 HEADERS = [("content-type", CONTENT_TYPE.encode())]
 
 
@@ -57,6 +60,7 @@ class Publisher:
         registry: CollectorRegistry | None = None,
         *,
         producer: Callable[[], Any] | None = None,
+        tail: Callable[[str, int], Awaitable[list[bytes]]] | None = None,
         backoff: tuple[float, float] = (0.5, 10.0),
         **client: Any,
     ) -> None:
@@ -79,6 +83,10 @@ class Publisher:
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._state = ""
+        self._check_tail = len(self.spool) > 0
+        self._tail = tail or (
+            lambda topic, count: kafka.tail(config, topic, count, credentials=credentials, **client)
+        )
         self._done: set[int] = set()
         """Spooled records past the head that the broker acknowledged (a batch that
         failed in part): skipped when the rest is sent again."""
@@ -147,6 +155,7 @@ class Publisher:
             producer = self._connect()
             await kafka.start(producer, self.config, what=f"publishing to {self.topic}")
             self._producer = producer
+            await self._skip_published()
             self._set_state(
                 "connected", f"bus: publishing to {self.topic} on {', '.join(self.config.brokers)}"
             )
@@ -209,6 +218,8 @@ class Publisher:
             try:
                 if self._producer is None:
                     await self._open()
+                if self._check_tail:
+                    await self._skip_published()
                 await self._send_batch()
             except Exception as err:  # any failure: the events stay spooled, try again
                 self.metrics.errors.inc()
@@ -227,32 +238,56 @@ class Publisher:
         await kafka.start(producer, self.config, what=f"publishing to {self.topic}")
         self._producer = producer
 
+    async def _skip_published(self) -> None:
+        """Once per start: a send the last run saw no answer to (the broker went away
+        mid-request, then the process stopped) may have been written -- a new producer
+        cannot tell, so the head of the spool is checked against the topic's last
+        messages by CloudEvent id, and what is there already is not sent again."""
+        if not self._check_tail or not len(self.spool):
+            self._check_tail = False
+            return
+        head = self.spool.peek(self.spool.head, BATCH)
+        written = set()
+        for value in await self._tail(self.topic, BATCH):
+            with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
+                written.add(orjson.loads(value).get("id"))
+        skipped = 0
+        for record in head:
+            if _event_id(record.value) in written:
+                self._done.add(record.seq)
+                skipped += 1
+        self._check_tail = False
+        if skipped:
+            log.info(
+                "bus: publishing to %s: %d spooled event(s) were written before the restart; not sending them again",
+                self.topic,
+                skipped,
+            )
+        self._ack_done()
+
     async def _send_batch(self) -> None:
         records = [r for r in self.spool.peek(self.spool.head, BATCH) if r.seq not in self._done]
         futures: list[tuple[Record, asyncio.Future[Any]]] = []
         failure: BaseException | None = None
         try:
-            for record in records:
-                future = await self._producer.send(
-                    self.topic, value=record.value, key=record.key, headers=HEADERS
-                )
-                futures.append((record, future))
-        except (kafka.KafkaError, TimeoutError) as err:  # no metadata, buffer full
-            failure = err
-        # Wait for every one, so that none is in flight when the rest is sent again.
-        results = await asyncio.gather(*(f for _, f in futures), return_exceptions=True)
-        for (record, _), result in zip(futures, results, strict=True):
-            if isinstance(result, BaseException):
-                failure = failure or result
-            else:
-                self._done.add(record.seq)  # acknowledged: never sent again
-        acked = self.spool.head
-        while acked in self._done:
-            self._done.discard(acked)
-            acked += 1
-        if acked > self.spool.head:
-            self.metrics.published.inc(acked - self.spool.head)
-            self.spool.ack(acked)
+            try:
+                for record in records:
+                    future = await self._producer.send(
+                        self.topic, value=record.value, key=record.key, headers=HEADERS
+                    )
+                    futures.append((record, future))
+            except (kafka.KafkaError, TimeoutError) as err:  # no metadata, buffer full
+                failure = err
+            # Wait for every one, so that none is in flight when the rest is sent again.
+            await self._wait_acknowledged([f for _, f in futures])
+        finally:  # cancelled too (close): what the broker took is never sent again
+            for record, future in futures:
+                if future.done() and not future.cancelled():
+                    if future.exception() is None:
+                        self._done.add(record.seq)
+                    else:
+                        failure = failure or future.exception()
+            self._ack_done()
         if failure is not None:
             raise failure
         waiting = len(self.spool)
@@ -263,6 +298,29 @@ class Publisher:
         if not waiting:
             self._drained.set()
 
+    async def _wait_acknowledged(self, futures: list[asyncio.Future[Any]]) -> None:
+        """Until every send is answered; a broker silent for ``ACK_WARNING`` seconds is
+        said once (the client keeps retrying meanwhile)."""
+        pending: set[asyncio.Future[Any]] = set(futures)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=ACK_WARNING)
+            if pending:
+                self._set_state(
+                    "down",
+                    f"bus: publishing to {self.topic}: no acknowledgement from the broker for "
+                    f"{ACK_WARNING:.0f} s; spooling ({len(self.spool)} event(s) waiting)",
+                )
+
+    def _ack_done(self) -> None:
+        """Move the spool's head past every record acknowledged in order."""
+        acked = self.spool.head
+        while acked in self._done:
+            self._done.discard(acked)
+            acked += 1
+        if acked > self.spool.head:
+            self.metrics.published.inc(acked - self.spool.head)
+            self.spool.ack(acked)
+
     def _set_state(self, state: str, line: str) -> None:
         if state == self._state:
             return
@@ -271,6 +329,14 @@ class Publisher:
         else:
             log.info(line)
         self._state = state
+
+
+def _event_id(value: bytes) -> object:
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    return doc.get("id") if isinstance(doc, dict) else None
 
 
 def _cause(err: BaseException) -> str:
