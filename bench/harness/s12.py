@@ -6,9 +6,10 @@ consumer group consumes and acts) with 1 and 3 replicas, beside S9's in-process 
 Each run has two parts, both driven and timed by the harness as S9 is (it writes the
 probe ConfigMaps and receives the actions' webhooks, one clock):
 
-* latency: S9's stream -- a probe change every ``probe_interval`` under a storm of
+* latency: S9's stream -- a probe change every ``probe_interval`` (round-robin over
+  PROBES ConfigMaps, so every partition and replica gets some) under a storm of
   ``storm_per_minute`` other changes, p99 from just before the write to the webhook;
-* throughput: a burst of ``burst`` probe changes over BURST_OBJECTS ConfigMaps, written
+* throughput: a burst of ``burst`` probe changes over the PROBES ConfigMaps, written
   as fast as the API server takes them (BURST_INFLIGHT at once); actions a second from
   the first write to the last action (the write rate alone is reported too: it bounds
   every arm).
@@ -46,7 +47,8 @@ from harness.s9 import _storm as storm_writes
 from harness.stats import percentile
 
 NAMESPACE = "bench-s12"
-BURST_OBJECTS = 30
+PROBES = 30  # probe ConfigMaps: their keys spread over every partition
+BURST_BASE = 1_000_000  # the burst's sequence numbers start here
 BURST_INFLIGHT = 32
 READY_TIMEOUT = 120.0
 DRAIN = 10.0
@@ -131,7 +133,7 @@ async def prepare(kubeconfig: Path) -> None:
         await dataset.namespace(c, NAMESPACE)
         await dataset.namespace(c, f"{NAMESPACE}-state")
         names = [(f"s12-noise-{i}", "noise") for i in range(NOISE)]
-        names += [(f"s12-probe-{i}", "probe") for i in range(BURST_OBJECTS)]
+        names += [(f"s12-probe-{i}", "probe") for i in range(PROBES)]
         for name, kind in names:
             with contextlib.suppress(dataset.AlreadyExists):
                 await c.create(_configmap(name, {"kind": kind, "seq": "0"}), NAMESPACE)
@@ -240,12 +242,18 @@ async def _measure(
     bootstrap: str | None,
     group: str,
 ) -> Run:
+    """Ready, S9's stream, then the burst.  Every write carries the run's ``tag``, so it
+    is a change even where an earlier run left the same sequence number."""
+    tag = group
     sent: dict[int, float] = {}
 
-    async def probe(number: int, name: str = "s12-probe-0") -> None:
+    async def probe(number: int) -> None:  # over every probe object: every partition
         sent[number] = time.monotonic()
         await c.patch(
-            "configmaps", name, {"data": {"kind": "probe", "seq": str(number)}}, NAMESPACE
+            "configmaps",
+            f"s12-probe-{number % PROBES}",
+            {"data": {"kind": "probe", "seq": str(number), "run": tag}},
+            NAMESPACE,
         )
 
     def dead() -> bool:
@@ -299,7 +307,7 @@ async def _measure(
     if dead():
         return Run(ok=False, error="a replica exited during the window")
     lags = [(arrived[n] - sent[n]) * 1e3 for n in measured if n in arrived]
-    burst = await _burst(c, settings, arrived, sent)
+    burst = await _burst(c, settings, arrived, sent, tag)
     memory = [_memory(pid) for pid in pids]
     return Run(
         ok=True,
@@ -319,21 +327,19 @@ async def _measure(
 
 
 async def _burst(
-    c: Any, settings: Settings, arrived: dict[int, float], sent: dict[int, float]
+    c: Any, settings: Settings, arrived: dict[int, float], sent: dict[int, float], tag: str
 ) -> tuple[int, float, float]:
     """(actions, seconds from the first write to the last action, seconds of writing)."""
     gate = asyncio.Semaphore(BURST_INFLIGHT)
-    # Numbers no earlier run wrote: a patch to the value an object already holds is no change.
-    base = time.time_ns() // 1_000_000 * 100_000
-    numbers = range(base, base + settings.burst)
+    numbers = range(BURST_BASE, BURST_BASE + settings.burst)
 
     async def write(n: int) -> None:
         async with gate:
             sent[n] = time.monotonic()
             await c.patch(
                 "configmaps",
-                f"s12-probe-{n % BURST_OBJECTS}",
-                {"data": {"kind": "probe", "seq": str(n)}},
+                f"s12-probe-{n % PROBES}",
+                {"data": {"kind": "probe", "seq": str(n), "run": tag}},
                 NAMESPACE,
             )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.s11_report import _f, _label, _signed, _table
-from harness.s12 import ARMS, BURST_INFLIGHT, BURST_OBJECTS
+from harness.s12 import ARMS, BURST_INFLIGHT, PROBES
 
 BEGIN = "<!-- S12: begin; `bench/run.py --scenarios S12` rewrites this part alone -->"
 END = "<!-- S12: end -->"
@@ -112,7 +112,7 @@ def section(results: dict[str, Any], source: str) -> list[str]:
         "cluster's events through its spool, every replica consumes in one group, claims the action",
         "in the ledger and acts. The harness writes the probes and the storm as in S9 and receives the",
         "webhooks (one clock, from just before the write to the request's arrival), then writes the",
-        f"burst ({settings['burst']:,} probe changes over {BURST_OBJECTS} ConfigMaps, {BURST_INFLIGHT} in flight) and counts"
+        f"burst ({settings['burst']:,} probe changes over {PROBES} ConfigMaps, {BURST_INFLIGHT} in flight) and counts"
         " actions a second from its first write to its last action. Every arm's API client may",
         f"send {entry['params'].get('qps', 1000)} requests/s so that no limiter bounds the burst;"
         " the burst's write time is the API server's own bound. A bus arm is measured once its",
