@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from kubeops.testenv import kafka_cds, rundir
 from kubeops.testenv.assets import Assets, ensure_assets
 from kubeops.testenv.assets_kafka import KAFKA, java_command
-from kubeops.testenv.errors import AssetsError, ControlPlaneError
+from kubeops.testenv.errors import AssetsError, ComponentFailed, ControlPlaneError, PortInUse
 from kubeops.testenv.exit_hooks import LiveSet
 from kubeops.testenv.kafka_probe import groups_ready, metadata_brokers
 from kubeops.testenv.ports import HOST, ensure_free, free_port
@@ -188,14 +188,33 @@ class Kafka:
         (self.run_dir / "log4j2.properties").write_text(LOG4J2)
         base = [java, *self.jvm_options, *self._logging(), "-cp", f"{libs}/*"]
         if not (self.run_dir / "data" / "meta.properties").is_file():
-            self._format([*base, *kafka_cds.archive_options(java, libs, dump=False)[0]], config)
+            shared = kafka_cds.archive_options(java, libs, dump=False)[0]
+            self._format([*base, *(shared if self.class_archive else [])], config)
+        for attempt in range(3):
+            sharing, dump = kafka_cds.archive_options(java, libs, dump=self.class_archive)
+            if not self.class_archive:
+                sharing = []
+            self._dumping = (dump, java, libs) if dump is not None else None
+            try:
+                self._run([*base, *sharing, "kafka.Kafka", str(config)])
+                break
+            except (PortInUse, ComponentFailed) as err:
+                # Ports are picked free but may be taken before the JVM binds them; a
+                # broker that never ran may move (clients have not seen its address yet).
+                taken = isinstance(err, PortInUse) or any(
+                    "Address already in use" in line for line in err.log_tail
+                )
+                if not taken or self.start_seconds is not None or attempt == 2:
+                    raise
+                self.port, self.controller_port = free_port(), free_port()
+                config.write_text("".join(f"{k}={v}\n" for k, v in self.properties().items()))
+        self.start_seconds = time.monotonic() - started
+        self.progress(f"Kafka ready at {self.bootstrap} in {self.start_seconds:.1f}s")
+
+    def _run(self, args: list[str]) -> None:
+        assert self.run_dir is not None
         ensure_free(self.port, "Kafka")
         ensure_free(self.controller_port, "Kafka's controller")
-        sharing, dump = (
-            kafka_cds.archive_options(java, libs, dump=True) if self.class_archive else ([], None)
-        )
-        self._dumping = (dump, java, libs) if dump is not None else None
-        args = [*base, *sharing, "kafka.Kafka", str(config)]
         process = Process("kafka", args, self._log(), self.run_dir)
         self._process = process
         try:
@@ -204,8 +223,6 @@ class Kafka:
         except BaseException:
             self.stop()
             raise
-        self.start_seconds = time.monotonic() - started
-        self.progress(f"Kafka ready at {self.bootstrap} in {self.start_seconds:.1f}s")
 
     def stop(self, timeout: float = 30.0) -> None:
         """Shut the broker down gracefully (SIGTERM; SIGKILL after ``timeout``). Data stays."""

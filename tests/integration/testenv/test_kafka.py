@@ -5,13 +5,14 @@ offsets a consumer group committed -- the outages the event bus's tests rely on.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from kubeops.testenv import AssetsError
+from kubeops.testenv import AssetsError, PortInUse
 from kubeops.testenv.kafka import Kafka
 from kubeops.testenv.kafka_probe import metadata_brokers
 from kubeops.testenv.ports import HOST
@@ -110,6 +111,26 @@ async def test_a_killed_broker_starts_again_with_what_it_acknowledged(
     assert await consume(broker.bootstrap, "events", "g", 1) == [b"crash"]
     await produce(broker.bootstrap, "events", b"after")
     assert await consume(broker.bootstrap, "events", "fresh", 3) == [b"before", b"crash", b"after"]
+
+
+def test_a_taken_port_moves_a_new_broker_but_refuses_a_restart() -> None:
+    broker = Kafka()
+    try:
+        with socket.socket() as squatter:
+            squatter.bind((HOST, broker.port))
+            squatter.listen()
+            taken = broker.port
+            broker.start()  # never ran: no client knows its address yet, so it moves
+            assert broker.port != taken
+            assert broker.answers()
+        broker.stop()
+        with socket.socket() as squatter:
+            squatter.bind((HOST, broker.port))
+            squatter.listen()
+            with pytest.raises(PortInUse, match=f"port {HOST}:{broker.port} is already in use"):
+                broker.start()
+    finally:
+        broker.close()
 
 
 def test_without_java_the_start_says_so_in_one_line(
