@@ -36,7 +36,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "node": ("cordon", "uncordon", "drain"),
     "rollout": ("rollout", "scale", "wait"),
     "logs": ("logs",),
-    "events": ("events",),
+    "events": ("events", "events-export"),
     "inspect": ("inspect",),
     "respond": ("respond",),
     "sync": ("sync",),
@@ -84,6 +84,17 @@ def _groups_for(argv: Sequence[str] | None) -> list[str]:
     return list(GROUPS)
 
 
+def _two_words(argv: list[str]) -> list[str]:
+    """``events export`` is the ``events-export`` command (``events`` takes KIND NAME)."""
+    for index, word in enumerate(argv):
+        if word.startswith("-") or (index and argv[index - 1] in _VALUED_FLAGS):
+            continue
+        if word == "events" and argv[index + 1 : index + 2] == ["export"]:
+            return [*argv[:index], "events-export", *argv[index + 2 :]]
+        break
+    return argv
+
+
 def _show_warning(
     message: Warning | str,
     category: type[Warning],
@@ -113,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _two_words(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser(argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # told by the command's own parser, which points at its own help
