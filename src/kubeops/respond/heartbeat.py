@@ -6,9 +6,11 @@ resume it while its holder might still be running it.  So each acting replica
 keeps a *heartbeat*: the Lease ``respond-replica-<identity>`` in the limits
 namespace, its holder the replica's ledger run, renewed every 2 s for 10 s.  The
 elected leader runs the :class:`OrphanSweep`: every few seconds it lists the
-unfinished claims, and each whose holder's heartbeat has stopped (unchanged for
-its whole duration, as this process's clock saw it: no clocks compared), is gone,
-or names another run (the holder restarted) is adopted and resumed
+heartbeats and the unfinished claims.  A heartbeat that stopped (unchanged for its
+whole duration, as this process's clock saw it: no clocks compared) is a replica
+gone: what it finished and never audited is audited (``on_dead``), and its Lease
+deleted.  Each claim whose holder's heartbeat is gone or names another run (the
+holder restarted) is adopted and resumed
 (:meth:`~kubeops.respond.engine.Engine.resume_entry`) -- once, the adoption's
 resourceVersion deciding between sweepers.
 
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE_KIND = "coordination.k8s.io/v1/Lease"
+REPLICA_LABEL = "respond.kubeops.io/replica"
+IDENTITY_ANNOTATION = "respond.kubeops.io/identity"
 HEARTBEAT_EVERY = 2.0
 HEARTBEAT_DURATION = 10.0
 SWEEP_EVERY = 3.0
@@ -138,14 +142,25 @@ class Heartbeat:
                         body = {
                             "apiVersion": "coordination.k8s.io/v1",
                             "kind": "Lease",
-                            "metadata": {"name": self.name, "namespace": self.namespace},
+                            "metadata": {
+                                "name": self.name,
+                                "namespace": self.namespace,
+                                "labels": {REPLICA_LABEL: "true"},
+                                "annotations": {IDENTITY_ANNOTATION: self.identity},
+                            },
                             "spec": {**spec, "acquireTime": spec["renewTime"]},
                         }
                         self._lease = await self.client.create(body, self.namespace)
                         self.renewed = time.monotonic()
                         return
                 lease = self._lease
-                updated = {**lease, "spec": {**(lease.get("spec") or {}), **spec}}
+                meta = dict(lease.get("metadata") or {})
+                meta["labels"] = {**(meta.get("labels") or {}), REPLICA_LABEL: "true"}
+                meta["annotations"] = {
+                    **(meta.get("annotations") or {}),
+                    IDENTITY_ANNOTATION: self.identity,
+                }
+                updated = {**lease, "metadata": meta, "spec": {**(lease.get("spec") or {}), **spec}}
                 self._lease = await self.client.replace(updated, self.namespace)
             except (Conflict, NotFound, AlreadyExists):
                 self._lease = None
@@ -221,7 +236,6 @@ class OrphanSweep:
         self.clock = clock
         self.resumed = 0
         self._seen: dict[str, _Seen] = {}
-        self._reported: set[tuple[str, str]] = set()
 
     async def run(self) -> None:
         """Sweep every ``every`` seconds until cancelled; a failed sweep is logged."""
@@ -233,29 +247,42 @@ class OrphanSweep:
             await asyncio.sleep(self.every)
 
     async def sweep(self) -> list[Decision]:
-        """One pass: resume every unfinished claim whose holder is dead; the decisions."""
+        """One pass: bury the replicas whose heartbeat stopped, resume every unfinished
+        claim whose holder is dead; the decisions."""
         ledger = self.ledger
+        leases = await self._leases()
+        own = lease_name(ledger.identity)
+        gone = {
+            name: lease
+            for name, lease in leases.items()
+            if name != own and self._expired(name, lease)
+        }
+        if gone:
+            identities = sorted(
+                str(((lease.get("metadata") or {}).get("annotations") or {}).get(
+                    IDENTITY_ANNOTATION) or name)
+                for name, lease in gone.items()
+            )  # fmt: skip
+            log.info("respond: replica(s) stopped (heartbeat expired): %s", ", ".join(identities))
+            if self.on_dead is not None:
+                await self.on_dead(identities)
+            for name, lease in gone.items():
+                await self._bury(name, lease)
+                leases.pop(name, None)
         orphans: list[LedgerEntry] = []
-        verdicts: dict[tuple[str, str], bool] = {}
         for entry in await ledger.unfinished():
             if entry.holder == ledger.identity and entry.run == ledger.run:
                 continue  # ours, under way
-            key = (entry.holder, entry.run)
-            if key not in verdicts:
-                verdicts[key] = await self.dead(entry.holder, entry.run)
-            if verdicts[key]:
+            name = lease_name(entry.holder)
+            found = leases.get(name)
+            if (
+                found is None
+                or str((found.get("spec") or {}).get("holderIdentity") or "") != entry.run
+                or self._expired(name, found)
+            ):
                 orphans.append(entry)
-        dead = sorted({holder for (holder, run), gone in verdicts.items() if gone})
-        fresh = [k for k, gone in verdicts.items() if gone and k not in self._reported]
-        if fresh:
-            self._reported.update(fresh)
-            log.info(
-                "respond: %d claim(s) left by stopped replica(s) %s: resuming",
-                len(orphans),
-                ", ".join(dead),
-            )
-            if self.on_dead is not None:
-                await self.on_dead(dead)
+        if orphans:
+            log.info("respond: resuming %d claim(s) of stopped replicas", len(orphans))
         decisions = []
         for entry in orphans:
             decision = await self.resume(entry)
@@ -264,32 +291,42 @@ class OrphanSweep:
                 decisions.append(decision)
         return decisions
 
-    async def dead(self, holder: str, run: str) -> bool:
-        """Whether the replica ``holder`` in run ``run`` has stopped: its heartbeat is gone,
-        names another run, or has not changed for its whole duration."""
-        name = lease_name(holder)
+    async def _leases(self) -> dict[str, Object]:
         try:
-            lease = await self.client.get(LEASE_KIND, name, self.namespace)
-        except NotFound:
-            self._seen.pop(name, None)
-            return True
+            listed = await self.client.list(
+                LEASE_KIND, self.namespace, label_selector=f"{REPLICA_LABEL}=true"
+            )
         except ApiError as err:
             raise HeartbeatError(
-                f"respond heartbeat: cannot get leases {name!r} in namespace "
-                f'"{self.namespace}": {err}'
+                f'respond heartbeat: cannot list leases in namespace "{self.namespace}": {err}'
             ) from None
+        return {str(item["metadata"]["name"]): item for item in listed.get("items") or []}
+
+    def _expired(self, name: str, lease: Object) -> bool:
+        """The heartbeat has not changed for its whole duration, by this clock."""
         spec = lease.get("spec") or {}
-        current = str(spec.get("holderIdentity") or "")
-        if current != run:
-            return True
         version = str((lease.get("metadata") or {}).get("resourceVersion") or "")
+        holder = str(spec.get("holderIdentity") or "")
         duration = float(spec.get("leaseDurationSeconds") or HEARTBEAT_DURATION)
         now = self.clock()
         seen = self._seen.get(name)
-        if seen is None or seen.version != version or seen.holder != current:
-            self._seen[name] = _Seen(version, current, duration, now)
+        if seen is None or seen.version != version or seen.holder != holder:
+            self._seen[name] = _Seen(version, holder, duration, now)
             return False
         return now - seen.since > seen.duration
+
+    async def _bury(self, name: str, lease: Object) -> None:
+        """Delete a stopped replica's heartbeat, unless it beat again meanwhile."""
+        version = str((lease.get("metadata") or {}).get("resourceVersion") or "")
+        try:
+            await self.client.delete(
+                LEASE_KIND, name, self.namespace, preconditions={"resourceVersion": version}
+            )
+        except (NotFound, Conflict):
+            pass
+        except ApiError as err:
+            log.warning("respond heartbeat: cannot delete lease %s: %s", name, error_line(err))
+        self._seen.pop(name, None)
 
 
 __all__ = [
