@@ -39,7 +39,10 @@ messages read from those topics)::
           params: {topics: [monitoring.events]}
           condition: payload.host.startsWith("db-")
         actions:
-          - scale: {kind: Deployment, namespace: prod, name: db-proxy, replicas: 3}
+          - scale:
+              target: {kind: Deployment, namespace: prod, name: db-proxy}
+              replicas: 3
+              max: 3
 
 kubeops' own events read from the bus keep their original source and name
 (``resource``/``added``...), so the rules written for the cluster answer them.
