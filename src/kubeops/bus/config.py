@@ -436,7 +436,7 @@ async def _read_credential(credential: Credential, setting: str, client: Client 
         try:
             return read_bounded(credential.file, limit=MAX_CREDENTIAL, what=f"{setting}File")
         except InputError as err:
-            raise BusConfigError(f"{setting}File: {err}") from None
+            raise BusConfigError(str(err)) from None  # names the setting and the file
     ref = credential.secret
     if ref is None:
         raise BusConfigError(f"{setting}: neither a file nor a Secret is set")
