@@ -115,7 +115,9 @@ def audit(postgres_url: str) -> str:
     return postgres_url
 
 
+@pytest.mark.parametrize("victim_role", ["follower", "leader"])
 async def test_three_replicas_act_once_per_event_across_a_sigkill(
+    victim_role: str,
     spawn: Spawn,
     http: aiohttp.ClientSession,
     kubeconfig: str,
@@ -133,10 +135,12 @@ async def test_three_replicas_act_once_per_event_across_a_sigkill(
     rules = write_rules(tmp_path / "rules", document)
     replicas = await start_replicas(spawn, http, kubeconfig, rules, audit, ns)
     states = [await r.healthz(http) for r in replicas]
-    # The victim: a consumer that is not the leader (the leader's handover is the
-    # failover test's) and reads a partition.
+    # The victim: the leader (its sources and publisher hand over too), or a follower
+    # that reads a partition.
     victim = next(
-        i for i, s in enumerate(states) if not s["leader"] and s["bus"]["consumer"]["partitions"]
+        i
+        for i, s in enumerate(states)
+        if s["leader"] == (victim_role == "leader") and s["bus"]["consumer"]["partitions"]
     )
     # The first part of the stream; the kill while it is being handled; the rest after.
     first = asyncio.create_task(create(client, ns, 0, FIRST))
@@ -185,7 +189,7 @@ async def test_three_replicas_act_once_per_event_across_a_sigkill(
     assert not any(r.outcome == outcome.FAILED for r in records)
     print(
         f"\nbus replicas: {STREAM} events, {len(succeeded)} actions, 0 duplicates, "
-        f"{missing} missed; replica {victim} SIGKILLed after {killed_at} actions; "
+        f"{missing} missed; the {victim_role} SIGKILLed after {killed_at} actions; "
         f"succeeded per replica {sorted(by_replica.values())}; {resumed} resumed from the "
         f"ledger, {recovered} audited from it; redeliveries suppressed {dict(suppressed)}; "
         f"{time.monotonic() - started:.1f}s"

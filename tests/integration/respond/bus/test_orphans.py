@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kubeops.api import Client
+from kubeops.errors import NotFound
 from kubeops.respond.engine import Engine
 from kubeops.respond.event import Event, identity_of
 from kubeops.respond.heartbeat import LEASE_KIND, Heartbeat, OrphanSweep, lease_name
@@ -69,10 +73,17 @@ async def test_a_dead_replicas_claim_is_resumed_once_a_live_ones_never(
 
     # Two leaders for a moment (an old one that has not noticed yet): both sweep.
     sweepers = []
+    reported: list[str] = []
+
+    async def on_dead(identities: Sequence[str]) -> None:
+        reported.extend(identities)
+
     for name in ("leader-a", "leader-b"):
         ledger = Ledger(client, ns, name)
         engine = Engine(client, rules, ledger=ledger, replica=name)
-        sweepers.append(OrphanSweep(client, ns, ledger, engine.resume_entry, every=0.2))
+        sweepers.append(
+            OrphanSweep(client, ns, ledger, engine.resume_entry, every=0.2, on_dead=on_dead)
+        )
     sweeping = [asyncio.create_task(s.run()) for s in sweepers]
     try:
 
@@ -97,6 +108,10 @@ async def test_a_dead_replicas_claim_is_resumed_once_a_live_ones_never(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     assert sum(s.resumed for s in sweepers) == 1
+    # The stopped replica was reported (to audit what it finished) and its Lease deleted.
+    assert set(reported) == {"replica-dead"}, reported
+    with pytest.raises(NotFound):
+        await client.get(LEASE_KIND, lease_name("replica-dead"), ns)
     labelled = await client.get("configmaps", "left-by-dead", ns)
     assert labelled["metadata"]["labels"] == {"resumed-by": "added"}
     untouched = await client.get("configmaps", "held-by-live", ns)
