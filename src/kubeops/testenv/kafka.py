@@ -24,6 +24,7 @@ import base64
 import contextlib
 import importlib
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -189,7 +190,7 @@ class Kafka:
         base = [java, *self.jvm_options, *self._logging(), "-cp", f"{libs}/*"]
         if not (self.run_dir / "data" / "meta.properties").is_file():
             shared = kafka_cds.archive_options(java, libs, dump=False)[0]
-            self._format([*base, *(shared if self.class_archive else [])], config)
+            self._format([*base, *(shared if self.class_archive else [])], config, libs)
         for attempt in range(3):
             sharing, dump = kafka_cds.archive_options(java, libs, dump=self.class_archive)
             if not self.class_archive:
@@ -350,8 +351,24 @@ class Kafka:
         assert self.run_dir is not None
         return self.run_dir / "logs" / "kafka.log"
 
-    def _format(self, base: list[str], config: Path) -> None:
-        """``kafka-storage format``: give the empty data directory its cluster id."""
+    def _format(self, base: list[str], config: Path, libs: Path) -> None:
+        """``kafka-storage format``: give the empty data directory its ids and the
+        release's feature levels -- from the kept template when there is one and
+        the settings are testenv's own, else with the storage tool (then kept)."""
+        assert self.run_dir is not None
+        data = self.run_dir / "data"
+        template = kafka_cds.bootstrap_template(libs)
+        if not self.overrides and template.is_file():
+            data.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, data / "bootstrap.checkpoint")
+            meta = {
+                "version": "1",
+                "node.id": str(NODE_ID),
+                "directory.id": cluster_id(),
+                "cluster.id": self.cluster_id,
+            }
+            (data / "meta.properties").write_text("".join(f"{k}={v}\n" for k, v in meta.items()))
+            return
         args = [
             *base,
             "kafka.tools.StorageTool",
@@ -371,6 +388,8 @@ class Kafka:
                 f"formatting Kafka's storage in {self.run_dir} failed (exit code "
                 f"{done.returncode}): {text[-1] if text else 'no output'}"
             )
+        if not self.overrides:
+            kafka_cds.keep_template(data / "bootstrap.checkpoint", libs)
 
 
 def prepare_class_archive(libs: Path, progress: Progress) -> None:

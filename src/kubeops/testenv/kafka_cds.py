@@ -1,4 +1,4 @@
-"""A class-data-sharing archive that halves the Kafka JVM's start-up.
+"""What makes a test Kafka start fast: a class-data-sharing archive and a storage template.
 
 Most of a test broker's start is the JVM loading and verifying some thousands of
 classes from 93 jars.  Java 13+ can dump the classes an application loaded into an
@@ -9,6 +9,11 @@ dumps the archive on its graceful stop (about 2 s, once); it is written to a
 temporary name beside its final one and renamed, so concurrent first brokers never
 read half an archive.  An archive that does not match is ignored by the JVM with a
 warning in the broker's log, never fatal (``-Xshare:auto``, the default).
+
+Formatting a broker's storage is another JVM (~1 s) whose only product beside
+``meta.properties`` (ids, written by testenv) is ``bootstrap.checkpoint``: the
+release's default feature levels, the same for every broker of one jar set.  The
+first format's checkpoint is kept (:func:`bootstrap_template`) and copied after.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -24,15 +30,34 @@ from kubeops.testenv.assets import cache_root
 _MIN_BYTES = 1 << 20  # a JVM that dies while dumping leaves less, or nothing
 
 
-def archive_path(java: str, libs: Path) -> Path:
-    """Where the archive for this ``java`` and these jars lives in kubeops' cache."""
+def _digest(*paths: Path) -> str:
     digest = hashlib.sha256()
-    real = Path(java).resolve()
-    for path in (real, *sorted(libs.glob("*.jar"))):
+    for path in paths:
         with contextlib.suppress(OSError):
             info = path.stat()
             digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
-    return cache_root() / "controlplane" / f"kafka-cds-{digest.hexdigest()[:16]}.jsa"
+    return digest.hexdigest()[:16]
+
+
+def archive_path(java: str, libs: Path) -> Path:
+    """Where the archive for this ``java`` and these jars lives in kubeops' cache."""
+    digest = _digest(Path(java).resolve(), *sorted(libs.glob("*.jar")))
+    return cache_root() / "controlplane" / f"kafka-cds-{digest}.jsa"
+
+
+def bootstrap_template(libs: Path) -> Path:
+    """Where the ``bootstrap.checkpoint`` a format of these jars writes is kept."""
+    digest = _digest(*sorted(libs.glob("*.jar")))
+    return cache_root() / "controlplane" / f"kafka-bootstrap-{digest}.checkpoint"
+
+
+def keep_template(checkpoint: Path, libs: Path) -> None:
+    """Keep a freshly formatted ``checkpoint`` as the template (written, then renamed)."""
+    final = bootstrap_template(libs)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.with_name(f"{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    shutil.copyfile(checkpoint, temporary)
+    os.replace(temporary, final)
 
 
 def archive_options(java: str, libs: Path, dump: bool) -> tuple[list[str], Path | None]:
