@@ -65,6 +65,23 @@ __all__ = [
 NO_CREDENTIALS = ResolvedCredentials()
 
 
+class _NoSecrets(logging.Filter):
+    """aiokafka logs every request it sends at DEBUG -- the SASL authentication request
+    with the PLAIN password in it too: its arguments are withheld from the record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if any("sasl" in type(arg).__name__.lower() for arg in args):
+            record.args = tuple(
+                "<SASL request withheld>" if "sasl" in type(arg).__name__.lower() else arg
+                for arg in args
+            )
+        return True
+
+
+logging.getLogger("aiokafka.conn").addFilter(_NoSecrets())
+
+
 def producer(
     config: BusConfig, *, credentials: ResolvedCredentials = NO_CREDENTIALS, **kw: Any
 ) -> Any:
