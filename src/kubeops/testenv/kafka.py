@@ -68,6 +68,11 @@ THROUGHPUT_JVM: tuple[str, ...] = (
     "-Djava.awt.headless=true",
 )
 NODE_ID = 1
+# The settings a storage format reads; overriding one formats with the storage tool.
+FORMAT_SETTINGS = frozenset(
+    {"node.id", "process.roles", "log.dirs", "log.dir", "metadata.log.dir"}
+    | {"controller.quorum.voters", "controller.quorum.bootstrap.servers"}
+)
 LOG4J2 = """\
 status = warn
 appender.out.type = Console
@@ -353,12 +358,13 @@ class Kafka:
 
     def _format(self, base: list[str], config: Path, libs: Path) -> None:
         """``kafka-storage format``: give the empty data directory its ids and the
-        release's feature levels -- from the kept template when there is one and
-        the settings are testenv's own, else with the storage tool (then kept)."""
+        release's feature levels -- from the kept template unless a setting the format
+        reads is overridden, else with the storage tool (whose result is kept)."""
         assert self.run_dir is not None
         data = self.run_dir / "data"
         template = kafka_cds.bootstrap_template(libs)
-        if not self.overrides and template.is_file():
+        own = not FORMAT_SETTINGS & self.overrides.keys()
+        if own and template.is_file():
             data.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(template, data / "bootstrap.checkpoint")
             meta = {
@@ -388,7 +394,7 @@ class Kafka:
                 f"formatting Kafka's storage in {self.run_dir} failed (exit code "
                 f"{done.returncode}): {text[-1] if text else 'no output'}"
             )
-        if not self.overrides:
+        if own:
             kafka_cds.keep_template(data / "bootstrap.checkpoint", libs)
 
 
