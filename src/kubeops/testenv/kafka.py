@@ -206,11 +206,13 @@ class Kafka:
                 break
             except (PortInUse, ComponentFailed) as err:
                 # Ports are picked free but may be taken before the JVM binds them; a
-                # broker that never ran may move (clients have not seen its address yet).
+                # broker that never ran may move (clients have not seen its address yet),
+                # unless a caller's listeners name its ports.
                 taken = isinstance(err, PortInUse) or any(
                     "Address already in use" in line for line in err.log_tail
                 )
-                if not taken or self.start_seconds is not None or attempt == 2:
+                fixed = {"listeners", "advertised.listeners"} & self.overrides.keys()
+                if not taken or fixed or self.start_seconds is not None or attempt == 2:
                     raise
                 self.port, self.controller_port = free_port(), free_port()
                 config.write_text("".join(f"{k}={v}\n" for k, v in self.properties().items()))
