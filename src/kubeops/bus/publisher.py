@@ -223,6 +223,10 @@ class Publisher:
                 await self._send_batch()
             except Exception as err:  # any failure: the events stay spooled, try again
                 self.metrics.errors.inc()
+                # Start over with a new producer session: a send that failed may still
+                # have been written, and only the topic can say (see _skip_published).
+                await self._stop_producer()
+                self._check_tail = True
                 self._set_state(
                     "down",
                     f"bus: publishing to {self.topic}: {_cause(err)}; spooling "
@@ -239,10 +243,10 @@ class Publisher:
         self._producer = producer
 
     async def _skip_published(self) -> None:
-        """Once per start: a send the last run saw no answer to (the broker went away
-        mid-request, then the process stopped) may have been written -- a new producer
-        cannot tell, so the head of the spool is checked against the topic's last
-        messages by CloudEvent id, and what is there already is not sent again."""
+        """On start and after a failed send: a send without an answer (the broker went
+        away mid-request; the process stopped) may have been written, and a new producer
+        session cannot tell -- so the head of the spool is checked against the topic's
+        last messages by CloudEvent id, and what is there already is not sent again."""
         if not self._check_tail or not len(self.spool):
             self._check_tail = False
             return
