@@ -120,6 +120,7 @@ class Kafka:
         self.cluster_id = cluster_id()
         self.start_seconds: float | None = None  # how long the last start took
         self._process: Process | None = None
+        self._last: Process | None = None  # the latest, running or not: its log
         self._dumping: tuple[Path, str, Path] | None = None  # (file, java, libs) of a CDS dump
 
     def __enter__(self) -> Kafka:
@@ -224,7 +225,7 @@ class Kafka:
         ensure_free(self.port, "Kafka")
         ensure_free(self.controller_port, "Kafka's controller")
         process = Process("kafka", args, self._log(), self.run_dir)
-        self._process = process
+        self._process = self._last = process
         try:
             process.start()
             process.wait_ready(self.ready, self.start_timeout)
@@ -278,8 +279,10 @@ class Kafka:
         return [pid] if pid is not None and self.running() else []
 
     def log_tail(self, lines: int = 20) -> list[str]:
-        """The last lines of the broker's log, for a failing test's message."""
-        return self._process.log_tail(lines) if self._process is not None else []
+        """The last lines of the broker's log (also after it stopped), for a failing
+        test's message."""
+        last = self._process or self._last
+        return last.log_tail(lines) if last is not None else []
 
     def answers(self) -> bool:
         """Whether the broker answers a metadata request listing itself as live."""
