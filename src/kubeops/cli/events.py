@@ -253,6 +253,7 @@ def _exporter(args: argparse.Namespace, serving: Any) -> Exporter:
         context=args.context,
         serving=replace(serving, host=listen[0], port=listen[1]),
         lease=lease,
+        auth=(args.auth_kubeconfig, args.auth_context),
     )
 
 
@@ -271,6 +272,7 @@ class Exporter:
         context: str | None,
         serving: Any,
         lease: Any,
+        auth: tuple[str | None, str | None] = (None, None),
     ) -> None:
         from prometheus_client import CollectorRegistry, Gauge
 
@@ -284,6 +286,8 @@ class Exporter:
         self.kubeconfig, self.context = kubeconfig, context
         self.serving = serving
         self.lease = lease
+        self.auth = auth
+        """``--auth-kubeconfig``/``--auth-context``: the cluster reviewing callers."""
         self.identity = default_identity()
         self.registry = CollectorRegistry()
         self.leader_gauge = Gauge(
@@ -330,7 +334,7 @@ class Exporter:
         """Check the bus, serve, lead (or stand for election) until ``stop``."""
         from kubeops.api import Client
         from kubeops.config import load_config
-        from kubeops.controller.serving import SecurePort, add_probe_routes
+        from kubeops.controller.serving import add_probe_routes
         from kubeops.controller.serving.signals import run_until_stopped
         from kubeops.respond.daemon import check_bus
 
@@ -338,8 +342,7 @@ class Exporter:
         async with Client(config) as client:
             self.client = client
             self.credentials = await check_bus(self.bus, client)
-            # --auth kubernetes reviews callers with the same cluster's API.
-            port = SecurePort(self.serving, client)
+            port = self._port(client)
             try:
                 app = port.application()
                 add_probe_routes(app, self.status, self.ready, self.registry)
@@ -360,6 +363,21 @@ class Exporter:
                 await port.close()
         log.info("stopped")
         return 0
+
+    def _port(self, client: Client) -> Any:
+        """The HTTP port; with ``--auth kubernetes`` callers are reviewed by the
+        ``--auth-kubeconfig`` cluster, else by the one exported."""
+        from kubeops.api import Client
+        from kubeops.config import load_config
+        from kubeops.controller.serving import SecurePort
+
+        if self.serving.auth != "kubernetes" or self.auth == (None, None):
+            return SecurePort(self.serving, client)
+        kubeconfig, context = self.auth
+        reviewer = Client(
+            load_config(kubeconfig or self.kubeconfig, context=context or self.context)
+        )
+        return SecurePort(self.serving, reviewer, own_client=True)
 
     async def _elected(self, client: Client) -> None:
         from kubeops.controller.elected import stand_for_election
