@@ -194,5 +194,5 @@ def _down(args: argparse.Namespace) -> int:
 def _assets(args: argparse.Namespace) -> int:
     from kubeops.testenv.assets import ensure_assets
 
-    print(ensure_assets(progress=_err).directory)
+    print(ensure_assets(progress=_err, warm_kafka=True).directory)
     return 0
