@@ -80,6 +80,7 @@ class Run:
     ok: bool
     replicas: int = 1
     lags_ms: list[float] = field(default_factory=list)
+    topic_lags_ms: list[float] = field(default_factory=list)  # write -> on the topic (bus arms)
     probes: int = 0
     missed: int = 0
     storm_writes: int = 0
@@ -92,6 +93,7 @@ class Run:
     rss_bytes: int = 0
     peak_rss_bytes: int = 0
     group_ready_seconds: float = 0.0
+    sent: dict[int, float] = field(default_factory=dict, repr=False)
     wall_seconds: float = 0.0
     error: str = ""
     stderr_tail: str = ""
@@ -109,6 +111,7 @@ class Run:
         return {
             "replicas": self.replicas,
             "lags_ms": [round(v, 2) for v in self.lags_ms],
+            "topic_lags_ms": [round(v, 2) for v in self.topic_lags_ms],
             "writes": self.probes,
             "missed": self.missed,
             "storm_writes": self.storm_writes,
@@ -210,6 +213,12 @@ async def _run(
                 )
             )
         pids = [p.pid for p in procs]
+        on_topic: dict[int, float] = {}
+        tap = (
+            asyncio.create_task(_tap(bootstrap, base["bus"]["topic"], group, on_topic))
+            if replicas and bootstrap
+            else None
+        )
         try:
             async with dataset.client(kubeconfig) as c:
                 result = await _measure(
@@ -221,6 +230,15 @@ async def _run(
             for proc in procs:
                 _stop(proc)
             await runner.cleanup()
+            if tap is not None:
+                tap.cancel()
+                await asyncio.gather(tap, return_exceptions=True)
+        if result.ok and tap is not None:
+            result.topic_lags_ms = [
+                (on_topic[n] - result.sent[n]) * 1e3
+                for n in range(1, result.probes + 1)
+                if n in on_topic
+            ]
         result.replicas = max(1, replicas)
         result.duplicates = sum(n - 1 for n in arrivals.values() if n > 1)
         result.wall_seconds = time.perf_counter() - started
@@ -323,6 +341,7 @@ async def _measure(
         rss_bytes=sum(m[0] for m in memory),
         peak_rss_bytes=sum(m[1] for m in memory),
         group_ready_seconds=group_ready,
+        sent=sent,
     )
 
 
@@ -388,6 +407,7 @@ def compare(entry: dict[str, Any]) -> None:
         if not good:
             continue
         lags = [lag for r in good for lag in r["extra"]["lags_ms"]]
+        topic = [lag for r in good for lag in r["extra"].get("topic_lags_ms", [])]
         rates = [r["extra"]["burst"]["actions_per_second"] for r in good]
         writes = [r["extra"]["burst"]["write_seconds"] for r in good]
         rows[arm] = {
@@ -397,6 +417,8 @@ def compare(entry: dict[str, Any]) -> None:
             "missed": sum(r["extra"]["missed"] for r in good),
             "p50_ms": percentile(lags, 50) if lags else None,
             "p99_ms": percentile(lags, 99) if lags else None,
+            "topic_p50_ms": percentile(topic, 50) if topic else None,
+            "topic_p99_ms": percentile(topic, 99) if topic else None,
             "actions_per_second": statistics.median(rates),
             "burst_actions": sum(r["extra"]["burst"]["actions"] for r in good),
             "burst_write_seconds": statistics.median(writes),
@@ -414,6 +436,27 @@ def compare(entry: dict[str, Any]) -> None:
         if base["actions_per_second"]:
             row["throughput_vs_in_process"] = row["actions_per_second"] / base["actions_per_second"]
     entry["comparison"] = rows
+
+
+async def _tap(bootstrap: str, topic: str, tag: str, on_topic: dict[int, float]) -> None:
+    """When each probe's event reached the topic: a reader of its own (no group) beside
+    the replicas, so the bus's share of the latency is told from the consumers'."""
+    from aiokafka import AIOKafkaConsumer
+
+    reader = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        while True:
+            batch = await reader.getmany(timeout_ms=200)
+            now = time.monotonic()
+            for records in batch.values():
+                for record in records:
+                    with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
+                        data = json.loads(record.value)["data"]["object"]["data"]
+                        if data.get("kind") == "probe" and data.get("run") == tag:
+                            on_topic.setdefault(int(data["seq"]), now)
+    finally:
+        await reader.stop()
 
 
 async def _create_topic(bootstrap: str, topic: str) -> None:

@@ -5,6 +5,7 @@ replicas beside the in-process path, between two markers so that
 # ruff: noqa: RUF001 -- the report prints multiplication signs and en dashes on purpose
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from harness.s11_report import _f, _label, _signed, _table
@@ -56,13 +57,13 @@ def section(results: dict[str, Any], source: str) -> list[str]:
     rows = []
     for arm in entry["params"].get("arms", ARMS):
         if arm in entry.get("skipped", {}):
-            rows.append([_label(results, arm), entry["skipped"][arm], *[""] * 9])
+            rows.append([_label(results, arm), entry["skipped"][arm], *[""] * 10])
             continue
         row = comparison.get(arm)
         if row is None:
             failed = [r for r in entry["runs"] if r["client"] == arm and not r["ok"]]
             why = failed[0]["error"][:160] if failed else "did not run"
-            rows.append([_label(results, arm), f"failed: {why}", *[""] * 9])
+            rows.append([_label(results, arm), f"failed: {why}", *[""] * 10])
             continue
         added = (
             f"{_signed(row.get('added_p50_ms'))} / {_signed(row.get('added_p99_ms'))}"
@@ -76,6 +77,11 @@ def section(results: dict[str, Any], source: str) -> list[str]:
                 _f(row["p50_ms"]),
                 f"**{_f(row['p99_ms'])}**",
                 added,
+                (
+                    f"{_f(row['topic_p50_ms'])} / {_f(row['topic_p99_ms'])}"
+                    if row.get("topic_p99_ms") is not None
+                    else "–"
+                ),
                 f"{row['events']:,} ({row['missed']} missed)",
                 f"**{_f(row['actions_per_second'], 0)}**"
                 + (f" ({ratio:.2f}×)" if ratio is not None else ""),
@@ -92,6 +98,7 @@ def section(results: dict[str, Any], source: str) -> list[str]:
             "p50 ms",
             "p99 ms",
             "added by the bus p50 / p99 ms",
+            "write to on the topic p50 / p99 ms",
             "probes",
             "burst actions/s (× in-process)",
             "burst",
@@ -101,24 +108,26 @@ def section(results: dict[str, Any], source: str) -> list[str]:
         ],
         rows,
     )
-    lines += [
-        "",
-        "How: one API-only testenv cluster (S9's) and one testenv Kafka (KRaft, one node) on",
-        "loopback. Each arm runs `kubeops respond run` with S9's rule"
-        " (`bench/runners/kubeops_respond.py`): *in-process* without a bus (S9's path);",
-        "*bus-N*: N replicas with `--leader-elect` and a `bus:` whose consume topics hold its publish",
-        f"topic (distributed mode; a fresh topic of {entry['params'].get('partitions', 3)} partitions,"
-        " group and Lease per run): the leader publishes the",
-        "cluster's events through its spool, every replica consumes in one group, claims the action",
-        "in the ledger and acts. The harness writes the probes and the storm as in S9 and receives the",
-        "webhooks (one clock, from just before the write to the request's arrival), then writes the",
-        f"burst ({settings['burst']:,} probe changes over {PROBES} ConfigMaps, {BURST_INFLIGHT} in flight) and counts"
-        " actions a second from its first write to its last action. Every arm's API client may",
-        f"send {entry['params'].get('qps', 1000)} requests/s so that no limiter bounds the burst;"
-        " the burst's write time is the API server's own bound. A bus arm is measured once its",
-        "group is Stable with every replica; CPU and RSS are summed over its processes. Arms",
-        "alternate order between runs; the same cluster and broker serve them all.",
-        "",
-        END,
-    ]
+    how = (
+        "How: one API-only testenv cluster (S9's) and one testenv Kafka (KRaft, one node) on"
+        " loopback serve every arm. Each arm runs `kubeops respond run` with S9's rule"
+        " (`bench/runners/kubeops_respond.py`): *in-process* without a bus (S9's path);"
+        " *bus-N*: N replicas with `--leader-elect` and a `bus:` whose consume topics hold its"
+        f" publish topic (distributed mode; a fresh topic of {entry['params'].get('partitions', 3)}"
+        " partitions, group and Lease per run): the leader publishes the cluster's events"
+        " through its spool, every replica consumes in one group, claims the action in the"
+        " ledger and acts. The harness writes the probes (round-robin over"
+        f" {PROBES} ConfigMaps, so every partition and replica gets some) and the storm as in"
+        " S9 and receives the webhooks (one clock, from just before the write to the"
+        " request's arrival; a reader of its own, outside the group, notes when each probe's"
+        " event reaches the topic, which splits a bus arm's latency into publishing and the"
+        " rest), then writes the burst"
+        f" ({settings['burst']:,} probe changes, {BURST_INFLIGHT} in flight) and counts actions"
+        " a second from its first write to its last action. Every arm's API client may send"
+        f" {entry['params'].get('qps', 1000)} requests/s, so no client-side limiter bounds the"
+        " burst; the burst's write time is the API server's own bound. A bus arm is measured"
+        " once its group is Stable with every replica; CPU and RSS are summed over its"
+        " processes. Arms alternate order between runs."
+    )
+    lines += ["", *textwrap.wrap(how, 92), "", END]
     return lines

@@ -279,6 +279,8 @@ def test_event_to_action_through_the_bus_is_measured(
         assert extra["duplicates"] == 0
         assert run["rss_bytes"] > 0
         assert entry["summary"][name]["pooled"]["events"] == len(extra["lags_ms"])
+    assert not _ok_runs(results, "S12", "in-process")[0]["extra"]["topic_lags_ms"]
+    assert _ok_runs(results, "S12", "bus-3")[0]["extra"]["topic_lags_ms"]  # the bus's share
     assert "added_p99_ms" in entry["comparison"]["bus-3"]
     assert isinstance(results["versions"]["kafka"], str)
     text = report.read_text()
