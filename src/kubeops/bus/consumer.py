@@ -272,7 +272,7 @@ class KafkaSource:
         )
         self._book = OffsetBook()
         self._slots = asyncio.Semaphore(concurrency)
-        self._in_flight: dict[asyncio.Task[None], Partition] = {}
+        self._in_flight: dict[asyncio.Task[None], PartitionProgress] = {}
         self._consumer: Any = None
         self._state = _State()
 
@@ -330,7 +330,7 @@ class KafkaSource:
                         self._slots.release()
                         continue
                     task = asyncio.create_task(self._handle(emit, message, progress))
-                    self._in_flight[task] = tp
+                    self._in_flight[task] = progress
                     task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
@@ -429,10 +429,11 @@ class KafkaSource:
                 self.metrics.lag.labels(topic, str(partition)).set(max(end - offset, 0))
 
     async def _settle(self, partitions: Iterable[Partition], wait: float) -> int:
-        """Wait up to ``wait`` seconds for the messages in flight of ``partitions``;
-        returns how many are still running."""
-        wanted = set(partitions)
-        tasks = [task for task, tp in self._in_flight.items() if tp in wanted]
+        """Wait up to ``wait`` seconds for the messages in flight of ``partitions`` (of
+        this assignment: ones given up at an earlier rebalance are not waited for
+        again); returns how many are still running."""
+        wanted = {self._book.progress(tp) for tp in partitions} - {None}
+        tasks = [task for task, progress in self._in_flight.items() if progress in wanted]
         if not tasks:
             return 0
         _, pending = await asyncio.wait(tasks, timeout=wait)
