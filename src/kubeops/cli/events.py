@@ -357,7 +357,7 @@ class Exporter:
                     ", ".join(self.bus.brokers),
                     self.identity,
                 )
-                work = self._elected(client) if self.lease else self.lead(asyncio.Event())
+                work = self._elected(client) if self.lease else self._lead_now()
                 await run_until_stopped(work, stop)
             finally:
                 await port.close()
@@ -378,6 +378,17 @@ class Exporter:
             load_config(kubeconfig or self.kubeconfig, context=context or self.context)
         )
         return SecurePort(self.serving, reviewer, own_client=True)
+
+    async def _lead_now(self) -> None:
+        """Without leader election: lead, and start over when a source fails."""
+        from kubeops.config.redact import error_line
+
+        while True:
+            try:
+                await self.lead(asyncio.Event())
+            except Exception as err:  # a source or the spool failed: start over
+                log.error("publishing failed: %s; starting again", error_line(err))
+            await asyncio.sleep(1.0)
 
     async def _elected(self, client: Client) -> None:
         from kubeops.controller.elected import stand_for_election
