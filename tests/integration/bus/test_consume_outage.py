@@ -69,7 +69,8 @@ async def test_an_outage_is_said_once_and_consuming_resumes(
             await async_eventually(lambda: lines(caplog, "works again"), message="the end said")
             await produce(broker.bootstrap, topic, [plain(1), plain(2)], partition=1)
             await async_eventually(lambda: committed(src, topic, partition) == 3)
-    assert [e.payload["i"] for e in emit.handled] == [0, 1, 2]
+    # (A rebalance as the broker comes back may hand 1 and 2 over again: at least once.)
+    assert list(dict.fromkeys(e.payload["i"] for e in emit.handled)) == [0, 1, 2]
     [failed] = lines(caplog, "failed")
     assert failed.startswith("bus: reaching the brokers failed: ")
     assert len(lines(caplog, "works again")) == 1
