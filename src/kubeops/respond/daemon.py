@@ -538,7 +538,7 @@ class Daemon:
         publisher = self.publisher
         if publisher is None:
             return ""
-        state = "connected" if publisher.connected else "broker away"
+        state = "connected" if publisher.connected else "not connected (spooling)"
         return f"; publisher {state}, spool {len(publisher.spool)} event(s)"
 
     def ready(self) -> tuple[bool, str]:

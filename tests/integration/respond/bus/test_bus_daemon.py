@@ -12,11 +12,15 @@ from typing import Any
 import aiohttp
 import pytest
 
+from integration.bus.test_publish import decoded, read_topic
+from kubeops.api import Client
 from kubeops.testenv import async_eventually
 from kubeops.testenv.kafka import Kafka
 from kubeops.testenv.ports import free_port
 
 from ..daemon.harness import NOT_YET, Spawn, write_rules
+
+SECRET = "h4-never-logged-5c1e"
 
 
 def rules(namespace: str, bus: dict[str, Any]) -> dict[str, Any]:
@@ -106,4 +110,93 @@ async def test_a_replica_is_ready_once_its_consumer_joined(
     assert health["bus"]["mode"] == "consume"
     assert health["bus"]["consumer"]["assigned"] is True
     assert health["bus"]["heartbeat"] is True
+    assert await daemon.stop() == 0, daemon.log
+
+
+async def test_sasl_refused_at_start_is_one_line_without_the_password(
+    spawn: Spawn, kubeconfig: str, kube_namespace: str, kafka: Kafka, tmp_path: Path
+) -> None:
+    password = tmp_path / "password"
+    password.write_text(SECRET + "\n")
+    bus = {
+        "brokers": [kafka.bootstrap],  # a plain listener: no SASL there
+        "consume": {"topics": ["t"], "group": "g"},
+        "sasl": {"mechanism": "PLAIN", "username": "kubeops", "passwordFile": str(password)},
+    }
+    directory = write_rules(tmp_path / "rules", rules(kube_namespace, bus))
+    code, log = await start_failing(spawn, kubeconfig, directory)
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert code == 1, log
+    assert len(lines) == 1, log
+    assert lines[0].startswith("kubeops: error: bus.sasl: checking the brokers: "), log
+    assert SECRET not in log
+
+
+async def test_publish_only_the_leader_publishes_and_handles_its_events(
+    spawn: Spawn,
+    http: aiohttp.ClientSession,
+    kubeconfig: str,
+    kube_namespace: str,
+    client: Client,
+    kafka: Kafka,
+    kafka_topic: str,
+    tmp_path: Path,
+) -> None:
+    ns = kube_namespace
+    document = {
+        "bus": {
+            "brokers": [kafka.bootstrap],
+            "publish": {"topic": kafka_topic, "cluster": "testenv", "sources": ["resource"],
+                        "spool": {"dir": str(tmp_path / "spool")}},
+        },
+        "rules": [
+            {
+                "name": "mark-new",
+                "trigger": {"source": "resource", "kind": "ConfigMap", "names": ["added"],
+                            "namespaces": [ns], "selector": "watched=yes"},
+                "actions": [{"label": {"labels": {"handled": "yes"}}}],
+            }
+        ],
+        "limits": {"namespace": ns},
+    }  # fmt: skip
+    directory = write_rules(tmp_path / "rules", document)
+    daemon = await spawn(
+        "--kubeconfig", kubeconfig, "--rules", str(directory), "--audit-url",
+        f"sqlite:///{tmp_path / 'audit.db'}",
+    )  # fmt: skip
+
+    async def ready() -> str:
+        status, text = await daemon.get(http, "/readyz")
+        assert status == 200, text
+        return text
+
+    await async_eventually(ready, timeout=45, interval=0.2, ignore=NOT_YET)
+    assert (await daemon.healthz(http))["bus"]["mode"] == "publish"
+    created = await client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "published", "labels": {"watched": "yes"}}},
+        ns,
+    )  # fmt: skip
+
+    async def handled() -> bool:
+        obj = await client.get("configmaps", "published", ns)
+        return obj["metadata"]["labels"].get("handled") == "yes"
+
+    await async_eventually(handled, timeout=30, interval=0.2, message="handled by the leader")
+    messages = await read_topic(kafka.bootstrap, kafka_topic, at_least=1)
+    events = decoded(messages, kafka_topic)
+    added = [e for e in events if e.name == "added" and e.subject and e.subject.name == "published"]
+    assert len(added) == 1, events
+    assert added[0].source == "resource"
+    assert added[0].object is not None
+    assert added[0].object["metadata"]["uid"] == created["metadata"]["uid"]
+
+    # Once it sent something, the publisher says it is connected, its spool drained.
+    async def drained() -> bool:
+        assert "publisher connected, spool 0 event(s)" in await ready()
+        health = await daemon.healthz(http)
+        assert health["bus"]["publisher"] == {"connected": True, "spoolEvents": 0, "spoolBytes": 0}
+        return True
+
+    await async_eventually(drained, timeout=10, interval=0.2, message="the spool drained")
     assert await daemon.stop() == 0, daemon.log

@@ -30,7 +30,7 @@ rules:
       - label: {{labels: {{resumed-by: "${{event.name}}"}}}}
 limits: {{namespace: {ns}}}
 """
-DURATION = 3.0
+DURATION = 4.0
 """The test's heartbeat duration (the daemon's is 10 s)."""
 
 
@@ -66,7 +66,7 @@ async def test_a_dead_replicas_claim_is_resumed_once_a_live_ones_never(
     assert await dead.claim(dead_entry)
     # The live one claimed and keeps beating.
     live = Ledger(client, ns, "replica-live")
-    live_beat = Heartbeat(client, ns, live.identity, live.run, every=0.3, duration=DURATION)
+    live_beat = Heartbeat(client, ns, live.identity, live.run, every=0.25, duration=DURATION)
     await live_beat.start()
     beating = asyncio.create_task(live_beat.run())
     assert await live.claim(live_entry)
