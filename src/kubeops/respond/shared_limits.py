@@ -133,6 +133,7 @@ class SharedLimits:
         self.attempts = max(1, attempts)
         self.view = Limits(self.rules, self.global_limits)
         """The windows as last read or written (what :meth:`check` looks at)."""
+        self._stateless = self.view.horizon <= 0
         self.records: list[Admitted] = []
         self._version: str | None = None
         """The ConfigMap's resourceVersion as last seen; "" when absent, None when unknown."""
@@ -157,17 +158,23 @@ class SharedLimits:
         return self.view.check(rule, event, plan, now)
 
     async def admit_async(self, rule: Rule, event: Event, plan: Plan, now: float) -> str | None:
-        """Every limit, decided and (when nothing stops it) recorded in the ConfigMap."""
+        """Every limit, decided and (when nothing stops it) recorded in the ConfigMap.
+        Rules with no window (no cooldown, rate, deduplication or Node bound) share
+        nothing: decided here, no request."""
+        if self._stateless:
+            return self.view.check(rule, event, plan, now)
         return await self._submit(True, rule, event, plan, now)
 
     async def release_async(self, rule: Rule, event: Event, plan: Plan, now: float) -> None:
         """Give back the slot :meth:`admit_async` recorded at ``now`` for an action that did
         not run here (claimed already, or the ledger could not be written)."""
-        await self._submit(False, rule, event, plan, now)
+        if not self._stateless:
+            await self._submit(False, rule, event, plan, now)
 
     async def load(self) -> None:
         """Read the ConfigMap (before the first event, so :meth:`check` knows the state)."""
-        await self._read()
+        if not self._stateless:
+            await self._read()
 
     # -- the group commit -------------------------------------------------------------------------
 

@@ -166,3 +166,24 @@ async def test_a_refused_write_names_the_verb_the_configmap_and_the_namespace(
         f'namespace "{kube_namespace}": give the daemon\'s identity get, create and update '
         "on configmaps there"
     )
+
+
+async def test_rules_without_windows_share_nothing_and_send_no_request(
+    kube_cluster: Cluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - name: poke\n    trigger: {source: http, names: [poke]}\n"
+        "    actions: [{notify: {webhook: {url: 'http://127.0.0.1:9/x'}}}]\n"
+        f"limits: {{namespace: {kube_namespace}}}\n"
+    )
+    rules = load_rules([path])
+    # No permission at all: a request would be refused.
+    kubeconfig = kube_cluster.service_account_kubeconfig("nothing", [], kube_namespace)
+    async with Client(load_config(kubeconfig, namespace=kube_namespace)) as nobody:
+        limits = SharedLimits(nobody, kube_namespace, "limits-test", rules.rules, rules.limits)
+        await limits.load()
+        plan = Plan("notify", None, "")
+        assert await limits.admit_async(rules.rule("poke"), poke(1), plan, 1.0) is None
+        await limits.release_async(rules.rule("poke"), poke(1), plan, 1.0)
+    assert limits.writes == 0
