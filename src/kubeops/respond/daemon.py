@@ -161,6 +161,12 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         "changes); without it they are behind --auth like /metrics",
     )
     serve.add_argument(
+        "--log-level",
+        choices=("info", "debug"),
+        default="info",
+        help="debug: every request, the Kafka client's too (credentials never shown)",
+    )
+    serve.add_argument(
         "--record",
         metavar="FILE",
         help="append every event as a JSON line to FILE, for `kubeops respond replay`",
@@ -313,14 +319,19 @@ def run_from_args(args: argparse.Namespace, serving: ServingOptions) -> int:
     handler.setFormatter(log_formatter(getattr(args, "log_format", "text")))
     root = logging.getLogger("kubeops")
     root.addHandler(handler)
-    root.setLevel(logging.WARNING)
+    debug = getattr(args, "log_level", "info") == "debug"
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
     for name in ("kubeops.respond", "kubeops.controller", "kubeops.bus"):
-        logging.getLogger(name).setLevel(logging.INFO)
-    # The Kafka client logs every failed connection (dozens a second while a broker is
-    # away); the bus says each state change once itself.
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.INFO)
     client_log = logging.getLogger("aiokafka")
+    if debug:
+        client_log.addHandler(handler)
+        client_log.setLevel(logging.DEBUG)
+    else:
+        # The Kafka client logs every failed connection (dozens a second while a broker
+        # is away); the bus says each state change once itself.
+        client_log.addHandler(logging.NullHandler())
     client_log.propagate = False
-    client_log.addHandler(logging.NullHandler())
 
     # Gracefully: finish running actions, release the Lease; a second signal kills.
     return run_until_signalled(lambda stop: run(options, stop))

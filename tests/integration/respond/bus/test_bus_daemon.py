@@ -13,12 +13,16 @@ import aiohttp
 import pytest
 
 from integration.bus.test_publish import decoded, read_topic
+from integration.bus.test_publish_sasl import PASSWORD as SASL_PASSWORD
+from integration.bus.test_publish_sasl import sasl_bootstrap
 from kubeops.api import Client
 from kubeops.testenv import async_eventually
 from kubeops.testenv.kafka import Kafka
 from kubeops.testenv.ports import free_port
 
 from ..daemon.harness import NOT_YET, Spawn, write_rules
+
+__all__ = ["sasl_bootstrap"]  # the SASL broker fixture, shared with the bus tests
 
 SECRET = "h4-never-logged-5c1e"
 
@@ -200,3 +204,36 @@ async def test_publish_only_the_leader_publishes_and_handles_its_events(
 
     await async_eventually(drained, timeout=10, interval=0.2, message="the spool drained")
     assert await daemon.stop() == 0, daemon.log
+
+
+async def test_a_debug_log_never_shows_the_sasl_password(
+    spawn: Spawn,
+    http: aiohttp.ClientSession,
+    kubeconfig: str,
+    kube_namespace: str,
+    sasl_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    password = tmp_path / "password"
+    password.write_text(SASL_PASSWORD + "\n")
+    bus = {
+        "brokers": [sasl_bootstrap],
+        "consume": {"topics": ["sasl-consumed"], "group": "g"},
+        "sasl": {"mechanism": "PLAIN", "username": "kubeops", "passwordFile": str(password)},
+    }
+    directory = write_rules(tmp_path / "rules", rules(kube_namespace, bus))
+    daemon = await spawn(
+        "--kubeconfig", kubeconfig, "--rules", str(directory), "--log-level", "debug",
+        "--audit-url", f"sqlite:///{tmp_path / 'audit.db'}",
+    )  # fmt: skip
+
+    async def ready() -> bool:
+        status, text = await daemon.get(http, "/readyz")
+        assert status == 200, text
+        return True
+
+    await async_eventually(ready, timeout=45, interval=0.2, ignore=NOT_YET)
+    assert await daemon.stop() == 0, daemon.log
+    # The client's own DEBUG lines are there (every request it sent), the password not.
+    assert f"Request to {sasl_bootstrap}" in daemon.log, daemon.log[-3000:]
+    assert SASL_PASSWORD not in daemon.log
