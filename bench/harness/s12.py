@@ -88,6 +88,7 @@ class Run:
     burst_actions: int = 0
     burst_seconds: float = 0.0
     burst_write_seconds: float = 0.0
+    burst_topic_seconds: float = 0.0  # first write to the last burst event on the topic
     duplicates: int = 0
     cpu_seconds: float = 0.0
     rss_bytes: int = 0
@@ -122,6 +123,7 @@ class Run:
                 "seconds": round(self.burst_seconds, 3),
                 "actions_per_second": round(self.actions_per_second, 1),
                 "write_seconds": round(self.burst_write_seconds, 3),
+                "topic_seconds": round(self.burst_topic_seconds, 3),
             },
             "duplicates": self.duplicates,
             "group_ready_seconds": round(self.group_ready_seconds, 2),
@@ -222,7 +224,13 @@ async def _run(
         try:
             async with dataset.client(kubeconfig) as c:
                 result = await _measure(
-                    c, pids, settings, arrived, got_one, bootstrap if replicas > 1 else None, group
+                    c,
+                    pids,
+                    settings,
+                    (arrived, on_topic),
+                    got_one,
+                    bootstrap if replicas > 1 else None,
+                    group,
                 )
         except Exception as err:
             result = Run(ok=False, error=f"{type(err).__name__}: {err}")
@@ -255,7 +263,7 @@ async def _measure(
     c: Any,
     pids: list[int],
     settings: Settings,
-    arrived: dict[int, float],
+    seen: tuple[dict[int, float], dict[int, float]],
     got_one: asyncio.Event,
     bootstrap: str | None,
     group: str,
@@ -263,6 +271,7 @@ async def _measure(
     """Ready, S9's stream, then the burst.  Every write carries the run's ``tag``, so it
     is a change even where an earlier run left the same sequence number."""
     tag = group
+    arrived, on_topic = seen  # when each probe's action came; when its event reached the topic
     sent: dict[int, float] = {}
 
     async def probe(number: int) -> None:  # over every probe object: every partition
@@ -326,6 +335,9 @@ async def _measure(
         return Run(ok=False, error="a replica exited during the window")
     lags = [(arrived[n] - sent[n]) * 1e3 for n in measured if n in arrived]
     burst = await _burst(c, settings, arrived, sent, tag)
+    published = [
+        on_topic[n] for n in range(BURST_BASE, BURST_BASE + settings.burst) if n in on_topic
+    ]
     memory = [_memory(pid) for pid in pids]
     return Run(
         ok=True,
@@ -337,6 +349,7 @@ async def _measure(
         burst_actions=burst[0],
         burst_seconds=burst[1],
         burst_write_seconds=burst[2],
+        burst_topic_seconds=(max(published) - burst[3]) if published else 0.0,
         cpu_seconds=cpu,
         rss_bytes=sum(m[0] for m in memory),
         peak_rss_bytes=sum(m[1] for m in memory),
@@ -347,8 +360,9 @@ async def _measure(
 
 async def _burst(
     c: Any, settings: Settings, arrived: dict[int, float], sent: dict[int, float], tag: str
-) -> tuple[int, float, float]:
-    """(actions, seconds from the first write to the last action, seconds of writing)."""
+) -> tuple[int, float, float, float]:
+    """(actions, seconds from the first write to the last action, seconds of writing,
+    when the writing began)."""
     gate = asyncio.Semaphore(BURST_INFLIGHT)
     numbers = range(BURST_BASE, BURST_BASE + settings.burst)
 
@@ -369,7 +383,7 @@ async def _burst(
     while any(n not in arrived for n in numbers) and time.monotonic() < until:
         await asyncio.sleep(0.05)
     got = [arrived[n] for n in numbers if n in arrived]
-    return len(got), (max(got) - start) if got else 0.0, written
+    return len(got), (max(got) - start) if got else 0.0, written, start
 
 
 def broker(run_dir: Path, progress: Callable[[str], None], smoke: bool) -> Any:
@@ -410,6 +424,7 @@ def compare(entry: dict[str, Any]) -> None:
         topic = [lag for r in good for lag in r["extra"].get("topic_lags_ms", [])]
         rates = [r["extra"]["burst"]["actions_per_second"] for r in good]
         writes = [r["extra"]["burst"]["write_seconds"] for r in good]
+        published = [r["extra"]["burst"].get("topic_seconds", 0.0) for r in good]
         rows[arm] = {
             "replicas": good[0]["extra"]["replicas"],
             "runs": len(good),
@@ -422,6 +437,7 @@ def compare(entry: dict[str, Any]) -> None:
             "actions_per_second": statistics.median(rates),
             "burst_actions": sum(r["extra"]["burst"]["actions"] for r in good),
             "burst_write_seconds": statistics.median(writes),
+            "burst_topic_seconds": statistics.median(published),
             "duplicates": sum(r["extra"]["duplicates"] for r in good),
             "cpu_percent": statistics.median(r["extra"]["cpu_percent"] for r in good),
             "rss_mib": statistics.median(r["rss_bytes"] / 2**20 for r in good),

@@ -86,7 +86,12 @@ def section(results: dict[str, Any], source: str) -> list[str]:
                 f"**{_f(row['actions_per_second'], 0)}**"
                 + (f" ({ratio:.2f}×)" if ratio is not None else ""),
                 f"{row['burst_actions']:,} in {row['runs']} run(s);"
-                f" writes took {_f(row['burst_write_seconds'], 2)} s",
+                f" written in {_f(row['burst_write_seconds'], 2)} s"
+                + (
+                    f", on the topic by {_f(row['burst_topic_seconds'], 2)} s"
+                    if row.get("burst_topic_seconds")
+                    else ""
+                ),
                 str(row["duplicates"]),
                 _f(row["cpu_percent"], 0),
                 _f(row["rss_mib"], 0),
