@@ -5,6 +5,7 @@ so in /readyz and /healthz."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,9 @@ async def test_a_replica_is_ready_once_its_consumer_joined(
     assert health["bus"]["mode"] == "consume"
     assert health["bus"]["consumer"]["assigned"] is True
     assert health["bus"]["heartbeat"] is True
+    status, metrics = await daemon.get(http, "/metrics")
+    assert status == 200
+    assert "kubeops_bus_decode_errors_total" in metrics, metrics
     assert await daemon.stop() == 0, daemon.log
 
 
@@ -203,6 +207,11 @@ async def test_publish_only_the_leader_publishes_and_handles_its_events(
         return True
 
     await async_eventually(drained, timeout=10, interval=0.2, message="the spool drained")
+    _, metrics = await daemon.get(http, "/metrics")
+    assert "kubeops_bus_spool_events 0.0" in metrics, metrics
+    published = re.search(r"^kubeops_bus_published_total (\S+)$", metrics, re.MULTILINE)
+    assert published is not None, metrics
+    assert float(published.group(1)) >= 1  # added, and modified by the label
     assert await daemon.stop() == 0, daemon.log
 
 
