@@ -798,8 +798,15 @@ class Daemon:
                 tasks.append(asyncio.create_task(source.run(self.emit), name=source.name))
             tasks.append(asyncio.create_task(self._freeze_when_ready(), name="gc freeze"))
             if not dry_run:
+                names = {rule.name for rule in self.ruleset.rules}
                 self.sweep = OrphanSweep(
-                    self.client, namespace, ledger, self._resume_entry, on_dead=self._audit_dead
+                    self.client,
+                    namespace,
+                    ledger,
+                    self._resume_entry,
+                    on_dead=self._audit_dead,
+                    daemon=self.name,
+                    wanted=lambda entry: entry.rule in names,
                 )
                 tasks.append(asyncio.create_task(self.sweep.run(), name="orphan sweep"))
                 horizon = Limits(self.ruleset.rules, self.ruleset.limits)  # its horizon only
@@ -894,7 +901,9 @@ class Daemon:
             if dry_run:  # writes nothing: no claims, no shared state, no heartbeat
                 limits = Limits(self.ruleset.rules, settings)
             else:
-                heartbeat = Heartbeat(self.client, namespace, self.identity, self.run_id)
+                heartbeat = Heartbeat(
+                    self.client, namespace, self.identity, self.run_id, daemon=self.name
+                )
                 await heartbeat.start()
                 self.heartbeat = heartbeat
                 limits = SharedLimits(

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from kubeops.api import Client, Object
 from kubeops.config.redact import error_line
 from kubeops.errors import AlreadyExists, ApiError, Conflict, Forbidden, KubeopsError, NotFound
+from kubeops.respond.ledger import label_value
 
 if TYPE_CHECKING:
     from kubeops.respond.engine import Decision
@@ -43,7 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE_KIND = "coordination.k8s.io/v1/Lease"
-REPLICA_LABEL = "respond.kubeops.io/replica"
+REPLICA_LABEL = "respond.kubeops.io/replica-of"
+"""On a heartbeat Lease: the daemon (its Lease name) the replica belongs to."""
+DEFAULT_DAEMON = "kubeops-respond"
 IDENTITY_ANNOTATION = "respond.kubeops.io/identity"
 HEARTBEAT_EVERY = 2.0
 HEARTBEAT_DURATION = 10.0
@@ -86,11 +89,13 @@ class Heartbeat:
         *,
         every: float = HEARTBEAT_EVERY,
         duration: float = HEARTBEAT_DURATION,
+        daemon: str = DEFAULT_DAEMON,
     ) -> None:
         self.client = client
         self.namespace = namespace
         self.identity = identity
         self.run_id = run
+        self.daemon = label_value(daemon)
         self.name = lease_name(identity)
         self.every = every
         self.duration = duration
@@ -145,7 +150,7 @@ class Heartbeat:
                             "metadata": {
                                 "name": self.name,
                                 "namespace": self.namespace,
-                                "labels": {REPLICA_LABEL: "true"},
+                                "labels": {REPLICA_LABEL: self.daemon},
                                 "annotations": {IDENTITY_ANNOTATION: self.identity},
                             },
                             "spec": {**spec, "acquireTime": spec["renewTime"]},
@@ -155,7 +160,7 @@ class Heartbeat:
                         return
                 lease = self._lease
                 meta = dict(lease.get("metadata") or {})
-                meta["labels"] = {**(meta.get("labels") or {}), REPLICA_LABEL: "true"}
+                meta["labels"] = {**(meta.get("labels") or {}), REPLICA_LABEL: self.daemon}
                 meta["annotations"] = {
                     **(meta.get("annotations") or {}),
                     IDENTITY_ANNOTATION: self.identity,
@@ -213,7 +218,9 @@ class OrphanSweep:
 
     ``resume(entry)`` adopts and runs one (the engine's ``resume_entry``);
     ``on_dead(holders)`` hears of the replicas found dead (to audit what they finished
-    and never audited).
+    and never audited).  ``daemon`` names the replicas' daemon (their heartbeats carry
+    it); ``wanted(entry)`` tells this daemon's claims (its rules) from another's that
+    shares the namespace.
     """
 
     def __init__(
@@ -225,6 +232,8 @@ class OrphanSweep:
         *,
         every: float = SWEEP_EVERY,
         on_dead: Callable[[Sequence[str]], Awaitable[Any]] | None = None,
+        daemon: str = DEFAULT_DAEMON,
+        wanted: Callable[[LedgerEntry], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
@@ -233,6 +242,8 @@ class OrphanSweep:
         self.resume = resume
         self.every = every
         self.on_dead = on_dead
+        self.daemon = label_value(daemon)
+        self.wanted = wanted
         self.clock = clock
         self.resumed = 0
         self._seen: dict[str, _Seen] = {}
@@ -273,6 +284,8 @@ class OrphanSweep:
         for entry in await ledger.unfinished():
             if entry.holder == ledger.identity and entry.run == ledger.run:
                 continue  # ours, under way
+            if self.wanted is not None and not self.wanted(entry):
+                continue  # another daemon's (its rules) in the same namespace
             name = lease_name(entry.holder)
             found = leases.get(name)
             if (
@@ -294,7 +307,7 @@ class OrphanSweep:
     async def _leases(self) -> dict[str, Object]:
         try:
             listed = await self.client.list(
-                LEASE_KIND, self.namespace, label_selector=f"{REPLICA_LABEL}=true"
+                LEASE_KIND, self.namespace, label_selector=f"{REPLICA_LABEL}={self.daemon}"
             )
         except ApiError as err:
             raise HeartbeatError(
