@@ -1006,6 +1006,12 @@ class Daemon:
             oldest = pending() if callable(pending) else None
             if oldest is not None and oldest < moment:
                 moment = oldest
+            # Nor past an event still spooled for the broker: if this leader dies with it
+            # unsent, the successor's sources see it again.
+            publisher = self.publisher
+            spooled = publisher.spool.oldest() if publisher is not None else None
+            if spooled is not None:
+                moment = min(moment, datetime.datetime.fromtimestamp(spooled, datetime.UTC))
             try:
                 await ledger.set_watermark(self.name, moment)
             except KubeopsError as err:
