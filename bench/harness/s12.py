@@ -432,6 +432,8 @@ def compare(entry: dict[str, Any]) -> None:
             "missed": sum(r["extra"]["missed"] for r in good),
             "p50_ms": percentile(lags, 50) if lags else None,
             "p99_ms": percentile(lags, 99) if lags else None,
+            "run_p99_ms": statistics.median(r["value"] for r in good),  # robust to one bad run
+            "run_p99_range_ms": [min(r["value"] for r in good), max(r["value"] for r in good)],
             "topic_p50_ms": percentile(topic, 50) if topic else None,
             "topic_p99_ms": percentile(topic, 99) if topic else None,
             "actions_per_second": statistics.median(rates),
@@ -446,7 +448,7 @@ def compare(entry: dict[str, Any]) -> None:
     for arm, row in rows.items():
         if arm == "in-process" or base is None:
             continue
-        for q in ("p50", "p99"):
+        for q in ("p50", "p99", "run_p99"):
             if row[f"{q}_ms"] is not None and base[f"{q}_ms"] is not None:
                 row[f"added_{q}_ms"] = row[f"{q}_ms"] - base[f"{q}_ms"]
         if base["actions_per_second"]:
