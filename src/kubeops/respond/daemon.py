@@ -1110,7 +1110,8 @@ async def reconcile_audit(
         )
     if missing:
         await audit.flush(DRAIN_SECONDS)
-        LOG.info("audited %d action(s) the previous leader left unaudited", len(missing))
+        who = "stopped replica(s)" if holders is not None else "previous leader"
+        LOG.info("audited %d action(s) the %s left unaudited", len(missing), who)
     return len(missing)
 
 
