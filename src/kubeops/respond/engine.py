@@ -13,7 +13,9 @@ and whose CEL conditions hold *fires*; then for each of its actions, in order:
 4. plan (reads only; a planning error fails the action); the pause annotation on
    the plan's target when it is another object -> suppressed/paused; then every limit
    (cooldown per target and blast radius too), admitted and recorded in one
-   synchronous step so concurrent events cannot share a last slot;
+   synchronous step so concurrent events cannot share a last slot (or, for limits
+   shared by several active replicas, :class:`AsyncLimits`, one compare-and-swap in
+   the cluster);
 5. dry run (global, the rule set's, or the rule's) -> dry-run: nothing written;
 6. the ledger claim in the cluster -> suppressed/already-done when any replica
    claimed it before; a ledger that cannot be written fails the action unrun;
