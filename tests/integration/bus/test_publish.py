@@ -40,10 +40,15 @@ def config(bootstrap: str, topic: str, spool: Path, cluster: str = "testenv") ->
 
 
 async def read_topic(
-    bootstrap: str, topic: str, at_least: int, timeout: float = 60
+    bootstrap: str,
+    topic: str,
+    at_least: int,
+    timeout: float = 60,
+    key_part: bytes = b"",
 ) -> list[Message]:
-    """Every message on ``topic`` once at least ``at_least`` arrived -- all of them: the
-    partitions' end offsets say how many there are, duplicates included."""
+    """Every message on ``topic`` once at least ``at_least`` whose key holds ``key_part``
+    arrived -- all of them: the partitions' end offsets say how many there are,
+    duplicates included."""
     consumer = bus_kafka.consumer(
         BusConfig(brokers=(bootstrap,)), [topic], None, auto_offset_reset="earliest"
     )
@@ -55,7 +60,7 @@ async def read_topic(
             batch = await consumer.getmany(timeout_ms=500)
             for messages in batch.values():
                 got.extend((m.partition, m.offset, m.key, m.value) for m in messages)
-            if len(got) < at_least:
+            if sum(key_part in (m[2] or b"") for m in got) < at_least:
                 return False
             ends = await consumer.end_offsets(list(consumer.assignment()))
             return len(got) >= sum(ends.values())
@@ -98,7 +103,9 @@ async def test_a_clusters_changes_arrive_in_per_object_order(
         for name in names:
             await client.delete("configmaps", name)
         # 6 added + 24 modified + 6 deleted (+ kube-root-ca.crt's added, if it came late)
-        messages = await read_topic(kafka.bootstrap, kafka_topic, at_least=36)
+        messages = await read_topic(
+            kafka.bootstrap, kafka_topic, at_least=36, key_part=b"/ConfigMap/cm-"
+        )
     finally:
         running.cancel()
         await asyncio.wait([running])
