@@ -174,16 +174,20 @@ def register_export(groups: Any) -> None:
     export.add_argument("--lease-name", default=EXPORT_LEASE, help=f"default: {EXPORT_LEASE}")
     export.add_argument("--lease-namespace", help="default: the context's namespace")
     export.add_argument("--lease-duration", metavar="DURATION", default="15s", help="default: 15s")
+    export.add_argument(
+        "--log-level",
+        choices=("info", "debug"),
+        default="info",
+        help="debug: every request, the Kafka client's too (credentials never shown)",
+    )
     add_connection_flags(export, all_namespaces="watch every namespace (with --watch)")
     add_serving_flags(export)
     export.set_defaults(handler=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
-    import logging
-
     from kubeops.cli.inspect_serve import serving_options
-    from kubeops.controller.serving import log_formatter, run_until_signalled
+    from kubeops.controller.serving import configure_daemon_logs, run_until_signalled
     from kubeops.respond.rules import RuleError
 
     try:
@@ -193,17 +197,9 @@ def _export(args: argparse.Namespace) -> int:
 
         print_problems(err.problems, "the rules")
         return 1
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(log_formatter(args.log_format))
-    root = logging.getLogger("kubeops")
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    for name in ("kubeops.bus", "kubeops.controller", "kubeops.cli.events"):
-        logging.getLogger(name).setLevel(logging.INFO)
-    # The Kafka client logs each failed connection; the publisher says each state once.
-    client_log = logging.getLogger("aiokafka")
-    client_log.propagate = False
-    client_log.addHandler(logging.NullHandler())
+    configure_daemon_logs(
+        args.log_format, args.log_level, ("kubeops.bus", "kubeops.controller", "kubeops.cli.events")
+    )
     return run_until_signalled(exporter.run)
 
 

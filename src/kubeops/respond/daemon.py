@@ -38,7 +38,6 @@ import contextlib
 import datetime
 import gc
 import logging
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -312,26 +311,14 @@ def _read_secret(path: str, flag: str) -> str:
 
 def run_from_args(args: argparse.Namespace, serving: ServingOptions) -> int:
     """Run the daemon as the CLI asked until SIGTERM or SIGINT; the exit status."""
-    from kubeops.controller.serving import log_formatter, run_until_signalled
+    from kubeops.controller.serving import configure_daemon_logs, run_until_signalled
 
     options = options_from_args(args, serving)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(log_formatter(getattr(args, "log_format", "text")))
-    root = logging.getLogger("kubeops")
-    root.addHandler(handler)
-    debug = getattr(args, "log_level", "info") == "debug"
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
-    for name in ("kubeops.respond", "kubeops.controller", "kubeops.bus"):
-        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.INFO)
-    client_log = logging.getLogger("aiokafka")
-    if debug:
-        client_log.addHandler(handler)
-        client_log.setLevel(logging.DEBUG)
-    else:
-        # The Kafka client logs every failed connection (dozens a second while a broker
-        # is away); the bus says each state change once itself.
-        client_log.addHandler(logging.NullHandler())
-    client_log.propagate = False
+    configure_daemon_logs(
+        getattr(args, "log_format", "text"),
+        getattr(args, "log_level", "info"),
+        ("kubeops.respond", "kubeops.controller", "kubeops.bus"),
+    )
 
     # Gracefully: finish running actions, release the Lease; a second signal kills.
     return run_until_signalled(lambda stop: run(options, stop))

@@ -15,7 +15,13 @@ from kubeops.controller.serving.authn import TokenFile, TokenReviewAuthenticator
 from kubeops.controller.serving.authz import SubjectAccessReviewAuthorizer
 from kubeops.controller.serving.bounds import MAX_ID, path_int, path_name, query_int
 from kubeops.controller.serving.certificates import ServingCertificate
-from kubeops.controller.serving.logs import LOG_FORMATS, JsonLogFormatter, log_formatter
+from kubeops.controller.serving.logs import (
+    LOG_FORMATS,
+    LOG_LEVELS,
+    JsonLogFormatter,
+    configure_daemon_logs,
+    log_formatter,
+)
 from kubeops.controller.serving.options import (
     ALWAYS_ALLOW,
     AUTH_MODES,
@@ -33,6 +39,7 @@ __all__ = [
     "ALWAYS_ALLOW",
     "AUTH_MODES",
     "LOG_FORMATS",
+    "LOG_LEVELS",
     "MAX_ID",
     "USER",
     "JsonLogFormatter",
@@ -46,6 +53,7 @@ __all__ = [
     "TokenReviewAuthenticator",
     "User",
     "add_probe_routes",
+    "configure_daemon_logs",
     "is_loopback",
     "log_event",
     "log_formatter",

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import sys
 import traceback
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -57,3 +59,34 @@ def text_log_formatter() -> logging.Formatter:
 def log_formatter(fmt: str) -> logging.Formatter:
     """The formatter for ``--log-format`` ``text`` or ``json``."""
     return JsonLogFormatter() if fmt == "json" else text_log_formatter()
+
+
+LOG_LEVELS = ("info", "debug")
+
+KAFKA_CLIENT_LOGGER = "aiokafka"
+"""The Kafka client's logger: it logs every failed connection (dozens a second while a
+broker is away), so a daemon lets it through only at ``--log-level debug``; the bus
+says each state change once itself.  Its SASL requests are withheld by
+:mod:`kubeops.bus.kafka` whatever the level."""
+
+
+def configure_daemon_logs(fmt: str, level: str, loggers: Iterable[str]) -> logging.Handler:
+    """A daemon's stderr log in ``--log-format`` ``fmt``: kubeops' own ``loggers`` at
+    INFO (everything at DEBUG with ``--log-level debug``), the rest of kubeops at
+    WARNING, the Kafka client's only at debug.  Returns the handler."""
+    debug = level == "debug"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter(fmt))
+    root = logging.getLogger("kubeops")
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.INFO)
+    client_log = logging.getLogger(KAFKA_CLIENT_LOGGER)
+    if debug:
+        client_log.addHandler(handler)
+        client_log.setLevel(logging.DEBUG)
+    else:
+        client_log.addHandler(logging.NullHandler())
+    client_log.propagate = False
+    return handler
