@@ -43,7 +43,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kubeops.config.redact import error_line
 from kubeops.respond.action import ActionContext, Plan
-from kubeops.respond.event import DERIVED, RESOURCE, USAGE, Event, ObjectRef, identity_of
+from kubeops.respond.event import (
+    DERIVED,
+    RESOURCE,
+    USAGE,
+    Event,
+    ObjectRef,
+    identity_of,
+    is_own_record,
+)
 from kubeops.respond.killswitch import object_paused, ref_paused
 from kubeops.respond.limits import Limits
 from kubeops.respond.model import Rule, Trigger
@@ -144,6 +152,8 @@ def trigger_matches(trigger: Trigger, event: Event, selector: Selector | None = 
     if trigger.names and event.name not in trigger.names:
         return False
     obj = event.object
+    if is_own_record(obj):
+        return False
     if trigger.source in _OBJECT_SOURCES:
         if trigger.kind and trigger.source != USAGE:
             if obj is None or str(obj.get("kind") or "").lower() != trigger.kind.lower():

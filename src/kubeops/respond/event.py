@@ -107,6 +107,26 @@ class Event:
         }
 
 
+OWN_RECORD_LABELS = (
+    "respond.kubeops.io/ledger",
+    "respond.kubeops.io/watermark",
+    "respond.kubeops.io/limits",
+    "respond.kubeops.io/replica-of",
+)
+"""The labels of the daemon's own bookkeeping (ledger entries, watermarks, shared limits,
+replica heartbeats).  An event about one of these objects matches no rule: a rule on
+the ConfigMaps of the ledger's namespace must not answer each action's own claim with
+another action, forever."""
+
+
+def is_own_record(obj: Object | None) -> bool:
+    """Whether ``obj`` is one of the daemon's own bookkeeping objects (see above)."""
+    if obj is None:
+        return False
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return any(label in labels for label in OWN_RECORD_LABELS)
+
+
 def now() -> datetime.datetime:
     """The current time in UTC, as events carry it."""
     return datetime.datetime.now(datetime.UTC)
