@@ -328,10 +328,9 @@ class Publisher:
     def _set_state(self, state: str, line: str) -> None:
         if state == self._state:
             return
-        if self._state or state != "connected":
-            (log.warning if state == "down" else log.info)(line)
-        else:
-            log.info(line)
+        if not self._state and state == "connected":  # the first contact: no "again"
+            line = f"bus: publishing to {self.topic} on {', '.join(self.config.brokers)}"
+        (log.warning if state == "down" else log.info)(line)
         self._state = state
 
 
