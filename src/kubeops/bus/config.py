@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kubeops.config.schema import type_name
 from kubeops.errors import KubeopsError
 
 if TYPE_CHECKING:
@@ -142,7 +143,9 @@ def parse_bus(value: Any, report: Report) -> BusConfig | None:
         report(path, cause)
 
     if not isinstance(value, Mapping):
-        note("", f"must be a mapping with brokers and publish and/or consume, not {_type(value)}")
+        note(
+            "", f"must be a mapping with brokers and publish and/or consume, not {type_name(value)}"
+        )
         return None
     _unknown(value, BUS_KEYS, "", note)
     brokers = _brokers(value.get("brokers"), note)
@@ -165,22 +168,6 @@ def parse_bus(value: Any, report: Report) -> BusConfig | None:
     )
 
 
-def _type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
-
-
 def _unknown(mapping: Mapping[Any, Any], known: tuple[str, ...], prefix: str, note: Report) -> None:
     for key in mapping:
         if key not in known:
@@ -194,7 +181,7 @@ def _mapping(value: Any, path: str, keys: tuple[str, ...], note: Report) -> Mapp
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        note(path, f"must be a mapping, not {_type(value)}")
+        note(path, f"must be a mapping, not {type_name(value)}")
         return {}
     _unknown(value, keys, path, note)
     return value
@@ -206,7 +193,7 @@ def _text(value: Any, path: str, note: Report, *, required: str = "") -> str:
             note(path, f"required: {required}")
         return ""
     if not isinstance(value, str):
-        note(path, f"must be a string, not {_type(value)}")
+        note(path, f"must be a string, not {type_name(value)}")
         return ""
     return value
 
@@ -216,14 +203,14 @@ def _list(value: Any, path: str, note: Report) -> list[tuple[str, str]]:
     if isinstance(value, str):
         return [(path, value)]
     if not isinstance(value, list):
-        note(path, f"must be a list of strings, not {_type(value)}")
+        note(path, f"must be a list of strings, not {type_name(value)}")
         return []
     out = []
     for index, each in enumerate(value):
         if isinstance(each, str):
             out.append((f"{path}[{index}]", each))
         else:
-            note(f"{path}[{index}]", f"must be a string, not {_type(each)}")
+            note(f"{path}[{index}]", f"must be a string, not {type_name(each)}")
     return out
 
 
@@ -288,7 +275,7 @@ def _size(value: Any, path: str, note: Report) -> int:
     if value is None:
         return DEFAULT_SPOOL_BYTES
     if isinstance(value, bool) or not isinstance(value, int | str):
-        note(path, f"must be a size like 256Mi, not {_type(value)}")
+        note(path, f"must be a size like 256Mi, not {type_name(value)}")
         return DEFAULT_SPOOL_BYTES
     try:
         size = value if isinstance(value, int) else bytes_(value)
