@@ -490,7 +490,7 @@ def render(results: Results, source: str, chart: str | None = None) -> str:
         "# Benchmarks",
         "",
         "kubeops against client-go, the Python peers and two floors, on a testenv cluster the",
-        "run starts itself. Regenerate with `make bench` (everything, ~100 min) or",
+        "run starts itself. Regenerate with `make bench` (everything, ~106 min) or",
         f"`.venv/bin/python bench/report.py {source}` (tables only). Generated from `{source}`;",
         "the tables are not edited by hand.",
         "",

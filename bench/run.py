@@ -1,6 +1,6 @@
 """kubeops against client-go, the Python peers and the floors: one command, every sample.
 
-    .venv/bin/python bench/run.py            # the full suite (make bench), ~100 min on 2 cores
+    .venv/bin/python bench/run.py            # the full suite (make bench), ~106 min on 2 cores
     .venv/bin/python bench/run.py --smoke    # tiny sizes, one repetition: the harness still works
     .venv/bin/python bench/run.py --scenarios S6-scale --scale-sizes 1000,3000 --report out.md
                                              # one scenario at sizes of your choice
@@ -9,7 +9,7 @@
     .venv/bin/python bench/run.py --scenarios S11   # policy as code alone (~11 min):
                                              # rewrites S11's part of docs/benchmarks.md only
     .venv/bin/python bench/run.py --scenarios S12   # the respond daemon through Kafka alone
-                                             # (~10 min): rewrites S12's part only
+                                             # (~6 min): rewrites S12's part only
 
 Starts its own testenv clusters, runs every scenario for every client in alternating
 order, writes ``bench/results/<timestamp>.json`` and regenerates ``docs/benchmarks.md``
