@@ -674,6 +674,24 @@ class Daemon:
         config = lease.config(self.identity, self.lead, new_leader)
         await stand_for_election(self.client, config, pause=RESTART_PAUSE)
 
+    def _engine(self, ledger: Any, limits: Any, kill_switch: Any, dry_run: bool) -> Any:
+        """This replica's engine over ``limits`` (in memory, or shared when consuming)."""
+        from kubeops.respond.engine import Engine
+
+        return Engine(
+            self.client,
+            self.ruleset,
+            audit=self.audit,
+            # A dry run claims nothing and must not adopt a live daemon's claims.
+            ledger=None if dry_run else ledger,
+            limits=limits,
+            kill_switch=kill_switch,
+            dry_run=dry_run,
+            metrics=self.metrics,
+            settings=self.options.settings,
+            replica=self.identity,
+        )
+
     async def lead(self, stopped: asyncio.Event) -> None:
         """Lead: resume from the ledger, start the sources from its watermark, act until
         cancelled; then let running actions finish.  When consuming, the engine is the
@@ -683,7 +701,6 @@ class Daemon:
             await self._lead_consuming()
             return
         from kubeops.cache import SharedInformerFactory
-        from kubeops.respond.engine import Engine
         from kubeops.respond.killswitch import KillSwitch
         from kubeops.respond.ledger import Ledger
         from kubeops.respond.limits import Limits
@@ -706,19 +723,7 @@ class Daemon:
             switch = kill_switch
             limits = Limits(self.ruleset.rules, limits_settings)
             dry_run = self.options.dry_run or limits_settings.dry_run
-            engine = Engine(
-                self.client,
-                self.ruleset,
-                audit=self.audit,
-                # A dry run claims nothing and must not adopt a live daemon's claims.
-                ledger=None if dry_run else ledger,
-                limits=limits,
-                kill_switch=kill_switch,
-                dry_run=dry_run,
-                metrics=self.metrics,
-                settings=self.options.settings,
-                replica=self.identity,
-            )
+            engine = self._engine(ledger, limits, kill_switch, dry_run)
             # Overlap the previous leader's last stretch: what it saw is in the ledger
             # and fires no second time; what it had not yet claimed fires now.
             watermark = await ledger.watermark(self.name)
@@ -866,7 +871,6 @@ class Daemon:
         from prometheus_client import CollectorRegistry
 
         from kubeops.bus.consumer import KafkaSource
-        from kubeops.respond.engine import Engine
         from kubeops.respond.heartbeat import Heartbeat
         from kubeops.respond.killswitch import KillSwitch
         from kubeops.respond.ledger import Ledger
@@ -899,18 +903,7 @@ class Daemon:
                 await limits.load()
             switch = KillSwitch(self.client, namespace, settings.kill_switch, metrics=self.metrics)
             await switch.start()
-            engine = Engine(
-                self.client,
-                self.ruleset,
-                audit=self.audit,
-                ledger=None if dry_run else ledger,
-                limits=limits,
-                kill_switch=switch,
-                dry_run=dry_run,
-                metrics=self.metrics,
-                settings=self.options.settings,
-                replica=self.identity,
-            )
+            engine = self._engine(ledger, limits, switch, dry_run)
             self.engine = engine
             self._engine_ready.set()
             registry = CollectorRegistry()
