@@ -50,7 +50,7 @@ lint: install
 test: controlplane browser postgres lint
 	$(BIN)/pytest
 
-# kubeops against client-go, the Python peers and the floors (~100 min on 2 cores; S10, multi-cluster sync, is ~40 of them, S11, policy, ~11):
+# kubeops against client-go, the Python peers and the floors (~106 min on 2 cores; S10, multi-cluster sync, is ~40 of them, S11, policy, ~11, S12, the Kafka bus, ~6):
 # writes bench/results/<timestamp>.json and regenerates docs/benchmarks.md.
 bench: controlplane
 	$(BIN)/python bench/run.py
