@@ -166,13 +166,14 @@ def test_a_targeted_sync_run_rewrites_only_its_part(
     results, report_path, _ = smoke
     sys.path.insert(0, str(REPO / "bench"))
     import report
-    from harness import s11_report
+    from harness import s11_report, s12_report
 
     begin, end = "<!-- S10: begin", "<!-- S10: end -->"
     full = report_path.read_text().replace("### S1 ", "### S1 (edited by hand) ")
     head, tail = full.split(begin)[0], full.split(end)[1]
-    if s11_report.BEGIN in tail:  # a report from before S10 has no S11 either
-        tail = tail.split(s11_report.BEGIN)[0] + tail.split(s11_report.END)[1]
+    # A report from before S10 has none of the later parts either.
+    tail = _cut(tail, s11_report.BEGIN, s11_report.END)
+    tail = _cut(tail, s12_report.BEGIN, s12_report.END)
     out = tmp_path / "benchmarks.md"
     out.write_text(head + tail)  # a report from before S10: its part goes above the analysis
     source = next(report_path.parent.glob("smoke-*.json"))
@@ -238,10 +239,12 @@ def test_a_targeted_policy_run_rewrites_only_its_part(
     results, report_path, _ = smoke
     sys.path.insert(0, str(REPO / "bench"))
     import report
+    from harness import s12_report
 
     begin, end = "<!-- S11: begin", "<!-- S11: end -->"
     full = report_path.read_text().replace("### S1 ", "### S1 (edited by hand) ")
     head, tail = full.split(begin)[0], full.split(end)[1]
+    tail = _cut(tail, s12_report.BEGIN, s12_report.END)  # before S11: no S12 either
     out = tmp_path / "benchmarks.md"
     out.write_text(head + tail)
     source = next(report_path.parent.glob("smoke-*.json"))
@@ -397,3 +400,10 @@ def test_report_renders(smoke: tuple[dict[str, Any], Path, str]) -> None:
     assert "## kubeops' targets" in text
     for key in ("S1", "S2", "S3", "S4", "S5", "S6", "S6-scale", "S7", "S8"):
         assert f"### {key} " in text
+
+
+def _cut(text: str, begin: str, end: str) -> str:
+    """``text`` without the part between ``begin`` and ``end`` (as it is when absent)."""
+    if begin not in text:
+        return text
+    return text.split(begin, maxsplit=1)[0] + text.split(end)[1]
