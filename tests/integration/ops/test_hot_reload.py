@@ -237,12 +237,15 @@ def test_the_sync_api_subscribes_and_keeps_a_directory(
         assert (tmp_path / "cfg" / "extra-1").stat().st_mode & 0o777 == 0o644
         sync_client.replace(configmap(2))
         eventually(
-            lambda: read_snapshot(tmp_path / "cfg") == files_for(2) and seen == [1, 2],
+            lambda: (
+                read_snapshot(tmp_path / "cfg") == files_for(2)
+                and seen == [1, 2]
+                and synced.current is not None
+                and synced.current.text("version") == "2"
+            ),
             timeout=20,
-            message="version 2 delivered and in the directory",
+            message="version 2 delivered, in the directory and current",
         )
         assert not (tmp_path / "cfg" / "extra-1").exists()  # gone with version 1
-        assert synced.current is not None
-        assert synced.current.text("version") == "2"
     with pytest.raises(HotReloadError, match=r"not deployments\.apps"):
         subscribe(sync_client, "deploy", "web", lambda d: None)

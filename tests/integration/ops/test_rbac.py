@@ -133,7 +133,12 @@ async def test_can_i_asks_about_groups_urls_and_other_namespaces(
         }
     )
     await client.create(rolebinding("readers", "Role", "pods", [{"kind": "Group", "name": group}]))
-    assert (await can_i(client, "list", "pods", groups=[group])).allowed
+
+    async def allowed() -> bool:
+        return (await can_i(client, "list", "pods", groups=[group])).allowed
+
+    # The API server's RBAC authorizer reads the binding from its own cache, a moment later.
+    await async_eventually(allowed, timeout=30, message="the new binding is authorized")
     assert not (await can_i(client, "list", "pods", groups=[group], namespace="default")).allowed
     alice = await can_i(client, "list", "pods", subject="alice", groups=[group])
     assert alice.allowed
