@@ -174,13 +174,14 @@ async def undo(
 
     async def attempt() -> RolloutResult:
         obj = await target.read()
-        chosen = _pick(target, await revisions(target, obj), to_revision)
+        # Refused before the history is read, as kubectl does: paused is the answer.
         if target.kind == "Deployment" and (obj.get("spec") or {}).get("paused"):
             raise target.error(
                 RolloutPaused,
                 verb,
                 "you cannot roll back a paused deployment; resume it first and try again",
             )
+        chosen = _pick(target, await revisions(target, obj), to_revision)
         current = (obj.get("spec") or {}).get("template") or {}
         if same_template(chosen.template, current):
             return target.result(
