@@ -9,8 +9,9 @@ Two sources, in this order:
   ``go build`` from the Go modules under ``controlplane/``, which pin one release
   each of Kubernetes, etcd and kwok.  The key changes whenever a pin or a
   ``go.sum`` changes, so a changed pin rebuilds and an unchanged one is reused.
-  The extra programs some tests run -- Alertmanager, metrics-server, and ``opa``
-  (the Rego oracle) -- are pinned there too and cached beside it (``controlplane/<name>-<key>/``); they build in
+  The extra programs some tests run -- Alertmanager, metrics-server, ``opa``
+  (the Rego oracle), and the deployment tools ``helm``, ``promtool`` and ``umoci`` --
+  are pinned there too and cached beside it (``controlplane/<name>-<key>/``); they build in
   parallel with the control plane, and only when asked for.  So does Kafka, the one
   extra that is Java: its jars come from Maven Central (:mod:`.assets_kafka`), and
   ``path("kafka")`` is their directory.
@@ -60,7 +61,14 @@ FULL_BINARIES: tuple[str, ...] = (
 )
 ALL_BINARIES: tuple[str, ...] = (*FULL_BINARIES, "kubectl")
 # Servers beside the control plane that only some tests run.
-EXTRA_BINARIES: tuple[str, ...] = ("alertmanager", "metrics-server", "opa")
+EXTRA_BINARIES: tuple[str, ...] = (
+    "alertmanager",
+    "metrics-server",
+    "opa",
+    "helm",
+    "promtool",
+    "umoci",
+)
 EVERY_BINARY: tuple[str, ...] = (*ALL_BINARIES, *EXTRA_BINARIES)
 # Everything ``kubeops testenv assets`` prepares: the binaries and Kafka's jars.
 EVERY_ASSET: tuple[str, ...] = (*EVERY_BINARY, KAFKA)
@@ -85,7 +93,11 @@ _PIN_MODULES = {
 # Bump when the way binaries are built changes, so old caches are not reused.
 _BUILD_RECIPE = "1"
 # Programs whose version is a subcommand rather than ``--version``.
-_VERSION_ARGS: dict[str, list[str]] = {"kubectl": ["version", "--client"], "opa": ["version"]}
+_VERSION_ARGS: dict[str, list[str]] = {
+    "kubectl": ["version", "--client"],
+    "opa": ["version"],
+    "helm": ["version"],
+}
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,26 @@ _EXTRAS: dict[str, _Extra] = {
         "github.com/open-policy-agent/opa",
         "github.com/open-policy-agent/opa",
         "github.com/open-policy-agent/opa/v1/version.Version",
+        bare_version=True,
+    ),
+    # The chart's linter and renderer (deploy/chart/kubeops), as users run it.
+    "helm": _Extra(
+        "helm.sh/helm/v4",
+        "helm.sh/helm/v4/cmd/helm",
+        "helm.sh/helm/v4/internal/version.version",
+    ),
+    # Checks and unit-tests the PrometheusRule alerts shipped in deploy/.
+    "promtool": _Extra(
+        "github.com/prometheus/prometheus",
+        "github.com/prometheus/prometheus/cmd/promtool",
+        "github.com/prometheus/common/version.Version",
+        bare_version=True,
+    ),
+    # Packs the image's root filesystem as an OCI image (``make image``) and unpacks it.
+    "umoci": _Extra(
+        "github.com/opencontainers/umoci",
+        "github.com/opencontainers/umoci/cmd/umoci",
+        "github.com/opencontainers/umoci.version",
         bare_version=True,
     ),
 }
