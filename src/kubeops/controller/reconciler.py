@@ -7,6 +7,10 @@ lister, so bursts of events for one object collapse into one reconcile, an
 object is never reconciled by two workers at once, and failures back off per
 object (5 ms doubling to 1000 s, with an overall 10 qps bucket) instead of
 hammering the API server.
+
+When tracing, each informer event is a ``controller.event`` span and each
+reconcile a ``reconcile`` span continuing the trace of the event that queued its
+key (the first one, when several collapsed), retries included.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kubeops import telemetry
 from kubeops.api import Object
 from kubeops.cache.informer import SharedInformer
 from kubeops.cache.keys import DeletedFinalStateUnknown
@@ -109,18 +114,36 @@ class Controller:
         """
         self._informers.append(informer)
 
-        def enqueue(obj: Any) -> None:
+        def enqueue(obj: Any, event: str) -> None:
             target = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
             if predicate is not None and target is not None and not predicate(target):
                 return
-            for request in map_to(obj):
-                self.queue.add(request)
+            if not telemetry.tracing_enabled():
+                for request in map_to(obj):
+                    self.queue.add(request)
+                return
+            with telemetry.span("controller.event", self._event_attributes(event, target)):
+                for request in map_to(obj):
+                    self.queue.add(request)
 
         informer.add_handler(
-            on_add=lambda obj, _initial: enqueue(obj),
-            on_update=lambda _old, new: enqueue(new),
-            on_delete=enqueue,
+            on_add=lambda obj, _initial: enqueue(obj, "add"),
+            on_update=lambda _old, new: enqueue(new, "update"),
+            on_delete=lambda obj: enqueue(obj, "delete"),
         )
+
+    def _event_attributes(self, event: str, obj: Any) -> telemetry.Attributes:
+        found = obj if isinstance(obj, dict) else {}
+        meta = found.get("metadata") or {}
+        attributes: telemetry.Attributes = {
+            "kubeops.controller": self.name,
+            "kubeops.event.type": event,
+            "kubeops.kind": str(found.get("kind") or ""),
+            "kubeops.name": str(meta.get("name") or ""),
+        }
+        if meta.get("namespace"):
+            attributes["k8s.namespace.name"] = str(meta["namespace"])
+        return attributes
 
     async def run(self, *, sync_timeout: float | None = None) -> None:
         """Start the informers, wait for their caches, run the workers until cancelled.
@@ -164,26 +187,37 @@ class Controller:
         started = time.monotonic()
         self.stats.active_workers += 1
         error: BaseException | None = None
+        result: Result | None = None
         try:
-            result = await self.reconcile(request)
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            error = err
-            self.stats.errors += 1
-            log.warning(
-                "controller %s: reconcile %s failed (attempt %d), retrying: %s",
-                self.name,
-                request,
-                self.queue.num_requeues(request) + 1,
-                err,
-            )
-            self.queue.add_rate_limited(request)
-        else:
-            self.queue.forget(request)
-            if result is not None and result.requeue_after is not None:
-                self.stats.requeues += 1
-                self.queue.add_after(request, result.requeue_after)
+            with telemetry.span(
+                "reconcile",
+                self._reconcile_attributes(request),
+                parent=self.queue.trace_context(request),
+            ) as span:
+                try:
+                    result = await self.reconcile(request)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:
+                    error = err
+                    self.stats.errors += 1
+                    attempt = self.queue.num_requeues(request) + 1
+                    log.warning(
+                        "controller %s: reconcile %s failed (attempt %d), retrying: %s",
+                        self.name,
+                        request,
+                        attempt,
+                        err,
+                    )
+                    telemetry.fail(span, f"attempt {attempt}: {err}", type(err).__name__)
+                    # Inside the span: the retry continues this trace.
+                    self.queue.add_rate_limited(request)
+            if error is None:
+                self.queue.forget(request)
+                if result is not None and result.requeue_after is not None:
+                    # Outside the span: a periodic requeue starts a trace of its own.
+                    self.stats.requeues += 1
+                    self.queue.add_after(request, result.requeue_after)
         finally:
             elapsed = time.monotonic() - started
             self.stats.active_workers -= 1
@@ -191,3 +225,15 @@ class Controller:
             self.stats.total_seconds += elapsed
             if self.on_reconciled is not None:
                 self.on_reconciled(request, elapsed, error)
+
+    def _reconcile_attributes(self, request: Request) -> telemetry.Attributes | None:
+        if not telemetry.tracing_enabled():
+            return None
+        attributes: telemetry.Attributes = {
+            "kubeops.controller": self.name,
+            "kubeops.name": request.name,
+            "kubeops.reconcile.attempt": self.queue.num_requeues(request) + 1,
+        }
+        if request.namespace:
+            attributes["k8s.namespace.name"] = request.namespace
+        return attributes

@@ -4,6 +4,10 @@ Each cluster is read once (:mod:`kubeops.inspect.snapshot`), then every enabled
 check runs over that snapshot in memory.  A check whose resources could not be
 read, or that fails itself, is recorded as not run with the reason; a cluster
 that cannot be reached is reported and the others are still inspected.
+
+When tracing, a run is an ``inspect.run`` span, each cluster an ``inspect.cluster``
+span holding its API requests, and each category of checks an ``inspect.category``
+span (the catalogue keeps a category's checks together).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kubeops import telemetry
 from kubeops.config.redact import redact_url
 from kubeops.inspect.catalog import POD_SPEC_KINDS, Check, CheckContext, catalog
 from kubeops.inspect.config import InspectConfig
@@ -49,7 +54,9 @@ def run_checks(
             result.objects[key] = len(items)
     names = {(o.get("metadata") or {}).get("name", "") for o in snapshot.objects("namespaces")}
     result.namespaces = sorted(scope or names)
+    category = _CategorySpans(snapshot.cluster, result)
     for chk in selected_checks(config, static=snapshot.static):
+        category.enter(chk.category)
         # A Pod spec check still runs when only the workloads could not be read.
         optional = set(POD_SPEC_KINDS) - {"pods"} if chk.subject == "podspecs" else set()
         missing = [n for n in chk.needs if not snapshot.has(n) and n not in optional]
@@ -107,6 +114,7 @@ def run_checks(
             (obj.get("metadata") or {}).get("namespace") or "" for obj in subjects if in_scope(obj)
         )
         result.examined[chk.id] = dict(counts)
+    category.enter(None)
     result.findings.sort(
         key=lambda f: (
             -f.severity,
@@ -119,6 +127,40 @@ def run_checks(
     return result
 
 
+class _CategorySpans:
+    """One ``inspect.category`` span per run of checks of one category (nothing when
+    not tracing), with how many checks ran, were not run and found something."""
+
+    def __init__(self, cluster: str, result: ClusterResult) -> None:
+        self.cluster = cluster
+        self.result = result
+        self.span: telemetry.Span | None = None
+        self.category: str | None = None
+        self.counts = (0, 0, 0)
+
+    def _counts(self) -> tuple[int, int, int]:
+        result = self.result
+        return len(result.checks_run), len(result.not_run), len(result.findings)
+
+    def enter(self, category: str | None) -> None:
+        if not telemetry.tracing_enabled() or category == self.category:
+            return
+        if self.span is not None:
+            now = self._counts()
+            self.span.set_attribute("kubeops.inspect.checks_run", now[0] - self.counts[0])
+            self.span.set_attribute("kubeops.inspect.checks_not_run", now[1] - self.counts[1])
+            self.span.set_attribute("kubeops.inspect.findings", now[2] - self.counts[2])
+            self.span.end()
+            self.span = None
+        self.category = category
+        if category is not None:
+            self.counts = self._counts()
+            self.span = telemetry.start_span(
+                "inspect.category",
+                {"kubeops.cluster": self.cluster, "kubeops.inspect.category": category},
+            )
+
+
 async def inspect_cluster(
     config: ClusterConfig,
     name: str,
@@ -127,6 +169,22 @@ async def inspect_cluster(
     progress: Progress | None = None,
 ) -> ClusterResult:
     """Read one cluster and judge it; an unreachable cluster gives a result that says so."""
+    with telemetry.span("inspect.cluster", {"kubeops.cluster": name}) as span:
+        result = await _inspect_cluster(config, name, settings, namespaces, progress)
+        if not result.reachable:
+            telemetry.fail(span, f"{name}: unreachable", "Unreachable")
+        span.set_attribute("kubeops.inspect.findings", len(result.findings))
+        span.set_attribute("kubeops.inspect.checks_run", len(result.checks_run))
+        return result
+
+
+async def _inspect_cluster(
+    config: ClusterConfig,
+    name: str,
+    settings: InspectConfig,
+    namespaces: Sequence[str] | None,
+    progress: Progress | None,
+) -> ClusterResult:
     from kubeops.api import Client
     from kubeops.errors import KubeopsError
 
@@ -196,7 +254,10 @@ async def inspect_clusters(
             return ClusterResult(name=target.name, reachable=False, error=target.error)
         return await inspect_cluster(target.config, target.name, settings, namespaces, progress)
 
-    results = list(await asyncio.gather(*(one(t) for t in clusters)))
+    with telemetry.span(
+        "inspect.run", {"kubeops.inspect.mode": "live", "kubeops.inspect.clusters": len(clusters)}
+    ):
+        results = list(await asyncio.gather(*(one(t) for t in clusters)))
     return assemble_report(results, settings, mode="live")
 
 
@@ -207,7 +268,8 @@ def inspect_manifests(
 ) -> Report:
     """Static mode: every check that applies to manifests alone; findings carry the
     file and line of their object when ``locations`` (by ``id(object)``) has them."""
-    result = run_checks(Snapshot.from_objects(objects, locations=locations), settings)
+    with telemetry.span("inspect.run", {"kubeops.inspect.mode": "static"}):
+        result = run_checks(Snapshot.from_objects(objects, locations=locations), settings)
     return assemble_report([result], settings, mode="static")
 
 

@@ -28,6 +28,10 @@ with the CEL error, so a wrong rule is visible rather than silent.
 
 :meth:`Engine.submit` is the sources' ``emit``: events about different objects
 run concurrently (bounded), events about one object in the order they came.
+
+When tracing, an event is one trace: a ``respond.event`` span from submission to
+handled, a ``respond.rule`` span for each rule whose trigger matches (conditions
+and actions), a ``respond.action`` span for each action, holding its API requests.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kubeops import telemetry
 from kubeops.config.redact import error_line
 from kubeops.respond.action import ActionContext, Plan
 from kubeops.respond.event import (
@@ -272,11 +277,14 @@ class Engine:
         await self._backlog.acquire()
         key = _order_key(event)
         previous = self._tails.get(key)
-        task = asyncio.create_task(self._run_after(previous, event))
+        span = telemetry.start_span("respond.event", _event_attributes(event))
+        with telemetry.activate(span):  # the task (and so its spans) continues this trace
+            task = asyncio.create_task(self._run_after(previous, event))
         self._tails[key] = task
         self._pending[task] = event.time
 
         def done(finished: asyncio.Task[None]) -> None:
+            span.end()
             self._pending.pop(finished, None)
             self._backlog.release()
             if self._tails.get(key) is finished:
@@ -315,19 +323,28 @@ class Engine:
         for rule in self.ruleset.rules:
             if not trigger_matches(rule.trigger, event, self._selectors.get(rule.trigger.selector)):
                 continue
-            conditions = (rule.trigger.condition, *rule.conditions)
-            if any(conditions):
-                if activation is None:
-                    activation = event.as_activation()
-                failed, holds = self._conditions(conditions, activation)
-                if failed:
-                    decisions.append(await self._decide(rule, event, FAILED, detail=failed))
-                    continue
-                if not holds:
-                    continue
-            decisions.append(await self._decide(rule, event, FIRED))
-            for index, action in enumerate(self.ruleset.actions.get(rule.name, ())):
-                decisions.append(await self._act(rule, index, action, event))
+            with telemetry.span("respond.rule", _rule_attributes(rule)) as span:
+                conditions = (rule.trigger.condition, *rule.conditions)
+                if any(conditions):
+                    if activation is None:
+                        activation = event.as_activation()
+                    failed, holds = self._conditions(conditions, activation)
+                    if failed:
+                        telemetry.fail(span, failed, "condition")
+                        decisions.append(await self._decide(rule, event, FAILED, detail=failed))
+                        continue
+                    if not holds:
+                        span.set_attribute("kubeops.rule.outcome", "not-matched")
+                        continue
+                span.set_attribute("kubeops.rule.outcome", FIRED)
+                decisions.append(await self._decide(rule, event, FIRED))
+                for index, action in enumerate(self.ruleset.actions.get(rule.name, ())):
+                    with telemetry.span(
+                        "respond.action", _action_attributes(rule, action.spec.kind, index)
+                    ) as acting:
+                        decision = await self._act(rule, index, action, event)
+                        _record(acting, decision)
+                    decisions.append(decision)
         return decisions
 
     def _conditions(
@@ -582,7 +599,7 @@ class Engine:
         for entry in await self.ledger.unfinished():
             if not await self.ledger.adopt(entry):
                 continue
-            decisions.append(await self._resume(entry))
+            decisions.append(await self._resume_traced(entry))
         return decisions
 
     async def resume_entry(self, entry: LedgerEntry) -> Decision | None:
@@ -590,7 +607,16 @@ class Engine:
         when another replica adopted it first or it finished meanwhile."""
         if self.ledger is None or not await self.ledger.adopt(entry):
             return None
-        return await self._resume(entry)
+        return await self._resume_traced(entry)
+
+    async def _resume_traced(self, entry: LedgerEntry) -> Decision:
+        attributes = _action_attributes(entry.rule, entry.action, entry.action_index)
+        if attributes is not None:
+            attributes["kubeops.action.resumed"] = True
+        with telemetry.span("respond.action", attributes) as span:
+            decision = await self._resume(entry)
+            _record(span, decision)
+            return decision
 
     async def _resume(self, entry: LedgerEntry) -> Decision:
         event = await self._event_of(entry)
@@ -756,6 +782,48 @@ def _subject_text(event: Event) -> str:
         _SUBJECTS.clear()
     _SUBJECTS[key] = (event, text)
     return text
+
+
+def _event_attributes(event: Event) -> telemetry.Attributes | None:
+    if not telemetry.tracing_enabled():
+        return None
+    attributes: telemetry.Attributes = {
+        "kubeops.event.name": event.name,
+        "kubeops.event.source": event.source,
+    }
+    subject = event.subject
+    if subject is not None:
+        attributes["kubeops.kind"] = subject.kind
+        attributes["kubeops.name"] = subject.name
+        if subject.namespace:
+            attributes["k8s.namespace.name"] = subject.namespace
+    return attributes
+
+
+def _rule_attributes(rule: Rule) -> telemetry.Attributes | None:
+    return {"kubeops.rule": rule.name} if telemetry.tracing_enabled() else None
+
+
+def _action_attributes(rule: Rule | str, kind: str, index: int) -> telemetry.Attributes | None:
+    if not telemetry.tracing_enabled():
+        return None
+    name = rule if isinstance(rule, str) else rule.name
+    return {"kubeops.rule": name, "kubeops.action.kind": kind, "kubeops.action.index": index}
+
+
+def _record(span: telemetry.Span, decision: Decision) -> None:
+    """An action's decision on its span: outcome, reason, id, target; failed ones failed."""
+    if not span.is_recording():
+        return
+    span.set_attribute("kubeops.action.id", decision.action_id)
+    span.set_attribute("kubeops.action.outcome", decision.outcome)
+    span.set_attribute("kubeops.action.dry_run", decision.dry_run)
+    if decision.reason:
+        span.set_attribute("kubeops.action.reason", decision.reason)
+    if decision.target:
+        span.set_attribute("kubeops.action.target", decision.target)
+    if decision.outcome == FAILED:
+        telemetry.fail(span, decision.detail, FAILED)
 
 
 def _order_key(event: Event) -> str:

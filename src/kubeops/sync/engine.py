@@ -28,6 +28,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from kubeops import telemetry
 from kubeops.api import Client, Object
 from kubeops.cache import DeletedFinalStateUnknown
 from kubeops.errors import KubeopsError, NotFound
@@ -205,7 +206,13 @@ class _Lane:
             item = await queue.get()
             try:
                 await self.up.wait()
-                await self.controller.process(self, item)
+                # Continues the trace of the source event that queued the key (tracing only).
+                with telemetry.span(
+                    "sync.reconcile",
+                    _item_attributes(self.name, item),
+                    parent=queue.trace_context(item),
+                ):
+                    await self.controller.process(self, item)
                 queue.forget(item)
             except TargetDown as err:
                 self.mark_down(str(err))
@@ -507,10 +514,13 @@ class SyncController:
             if key is None:
                 return
             now = time.monotonic()
-            for target in run.targets:
-                lane = self._lanes.get(target)
-                if lane is not None:
-                    lane.add((run.policy.name, key), now)
+            with telemetry.span(
+                "sync.event", _item_attributes(run.policy.source_cluster, (run.policy.name, key))
+            ):
+                for target in run.targets:
+                    lane = self._lanes.get(target)
+                    if lane is not None:
+                        lane.add((run.policy.name, key), now)
 
         def added(obj: Object, _initial: bool) -> None:
             enqueue(obj)
@@ -767,3 +777,19 @@ def _states(counts: Mapping[str, int]) -> dict[str, int]:
         "pending": State.PENDING,
     }
     return {names[k].value: v for k, v in counts.items() if k in names}
+
+
+def _item_attributes(cluster: str, item: Item) -> telemetry.Attributes | None:
+    """A queued key's span attributes: the cluster, the policy and the object."""
+    if not telemetry.tracing_enabled():
+        return None
+    policy, key = item
+    attributes: telemetry.Attributes = {
+        "kubeops.cluster": cluster,
+        "kubeops.sync.policy": policy,
+        "kubeops.kind": key.kind,
+        "kubeops.name": key.name,
+    }
+    if key.namespace:
+        attributes["k8s.namespace.name"] = key.namespace
+    return attributes

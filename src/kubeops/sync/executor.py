@@ -11,6 +11,8 @@ Connection failures and an open circuit breaker become
 :class:`~kubeops.sync.target.TargetDown`, which pauses the target's queue
 instead of failing the object; every other error names the object, the
 operation and the cause.
+
+When tracing, each write is a ``sync.apply`` span holding its API requests.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from kubeops import telemetry
 from kubeops.api import Client, Object
 from kubeops.errors import (
     AlreadyExists,
@@ -73,10 +76,34 @@ class ClusterSink:
     ) -> tuple[Operation, Object | None]:
         """Carry out ``op``; returns the operation done (decided again after a conflict) and
         the object the server returned (None for delete, none, or a vanished object)."""
+        if op.action is Action.NONE or not telemetry.tracing_enabled():
+            return await self._execute_or_down(op, redecide)
+        with telemetry.span("sync.apply", self._span_attributes(op)) as span:
+            done, written = await self._execute_or_down(op, redecide)
+            span.set_attribute("kubeops.sync.done", done.action.value)
+            return done, written
+
+    async def _execute_or_down(
+        self, op: Operation, redecide: Redecide | None
+    ) -> tuple[Operation, Object | None]:
         try:
             return await self._execute(op, redecide)
         except (ConnectionFailed, ServiceUnavailable) as err:
             raise TargetDown(f"target {self.cluster}: {err}") from err
+
+    def _span_attributes(self, op: Operation) -> telemetry.Attributes:
+        key = op.key
+        attributes: telemetry.Attributes = {
+            "kubeops.cluster": self.cluster,
+            "kubeops.sync.policy": op.policy,
+            "kubeops.sync.action": op.action.value,
+            "kubeops.sync.reason": op.reason,
+            "kubeops.kind": key.kind,
+            "kubeops.name": key.name,
+        }
+        if key.namespace:
+            attributes["k8s.namespace.name"] = key.namespace
+        return attributes
 
     async def _execute(
         self, op: Operation, redecide: Redecide | None

@@ -61,6 +61,8 @@ class _NoopSpan:
 
 
 _NOOP = _NoopSpan()
+NOOP_SPAN: Span = _NOOP
+"""The span of a process that does not trace, for a parameter's default."""
 _tracer: Any = None  # opentelemetry.trace.Tracer once configured
 _provider: Any = None  # opentelemetry.sdk.trace.TracerProvider once configured
 
@@ -134,13 +136,25 @@ def span(
 
 
 def start_span(
-    name: str, attributes: Attributes | None = None, *, parent: object | None = None
+    name: str,
+    attributes: Attributes | None = None,
+    *,
+    parent: object | None = None,
+    client: bool = False,
 ) -> Span:
     """A span that is not made current; the caller ends it (an API request's, say,
-    which has no children and may outlive the block that started it)."""
+    which has no children and may outlive the block that started it).  ``client``
+    marks a request to another service (span kind CLIENT)."""
     tracer = _tracer
     if tracer is None:
         return _NOOP
+    if client:
+        from opentelemetry.trace import SpanKind
+
+        return cast(
+            Span,
+            tracer.start_span(name, context=parent, attributes=attributes, kind=SpanKind.CLIENT),
+        )
     return cast(Span, tracer.start_span(name, context=parent, attributes=attributes))
 
 
@@ -187,6 +201,7 @@ def current_trace_id() -> str | None:
 
 
 __all__ = [
+    "NOOP_SPAN",
     "AttributeValue",
     "Attributes",
     "Span",

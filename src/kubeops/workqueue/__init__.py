@@ -7,6 +7,11 @@ key is being processed leads to exactly one more run.  Failures are retried
 with :meth:`RateLimitingQueue.add_rate_limited` and reset with
 :meth:`RateLimitingQueue.forget`.
 
+When tracing is on (:mod:`kubeops.telemetry`), an item carries the trace context
+it was added in to its worker (:meth:`WorkQueue.trace_context`), through delays
+and retries too, so an event and the reconcile it caused are one trace; when it
+is off, nothing is stored per item.
+
 Everything runs on one asyncio event loop; ``add_threadsafe`` accepts items
 from other threads.  Clocks are injectable (``clock``, ``sleep``) so tests run
 in fake time.

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
+from kubeops import telemetry
 from kubeops.workqueue.metrics import MetricsProvider
 from kubeops.workqueue.queue import DEFAULT_UNFINISHED_WORK_UPDATE_PERIOD, WorkQueue
 
@@ -50,6 +51,7 @@ class DelayingQueue(WorkQueue[T]):
         # entry behind; ``_waiting`` names each item's live entry so stale ones are skipped.
         self._heap: list[tuple[float, int, T]] = []
         self._waiting: dict[T, tuple[float, int, T]] = {}
+        self._waiting_contexts: dict[T, object] = {}  # tracing on only
         self._order = itertools.count()
         self._timer: asyncio.Task[None] | None = None
         self._timer_due = 0.0
@@ -70,8 +72,9 @@ class DelayingQueue(WorkQueue[T]):
             return
         if self._metrics is not None:
             self._metrics.retry()
+        context = telemetry.capture()
         if delay <= 0:
-            self.add(item)
+            self._add(item, context)
             return
         loop = asyncio.get_running_loop()
         self._bind_loop(loop)
@@ -81,6 +84,8 @@ class DelayingQueue(WorkQueue[T]):
             return
         entry = (ready, next(self._order), item)
         self._waiting[item] = entry
+        if context is not None:
+            self._waiting_contexts.setdefault(item, context)
         heapq.heappush(self._heap, entry)
         self._arm_timer(loop)
 
@@ -95,6 +100,7 @@ class DelayingQueue(WorkQueue[T]):
             self._timer = None
         self._heap.clear()
         self._waiting.clear()
+        self._waiting_contexts.clear()
 
     def _arm_timer(self, loop: asyncio.AbstractEventLoop) -> None:
         due = self._heap[0][0]
@@ -130,4 +136,5 @@ class DelayingQueue(WorkQueue[T]):
             item = entry[2]
             if self._waiting.get(item) is entry:
                 del self._waiting[item]
-                self.add(item)
+                context = self._waiting_contexts.pop(item, None) if self._waiting_contexts else None
+                self._add(item, context)

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
+from kubeops import telemetry
 from kubeops.workqueue.metrics import MetricsProvider, QueueMetrics
 
 T = TypeVar("T", bound=Hashable)
@@ -60,6 +61,9 @@ class WorkQueue(Generic[T]):
         self._queue: deque[T] = deque()
         self._dirty: set[T] = set()
         self._processing: set[T] = set()
+        # Trace contexts (tracing on only): of queued/dirty items, and of those being processed.
+        self._contexts: dict[T, object] = {}
+        self._active_contexts: dict[T, object] = {}
         self._shutting_down = False
         self._draining = False
         self._getters: deque[asyncio.Future[None]] = deque()
@@ -100,10 +104,16 @@ class WorkQueue(Generic[T]):
 
         Ignored after shutdown and when the item is already waiting.  If the
         item is being processed it is queued again when its worker calls
-        :meth:`done`, not before.
+        :meth:`done`, not before.  When tracing, the item carries the current trace
+        context to its worker (:meth:`trace_context`); the first add's wins.
         """
+        self._add(item, telemetry.capture())
+
+    def _add(self, item: T, context: object | None) -> None:
         if self._shutting_down or item in self._dirty:
             return
+        if context is not None:
+            self._contexts[item] = context
         if self._metrics is not None:
             self._metrics.add(item)
         self._dirty.add(item)
@@ -150,6 +160,10 @@ class WorkQueue(Generic[T]):
         item = self._queue.popleft()
         self._processing.add(item)
         self._dirty.discard(item)
+        if self._contexts:
+            context = self._contexts.pop(item, None)
+            if context is not None:
+                self._active_contexts[item] = context
         if self._metrics is not None:
             self._metrics.get(item)
         return item
@@ -167,11 +181,18 @@ class WorkQueue(Generic[T]):
         if self._metrics is not None:
             self._metrics.done(item)
         self._processing.discard(item)
+        if self._active_contexts:
+            self._active_contexts.pop(item, None)
         if item in self._dirty:
             self._queue.append(item)
             self._wake_one_getter()
         if not self._processing:
             self._release_drainers()
+
+    def trace_context(self, item: T) -> object | None:
+        """The trace context ``item`` was added in, while it is being processed (None when
+        not tracing, or when it was added with no span current): the parent of its work's span."""
+        return self._active_contexts.get(item) if self._active_contexts else None
 
     def __aiter__(self) -> AsyncIterator[T]:
         """``async for item in queue`` yields items until shutdown; call :meth:`done` for each."""
