@@ -263,10 +263,10 @@ def test_audit_serve_audits_on_an_interval_and_logs_each_run(
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     logged = [json.loads(line) for line in done.stderr.splitlines()]  # each line one object
-    serving = next(e for e in logged if e["msg"] == "policy audit serving")
+    serving = next(e for e in logged if e["message"] == "policy audit serving")
     assert serving["url"].startswith("http://127.0.0.1:")
     assert not serving["url"].endswith(":0/")
-    audits = [e for e in logged if e["msg"] == "audit done"]
+    audits = [e for e in logged if e["message"] == "audit done"]
     assert [(e["objects"], e["violations"], e["denied"]) for e in audits] == [(2, 1, 1)] * 2
     bad = kubeops("policy", "audit", "--serve", "--interval", "soon", *connect)
     assert bad.returncode == 1

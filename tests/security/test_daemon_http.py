@@ -59,10 +59,12 @@ def site(history: History) -> Site:
 def json_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     """Every record kubeops logged, each of which must be one JSON object on one line
     with no traceback."""
+    from kubeops.controller.serving import JsonLogFormatter
+
     lines = []
     for record in caplog.records:
         assert record.exc_info is None, record.getMessage()
-        text = record.getMessage()
+        text = JsonLogFormatter().format(record)
         assert "\n" not in text
         assert "Traceback" not in text
         lines.append(json.loads(text))
@@ -349,10 +351,13 @@ def test_json_logs_are_one_object_per_line_even_with_a_traceback() -> None:
     line = formatter.format(failed)
     assert "\n" not in line
     entry = json.loads(line)
-    assert entry["msg"] == "run \x1b[2Jfailed"
+    assert entry["message"] == "run \x1b[2Jfailed"
     assert entry["error"] == "ValueError: bad\nvalue"
     assert "Traceback" in entry["traceback"]
+    # A message that looks like a record stays a message: a client cannot set fields.
     event = logging.LogRecord(
-        "kubeops.x", logging.WARNING, __file__, 1, '{"msg":"request denied","status":403}', (), None
+        "kubeops.x", logging.WARNING, __file__, 1, '{"level":"debug","status":403}', (), None
     )
-    assert json.loads(formatter.format(event))["status"] == 403
+    forged = json.loads(formatter.format(event))
+    assert (forged["level"], forged["message"]) == ("warning", '{"level":"debug","status":403}')
+    assert "status" not in forged

@@ -174,12 +174,6 @@ def register_export(groups: Any) -> None:
     export.add_argument("--lease-name", default=EXPORT_LEASE, help=f"default: {EXPORT_LEASE}")
     export.add_argument("--lease-namespace", help="default: the context's namespace")
     export.add_argument("--lease-duration", metavar="DURATION", default="15s", help="default: 15s")
-    export.add_argument(
-        "--log-level",
-        choices=("info", "debug"),
-        default="info",
-        help="debug: every request, the Kafka client's too (credentials never shown)",
-    )
     add_connection_flags(export, all_namespaces="watch every namespace (with --watch)")
     add_serving_flags(export)
     export.set_defaults(handler=_export)
@@ -187,7 +181,7 @@ def register_export(groups: Any) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from kubeops.cli.inspect_serve import serving_options
-    from kubeops.controller.serving import configure_daemon_logs, run_until_signalled
+    from kubeops.controller.serving import configure_daemon, run_until_signalled
     from kubeops.respond.rules import RuleError
 
     try:
@@ -197,8 +191,11 @@ def _export(args: argparse.Namespace) -> int:
 
         print_problems(err.problems, "the rules")
         return 1
-    configure_daemon_logs(
-        args.log_format, args.log_level, ("kubeops.bus", "kubeops.controller", "kubeops.cli.events")
+    configure_daemon(
+        args.log_format,
+        args.log_level,
+        ("kubeops.bus", "kubeops.controller", "kubeops.cli.events"),
+        "kubeops-events-export",
     )
     return run_until_signalled(exporter.run)
 
@@ -208,9 +205,8 @@ def _exporter(args: argparse.Namespace, serving: Any) -> Exporter:
     from dataclasses import replace
 
     from kubeops.bus.config import BusConfigError
-    from kubeops.controller.serving import ServingError, parse_listen
+    from kubeops.controller.serving import ServingError, parse_lease_duration, parse_listen
     from kubeops.errors import KubeopsError
-    from kubeops.models import DurationError, parse_duration
     from kubeops.respond.rules import load_rules
 
     if not args.rules and not args.watch:
@@ -227,19 +223,16 @@ def _exporter(args: argparse.Namespace, serving: Any) -> Exporter:
     if bus.publish is None:
         raise BusConfigError("bus.publish: required to export (topic and cluster)")
     kinds = [k.strip() for given in args.watch for k in given.split(",") if k.strip()]
+    lease = None
     try:
         listen = parse_listen(args.listen)
+        if args.leader_elect:
+            from kubeops.controller.elected import LeaseSettings
+
+            duration = parse_lease_duration(args.lease_duration)
+            lease = LeaseSettings.for_duration(args.lease_name, args.lease_namespace, duration)
     except ServingError as err:
         raise KubeopsError(str(err)) from None
-    lease = None
-    if args.leader_elect:
-        from kubeops.controller.elected import LeaseSettings
-
-        try:
-            duration = parse_duration(args.lease_duration, positive=True)
-        except DurationError as err:
-            raise KubeopsError(f"--lease-duration: {err}") from None
-        lease = LeaseSettings.for_duration(args.lease_name, args.lease_namespace, duration)
     return Exporter(
         bus=bus,
         triggers=[rule.trigger for rule in ruleset.rules],

@@ -31,6 +31,10 @@ CONNECTION_HELP = {
 }
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
+SERVICE = "kubeops-inspect"
+"""The daemon's name in its traces."""
+DAEMON_LOGGERS = ("kubeops.controller.leader_election", "kubeops.controller.serving")
+"""The shared parts every daemon logs at ``--log-level info``."""
 
 
 def register(commands: Any) -> None:
@@ -128,7 +132,15 @@ def register(commands: Any) -> None:
         "--lease-context",
         help="context of the cluster holding the Lease (default: the first --context)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each cluster's progress")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        dest="log_level",
+        action="store_const",
+        const="debug",
+        default=argparse.SUPPRESS,
+        help="the same as --log-level debug",
+    )
     parser.set_defaults(handler=_serve)
 
 
@@ -186,11 +198,29 @@ def add_serving_flags(parser: argparse.ArgumentParser) -> None:
     access.add_argument(
         "--tls-private-key-file", metavar="PATH", help="the private key of --tls-cert-file (PEM)"
     )
-    parser.add_argument(
+    add_log_flags(parser)
+
+
+def add_log_flags(parser: argparse.ArgumentParser) -> None:
+    """``--log-format`` and ``--log-level``, the same on every daemon (through
+    :func:`add_serving_flags`); read by :func:`kubeops.controller.serving.configure_daemon`.
+
+    The choices are :data:`kubeops.controller.serving.LOG_FORMATS` and ``LOG_LEVELS``,
+    spelled out here so that building the parser imports nothing of the serving stack."""
+    logs = parser.add_argument_group("logs (stderr, one line per record)")
+    logs.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
-        help="text (default) or json: one JSON object per line, for log collectors",
+        help="text (default) or json: one JSON object per line, for log collectors (keys "
+        "time, level, logger, message; cluster, kind, namespace, name for an object; trace_id)",
+    )
+    logs.add_argument(
+        "--log-level",
+        choices=("error", "warning", "info", "debug"),
+        default="info",
+        help="info (default): what the daemon does; debug: every request too, the HTTP and "
+        "Kafka clients' included (credentials never shown)",
     )
 
 
@@ -277,23 +307,12 @@ def options(args: argparse.Namespace) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import logging
-    import sys
-
-    from kubeops.controller.serving import log_formatter, run_until_signalled
+    from kubeops.controller.serving import configure_daemon, run_until_signalled
     from kubeops.inspect.serve import serve
 
     settings = options(args)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(log_formatter(args.log_format))
-    root = logging.getLogger("kubeops")
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    logging.getLogger("kubeops.inspect.serve").setLevel(
-        logging.DEBUG if args.verbose else logging.INFO
+    configure_daemon(
+        args.log_format, args.log_level, ("kubeops.inspect.serve", *DAEMON_LOGGERS), SERVICE
     )
-    logging.getLogger("kubeops.controller.leader_election").setLevel(logging.INFO)
-    logging.getLogger("kubeops.controller.serving").setLevel(logging.INFO)
-
     # Stop gracefully (release the Lease, deliver webhooks); a second signal kills.
     return run_until_signalled(lambda stop: serve(settings, stop))

@@ -530,10 +530,9 @@ def _audit_once(args: argparse.Namespace, options: Any) -> int:
 
 
 def _serve_audit(args: argparse.Namespace, options: Any) -> int:
-    import logging
 
     from kubeops.cli.inspect_serve import serving_options
-    from kubeops.controller.serving import log_formatter, parse_listen, run_until_signalled
+    from kubeops.controller.serving import configure_daemon, parse_listen, run_until_signalled
     from kubeops.models import DurationError, parse_duration
     from kubeops.policy.audit import AuditError, ServeOptions, serve
 
@@ -555,13 +554,12 @@ def _serve_audit(args: argparse.Namespace, options: Any) -> int:
         auth_context=args.auth_context,
         runs=args.runs,
     )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(log_formatter(args.log_format))
-    root = logging.getLogger("kubeops")
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    for name in ("kubeops.policy", "kubeops.controller.serving"):
-        logging.getLogger(name).setLevel(logging.INFO)
+    configure_daemon(
+        args.log_format,
+        args.log_level,
+        ("kubeops.policy", "kubeops.controller.serving"),
+        "kubeops-policy-audit",
+    )
     return run_until_signalled(lambda stop: serve(settings, stop))
 
 

@@ -12,9 +12,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import sys
 from typing import Any
 
 from kubeops.cli.connection import add_connection_flags, complete
@@ -264,17 +262,16 @@ def _service(text: str, service_ref: Any, error: Any) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kubeops.controller.serving import log_formatter, run_until_signalled
+    from kubeops.controller.serving import configure_daemon, run_until_signalled
     from kubeops.policy.webhook import check_policies, run
 
     options = options_from_args(args)
     options.check()
     policies = check_policies(options)  # a policy that cannot be loaded: a line per problem
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(log_formatter(args.log_format))
-    root = logging.getLogger("kubeops")
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    for name in ("kubeops.policy", "kubeops.controller"):
-        logging.getLogger(name).setLevel(logging.INFO)
+    configure_daemon(
+        args.log_format,
+        args.log_level,
+        ("kubeops.policy", "kubeops.controller"),
+        "kubeops-policy-webhook",
+    )
     return run_until_signalled(lambda stop: run(options, stop, policies))

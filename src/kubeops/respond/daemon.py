@@ -61,6 +61,8 @@ LOG = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_LEASE = "kubeops-respond"
+SERVICE = "kubeops-respond"
+"""The daemon's name in its traces."""
 DEFAULT_QPS = 100.0
 DEFAULT_BURST = 300
 FREEZE_WAIT = 60.0
@@ -160,12 +162,6 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         "changes); without it they are behind --auth like /metrics",
     )
     serve.add_argument(
-        "--log-level",
-        choices=("info", "debug"),
-        default="info",
-        help="debug: every request, the Kafka client's too (credentials never shown)",
-    )
-    serve.add_argument(
         "--record",
         metavar="FILE",
         help="append every event as a JSON line to FILE, for `kubeops respond replay`",
@@ -231,22 +227,17 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace, serving: ServingOptions) -> RunOptions:
     """Validate the parsed flags (connection flags completed) into :class:`RunOptions`."""
-    from kubeops.controller.serving import ServingError, parse_listen
+    from kubeops.controller.serving import ServingError, parse_lease_duration, parse_listen
     from kubeops.models import DurationError, parse_duration
 
+    lease = None
     try:
         listen = parse_listen(args.listen)
+        if args.leader_elect:
+            duration = parse_lease_duration(args.lease_duration)
+            lease = _lease_settings(args.lease_name, args.lease_namespace, duration)
     except ServingError as err:
         raise DaemonError(str(err)) from None
-    lease = None
-    if args.leader_elect:
-        try:
-            duration = parse_duration(args.lease_duration, positive=True)
-        except DurationError as err:
-            raise DaemonError(f"--lease-duration: {err}") from None
-        if duration < 3:
-            raise DaemonError(f"--lease-duration {args.lease_duration}: at least 3s")
-        lease = _lease_settings(args.lease_name, args.lease_namespace, duration)
     try:
         usage_interval = parse_duration(args.usage_interval, positive=True)
     except DurationError as err:
@@ -311,13 +302,14 @@ def _read_secret(path: str, flag: str) -> str:
 
 def run_from_args(args: argparse.Namespace, serving: ServingOptions) -> int:
     """Run the daemon as the CLI asked until SIGTERM or SIGINT; the exit status."""
-    from kubeops.controller.serving import configure_daemon_logs, run_until_signalled
+    from kubeops.controller.serving import configure_daemon, run_until_signalled
 
     options = options_from_args(args, serving)
-    configure_daemon_logs(
+    configure_daemon(
         getattr(args, "log_format", "text"),
         getattr(args, "log_level", "info"),
         ("kubeops.respond", "kubeops.controller", "kubeops.bus"),
+        SERVICE,
     )
 
     # Gracefully: finish running actions, release the Lease; a second signal kills.

@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -97,8 +95,6 @@ class DaemonOptions:
     qps: float = DEFAULT_QPS
     burst: int = DEFAULT_BURST
     identity: str | None = None
-    json_logs: bool = False
-    """``--log-format json``: log lines are records (operations carry their fields)."""
 
 
 # -- flags ------------------------------------------------------------------------------------
@@ -189,19 +185,13 @@ def options_from_args(
     args: argparse.Namespace, serving: ServingOptions, role: str
 ) -> DaemonOptions:
     """Validate the parsed flags (connection flags completed) into :class:`DaemonOptions`."""
-    from kubeops.controller.serving import ServingError, parse_listen
-    from kubeops.models import DurationError, parse_duration
+    from kubeops.controller.serving import ServingError, parse_lease_duration, parse_listen
 
     try:
         listen = parse_listen(args.listen)
+        duration = parse_lease_duration(args.lease_duration)
     except ServingError as err:
         raise DaemonError(str(err)) from None
-    try:
-        duration = parse_duration(args.lease_duration, positive=True)
-    except DurationError as err:
-        raise DaemonError(f"--lease-duration: {err}") from None
-    if duration < 3:
-        raise DaemonError(f"--lease-duration {args.lease_duration}: at least 3s")
     if args.workers < 1:
         raise DaemonError(f"--workers {args.workers}: at least 1")
     if args.qps <= 0 or args.burst < 1:
@@ -224,22 +214,20 @@ def options_from_args(
         qps=args.qps,
         burst=args.burst,
         identity=args.identity or None,
-        json_logs=getattr(args, "log_format", "text") == "json",
     )
 
 
 def main(args: argparse.Namespace, serving: ServingOptions, role: str) -> int:
     """Run ``role`` (``run`` or ``agent``) as the CLI asked until SIGTERM or SIGINT."""
-    from kubeops.controller.serving import log_formatter, run_until_signalled
+    from kubeops.controller.serving import configure_daemon, run_until_signalled
 
     options = options_from_args(args, serving, role)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(log_formatter(getattr(args, "log_format", "text")))
-    root = logging.getLogger("kubeops")
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    for name in ("kubeops.sync", "kubeops.controller"):
-        logging.getLogger(name).setLevel(logging.INFO)
+    configure_daemon(
+        getattr(args, "log_format", "text"),
+        getattr(args, "log_level", "info"),
+        ("kubeops.sync", "kubeops.controller"),
+        "kubeops-sync" if role == "run" else "kubeops-sync-agent",
+    )
     # Gracefully: stop the worker, release the Lease; a second signal kills.
     return run_until_signalled(lambda stop: run(options, stop))
 
@@ -294,7 +282,7 @@ def _controller_factory(options: DaemonOptions, hub: Client) -> WorkerFactory:
             registry=registry,
             workers=options.workers,
             identity=identity,
-            on_operation=_operation_logger(identity, options.json_logs),
+            on_operation=_operation_logger(identity),
         )
         return controller
 
@@ -315,44 +303,39 @@ def _agent_factory(options: DaemonOptions, hub: Client, member: Client) -> Worke
     return build
 
 
-def _operation_logger(identity: str, as_record: bool) -> Callable[..., None]:
-    """What the controller calls after each operation: one log line per write or
-    failure, naming this replica, so an operator -- or a test -- sees which replica
-    wrote what and when (with ``--log-format json``, a record of its fields)."""
+def _operation_logger(identity: str) -> Callable[..., None]:
+    """What the controller calls after each operation: one log record per write or
+    failure, naming this replica and the object (``cluster`` is the target), so an
+    operator -- or a test -- sees which replica wrote what and when."""
     from kubeops.controller.serving import log_event
 
     def logged(operation: Any, *extra: Any) -> None:
         error = next((e for e in extra if isinstance(e, BaseException)), None)
         if not operation.writes and error is None:
             return
-        level = logging.WARNING if error else logging.INFO
-        cause = error_line(error) if error is not None else ""
-        if not as_record:
-            LOG.log(
-                level,
-                "%s %s on %s (%s; policy %s)%s",
-                operation.action,
-                operation.key,
-                operation.target,
-                operation.reason,
-                operation.policy,
-                f": failed: {cause}" if error is not None else "",
-            )
-            return
+        key = operation.key
         fields: dict[str, Any] = {
+            "cluster": operation.target,
+            "kind": key.kind,
+            "namespace": key.namespace,
+            "name": key.name,
             "event": "operation",
             "identity": identity,
             "policy": operation.policy,
             "target": operation.target,
-            "key": str(operation.key),
+            "key": str(key),
             "action": str(operation.action),
             "reason": operation.reason,
             "state": str(operation.state),
-            "time": time.time(),
         }
+        message = (
+            f"{operation.action} {key} on {operation.target} "
+            f"({operation.reason}; policy {operation.policy})"
+        )
         if error is not None:
-            fields["error"] = cause
-        log_event(LOG, level, "operation", **fields)
+            fields["error"] = error_line(error)
+            message += f": failed: {fields['error']}"
+        log_event(LOG, logging.WARNING if error else logging.INFO, message, **fields)
 
     return logged
 
@@ -537,17 +520,13 @@ class SyncDaemon:
             worker = self.build(registry, self.identity)
             self.worker_registry = registry
             self.worker = worker
-            if self.options.json_logs:
-                log_event(
-                    LOG,
-                    logging.INFO,
-                    f"leading: the {self.noun} starts",
-                    event="leading",
-                    identity=self.identity,
-                    time=time.time(),
-                )
-            else:
-                LOG.info("leading: the %s starts", self.noun)
+            log_event(
+                LOG,
+                logging.INFO,
+                f"leading: the {self.noun} starts",
+                event="leading",
+                identity=self.identity,
+            )
             await worker.run(stopped)
             if not stopped.is_set():  # a worker that ends by itself failed: step down
                 raise DaemonError(f"sync {self.options.role}: the worker stopped by itself")

@@ -3,6 +3,7 @@ work with only the RBAC their own manifests grant."""
 
 from __future__ import annotations
 
+import datetime
 import time
 import uuid
 from collections import Counter
@@ -33,6 +34,11 @@ from kubeops.testenv import eventually
 from kubeops.testenv.ports import free_port
 
 LEASES = f"/apis/coordination.k8s.io/v1/namespaces/{SYSTEM_NAMESPACE}/leases"
+
+
+def seconds(moment: str) -> float:
+    """A log record's ``time`` (ISO 8601, milliseconds) as a Unix time."""
+    return datetime.datetime.fromisoformat(moment).timestamp()
 
 
 def configmaps(namespace: str) -> list[dict[str, Any]]:
@@ -118,7 +124,7 @@ def test_two_controller_replicas_never_both_apply(
             for r in process.records()
             if r.get("event") == "operation" and r.get("policy") == policy and "error" not in r
         ),
-        key=lambda r: float(r["time"]),
+        key=lambda r: seconds(r["time"]),
     )
     identities = [r["identity"] for r in writes]
     assert set(identities) == {first, second}, identities
@@ -127,8 +133,10 @@ def test_two_controller_replicas_never_both_apply(
     switched = identities.index(second)
     assert identities[:switched] == [first] * switched
     assert identities[switched:] == [second] * (len(identities) - switched)
-    assert float(writes[switched]["time"]) > killed_at
-    leading = [float(r["time"]) for r in replicas[second].records() if r.get("event") == "leading"]
+    assert seconds(writes[switched]["time"]) > killed_at
+    leading = [
+        seconds(r["time"]) for r in replicas[second].records() if r.get("event") == "leading"
+    ]
     assert leading, replicas[second].log
     assert leading[-1] > killed_at
     # Nothing applied twice: each object was created once on each target.

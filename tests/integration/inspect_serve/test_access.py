@@ -23,7 +23,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from inspect_documents import document
 from kubeops.api import Client
 from kubeops.config import load_config
-from kubeops.controller.serving import ResourceAttributes, SecurePort, ServingOptions
+from kubeops.controller.serving import (
+    JsonLogFormatter,
+    ResourceAttributes,
+    SecurePort,
+    ServingOptions,
+)
 from kubeops.inspect.history import History
 from kubeops.inspect.serve.metrics import InspectMetrics
 from kubeops.inspect.serve.web import Site
@@ -105,12 +110,13 @@ async def test_a_bound_service_account_scrapes_and_others_are_refused(
         assert await status("/metrics", bearer(tokens["scraper"])) == 200
     finally:
         await client.close()
-    denials = [r.getMessage() for r in caplog.records if "request denied" in r.getMessage()]
+    shown = JsonLogFormatter()
+    denials = [shown.format(r) for r in caplog.records if r.getMessage() == "request denied"]
     # One line per caller and cause: the scraper's second 403 (another path) is folded.
     assert len(denials) == 4
     assert all("\n" not in line for line in denials)
     assert any("system:serviceaccount:" in line and '"status":403' in line for line in denials)
-    assert not any(tokens["scraper"] in r.getMessage() for r in caplog.records)
+    assert not any(tokens["scraper"] in shown.format(r) for r in caplog.records)
 
 
 async def test_requests_authorized_against_a_resource_instead_of_the_path(
@@ -202,8 +208,8 @@ async def test_the_command_serves_metrics_over_https_to_prometheus_service_accou
         assert (await get("/runs/99999999999999999999.json", tokens["scraper"]))[0] == 403
     assert await serve.stop() == 0
     lines = [json.loads(line) for line in serve.log.splitlines()]  # every line one object
-    assert any(e["msg"].startswith("serving https://127.0.0.1") for e in lines)
-    denied = [e for e in lines if e["msg"] == "request denied"]
+    assert any(e["message"].startswith("serving https://127.0.0.1") for e in lines)
+    denied = [e for e in lines if e["message"] == "request denied"]
     assert {e["status"] for e in denied} == {401, 403}
     assert "Traceback" not in serve.log
     assert tokens["scraper"] not in serve.log

@@ -7,8 +7,9 @@ traceback.  The counterpart of kube-rbac-proxy and of the Kubernetes components'
 
 A daemon builds a :class:`SecurePort` from :class:`ServingOptions`, adds its
 routes to :meth:`SecurePort.application` and calls :meth:`SecurePort.start`;
-:func:`log_formatter` gives its ``--log-format text|json`` lines, and
-:func:`run_until_signalled` its graceful stop on SIGTERM.
+:func:`configure_daemon` its ``--log-format``/``--log-level`` log (one line per
+record, the same keys in every daemon; :func:`log_event` for a record with fields)
+and its traces, and :func:`run_until_signalled` its graceful stop on SIGTERM.
 """
 
 from kubeops.controller.serving.authn import TokenFile, TokenReviewAuthenticator, User
@@ -19,8 +20,13 @@ from kubeops.controller.serving.logs import (
     LOG_FORMATS,
     LOG_LEVELS,
     JsonLogFormatter,
+    TextLogFormatter,
+    configure_daemon,
     configure_daemon_logs,
+    event_fields,
+    log_event,
     log_formatter,
+    object_fields,
 )
 from kubeops.controller.serving.options import (
     ALWAYS_ALLOW,
@@ -29,10 +35,11 @@ from kubeops.controller.serving.options import (
     ServingError,
     ServingOptions,
     is_loopback,
+    parse_lease_duration,
     parse_listen,
     parse_resource_attributes,
 )
-from kubeops.controller.serving.server import USER, SecurePort, add_probe_routes, log_event, plain
+from kubeops.controller.serving.server import USER, SecurePort, add_probe_routes, plain
 from kubeops.controller.serving.signals import run_until_signalled, run_until_stopped
 
 __all__ = [
@@ -49,14 +56,19 @@ __all__ = [
     "ServingError",
     "ServingOptions",
     "SubjectAccessReviewAuthorizer",
+    "TextLogFormatter",
     "TokenFile",
     "TokenReviewAuthenticator",
     "User",
     "add_probe_routes",
+    "configure_daemon",
     "configure_daemon_logs",
+    "event_fields",
     "is_loopback",
     "log_event",
     "log_formatter",
+    "object_fields",
+    "parse_lease_duration",
     "parse_listen",
     "parse_resource_attributes",
     "path_int",

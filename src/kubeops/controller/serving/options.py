@@ -144,3 +144,22 @@ def parse_resource_attributes(
     if not values.get("resource"):
         raise ServingError(f"{flag} {text!r}: resource= is required")
     return ResourceAttributes(**values)
+
+
+MIN_LEASE_SECONDS = 3.0
+"""The shortest ``--lease-duration``: its renew deadline (2/3) and retry period (1/7.5)
+must leave a renewal time to arrive."""
+
+
+def parse_lease_duration(text: str, flag: str = "--lease-duration") -> float:
+    """A daemon's ``--lease-duration``: a DURATION (``15s``) of at least
+    :data:`MIN_LEASE_SECONDS`, in seconds."""
+    from kubeops.models import DurationError, parse_duration
+
+    try:
+        seconds = parse_duration(text, positive=True)
+    except DurationError as err:
+        raise ServingError(f"{flag}: {err}") from None
+    if seconds < MIN_LEASE_SECONDS:
+        raise ServingError(f"{flag} {text}: at least {MIN_LEASE_SECONDS:g}s")
+    return seconds

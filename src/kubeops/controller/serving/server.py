@@ -22,7 +22,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from kubeops.api import Client
@@ -36,6 +35,7 @@ from kubeops.controller.serving.authn import (
 )
 from kubeops.controller.serving.authz import Forbidden, SubjectAccessReviewAuthorizer
 from kubeops.controller.serving.certificates import ServingCertificate
+from kubeops.controller.serving.logs import log_event
 from kubeops.controller.serving.options import ServingError, ServingOptions, is_loopback
 from kubeops.errors import KubeopsError
 
@@ -49,12 +49,6 @@ FOLD_SECONDS = 10.0
 _SHOWN_PATH = 200
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def log_event(logger: logging.Logger, level: int, message: str, **fields: Any) -> None:
-    """Log ``message`` and ``fields`` as one JSON object on one line (control characters
-    from a request are escaped by the encoding, so a client cannot forge log lines)."""
-    logger.log(level, orjson.dumps({"msg": message, **fields}).decode())
 
 
 def plain(status: int, text: str, **headers: str) -> web.Response:

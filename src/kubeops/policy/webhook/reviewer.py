@@ -265,6 +265,7 @@ class Reviewer:
                 policy=policy.name,
                 error=error.cause,
                 subject=review.describe(),
+                **_about(review),
             )
         for violation in verdict.violations:
             if violation.reason == "InternalError":
@@ -286,6 +287,7 @@ class Reviewer:
                 cause=cause,
                 error=why,
                 subject=review.describe(),
+                **_about(review),
                 failurePolicy=str(policy.failure_policy),
                 **fields,
             )
@@ -348,6 +350,7 @@ class Reviewer:
                     policy=violation.policy,
                     violation=violation.message,
                     subject=review.describe(),
+                    **_about(review),
                     operation=str(review.operation),
                     user=user,
                     uid=review.uid,
@@ -358,6 +361,7 @@ class Reviewer:
                 logging.INFO,
                 "denied",
                 subject=review.describe(),
+                **_about(review),
                 operation=str(review.operation),
                 user=user,
                 uid=review.uid,
@@ -391,3 +395,9 @@ class _OneReview:
     def authorize(self, attributes: Mapping[str, Any]) -> tuple[str, str] | None:
         """A SubjectAccessReview's answer, from the webhook's context."""
         return self._context.authorize(attributes)
+
+
+def _about(review: Review) -> dict[str, str]:
+    """The log keys of the object a review is about (those it has)."""
+    found = {"kind": review.kind.kind, "namespace": review.namespace, "name": review.name}
+    return {k: v for k, v in found.items() if v}

@@ -18,8 +18,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from kubeops.controller.serving import ServingOptions
 from kubeops.policy.loader import PolicySet, load_policies
 from kubeops.policy.model import Action, FailurePolicy, Review, Source, Violation
@@ -188,17 +186,15 @@ class Records(logging.Handler):
         self.records: list[dict[str, Any]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Keep the record's fields."""
-        try:
-            fields = orjson.loads(record.getMessage())
-        except orjson.JSONDecodeError:
-            return
-        if isinstance(fields, dict):
-            self.records.append(fields)
+        """Keep the record's fields (those of a record logged with fields)."""
+        from kubeops.controller.serving.logs import FIELDS, record_entry
+
+        if getattr(record, FIELDS, None):
+            self.records.append(record_entry(record))
 
     def named(self, msg: str) -> list[dict[str, Any]]:
-        """The records whose ``msg`` is ``msg``."""
-        return [r for r in self.records if r.get("msg") == msg]
+        """The records whose ``message`` is ``msg``."""
+        return [r for r in self.records if r.get("message") == msg]
 
 
 def options(selected: str, port: int, **changes: Any) -> WebhookOptions:

@@ -159,10 +159,10 @@ def test_a_policy_directory_served_registered_and_removed_on_sigterm(
             for line in (process.stderr.read() if process.stderr else "").splitlines()
             if line.startswith("{")
         ]
-        messages = [line.get("msg", "") for line in lines]
+        messages = [line.get("message", "") for line in lines]
         assert any(m.startswith("removed ValidatingWebhookConfiguration") for m in messages)
         assert messages[-1] == "stopped"
-        assert next(line for line in lines if line.get("msg") == "denied")["policies"] == [
+        assert next(line for line in lines if line.get("message") == "denied")["policies"] == [
             "no-forbidden-key"
         ]
     finally:

@@ -133,7 +133,7 @@ async def test_probes_receiver_and_graceful_stop(
     assert got == 200, text
 
     assert await daemon.stop() == 0, daemon.log
-    assert '"msg"' in daemon.log  # JSON lines
+    assert '"message"' in daemon.log  # JSON lines
     assert TOKEN not in daemon.log
     records = await audit_records(audit, rule="mark-server-down")
     done = [r for r in records if r.outcome == outcome.SUCCEEDED]
@@ -221,7 +221,7 @@ async def test_https_metrics_behind_a_token_and_the_receiver_behind_its_own(
     assert cm["metadata"]["annotations"]["example.com/down"] == "db-9"
     assert await daemon.stop() == 0, daemon.log
     lines = [json.loads(line) for line in daemon.log.splitlines()]  # every line one object
-    assert any(e["msg"].startswith("serving https://127.0.0.1") for e in lines)
+    assert any(e["message"].startswith("serving https://127.0.0.1") for e in lines)
     assert scrape_token not in daemon.log
     assert TOKEN not in daemon.log
 
