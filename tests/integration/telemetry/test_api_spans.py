@@ -1,0 +1,111 @@
+"""Each API request is one CLIENT span, exported over OTLP to a receiver the test
+started: method, resource, namespace, name, status code and retries -- a 404 marked
+failed, and a request the transport had to send twice counted as one retry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from kubeops.api import Backoff, Client, RetryPolicy
+from kubeops.errors import NotFound
+from kubeops.testenv import async_eventually
+
+from .receiver import Receiver
+
+
+@contextlib.asynccontextmanager
+async def dropping_first_connection(server: str) -> AsyncIterator[tuple[str, list[int]]]:
+    """A TCP relay to the API server that closes the first connection it accepts
+    unanswered (a reset a load balancer might cause) and relays every later one."""
+    target = urlsplit(server)
+    accepted = [0]
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted[0] += 1
+        if accepted[0] == 1:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(target.hostname, target.port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    relay_server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = relay_server.sockets[0].getsockname()[1]
+    try:
+        yield f"{target.scheme}://127.0.0.1:{port}", accepted
+    finally:
+        relay_server.close()
+
+
+async def test_requests_are_client_spans_with_method_resource_status_and_retries(
+    traced: Receiver, client: Client
+) -> None:
+    ns = client.namespace
+    await client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "traced"}, "data": {}}
+    )
+    await client.list("configmaps")
+    with pytest.raises(NotFound):
+        await client.get("configmaps", "missing")
+
+    created = await async_eventually(
+        lambda: traced.one("POST configmaps", **{"k8s.namespace.name": ns}),
+        message="the create's span",
+    )
+    assert created.client
+    assert not created.error
+    assert created.service == "kubeops-tests"
+    assert created.attributes["http.request.method"] == "POST"
+    assert created.attributes["http.response.status_code"] == 201
+    assert created.attributes["kubeops.verb"] == "create"
+    assert created.attributes["kubeops.resource"] == "configmaps"
+    assert created.attributes["kubeops.name"] == "traced"
+    assert created.attributes["kubeops.retries"] == 0
+
+    listed = await async_eventually(
+        lambda: traced.one("GET configmaps", **{"kubeops.verb": "list", "k8s.namespace.name": ns})
+    )
+    assert listed.attributes["http.response.status_code"] == 200
+    assert "kubeops.name" not in listed.attributes
+
+    missing = await async_eventually(
+        lambda: traced.one("GET configmaps", **{"kubeops.name": "missing"})
+    )
+    assert missing.error
+    assert missing.attributes["http.response.status_code"] == 404
+    assert missing.attributes["error.type"] == "404"
+    assert "not found" in missing.status_message
+    # Sent with the headers OTEL_EXPORTER_OTLP_HEADERS named (decoded).
+    assert traced.requests[0]["x-tenant"] == "kubeops tests"
+
+
+async def test_a_request_sent_again_after_a_dropped_connection_is_one_span_with_one_retry(
+    traced: Receiver, client: Client
+) -> None:
+    fast = RetryPolicy(backoff=Backoff(base=0.01, cap=0.05))
+    async with dropping_first_connection(client.config.server) as (server, accepted):
+        config = dataclasses.replace(client.config, server=server)
+        async with Client(config, retry=fast) as relayed:
+            namespace = await relayed.get("namespaces", client.namespace)
+    assert namespace["metadata"]["name"] == client.namespace
+    assert accepted[0] >= 2  # the first connection was dropped, the retry went through
+
+    retried = await async_eventually(
+        lambda: traced.one("GET namespaces", **{"kubeops.name": client.namespace})
+    )
+    assert retried.attributes["kubeops.retries"] == 1
+    assert retried.attributes["http.response.status_code"] == 200
+    assert not retried.error
