@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install controlplane java browser postgres lint clean fuzz soak
+.PHONY: demo test install controlplane java browser postgres image lint clean fuzz soak
 
 # A virtualenv with kubeops (editable) and its development tools.
 $(BIN)/kubeops: pyproject.toml
@@ -38,6 +38,15 @@ browser:
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# kubeops' OCI image in build/image/ (tag: the version), without a container engine:
+# a Debian bookworm root filesystem from mmdebstrap (Debian's package when the machine
+# lacks it), the wheel in a venv at /opt/kubeops, packed by umoci (built like the control
+# plane). Cached under ~/.cache/kubeops/image-<key>/; `docker build .` makes the same image.
+image: install
+	@command -v mmdebstrap >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null; }
+	$(BIN)/python -m kubeops.testenv.image build/image
 
 demo: controlplane
 	$(BIN)/python examples/demo.py

@@ -1,0 +1,123 @@
+"""kubeops' OCI image, as ``make image`` builds it and the in-cluster tests run it.
+
+The image is what the chart deploys, so these check what a node would get: a
+valid layout, a non-root config, no package manager or build tool a compromised
+daemon could use, and -- run from the unpacked root filesystem under ``chroot`` as
+uid 65532 -- the checkout's kubeops, not something else on the machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import kubeops
+from kubeops.testenv.assets import ensure_assets
+from kubeops.testenv.image import (
+    ENTRYPOINT,
+    PATH,
+    UID,
+    VENV,
+    ImageLayout,
+    ensure_image,
+    source_checkout,
+    source_url,
+)
+
+# A guard against the image quietly growing (it was ~96 MB when this was written).
+MAX_COMPRESSED_BYTES = 110_000_000
+
+
+@pytest.fixture(scope="module")
+def image() -> ImageLayout:
+    return ensure_image()
+
+
+def _inside(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in the image's root filesystem as the image's user, as a Pod would."""
+    return subprocess.run(
+        ["unshare", "--mount", "chroot", f"--userspec={UID}:{UID}", str(root), *argv],
+        env={"PATH": PATH, "HOME": "/home/kubeops", "LC_ALL": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_config_runs_kubeops_as_the_non_root_user(image: ImageLayout) -> None:
+    config = image.config()
+    assert config["os"] == "linux"
+    assert config["architecture"] == "amd64"
+    settings = config["config"]
+    assert settings["User"] == f"{UID}:{UID}"
+    assert settings["Entrypoint"] == [ENTRYPOINT]
+    assert f"PATH={PATH}" in settings["Env"]
+    labels = settings["Labels"]
+    assert labels["org.opencontainers.image.version"] == kubeops.__version__
+    assert labels.get("org.opencontainers.image.source") == source_url(source_checkout())
+    passwd = (image.rootfs() / "etc/passwd").read_text().splitlines()
+    assert f"kubeops:x:{UID}:{UID}:kubeops:/home/kubeops:/usr/sbin/nologin" in passwd
+    # Reproducible: every layer's history and the image itself carry SOURCE_DATE_EPOCH.
+    created = {config["created"], *(entry["created"] for entry in config["history"])}
+    assert len(created) == 1
+
+
+def test_no_package_manager_or_build_tool_is_left_inside(image: ImageLayout) -> None:
+    root = image.rootfs()
+    site = next((root / VENV.lstrip("/") / "lib").glob("python3*/site-packages"))
+    assert (site / "kubeops" / "cli" / "main.py").is_file()  # the image does hold kubeops
+    paths = ["usr/bin", "usr/sbin", "usr/local/bin", f"{VENV.lstrip('/')}/bin"]
+    tools = ["pip", "pip3", "gcc", "cc", "c++", "make", "ld", "apt", "apt-get", "dpkg", "perl"]
+    found = [f"{d}/{t}" for d in paths for t in tools if os.path.lexists(root / d / t)]
+    assert found == []
+    assert list(site.glob("pip*")) == []
+    assert list(site.glob("setuptools*")) == []
+    for gone in ("var/lib/dpkg", "var/lib/apt", "etc/apt", "var/cache/debconf"):
+        assert not (root / gone).exists(), gone
+    assert not list(root.glob("usr/lib/python3*/ensurepip"))
+    assert "python3 " in (root / "usr/share/doc/kubeops-debian-packages.txt").read_text()
+
+
+def test_kubeops_runs_from_the_image_as_uid_65532(image: ImageLayout) -> None:
+    root = image.rootfs()
+    version = _inside(root, "kubeops", "--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"kubeops {kubeops.__version__}"
+    who = _inside(
+        root, f"{VENV}/bin/python", "-c", "import os, kubeops; print(os.getuid(), kubeops.__file__)"
+    )
+    assert who.returncode == 0, who.stderr
+    uid, module = who.stdout.split()
+    assert uid == str(UID)
+    assert module.startswith(f"{VENV}/lib/python3.11/site-packages/kubeops/")
+
+
+def test_the_layout_is_a_valid_oci_image(image: ImageLayout) -> None:
+    umoci = ensure_assets(("umoci",)).path("umoci")
+    stat = subprocess.run(
+        [str(umoci), "stat", "--json", "--image", image.reference],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert stat.returncode == 0, stat.stderr
+    assert len(json.loads(stat.stdout)["history"]) >= 2
+    layout = json.loads((image.layout / "oci-layout").read_text())
+    assert layout["imageLayoutVersion"] == "1.0.0"
+    manifest = image.manifest()
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
+    descriptors = [manifest["config"], *manifest["layers"]]
+    assert len(manifest["layers"]) == 2  # Debian, then kubeops: a code change re-ships one
+    for descriptor in descriptors:
+        algorithm, _, digest = descriptor["digest"].partition(":")
+        blob = (image.layout / "blobs" / algorithm / digest).read_bytes()
+        assert hashlib.sha256(blob).hexdigest() == digest
+        assert len(blob) == descriptor["size"]
+    assert image.size() < MAX_COMPRESSED_BYTES
