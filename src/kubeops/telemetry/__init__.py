@@ -8,6 +8,20 @@ a test of one global, and nothing is stored per work-queue item.
 
 :func:`current_trace_id` is what the JSON log formatter asks for every record; it
 answers without importing anything when tracing was never configured.
+
+The spans kubeops makes (their names are stable):
+
+* ``GET pods``, ``PATCH deployments.apps``... -- one CLIENT span per API request and
+  its retries (``http.request.method``, ``http.response.status_code``,
+  ``k8s.namespace.name``, ``kubeops.verb``, ``kubeops.resource``, ``kubeops.name``,
+  ``kubeops.retries``); a raw path's is named by its method alone;
+* ``controller.event`` (an informer event queueing a key) and ``reconcile``;
+* ``inspect.run``, ``inspect.cluster``, ``inspect.category``;
+* ``respond.event``, ``respond.rule``, ``respond.action``;
+* ``sync.event``, ``sync.reconcile``, ``sync.apply``.
+
+A work queue item carries its enqueuer's context, so the reconcile or action an
+event caused continues that event's trace.
 """
 
 from __future__ import annotations
