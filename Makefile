@@ -56,7 +56,11 @@ lint: install
 	$(BIN)/ruff check src tests examples scripts bench
 	$(BIN)/mypy
 
-test: controlplane browser postgres lint
+# The Debian packages first (one apt at a time), then the Go builds and the image
+# together (the image is mostly downloads and dpkg, the builds mostly CPU).
+test: install java browser postgres
+	$(MAKE) --no-print-directory -j2 controlplane image
+	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest
 
 # kubeops against client-go, the Python peers and the floors (~106 min on 2 cores; S10, multi-cluster sync, is ~40 of them, S11, policy, ~11, S12, the Kafka bus, ~6):
