@@ -175,3 +175,15 @@ def test_every_daemon_takes_the_same_log_flags() -> None:
     assert serve.parse_args(["-v"]).log_level == "debug"  # -v stays an alias
     assert serve.parse_args([]).log_level == "info"
     assert serve.parse_args(["--log-level", "error"]).log_level == "error"
+
+
+def test_text_quoting_a_secret_kubeops_holds_is_masked() -> None:
+    from kubeops.config.redact import mask_values
+
+    key = "-----BEGIN PRIVATE KEY-----\n" + "QUJD" * 16 + "\n" + "REVG" * 16 + "\n-----END"
+    said = f"got tok-1234567890 and\n{key}\nand a line {'REVG' * 16} alone"
+    masked = mask_values(said, ["tok-1234567890", key.encode(), None, ""])
+    assert "tok-1234567890" not in masked
+    assert "QUJD" not in masked
+    assert "REVG" not in masked
+    assert masked.startswith("got *** and\n***\nand a line *** alone")

@@ -27,6 +27,7 @@ from typing import Any
 from kubeops.config.credentials import Credential
 from kubeops.config.errors import ConfigError, ExecPluginError
 from kubeops.config.inputs import EXEC_OUTPUT_LIMIT, describe_limit
+from kubeops.config.redact import mask_values
 from kubeops.config.schema import Fields, header_safe, type_name
 from kubeops.config.tls import check_client_pair
 
@@ -357,9 +358,12 @@ class ExecPluginCredentials:
                 else f"failed with exit code {code}"
             )
             raise ExecPluginError(f"{what} {ended}{_stderr_tail(stderr)}{_hint(config)}")
-        if stderr.strip():
-            log.debug("%s wrote to stderr: %s", what, stderr.decode(errors="replace").strip())
-        return parse_exec_output(stdout, config, stderr)
+        credential = parse_exec_output(stdout, config, stderr)
+        if stderr.strip():  # a chatty plugin may echo what it hands out: never logged
+            said = stderr.decode(errors="replace").strip()
+            secrets = (credential.token, credential.client_key_pem)
+            log.debug("%s wrote to stderr: %s", what, mask_values(said, secrets))
+        return credential
 
 
 class _OutputTooLarge(Exception):

@@ -5,6 +5,9 @@ and, for Slack-style webhooks, in its path (``https://hooks.slack.com/services/T
 is itself the credential).  :func:`redact_url` is applied wherever a URL is
 printed, logged, stored in a report or copied into another kubeconfig.
 
+Text that may quote a secret kubeops holds (a credential plugin's stderr) has
+each of those values masked by :func:`mask_values` before it is logged.
+
 Text from a cluster (a certificate subject, an annotation, a log line) can carry
 terminal control sequences; :func:`printable` is applied to everything written
 to a terminal, so ESC, OSC and the other C0/C1 control characters never reach it
@@ -14,9 +17,10 @@ raw.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["printable", "redact_url", "strip_userinfo"]
+__all__ = ["mask_values", "printable", "redact_url", "strip_userinfo"]
 
 MASK = "***"
 
@@ -104,3 +108,19 @@ def error_line(err: BaseException, limit: int | None = 500) -> str:
     """An error as one printable log line (its type when it has no message), cut to ``limit``."""
     text = printable(str(err) or type(err).__name__, one_line=True)
     return text if limit is None else text[:limit]
+
+
+def mask_values(text: str, secrets: Iterable[str | bytes | None]) -> str:
+    """``text`` with each of ``secrets`` (and each long line of a multi-line one, such
+    as a PEM key's body) replaced by ``***``: for text from elsewhere that may quote a
+    secret kubeops holds, e.g. a credential plugin's stderr."""
+    found: set[str] = set()
+    for secret in secrets:
+        value = secret.decode(errors="replace") if isinstance(secret, bytes) else secret
+        if not value or not value.strip():
+            continue
+        found.add(value.strip())
+        found.update(line.strip() for line in value.splitlines() if len(line.strip()) >= 16)
+    for value in sorted(found, key=len, reverse=True):  # a whole value before its lines
+        text = text.replace(value, MASK)
+    return text
