@@ -122,25 +122,63 @@ def test_every_daemon_has_its_named_objects_and_labels(everything: list[dict[str
             assert obj["metadata"]["namespace"] == "kubeops-system"
 
 
+VARIANT = merged(
+    ALL_ENABLED,
+    {
+        "leaderElection": {"enabled": False},
+        "metrics": {"auth": "token", "tokenSecret": {"name": "scrape-token"}},
+        "inspect": {"cron": "*/15 * * * *", "history": {"keep": 100, "maxAge": "90d"}},
+        "respond": {"dryRun": True},
+        "policyWebhook": {"tls": {"secretName": "web-tls"}, "failurePolicy": "Ignore"},
+    },
+)
+"""Values taking the other branch of the choices the arguments depend on (those naming
+a file are read at validation, so they stay with the in-cluster runs)."""
+
+
+def validated(args: list[str]) -> object:
+    """The daemon's options from ``args``, validated as its CLI does before it starts."""
+    from kubeops.cli import inspect_serve, policy_webhook
+    from kubeops.cli.connection import complete
+    from kubeops.cli.main import build_parser
+    from kubeops.respond import daemon as respond
+    from kubeops.sync import daemon as sync
+
+    parsed = build_parser(args).parse_args(args)
+    serving = inspect_serve.serving_options(parsed)
+    serving.check()
+    command = (args[0], args[1])
+    if command == ("inspect", "serve"):
+        return inspect_serve.options(parsed)
+    if command == ("respond", "run"):
+        return respond.options_from_args(complete(parsed), serving)
+    if command in (("sync", "run"), ("sync", "agent")):
+        return sync.options_from_args(complete(parsed), serving, command[1])
+    assert command == ("policy", "webhook"), command
+    options = policy_webhook.options_from_args(parsed)
+    options.check()
+    return options
+
+
 def test_each_container_runs_kubeops_with_arguments_its_cli_accepts(
     everything: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from kubeops.cli.main import build_parser
-
-    for daemon, deployment in deployments(everything).items():
-        main = container(deployment)
-        assert main["name"] == "kubeops"
-        assert main["command"] == ["kubeops"]
-        args = main["args"]
-        port = main["ports"][0]["containerPort"]
-        assert f"--listen=:{port}" in args, daemon
-        assert "--log-format=json" in args, daemon
-        assert "--log-level=info" in args, daemon
-        parser = build_parser(args)
-        try:
-            parser.parse_args(args)
-        except SystemExit:
-            pytest.fail(f"{daemon}: kubeops {' '.join(args)}: {capsys.readouterr().err}")
+    for objects in (everything, render(VARIANT)):
+        for daemon, deployment in deployments(objects).items():
+            main = container(deployment)
+            assert main["name"] == "kubeops"
+            assert main["command"] == ["kubeops"]
+            args = main["args"]
+            port = main["ports"][0]["containerPort"]
+            assert f"--listen=:{port}" in args, daemon
+            assert "--log-format=json" in args, daemon
+            assert "--log-level=info" in args, daemon
+            try:
+                validated(args)
+            except SystemExit:
+                pytest.fail(f"{daemon}: kubeops {' '.join(args)}: {capsys.readouterr().err}")
+            except Exception as err:
+                pytest.fail(f"{daemon}: kubeops {' '.join(args)}: {err}")
 
 
 def test_leader_election_is_on_by_default_and_can_be_turned_off(

@@ -126,7 +126,7 @@ always one `--listen=:<port>` argument, so a runner can substitute the port.
 - --ca-file=/etc/kubeops/webhook-tls/{{ . }}
 {{- end }}
 {{- else }}
-- --cert-dir=/var/run/kubeops/certs
+{{- /* the serving pairs go to a private directory under /tmp (an emptyDir) */}}
 - --ca-secret={{ include "kubeops.webhookCASecret" . }}
 - --cert-validity={{ .values.tls.certValidity }}
 {{- end }}

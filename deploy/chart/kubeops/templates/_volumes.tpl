@@ -3,6 +3,7 @@ Each daemon's volumes as a list of {name, mountPath, readOnly, source}: the root
 filesystem is read-only, so anything written goes to an emptyDir.
 */}}
 
+{{/* /tmp: temporary files, and the webhook's generated serving certificates. */}}
 {{- define "kubeops.volumes.common" -}}
 - name: tmp
   mountPath: /tmp
@@ -83,10 +84,5 @@ filesystem is read-only, so anything written goes to an emptyDir.
   mountPath: /etc/kubeops/webhook-tls
   readOnly: true
   source: {secret: {secretName: {{ .values.tls.secretName }}}}
-{{- else }}
-- name: certs
-  mountPath: /var/run/kubeops/certs
-  readOnly: false
-  source: {emptyDir: {}}
 {{- end }}
 {{- end -}}
