@@ -8,6 +8,7 @@ is how the tests know what a daemon did with its token (:func:`audit_requests`).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,19 +17,29 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.chart import ALL_ENABLED, render, template
+from deploy.chart import ALL_ENABLED, fullname, render, template
 from deploy.incluster_runs import (  # noqa: F401 -- package fixtures, shared by the tests
     NAMESPACE,
     RELEASE,
+    SETUP_TIMEOUT,
+    container_port,
+    forbidden_lines,
+    http_get,
     namespace_object,
+    pod_template,
+    scraper_token,
+    stop,
     sync_run,
     webhook_run,
 )
-from kubeops.testenv import Environment
+from kubeops.testenv import Environment, eventually
 from kubeops.testenv.cluster import Cluster
 from kubeops.testenv.errors import ControlPlaneError
 from kubeops.testenv.image import ImageLayout, ensure_image
+from kubeops.testenv.pod import RunningPod, run_pod
+from kubeops.testenv.ports import free_port
 
 AUDIT_POLICY = """\
 apiVersion: audit.k8s.io/v1
@@ -140,3 +151,155 @@ def audit_requests(cluster: Cluster, user: str, *, since: str = "") -> set[Reque
             )
         )
     return used
+
+
+# -- inspect serve and respond run, from the chart, once for the package -------------------------
+
+PROBLEMS = "incluster-problems"
+"""A namespace holding what the daemons are to find: a Pod on a ``latest`` image
+(inspect's container-image-latest) that is crash-looping (respond's CrashLoop rule)."""
+CRASHING = "crasher"
+
+
+def _problems(cluster: Cluster) -> None:
+    admin = cluster.admin
+    admin.create("/api/v1/namespaces", namespace_object(PROBLEMS), exist_ok=True)
+    pods = f"/api/v1/namespaces/{PROBLEMS}/pods"
+    admin.create(
+        f"/api/v1/namespaces/{PROBLEMS}/serviceaccounts",
+        {"metadata": {"name": "default"}},
+        exist_ok=True,
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": CRASHING},
+        "spec": {"containers": [{"name": "app", "image": "example.com/app:latest"}]},
+    }
+    admin.create(pods, pod, exist_ok=True)
+
+
+def crash_loop(cluster: Cluster) -> None:
+    """Make :data:`CRASHING` crash-loop, as its kubelet would report it."""
+    status = {
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "image": "example.com/app:latest",
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 5,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
+                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+                }
+            ],
+        }
+    }
+    cluster.admin.patch(f"/api/v1/namespaces/{PROBLEMS}/pods/{CRASHING}/status", status)
+
+
+def _start(
+    cluster: Cluster, image: ImageLayout, manifests: list[dict[str, Any]], daemon: str
+) -> tuple[RunningPod, int]:
+    template = pod_template(manifests, daemon)
+    port = container_port(template)
+    pod = run_pod(
+        cluster,
+        image,
+        template,
+        namespace=NAMESPACE,
+        name=f"{fullname(daemon, RELEASE)}-0",
+        port_map={port: free_port()},
+    )
+    return pod, port
+
+
+def wait_for(pod: RunningPod, condition: Any, what: str, timeout: float = SETUP_TIMEOUT) -> None:
+    """``eventually(condition)``, failing with the daemon's log (or its exit) as the reason."""
+
+    def check() -> Any:
+        if not pod.alive():
+            raise AssertionError(f"the daemon exited with {pod.exit_code()}")
+        return condition()
+
+    try:
+        eventually(check, timeout=timeout, message=what)
+    except AssertionError as err:
+        raise AssertionError(f"{err}\nits log:\n{pod.logs()[-4000:]}") from err
+
+
+def sample(text: str, family: str, **labels: str) -> float:
+    """One sample's value on a /metrics page (0 when absent)."""
+    for metric in text_string_to_metric_families(text):
+        for s in metric.samples:
+            if s.name == family and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return 0.0
+
+
+@pytest.fixture(scope="package")
+def inspect_pod(
+    deploy_cluster: Cluster, image: ImageLayout, chart_manifests: list[dict[str, Any]]
+) -> Iterator[RunningPod]:
+    """``inspect serve`` as the chart deploys it, once it has recorded an inspection."""
+    _problems(deploy_cluster)
+    pod, port = _start(deploy_cluster, image, chart_manifests, "inspect")
+    token = scraper_token(deploy_cluster)
+
+    def inspected() -> bool:
+        _, text = http_get(pod, port, "/metrics", token=token)
+        return sample(text, "kubeops_inspect_runs_total", result="success") >= 1
+
+    try:
+        wait_for(pod, inspected, "inspect serve's first successful run")
+        yield pod
+    finally:
+        stop(pod)
+
+
+@pytest.fixture(scope="package")
+def respond_pod(
+    deploy_cluster: Cluster, image: ImageLayout, chart_manifests: list[dict[str, Any]]
+) -> Iterator[RunningPod]:
+    """``respond run`` as the chart deploys it, once its CrashLoop rule has recorded
+    its Event on :data:`CRASHING`."""
+    _problems(deploy_cluster)
+    pod, port = _start(deploy_cluster, image, chart_manifests, "respond")
+    try:
+        wait_for(pod, lambda: http_get(pod, port, "/readyz")[0] == 200, "respond run ready")
+        crash_loop(deploy_cluster)
+        wait_for(pod, lambda: crash_loop_events(deploy_cluster), "respond's Event on the Pod")
+        yield pod
+    finally:
+        stop(pod)
+
+
+def crash_loop_events(cluster: Cluster) -> list[dict[str, Any]]:
+    """The Events respond's chart rule recorded on :data:`CRASHING`."""
+    events = cluster.admin.get(
+        f"/api/v1/namespaces/{PROBLEMS}/events?fieldSelector=involvedObject.name={CRASHING}"
+    )["items"]
+    return [e for e in events if e.get("reason") == "KubeopsCrashLoop"]
+
+
+def refusals(log: str) -> list[str]:
+    """The log's lines telling the daemon was refused (Forbidden, 403) by the API server.
+
+    A daemon logging JSON (the chart's ``logFormat``) must write nothing else: a line
+    that is not a JSON object is itself returned.  Its own HTTP server denying a caller
+    (a 401/403 it answered) is not a refusal of the daemon and is left out.
+    """
+    found = []
+    for line in filter(str.strip, log.splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            found.append(f"not JSON: {line}")
+            continue
+        if record.get("message") == "request denied" and "status" in record:
+            continue
+        if forbidden_lines(line):
+            found.append(line)
+    return found

@@ -230,6 +230,14 @@ class RunningPod:
             return None
         return int(children[0]) if children else None
 
+    def host_path(self, path: str) -> Path:
+        """Where the container's ``path`` is, seen from the host while it runs (through
+        ``/proc/<pid>/root``, the image's symlinks resolved inside the image)."""
+        pid = self.container_pid()
+        if pid is None:
+            raise PodError(f"pod {self.namespace}/{self.name} is not running")
+        return Path(f"/proc/{pid}/root{_inside(self.rootfs, path)}")
+
     def alive(self) -> bool:
         """Whether the container is running."""
         return self._process is not None and self._process.alive()
