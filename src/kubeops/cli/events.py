@@ -195,7 +195,7 @@ def _export(args: argparse.Namespace) -> int:
         args.log_format,
         args.log_level,
         ("kubeops.bus", "kubeops.controller", "kubeops.cli.events"),
-        "kubeops-events-export",
+        "kubeops-events",
     )
     return run_until_signalled(exporter.run)
 

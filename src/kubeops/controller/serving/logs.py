@@ -10,6 +10,7 @@ never from its text: a message that looks like JSON stays a message.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
 import sys
@@ -175,11 +176,11 @@ def configure_daemon_logs(fmt: str, level: str, loggers: Iterable[str]) -> loggi
 
 def configure_daemon(fmt: str, level: str, loggers: Iterable[str], service: str) -> None:
     """A daemon's start: its log (:func:`configure_daemon_logs`), then its traces
-    (:func:`kubeops.telemetry.configure_tracing` as ``service``; off unless the
-    ``OTEL_*`` variables turn it on)."""
+    (:func:`kubeops.telemetry.configure_tracing` as ``service``, e.g. ``kubeops-sync``;
+    off unless the ``OTEL_*`` variables turn it on, and then exported at exit).  A bad
+    ``OTEL_*`` value raises ``TracingConfigError`` (one line naming it)."""
     configure_daemon_logs(fmt, level, loggers)
-    from kubeops import telemetry
+    from kubeops.telemetry import configure_tracing, shutdown_tracing
 
-    configure = getattr(telemetry, "configure_tracing", None)
-    if callable(configure):
-        configure(service)
+    if configure_tracing(service):
+        atexit.register(shutdown_tracing)  # the last spans leave before the process
