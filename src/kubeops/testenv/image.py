@@ -1,29 +1,31 @@
 """Builds kubeops' OCI image without a container engine, and caches it.
 
 The one builder behind ``make image`` and the in-cluster tests (which run the
-daemons from the image's own root filesystem, so what runs is what ships):
+daemons from the image's own root filesystem, so what runs is what ships).
+Three layers, each cached by what it is made of, so a code change rebuilds only
+the last:
 
-1. a Debian bookworm root filesystem from ``mmdebstrap`` (variant ``essential``
-   plus :data:`PACKAGES`), stripped of dpkg, its database and documentation,
-   cached as a tar keyed by the package list alone, so a code change never
-   re-runs mmdebstrap;
-2. kubeops' wheel and its dependencies' wheels, built outside (pinned to the
-   versions installed in the running environment, so the image runs the code
-   the tests ran), installed into a venv at ``/opt/kubeops`` that the image's
-   own ``python3`` creates -- pip runs from a zip outside the venv, so no pip
-   stays inside;
-3. two layers (Debian, kubeops) packed by ``umoci`` into an OCI image layout
-   tagged with kubeops' version, running as ``kubeops`` (65532:65532), every
-   timestamp clamped to ``SOURCE_DATE_EPOCH``.
+1. **Debian**: a bookworm root filesystem from ``mmdebstrap`` (variant ``essential``
+   plus :data:`PACKAGES`, merged ``/usr``), without dpkg, its database, debconf,
+   perl or documentation (:data:`REMOVED`); keyed by the package list alone.
+2. **dependencies**: a venv at ``/opt/kubeops`` made by the image's own ``python3``,
+   holding kubeops' dependencies as wheels built outside, pinned to the versions
+   installed in the running environment (the image runs what the tests ran), their
+   libraries' symbols stripped; the ``kubeops`` user (65532:65532).  pip runs from a
+   zip outside the venv, so no pip stays inside.
+3. **kubeops**: its wheel installed into that venv, and ``/usr/local/bin/kubeops``.
 
-The image lives in ``~/.cache/kubeops/image-<key>/`` (key: ``src/``, ``pyproject.toml``,
-``controlplane/``, the dependency pins and the Debian package list).  A file lock
-makes concurrent first calls build once; a build appears only by renaming its
-finished directory.  Building needs root (mmdebstrap's root mode, ``chroot``).
+``umoci`` packs them into an OCI image layout tagged with kubeops' version, every
+timestamp clamped to ``SOURCE_DATE_EPOCH`` (else the last commit's time).  Images live
+in ``~/.cache/kubeops/image-<key>/`` (key: ``src/``, ``pyproject.toml``, ``README.md``,
+``controlplane/``, the pins and the Debian package list).  A file lock makes
+concurrent first calls build once; a build appears only by renaming its finished
+directory.  Building needs root (mmdebstrap's root mode, ``chroot``).
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -59,12 +61,12 @@ UID = 65532
 VENV = "/opt/kubeops"
 ENTRYPOINT = "/usr/local/bin/kubeops"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Bump when a step below changes what it produces: every cached image then rebuilds.
-_RECIPE = "kubeops-image-1"
-# Never installed at runtime, so not shipped: documentation and translations.
+# Bump when a step below changes what it produces: every cached layer then rebuilds.
+_RECIPE = "kubeops-image-2"
+# Never read at runtime, so not shipped: documentation and translations.
 _DPKG_EXCLUDES = ("doc/*", "man/*", "info/*", "locale/*", "lintian/*", "linda/*")
 # Removed from the Debian root filesystem once mmdebstrap is done: the package
-# manager and its database, logs and caches -- nothing in the image installs anything.
+# manager, its database, logs and caches, and perl (only maintainer scripts use it).
 REMOVED = (
     "var/lib/dpkg",
     "var/lib/apt",
@@ -84,10 +86,9 @@ REMOVED = (
     "usr/bin/perl*",
     "usr/lib/x86_64-linux-gnu/perl-base",
 )
-# What the kubeops layer holds: the venv, its command on PATH, the user, and the
-# list of Debian packages (their database is gone, so scanners read this instead).
-_PACKAGE_LIST = "usr/share/doc/kubeops-debian-packages.txt"
-_KUBEOPS_LAYER = ("etc/group", "etc/passwd", "home", "opt", ENTRYPOINT.lstrip("/"), _PACKAGE_LIST)
+# dpkg's database is gone, so the image lists its Debian packages here for scanners.
+PACKAGE_LIST = "usr/share/doc/kubeops-debian-packages.txt"
+_DEPENDENCY_LAYER = ("etc/group", "etc/passwd", "home", "opt", PACKAGE_LIST)
 _HEARTBEAT_SECONDS = 30.0
 
 
@@ -131,21 +132,13 @@ class ImageLayout:
 
     def rootfs(self) -> Path:
         """The unpacked root filesystem, unpacked once and cached; use it read-only."""
-        final = self.directory / "rootfs"
-        if (final / "etc" / "passwd").is_file():
-            return final
-        with locked(self.directory / "rootfs.lock"):
-            if not (final / "etc" / "passwd").is_file():
-                staging = self.directory / "rootfs.unpacking"
-                shutil.rmtree(staging, ignore_errors=True)
-                shutil.rmtree(final, ignore_errors=True)
-                _run(
-                    [str(_umoci()), "raw", "unpack", "--image", self.reference, str(staging)],
-                    "unpacking the image (umoci raw unpack)",
-                    _quiet,
-                )
-                staging.rename(final)
-        return final
+
+        def unpack(staging: Path) -> None:
+            target = staging / "rootfs"
+            args = ["raw", "unpack", "--image", self.reference, str(target)]
+            _run([str(_umoci()), *args], "unpacking the image (umoci raw unpack)", _quiet)
+
+        return _cached(self.directory / "unpacked", "rootfs/etc/passwd", unpack) / "rootfs"
 
 
 def _quiet(_: str) -> None:
@@ -157,15 +150,12 @@ def ensure_image(progress: Progress = _quiet) -> ImageLayout:
     checkout = source_checkout()
     project = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]
     pins = dependency_pins()
-    key = image_key(checkout, pins)
-    final = cache_root() / f"image-{key}"
-    image = ImageLayout(final, project["version"])
-    if (final / "image.json").is_file():
-        return image
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with locked(final.parent / f"{final.name}.lock"):
-        if not (final / "image.json").is_file():
-            _build(checkout, project, pins, final, progress)
+    image = ImageLayout(cache_root() / f"image-{image_key(checkout, pins)}", project["version"])
+
+    def build(staging: Path) -> None:
+        _build(checkout, project, pins, staging, progress)
+
+    _cached(image.directory, "image.json", build)
     return image
 
 
@@ -192,7 +182,7 @@ def dependency_pins() -> str:
 
 def image_key(checkout: Path, pins: str) -> str:
     """Changes with any file of the wheel, the pins, the Debian packages or the recipe."""
-    digest = hashlib.sha256(f"{_RECIPE}\n{_base_key()}\n{pins}".encode())
+    digest = hashlib.sha256(f"{_RECIPE}\n{_dependencies_key(checkout, pins)}".encode())
     files = [checkout / "pyproject.toml", checkout / "README.md"]
     for tree in (checkout / "src" / "kubeops", checkout / "controlplane"):
         files += [p for p in tree.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
@@ -208,220 +198,192 @@ def _base_key() -> str:
     return f"{SUITE}-" + hashlib.sha256("\n".join(spec).encode()).hexdigest()[:12]
 
 
+def _dependencies_key(checkout: Path, pins: str) -> str:
+    stripped = shutil.which("strip") is not None
+    spec = [_RECIPE, _base_key(), *_requirements(checkout), pins, f"stripped={stripped}"]
+    return hashlib.sha256("\n".join(spec).encode()).hexdigest()[:16]
+
+
+def _requirements(checkout: Path) -> list[str]:
+    project = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]
+    return [str(x) for x in project.get("dependencies", [])]
+
+
 def source_date_epoch(checkout: Path) -> int:
     """``SOURCE_DATE_EPOCH``, else the last commit's time, else 0: every timestamp's ceiling."""
     explicit = os.environ.get("SOURCE_DATE_EPOCH")
     if explicit and explicit.isdigit():
         return int(explicit)
-    out = subprocess.run(
-        ["git", "-C", str(checkout), "log", "-1", "--format=%ct"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip().isdigit() else 0
+    out = _git(checkout, "log", "-1", "--format=%ct")
+    return int(out) if out.isdigit() else 0
+
+
+def source_url(checkout: Path) -> str | None:
+    """Where the image's source is (``[project.urls]`` Source, else git's ``origin``), if known."""
+    project = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]
+    urls = {k.lower(): v for k, v in project.get("urls", {}).items()}
+    for label in ("source", "repository", "homepage"):
+        if isinstance(urls.get(label), str):
+            return str(urls[label])
+    return _git(checkout, "remote", "get-url", "origin") or None
+
+
+def _git(checkout: Path, *args: str) -> str:
+    cmd = ["git", "-C", str(checkout), *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _cached(final: Path, marker: str, build: Callable[[Path], None]) -> Path:
+    """``final``, made by ``build(staging)`` and renamed into place once, under a file lock."""
+    if (final / marker).exists():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with locked(final.parent / f"{final.name}.lock"):
+        if not (final / marker).exists():  # another process may have built it meanwhile
+            staging = Path(tempfile.mkdtemp(prefix=f"{final.name}.building-", dir=final.parent))
+            staging.chmod(0o755)
+            try:
+                build(staging)
+                shutil.rmtree(final, ignore_errors=True)  # a leftover without its marker
+                staging.rename(final)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    return final
 
 
 def _build(
-    checkout: Path, project: dict[str, Any], pins: str, final: Path, progress: Progress
+    checkout: Path, project: dict[str, Any], pins: str, staging: Path, progress: Progress
 ) -> None:
     if os.geteuid() != 0:
         raise ImageError("image: building needs root (mmdebstrap's root mode and chroot)")
     started = time.monotonic()
-    version = project["version"]
-    epoch = source_date_epoch(checkout)
-    progress(f"building kubeops' image {version}; first run only, cached in {final}")
+    version, epoch = project["version"], source_date_epoch(checkout)
+    progress(f"building kubeops' image {version}, cached in {staging.parent}")
     umoci = _umoci(progress)
-    timings: dict[str, float] = {}
-    base = _ensure_base(epoch, progress, timings)
-    staging = Path(tempfile.mkdtemp(prefix=f"{final.name}.building-", dir=final.parent))
-    staging.chmod(0o755)
-    try:
-        root, work = staging / "root", staging / "work"
-        work.mkdir()
-        step = time.monotonic()
-        wheels = _wheels(checkout, project, pins, work, progress)
-        timings["wheels"] = time.monotonic() - step
-        step = time.monotonic()
-        root.mkdir()
-        _run(
-            ["tar", "-xf", str(base / "rootfs.tar"), "-C", str(root), "--numeric-owner"],
-            "extracting the Debian root filesystem",
-            progress,
-        )
-        _install(root, wheels, epoch, progress)
-        _add_user(root)
-        shutil.copy(base / "packages.txt", root / _PACKAGE_LIST)
-        app = work / "kubeops.tar"
-        _tar(root, list(_KUBEOPS_LAYER), app, epoch, progress)
-        timings["install"] = time.monotonic() - step
-        step = time.monotonic()
-        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-        layers = [(base / "rootfs.tar", f"mmdebstrap {SUITE}"), (app, f"kubeops {version}")]
-        settings = _settings(version, created, source_url(checkout))
-        _pack(umoci, f"{staging / 'oci'}:{version}", created, layers, settings)
-        timings["pack"] = time.monotonic() - step
-        shutil.rmtree(root)
-        shutil.rmtree(work)
-        image = ImageLayout(staging, version)
-        _run(
-            [str(umoci), "stat", "--image", image.reference],
-            "checking the image (umoci stat)",
-            progress,
-        )
-        meta = {
-            "version": version,
-            "tag": version,
-            "size": image.size(),
-            "epoch": epoch,
-            "timings": {k: round(v, 1) for k, v in timings.items()},
-        }
-        (staging / "image.json").write_text(json.dumps(meta, indent=2) + "\n")
-        shutil.rmtree(final, ignore_errors=True)  # a leftover without its image.json
-        staging.rename(final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    progress(
-        f"built kubeops' image {version} in {time.monotonic() - started:.0f}s "
-        f"({meta['size'] / 1e6:.1f} MB compressed): {final / 'oci'}"
+    base = _cached(
+        cache_root() / f"debian-{_base_key()}",
+        "rootfs.tar",
+        lambda out: _build_base(out, epoch, progress),
     )
+    deps = _cached(
+        cache_root() / f"image-deps-{_dependencies_key(checkout, pins)}",
+        "layer.tar",
+        lambda out: _build_dependencies(out, base, _requirements(checkout), pins, epoch, progress),
+    )
+    work = staging / "work"
+    wheel = _build_wheel(checkout, work, progress)
+    root = _extract(work / "root", [base / "rootfs.tar", deps / "layer.tar"], progress)
+    installed = _pip_install(root, [wheel], epoch, progress)
+    (root / ENTRYPOINT.lstrip("/")).symlink_to(f"{VENV}/bin/kubeops")
+    _tar(root, [*installed, ENTRYPOINT.lstrip("/")], work / "kubeops.tar", epoch, progress)
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    layers = [
+        (base / "rootfs.tar", f"mmdebstrap {SUITE} {' '.join(PACKAGES)}"),
+        (deps / "layer.tar", "kubeops' dependencies in a venv"),
+        (work / "kubeops.tar", f"kubeops {version}"),
+    ]
+    settings = _settings(version, created, source_url(checkout))
+    image = ImageLayout(staging, version)
+    _pack(umoci, image.reference, created, layers, settings)
+    shutil.rmtree(work)
+    _run(
+        [str(umoci), "stat", "--image", image.reference], "checking the image (umoci stat)", _quiet
+    )
+    seconds = time.monotonic() - started
+    meta = {"version": version, "size": image.size(), "epoch": epoch, "seconds": round(seconds)}
+    (staging / "image.json").write_text(json.dumps(meta, indent=2) + "\n")
+    progress(f"built kubeops' image {version} in {seconds:.0f}s ({image.size() / 1e6:.1f} MB)")
 
 
 def _umoci(progress: Progress = _quiet) -> Path:
     return ensure_assets(("umoci",), progress).path("umoci")
 
 
-def _ensure_base(epoch: int, progress: Progress, timings: dict[str, float]) -> Path:
-    """The stripped Debian root filesystem as ``rootfs.tar``, built once per package list."""
-    final = cache_root() / f"debian-{_base_key()}"
-    if (final / "rootfs.tar").is_file():
-        return final
-    with locked(final.parent / f"{final.name}.lock"):
-        if (final / "rootfs.tar").is_file():
-            return final
-        if shutil.which("mmdebstrap") is None:
-            raise ImageError(
-                "image: the Debian root filesystem needs mmdebstrap, which is not on PATH "
-                "(apt-get install mmdebstrap, or `make image`)"
-            )
-        started = time.monotonic()
-        progress(f"mmdebstrap: Debian {SUITE} + {', '.join(PACKAGES)} (first run only)")
-        staging = Path(tempfile.mkdtemp(prefix=f"{final.name}.building-", dir=final.parent))
-        try:
-            root = staging / "root"
-            # merged-usr by symlinks: bookworm's usrmerge package would pull in perl.
-            args = [
-                "mmdebstrap",
-                "--mode=root",
-                "--variant=essential",
-                "--quiet",
-                f"--include={','.join(PACKAGES)}",
-                "--format=directory",
-                "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
-            ]
-            for pattern in _DPKG_EXCLUDES:
-                args.append(f"--dpkgopt=path-exclude=/usr/share/{pattern}")
-            args.append("--dpkgopt=path-include=/usr/share/doc/*/copyright")
-            _run(
-                [*args, SUITE, str(root), *MIRRORS],
-                "building the Debian root filesystem (mmdebstrap)",
-                progress,
-                env={"SOURCE_DATE_EPOCH": str(epoch)},
-            )
-            listing = subprocess.run(
-                ["chroot", str(root), "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout
-            (staging / "packages.txt").write_text(listing)
-            _strip(root)
-            _tar(root, sorted(os.listdir(root)), staging / "rootfs.tar", epoch, progress)
-            shutil.rmtree(root)
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        timings["debian"] = time.monotonic() - started
-        progress(f"built the Debian root filesystem in {timings['debian']:.0f}s")
-    return final
-
-
-def _strip(root: Path) -> None:
+def _build_base(out: Path, epoch: int, progress: Progress) -> None:
+    """Layer 1: the Debian root filesystem as ``rootfs.tar``, and its package list."""
+    if shutil.which("mmdebstrap") is None:
+        raise ImageError(
+            "image: the Debian root filesystem needs mmdebstrap, which is not on PATH "
+            "(apt-get install mmdebstrap, or `make image`)"
+        )
+    started = time.monotonic()
+    progress(f"mmdebstrap: Debian {SUITE} + {', '.join(PACKAGES)} (once per package list)")
+    root = out / "root"
+    # merged /usr by symlinks: bookworm's usrmerge package would pull in perl.
+    args = ["mmdebstrap", "--mode=root", "--variant=essential", "--quiet", "--format=directory"]
+    args += [f"--include={','.join(PACKAGES)}", "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr"]
+    args += [f"--dpkgopt=path-exclude=/usr/share/{pattern}" for pattern in _DPKG_EXCLUDES]
+    args += ["--dpkgopt=path-include=/usr/share/doc/*/copyright", SUITE, str(root), *MIRRORS]
+    env = {"SOURCE_DATE_EPOCH": str(epoch)}
+    _run(args, "building the Debian root filesystem (mmdebstrap)", progress, env=env)
+    query = ["chroot", str(root), "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"]
+    listing = subprocess.run(query, capture_output=True, text=True, check=False).stdout
+    (out / "packages.txt").write_text(listing)
     for pattern in REMOVED:
         for path in root.glob(pattern):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
             else:
                 path.unlink()
+    _tar(root, sorted(os.listdir(root)), out / "rootfs.tar", epoch, progress)
+    shutil.rmtree(root)
+    progress(f"built the Debian root filesystem in {time.monotonic() - started:.0f}s")
 
 
-def _wheels(
-    checkout: Path, project: dict[str, Any], pins: str, work: Path, progress: Progress
-) -> list[Path]:
-    """kubeops' wheel (built now) and its dependencies' (cached by pins), for the image."""
-    deps = _dependency_wheels(project.get("dependencies", []), pins, progress)
-    own = work / "own"
-    progress("building kubeops' wheel (pip wheel --no-deps)")
+def _build_dependencies(
+    out: Path, base: Path, requirements: Sequence[str], pins: str, epoch: int, progress: Progress
+) -> None:
+    """Layer 2: the venv with kubeops' dependencies, and the ``kubeops`` user."""
+    started = time.monotonic()
+    wheels = out / "wheels"
+    (out / "pins.txt").write_text(pins)
+    progress(f"fetching {len(requirements)} dependencies' wheels (pip wheel, pinned)")
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "-c", str(out / "pins.txt")]
+    _run([*pip, "-w", str(wheels), *requirements], "fetching the wheels (pip wheel)", progress)
+    root = _extract(out / "root", [base / "rootfs.tar"], progress)
     _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "-w",
-            str(own),
-            str(checkout),
-        ],
-        "building kubeops' wheel (pip wheel)",
+        ["chroot", str(root), "python3", "-m", "venv", "--without-pip", VENV],
+        "making the venv (python3 -m venv)",
         progress,
+        env=_chroot_env(epoch),
+        clear=True,
     )
-    return sorted(deps.glob("*.whl")) + sorted(own.glob("*.whl"))
+    _pip_install(root, sorted(wheels.glob("*.whl")), epoch, progress)
+    _strip_binaries(root / VENV.lstrip("/"), progress)
+    with (root / "etc/passwd").open("a") as passwd:
+        passwd.write(f"{USER}:x:{UID}:{UID}:kubeops:/home/{USER}:/usr/sbin/nologin\n")
+    with (root / "etc/group").open("a") as group:
+        group.write(f"{USER}:x:{UID}:\n")
+    home = root / "home" / USER
+    home.mkdir(parents=True, exist_ok=True)
+    os.chown(home, UID, UID)
+    home.chmod(0o750)
+    shutil.copy(base / "packages.txt", root / PACKAGE_LIST)
+    _tar(root, list(_DEPENDENCY_LAYER), out / "layer.tar", epoch, progress)
+    shutil.rmtree(root)
+    shutil.rmtree(wheels)
+    progress(f"built the dependencies' layer in {time.monotonic() - started:.0f}s")
 
 
-def _dependency_wheels(requirements: Sequence[str], pins: str, progress: Progress) -> Path:
-    spec = "\n".join([*requirements, pins])
-    final = cache_root() / f"image-wheels-{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
-    if final.is_dir():
-        return final
-    with locked(final.parent / f"{final.name}.lock"):
-        if final.is_dir():
-            return final
-        progress(f"fetching {len(requirements)} dependencies' wheels (pip wheel, pinned)")
-        staging = Path(tempfile.mkdtemp(prefix=f"{final.name}.building-", dir=final.parent))
-        try:
-            (staging / "pins.txt").write_text(pins)
-            _run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "wheel",
-                    "--quiet",
-                    "-c",
-                    str(staging / "pins.txt"),
-                    "-w",
-                    str(staging),
-                    *requirements,
-                ],
-                "fetching the dependencies' wheels (pip wheel)",
-                progress,
-            )
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return final
+def _build_wheel(checkout: Path, work: Path, progress: Progress) -> Path:
+    progress("building kubeops' wheel (pip wheel --no-deps)")
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
+    _run([*pip, "-w", str(work), str(checkout)], "building kubeops' wheel (pip wheel)", progress)
+    return next(work.glob("kubeops-*.whl"))
 
 
-def _install(root: Path, wheels: list[Path], epoch: int, progress: Progress) -> None:
-    """A venv made by the image's python3, the wheels installed by a pip kept outside it."""
-    inbox = root / "tmp" / "kubeops-build"
-    inbox.mkdir(parents=True)
-    for wheel in wheels:
-        shutil.copy(wheel, inbox / wheel.name)
-    _zip_pip(inbox / "pip.zip")
-    env = {
+def _extract(root: Path, layers: list[Path], progress: Progress) -> Path:
+    root.mkdir(parents=True)
+    for layer in layers:
+        args = ["tar", "-xf", str(layer), "-C", str(root), "--numeric-owner", "--xattrs"]
+        _run(args, f"extracting {layer.name}", progress)
+    return root
+
+
+def _chroot_env(epoch: int) -> dict[str, str]:
+    # SOURCE_DATE_EPOCH also makes pip write hash-checked .pyc files: reproducible.
+    return {
         "PATH": "/usr/bin:/bin",
         "HOME": "/root",
         "LC_ALL": "C.UTF-8",
@@ -429,36 +391,44 @@ def _install(root: Path, wheels: list[Path], epoch: int, progress: Progress) -> 
         "PIP_NO_CACHE_DIR": "1",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
-    _run(
-        ["chroot", str(root), "python3", "-m", "venv", "--without-pip", VENV],
-        "making the venv (python3 -m venv)",
-        progress,
-        env=env,
-        clear=True,
-    )
+
+
+def _pip_install(root: Path, wheels: list[Path], epoch: int, progress: Progress) -> list[str]:
+    """Install ``wheels`` into the image's venv with a pip kept outside it; what they added.
+
+    Returns the installed top-level paths (relative to ``root``), read from the wheels'
+    ``RECORD`` files: the files a layer of just these wheels must hold."""
+    inbox = root / "tmp" / "kubeops-build"
+    inbox.mkdir(parents=True)
+    for wheel in wheels:
+        shutil.copy(wheel, inbox / wheel.name)
+    _zip_pip(inbox / "pip.zip")
     progress(f"installing {len(wheels)} wheels into {VENV}")
-    _run(
-        [
-            "chroot",
-            str(root),
-            f"{VENV}/bin/python",
-            "/tmp/kubeops-build/pip.zip/pip",
-            "install",
-            "--quiet",
-            "--no-index",
-            "--no-deps",
-            "--root-user-action=ignore",
-            *[f"/tmp/kubeops-build/{w.name}" for w in wheels],
-        ],
-        "installing the wheels (pip install)",
-        progress,
-        env=env,
-        clear=True,
-    )
+    pip = ["chroot", str(root), f"{VENV}/bin/python", "/tmp/kubeops-build/pip.zip/pip", "install"]
+    pip += ["--quiet", "--no-index", "--no-deps", "--root-user-action=ignore"]
+    pip += [f"/tmp/kubeops-build/{w.name}" for w in wheels]
+    _run(pip, "installing the wheels (pip install)", progress, env=_chroot_env(epoch), clear=True)
     shutil.rmtree(inbox)
-    link = root / ENTRYPOINT.lstrip("/")
-    link.unlink(missing_ok=True)
-    link.symlink_to(f"{VENV}/bin/kubeops")
+    site = next((root / VENV.lstrip("/") / "lib").glob("python3*/site-packages"))
+    installed: set[str] = set()
+    for wheel in wheels:
+        name = wheel.name.split("-")[0]
+        for record in site.glob(f"{name}-*.dist-info/RECORD"):
+            for row in csv.reader(record.read_text().splitlines()):
+                path = Path(os.path.normpath(site / row[0]))
+                inside = path.relative_to(site).parts[0] if path.is_relative_to(site) else None
+                installed.add(str((site / inside if inside else path).relative_to(root)))
+    return sorted(installed)
+
+
+def _strip_binaries(venv: Path, progress: Progress) -> None:
+    """Drop the wheels' libraries' symbols (a third of their size), as Debian's own are."""
+    strip = shutil.which("strip")
+    libraries = sorted(str(p) for p in venv.rglob("*.so*") if p.is_file() and not p.is_symlink())
+    if strip is None:
+        progress("strip (binutils) is not on PATH: the wheels' libraries keep their symbols")
+    elif libraries:
+        _run([strip, "--strip-unneeded", *libraries], "stripping the wheels' libraries", progress)
 
 
 def _zip_pip(target: Path) -> None:
@@ -473,38 +443,12 @@ def _zip_pip(target: Path) -> None:
                 archive.write(path, str(path.relative_to(package.parent)))
 
 
-def _add_user(root: Path) -> None:
-    with (root / "etc/passwd").open("a") as passwd:
-        passwd.write(f"{USER}:x:{UID}:{UID}:kubeops:/home/{USER}:/usr/sbin/nologin\n")
-    with (root / "etc/group").open("a") as group:
-        group.write(f"{USER}:x:{UID}:\n")
-    home = root / "home" / USER
-    home.mkdir(parents=True, exist_ok=True)
-    os.chown(home, UID, UID)
-    home.chmod(0o750)
-
-
 def _tar(root: Path, members: list[str], target: Path, epoch: int, progress: Progress) -> None:
     """A reproducible layer: sorted names, numeric owners, mtimes clamped to ``epoch``."""
-    _run(
-        [
-            "tar",
-            "--create",
-            f"--file={target}",
-            f"--directory={root}",
-            "--sort=name",
-            "--format=posix",
-            "--numeric-owner",
-            f"--mtime=@{epoch}",
-            "--clamp-mtime",
-            "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
-            "--xattrs",
-            "--",
-            *members,
-        ],
-        f"writing {target.name}",
-        progress,
-    )
+    args = ["tar", "--create", f"--file={target}", f"--directory={root}", "--sort=name"]
+    args += ["--format=posix", "--numeric-owner", f"--mtime=@{epoch}", "--clamp-mtime"]
+    args += ["--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime", "--xattrs"]
+    _run([*args, "--", *members], f"writing {target.name}", progress)
 
 
 def _settings(version: str, created: str, source: str | None) -> list[str]:
@@ -527,29 +471,13 @@ def _pack(
     stamp = ["--history.created", created]
     steps = [["init", "--layout", layout], ["new", "--image", image]]
     for tar, made_by in layers:
-        steps.append(["raw", "add-layer", "--image", image, *stamp, "--history.created_by",
-                      made_by, str(tar)])  # fmt: skip
-    steps.append(["config", "--image", image, "--created", created, *stamp, "--history.created_by",
-                  "kubeops image config", *settings])  # fmt: skip
+        add = ["raw", "add-layer", "--image", image, *stamp, "--history.created_by", made_by]
+        steps.append([*add, str(tar)])
+    config = ["config", "--image", image, "--created", created, *stamp]
+    steps.append([*config, "--history.created_by", "kubeops image config", *settings])
     steps.append(["gc", "--layout", layout])
     for args in steps:
         _run([str(umoci), *args], f"packing the image (umoci {args[0]})", _quiet)
-
-
-def source_url(checkout: Path) -> str | None:
-    """Where the image's source is (``[project.urls]`` Source, else git's ``origin``), if known."""
-    project = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]
-    urls = {k.lower(): v for k, v in project.get("urls", {}).items()}
-    for label in ("source", "repository", "homepage"):
-        if isinstance(urls.get(label), str):
-            return str(urls[label])
-    out = subprocess.run(
-        ["git", "-C", str(checkout), "remote", "get-url", "origin"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return out.stdout.strip() or None
 
 
 def _run(
@@ -616,9 +544,10 @@ def main(argv: list[str] | None = None) -> int:
     except (AssetsError, OSError) as exc:
         say(f"error: {exc}")
         return 1
+    layers = [f"{x['size'] / 1e6:.1f}" for x in image.manifest()["layers"]]
     say(
         f"{target}: OCI image layout, tag {image.tag}, {image.size() / 1e6:.1f} MB compressed "
-        f"({len(image.manifest()['layers'])} layers)"
+        f"(layers: {' + '.join(layers)} MB)"
     )
     return 0
 
