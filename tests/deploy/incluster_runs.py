@@ -366,6 +366,7 @@ def sync_run(
                 lambda ns=namespace: _running(run) and read_configmap(member, ns, "settings"),
                 timeout=SETUP_TIMEOUT,
                 message=f"the ConfigMap synced to {target}",
+                ignore=(ControlPlaneError,),  # a pod that exited fails at once
             )
         yield run
     finally:
@@ -480,7 +481,12 @@ def webhook_run(
         return registered(hub, configuration, url)
 
     try:
-        eventually(up, timeout=SETUP_TIMEOUT, message="the webhook to register itself")
+        eventually(
+            up,
+            timeout=SETUP_TIMEOUT,
+            message="the webhook to register itself",
+            ignore=(ControlPlaneError,),  # a pod that exited fails at once
+        )
         yield run
     finally:
         stop(pod)
