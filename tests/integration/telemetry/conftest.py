@@ -7,9 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from integration.sync.conftest import make_policy, start_controller, sync_ns, sync_world
 from kubeops import telemetry
 
 from .receiver import Receiver, serve_otlp
+
+# The multi-cluster sync world (hub, source, two targets; shared with the sync tests and
+# set up once a session) for the sync trace test.
+__all__ = ["make_policy", "start_controller", "sync_ns", "sync_world"]
 
 
 @pytest.fixture
