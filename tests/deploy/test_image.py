@@ -23,8 +23,10 @@ from kubeops.testenv.image import (
     PATH,
     UID,
     VENV,
+    ImageError,
     ImageLayout,
     ensure_image,
+    run_step,
     source_checkout,
     source_url,
 )
@@ -121,3 +123,18 @@ def test_the_layout_is_a_valid_oci_image(image: ImageLayout) -> None:
         assert hashlib.sha256(blob).hexdigest() == digest
         assert len(blob) == descriptor["size"]
     assert image.size() < MAX_COMPRESSED_BYTES
+
+
+def test_a_failed_step_is_one_line_naming_the_step_and_its_cause() -> None:
+    failing = "echo 'I: downloading'; echo 'E: Unable to locate package pyhton3' >&2; exit 1"
+    with pytest.raises(ImageError) as raised:
+        run_step(["sh", "-c", failing], "building the Debian root filesystem (mmdebstrap)", print)
+    assert str(raised.value) == (
+        "image: building the Debian root filesystem (mmdebstrap) failed: "
+        "E: Unable to locate package pyhton3"
+    )
+    with pytest.raises(ImageError) as raised:
+        run_step(["no-such-umoci", "gc"], "packing the image (umoci gc)", print)
+    assert str(raised.value) == (
+        "image: packing the image (umoci gc) failed: no-such-umoci: No such file or directory"
+    )

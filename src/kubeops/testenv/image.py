@@ -136,7 +136,7 @@ class ImageLayout:
         def unpack(staging: Path) -> None:
             target = staging / "rootfs"
             args = ["raw", "unpack", "--image", self.reference, str(target)]
-            _run([str(_umoci()), *args], "unpacking the image (umoci raw unpack)", _quiet)
+            run_step([str(_umoci()), *args], "unpacking the image (umoci raw unpack)", _quiet)
 
         return _cached(self.directory / "unpacked", "rootfs/etc/passwd", unpack) / "rootfs"
 
@@ -287,7 +287,7 @@ def _build(
     image = ImageLayout(staging, version)
     _pack(umoci, image.reference, created, layers, settings)
     shutil.rmtree(work)
-    _run(
+    run_step(
         [str(umoci), "stat", "--image", image.reference], "checking the image (umoci stat)", _quiet
     )
     seconds = time.monotonic() - started
@@ -316,7 +316,7 @@ def _build_base(out: Path, epoch: int, progress: Progress) -> None:
     args += [f"--dpkgopt=path-exclude=/usr/share/{pattern}" for pattern in _DPKG_EXCLUDES]
     args += ["--dpkgopt=path-include=/usr/share/doc/*/copyright", SUITE, str(root), *MIRRORS]
     env = {"SOURCE_DATE_EPOCH": str(epoch)}
-    _run(args, "building the Debian root filesystem (mmdebstrap)", progress, env=env)
+    run_step(args, "building the Debian root filesystem (mmdebstrap)", progress, env=env)
     query = ["chroot", str(root), "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"]
     listing = subprocess.run(query, capture_output=True, text=True, check=False).stdout
     (out / "packages.txt").write_text(listing)
@@ -340,9 +340,9 @@ def _build_dependencies(
     (out / "pins.txt").write_text(pins)
     progress(f"fetching {len(requirements)} dependencies' wheels (pip wheel, pinned)")
     pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "-c", str(out / "pins.txt")]
-    _run([*pip, "-w", str(wheels), *requirements], "fetching the wheels (pip wheel)", progress)
+    run_step([*pip, "-w", str(wheels), *requirements], "fetching the wheels (pip wheel)", progress)
     root = _extract(out / "root", [base / "rootfs.tar"], progress)
-    _run(
+    run_step(
         ["chroot", str(root), "python3", "-m", "venv", "--without-pip", VENV],
         "making the venv (python3 -m venv)",
         progress,
@@ -369,7 +369,9 @@ def _build_dependencies(
 def _build_wheel(checkout: Path, work: Path, progress: Progress) -> Path:
     progress("building kubeops' wheel (pip wheel --no-deps)")
     pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
-    _run([*pip, "-w", str(work), str(checkout)], "building kubeops' wheel (pip wheel)", progress)
+    run_step(
+        [*pip, "-w", str(work), str(checkout)], "building kubeops' wheel (pip wheel)", progress
+    )
     return next(work.glob("kubeops-*.whl"))
 
 
@@ -377,7 +379,7 @@ def _extract(root: Path, layers: list[Path], progress: Progress) -> Path:
     root.mkdir(parents=True)
     for layer in layers:
         args = ["tar", "-xf", str(layer), "-C", str(root), "--numeric-owner", "--xattrs"]
-        _run(args, f"extracting {layer.name}", progress)
+        run_step(args, f"extracting {layer.name}", progress)
     return root
 
 
@@ -407,7 +409,9 @@ def _pip_install(root: Path, wheels: list[Path], epoch: int, progress: Progress)
     pip = ["chroot", str(root), f"{VENV}/bin/python", "/tmp/kubeops-build/pip.zip/pip", "install"]
     pip += ["--quiet", "--no-index", "--no-deps", "--root-user-action=ignore"]
     pip += [f"/tmp/kubeops-build/{w.name}" for w in wheels]
-    _run(pip, "installing the wheels (pip install)", progress, env=_chroot_env(epoch), clear=True)
+    run_step(
+        pip, "installing the wheels (pip install)", progress, env=_chroot_env(epoch), clear=True
+    )
     shutil.rmtree(inbox)
     site = next((root / VENV.lstrip("/") / "lib").glob("python3*/site-packages"))
     installed: set[str] = set()
@@ -428,7 +432,9 @@ def _strip_binaries(venv: Path, progress: Progress) -> None:
     if strip is None:
         progress("strip (binutils) is not on PATH: the wheels' libraries keep their symbols")
     elif libraries:
-        _run([strip, "--strip-unneeded", *libraries], "stripping the wheels' libraries", progress)
+        run_step(
+            [strip, "--strip-unneeded", *libraries], "stripping the wheels' libraries", progress
+        )
 
 
 def _zip_pip(target: Path) -> None:
@@ -448,7 +454,7 @@ def _tar(root: Path, members: list[str], target: Path, epoch: int, progress: Pro
     args = ["tar", "--create", f"--file={target}", f"--directory={root}", "--sort=name"]
     args += ["--format=posix", "--numeric-owner", f"--mtime=@{epoch}", "--clamp-mtime"]
     args += ["--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime", "--xattrs"]
-    _run([*args, "--", *members], f"writing {target.name}", progress)
+    run_step([*args, "--", *members], f"writing {target.name}", progress)
 
 
 def _settings(version: str, created: str, source: str | None) -> list[str]:
@@ -477,10 +483,10 @@ def _pack(
     steps.append([*config, "--history.created_by", "kubeops image config", *settings])
     steps.append(["gc", "--layout", layout])
     for args in steps:
-        _run([str(umoci), *args], f"packing the image (umoci {args[0]})", _quiet)
+        run_step([str(umoci), *args], f"packing the image (umoci {args[0]})", _quiet)
 
 
-def _run(
+def run_step(
     cmd: list[str],
     step: str,
     progress: Progress,
