@@ -228,6 +228,12 @@ def test_the_webhook_uses_generated_certificates_or_a_given_secret(
     args = container(deployments(everything)["policy-webhook"])["args"]
     assert "--ca-secret=kubeops-kubeops-policy-webhook-ca" in args
     assert "--service=kubeops-system/kubeops-kubeops-policy-webhook:443" in args
+    assert not any(a.startswith("--policies") for a in args)  # the built-ins only
+    # Each policy file by name: a configMap volume holds them twice (..<timestamp>/ too).
+    policies = {"policyWebhook": {"policies": {"b.yaml": "b", "a.yaml": "a"}}}
+    args = container(deployments(render(merged(ALL_ENABLED, policies)))["policy-webhook"])["args"]
+    named = [a for a in args if a.startswith("--policies")]
+    assert named == [f"--policies=/etc/kubeops/policies/{f}.yaml" for f in "ab"]
     given = render(merged(ALL_ENABLED, {"policyWebhook": {"tls": {"secretName": "web-tls"}}}))
     webhook = deployments(given)["policy-webhook"]
     args = container(webhook)["args"]

@@ -100,8 +100,9 @@ always one `--listen=:<port>` argument, so a runner can substitute the port.
 - policy
 - webhook
 {{ include "kubeops.args.common" . }}
-{{- if .values.policies }}
-- --policies=/etc/kubeops/policies
+{{- /* each file by name: a configMap volume also holds every file under ..<timestamp>/ */}}
+{{- range $file, $_ := .values.policies }}
+- --policies=/etc/kubeops/policies/{{ $file }}
 {{- end }}
 {{- if not .values.builtins }}
 - --no-builtins
