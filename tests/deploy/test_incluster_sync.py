@@ -16,6 +16,7 @@ from deploy.incluster_runs import (
     PULL,
     PUSH,
     SyncRun,
+    configmap,
     forbidden_lines,
     http_get,
     read_configmap,
@@ -49,8 +50,7 @@ def test_a_policys_objects_reach_the_member_with_the_charts_rbac(
     source = f"{CONFIGMAPS.format(namespace)}"
     # The set-up saw the first sync; a change and a new object travel too.
     hub.admin.patch(f"{source}/settings", {"data": {"v": "1"}})
-    hub.admin.create(source, {"apiVersion": "v1", "kind": "ConfigMap",
-                              "metadata": {"name": "extra"}, "data": {"k": "v"}})  # fmt: skip
+    hub.admin.create(source, configmap("extra", {"k": "v"}))
     eventually(
         lambda: synced(sync_run, target, {"v": "1"}),
         timeout=30,
@@ -81,6 +81,29 @@ def test_the_agent_reports_to_the_hub(sync_run: SyncRun) -> None:
     )
     assert agent["inSync"] == agent["objects"], agent
     assert agent["failed"] == 0, agent
+
+
+def test_a_rotated_token_is_picked_up(sync_run: SyncRun) -> None:
+    before = {t: int(target_status(sync_run, t).get("inSync") or 0) for t in sync_run.namespaces}
+    # The kubelet rotates each pod's token; here the old one is revoked at once, so only
+    # a daemon that reads the token file again keeps working.
+    for pod in sync_run.pods().values():
+        pod.rotate_token(invalidate_old=True)
+    for namespace in sync_run.namespaces.values():
+        sync_run.hub.admin.create(CONFIGMAPS.format(namespace), configmap("rotated", {"k": "v"}))
+    # Pull: the controller writes the SyncWork with its token, the agent the ConfigMap with
+    # its own; both: the controller writes the policy's status with its token.
+    for target, namespace in sync_run.namespaces.items():
+        eventually(
+            lambda ns=namespace: read_configmap(sync_run.member, ns, "rotated") is not None,
+            timeout=30,
+            message=f"a ConfigMap synced to {target} after the token rotated",
+        )
+        eventually(
+            lambda t=target: target_status(sync_run, t).get("inSync") == before[t] + 1,
+            timeout=30,
+            message=f"{target}'s status written after the token rotated",
+        )
 
 
 @pytest.mark.parametrize("daemon", ["sync", "sync-agent"])
