@@ -414,7 +414,8 @@ def _scenario(
         status, why = get(f"{base}/readyz")
         assert status == 200, (daemon.name, status, why)
         assert get(f"{base}/metrics", "wrong-token")[0] == 401
-        return get(f"{base}/metrics", port_token)[0] == 200
+        status, text = get(f"{base}/metrics", port_token)
+        return status == 200 and "process_start_time_seconds" in text  # as every daemon's
 
     for fmt, (inspect, respond, run, agent, webhook, export) in started.items():
         eventually(lambda d=respond: served(d), timeout=180, message=f"{respond.name} ready")

@@ -132,9 +132,11 @@ def kept_levels() -> Iterator[None]:
     """The loggers' levels as they were: a daemon's set-up must not outlive the test."""
     names = ("", "kubeops", "kubeops.test.logs", "aiohttp", "aiokafka")
     levels = {name: logging.getLogger(name).level for name in names}
+    propagate = logging.getLogger("aiokafka").propagate
     yield
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
+    logging.getLogger("aiokafka").propagate = propagate
 
 
 @pytest.mark.usefixtures("kept_levels")
@@ -187,3 +189,16 @@ def test_text_quoting_a_secret_kubeops_holds_is_masked() -> None:
     assert "QUJD" not in masked
     assert "REVG" not in masked
     assert masked.startswith("got *** and\n***\nand a line *** alone")
+
+
+def test_a_daemons_registry_gets_the_process_metrics_once() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from kubeops.controller.serving.process_metrics import add_process_metrics
+
+    registry = CollectorRegistry()
+    add_process_metrics(registry)
+    add_process_metrics(registry)  # a second app on the same registry: no duplicate
+    text = generate_latest(registry).decode()
+    assert "process_start_time_seconds" in text
+    assert "python_info" in text

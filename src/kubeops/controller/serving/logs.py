@@ -169,8 +169,13 @@ def configure_daemon_logs(fmt: str, level: str, loggers: Iterable[str]) -> loggi
     for name in loggers:
         logging.getLogger(name).setLevel(threshold)
     logging.getLogger(HTTP_LOGGER).setLevel(threshold if debug else max(threshold, logging.WARNING))
+    # Below debug the Kafka client's records stop at its own logger: kubeops.bus.kafka
+    # listens there for the causes of a failed start, which the client logs, not raises.
     client_log = logging.getLogger(KAFKA_CLIENT_LOGGER)
-    client_log.setLevel(logging.DEBUG if debug else logging.CRITICAL + 1)
+    client_log.setLevel(logging.DEBUG if debug else logging.WARNING)
+    client_log.propagate = debug
+    if not any(isinstance(h, logging.NullHandler) for h in client_log.handlers):
+        client_log.addHandler(logging.NullHandler())  # not Python's last-resort stderr
     return handler
 
 

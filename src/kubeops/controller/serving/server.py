@@ -37,6 +37,7 @@ from kubeops.controller.serving.authz import Forbidden, SubjectAccessReviewAutho
 from kubeops.controller.serving.certificates import ServingCertificate
 from kubeops.controller.serving.logs import log_event
 from kubeops.controller.serving.options import ServingError, ServingOptions, is_loopback
+from kubeops.controller.serving.process_metrics import add_process_metrics
 from kubeops.errors import KubeopsError
 
 LOG = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ def add_probe_routes(
 ) -> None:
     """The routes every daemon serves: ``/healthz`` and ``/livez`` (``status()`` as JSON),
     ``/readyz`` (200, or 503 with why not) and ``/metrics`` (``registry``, a
-    prometheus_client ``CollectorRegistry``, in Prometheus' text format)."""
+    prometheus_client ``CollectorRegistry``, in Prometheus' text format, with the
+    process' own metrics added: :func:`add_process_metrics`)."""
+    add_process_metrics(registry)
 
     async def healthz(request: web.Request) -> web.StreamResponse:
         return web.json_response(status())

@@ -68,6 +68,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> int
 
 async def _serve(options: ServeOptions, port: SecurePort | None, stop: asyncio.Event | None) -> int:
     from kubeops.controller.leader_election import default_identity
+    from kubeops.controller.serving.process_metrics import add_process_metrics
     from kubeops.inspect.config import load_inspect_config
     from kubeops.inspect.history import History, read_url_file
     from kubeops.inspect.serve.metrics import InspectMetrics
@@ -84,6 +85,7 @@ async def _serve(options: ServeOptions, port: SecurePort | None, stop: asyncio.E
     url = read_url_file(options.history_file) if options.history_file else options.history
     history = await History.open(url)
     metrics = InspectMetrics()
+    add_process_metrics(metrics.registry)  # process_*, as every daemon's /metrics
     metrics.describe_history(history.url)
     service = ScheduledRuns(
         history=history,
