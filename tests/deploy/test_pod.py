@@ -156,9 +156,15 @@ def test_files_and_env_are_where_the_kubelet_puts_them(reader: RunningPod) -> No
     )
     assert env["POD_NAMESPACE"] == reader.namespace
     assert (env["GREETING"], env["PASSWORD"]) == ("hi", "pw")
+    # Exactly what the image, the kubelet and the template set: nothing of the host's.
+    assert set(env) == {
+        *(item.split("=", 1)[0] for item in reader.image_config.get("Env") or []),
+        *("HOSTNAME", "POD_NAMESPACE", "GREETING", "PASSWORD"),
+        *(f"KUBERNETES_{k}" for k in ("SERVICE_HOST", "SERVICE_PORT", "SERVICE_PORT_HTTPS")),
+        "KUBERNETES_PORT",
+    }
     assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1"
     assert env["KUBERNETES_SERVICE_PORT"] == str(reader.cluster.port)
-    assert reader.port(PORT) != PORT or PORT not in reader.ports
 
 
 def test_runs_as_65532_on_a_read_only_root(reader: RunningPod) -> None:

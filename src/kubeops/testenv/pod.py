@@ -21,10 +21,11 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -41,6 +42,7 @@ POD_IP = HOST
 # The kubelet's default for projected service account tokens (1 h, plus jitter).
 TOKEN_SECONDS = 3607
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_HOST_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 _PORT_ARG = re.compile(r"^(.*[:=])(\d+)$")
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -174,6 +176,7 @@ class RunningPod:
         self._last_code: int | None = None
         self.fs_group: int | None = None
         self.read_only_root = False
+        self._path = _DEFAULT_PATH
 
     # -- public surface ------------------------------------------------------------------
 
@@ -248,18 +251,19 @@ class RunningPod:
         Each token is bound to a Secret of its own, so deleting that Secret
         (``invalidate_old``, or :meth:`invalidate`) revokes exactly the old token.
         """
-        old = self._tokens[None]
-        rotation_of = {aud: (tok.value, tok.binding) for aud, tok in self._tokens.items()}
+        if None not in self._tokens:
+            raise PodError(f"pod {self.namespace}/{self.name} holds no service account token")
+        replaced = {aud: (tok.value, tok.binding) for aud, tok in self._tokens.items()}
         for token in self._tokens.values():
             self._request_token(token)
         for volume in self._volumes.values():
             if volume.has_token:
                 volume.write()
-        rotation = TokenRotation(rotation_of[None][0], rotation_of[None][1], old.value)
+        old_token, old_binding = replaced[None]
         if invalidate_old:
-            for _, binding in rotation_of.values():
+            for _, binding in replaced.values():
                 self.invalidate(binding)
-        return rotation
+        return TokenRotation(old_token, old_binding, self._tokens[None].value)
 
     def invalidate(self, binding: str) -> None:
         """Delete the Secret a token was bound to: the API server then refuses that token."""
@@ -312,7 +316,16 @@ class RunningPod:
         script = self._script(plan, command, spec_container)
         self._process = Process(
             f"pod/{self.namespace}/{self.name}",
-            ["unshare", "--mount", "--uts", "--fork", "--kill-child", "/bin/sh", "-ec", script],
+            [
+                _host_tool("unshare"),
+                "--mount",
+                "--uts",
+                "--fork",
+                "--kill-child",
+                "/bin/sh",
+                "-ec",
+                script,
+            ],
             self.log_file,
             self.cluster.run_dir,
             self.cluster.name,
@@ -587,6 +600,7 @@ class RunningPod:
         for item in container.get("env") or []:
             env[item["name"]] = self._env_value(item, env)
         env.update(extra)
+        self._path = env["PATH"]
         return {k: _substitute_port(v, self.ports) for k, v in env.items()}
 
     def _env_value(self, item: Mapping[str, Any], env: Mapping[str, str]) -> str:
@@ -634,7 +648,9 @@ class RunningPod:
             if any(c in str(path) for c in ",:"):
                 raise PodError(f"pod {self.namespace}/{self.name}: path {path} has ',' or ':'")
         q = shlex.quote
+        # The host's tools set the pod up; the command then finds its own in the image.
         lines = [
+            f"export PATH={_HOST_PATH}",
             f"mount -t tmpfs -o mode=0755 tmpfs {q(str(rw))}",
             f"mkdir {q(str(rw / 'upper'))} {q(str(rw / 'work'))}",
             f"mount -t overlay overlay -o lowerdir={self.rootfs},upperdir={rw / 'upper'},"
@@ -673,6 +689,8 @@ class RunningPod:
             argv = ["/usr/bin/env", "-C", workdir, *argv]
         uid, gid = self.user
         groups = ",".join(str(g) for g in self.groups)
+        # The shell's own PWD must not reach the container: the env is the pod's only.
+        lines.append(f"unset PWD OLDPWD; export PATH={q(self._path)}")
         lines.append(
             f"exec /usr/sbin/chroot --userspec={uid}:{gid} --groups={groups} {q(str(root))} "
             + " ".join(q(a) for a in argv)
@@ -825,16 +843,14 @@ def _substitute_port(value: str, ports: Mapping[int, int]) -> str:
     return value
 
 
+def _host_tool(name: str) -> str:
+    found = shutil.which(name, path=_HOST_PATH)
+    if found is None:
+        raise PodError(f"running a pod needs {name} (util-linux) on this host")
+    return found
+
+
 def _exit_code(code: int | None) -> int | None:
     if code is None:
         return None
     return 128 - code if code < 0 else code
-
-
-def iter_pod_templates(
-    manifests: list[Mapping[str, Any]],
-) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Each Deployment's name and pod template among rendered manifests."""
-    for manifest in manifests:
-        if manifest.get("kind") == "Deployment":
-            yield manifest["metadata"]["name"], manifest["spec"]["template"]
