@@ -14,7 +14,9 @@ import asyncio
 import base64
 import contextlib
 import gc
+import logging
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import orjson
 
 from kubeops import __version__, telemetry
 from kubeops.config import ClusterConfig, Credential, strip_userinfo
+from kubeops.telemetry.client_metrics import CLIENT_METRICS, ERROR_CODE
 from kubeops.transport._aiohttp import aiohttp
 from kubeops.transport.backoff import RetryPolicy, parse_retry_after
 from kubeops.transport.breaker import CircuitBreaker
@@ -35,6 +38,9 @@ from kubeops.transport.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 GC_PAUSE_BYTES = 256 * 1024
 
 USER_AGENT = f"kubeops/{__version__}"
+
+LOG = logging.getLogger("kubeops.transport")
+"""One DEBUG line per request (method, path, status, time; never headers or bodies)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ class Transport:
         self._ssl: dict[tuple[bytes | None, bytes | None], ssl.SSLContext] = {}
         self._base_headers = self._static_headers()
         self._host = urlsplit(self.server).hostname or ""
+        self._netloc = urlsplit(self.server).netloc  # client-go's host label: host:port
 
     async def close(self) -> None:
         """Close the connection pool; the next request opens a new one."""
@@ -289,6 +296,8 @@ class Transport:
         url = self.server + path
         attempt = 0
         reauthenticated = False
+        metrics = CLIENT_METRICS
+        first = time.perf_counter()
         while True:
             self.breaker.before_request()
             if limited:
@@ -297,6 +306,7 @@ class Transport:
             headers = self._headers(credential, accept, content_type)
             total = timeout if timeout is not None else (self.timeouts.request if limited else None)
             client_timeout = aiohttp.ClientTimeout(total=total, sock_connect=self.timeouts.connect)
+            sent = time.perf_counter()
             try:
                 response = await session.request(
                     method,
@@ -312,9 +322,14 @@ class Transport:
             except aiohttp.ClientConnectorCertificateError as err:
                 # Not transient: the same certificate fails the same way on every retry.
                 self.breaker.record_failure(_cause(err))
+                if metrics.enabled:
+                    metrics.request(method, self._netloc, ERROR_CODE, time.perf_counter() - sent)
+                self._log(method, path, type(err).__name__, first, attempt)
                 raise self._connection_failed(operation, err) from err
             except (aiohttp.ClientConnectionError, TimeoutError) as err:
                 self.breaker.record_failure(_cause(err))
+                if metrics.enabled:
+                    metrics.request(method, self._netloc, ERROR_CODE, time.perf_counter() - sent)
                 delay = retry.decide(
                     attempt,
                     method=method,
@@ -324,18 +339,24 @@ class Transport:
                     sent=not isinstance(err, aiohttp.ClientConnectorError),
                 )
                 if delay is None:
+                    self._log(method, path, type(err).__name__, first, attempt)
                     raise self._connection_failed(operation, err) from err
                 attempt += 1
+                if metrics.enabled:
+                    metrics.retry(method, self._netloc, ERROR_CODE)
                 span.set_attribute("kubeops.retries", attempt)
                 await asyncio.sleep(delay)
                 continue
             status = response.status
             span.set_attribute("http.response.status_code", status)
+            if metrics.enabled:
+                metrics.request(method, self._netloc, str(status), time.perf_counter() - sent)
             if status >= 500:
                 self.breaker.record_failure(f"HTTP {status}")
             else:
                 self.breaker.record_success()
             if status < 400:
+                self._log(method, path, status, first, attempt)
                 try:
                     yield response
                 finally:
@@ -359,6 +380,8 @@ class Transport:
             )
             if delay is not None:
                 attempt += 1
+                if metrics.enabled:
+                    metrics.retry(method, self._netloc, str(status))
                 span.set_attribute("kubeops.retries", attempt)
                 await asyncio.sleep(delay)
                 continue
@@ -374,9 +397,22 @@ class Transport:
             if status == 401:
                 # "Unauthorized" alone does not say which credential was refused.
                 error.message += f" (credentials: {self.config.credentials.describe()}, from {self.config.source})"
+            self._log(method, path, status, first, attempt)
             raise error
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _log(method: str, path: str, outcome: object, first: float, retries: int) -> None:
+        if LOG.isEnabledFor(logging.DEBUG):
+            LOG.debug(
+                "%s %s %s in %.0f ms%s",
+                method,
+                path.partition("?")[0],  # a query may carry anything: the path alone
+                outcome,
+                (time.perf_counter() - first) * 1000,
+                f" ({retries} retries)" if retries else "",
+            )
 
     def _span_attributes(self, method: str, operation: Operation) -> telemetry.Attributes:
         attributes: telemetry.Attributes = {
