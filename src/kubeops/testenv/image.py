@@ -26,11 +26,13 @@ directory.  Building needs root (mmdebstrap's root mode, ``chroot``).
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,7 +64,8 @@ VENV = "/opt/kubeops"
 ENTRYPOINT = "/usr/local/bin/kubeops"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Bump when a step below changes what it produces: every cached layer then rebuilds.
-_RECIPE = "kubeops-image-2"
+_RECIPE = "kubeops-image-3"
+_BASE_RECIPE = "debian-1"
 # Never read at runtime, so not shipped: documentation and translations.
 _DPKG_EXCLUDES = ("doc/*", "man/*", "info/*", "locale/*", "lintian/*", "linda/*")
 # Removed from the Debian root filesystem once mmdebstrap is done: the package
@@ -90,6 +93,9 @@ REMOVED = (
 PACKAGE_LIST = "usr/share/doc/kubeops-debian-packages.txt"
 _DEPENDENCY_LAYER = ("etc/group", "etc/passwd", "home", "opt", PACKAGE_LIST)
 _HEARTBEAT_SECONDS = 30.0
+# Cached builds older than this (by last use) may be deleted.
+_UNUSED_SECONDS = 3600.0
+_BASE_TAG = "base"
 
 
 class ImageError(AssetsError):
@@ -156,6 +162,8 @@ def ensure_image(progress: Progress = _quiet) -> ImageLayout:
         _build(checkout, project, pins, staging, progress)
 
     _cached(image.directory, "image.json", build)
+    os.utime(image.directory)  # "recently used", which pruning keeps
+    _prune()
     return image
 
 
@@ -194,7 +202,7 @@ def image_key(checkout: Path, pins: str) -> str:
 
 
 def _base_key() -> str:
-    spec = [_RECIPE, *MIRRORS, *PACKAGES, *_DPKG_EXCLUDES, *REMOVED]
+    spec = [_BASE_RECIPE, *MIRRORS, *PACKAGES, *_DPKG_EXCLUDES, *REMOVED]
     return f"{SUITE}-" + hashlib.sha256("\n".join(spec).encode()).hexdigest()[:12]
 
 
@@ -252,6 +260,23 @@ def _cached(final: Path, marker: str, build: Callable[[Path], None]) -> Path:
     return final
 
 
+def _prune() -> None:
+    """Delete cached builds unused for an hour (an image with its root filesystem is
+    ~400 MB), keeping the most recently used few and any whose lock a build holds."""
+    for pattern, keep in ((r"image-[0-9a-f]{16}", 3), (r"image-deps-[0-9a-f]{16}", 2)):
+        found = [p for p in cache_root().glob("image-*") if re.fullmatch(pattern, p.name)]
+        found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in found[keep:]:
+            if time.time() - old.stat().st_mtime < _UNUSED_SECONDS:
+                continue
+            with (old.parent / f"{old.name}.lock").open("a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                shutil.rmtree(old, ignore_errors=True)
+
+
 def _build(
     checkout: Path, project: dict[str, Any], pins: str, staging: Path, progress: Progress
 ) -> None:
@@ -269,8 +294,11 @@ def _build(
     deps = _cached(
         cache_root() / f"image-deps-{_dependencies_key(checkout, pins)}",
         "layer.tar",
-        lambda out: _build_dependencies(out, base, _requirements(checkout), pins, epoch, progress),
+        lambda out: _build_dependencies(
+            out, base, _requirements(checkout), pins, epoch, umoci, progress
+        ),
     )
+    os.utime(deps)  # "recently used", which pruning keeps
     work = staging / "work"
     wheel = _build_wheel(checkout, work, progress)
     root = _extract(work / "root", [base / "rootfs.tar", deps / "layer.tar"], progress)
@@ -278,14 +306,14 @@ def _build(
     (root / ENTRYPOINT.lstrip("/")).symlink_to(f"{VENV}/bin/kubeops")
     _tar(root, [*installed, ENTRYPOINT.lstrip("/")], work / "kubeops.tar", epoch, progress)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-    layers = [
-        (base / "rootfs.tar", f"mmdebstrap {SUITE} {' '.join(PACKAGES)}"),
-        (deps / "layer.tar", "kubeops' dependencies in a venv"),
-        (work / "kubeops.tar", f"kubeops {version}"),
-    ]
-    settings = _settings(version, created, source_url(checkout))
     image = ImageLayout(staging, version)
-    _pack(umoci, image.reference, created, layers, settings)
+    # The Debian and dependency layers come packed: their blobs are linked, not recompressed.
+    shutil.copytree(deps / "oci", image.layout, copy_function=_link_blobs)
+    for args in (["tag", "--image", f"{image.layout}:{_BASE_TAG}", version],
+                 ["rm", "--image", f"{image.layout}:{_BASE_TAG}"]):  # fmt: skip
+        run_step([str(umoci), *args], f"tagging the image (umoci {args[0]})", _quiet)
+    settings = _settings(version, created, source_url(checkout))
+    _pack(umoci, image.reference, created, [(work / "kubeops.tar", f"kubeops {version}")], settings)
     shutil.rmtree(work)
     run_step(
         [str(umoci), "stat", "--image", image.reference], "checking the image (umoci stat)", _quiet
@@ -294,6 +322,14 @@ def _build(
     meta = {"version": version, "size": image.size(), "epoch": epoch, "seconds": round(seconds)}
     (staging / "image.json").write_text(json.dumps(meta, indent=2) + "\n")
     progress(f"built kubeops' image {version} in {seconds:.0f}s ({image.size() / 1e6:.1f} MB)")
+
+
+def _link_blobs(source: str, target: str) -> None:
+    """Blobs never change (their name is their digest): link them; copy what umoci rewrites."""
+    if f"{os.sep}blobs{os.sep}" in source:
+        os.link(source, target)
+    else:
+        shutil.copy2(source, target)
 
 
 def _umoci(progress: Progress = _quiet) -> Path:
@@ -332,9 +368,16 @@ def _build_base(out: Path, epoch: int, progress: Progress) -> None:
 
 
 def _build_dependencies(
-    out: Path, base: Path, requirements: Sequence[str], pins: str, epoch: int, progress: Progress
+    out: Path,
+    base: Path,
+    requirements: Sequence[str],
+    pins: str,
+    epoch: int,
+    umoci: Path,
+    progress: Progress,
 ) -> None:
-    """Layer 2: the venv with kubeops' dependencies, and the ``kubeops`` user."""
+    """Layer 2: the venv with kubeops' dependencies, and the ``kubeops`` user; packed with
+    layer 1 into ``oci/`` (tag ``base``), which each image starts from."""
     started = time.monotonic()
     wheels = out / "wheels"
     (out / "pins.txt").write_text(pins)
@@ -363,6 +406,12 @@ def _build_dependencies(
     _tar(root, list(_DEPENDENCY_LAYER), out / "layer.tar", epoch, progress)
     shutil.rmtree(root)
     shutil.rmtree(wheels)
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    layers = [
+        (base / "rootfs.tar", f"mmdebstrap {SUITE} {' '.join(PACKAGES)}"),
+        (out / "layer.tar", "kubeops' dependencies in a venv"),
+    ]
+    _pack(umoci, f"{out / 'oci'}:{_BASE_TAG}", created, layers, [])
     progress(f"built the dependencies' layer in {time.monotonic() - started:.0f}s")
 
 
@@ -472,15 +521,19 @@ def _settings(version: str, created: str, source: str | None) -> list[str]:
 def _pack(
     umoci: Path, image: str, created: str, layers: list[tuple[Path, str]], settings: list[str]
 ) -> None:
-    """An OCI layout: ``layers`` (tar, what made it) in order, then the config ``settings``."""
+    """Append ``layers`` (tar, what made it) to ``image`` (made when its layout is missing),
+    then, if any, apply the config ``settings``."""
     layout = image.rpartition(":")[0]
     stamp = ["--history.created", created]
-    steps = [["init", "--layout", layout], ["new", "--image", image]]
+    steps = (
+        [] if Path(layout).exists() else [["init", "--layout", layout], ["new", "--image", image]]
+    )
     for tar, made_by in layers:
         add = ["raw", "add-layer", "--image", image, *stamp, "--history.created_by", made_by]
         steps.append([*add, str(tar)])
-    config = ["config", "--image", image, "--created", created, *stamp]
-    steps.append([*config, "--history.created_by", "kubeops image config", *settings])
+    if settings:
+        config = ["config", "--image", image, "--created", created, *stamp]
+        steps.append([*config, "--history.created_by", "kubeops image config", *settings])
     steps.append(["gc", "--layout", layout])
     for args in steps:
         run_step([str(umoci), *args], f"packing the image (umoci {args[0]})", _quiet)
