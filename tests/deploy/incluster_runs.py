@@ -331,7 +331,8 @@ def sync_run(
     hub_kubeconfig = token_kubeconfig(hub, work_namespace(PULL), install.agent_name(PULL))
     for target, namespace in namespaces.items():
         hub.admin.create("/api/v1/namespaces", namespace_object(namespace))
-        hub.admin.create(CONFIGMAPS.format(namespace), configmap("settings", {"v": "0"}))
+        for name in ("settings", "doomed"):
+            hub.admin.create(CONFIGMAPS.format(namespace), configmap(name, {"v": "0"}))
         hub.admin.create(POLICIES, _policy(policies[target], namespace, target))
 
     # The member: the chart rendered for its agent, and the Secret with the hub's kubeconfig.
@@ -361,13 +362,13 @@ def sync_run(
     )
     run = SyncRun(hub, member, controller, agent, port, policies, namespaces)
     try:
-        for target, namespace in namespaces.items():
-            eventually(
-                lambda ns=namespace: _running(run) and read_configmap(member, ns, "settings"),
-                timeout=SETUP_TIMEOUT,
-                message=f"the ConfigMap synced to {target}",
-                ignore=(ControlPlaneError,),  # a pod that exited fails at once
-            )
+        wait_synced(run, {"settings": {"v": "0"}, "doomed": {"v": "0"}}, SETUP_TIMEOUT)
+        # An update and a delete too, so the run uses every verb a sync needs (the least
+        # privilege test reads the audit log of this set-up, whichever tests run).
+        for namespace in namespaces.values():
+            hub.admin.patch(f"{CONFIGMAPS.format(namespace)}/settings", {"data": {"v": "1"}})
+            hub.admin.delete(f"{CONFIGMAPS.format(namespace)}/doomed")
+        wait_synced(run, {"settings": {"v": "1"}, "doomed": None}, SETUP_TIMEOUT)
         yield run
     finally:
         for pod in (controller, agent):
@@ -379,6 +380,27 @@ def sync_run(
         for namespace in namespaces.values():
             ignore_gone(hub.admin.delete, f"/api/v1/namespaces/{namespace}")
             ignore_gone(member.admin.delete, f"/api/v1/namespaces/{namespace}")
+
+
+def wait_synced(run: SyncRun, want: Mapping[str, Mapping[str, str] | None], timeout: float) -> None:
+    """Wait until every target's namespace on the member holds the ConfigMaps ``want``
+    names with their data (None: not there); a pod that exits fails the wait at once."""
+
+    def holds(namespace: str) -> bool:
+        _running(run)
+        for name, data in want.items():
+            found = read_configmap(run.member, namespace, name)
+            if (None if found is None else found.get("data")) != data:
+                return False
+        return True
+
+    for target, namespace in run.namespaces.items():
+        eventually(
+            lambda ns=namespace: holds(ns),
+            timeout=timeout,
+            message=f"{target} holding {dict(want)}",
+            ignore=(ControlPlaneError,),
+        )
 
 
 def _running(run: SyncRun) -> bool:

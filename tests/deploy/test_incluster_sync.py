@@ -48,11 +48,11 @@ def test_a_policys_objects_reach_the_member_with_the_charts_rbac(
 ) -> None:
     namespace, hub = sync_run.namespaces[target], sync_run.hub
     source = f"{CONFIGMAPS.format(namespace)}"
-    # The set-up saw the first sync; a change and a new object travel too.
-    hub.admin.patch(f"{source}/settings", {"data": {"v": "1"}})
+    # The set-up saw a create, an update and a delete synced; another update and create.
+    hub.admin.patch(f"{source}/settings", {"data": {"v": "2"}})
     hub.admin.create(source, configmap("extra", {"k": "v"}))
     eventually(
-        lambda: synced(sync_run, target, {"v": "1"}),
+        lambda: synced(sync_run, target, {"v": "2"}),
         timeout=30,
         message=f"the change synced to {target}",
     )
