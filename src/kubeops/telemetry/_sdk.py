@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 from kubeops import __version__
-from kubeops.telemetry.settings import TraceSettings
+from kubeops.telemetry.settings import TraceSettings, TracingConfigError
 
 TRACER_NAME = "kubeops"
 
@@ -24,8 +24,12 @@ def build_provider(settings: TraceSettings, service_name: str) -> tuple[TracerPr
     """A provider exporting in batches to every exporter ``settings`` names, and its tracer."""
     resource = Resource.create({"service.name": service_name, "service.version": __version__})
     provider = TracerProvider(resource=resource, sampler=_sampler(settings))
-    for name in settings.exporters:
-        provider.add_span_processor(BatchSpanProcessor(_exporter(name, settings)))
+    try:
+        for name in settings.exporters:
+            provider.add_span_processor(BatchSpanProcessor(_exporter(name, settings)))
+    except ValueError as err:  # the SDK's own checks of OTEL_BSP_* and the exporter's variables
+        provider.shutdown()
+        raise TracingConfigError(f"OTEL_BSP_* / OTEL_EXPORTER_OTLP_* settings: {err}") from err
     return provider, provider.get_tracer(TRACER_NAME, __version__)
 
 

@@ -151,3 +151,16 @@ async def test_a_span_started_from_a_carried_context_continues_its_trace(tracing
         assert work.parent.span_id == _id(event)  # type: ignore[attr-defined]
     queue.done(item)
     queue.shutdown()
+
+
+def test_batch_settings_the_sdk_refuses_are_one_line_naming_the_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    telemetry.shutdown_tracing()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")  # below the export batch of 512
+    with pytest.raises(telemetry.TracingConfigError) as caught:
+        telemetry.configure_tracing("kubeops-test")
+    assert str(caught.value).startswith("OTEL_BSP_* / OTEL_EXPORTER_OTLP_* settings: ")
+    assert "max_queue_size" in str(caught.value)
+    assert not telemetry.tracing_enabled()
