@@ -202,3 +202,4 @@ def test_a_daemons_registry_gets_the_process_metrics_once() -> None:
     text = generate_latest(registry).decode()
     assert "process_start_time_seconds" in text
     assert "python_info" in text
+    assert "# TYPE rest_client_requests_total counter" in text  # the API client's
