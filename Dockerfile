@@ -32,7 +32,7 @@ ARG VERSION=0.1.0
 # nothing in the image installs anything.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      python3 ca-certificates \
+      python3 ca-certificates libstdc++6 \
  && dpkg-query -W -f '${Package} ${Version}\n' > /usr/share/doc/kubeops-debian-packages.txt \
  && rm -rf /var/lib/dpkg /var/lib/apt /var/cache/apt /var/cache/debconf /var/cache/ldconfig \
       /var/log/* /etc/apt /etc/dpkg /usr/bin/dpkg* /usr/sbin/dpkg* /usr/share/dpkg /usr/lib/dpkg \

@@ -57,7 +57,8 @@ MIRRORS = (
     f"deb http://deb.debian.org/debian {SUITE}-updates main",
     f"deb http://deb.debian.org/debian-security {SUITE}-security main",
 )
-PACKAGES = ("python3", "ca-certificates")
+# libstdc++6: the C++ libraries in wheels (greenlet, cel-expr-python...) link against it.
+PACKAGES = ("python3", "ca-certificates", "libstdc++6")
 USER = "kubeops"
 UID = 65532
 VENV = "/opt/kubeops"
@@ -65,7 +66,7 @@ ENTRYPOINT = "/usr/local/bin/kubeops"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Bump when a step below changes what it produces: every cached layer then rebuilds.
 _RECIPE = "kubeops-image-3"
-_BASE_RECIPE = "debian-1"
+_BASE_RECIPE = "debian-2"
 # Never read at runtime, so not shipped: documentation and translations.
 _DPKG_EXCLUDES = ("doc/*", "man/*", "info/*", "locale/*", "lintian/*", "linda/*")
 # Removed from the Debian root filesystem once mmdebstrap is done: the package
@@ -96,6 +97,18 @@ _HEARTBEAT_SECONDS = 30.0
 # Cached builds older than this (by last use) may be deleted.
 _UNUSED_SECONDS = 3600.0
 _BASE_TAG = "base"
+# Run by the image's python: every shared library the wheels hold must load there
+# (a missing Debian library would otherwise surface only when a daemon imports it).
+_LOAD_LIBRARIES = """
+import ctypes, sys, sysconfig
+from pathlib import Path
+site = Path(sysconfig.get_paths()["purelib"])
+for path in sorted(site.rglob("*.so*")):
+    try:
+        ctypes.CDLL(str(path))
+    except OSError as exc:
+        sys.exit(f"{path.relative_to(site)}: {exc}")
+"""
 
 
 class ImageError(AssetsError):
@@ -394,6 +407,13 @@ def _build_dependencies(
     )
     _pip_install(root, sorted(wheels.glob("*.whl")), epoch, progress)
     _strip_binaries(root / VENV.lstrip("/"), progress)
+    run_step(
+        ["chroot", str(root), f"{VENV}/bin/python", "-c", _LOAD_LIBRARIES],
+        "loading the wheels' libraries in the image (a shared library is missing)",
+        progress,
+        env=_chroot_env(epoch),
+        clear=True,
+    )
     with (root / "etc/passwd").open("a") as passwd:
         passwd.write(f"{USER}:x:{UID}:{UID}:kubeops:/home/{USER}:/usr/sbin/nologin\n")
     with (root / "etc/group").open("a") as group:
