@@ -256,7 +256,32 @@ def respond_rules(namespace: str, bus: dict[str, Any], fmt: str) -> dict[str, An
     }
 
 
+class Booting:
+    """A SASL broker starting on a thread of its own while the clusters start."""
+
+    def __init__(self) -> None:
+        self.password = f"sasl-{uuid.uuid4().hex}"
+        self.broker = sasl_broker(self.password)
+        self.thread = threading.Thread(target=self.broker.start, daemon=True)
+        self.thread.start()
+
+    def ready(self) -> Kafka:
+        """The broker, once it has started."""
+        self.thread.join()
+        return self.broker
+
+
+@pytest.fixture
+def booting_kafka() -> Iterator[Booting]:
+    """Requested first, so the broker boots beside the clusters and the database."""
+    booting = Booting()
+    yield booting
+    booting.thread.join()
+    booting.broker.close()
+
+
 def test_no_daemon_logs_a_secret_at_debug(
+    booting_kafka: Booting,
     sync_world: SyncWorld,
     sync_ns: str,
     make_policy: MakePolicy,
@@ -265,18 +290,13 @@ def test_no_daemon_logs_a_secret_at_debug(
     tmp_path: Path,
 ) -> None:
     secrets = Secrets()
-    password = secrets.add("SASL password", f"sasl-{uuid.uuid4().hex}")
-    broker = sasl_broker(password)
-    kafka_started = threading.Thread(target=broker.start)
-    kafka_started.start()
+    secrets.add("SASL password", booting_kafka.password)
     daemons: list[Daemon] = []
     try:
         _scenario(sync_world, sync_ns, make_policy, register_member, postgres, tmp_path,
-                  secrets, broker, kafka_started, daemons)  # fmt: skip
+                  secrets, booting_kafka, daemons)  # fmt: skip
     finally:
         codes = {d.name: d.stop() for d in daemons}
-        kafka_started.join()
-        broker.close()
     leaks = [
         f"{daemon.name}: {what}"
         for daemon in daemons
@@ -306,8 +326,7 @@ def _scenario(
     postgres: PostgresServer,
     tmp: Path,
     secrets: Secrets,
-    broker: Kafka,
-    kafka_started: threading.Thread,
+    kafka: Booting,
     daemons: list[Daemon],
 ) -> None:
     hub, source = world.hub, world.source
@@ -351,27 +370,6 @@ def _scenario(
     create(source, configmap("synced", ns, {"k": "v"}))
     create(hub, configmap("target", ns))
 
-    # The bus: SASL with the password in a Secret.
-    hub.admin.create(
-        f"/api/v1/namespaces/{ns}/secrets",
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "bus-sasl"},
-            "stringData": {"password": secrets.values["SASL password"]},
-        },
-    )
-    kafka_started.join()
-    sasl_bootstrap = broker.overrides["advertised.listeners"].rsplit("SASL://", 1)[1]
-    for fmt in FORMATS:
-        broker.create_topic(f"logs-{fmt}", 1)
-    sasl = {
-        "mechanism": "PLAIN",
-        "username": SASL_USER,
-        "passwordSecret": {"namespace": ns, "name": "bus-sasl", "key": "password"},
-    }
-    bus = {"brokers": [sasl_bootstrap]}
-
     def start(name: str, fmt: str, *argv: str, listen: bool = True) -> Daemon:
         port = free_port()
         address = ["--listen", f"127.0.0.1:{port}"] if listen else []
@@ -379,33 +377,57 @@ def _scenario(
         daemons.append(daemon)
         return daemon
 
-    started: dict[str, list[Daemon]] = {}
-    for fmt in FORMATS:
-        spool = tmp / f"spool-{fmt}"
-        export_bus = {**bus, "sasl": sasl, "publish": {"topic": f"logs-{fmt}", "cluster": "hub",
-                                                       "spool": {"dir": str(spool)}}}  # fmt: skip
+    # First the daemons that need no broker, while it finishes starting.
+    started: dict[str, dict[str, Daemon]] = {fmt: {} for fmt in FORMATS}
+    for fmt, mine in started.items():
+        lease = ["--lease-name", f"logs-{fmt}-{uuid.uuid4().hex[:6]}"]
+        mine["inspect"] = start("inspect", fmt, "inspect", "serve", "--once", "--kubeconfig",
+                                str(hub_exec), "-n", ns, "--history-url-file", history_file,
+                                listen=False)  # fmt: skip
+        mine["run"] = start("sync-run", fmt, "sync", "run", "--kubeconfig", str(admin), *lease,
+                            *serving)  # fmt: skip
+        mine["agent"] = start("sync-agent", fmt, "sync", "agent", "--hub", str(hub_exec),
+                              "--member", pull, "--kubeconfig", str(agent_config), *lease,
+                              *serving)  # fmt: skip
+        mine["webhook"] = start("policy-webhook", fmt, "policy", "webhook", "--kubeconfig",
+                                str(admin), "--ca-secret", f"logs-ca-{fmt}",
+                                "--webhook-namespace", ns, *serving)  # fmt: skip
+
+    # The bus: SASL with the password in a Secret.
+    hub.admin.create(
+        f"/api/v1/namespaces/{ns}/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "bus-sasl"},
+            "stringData": {"password": kafka.password},
+        },
+    )
+    broker = kafka.ready()
+    sasl_bootstrap = broker.overrides["advertised.listeners"].rsplit("SASL://", 1)[1]
+    sasl = {
+        "mechanism": "PLAIN",
+        "username": SASL_USER,
+        "passwordSecret": {"namespace": ns, "name": "bus-sasl", "key": "password"},
+    }
+    bus = {"brokers": [sasl_bootstrap]}
+    for fmt, mine in started.items():
+        broker.create_topic(f"logs-{fmt}", 1)
+        spool = {"dir": str(tmp / f"spool-{fmt}")}
+        publish = {"topic": f"logs-{fmt}", "cluster": "hub", "spool": spool}
+        export_bus = {**bus, "sasl": sasl, "publish": publish}
         (tmp / f"bus-{fmt}.yaml").write_text(yaml.safe_dump({"bus": export_bus}))
         rules = tmp / f"rules-{fmt}"
         rules.mkdir()
         (rules / "rules.yaml").write_text(
             yaml.safe_dump(respond_rules(ns, {**bus, "sasl": sasl}, fmt), sort_keys=False)
         )
-        lease = ["--lease-name", f"logs-{fmt}-{uuid.uuid4().hex[:6]}"]
-        started[fmt] = [
-            start("inspect", fmt, "inspect", "serve", "--once", "--kubeconfig", str(hub_exec),
-                  "-n", ns, "--history-url-file", history_file, listen=False),
-            start("respond", fmt, "respond", "run", "--kubeconfig", str(admin), "--rules",
-                  str(rules), "--audit-url-file", history_file, "--event-token-file",
-                  event_token_file, *serving),
-            start("sync-run", fmt, "sync", "run", "--kubeconfig", str(admin), *lease, *serving),
-            start("sync-agent", fmt, "sync", "agent", "--hub", str(hub_exec), "--member", pull,
-                  "--kubeconfig", str(agent_config), *lease, *serving),
-            start("policy-webhook", fmt, "policy", "webhook", "--kubeconfig", str(admin),
-                  "--ca-secret", f"logs-ca-{fmt}", "--webhook-namespace", ns, *serving),
-            start("events-export", fmt, "events", "export", "--watch", "ConfigMap", "-n", ns,
-                  "--bus", str(tmp / f"bus-{fmt}.yaml"), "--kubeconfig", str(hub_exec),
-                  *serving),
-        ]  # fmt: skip
+        mine["respond"] = start("respond", fmt, "respond", "run", "--kubeconfig", str(admin),
+                                "--rules", str(rules), "--audit-url-file", history_file,
+                                "--event-token-file", event_token_file, *serving)  # fmt: skip
+        mine["export"] = start("events-export", fmt, "events", "export", "--watch",
+                               "ConfigMap", "-n", ns, "--bus", str(tmp / f"bus-{fmt}.yaml"),
+                               "--kubeconfig", str(hub_exec), *serving)  # fmt: skip
 
     def served(daemon: Daemon, scheme: str = "http") -> bool:
         if daemon.process.poll() is not None:
@@ -415,15 +437,21 @@ def _scenario(
         assert status == 200, (daemon.name, status, why)
         assert get(f"{base}/metrics", "wrong-token")[0] == 401
         status, text = get(f"{base}/metrics", port_token)
-        return status == 200 and "process_start_time_seconds" in text  # as every daemon's
+        # Every daemon's /metrics shows its process and its API requests.
+        return status == 200 and all(
+            name in text for name in ("process_start_time_seconds", "rest_client_requests_total{")
+        )
 
-    for fmt, (inspect, respond, run, agent, webhook, export) in started.items():
-        eventually(lambda d=respond: served(d), timeout=180, message=f"{respond.name} ready")
-        body = {"name": f"down_{fmt}", "payload": {"server": "db-1"}, "id": f"logs-{fmt}"}
-        assert post_json(f"http://127.0.0.1:{respond.port}/events", body, event_token) == 200
-        for daemon in (run, agent, export):
+    for fmt, mine in started.items():
+        for name in ("run", "agent", "respond", "export"):
+            daemon = mine[name]
             eventually(lambda d=daemon: served(d), timeout=180, message=f"{daemon.name} ready")
+        webhook = mine["webhook"]
         eventually(lambda d=webhook: served(d, "https"), timeout=180, message="webhook ready")
+        body = {"name": f"down_{fmt}", "payload": {"server": "db-1"}, "id": f"logs-{fmt}"}
+        url = f"http://127.0.0.1:{mine['respond'].port}/events"
+        assert post_json(url, body, event_token) == 200
+        inspect = mine["inspect"]
         if inspect.process.wait(180) != 0:
             pytest.fail(f"{inspect.name} failed:\n{inspect.output[-3000:]}")
     for cluster in (push_cluster, pull_cluster):
