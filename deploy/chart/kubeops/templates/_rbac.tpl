@@ -121,8 +121,12 @@ SyncWork, create work namespaces; `get` of the member kubeconfig Secrets (by nam
 per member: members.connect) in sync.memberNamespace; its Lease in the release namespace.
 */}}
 {{- define "kubeops.sync.clusterRules" -}}
+# policies only through informers; a member is also read by name (members.py)
 - apiGroups: [sync.kubeops.io]
-  resources: [clustersyncpolicies, memberclusters]
+  resources: [clustersyncpolicies]
+  verbs: [list, watch]
+- apiGroups: [sync.kubeops.io]
+  resources: [memberclusters]
   verbs: [get, list, watch]
 - apiGroups: [sync.kubeops.io]
   resources: [clustersyncpolicies/status, memberclusters/status]
