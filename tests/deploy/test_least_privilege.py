@@ -43,20 +43,18 @@ WHERE = {
 }
 
 
-# Grants whose code path the short in-cluster runs do not reach, each with that path.
-# Everything else the chart grants must show in the audit log; trim this as scenarios grow.
+# Grants whose code path the short in-cluster runs may not reach, each with that path
+# (a path reached only sometimes, as a conflict's re-read, stays here too).  Everything
+# else the chart grants must show in the audit log; trim this as scenarios grow.
 NOT_REACHED: dict[tuple[str, str, str, str], str] = {
     ("respond", "get", "configmaps", NAMESPACE): "ledger: re-reading an entry after a conflict",
     ("respond", "delete", "configmaps", NAMESPACE): "ledger: pruning entries past retention",
     ("sync", "create", "namespaces", ""): "a member's work namespace (sync join made it first)",
-    ("sync", "delete", "syncworks.sync.kubeops.io", ""): "a member or policy going away",
     ("sync", "get", "syncworks.sync.kubeops.io", ""): "reading back a member's SyncWork",
     ("sync", "get", "clustersyncpolicies.sync.kubeops.io", ""): "reading one policy by name",
     ("sync", "create", "syncworks.sync.kubeops.io", ""): "asked of H1/H8: apply (patch) creates",
     ("sync-agent", "get", "configmaps", ""): "reading a synced object that already exists",
-    ("sync-agent", "patch", "configmaps", ""): "updating a synced object that differs",
     ("sync-agent", "update", "configmaps", ""): "updating a synced object that differs",
-    ("sync-agent", "delete", "configmaps", ""): "pruning an object its policy no longer selects",
 }
 
 
@@ -214,7 +212,8 @@ def test_the_chart_grants_only_what_the_daemon_used(
     started = time.monotonic()
     grants = granted(cluster, user)
     assert grants, f"auth matrix shows no grant at all for {user}: is the chart applied?"
-    extra = [c for c in unused(grants, used(cluster, user)) if (daemon, *c) not in NOT_REACHED]
+    unused_cells = unused(grants, used(cluster, user))
+    extra = [c for c in unused_cells if (daemon, *c) not in NOT_REACHED]
     assert not extra, (
         f"{daemon}: the chart grants {user} what its in-cluster run never used "
         f"(verb, resource, namespace): {extra}; it used {sorted(used(cluster, user))} "
