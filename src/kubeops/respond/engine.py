@@ -29,9 +29,11 @@ with the CEL error, so a wrong rule is visible rather than silent.
 :meth:`Engine.submit` is the sources' ``emit``: events about different objects
 run concurrently (bounded), events about one object in the order they came.
 
-When tracing, an event is one trace: a ``respond.event`` span from submission to
-handled, a ``respond.rule`` span for each rule whose trigger matches (conditions
-and actions), a ``respond.action`` span for each action, holding its API requests.
+When tracing, an event is one trace: a ``respond.event`` span while it is handled
+(in the trace of whoever submitted it, if any: the engine's task carries the
+submitter's context), a ``respond.rule`` span for each rule whose trigger matches
+(conditions and actions), a ``respond.action`` span for each action, holding its
+API requests.
 """
 
 from __future__ import annotations
@@ -277,14 +279,12 @@ class Engine:
         await self._backlog.acquire()
         key = _order_key(event)
         previous = self._tails.get(key)
-        span = telemetry.start_span("respond.event", _event_attributes(event))
-        with telemetry.activate(span):  # the task (and so its spans) continues this trace
-            task = asyncio.create_task(self._run_after(previous, event))
+        # The task copies the submitter's context: a trace it is in continues there.
+        task = asyncio.create_task(self._run_after(previous, event))
         self._tails[key] = task
         self._pending[task] = event.time
 
         def done(finished: asyncio.Task[None]) -> None:
-            span.end()
             self._pending.pop(finished, None)
             self._backlog.release()
             if self._tails.get(key) is finished:
@@ -316,6 +316,10 @@ class Engine:
 
     async def handle(self, event: Event) -> list[Decision]:
         """Every decision for ``event``, in order (empty when no rule matches)."""
+        with telemetry.span("respond.event", _event_attributes(event)):
+            return await self._handle(event)
+
+    async def _handle(self, event: Event) -> list[Decision]:
         if self.metrics is not None:
             self.metrics.event(event.source, event.name)
         decisions: list[Decision] = []

@@ -7,14 +7,24 @@ from collections.abc import Iterator
 
 import pytest
 
+from integration.respond.daemon.harness import http, kubeconfig, spawn
 from integration.sync.conftest import make_policy, start_controller, sync_ns, sync_world
 from kubeops import telemetry
 
 from .receiver import Receiver, serve_otlp
 
 # The multi-cluster sync world (hub, source, two targets; shared with the sync tests and
-# set up once a session) for the sync trace test.
-__all__ = ["make_policy", "start_controller", "sync_ns", "sync_world"]
+# set up once a session) for the sync trace test; the respond daemon tests' subprocess
+# harness for the daemon's.
+__all__ = [
+    "http",
+    "kubeconfig",
+    "make_policy",
+    "spawn",
+    "start_controller",
+    "sync_ns",
+    "sync_world",
+]
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from kubeops import telemetry
 from kubeops.api import Client
 from kubeops.cache import SharedInformer
 from kubeops.controller.reconciler import Controller, Request, Result
@@ -127,23 +128,25 @@ async def test_a_respond_event_its_rule_its_action_and_the_actions_requests_are_
         "involvedObject": {"kind": "Pod", "name": "crash", "namespace": ns},
         "firstTimestamp": stamp, "lastTimestamp": stamp,
     })  # fmt: skip
-    await engine.submit(event)
+    with telemetry.span("test.source"):  # a source that traces its own work
+        await engine.submit(event)  # handled on the engine's task, after this returns
     await engine.drain()
     marked = await client.get("configmaps", "marked")
     assert marked["metadata"]["annotations"] == {"traced.kubeops.io/pod": "crash"}
 
     def spans() -> tuple[ReceivedSpan, ...]:
+        source = traced.one("test.source")
         root = traced.one("respond.event", **{"kubeops.event.name": "BackOff"})
         rule = traced.one("respond.rule", **{"kubeops.rule": "mark-backoff"})
         quiet = traced.one("respond.rule", **{"kubeops.rule": "never-fires"})
         action = traced.one("respond.action", **{"kubeops.rule": "mark-backoff"})
         patch = traced.one("PATCH configmaps", **{"kubeops.name": "marked"})
-        return root, rule, quiet, action, patch
+        return source, root, rule, quiet, action, patch
 
-    root, rule, quiet, action, patch = await async_eventually(spans, message="the spans")
-    assert root.parent_id == ""
+    source, root, rule, quiet, action, patch = await async_eventually(spans, message="the spans")
+    assert root.parent_id == source.span_id  # the engine's queue carried the submitter's context
     assert root.attributes["kubeops.event.source"] == "event"
-    assert rule.parent_id == root.span_id  # handled on the engine's task, in the event's trace
+    assert rule.parent_id == root.span_id
     assert rule.attributes["kubeops.rule.outcome"] == FIRED
     assert quiet.parent_id == root.span_id
     assert quiet.attributes["kubeops.rule.outcome"] == "not-matched"
@@ -152,5 +155,5 @@ async def test_a_respond_event_its_rule_its_action_and_the_actions_requests_are_
     assert action.attributes["kubeops.action.outcome"] == SUCCEEDED
     assert patch.parent_id == action.span_id
     assert patch.attributes["http.response.status_code"] == 200
-    assert {s.trace_id for s in (root, rule, quiet, action, patch)} == {root.trace_id}
+    assert {s.trace_id for s in (source, root, rule, quiet, action, patch)} == {source.trace_id}
     assert not traced.named("respond.action", **{"kubeops.rule": "never-fires"})
