@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from kubeops.testenv.image import (
     ImageError,
     ImageLayout,
     ensure_image,
+    prune_cache,
     run_step,
     source_checkout,
     source_url,
@@ -160,3 +162,29 @@ def test_a_failed_step_is_one_line_naming_the_step_and_its_cause() -> None:
     assert str(raised.value) == (
         "image: packing the image (umoci gc) failed: no-such-umoci: No such file or directory"
     )
+
+
+def test_pruning_keeps_recent_and_recently_used_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBEOPS_CACHE_DIR", str(tmp_path))
+    hour = 3600
+    ages = {  # name -> hours since last use
+        **{f"image-{n:016x}": n for n in range(1, 7)},  # 1 h, 2 h kept; 3..6 h old ones go
+        "image-deps-00000000000000a1": 5,  # the only one of its kind: kept
+        "debian-bookworm-0123456789ab": 9,  # idem
+        "image-0000000000000009.building-x1": 2,  # a killed build's leftover
+        "image-00000000000000b1": 0.5,  # used within the hour: kept, the third most recent
+    }
+    for name, hours in ages.items():
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (time.time() - hours * hour,) * 2)
+    prune_cache()
+    kept = sorted(path.name for path in tmp_path.iterdir() if path.is_dir())
+    assert kept == [
+        "debian-bookworm-0123456789ab",
+        "image-0000000000000001",
+        "image-0000000000000002",
+        "image-00000000000000b1",
+        "image-deps-00000000000000a1",
+    ]

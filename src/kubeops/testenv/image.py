@@ -176,7 +176,7 @@ def ensure_image(progress: Progress = _quiet) -> ImageLayout:
 
     _cached(image.directory, "image.json", build)
     os.utime(image.directory)  # "recently used", which pruning keeps
-    _prune()
+    prune_cache()
     return image
 
 
@@ -273,11 +273,16 @@ def _cached(final: Path, marker: str, build: Callable[[Path], None]) -> Path:
     return final
 
 
-def _prune() -> None:
+def prune_cache() -> None:
     """Delete cached builds unused for an hour (an image with its root filesystem is
     ~400 MB), keeping the most recently used few and any whose lock a build holds."""
-    for pattern, keep in ((r"image-[0-9a-f]{16}", 3), (r"image-deps-[0-9a-f]{16}", 2)):
-        found = [p for p in cache_root().glob("image-*") if re.fullmatch(pattern, p.name)]
+    kinds = (
+        (r"image-[0-9a-f]{16}", 3),
+        (r"image-deps-[0-9a-f]{16}", 2),
+        (r"debian-[a-z]+-[0-9a-f]{12}", 1),
+    )
+    for pattern, keep in kinds:
+        found = [p for p in cache_root().iterdir() if re.fullmatch(pattern, p.name)]
         found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         for old in found[keep:]:
             if time.time() - old.stat().st_mtime < _UNUSED_SECONDS:
@@ -288,6 +293,11 @@ def _prune() -> None:
                 except BlockingIOError:
                     continue
                 shutil.rmtree(old, ignore_errors=True)
+    # What a killed build left behind (a live one renames or removes its own within minutes).
+    mine = ("debian-*.building-*", "image-*.building-*", "image-*/*.building-*")
+    for leftover in [path for pattern in mine for path in cache_root().glob(pattern)]:
+        if time.time() - leftover.stat().st_mtime > _UNUSED_SECONDS:
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _build(
@@ -311,7 +321,8 @@ def _build(
             out, base, _requirements(checkout), pins, epoch, umoci, progress
         ),
     )
-    os.utime(deps)  # "recently used", which pruning keeps
+    os.utime(base)  # "recently used", which pruning keeps
+    os.utime(deps)
     work = staging / "work"
     wheel = _build_wheel(checkout, work, progress)
     root = _extract(work / "root", [base / "rootfs.tar", deps / "layer.tar"], progress)
