@@ -172,15 +172,6 @@ def start_span(
     return cast(Span, tracer.start_span(name, context=parent, attributes=attributes))
 
 
-def activate(started: Span) -> AbstractContextManager[object]:
-    """Make a span from :func:`start_span` current inside the ``with`` block, without ending it."""
-    if _tracer is None or started is _NOOP:
-        return _NOOP
-    from opentelemetry import trace
-
-    return cast("AbstractContextManager[object]", trace.use_span(started, end_on_exit=False))  # type: ignore[arg-type]
-
-
 def capture() -> object | None:
     """The current trace context, for whoever carries work on later (a queued key);
     None when not tracing or no span is current, so nothing needs storing."""
@@ -221,7 +212,6 @@ __all__ = [
     "Span",
     "TraceSettings",
     "TracingConfigError",
-    "activate",
     "capture",
     "configure_tracing",
     "current_trace_id",
