@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 import types
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -133,7 +134,9 @@ def kept_levels() -> Iterator[None]:
     names = ("", "kubeops", "kubeops.test.logs", "aiohttp", "aiokafka")
     levels = {name: logging.getLogger(name).level for name in names}
     propagate = logging.getLogger("aiokafka").propagate
+    shown = warnings.showwarning
     yield
+    warnings.showwarning = shown
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
     logging.getLogger("aiokafka").propagate = propagate
@@ -152,14 +155,18 @@ def test_log_event_and_event_fields_give_a_record_its_fields(
         logging.getLogger("kubeops.elsewhere").info("not shown: not the daemon's own")
         logging.getLogger("aiokafka").warning("not shown: the Kafka client is quiet")
         logging.getLogger("aiohttp.server").warning("shown: a library's warning")
+        warnings.warn("shown: Python's warning\nin one line", UserWarning, stacklevel=1)
     finally:
         logging.getLogger().removeHandler(handler)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    assert [(e["message"], e.get("name"), e.get("cluster")) for e in lines] == [
+    assert [(e["message"], e.get("name"), e.get("cluster")) for e in lines[:3]] == [
         ("denied", "web", None),
         ("plain 1", None, "a"),
         ("shown: a library's warning", None, None),
     ]
+    assert len(lines) == 4
+    assert lines[3]["message"] == "UserWarning: shown: Python's warning\nin one line"
+    assert lines[3]["logger"] == "py.warnings"
     assert lines[0]["status"] == 403
 
 

@@ -15,6 +15,7 @@ import datetime
 import logging
 import sys
 import traceback
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -146,6 +147,18 @@ HTTP_LOGGER = "aiohttp"
 rest at ``--log-level debug``."""
 
 
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A Python warning in a daemon: a record of ``py.warnings`` (``Category: message``)."""
+    logging.getLogger("py.warnings").warning("%s: %s", category.__name__, message)
+
+
 class _DaemonHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The handler :func:`configure_daemon_logs` installs (found and replaced on a second call)."""
 
@@ -163,6 +176,7 @@ def configure_daemon_logs(fmt: str, level: str, loggers: Iterable[str]) -> loggi
     for old in [h for h in root.handlers if isinstance(h, _DaemonHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)  # third-party warnings in the same format, not Python's plain one
+    warnings.showwarning = _log_warning  # and Python's warnings too, one record each
     root.setLevel(max(threshold, logging.WARNING))
     kubeops = logging.getLogger("kubeops")
     kubeops.setLevel(threshold if debug else max(threshold, logging.WARNING))
