@@ -6,13 +6,25 @@ refused nothing."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from deploy.incluster_runs import NAMESPACE, http_get, scraper_token
+from deploy.chart import fullname
+from deploy.incluster_runs import (
+    NAMESPACE,
+    RELEASE,
+    container_port,
+    http_get,
+    pod_template,
+    scraper_token,
+    stop,
+)
 from kubeops.testenv import eventually
 from kubeops.testenv.cluster import Cluster
-from kubeops.testenv.pod import RunningPod
+from kubeops.testenv.image import ImageLayout
+from kubeops.testenv.pod import RunningPod, run_pod
+from kubeops.testenv.ports import free_port
 
-from .conftest import CRASHING, PROBLEMS, refusals, sample
+from .conftest import CRASHING, PROBLEMS, refusals, sample, wait_for
 
 
 def _report_reader(cluster: Cluster) -> str:
@@ -94,3 +106,50 @@ def test_probes_lease_and_log(inspect_pod: RunningPod, deploy_cluster: Cluster) 
     # The holder's identity starts with the host name: the pod's name, as in a cluster.
     assert lease["spec"]["holderIdentity"].startswith(f"{inspect_pod.name}_")
     assert not refusals(inspect_pod.logs())
+
+
+def test_a_second_replica_stands_by(
+    inspect_pod: RunningPod,
+    deploy_cluster: Cluster,
+    image: ImageLayout,
+    chart_manifests: list[dict[str, Any]],
+) -> None:
+    # The chart's two replicas on one host: each its own port, one Lease between them.
+    template = pod_template(chart_manifests, "inspect")
+    port = container_port(template)
+    second = run_pod(
+        deploy_cluster,
+        image,
+        template,
+        namespace=NAMESPACE,
+        name=f"{fullname('inspect', RELEASE)}-1",
+        port_map={port: free_port()},
+    )
+    try:
+        token = scraper_token(deploy_cluster)
+
+        def standing_by() -> bool:
+            status, text = http_get(second, port, "/metrics", token=token)
+            ready = http_get(second, port, "/readyz")[0] == 200
+            leading = (
+                sample(text, "kubeops_inspect_leader") if "kubeops_inspect_leader" in text else None
+            )
+            return status == 200 and ready and leading == 0
+
+        wait_for(second, standing_by, "the second replica ready and not leading", 30)
+        assert second.port(port) != inspect_pod.port(port)
+        lease = deploy_cluster.admin.get(
+            f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/kubeops-kubeops-inspect"
+        )
+        assert lease["spec"]["holderIdentity"].startswith(f"{inspect_pod.name}_")
+        assert (
+            sample(
+                http_get(second, port, "/metrics", token=token)[1],
+                "kubeops_inspect_runs_total",
+                result="success",
+            )
+            == 0
+        )
+        assert not refusals(second.logs())
+    finally:
+        assert stop(second) == 0, second.logs()[-3000:]
