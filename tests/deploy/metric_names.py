@@ -27,16 +27,22 @@ ALERTS = REPO / "deploy" / "prometheus" / "alerts.yaml"
 """The alert rules: the one source the chart's PrometheusRule renders."""
 SOURCE = REPO / "src" / "kubeops"
 
+DAEMONS = ("inspect", "respond", "sync", "sync-agent", "policy-webhook")
+"""The chart's daemons (as ``tests/deploy/chart.py`` names them)."""
+
 OWNERS: dict[str, tuple[str, ...]] = {
     "kubeops_inspect_": ("inspect",),
     "kubeops_respond_": ("respond",),
     "kubeops_bus_": ("bus",),
     "kubeops_sync_": ("sync", "sync-agent"),
     "kubeops_policy_webhook_": ("policy-webhook",),
+    "rest_client_": DAEMONS,
+    "process_": DAEMONS,
 }
 """Which daemons export the names with each prefix.  ``bus``: ``respond run`` exports
 these while its rules configure a bus (and ``events export`` does, without a chart entry);
-the sync controller and agent export the same ``kubeops_sync_*`` families."""
+the sync controller and agent export the same ``kubeops_sync_*`` families; every daemon
+exports its API requests (``rest_client_*``) and its process (``process_*``)."""
 
 SYNTHETIC = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds"})
 """Series Prometheus makes itself: no daemon exports them."""
@@ -57,6 +63,7 @@ _KEYWORDS = frozenset(
     {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring"}
     | {"group_left", "group_right", "inf", "nan", "start", "end"}
 )
+_COLLECTORS = frozenset({"ProcessCollector", "PlatformCollector"})
 _CONSTRUCTORS = frozenset(
     {"Counter", "Gauge", "Histogram", "Summary", "Info", "Enum", "PromCounter"}
     | {"CounterMetricFamily", "GaugeMetricFamily", "HistogramMetricFamily"}
@@ -173,22 +180,38 @@ def exported_metrics(text: str) -> set[str]:
 
 def defined_metrics(root: Path = SOURCE) -> set[str]:
     """The families kubeops' code defines: the first argument of every prometheus_client
-    metric or metric-family constructor under ``root`` (read from the source, not run)."""
+    metric or metric-family constructor under ``root`` (read from the source, not run),
+    and those of the prometheus_client collectors it registers."""
     found: set[str] = set()
+    collectors: set[str] = set()
     for path in root.rglob("*.py"):
         text = path.read_text()
         if "prometheus_client" not in text:
             continue  # defines no metric: not worth parsing
         for node in ast.walk(ast.parse(text, str(path))):
-            if not isinstance(node, ast.Call) or not node.args:
+            if not isinstance(node, ast.Call):
                 continue
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            first = node.args[0]
+            first = node.args[0] if node.args else None
             if (
                 called in _CONSTRUCTORS
                 and isinstance(first, ast.Constant)
                 and isinstance(first.value, str)
             ):
                 found.add(family(first.value))
+            elif called in _COLLECTORS:
+                collectors.add(called)
+    return found | _collected(collectors)
+
+
+def _collected(collectors: set[str]) -> set[str]:
+    """The families of prometheus_client's own collectors kubeops registers (``process_*``
+    and ``python_info``), read from the collectors themselves."""
+    import prometheus_client
+
+    found: set[str] = set()
+    for name in collectors:
+        collector = getattr(prometheus_client, name)(registry=None)
+        found.update(family(metric.name) for metric in collector.collect())
     return found
