@@ -109,12 +109,17 @@ class _Extra:
     package: str
     version_variable: str
     bare_version: bool = False  # "0.31.1" rather than "v0.31.1"
+    tags: str = ""
 
     def program(self, name: str, source: Path) -> GoProgram:
         version = required_version(source / name / "go.mod", self.module)
         stamp = version.removeprefix("v") if self.bare_version else version
         return GoProgram(
-            name, source / name, self.package, f"-s -w -X {self.version_variable}={stamp}"
+            name,
+            source / name,
+            self.package,
+            f"-s -w -X {self.version_variable}={stamp}",
+            self.tags,
         )
 
 
@@ -143,12 +148,14 @@ _EXTRAS: dict[str, _Extra] = {
         "helm.sh/helm/v4/cmd/helm",
         "helm.sh/helm/v4/internal/version.version",
     ),
-    # Checks and unit-tests the PrometheusRule alerts shipped in deploy/.
+    # Checks and unit-tests the PrometheusRule alerts shipped in deploy/.  Rules need no
+    # service discovery: without its plugins (every cloud's SDK) the build is a fraction.
     "promtool": _Extra(
         "github.com/prometheus/prometheus",
         "github.com/prometheus/prometheus/cmd/promtool",
         "github.com/prometheus/common/version.Version",
         bare_version=True,
+        tags="remove_all_sd",
     ),
     # Packs the image's root filesystem as an OCI image (``make image``) and unpacks it.
     "umoci": _Extra(

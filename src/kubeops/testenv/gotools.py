@@ -59,10 +59,12 @@ class GoProgram:
     module: Path
     package: str = "."
     ldflags: str = "-s -w"
+    tags: str = ""  # build tags, comma-separated
 
     def build_args(self) -> list[str]:
         """``go build`` arguments after ``-o``'s operand: the flags and the package."""
-        return ["-trimpath", "-ldflags", self.ldflags, self.package]
+        tags = ["-tags", self.tags] if self.tags else []
+        return ["-trimpath", *tags, "-ldflags", self.ldflags, self.package]
 
     def key(self) -> str:
         """16 hex digits of SHA-256 over the build flags and the module's sources."""
