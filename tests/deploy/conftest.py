@@ -131,7 +131,8 @@ def audit_events(cluster: Cluster) -> list[dict[str, Any]]:
 
 def audit_requests(cluster: Cluster, user: str, *, since: str = "") -> set[Request]:
     """What ``user`` asked of the cluster's API server and got an answer below 400 for
-    (completed requests; ``since``: an RFC 3339 time to start from)."""
+    (completed requests; ``since``: an RFC 3339 time to start from).  An apply (patch)
+    answered 201 created its object, which RBAC authorised as ``create`` as well."""
     used = set()
     for event in audit_events(cluster):
         if event.get("user", {}).get("username") != user or event.get("stage") == "Panic":
@@ -141,15 +142,16 @@ def audit_requests(cluster: Cluster, user: str, *, since: str = "") -> set[Reque
         if event.get("responseStatus", {}).get("code", 0) >= 400:
             continue
         ref = event.get("objectRef") or {}
-        used.add(
-            (
-                event["verb"],
-                ref.get("apiGroup", ""),
-                ref.get("resource", ""),
-                ref.get("subresource", ""),
-                ref.get("namespace", ""),
-            )
+        target = (
+            ref.get("apiGroup", ""),
+            ref.get("resource", ""),
+            ref.get("subresource", ""),
+            ref.get("namespace", ""),
         )
+        used.add((event["verb"], *target))
+        # A server-side apply that made the object is authorised as create too.
+        if event["verb"] == "patch" and event.get("responseStatus", {}).get("code") == 201:
+            used.add(("create", *target))
     return used
 
 

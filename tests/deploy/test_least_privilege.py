@@ -51,8 +51,6 @@ NOT_REACHED: dict[tuple[str, str, str, str], str] = {
     ("respond", "delete", "configmaps", NAMESPACE): "ledger: pruning entries past retention",
     ("sync", "create", "namespaces", ""): "a member's work namespace (sync join made it first)",
     ("sync", "get", "syncworks.sync.kubeops.io", ""): "reading back a member's SyncWork",
-    ("sync", "get", "clustersyncpolicies.sync.kubeops.io", ""): "reading one policy by name",
-    ("sync", "create", "syncworks.sync.kubeops.io", ""): "asked of H1/H8: apply (patch) creates",
     ("sync-agent", "get", "configmaps", ""): "reading a synced object that already exists",
     ("sync-agent", "update", "configmaps", ""): "updating a synced object that differs",
 }
