@@ -336,6 +336,7 @@ def test_no_daemon_logs_a_secret_at_debug(
                   secrets, booting_kafka, daemons)  # fmt: skip
     finally:
         codes = {d.name: d.stop() for d in daemons}
+        sync_world.hub.admin.delete(f"/api/v1/namespaces/{sync_ns}")  # the others' go with sync_ns
     leaks = [
         f"{daemon.name}: {what}"
         for daemon in daemons
