@@ -193,12 +193,12 @@ def source_checkout() -> Path:
 
 def dependency_pins() -> str:
     """``name==version`` lines for everything installed here but kubeops: the image's pins."""
-    lines = {
-        f"{dist.metadata['Name']}=={dist.version}"
-        for dist in importlib.metadata.distributions()
-        if dist.metadata["Name"] and dist.metadata["Name"].lower() != "kubeops"
-    }
-    return "".join(f"{line}\n" for line in sorted(lines, key=str.lower))
+    pins: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():  # in sys.path order: the one imported wins
+        name = re.sub(r"[-_.]+", "-", dist.metadata["Name"] or "").lower()
+        if name and name != "kubeops":
+            pins.setdefault(name, f"{name}=={dist.version}\n")
+    return "".join(pins[name] for name in sorted(pins))
 
 
 def image_key(checkout: Path, pins: str) -> str:
