@@ -20,7 +20,8 @@ timestamp clamped to ``SOURCE_DATE_EPOCH`` (else the last commit's time).  Image
 in ``~/.cache/kubeops/image-<key>/`` (key: ``src/``, ``pyproject.toml``, ``README.md``,
 ``controlplane/``, the pins and the Debian package list).  A file lock makes
 concurrent first calls build once; a build appears only by renaming its finished
-directory.  Building needs root (mmdebstrap's root mode, ``chroot``).
+directory; builds unused for an hour are pruned (:func:`prune_cache`).  Building needs
+root (mmdebstrap's root mode, ``chroot``).
 """
 
 from __future__ import annotations
