@@ -9,7 +9,7 @@ import base64
 import json
 import ssl
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from kubeops.testenv import eventually
 from kubeops.testenv.cluster import Cluster
 from kubeops.testenv.pod import SERVICE_ACCOUNT_DIR, RunningPod, run_pod
 
-from .conftest import audit_events, audit_requests
+from .conftest import audit_events, audit_requests, wait_for
 
 SA = "reader"
 PORT = 8080
@@ -118,20 +118,13 @@ def _status(pid: int) -> dict[str, str]:
     return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
 
 
-def _wait(pod: RunningPod, condition: Callable[[], bool], what: str, timeout: float) -> None:
-    try:
-        eventually(condition, timeout=timeout, message=what)
-    except AssertionError as err:
-        raise AssertionError(f"{err}\nthe daemon's log:\n{pod.logs()[-3000:]}") from err
-
-
 @pytest.fixture(scope="module")
 def reader(deploy_cluster: Cluster, image: Any) -> Iterator[RunningPod]:
     namespace = f"pod-runner-{uuid.uuid4().hex[:6]}"
     _setup(deploy_cluster, namespace)
     pod = run_pod(deploy_cluster, image, _template(namespace), namespace=namespace, name="reader-0")
     try:
-        _wait(pod, lambda: _runs(pod).get("success", 0) >= 1, "the first successful run", 30)
+        wait_for(pod, lambda: _runs(pod).get("success", 0) >= 1, "the first successful run")
         yield pod
     finally:
         code = asyncio.run(pod.stop(grace=10))
@@ -214,10 +207,10 @@ def test_a_rotated_token_is_picked_up(reader: RunningPod) -> None:
         )
         return response.status_code == 401
 
-    eventually(old_token_refused, timeout=10, message="the API server refuses the old token")
+    eventually(old_token_refused, timeout=20, message="the API server refuses the old token")
     # From here on the old token works nowhere: what the daemon does, it does with the new one.
     refused = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    _wait(reader, lambda: _runs(reader)["success"] >= before + 3, "three more good runs", 20)
+    wait_for(reader, lambda: _runs(reader)["success"] >= before + 3, "three more good runs", 30)
     user = f"system:serviceaccount:{reader.namespace}:{SA}"
 
     def credentials_since() -> set[str]:
@@ -228,7 +221,7 @@ def test_a_rotated_token_is_picked_up(reader: RunningPod) -> None:
             and e.get("requestReceivedTimestamp", "") > refused
         }
 
-    used = eventually(credentials_since, timeout=10, message="the daemon's audited requests")
+    used = eventually(credentials_since, timeout=20, message="the daemon's audited requests")
     assert used == {_jti(rotation.new_token)}
     assert _runs(reader).get("error", 0) == _runs(reader).get("failed", 0) == 0
     log = reader.logs()
