@@ -8,18 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kubeops.testenv.pod import (
-    PodError,
-    _AtomicDir,
-    _expand,
-    _image_user,
-    _inside,
-    _substitute_port,
-)
+from kubeops.testenv.pod import _expand, _substitute_port
+from kubeops.testenv.podfs import AtomicDir, PodError, image_user, path_inside
 
 
 def test_a_volume_is_swapped_whole_through_data(tmp_path: Path) -> None:
-    volume = _AtomicDir(tmp_path / "v")
+    volume = AtomicDir(tmp_path / "v")
     volume.write({"token": (b"one", 0o644), "sub/key": (b"k", 0o600), "gone": (b"x", 0o644)})
     first = os.readlink(tmp_path / "v" / "..data")
     assert first.startswith("..")
@@ -39,7 +33,7 @@ def test_a_volume_is_swapped_whole_through_data(tmp_path: Path) -> None:
 
 def test_a_volume_file_may_not_leave_its_volume(tmp_path: Path) -> None:
     with pytest.raises(PodError, match="leaves its volume"):
-        _AtomicDir(tmp_path / "v").write({"../escape": (b"x", 0o644)})
+        AtomicDir(tmp_path / "v").write({"../escape": (b"x", 0o644)})
 
 
 def test_paths_resolve_inside_the_image(tmp_path: Path) -> None:
@@ -49,11 +43,11 @@ def test_paths_resolve_inside_the_image(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "link").symlink_to("../run")
     (tmp_path / "loop").symlink_to("/loop")
-    assert _inside(tmp_path, "/var/run/secrets/x") == "/run/secrets/x"
-    assert _inside(tmp_path, "/etc/link/a") == "/run/a"
-    assert _inside(tmp_path, "/a/../b/./c") == "/b/c"
+    assert path_inside(tmp_path, "/var/run/secrets/x") == "/run/secrets/x"
+    assert path_inside(tmp_path, "/etc/link/a") == "/run/a"
+    assert path_inside(tmp_path, "/a/../b/./c") == "/b/c"
     with pytest.raises(PodError, match="symlink loop"):
-        _inside(tmp_path, "/loop/x")
+        path_inside(tmp_path, "/loop/x")
 
 
 def test_var_references_expand_as_kubernetes_does() -> None:
@@ -77,10 +71,10 @@ def test_the_image_user_is_looked_up_in_its_own_databases(tmp_path: Path) -> Non
         "root:x:0:0::/root:/bin/sh\nkubeops:x:65532:65533::/:\n"
     )
     (tmp_path / "etc" / "group").write_text("root:x:0:\nkubeops:x:65533:\nother:x:7:\n")
-    assert _image_user(tmp_path, "") == (0, 0)
-    assert _image_user(tmp_path, "kubeops") == (65532, 65533)
-    assert _image_user(tmp_path, "kubeops:other") == (65532, 7)
-    assert _image_user(tmp_path, "65532:65532") == (65532, 65532)
-    assert _image_user(tmp_path, "1234") == (1234, 1234)
+    assert image_user(tmp_path, "") == (0, 0)
+    assert image_user(tmp_path, "kubeops") == (65532, 65533)
+    assert image_user(tmp_path, "kubeops:other") == (65532, 7)
+    assert image_user(tmp_path, "65532:65532") == (65532, 65532)
+    assert image_user(tmp_path, "1234") == (1234, 1234)
     with pytest.raises(PodError, match="nobody"):
-        _image_user(tmp_path, "nobody")
+        image_user(tmp_path, "nobody")
