@@ -357,9 +357,13 @@ def sync_run(
     controller = run_pod(
         hub, image, controller_template, namespace=NAMESPACE, name=f"{fullname('sync')}-0"
     )
-    agent = run_pod(
-        member, image, agent_template, namespace=NAMESPACE, name=f"{fullname('sync-agent')}-0"
-    )
+    try:
+        agent = run_pod(
+            member, image, agent_template, namespace=NAMESPACE, name=f"{fullname('sync-agent')}-0"
+        )
+    except BaseException:
+        stop(controller)
+        raise
     run = SyncRun(hub, member, controller, agent, port, policies, namespaces)
     try:
         wait_synced(run, {"settings": {"v": "0"}, "doomed": {"v": "0"}}, SETUP_TIMEOUT)

@@ -2,7 +2,12 @@
 exports: each of the chart's five daemons is scraped in-cluster (from the image, through
 ``--auth kubernetes`` with a token bound to the chart's metrics reader role, as
 Prometheus scrapes it) after it did its job once, so dashboards and code never drift
-apart.  The runs are the in-cluster tests' own (package fixtures), not new ones."""
+apart.  The runs are the in-cluster tests' own (package fixtures), not new ones.
+
+A family counts as exported once ``/metrics`` declares it (its ``# TYPE`` line), samples
+or not: a labelled counter has none until its first event.  The ``bus`` names are left
+out: ``respond run`` exports them only with a Kafka bus configured, which the chart's
+default rules do not use (tests/integration/bus checks those metrics)."""
 
 from __future__ import annotations
 
