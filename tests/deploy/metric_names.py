@@ -20,15 +20,14 @@ from typing import Any
 
 import yaml
 
+from .chart import DAEMONS
+
 REPO = Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "deploy" / "grafana"
 """One dashboard JSON per daemon, and an overview."""
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yaml"
 """The alert rules: the one source the chart's PrometheusRule renders."""
 SOURCE = REPO / "src" / "kubeops"
-
-DAEMONS = ("inspect", "respond", "sync", "sync-agent", "policy-webhook")
-"""The chart's daemons (as ``tests/deploy/chart.py`` names them)."""
 
 OWNERS: dict[str, tuple[str, ...]] = {
     "kubeops_inspect_": ("inspect",),
