@@ -24,7 +24,13 @@ from kubeops.api.object import Object
 from kubeops.api.resource import InvalidPathSegment, _segment
 from kubeops.api.sync import either_client
 from kubeops.config import safe_yaml
-from kubeops.config.inputs import MANIFEST_LIMIT, InputError, read_bounded, read_stream_bounded
+from kubeops.config.inputs import (
+    MANIFEST_LIMIT,
+    InputError,
+    files_under,
+    read_bounded,
+    read_stream_bounded,
+)
 from kubeops.config.redact import printable
 from kubeops.config.schema import type_name
 from kubeops.errors import KubeopsError, NotFound
@@ -103,7 +109,7 @@ def _files(path: Path) -> list[Path]:
     """``path`` itself, or the manifest files under the directory ``path``."""
     try:
         if path.is_dir():
-            return sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+            return files_under(path, _SUFFIXES)
         if path.exists():
             return [path]
     except OSError as err:

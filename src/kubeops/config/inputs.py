@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -90,6 +91,21 @@ def read_bounded(
         # A NUL character or an unencodable surrogate: no such path can exist.
         cause = f"not a usable path ({err})"
         raise InputError(f"{what} {str(file)!r}: cannot read it: {cause}", cause=cause) from None
+
+
+def files_under(directory: Path, suffixes: Iterable[str]) -> list[Path]:
+    """The files under ``directory`` (recursively, sorted) whose suffix is one of
+    ``suffixes``, leaving out every path with a part starting ``..``: a mounted
+    ConfigMap or Secret holds each file twice, visibly and in the kubelet's hidden
+    ``..<timestamp>/`` copy, and the copy must not be read as a second definition."""
+    wanted = tuple(suffixes)
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in wanted
+        and not any(part.startswith("..") for part in p.relative_to(directory).parts)
+        and p.is_file()
+    )
 
 
 def read_stream_bounded(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubeops.config import safe_yaml
-from kubeops.config.inputs import MANIFEST_LIMIT, InputError, read_bounded
+from kubeops.config.inputs import MANIFEST_LIMIT, InputError, files_under, read_bounded
 from kubeops.policy.model import (
     API_VERSION,
     Document,
@@ -99,9 +99,7 @@ def _yaml_problem(file: str, message: str) -> Problem:
 
 def _files(path: Path, problems: list[Problem]) -> list[Path]:
     if path.is_dir():
-        return sorted(
-            p for p in path.rglob("*") if p.is_file() and (p.suffix in _YAML or p.suffix == ".rego")
-        )
+        return files_under(path, (*_YAML, ".rego"))
     if path.is_file():
         return [path]
     problems.append(Problem(Source(str(path)), "", "no such file or directory"))
