@@ -249,6 +249,17 @@ def http_get(
         return err.code, err.read().decode()
 
 
+def api_status(cluster: Cluster, token: str) -> int:
+    """The status the cluster's API server answers ``GET /api`` with for ``token``
+    (401 once the token is revoked)."""
+    import httpx
+
+    response = httpx.get(
+        f"{cluster.server}/api", headers={"Authorization": f"Bearer {token}"}, verify=False
+    )
+    return response.status_code
+
+
 # -- the sync -----------------------------------------------------------------------------------
 
 

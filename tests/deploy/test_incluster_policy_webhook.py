@@ -14,12 +14,14 @@ from deploy.incluster_runs import (
     NAMESPACE,
     WEBHOOK_CONFIGURATIONS,
     WebhookRun,
+    api_status,
     configmap,
     dry_run_create,
     forbidden_lines,
     http_get,
     read_configmap,
     refused,
+    scraper_token,
 )
 from kubeops.policy.webhook import WEBHOOK_NAME
 from kubeops.testenv import eventually
@@ -68,6 +70,27 @@ def test_the_api_server_denies_a_violating_object_through_it(webhook_run: Webhoo
     cluster.admin.create(CONFIGMAPS.format(namespace), configmap("good", {"fine": "1"}))
     assert read_configmap(cluster, namespace, "good") is not None
     assert read_configmap(cluster, namespace, "bad") is None
+
+
+def test_a_rotated_token_is_picked_up(webhook_run: WebhookRun) -> None:
+    # The old token is revoked at once: /metrics answers only if the daemon reviews the
+    # caller's token (a TokenReview) with the new one it reads from the rotated file.
+    rotation = webhook_run.pod.rotate_token(invalidate_old=True)
+    eventually(
+        lambda: api_status(webhook_run.cluster, rotation.old_token) == 401,
+        timeout=30,
+        message="the API server to refuse the old token",
+    )
+    token = scraper_token(webhook_run.cluster)
+
+    def scraped() -> str | None:
+        status, body = http_get(
+            webhook_run.pod, webhook_run.port, "/metrics", token=token, https=True
+        )
+        return body if status == 200 else None
+
+    body = eventually(scraped, timeout=30, message="/metrics after the token rotated")
+    assert "# TYPE kubeops_policy_webhook_reviews_total counter" in body, body[:2000]
 
 
 def get(run: WebhookRun, path: str) -> tuple[int, str]:

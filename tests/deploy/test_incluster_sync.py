@@ -18,6 +18,7 @@ from deploy.incluster_runs import (
     PULL,
     PUSH,
     SyncRun,
+    api_status,
     configmap,
     forbidden_lines,
     http_get,
@@ -139,7 +140,12 @@ def test_a_rotated_token_is_picked_up(sync_run: SyncRun) -> None:
     # The kubelet rotates each pod's token; here the old one is revoked at once, so only
     # a daemon that reads the token file again keeps working.
     for pod in sync_run.pods().values():
-        pod.rotate_token(invalidate_old=True)
+        rotation = pod.rotate_token(invalidate_old=True)
+        eventually(
+            lambda p=pod, r=rotation: api_status(p.cluster, r.old_token) == 401,
+            timeout=30,
+            message="the API server to refuse the old token",
+        )
     for namespace in sync_run.namespaces.values():
         sync_run.hub.admin.create(CONFIGMAPS.format(namespace), configmap("rotated", {"k": "v"}))
     # Pull: the controller writes the SyncWork with its token, the agent the ConfigMap with
