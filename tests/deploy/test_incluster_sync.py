@@ -139,8 +139,8 @@ def test_the_controller_may_create_only_work_namespaces(sync_run: SyncRun) -> No
 def test_a_rotated_token_is_picked_up(sync_run: SyncRun) -> None:
     # The kubelet rotates each pod's token; here the old one is revoked at once, so only
     # a daemon that reads the token file again keeps working.
-    for pod in sync_run.pods().values():
-        rotation = pod.rotate_token(invalidate_old=True)
+    rotations = {pod: pod.rotate_token(invalidate_old=True) for pod in sync_run.pods().values()}
+    for pod, rotation in rotations.items():  # the API server caches a token's review ~10 s
         eventually(
             lambda p=pod, r=rotation: api_status(p.cluster, r.old_token) == 401,
             timeout=30,
