@@ -204,31 +204,37 @@ class _Lane:
         queue = self.queue
         while True:
             item = await queue.get()
-            try:
-                await self.up.wait()
-                # Continues the trace of the source event that queued the key (tracing only).
-                with telemetry.span(
-                    "sync.reconcile",
-                    _item_attributes(self.name, item),
-                    parent=queue.trace_context(item),
-                ):
+            # Continues the trace of the source event that queued the key, and its
+            # retries continue this one (tracing only).
+            with telemetry.span(
+                "sync.reconcile",
+                _item_attributes(self.name, item),
+                parent=queue.trace_context(item),
+            ) as span:
+                try:
+                    await self.up.wait()
                     await self.controller.process(self, item)
-                queue.forget(item)
-            except TargetDown as err:
-                self.mark_down(str(err))
-                queue.add(item)  # kept, no backoff: worked off when the target is back
-            except _NotReady:
-                queue.add_after(item, _NOT_READY_DELAY)
-            except _SourceDown as err:
-                self.controller.book.record(item[0], self.name, item[1], State.PENDING, str(err))
-                queue.add_after(item, _SOURCE_DOWN_DELAY)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                self.controller.failed(self, item, err)
-                queue.add_rate_limited(item)
-            finally:
-                queue.done(item)
+                    queue.forget(item)
+                except TargetDown as err:
+                    telemetry.fail(span, str(err), "TargetDown")
+                    self.mark_down(str(err))
+                    queue.add(item)  # kept, no backoff: worked off when the target is back
+                except _NotReady:
+                    queue.add_after(item, _NOT_READY_DELAY)
+                except _SourceDown as err:
+                    telemetry.fail(span, str(err), "SourceDown")
+                    self.controller.book.record(
+                        item[0], self.name, item[1], State.PENDING, str(err)
+                    )
+                    queue.add_after(item, _SOURCE_DOWN_DELAY)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:
+                    telemetry.fail(span, str(err), type(err).__name__)
+                    self.controller.failed(self, item, err)
+                    queue.add_rate_limited(item)
+                finally:
+                    queue.done(item)
 
 
 class SyncController:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from typing import Any
 
+from kubeops import telemetry
 from kubeops.api import Client, Object, RetryPolicy, Timeouts
 from kubeops.cache import DeletedFinalStateUnknown
 from kubeops.errors import KubeopsError
@@ -77,7 +78,8 @@ class PushTarget:
 
     async def watch_kind(self, group: str, kind: str) -> None:
         """Watch the sync's objects of ``group``/``kind`` on this member."""
-        informer, new = await self.store.informer(group, kind)
+        with telemetry.detached():  # the watch outlives the reconcile that may start it
+            informer, new = await self.store.informer(group, kind)
         if new:
 
             def added(obj: Object, initial: bool) -> None:

@@ -172,6 +172,29 @@ def start_span(
     return cast(Span, tracer.start_span(name, context=parent, attributes=attributes))
 
 
+def detached() -> AbstractContextManager[object]:
+    """No span current inside the ``with`` block: for starting long-lived work (a watch)
+    from inside a span, which would otherwise parent everything it ever does."""
+    if _tracer is None:
+        return _NOOP
+    return _Detached()
+
+
+class _Detached:
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> _Detached:
+        from opentelemetry import context
+
+        self._token = context.attach(context.Context())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from opentelemetry import context
+
+        context.detach(self._token)
+
+
 def capture() -> object | None:
     """The current trace context, for whoever carries work on later (a queued key);
     None when not tracing or no span is current, so nothing needs storing."""
@@ -215,6 +238,7 @@ __all__ = [
     "capture",
     "configure_tracing",
     "current_trace_id",
+    "detached",
     "fail",
     "flush_tracing",
     "shutdown_tracing",

@@ -164,3 +164,20 @@ def test_batch_settings_the_sdk_refuses_are_one_line_naming_the_variables(
     assert str(caught.value).startswith("OTEL_BSP_* / OTEL_EXPORTER_OTLP_* settings: ")
     assert "max_queue_size" in str(caught.value)
     assert not telemetry.tracing_enabled()
+
+
+async def test_work_started_detached_belongs_to_no_trace(tracing: None) -> None:
+    seen: list[str | None] = []
+
+    async def watch() -> None:  # a long-lived task: it copies the context it starts in
+        seen.append(telemetry.current_trace_id())
+
+    with telemetry.span("reconcile"):
+        assert telemetry.current_trace_id() is not None
+        with telemetry.detached():
+            detached = asyncio.create_task(watch())
+        assert telemetry.current_trace_id() is not None
+        inherited = asyncio.create_task(watch())
+    await asyncio.gather(detached, inherited)
+    assert seen[0] is None
+    assert seen[1] is not None
