@@ -1,12 +1,13 @@
 """What the blocking facade's hop costs: S4's creates (N ConfigMaps, C in flight) from
 ``SyncClient`` on threads beside the async client, in client CPU and context switches
-per create (S4's question, asked in CPU: on the shared two cores the wall is noisy,
-and the client's CPU is taken from the API server's).
+per create, and the API server's and etcd's CPU beside it (S4's question, asked
+in CPU: on the shared two cores the wall is noisy, and the client's CPU is taken
+from the API server's).
 
 One api-only testenv; every sample is a fresh process creating N ConfigMaps in a
 fresh namespace: ``async`` (C tasks on one loop, as S4's async runner), ``sync``
 (a ``ThreadPoolExecutor`` of C threads mapping ``SyncClient.create``, as S4's sync
-runner), ``threads`` (C plain threads taking the next index, no pool: what the
+runner), ``client-go`` (its S4 runner, the whole process), ``threads`` (C plain threads taking the next index, no pool: what the
 pool itself costs), or ``sync@FILE`` / ``threads@FILE`` (the same with the hand-off of FILE, an earlier
 ``_loop_thread.py``, in place of the installed one).  Modes alternate, reversed
 every other round; medians printed.
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -135,7 +137,39 @@ print(json.dumps({"wall": d[0], "cpu": d[1], "user": d[2], "vcsw": d[3], "ivcsw"
 """
 
 
+def _client_go(kubeconfig: Path, ns: str, creates: int, concurrency: int) -> str:
+    """client-go's S4 runner, its whole process measured (start-up included: ~1 %)."""
+    from harness.clients import go_binary
+
+    params: dict[str, Any] = {"kubeconfig": str(kubeconfig), "namespace": ns}
+    params.update(size=creates, concurrency=concurrency)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        [str(go_binary("clientgo")), "S4", json.dumps(params)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    final = json.loads(out.stdout.strip().splitlines()[-1])
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return json.dumps(
+        {
+            "wall": final["seconds"],
+            "cpu": cpu,
+            "user": after.ru_utime - before.ru_utime,
+            "vcsw": after.ru_nvcsw - before.ru_nvcsw,
+            "ivcsw": after.ru_nivcsw - before.ru_nivcsw,
+            "gc": 0.0,
+            "collections": 0,
+            "threads": {},
+        }
+    )
+
+
 def _sample(mode: str, kubeconfig: Path, ns: str, creates: int, concurrency: int) -> str:
+    if mode == "client-go":
+        return _client_go(kubeconfig, ns, creates, concurrency)
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
         script.write(CHILD)
     try:
@@ -150,6 +184,17 @@ def _sample(mode: str, kubeconfig: Path, ns: str, creates: int, concurrency: int
     finally:
         os.unlink(script.name)
     return out.stdout
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes ``pids`` have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def _split(result: dict[str, Any], creates: int) -> str:
@@ -171,7 +216,7 @@ def main() -> None:
     parser.add_argument("--modes", default="async,sync")
     args = parser.parse_args()
     modes = args.modes.split(",")
-    columns = ("wall", "cpu", "user", "vcsw", "ivcsw", "gc", "collections")
+    columns = ("wall", "cpu", "user", "vcsw", "ivcsw", "gc", "collections", "server")
     samples: dict[str, dict[str, list[float]]] = {m: {c: [] for c in columns} for m in modes}
     with Environment(api_only=True) as env:
         kubeconfig = env.cluster().kubeconfig
@@ -179,14 +224,18 @@ def main() -> None:
             for index, mode in enumerate(modes if round_ % 2 == 0 else list(reversed(modes))):
                 ns = f"hop-{round_}-{index}"
                 asyncio.run(dataset.fresh_namespace(kubeconfig, ns))
+                server = _cpu_of(env.pids())
                 line = _sample(mode, kubeconfig, ns, args.creates, args.concurrency)
                 result = json.loads(line.strip().splitlines()[-1])
+                # the API server's and etcd's CPU for the whole sample (start-up included)
+                result["server"] = _cpu_of(env.pids()) - server
                 for column in columns:
                     samples[mode][column].append(result[column])
                 per = {c: result[c] / args.creates for c in columns}
                 print(
                     f"round {round_} {mode}: {args.creates / result['wall']:6.0f}/s"
                     f" cpu {per['cpu'] * 1e6:4.0f} us (collector {per['gc'] * 1e6:3.0f}),"
+                    f" server {per['server'] * 1e6:4.0f} us,"
                     f" vcsw {per['vcsw']:.2f} per create{_split(result, args.creates)}"
                     f" (load {os.getloadavg()[0]:.1f})",
                     flush=True,
@@ -197,7 +246,8 @@ def main() -> None:
             f"{mode:24s} {1 / med['wall']:6.0f} creates/s; per create: CPU"
             f" {med['cpu'] * 1e6:4.0f} us (user {med['user'] * 1e6:4.0f},"
             f" collector {med['gc'] * 1e6:3.0f} in {med['collections'] * 1000:.0f} per 1,000),"
-            f" {med['vcsw']:.2f} voluntary + {med['ivcsw']:.2f} involuntary switches"
+            f" {med['vcsw']:.2f} voluntary + {med['ivcsw']:.2f} involuntary switches;"
+            f" API server + etcd {med['server'] * 1e6:4.0f} us"
         )
 
 

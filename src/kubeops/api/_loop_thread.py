@@ -4,8 +4,16 @@
 ``Future`` and its condition variable, a chained asyncio future, a done callback one
 loop pass later, a self-pipe write per call), and with 32 threads creating objects
 that CPU is taken from the API server sharing the machine.  Here a call is a lock
-the caller sleeps on and the loop releases as the coroutine returns, and calls
-submitted while the loop has not yet picked up the previous ones share its wake-up.
+the caller sleeps on, and the loop meets its callers at one place, its ``select``:
+
+* a caller wakes the loop (a self-pipe write) only while the loop sleeps there;
+  a busy loop takes the calls submitted meanwhile at its next ``select``;
+* finished calls' callers are woken when the loop is about to sleep, or once a
+  finished call has waited 1 ms for a busy loop: each woken caller needs the GIL,
+  which a running loop thread lets go at every socket and TLS call, so callers woken
+  while it works take turns with it (measured: docs/benchmarks.md, S4's hand-off).
+
+Both rely on the GIL ordering a flag and a deque between threads.
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ from __future__ import annotations
 import _thread
 import asyncio
 import contextvars
+import selectors
 import threading
+import time
 from collections import deque
 from collections.abc import Coroutine
 from typing import Any, Generic, TypeVar
@@ -23,6 +33,10 @@ T = TypeVar("T")
 # How long Ctrl-C waits for the interrupted call to unwind before going on without it:
 # long enough for a request to be torn down, short enough not to look hung.
 CANCEL_GRACE = 5.0
+
+# How long a finished call waits for a busy loop to reach an idle ``select`` before
+# its caller is woken anyway.
+WAKE_LATEST = 0.001
 
 
 class _Call(Generic[T]):
@@ -50,26 +64,51 @@ class _Call(Generic[T]):
         return self.result  # type: ignore[return-value]
 
 
-async def _drive(call: _Call[Any]) -> None:
-    coro, call.coro = call.coro, None
-    assert coro is not None
-    try:
-        call.result = await coro
-    except BaseException as err:  # whatever it is, the caller re-raises it
-        call.error = err
-    finally:
-        call.done.release()
+def _nothing() -> None:
+    """What a caller schedules to wake a sleeping loop: the wake-up is the point."""
+
+
+class _Selector(selectors.DefaultSelector):
+    """The loop's selector, where the loop takes new calls and wakes finished callers."""
+
+    def __init__(self, owner: LoopThread) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        owner = self._owner
+        # First: a call run() appends from here on finds the flag set and wakes the select
+        # below; one appended before is in the inbox, and the select does not wait.
+        owner._sleeping = True
+        try:
+            if owner._inbox:
+                timeout = 0
+            finished = owner._finished
+            if finished and (
+                timeout != 0 or time.monotonic() - owner._finished_since > WAKE_LATEST
+            ):
+                while finished:
+                    finished.popleft().done.release()
+            return super().select(timeout)
+        finally:
+            owner._sleeping = False
+            owner._wake_pending = False
+            if owner._inbox:
+                owner._drain()
 
 
 class LoopThread:
     """An event loop running forever on a daemon thread, and :meth:`run` to call into it."""
 
     def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
+        self._inbox: deque[_Call[Any]] = deque()
+        self._finished: deque[_Call[Any]] = deque()  # returned, their callers not yet woken
+        self._finished_since = 0.0  # when the oldest of them returned
+        self._sleeping = False  # the loop is in (or about to enter) its select
+        self._wake_pending = False  # a caller has woken the select; it has not returned yet
+        self.loop: asyncio.AbstractEventLoop = asyncio.SelectorEventLoop(_Selector(self))
         self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
         self.thread.start()
-        self._inbox: deque[_Call[Any]] = deque()
-        self._wake_pending = False
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the loop; block until it returns and give back its result or raise
@@ -80,12 +119,12 @@ class LoopThread:
         call = _Call(coro)
         try:  # Ctrl-C may strike at any point in here: _interrupt sorts out where it did
             self._inbox.append(call)
-            if not self._wake_pending:
-                # Set before the drain is scheduled and cleared by the drain before it takes
-                # the inbox: a call appended while it is set is taken by that drain.
+            if self._sleeping and not self._wake_pending:
+                # Set before the wake-up is scheduled and cleared when the select returns,
+                # before it takes the inbox: a call appended while it is set is taken then.
                 try:
                     self._wake_pending = True
-                    self.loop.call_soon_threadsafe(self._drain)
+                    self.loop.call_soon_threadsafe(_nothing)
                 except BaseException:
                     self._wake_pending = False
                     raise
@@ -99,17 +138,30 @@ class LoopThread:
         """Stop the loop, wait for its thread and close it."""
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
+        while self._finished:  # returned in the loop's last pass
+            self._finished.popleft().done.release()
         self.loop.close()
 
+    async def _drive(self, call: _Call[Any]) -> None:
+        coro, call.coro = call.coro, None
+        assert coro is not None
+        try:
+            call.result = await coro
+        except BaseException as err:  # whatever it is, the caller re-raises it
+            call.error = err
+        finally:
+            if not self._finished:
+                self._finished_since = time.monotonic()
+            self._finished.append(call)
+
     def _drain(self) -> None:
-        self._wake_pending = False
-        inbox, create_task = self._inbox, self.loop.create_task
+        inbox, create_task, drive = self._inbox, self.loop.create_task, self._drive
         while inbox:
             call = inbox.popleft()
             if call.cancelled:
                 _give_up(call)
             else:
-                call.task = create_task(_drive(call), context=call.context)
+                call.task = create_task(drive(call), context=call.context)
 
     def _interrupt(self, call: _Call[Any]) -> None:
         """The caller stopped waiting: cancel the call wherever it is, on the loop thread
