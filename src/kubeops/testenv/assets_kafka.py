@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kubeops.testenv.errors import AssetsError
-from kubeops.testenv.gotools import locked
+from kubeops.testenv.gotools import locked, wait_reporting
 
 Progress = Callable[[str], None]
 
@@ -37,7 +37,6 @@ LIBS_ENV = "KUBEOPS_KAFKA_LIBS"
 # Bump when the way the jars are fetched changes, so old caches are not reused.
 _RECIPE = "1"
 _MANIFEST = "manifest.json"
-_HEARTBEAT_SECONDS = 30.0
 
 _running: set[subprocess.Popen[bytes]] = set()
 _running_lock = threading.Lock()
@@ -158,16 +157,7 @@ def _run(args: list[str], version: str, progress: Progress, started: float) -> N
         with _running_lock:
             _running.add(proc)
         try:
-            while True:
-                try:
-                    proc.wait(timeout=_HEARTBEAT_SECONDS)
-                    break
-                except subprocess.TimeoutExpired:
-                    progress(f"still fetching Kafka ({time.monotonic() - started:.0f}s so far)")
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+            wait_reporting(proc, "fetching Kafka", progress, started)
         finally:
             with _running_lock:
                 _running.discard(proc)

@@ -172,7 +172,7 @@ def run_go(
         with _running_lock:
             _running.add(proc)
         try:
-            stdout = _wait_with_heartbeat(proc, what, progress, started)
+            stdout = wait_reporting(proc, f"building {what}", progress, started).decode()
         finally:
             with _running_lock:
                 _running.discard(proc)
@@ -186,16 +186,19 @@ def run_go(
     return stdout
 
 
-def _wait_with_heartbeat(
-    proc: subprocess.Popen[bytes], what: str, progress: Progress, started: float
-) -> str:
+def wait_reporting(
+    proc: subprocess.Popen[bytes], doing: str, progress: Progress, started: float
+) -> bytes:
+    """Wait for ``proc`` (reading its stdout if piped), saying every 30 seconds that it is
+    still ``doing``; an interrupted wait kills it.  The one wait of testenv's long
+    set-up commands (Go builds, Maven, the image)."""
     try:
         while True:
             try:
                 stdout, _ = proc.communicate(timeout=_HEARTBEAT_SECONDS)
-                return stdout.decode()
+                return stdout or b""
             except subprocess.TimeoutExpired:
-                progress(f"still building {what} ({time.monotonic() - started:.0f}s so far)")
+                progress(f"still {doing} ({time.monotonic() - started:.0f}s so far)")
     except BaseException:
         proc.kill()
         proc.wait()

@@ -48,7 +48,7 @@ from typing import Any
 
 from kubeops.testenv.assets import cache_root, ensure_assets
 from kubeops.testenv.errors import AssetsError
-from kubeops.testenv.gotools import locked
+from kubeops.testenv.gotools import locked, wait_reporting
 
 Progress = Callable[[str], None]
 
@@ -94,7 +94,6 @@ REMOVED = (
 # dpkg's database is gone, so the image lists its Debian packages here for scanners.
 PACKAGE_LIST = "usr/share/doc/kubeops-debian-packages.txt"
 _DEPENDENCY_LAYER = ("etc/group", "etc/passwd", "home", "opt", PACKAGE_LIST)
-_HEARTBEAT_SECONDS = 30.0
 # Cached builds older than this (by last use) may be deleted.
 _UNUSED_SECONDS = 3600.0
 _BASE_TAG = "base"
@@ -590,17 +589,7 @@ def run_step(
             )
         except OSError as exc:
             raise ImageError(f"image: {step} failed: {cmd[0]}: {exc.strerror}") from exc
-        try:
-            while True:
-                try:
-                    proc.wait(timeout=_HEARTBEAT_SECONDS)
-                    break
-                except subprocess.TimeoutExpired:
-                    progress(f"still {step} ({time.monotonic() - started:.0f}s so far)")
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+        wait_reporting(proc, step, progress, started)
         if proc.returncode != 0:
             output.seek(0)
             lines = [x.strip() for x in output.read().decode(errors="replace").splitlines()]
