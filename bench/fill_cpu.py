@@ -15,14 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from harness import dataset
+from harness.child import run_child
 
 from kubeops.testenv import Environment
 
@@ -80,27 +77,7 @@ print(json.dumps({{"cpu": used, "wall": wall, "count": count}}))
 
 def _sample(mode: str, kubeconfig: Path, ns: str, store: str, profile: bool = False) -> str:
     code = CHILD.format(runners=str(HERE / "runners"))
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
-        script.write(code)
-    try:
-        out = subprocess.run(
-            [
-                sys.executable,
-                script.name,
-                mode,
-                str(kubeconfig),
-                ns,
-                "1" if profile else "0",
-                store,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONPATH": str(HERE.parent / "src")},
-        )
-    finally:
-        os.unlink(script.name)
-    return out.stdout
+    return run_child(code, [mode, str(kubeconfig), ns, "1" if profile else "0", store])
 
 
 def main() -> None:

@@ -24,12 +24,11 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from harness import dataset
+from harness.child import run_child
 
 from kubeops.testenv import Environment
 
@@ -170,20 +169,7 @@ def _client_go(kubeconfig: Path, ns: str, creates: int, concurrency: int) -> str
 def _sample(mode: str, kubeconfig: Path, ns: str, creates: int, concurrency: int) -> str:
     if mode == "client-go":
         return _client_go(kubeconfig, ns, creates, concurrency)
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
-        script.write(CHILD)
-    try:
-        argv = [sys.executable, script.name, mode, str(kubeconfig), ns]
-        out = subprocess.run(
-            [*argv, str(creates), str(concurrency)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONPATH": str(HERE.parent / "src")},
-        )
-    finally:
-        os.unlink(script.name)
-    return out.stdout
+    return run_child(CHILD, [mode, str(kubeconfig), ns, str(creates), str(concurrency)])
 
 
 def _cpu_of(pids: list[int]) -> float:
