@@ -200,27 +200,6 @@ def private_file(path: Path, text: str) -> str:
     return str(path)
 
 
-def sasl_broker(password: str) -> Kafka:
-    """A broker whose second listener takes SASL/PLAIN for ``kubeops`` with ``password``."""
-    broker = Kafka()
-    port = free_port()
-    broker.overrides.update(
-        {
-            "listeners": f"PLAINTEXT://127.0.0.1:{broker.port},SASL://127.0.0.1:{port},"
-            f"CONTROLLER://127.0.0.1:{broker.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{broker.port},SASL://127.0.0.1:{port}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL:SASL_PLAINTEXT,"
-            "CONTROLLER:PLAINTEXT",
-            "listener.name.sasl.sasl.enabled.mechanisms": "PLAIN",
-            "listener.name.sasl.plain.sasl.jaas.config": (
-                "org.apache.kafka.common.security.plain.PlainLoginModule required "
-                f'user_{SASL_USER}="{password}";'
-            ),
-        }
-    )
-    return broker
-
-
 def token_of(path: Path) -> str:
     """The bearer token of a kubeconfig's only user."""
     config = yaml.safe_load(path.read_text())
@@ -300,7 +279,8 @@ class Booting:
 
     def __init__(self) -> None:
         self.password = f"sasl-{uuid.uuid4().hex}"
-        self.broker = sasl_broker(self.password)
+        self.broker = Kafka()
+        self.sasl_bootstrap = self.broker.add_sasl_plain(SASL_USER, self.password)
         self.thread = threading.Thread(target=self.broker.start, daemon=True)
         self.thread.start()
 
@@ -446,7 +426,7 @@ def _scenario(
         },
     )
     broker = kafka.ready()
-    sasl_bootstrap = broker.overrides["advertised.listeners"].rsplit("SASL://", 1)[1]
+    sasl_bootstrap = kafka.sasl_bootstrap
     sasl = {
         "mechanism": "PLAIN",
         "username": SASL_USER,

@@ -175,6 +175,26 @@ class Kafka:
         settings.update(self.overrides)
         return settings
 
+    def add_sasl_plain(self, user: str, password: str) -> str:
+        """Open a second listener taking SASL/PLAIN for ``user`` with ``password``, from
+        the next start on; its ``127.0.0.1:PORT``, for clients that authenticate."""
+        port = free_port()
+        self.overrides.update(
+            {
+                "listeners": f"PLAINTEXT://{HOST}:{self.port},SASL://{HOST}:{port},"
+                f"CONTROLLER://{HOST}:{self.controller_port}",
+                "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port},SASL://{HOST}:{port}",
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL:SASL_PLAINTEXT,"
+                "CONTROLLER:PLAINTEXT",
+                "listener.name.sasl.sasl.enabled.mechanisms": "PLAIN",
+                "listener.name.sasl.plain.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                    f'user_{user}="{password}";'
+                ),
+            }
+        )
+        return f"{HOST}:{port}"
+
     def start(self) -> None:
         """Start the broker (formatting its storage the first time) and wait until it
         lists itself as a live broker and consumer groups work.  No-op when running."""

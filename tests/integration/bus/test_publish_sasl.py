@@ -23,7 +23,6 @@ from kubeops.bus.config import (
 from kubeops.bus.publisher import Publisher
 from kubeops.respond.event import Event, now
 from kubeops.testenv.kafka import Kafka
-from kubeops.testenv.ports import free_port
 
 PASSWORD = "kubeops-pw-7f3a9c"  # the test broker's own
 WRONG = "wrong-pw-41d2e8"
@@ -34,24 +33,10 @@ def sasl_bootstrap() -> Iterator[str]:
     """A broker of the test's own with a second listener taking SASL/PLAIN (user
     ``kubeops``); its address."""
     broker = Kafka()
-    port = free_port()
-    broker.overrides.update(
-        {
-            "listeners": f"PLAINTEXT://127.0.0.1:{broker.port},SASL://127.0.0.1:{port},"
-            f"CONTROLLER://127.0.0.1:{broker.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{broker.port},SASL://127.0.0.1:{port}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL:SASL_PLAINTEXT,"
-            "CONTROLLER:PLAINTEXT",
-            "listener.name.sasl.sasl.enabled.mechanisms": "PLAIN",
-            "listener.name.sasl.plain.sasl.jaas.config": (
-                "org.apache.kafka.common.security.plain.PlainLoginModule required "
-                f'user_kubeops="{PASSWORD}";'
-            ),
-        }
-    )
+    address = broker.add_sasl_plain("kubeops", PASSWORD)
     try:
         broker.start()
-        yield f"127.0.0.1:{port}"
+        yield address
     finally:
         broker.close()
 
