@@ -104,6 +104,10 @@ func load(ctx context.Context, cs kubernetes.Interface, p params, _ *emitter) (r
 	}
 	sent := time.Since(start)
 	wg.Wait()
+	// The measured window on the machine's clock, for what the API server timed
+	// of these requests (its trace spans): from the first measured request's
+	// scheduled time to the last answer.
+	from, to := start.Add(time.Duration(warm)*interval), time.Now()
 	measured := lags[warm:]
 	kinds := outcomes[warm:]
 	counts := map[string]int{"allowed": 0, "denied": 0, "error": 0}
@@ -125,6 +129,8 @@ func load(ctx context.Context, cs kubernetes.Interface, p params, _ *emitter) (r
 			"denials":        denials, // the first few answers, to tell a policy's from a validation's
 			// How late the sender itself was: its schedule against the clock.
 			"send_seconds": sent.Seconds(),
+			"from_unix_ns": from.UnixNano(),
+			"to_unix_ns":   to.UnixNano(),
 		},
 	}, nil
 }

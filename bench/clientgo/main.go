@@ -5,7 +5,8 @@
 //	clientgo SCENARIO PARAMS_JSON
 //
 // It prints one JSON object per line on stdout: for S3 first {"ready": true}
-// once the watch is established, then exactly one final line, either
+// once the watch is established (for spans, S11's trace receiver, once it
+// listens), then exactly one final line, either
 // {"ok": true, "seconds": ..., "count": ..., "rss_bytes": ..., ...} or
 // {"ok": false, "error": "..."} with exit code 1. "seconds" covers the
 // scenario only, not process start or client construction. client-go's own
@@ -32,16 +33,19 @@ import (
 
 // params is PARAMS_JSON; a scenario reads only the keys it needs.
 type params struct {
-	Kubeconfig    string  `json:"kubeconfig"`
-	Namespace     string  `json:"namespace"`
-	Size          int     `json:"size"`
-	Concurrency   int     `json:"concurrency"`
-	Duration      float64 `json:"duration"`
-	Name          string  `json:"name"`
-	LabelSelector string  `json:"label_selector"`
-	File          string  `json:"file"`   // load: JSON lines of objects to create
-	Rate          float64 `json:"rate"`   // load: requests a second
-	Warmup        float64 `json:"warmup"` // load: seconds at the rate before measuring
+	Kubeconfig    string   `json:"kubeconfig"`
+	Namespace     string   `json:"namespace"`
+	Size          int      `json:"size"`
+	Concurrency   int      `json:"concurrency"`
+	Duration      float64  `json:"duration"`
+	Name          string   `json:"name"`
+	LabelSelector string   `json:"label_selector"`
+	File          string   `json:"file"`   // load: JSON lines of objects to create
+	Rate          float64  `json:"rate"`   // load: requests a second
+	Warmup        float64  `json:"warmup"` // load: seconds at the rate before measuring
+	Listen        string   `json:"listen"` // spans: the OTLP/gRPC address (port 0: any)
+	Out           string   `json:"out"`    // spans: where the kept spans go, JSON lines
+	Names         []string `json:"names"`  // spans: the span names to keep
 }
 
 func (p params) duration() time.Duration {
@@ -85,7 +89,7 @@ func run(out *emitter) error {
 		return errors.New("usage: clientgo SCENARIO PARAMS_JSON")
 	}
 	sc, ok := scenarios[os.Args[1]]
-	if !ok {
+	if !ok && os.Args[1] != "spans" {
 		return fmt.Errorf("unknown scenario %q", os.Args[1])
 	}
 	// Defaults match the Python runners' (bench/runners/_protocol.py), so an
@@ -96,15 +100,21 @@ func run(out *emitter) error {
 	if err := dec.Decode(&p); err != nil {
 		return fmt.Errorf("PARAMS_JSON: %w", err)
 	}
-	cs, err := newClient(p.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	// SIGTERM/SIGINT cancel the scenario so it still reports an error line.
+	// SIGTERM/SIGINT cancel the scenario so it still reports an error line
+	// (the span receiver, which talks to no API server, ends with its result).
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-
-	res, err := sc(ctx, cs, p, out)
+	var res result
+	var err error
+	if sc == nil {
+		res, err = spans(ctx, p, out)
+	} else {
+		cs, cerr := newClient(p.Kubeconfig)
+		if cerr != nil {
+			return cerr
+		}
+		res, err = sc(ctx, cs, p, out)
+	}
 	if err != nil {
 		return err
 	}
