@@ -10,6 +10,8 @@ objects at a fixed rate (open loop) in a namespace of each arm's own: no policy 
 the 30 policies registered as native ValidatingAdmissionPolicies, or served by
 ``kubeops policy webhook``.  Latency is the create's, taken from its scheduled time; a
 run counts only if the policies denied exactly the requests the answer key denies.
+Beside that end-to-end figure, what the API server itself waited for: its trace span
+around each webhook call, and its admission histograms (:mod:`harness.s11_trace`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import dataset, s11_corpus
+from harness import dataset, s11_corpus, s11_trace
 from harness.procfs import alive, cpu_seconds, memory, stop
 from harness.s9 import free_port
 from harness.s11_rules import RULES
@@ -325,8 +327,11 @@ def measure_arm(
     denies: list[bool],
     settings: Settings,
     webhook_argv: Callable[[int], list[str]] | None,
+    receiver: s11_trace.Receiver | None = None,
+    scrape: Callable[[], str] | None = None,
 ) -> Admission:
-    """One arm's run: its namespace, its webhook if it has one, the load, the verdict."""
+    """One arm's run: its namespace, its webhook if it has one, the load, the verdict, and
+    what the API server timed of it (its webhook-call spans, its admission histograms)."""
     namespace = namespace_name(arm, rep)
     asyncio.run(_namespace(kubeconfig, namespace, arm))
     started = time.perf_counter()
@@ -355,9 +360,11 @@ def measure_arm(
                     raise RuntimeError(why)
             ready_seconds = time.perf_counter() - started
             pid = proc.pid if proc else apiserver_pid
+            before = scrape() if scrape else ""
             cpu_api, cpu_own = cpu_seconds(apiserver_pid), cpu_seconds(pid)
             load = run_load(loader, kubeconfig, namespace, load_file, settings)
             cpu_api, cpu_own = cpu_seconds(apiserver_pid) - cpu_api, cpu_seconds(pid) - cpu_own
+            after = scrape() if scrape else ""
             rss, peak = memory(pid)
             if not load.get("ok"):
                 raise RuntimeError(str(load.get("error")))
@@ -388,6 +395,13 @@ def measure_arm(
             if proc is not None:
                 extra["webhook_cpu_percent"] = round(cpu_own / window * 100, 1)
                 extra["webhook_rss_mib"] = round(rss / 2**20, 1)
+            if scrape:
+                extra["apiserver_histograms"] = s11_trace.plugin_figures(arm, before, after)
+            if receiver is not None and arm == "kubeops-webhook":
+                spans = s11_trace.settled(
+                    receiver, int(load["from_unix_ns"]), int(load["to_unix_ns"]), load["count"]
+                )
+                extra["webhook_call"] = s11_trace.call_stats(spans)
             result = Admission(
                 ok=not wrong,
                 error=wrong,
@@ -554,8 +568,24 @@ def _admission_part(
     denies = s11_corpus.write_load(load_file, settings.manifests)
     entry["params"]["expected_denied"] = expected_denied(denies, settings)
     entry["params"]["requests"] = int(settings.seconds * settings.rate)
+    entry["params"]["tracing"] = (
+        "the API server traces every request (sampled 1,000,000 per million, OTLP/gRPC to a"
+        " loopback receiver) in every arm, so tracing costs each arm the same"
+    )
+    # One receiver for the cluster's life: the API server's exporter is pointed at it once.
+    receiver = s11_trace.Receiver(loader, out)
+    stack = contextlib.ExitStack()
+    stack.callback(lambda: entry["params"].update(trace_receiver=_kept(receiver.stop())))
     start = time.perf_counter()
-    with Environment(api_only=True, progress=suite.progress) as env:
+    with stack:
+        with s11_trace.exporter_env():
+            env = stack.enter_context(
+                Environment(
+                    api_only=True,
+                    progress=suite.progress,
+                    extra_args={"kube-apiserver": s11_trace.apiserver_args(out, receiver.address)},
+                )
+            )
         suite.setup["s11_cluster_start_seconds"] = time.perf_counter() - start
         cluster = env.cluster()
         kubeconfig = cluster.kubeconfig
@@ -581,6 +611,8 @@ def _admission_part(
                     webhook_argv=lambda port: webhook_command(
                         kubeops, kubeconfig, corpus.vap, port
                     ),
+                    receiver=receiver,
+                    scrape=lambda: s11_trace.scrape(cluster.server, cluster.pki),
                 )
                 run: dict[str, Any] = {
                     "client": arm,
@@ -601,6 +633,11 @@ def _admission_part(
                         f"p50 {x['p50_ms']:.1f} ms, p99 {x['p99_ms']:.1f} ms,"
                         f" {x['denied']} of {x['requests']} denied, {x['rate_achieved']}/s"
                     )
+                    call = x.get("webhook_call")
+                    if call is not None:
+                        shown += f"; webhook call as the API server times it: {call['calls']} calls"
+                        if call["calls"]:
+                            shown += f", p50 {call['p50_ms']:.1f} ms, p99 {call['p99_ms']:.1f} ms"
                 else:
                     run["error"] = result.error
                     run["stderr_tail"] = result.stderr_tail[-2000:]
@@ -673,8 +710,42 @@ def compare(entry: dict[str, Any]) -> None:
         if base.get("events"):
             row["added_p50_ms"] = pooled["p50"] - base["p50"]
             row["added_p99_ms"] = pooled["p99"] - base["p99"]
+        row.update(_apiserver_view(runs))
         admission[arm] = row
     entry["comparison"] = {"ci": ci, "admission": admission}
+
+
+def _kept(final: dict[str, Any]) -> dict[str, Any]:
+    """The receiver's final line without its file's (temporary) path."""
+    return {k: final[k] for k in ("ok", "count", "spans_seen", "error") if k in final}
+
+
+def _apiserver_view(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the API server timed of an arm's runs: the webhook calls of every run pooled
+    (p50/p99/max from its trace spans), and the median run's histogram bucket bounds."""
+    view: dict[str, Any] = {}
+    calls = [r["extra"]["webhook_call"] for r in runs if "webhook_call" in r["extra"]]
+    if calls:
+        ms = [v for c in calls for v in c.get("ms", [])]
+        view["webhook_call"] = {
+            "calls": len(ms),
+            "requests": sum(r["extra"]["requests"] for r in runs if "webhook_call" in r["extra"]),
+            "p50_ms": percentile(ms, 50) if ms else None,
+            "p99_ms": percentile(ms, 99) if ms else None,
+            "max_ms": max(ms) if ms else None,
+            "failed_calls": sum(c.get("failed_calls", 0) for c in calls),
+        }
+    for key in ("plugin", "check"):
+        seen = [
+            r["extra"]["apiserver_histograms"][key]
+            for r in runs
+            if (r["extra"].get("apiserver_histograms") or {}).get(key)
+        ]
+        if seen:
+            view[f"{key}_p50_le_ms"] = _middle([h["p50_le_ms"] for h in seen])
+            view[f"{key}_p99_le_ms"] = _middle([h["p99_le_ms"] for h in seen])
+            view[f"{key}_count"] = sum(h["count"] for h in seen)
+    return view
 
 
 def _middle(values: list[float | None]) -> float | None:
