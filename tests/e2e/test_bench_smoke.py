@@ -1,7 +1,8 @@
 """The benchmark harness must never rot: its smoke mode (tiny sizes, one repetition) runs
 every client through every scenario (S6-scale: its growth clients at each of two sizes;
 S10: its three contenders at two targets, the engine and the floor at three too; S11: the
-CI gate's three contenders on a corpus of 60 manifests and the three admission arms for 2 s;
+CI gate's three contenders on a corpus of 60 manifests and the three admission arms for 2 s,
+the webhook's calls as the API server's trace spans time them;
 S12: the respond daemon in-process and as 3 replicas on a testenv Kafka, 1 s and 10 actions each).  Checked: that
 each one completed and that the results file is well-formed.  Never timings: CI machines
 are shared and noisy."""
@@ -196,7 +197,9 @@ def test_policy_as_code_is_measured_and_checked(
     smoke: tuple[dict[str, Any], Path, str],
 ) -> None:
     """S11: every CI contender found the answer key's failures (an ok run means it did),
-    and the admission arms denied what the key denies -- nothing without a policy."""
+    and the admission arms denied what the key denies -- nothing without a policy; the API
+    server's own span of each measured webhook call reached the receiver, and the VAP
+    plugin's histogram counted every request."""
     results, report, _ = smoke
     entry = results["scenarios"]["S11"]
     params = entry["params"]
@@ -225,10 +228,30 @@ def test_policy_as_code_is_measured_and_checked(
     webhook = entry["comparison"]["admission"]["kubeops-webhook"]
     assert webhook["webhook_rss_mib"] > 0
     assert "added_p99_ms" in webhook
+    [run] = _ok_runs(results, "S11", "kubeops-webhook")
+    call = run["extra"]["webhook_call"]
+    # Warm-up's calls began before the window (at smoke rate, 50 ms before it at the latest).
+    assert params["requests"] <= call["calls"] <= params["requests"] + 2
+    assert call["failed_calls"] == 0
+    assert 0 < call["p50_ms"] <= call["p99_ms"] <= call["max_ms"]
+    assert sum(call["by_webhook_resource"].values()) == call["calls"]
+    assert {key.rsplit("=", 1)[1] for key in call["by_webhook_resource"]} == {
+        "configmaps", "deployments", "services"
+    }  # fmt: skip
+    assert webhook["webhook_call"]["calls"] == call["calls"]
+    assert webhook["webhook_call"]["p99_ms"] == call["p99_ms"]
+    assert entry["params"]["trace_receiver"]["ok"]
+    vap = entry["comparison"]["admission"]["apiserver-vap"]
+    # The scrapes bracket warm-up too: every request passed the plugin.
+    assert vap["plugin_count"] >= params["requests"]
+    assert vap["plugin_p99_le_ms"] >= vap["plugin_p50_le_ms"] > 0
+    assert "webhook_call" not in entry["comparison"]["admission"]["no-policy"]
     assert isinstance(results["versions"]["conftest"], str)
     text = report.read_text()
     assert text.count("<!-- S11: begin") == 1
     assert "### S11 " in text
+    assert "webhook call p50 / p99 ms, as the API server times it" in text
+    assert f"webhook call p99 {call['p99_ms']:.1f} ms as the API server times it" in text
 
 
 def test_a_targeted_policy_run_rewrites_only_its_part(
