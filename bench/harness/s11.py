@@ -362,8 +362,10 @@ def measure_arm(
             pid = proc.pid if proc else apiserver_pid
             before = scrape() if scrape else ""
             cpu_api, cpu_own = cpu_seconds(apiserver_pid), cpu_seconds(pid)
+            cpu_spans = cpu_seconds(receiver.pid) if receiver else 0.0
             load = run_load(loader, kubeconfig, namespace, load_file, settings)
             cpu_api, cpu_own = cpu_seconds(apiserver_pid) - cpu_api, cpu_seconds(pid) - cpu_own
+            cpu_spans = cpu_seconds(receiver.pid) - cpu_spans if receiver else 0.0
             after = scrape() if scrape else ""
             rss, peak = memory(pid)
             if not load.get("ok"):
@@ -395,6 +397,8 @@ def measure_arm(
             if proc is not None:
                 extra["webhook_cpu_percent"] = round(cpu_own / window * 100, 1)
                 extra["webhook_rss_mib"] = round(rss / 2**20, 1)
+            if receiver is not None:  # the measurement's own cost, the same in every arm
+                extra["span_receiver_cpu_percent"] = round(cpu_spans / window * 100, 1)
             if scrape:
                 extra["apiserver_histograms"] = s11_trace.plugin_figures(arm, before, after)
             if receiver is not None and arm == "kubeops-webhook":
@@ -724,6 +728,9 @@ def _apiserver_view(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """What the API server timed of an arm's runs: the webhook calls of every run pooled
     (p50/p99/max from its trace spans), and the median run's histogram bucket bounds."""
     view: dict[str, Any] = {}
+    receiver_cpu = _middle([r["extra"].get("span_receiver_cpu_percent") for r in runs])
+    if receiver_cpu is not None:
+        view["span_receiver_cpu_percent"] = receiver_cpu
     calls = [r["extra"]["webhook_call"] for r in runs if "webhook_call" in r["extra"]]
     if calls:
         ms = [v for c in calls for v in c.get("ms", [])]

@@ -128,6 +128,17 @@ def _inside(row: dict[str, Any]) -> str:
     return "–"
 
 
+def _receiver_note(admission: dict[str, Any]) -> str:
+    cpu = [
+        row["span_receiver_cpu_percent"]
+        for row in admission.values()
+        if "span_receiver_cpu_percent" in row
+    ]
+    if not cpu:
+        return ""
+    return f" (the span receiver, on the same machine, used {_f(min(cpu), 0)}–{_f(max(cpu), 0)} % of a core)"
+
+
 def _check_note(vap: dict[str, Any] | None) -> str:
     if not vap or "check_p99_le_ms" not in vap:
         return ""
@@ -289,7 +300,9 @@ def section(results: dict[str, Any], source: str) -> list[str]:
         + _check_note(comparison["admission"].get("apiserver-vap"))
         + ",",
         "over each run's every request, warm-up included (median run). The API server traces",
-        "every request in every arm, so tracing's cost is in each arm's figures alike.",
+        "every request in every arm, so tracing's cost is in each arm's figures alike"
+        + _receiver_note(comparison["admission"])
+        + ".",
         "",
         END,
     ]

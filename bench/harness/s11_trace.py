@@ -61,6 +61,7 @@ class Receiver:
             self.stop()
             raise RuntimeError(f"the span receiver did not start: {line.strip()[:300]}")
         self.address = str(json.loads(line)["address"])
+        self.pid = self._proc.pid
 
     def spans(self) -> list[dict[str, Any]]:
         """Every span kept so far (a line still being written is left for the next read)."""
