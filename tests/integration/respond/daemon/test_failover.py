@@ -20,17 +20,19 @@ from sqlalchemy import make_url
 
 from kubeops.api import Client
 from kubeops.respond import outcome
+from kubeops.respond.ledger import WATERMARK_LABEL
 from kubeops.testenv import async_eventually
 
 from .harness import NOT_YET, Daemon, Spawn, audit_records, write_rules
 
-STORM = 1000
+STORM = 500
 """Warning Events raised."""
-ALLOWED = 750
+ALLOWED = 375
 """Actions the rule may take in its window: the rest are suppressed (rule-rate)."""
-KILL_AFTER = (200, 600)
-"""Actions done when the leader is killed: early in the storm, and once the leader's
-watermark has moved on while events still wait in its engine."""
+KILL_AFTER = {"early": (100, False), "late": (250, True)}
+"""When the leader is killed -- (actions done, whether its watermark must have moved on
+first): early in the storm, and once the leader has written a watermark while events
+still wait in its engine (the kill comes before the last allowed action)."""
 
 
 def storm_rules(namespace: str) -> dict[str, Any]:
@@ -87,9 +89,10 @@ async def handled(client: Client, namespace: str) -> int:
     return len(listed["items"])
 
 
-@pytest.mark.parametrize("kill_after", KILL_AFTER)
+@pytest.mark.parametrize(("kill_after", "watermarked"), KILL_AFTER.values(), ids=KILL_AFTER)
 async def test_leader_killed_mid_storm_no_duplicate_no_missing_action(
     kill_after: int,
+    watermarked: bool,
     spawn: Spawn,
     http: aiohttp.ClientSession,
     kubeconfig: str,
@@ -157,8 +160,14 @@ async def test_leader_killed_mid_storm_no_duplicate_no_missing_action(
 
     storm = asyncio.create_task(raise_all())
 
+    async def watermark_written() -> bool:
+        found = await client.list("v1/ConfigMap", kube_namespace, label_selector=WATERMARK_LABEL)
+        return bool(found["items"])
+
     async def some_handled() -> bool:
         assert replicas[leader].running, replicas[leader].log
+        if watermarked and not await watermark_written():
+            return False
         return await handled(client, kube_namespace) >= kill_after
 
     try:
@@ -167,6 +176,9 @@ async def test_leader_killed_mid_storm_no_duplicate_no_missing_action(
         raise AssertionError(f"{err}\nleader's log:\n{replicas[leader].log[-6000:]}") from None
     replicas[leader].kill()
     killed_at = await handled(client, kube_namespace)
+    watermark_at_kill = await watermark_written()
+    # Mid-storm: the successor has allowed actions left to take.
+    assert killed_at < ALLOWED, f"the leader took all {killed_at} actions before it was killed"
     await storm
 
     async def all_handled() -> bool:
@@ -202,7 +214,8 @@ async def test_leader_killed_mid_storm_no_duplicate_no_missing_action(
     assert all(password not in r.log for r in replicas)
     recovered = sum("audited from the ledger" in r.detail for r in records)
     print(
-        f"\nstorm {STORM} events, limit {ALLOWED}: leader killed after {killed_at} actions; "
+        f"\nstorm {STORM} events, limit {ALLOWED}: leader killed after {killed_at} actions "
+        f"({'after' if watermark_at_kill else 'before'} its first watermark); "
         f"succeeded per replica {sorted(by_replica.values())}; suppressed {dict(reasons)}; "
         f"{recovered} audited by the successor from the ledger"
     )
