@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +59,12 @@ func load(ctx context.Context, cs kubernetes.Interface, p params, _ *emitter) (r
 	denials := make([]string, 0)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	// Each request carries a W3C trace context of its own: this run's random
+	// prefix, then the request's number, so the API server's spans of it
+	// (S11 reads its webhook calls) name the request they belong to.
+	nonce := make([]byte, 8)
+	rand.Read(nonce)
+	prefix := hex.EncodeToString(nonce)
 	start := time.Now().Add(100 * time.Millisecond)
 	for i := range total {
 		at := start.Add(time.Duration(i) * interval)
@@ -80,7 +88,9 @@ func load(ctx context.Context, cs kubernetes.Interface, p params, _ *emitter) (r
 			rctx, cancel := context.WithTimeout(ctx, loadTimeout)
 			defer cancel()
 			err := client.Post().Namespace(p.Namespace).Resource(req.Resource).
-				Body(body).SetHeader("Content-Type", "application/json").Do(rctx).Error()
+				Body(body).SetHeader("Content-Type", "application/json").
+				SetHeader("traceparent", fmt.Sprintf("00-%s%016x-%016x-01", prefix, i, i+1)).
+				Do(rctx).Error()
 			lags[i] = float64(time.Since(at).Microseconds()) / 1e3
 			switch {
 			case err == nil:
@@ -131,6 +141,7 @@ func load(ctx context.Context, cs kubernetes.Interface, p params, _ *emitter) (r
 			"send_seconds": sent.Seconds(),
 			"from_unix_ns": from.UnixNano(),
 			"to_unix_ns":   to.UnixNano(),
+			"trace_prefix": prefix,
 		},
 	}, nil
 }

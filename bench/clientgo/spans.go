@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,12 +32,14 @@ type spanSink struct {
 	seen  int
 }
 
-// spanLine is what the harness reads of one span: when it began (Unix
+// spanLine is what the harness reads of one span: its trace (the load
+// generator's requests name theirs), when it began (Unix
 // nanoseconds, the API server's clock, which is the machine's), how long it
 // lasted, whether it ended in error, and its string attributes (webhook,
 // resource, operation, ...).
 type spanLine struct {
 	Name       string            `json:"name"`
+	TraceID    string            `json:"trace_id"`
 	StartNs    uint64            `json:"start_unix_ns"`
 	Ms         float64           `json:"ms"`
 	Error      bool              `json:"error,omitempty"`
@@ -55,6 +58,7 @@ func (s *spanSink) Export(_ context.Context, req *coltrace.ExportTraceServiceReq
 				}
 				line := spanLine{
 					Name:       sp.GetName(),
+					TraceID:    hex.EncodeToString(sp.GetTraceId()),
 					StartNs:    sp.GetStartTimeUnixNano(),
 					Ms:         float64(sp.GetEndTimeUnixNano()-sp.GetStartTimeUnixNano()) / 1e6,
 					Error:      sp.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR,
