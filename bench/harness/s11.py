@@ -402,10 +402,8 @@ def measure_arm(
             if scrape:
                 extra["apiserver_histograms"] = s11_trace.plugin_figures(arm, before, after)
             if receiver is not None and arm == "kubeops-webhook":
-                spans = s11_trace.settled(
-                    receiver, int(load["from_unix_ns"]), int(load["to_unix_ns"]), load["count"]
-                )
-                extra["webhook_call"] = s11_trace.call_stats(spans)
+                calls, matched_by = s11_trace.settled(receiver, load)
+                extra["webhook_call"] = s11_trace.call_stats(calls) | {"matched_by": matched_by}
             result = Admission(
                 ok=not wrong,
                 error=wrong,

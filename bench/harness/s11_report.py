@@ -292,8 +292,9 @@ def section(results: dict[str, Any], source: str) -> list[str]:
         "",
         "The webhook call is the API server's own trace span around it (\"Call validating",
         'webhook": from building the request to the decoded answer, what each create waits for),',
-        "exported over OTLP/gRPC to a receiver in `bench/clientgo` (`spans`); only the spans that",
-        "began inside the measured window count, all of them in one pool. The API server's",
+        "exported over OTLP/gRPC to a receiver in `bench/clientgo` (`spans`); each create names a",
+        "trace of its own (`traceparent`), so the calls of the measured requests (not warm-up's)",
+        "are told apart exactly, every run's in one pool. The API server's",
         "ValidatingAdmissionPolicies have no span: their row gives the bucket bounds (marked ≤)",
         "of its histogram `apiserver_admission_controller_admission_duration_seconds` for the",
         "ValidatingAdmissionPolicy plugin (all 30 policies of one request; buckets 5, 25, 100 ms…)"

@@ -114,25 +114,33 @@ def exporter_env() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def in_window(spans: list[dict[str, Any]], start_ns: int, end_ns: int) -> list[dict[str, Any]]:
-    """The webhook-call spans that began inside the measured window (not warm-up's)."""
-    return [
-        s for s in spans if s["name"] == WEBHOOK_SPAN and start_ns <= s["start_unix_ns"] <= end_ns
-    ]
+def measured(spans: list[dict[str, Any]], load: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """The webhook calls of the load's measured requests (not warm-up's), and how they were
+    told apart: by the trace each request named ("trace": the run's prefix, then the
+    request's number), or, had the API server begun traces of its own, by the time window
+    the loader reports ("time")."""
+    calls = [s for s in spans if s["name"] == WEBHOOK_SPAN]
+    prefix, warm = str(load["trace_prefix"]), int(load["warmup"])
+    own = [s for s in calls if s["trace_id"].startswith(prefix)]
+    if own:
+        return [s for s in own if int(s["trace_id"][len(prefix) :], 16) >= warm], "trace"
+    start, end = int(load["from_unix_ns"]), int(load["to_unix_ns"])
+    return [s for s in calls if start <= s["start_unix_ns"] <= end], "time"
 
 
-def settled(receiver: Receiver, start_ns: int, end_ns: int, expected: int) -> list[dict[str, Any]]:
-    """The window's webhook calls once ``expected`` of them have arrived (the exporter sends
-    in batches), or what arrived within :data:`SETTLE_TIMEOUT` -- the count says which."""
+def settled(receiver: Receiver, load: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """:func:`measured` once a call per measured request has arrived (the exporter sends in
+    batches), or what arrived within :data:`SETTLE_TIMEOUT` -- the count says which."""
 
-    def enough() -> list[dict[str, Any]]:
-        got = in_window(receiver.spans(), start_ns, end_ns)
-        return got if len(got) >= expected else []
+    def enough() -> tuple[list[dict[str, Any]], str] | None:
+        got = measured(receiver.spans(), load)
+        return got if len(got[0]) >= int(load["count"]) else None
 
     try:
-        return eventually(enough, timeout=SETTLE_TIMEOUT, interval=0.2, message="webhook spans")
+        got = eventually(enough, timeout=SETTLE_TIMEOUT, interval=0.2, message="webhook spans")
     except AssertionError:
-        return in_window(receiver.spans(), start_ns, end_ns)
+        got = None
+    return got or measured(receiver.spans(), load)
 
 
 def call_stats(spans: list[dict[str, Any]]) -> dict[str, Any]:

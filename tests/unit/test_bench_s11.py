@@ -16,12 +16,41 @@ from harness import s11_report, s11_trace  # noqa: E402
 HISTOGRAM = "apiserver_admission_controller_admission_duration_seconds"
 
 
-def _span(start_ns: int, ms: float, name: str = s11_trace.WEBHOOK_SPAN) -> dict[str, Any]:
+PREFIX = "0123456789abcdef"
+LOAD = {"trace_prefix": PREFIX, "warmup": 2, "from_unix_ns": 1000, "to_unix_ns": 2000}
+
+
+def _span(
+    start_ns: int, ms: float, name: str = s11_trace.WEBHOOK_SPAN, trace: str = "f" * 32
+) -> dict[str, Any]:
     attrs = {"webhook": "validate.policy.kubeops.io", "resource": "/v1, Resource=configmaps"}
-    return {"name": name, "start_unix_ns": start_ns, "ms": ms, "attributes": attrs}
+    return {
+        "name": name,
+        "trace_id": trace,
+        "start_unix_ns": start_ns,
+        "ms": ms,
+        "attributes": attrs,
+    }
 
 
-def test_only_webhook_calls_begun_inside_the_window_count() -> None:
+def _request(number: int) -> str:
+    return f"{PREFIX}{number:016x}"
+
+
+def test_the_measured_requests_calls_are_told_by_the_trace_each_request_named() -> None:
+    spans = [
+        _span(1500, 50.0, trace=_request(1)),  # warm-up, though it began inside the window
+        _span(900, 2.0, trace=_request(2)),  # measured, though it began before the window
+        _span(1600, 3.0, name="HTTP POST", trace=_request(3)),
+        _span(1700, 4.0, trace=_request(17)),
+        _span(1800, 60.0),  # another client's request
+    ]
+    kept, how = s11_trace.measured(spans, LOAD)
+    assert how == "trace"
+    assert [s["ms"] for s in kept] == [2.0, 4.0]
+
+
+def test_without_the_requests_traces_the_calls_begun_inside_the_window_count() -> None:
     spans = [
         _span(999, 50.0),  # warm-up
         _span(1000, 2.0),
@@ -29,7 +58,8 @@ def test_only_webhook_calls_begun_inside_the_window_count() -> None:
         _span(2000, 4.0),
         _span(2001, 60.0),  # after the last answer
     ]
-    kept = s11_trace.in_window(spans, 1000, 2000)
+    kept, how = s11_trace.measured(spans, LOAD)
+    assert how == "time"
     assert [s["ms"] for s in kept] == [2.0, 4.0]
 
 
