@@ -136,7 +136,9 @@ def _receiver_note(admission: dict[str, Any]) -> str:
     ]
     if not cpu:
         return ""
-    return f" (the span receiver, on the same machine, used {_f(min(cpu), 0)}–{_f(max(cpu), 0)} % of a core)"
+    low, high = _f(min(cpu)), _f(max(cpu))
+    shown = low if low == high else f"{low}–{high}"
+    return f" (the span receiver, on the same machine, used {shown} % of a core)"
 
 
 def _check_note(vap: dict[str, Any] | None) -> str:
