@@ -1,4 +1,4 @@
-"""Faults: a target down for a minute, the source's API server restarted and its etcd
+"""Faults: a target down for 20 s, the source's API server restarted and its etcd
 compacted, and a list on the source that fails -- none of them loses or deletes anything."""
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ from integration.sync.conftest import (
 )
 from kubeops.testenv import Cluster, eventually
 
-OUTAGE = 60.0
+OUTAGE = 20.0
+"""Seconds a target's API server is down: longer than every clock the sync's handling of
+a down target runs on -- the target client's circuit-breaker cooldown (10 s: its watch's
+retry after it fails too), the watch's backoff cap (2 s), the probe (1 s) and the status
+writer (2 s) -- with room for a stream of changes to the other target."""
 
 
 def configmaps(namespace: str) -> list[dict[str, Any]]:
@@ -81,7 +85,7 @@ def one_change(
     return "cm-9", updated
 
 
-def test_a_target_down_for_a_minute_is_caught_up_and_the_other_never_waits(
+def test_a_target_down_is_caught_up_and_the_other_never_waits(
     sync_world: SyncWorld, sync_ns: str, make_policy: MakePolicy, start_controller: StartController
 ) -> None:
     source = sync_world.source
@@ -124,7 +128,7 @@ def test_a_target_down_for_a_minute_is_caught_up_and_the_other_never_waits(
         f"{down_name} caught up {catch_up:.2f}s after its API server returned "
         f"({time.monotonic() - returned:.2f}s)"
     )
-    assert len(latencies) >= 30, latencies
+    assert len(latencies) >= OUTAGE / 2, latencies  # a change every 2 s at least
     assert latencies[-1] < 5.0, latencies
     assert catch_up < 30.0
     assert reported, "the policy's status never said the target was down"
