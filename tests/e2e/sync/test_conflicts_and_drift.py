@@ -162,7 +162,9 @@ def test_a_conflict_ends_when_the_foreign_object_goes(
     create(sync_world.source, configmap("taken", sync_ns, {"x": "source"}))
     create(b, configmap("taken", sync_ns, {"x": "foreign"}))
     policy = make_policy(targetClusters=list(TARGETS), resources=one_configmap(sync_ns, "taken"))
-    start_controller()
+    # The foreign object is not the sync's, so its deletion comes to no watch of the sync's:
+    # the conflicted key's recheck (every 10 s by default; 2 s here) is what ends it.
+    start_controller(conflict_recheck=2.0)
     eventually(
         lambda: target_status(sync_world.hub, policy, TARGETS[0]).get("conflicts") == 1,
         message="the conflict counted",
