@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime
-import gc
 import logging
 import time
 import uuid
@@ -67,7 +66,6 @@ DEFAULT_QPS = 100.0
 DEFAULT_BURST = 300
 FREEZE_WAIT = 60.0
 """Seconds the start-up objects wait for the sources' first sync before being frozen."""
-_FROZEN = False
 RESTART_PAUSE = 1.0
 """Seconds before leading again after leading failed."""
 PRUNE_EVERY = 600.0
@@ -933,16 +931,12 @@ class Daemon:
         """Once the sources have synced, move what start-up made (modules, rules, the
         first lists) out of the collector's way: a storm's full collections then take
         milliseconds instead of a tenth of a second (perf's S9 measurement)."""
-        global _FROZEN
-        if _FROZEN:
-            return
+        from kubeops.controller.serving.collector import freeze_start_up
+
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(FREEZE_WAIT):
                 await asyncio.gather(*(s.ready.wait() for s in self.sources))
-        gc.collect()
-        gc.freeze()
-        _FROZEN = True
-        LOG.debug("%d start-up objects frozen out of garbage collection", gc.get_freeze_count())
+        freeze_start_up()
 
     def _sources(self, since: datetime.datetime, factory: Any) -> list[Any]:
         """One source per source name some rule's trigger uses, sharing ``factory``'s
