@@ -350,7 +350,9 @@ class Policy(Protocol):
     Engines may also give a policy ``admission_rules() -> list[dict]`` (the
     admissionregistration.k8s.io/v1 RuleWithOperations it can match): the webhook
     registers their union and the audit lists only those kinds.  A policy without it
-    may match anything.  A CEL policy also has ``binding`` (its binding's name).
+    may match anything.  A CEL policy also has ``binding`` (its binding's name).  A
+    policy whose ``inline`` is true reads only the review and its Namespace, at a
+    cost bounded by the object's size: the webhook evaluates it on its event loop.
     """
 
     name: str

@@ -94,6 +94,12 @@ class CelPolicy:
         self.failure_policy = self.spec.failure_policy
         self.binding = self.bound.name
 
+    @property
+    def inline(self) -> bool:
+        """Whether the policy reads only the review and its Namespace, at a cost bounded by
+        the object (no authorizer, no params): a webhook may evaluate it on its loop."""
+        return not self.spec.uses_authorizer and self.spec.param_kind is None
+
     def admission_rules(self) -> list[dict[str, Any]]:
         """The rules the policy can match (its matchConstraints.resourceRules), for a
         webhook's registration."""

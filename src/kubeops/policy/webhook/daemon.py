@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from kubeops.config.redact import error_line
+from kubeops.controller.serving.collector import freeze_start_up
 from kubeops.policy.model import FailurePolicy
 from kubeops.policy.webhook.answer import InvalidReview, request_of
 from kubeops.policy.webhook.certs import GeneratedTLS, SharedCA
@@ -207,13 +208,14 @@ class WebhookDaemon:
 
         from kubeops.controller.serving import plain
 
+        body = await request.read()
         try:
-            admission = request_of(orjson.loads(await request.read()))
+            admission = request_of(orjson.loads(body))
         except (orjson.JSONDecodeError, InvalidReview) as err:
             self.metrics.reviews.labels("invalid").inc()
             return plain(400, f"not an AdmissionReview: {err}")
         try:
-            answer = await self.reviewer.review(admission)
+            answer = await self.reviewer.review(admission, len(body))
         except Exception as err:  # a bug here must still answer, by the failure mode
             LOG.error("review failed: %s", error_line(err))
             answer = self.reviewer.undecided(str(admission.get("uid")), error_line(err))
@@ -269,6 +271,7 @@ class WebhookDaemon:
             await asyncio.sleep(1.0)
             synced = self.context.synced()
         await self.reviewer.warm_up()
+        freeze_start_up()
         self.synced = True
         self._ready.set()
         LOG.info("caches synced and workers warm in %.2fs: ready", time.monotonic() - started)

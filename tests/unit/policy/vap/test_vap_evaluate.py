@@ -177,6 +177,7 @@ def _param_binding(ref: str) -> str:
 
 def test_params_by_name_in_the_requests_namespace() -> None:
     loaded = policy(PARAMS, _param_binding("{name: limits, parameterNotFoundAction: Deny}"))
+    assert not loaded.inline  # its params are a cluster lookup: never on a webhook's loop
     context = _Context([configmap("limits", "shop", max="1")], None)
     assert _messages(loaded, configmap(a="1", b="2"), context) == ["at most 1"]
     assert _messages(loaded, configmap(a="1"), context) == []
@@ -217,6 +218,7 @@ def test_namespace_object_and_selector_from_the_context() -> None:
         "kind": "Namespace",
         "metadata": {"name": "shop", "labels": {"tier": "prod"}},
     }
+    assert loaded.inline  # the review and its Namespace only: a webhook decides it on its loop
     assert _messages(loaded, configmap(), StaticContext([prod])) == ["shop needs an owner"]
     unknown = _messages(loaded, configmap(namespace="elsewhere"))
     assert unknown == [
@@ -230,6 +232,7 @@ def test_the_authorizer_asks_the_context() -> None:
         "validations:\n- expression: \"authorizer.group('').resource('secrets')"
         ".namespace('shop').check('get').allowed()\"\n  message: may not read secrets\n"
     )
+    assert not loaded.inline  # a SubjectAccessReview: never on a webhook's loop
     allowed = _Context([], ("allowed", ""))
     assert _messages(loaded, configmap(), allowed) == []
     assert allowed.asked[0]["resourceAttributes"]["resource"] == "secrets"

@@ -36,6 +36,7 @@ from kubeops.policy.webhook import (
 )
 from kubeops.policy.webhook.answer import Found, annotation_key, verdict_response
 from kubeops.policy.webhook.certs import CertificateAuthority, SharedCA
+from kubeops.policy.webhook.reviewer import INLINE_MAX_BYTES, INLINE_SLOW
 from kubeops.policy.webhook.shared_ca import advanced
 
 
@@ -286,6 +287,60 @@ async def test_a_review_looks_its_namespace_up_once_for_all_its_policies() -> No
     assert second["allowed"] is False
     assert first["status"]["message"].count("n is known") == 5
     assert context.asked == 2  # once a review: each review sees the cache as it is then
+
+
+class InlineRule(Rule):
+    """A bounded policy (``inline``) that notes the thread it ran on; ``burn`` CPU
+    seconds make it slow."""
+
+    inline = True
+
+    def __init__(self, name: str, *, burn: float = 0.0) -> None:
+        super().__init__(name)
+        self.burn = burn
+        self.threads: list[str] = []
+
+    def evaluate(self, review: Review, context: Any) -> list[Violation]:
+        self.threads.append(threading.current_thread().name)
+        ends = time.thread_time() + self.burn
+        while time.thread_time() < ends:
+            pass
+        return super().evaluate(review, context)
+
+
+async def test_bounded_policies_of_a_small_request_are_decided_on_the_loop_in_order() -> None:
+    loop_thread = threading.current_thread().name
+    first, threaded, last = InlineRule("a-first"), Rule("b-threaded"), InlineRule("c-last")
+    reviewer = Reviewer([first, threaded, last], StaticContext(), deadline=5.0)
+    try:
+        small = (await reviewer.review(admission(), 2_000))["response"]
+        large = (await reviewer.review(admission("u-2"), INLINE_MAX_BYTES + 1))["response"]
+    finally:
+        reviewer.close()
+    assert first.threads[0] == last.threads[0] == loop_thread
+    assert first.threads[1] != loop_thread
+    assert last.threads[1] != loop_thread
+    assert threaded.calls == 2
+    # Wherever each was decided, the answer lists them in the policies' order.
+    for answer in (small, large):
+        assert answer["status"]["message"] == (
+            "[a-first] a-first says no\n[b-threaded] b-threaded says no\n[c-last] c-last says no"
+        )
+
+
+async def test_a_bounded_policy_slow_on_the_loop_moves_to_the_threads() -> None:
+    loop_thread = threading.current_thread().name
+    slow, quick = InlineRule("slow", burn=3 * INLINE_SLOW), InlineRule("quick")
+    reviewer = Reviewer([slow, quick], StaticContext(), deadline=5.0)
+    try:
+        for uid in ("u-1", "u-2"):
+            answer = (await reviewer.review(admission(uid)))["response"]
+            assert answer["allowed"] is False
+    finally:
+        reviewer.close()
+    assert slow.threads[0] == loop_thread
+    assert slow.threads[1] != loop_thread  # slow lately: a thread of its own
+    assert quick.threads == [loop_thread, loop_thread]
 
 
 async def test_errors_follow_the_failure_policy_and_a_full_webhook_follows_its_mode() -> None:
