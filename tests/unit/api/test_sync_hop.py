@@ -87,6 +87,17 @@ def test_a_call_from_the_loop_thread_is_refused_not_deadlocked(sync: SyncClient)
         sync.run(reenter())
 
 
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Python's own SIGINT handler while the test runs: a run started in the background of
+    a non-interactive shell inherits SIGINT ignored, and Ctrl-C would then never arrive."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt_main_once(started: threading.Event) -> threading.Thread:
     """SIGINT to the main thread once ``started`` is set, as Ctrl-C would send it."""
     main = threading.main_thread().ident
@@ -101,6 +112,7 @@ def _interrupt_main_once(started: threading.Event) -> threading.Thread:
     return sender
 
 
+@pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_while_waiting_cancels_the_call(sync: SyncClient) -> None:
     assert threading.current_thread() is threading.main_thread()
     started, outcome = threading.Event(), []
@@ -121,6 +133,7 @@ def test_ctrl_c_while_waiting_cancels_the_call(sync: SyncClient) -> None:
     assert sync.run(_echo(2))[0] == 2
 
 
+@pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_in_a_stream_still_closes_it(sync: SyncClient) -> None:
     started, closed = threading.Event(), []
 
